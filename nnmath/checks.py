@@ -1,0 +1,249 @@
+"""``nnbook verify``'s engine: every claim proved three ways, every formula's
+lowering checked against the loop oracle and TensorFlow.
+
+One row per check: (subject, method, dtype), aggregated over the cases (shapes
+and edge cases), with the maximum absolute and relative error and the stated
+tolerance.  A check passes when every element satisfies
+``|ours − reference| ≤ atol + rtol·|reference|`` and nothing is NaN or infinite
+where the reference is finite.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Callable, Iterable
+
+import numpy as np
+
+from .cases import Case, cases_for, sample
+from .claim import UPSTREAM, Claim
+from .formula import Formula
+from .lowering import loop_oracle
+from .symbolic import prove
+
+__all__ = ["Check", "Tolerance", "TOLERANCES", "verify", "compare"]
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    rtol: float
+    atol: float
+
+
+#: (method, dtype) → tolerance.  float64 first; float32 looser by its epsilon.
+#: The lowering is compared with a 50-digit evaluation of the definition; its
+#: rtol allows for float64's cancellation in log(1 − (1 − ε)) at Keras's clip
+#: edge (condition number 1/ε = 1e7, so about 1e-9 relative at worst).
+TOLERANCES = {
+    ("lowering", "float64"): Tolerance(1e-10, 1e-12),
+    ("tensorflow-forward", "float64"): Tolerance(1e-10, 1e-12),
+    ("tensorflow-forward", "float32"): Tolerance(2e-5, 1e-6),
+    ("tensorflow-gradient", "float64"): Tolerance(1e-9, 1e-12),
+    ("tensorflow-gradient", "float32"): Tolerance(1e-4, 1e-6),
+    ("finite-differences", "float64"): Tolerance(1e-5, 1e-8),
+}
+FD_STEP = 1e-6  # relative step of the central differences
+
+
+@dataclass
+class Check:
+    subject: str
+    kind: str  # "formula" | "claim"
+    method: str
+    dtype: str
+    passed: bool
+    max_abs: float | None = None
+    max_rel: float | None = None
+    rtol: float | None = None
+    atol: float | None = None
+    detail: str = ""
+    cases: list = field(default_factory=list)
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class _Errors:
+    max_abs: float = 0.0
+    max_rel: float = 0.0
+    passed: bool = True
+    worst: str = ""
+    cases: list = field(default_factory=list)
+
+
+def compare(ours: np.ndarray, ref: np.ndarray, tol: Tolerance) -> tuple[float, float, bool]:
+    """(max abs error, max rel error, within tolerance) — NaN/inf count as failure."""
+    ours, ref = np.asarray(ours, np.float64), np.asarray(ref, np.float64)
+    if ours.shape != ref.shape:
+        return float("inf"), float("inf"), False
+    finite = np.isfinite(ref)
+    if not np.array_equal(np.isfinite(ours), finite) or np.any(ours[~finite] != ref[~finite]):
+        return float("inf"), float("inf"), False  # an overflow or NaN on one side only
+    ours, ref = np.where(finite, ours, 0.0), np.where(finite, ref, 0.0)
+    err = np.abs(ours - ref)
+    rel = err / np.maximum(np.abs(ref), np.finfo(np.float64).tiny)
+    rel = np.where(err == 0, 0.0, rel)
+    ok = bool(np.all(err <= tol.atol + tol.rtol * np.abs(ref)))
+    return float(err.max(initial=0.0)), float(rel.max(initial=0.0)), ok
+
+
+def _accumulate(acc: _Errors, case: Case, ours, ref, tol: Tolerance) -> None:
+    a, r, ok = compare(ours, ref, tol)
+    acc.cases.append({"case": case.name, "max_abs": a, "max_rel": r, "passed": ok})
+    if not ok and acc.passed:
+        acc.worst = f"fails on case '{case.name}' (max abs error {a:.3g})"
+    acc.passed &= ok
+    acc.max_abs, acc.max_rel = max(acc.max_abs, a), max(acc.max_rel, r)
+
+
+def tolerance(method: str, dtype: str, formula: Formula | None = None) -> Tolerance:
+    """The stated tolerance of a check; a formula may loosen its TensorFlow ones."""
+    if formula is not None and method.startswith("tensorflow") and dtype in formula.tf_tolerance:
+        return Tolerance(*formula.tf_tolerance[dtype])
+    return TOLERANCES[(method, dtype)]
+
+
+def _row(subject, kind, method, dtype, acc: _Errors, start: float, note: str = "",
+         formula: Formula | None = None) -> Check:
+    tol = tolerance(method, dtype, formula)
+    if formula is not None and dtype in formula.tf_tolerance and method.startswith("tensorflow"):
+        note = note or formula.tf_note
+    detail = acc.worst or (f"{len(acc.cases)} cases" + (f"; {note}" if note else ""))
+    return Check(subject, kind, method, dtype, acc.passed, acc.max_abs, acc.max_rel,
+                 tol.rtol, tol.atol, detail, acc.cases, time.perf_counter() - start)
+
+
+def _cast(arrays: dict, dtype: str) -> dict:
+    return {k: np.asarray(v, dtype=dtype) for k, v in arrays.items()}
+
+
+# -- checks of a formula ------------------------------------------------------
+def check_lowering(f: Formula) -> Check:
+    """The fast lowering equals lambdify's loop code, on tiny shapes."""
+    start, acc = time.perf_counter(), _Errors()
+    slow = loop_oracle(f)
+    for case in cases_for(f):
+        tiny = Case(case.name, {d: min(v, 3) for d, v in case.sizes.items()}, case.kind)
+        arrays = sample(f, tiny)
+        _accumulate(acc, tiny, f.numpy(**arrays), slow(**arrays),
+                    TOLERANCES[("lowering", "float64")])
+    return _row(f.name, "formula", "lowering", "float64", acc, start)
+
+
+def check_forward(f: Formula, dtype: str) -> Check:
+    from . import oracle
+
+    start, acc = time.perf_counter(), _Errors()
+    for case in cases_for(f):
+        arrays = _cast(sample(f, case), dtype)
+        with np.errstate(all="ignore"):  # an overflow shows up as inf in the row
+            ours = f.numpy(**arrays)
+        _accumulate(acc, case, ours, oracle.forward(f, arrays, dtype),
+                    tolerance("tensorflow-forward", dtype, f))
+    return _row(f.name, "formula", "tensorflow-forward", dtype, acc, start, formula=f)
+
+
+# -- checks of a claim --------------------------------------------------------
+def check_symbolic(c: Claim) -> Check:
+    start = time.perf_counter()
+    try:
+        result = prove(c)
+        passed, detail = result.passed, result.detail
+    except Exception as exc:  # an unprovable claim is a failed claim, with reason
+        passed, detail = False, f"could not be instantiated: {type(exc).__name__}: {exc}"
+    return Check(c.name, "claim", "symbolic", "exact", passed, detail=detail,
+                 seconds=time.perf_counter() - start)
+
+
+def _claimed(c: Claim, arrays: dict) -> np.ndarray:
+    grad = c.gradient
+    with np.errstate(all="ignore"):
+        return grad.numpy(**{n: arrays[n] for n in grad.input_names})
+
+
+def check_gradient(c: Claim, dtype: str) -> Check:
+    from . import oracle
+
+    start, acc = time.perf_counter(), _Errors()
+    for case in cases_for(c.formula):
+        arrays = _cast(sample(c.formula, case, upstream=True, salt="grad"), dtype)
+        _accumulate(acc, case, _claimed(c, arrays), oracle.gradient(c, arrays, dtype),
+                    tolerance("tensorflow-gradient", dtype, c.formula))
+    return _row(c.name, "claim", "tensorflow-gradient", dtype, acc, start, formula=c.formula)
+
+
+def finite_differences(f: Formula, wrt: str, arrays: dict, step: float = FD_STEP) -> np.ndarray:
+    """Central differences of L = Σ g·f (or the scalar f) with respect to ``wrt``."""
+    g = arrays.get(UPSTREAM)
+    inputs = {n: np.array(arrays[n], dtype=np.float64) for n in f.input_names}
+
+    def loss(x):
+        out = f.numpy(**{**inputs, wrt: x})
+        return float(np.sum(out * g)) if g is not None else float(out)
+
+    x0 = inputs[wrt]
+    grad = np.zeros_like(x0)
+    for idx in np.ndindex(*x0.shape):
+        h = step * max(1.0, abs(float(x0[idx])))
+        up, down = x0.copy(), x0.copy()
+        up[idx] += h
+        down[idx] -= h
+        grad[idx] = (loss(up) - loss(down)) / (2 * h)
+    return grad
+
+
+def check_finite_differences(c: Claim) -> Check:
+    start, acc = time.perf_counter(), _Errors()
+    skipped = [case.name for case in cases_for(c.formula) if not case.smooth]
+    for case in cases_for(c.formula):
+        if not case.smooth:
+            continue
+        arrays = sample(c.formula, case, upstream=True, salt="fd")
+        _accumulate(acc, case, _claimed(c, arrays),
+                    finite_differences(c.formula, c.wrt, arrays),
+                    TOLERANCES[("finite-differences", "float64")])
+    note = (f"not on '{', '.join(skipped)}' (points on a clip edge, "
+            "covered by the symbolic and TensorFlow checks)") if skipped else ""
+    return _row(c.name, "claim", "finite-differences", "float64", acc, start, note)
+
+
+# -- orchestration ------------------------------------------------------------
+def plan(formulas: Iterable[Formula], claims: Iterable[Claim], *, oracle: bool = True
+         ) -> list[tuple[str, Callable[[], Check]]]:
+    """The checks to run, each a (label, thunk), so a caller can show progress."""
+    jobs: list[tuple[str, Callable[[], Check]]] = []
+    for f in formulas:
+        jobs.append((f"{f.name} lowering", lambda f=f: check_lowering(f)))
+        if oracle:
+            for dt in ("float64", "float32"):
+                jobs.append((f"{f.name} tf {dt}", lambda f=f, dt=dt: check_forward(f, dt)))
+    for c in claims:
+        jobs.append((f"{c.name} symbolic", lambda c=c: check_symbolic(c)))
+        if oracle:
+            for dt in ("float64", "float32"):
+                jobs.append((f"{c.name} tf-grad {dt}", lambda c=c, dt=dt: check_gradient(c, dt)))
+        jobs.append((f"{c.name} finite differences", lambda c=c: check_finite_differences(c)))
+    return jobs
+
+
+def _safe(label: str, thunk: Callable[[], Check]) -> Check:
+    try:
+        return thunk()
+    except Exception as exc:  # a crash in one check is that check's failure
+        subject, _, method = label.partition(" ")
+        return Check(subject, "error", method, "-", False,
+                     detail=f"{type(exc).__name__}: {exc}")
+
+
+def verify(formulas: Iterable[Formula], claims: Iterable[Claim], *, oracle: bool = True,
+           on_check: Callable[[Check], None] | None = None) -> list[Check]:
+    results = []
+    for label, thunk in plan(formulas, claims, oracle=oracle):
+        check = _safe(label, thunk)
+        results.append(check)
+        if on_check:
+            on_check(check)
+    return results

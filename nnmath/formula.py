@@ -1,0 +1,192 @@
+"""The Formula: one named equation, written once in indexed SymPy form.
+
+Everything else about a formula is derived from ``expr``: its LaTeX, its lowered
+NumPy function and source, and (in :mod:`nnmath.instances`) the concrete scalar
+equations that the symbolic checks differentiate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Callable
+
+import numpy as np
+import sympy as sp
+
+__all__ = ["Input", "Formula", "dims", "indices", "ShapeError"]
+
+#: how random test inputs are drawn and how the symbolic instance constrains them
+DOMAINS = ("real", "prob", "simplex", "onehot", "binary")
+
+
+class ShapeError(ValueError):
+    """Arrays whose shapes do not fit a formula's shape conventions."""
+
+
+def dims(names: str) -> tuple[sp.Symbol, ...]:
+    """Shape symbols (sizes of axes), e.g. ``N, J = dims("N J")``."""
+    return sp.symbols(names, integer=True, positive=True)
+
+
+def indices(names: str) -> tuple[sp.Symbol, ...]:
+    """Index symbols that run over an axis, e.g. ``n, j = indices("n j")``."""
+    return sp.symbols(names, integer=True, nonnegative=True)
+
+
+@dataclass(frozen=True)
+class Input:
+    """A named input: its shape as dimension names, its meaning and its domain."""
+
+    name: str
+    shape: tuple[str, ...]
+    description: str
+    domain: str = "real"
+
+    def __post_init__(self) -> None:
+        if self.domain not in DOMAINS:
+            raise ValueError(f"unknown domain {self.domain!r}; valid: {', '.join(DOMAINS)}")
+
+    @property
+    def shape_text(self) -> str:
+        return "()" if not self.shape else "(" + ", ".join(self.shape) + ")"
+
+
+@dataclass(frozen=True, eq=False)
+class Formula:
+    """One equation ``output[indices] = expr``, plus what is needed to check it.
+
+    ``expr`` uses ``IndexedBase`` objects named like the inputs, index symbols for
+    the free output indices, and dimension symbols for sizes.  ``tf`` is the
+    TensorFlow reference as Python source over the input names: it is printed by
+    ``nnbook show`` and evaluated, as written, by the oracle.
+    """
+
+    name: str
+    title: str
+    output: str
+    indices: tuple[sp.Symbol, ...]
+    expr: sp.Expr
+    inputs: tuple[Input, ...]
+    tf: str
+    params: dict = field(default_factory=dict)
+    output_shape: tuple[str, ...] = ()
+    #: for element-wise formulas: the same function as a scalar expression of ``var``
+    scalar: sp.Expr | None = None
+    var: sp.Symbol | None = None
+    #: how the scalar function is named in print, e.g. ``\\sigma``
+    symbol: str = ""
+    #: named constants (Keras's epsilon, a leaky slope) kept symbolic in the
+    #: equation and in the proofs, and bound to these values when evaluated
+    constants: dict = field(default_factory=dict)
+    #: dtype → (rtol, atol) that replaces the default against TensorFlow, with the
+    #: reason in ``tf_note`` (e.g. an op that keeps a parameter in float32)
+    tf_tolerance: dict = field(default_factory=dict)
+    tf_note: str = ""
+    notes: str = ""
+
+    # -- the equation -------------------------------------------------------
+    @property
+    def lhs(self) -> sp.Expr:
+        if not self.indices:
+            return sp.Symbol(self.output)
+        return sp.IndexedBase(self.output)[self.indices]
+
+    @property
+    def latex(self) -> str:
+        """The typeset equation, ``lhs = rhs``.
+
+        Element-wise functions are shown in their scalar form, e.g.
+        ``\\sigma(z) = \\frac{1}{1 + e^{-z}}``, which is how a textbook prints them.
+        """
+        if self.scalar is not None:
+            from .primitives import elementary
+
+            name = self.symbol or rf"\operatorname{{{self.name}}}"
+            return rf"{name}\left({sp.latex(self.var)}\right) = {sp.latex(elementary(self.scalar))}"
+        return f"{sp.latex(self.lhs)} = {sp.latex(self.expr)}"
+
+    @property
+    def indexed_latex(self) -> str:
+        """The equation in indexed form, over a batch."""
+        return f"{sp.latex(self.lhs)} = {sp.latex(self.expr)}"
+
+    @cached_property
+    def constant_symbols(self) -> dict[sp.Symbol, float]:
+        by_name = {s.name: s for s in self.expr.free_symbols if s.is_Symbol}
+        return {by_name[k]: v for k, v in self.constants.items() if k in by_name}
+
+    @property
+    def input_names(self) -> tuple[str, ...]:
+        return tuple(i.name for i in self.inputs)
+
+    def input(self, name: str) -> Input:
+        for i in self.inputs:
+            if i.name == name:
+                return i
+        raise KeyError(f"{self.name} has no input {name!r}; inputs: {', '.join(self.input_names)}")
+
+    @cached_property
+    def dim_symbols(self) -> dict[str, sp.Symbol]:
+        found = {}
+        for s in self.expr.free_symbols:
+            if s.is_Symbol and s.is_positive and s.is_integer and s.name not in self.constants:
+                found[s.name] = s
+        for inp in self.inputs:
+            for d in inp.shape:
+                found.setdefault(d, sp.Symbol(d, integer=True, positive=True))
+        return found
+
+    # -- lowering -----------------------------------------------------------
+    @cached_property
+    def lowered(self):
+        from .lowering import lower
+
+        return lower(self)
+
+    @property
+    def source(self) -> str:
+        """The generated NumPy source, as a person would read it."""
+        return self.lowered.source
+
+    def bind_dims(self, arrays: dict[str, np.ndarray]) -> dict[str, int]:
+        """Read every dimension off the arrays; raise ShapeError on any mismatch."""
+        missing = [n for n in self.input_names if n not in arrays]
+        extra = [n for n in arrays if n not in self.input_names]
+        if missing or extra:
+            raise ValueError(
+                f"{self.name} takes inputs {', '.join(self.input_names)}"
+                + (f"; missing {', '.join(missing)}" if missing else "")
+                + (f"; unexpected {', '.join(extra)}" if extra else "")
+            )
+        bound: dict[str, int] = {}
+        source: dict[str, str] = {}
+        for inp in self.inputs:
+            shape = np.shape(arrays[inp.name])
+            if len(shape) != len(inp.shape):
+                raise ShapeError(
+                    f"{self.name}: {inp.name} has shape {shape} but must be "
+                    f"{inp.shape_text} ({len(inp.shape)} axes); broadcasting between "
+                    "inputs is not allowed, reshape it explicitly"
+                )
+            for d, size in zip(inp.shape, shape):
+                if d in bound and bound[d] != size:
+                    raise ShapeError(
+                        f"{self.name}: {inp.name} has shape {shape}, so {d}={size}, "
+                        f"but {source[d]} gives {d}={bound[d]}; inputs must agree on "
+                        + ", ".join(f"{i.name} {i.shape_text}" for i in self.inputs)
+                    )
+                bound[d] = size
+                source[d] = f"{inp.name} {shape}"
+        return bound
+
+    def numpy(self, **arrays: np.ndarray) -> np.ndarray:
+        """Evaluate the lowered, vectorized NumPy function on real arrays."""
+        arrays = {k: np.asarray(v) for k, v in arrays.items()}
+        sizes = self.bind_dims(arrays)
+        fn: Callable = self.lowered.function
+        kwargs = {n: sizes[n] for n in self.lowered.dim_args}
+        return fn(**arrays, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"Formula({self.name!r})"

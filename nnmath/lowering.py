@@ -1,0 +1,371 @@
+"""SymPy (indexed form) → vectorized NumPy source.
+
+A printer in the spirit of SymPy's NumPyPrinter: one ``_lower_<Node>`` method per
+node kind, and anything without a method fails loudly.  Each method returns a
+:class:`Term`: a NumPy expression and the index labels of its axes.  Element-wise
+nodes align their operands by label (transpose, insert axes, broadcast);
+``Sum`` over a product becomes one ``np.einsum`` contraction; ``Sum`` of anything
+else and ``MaxShift`` become reductions along the labelled axis.  No Python loop
+runs over elements.
+
+The slow oracle this lowering is checked against is :func:`loop_oracle`, built
+from ``sympy.lambdify``'s own loop code on the *elementary* form of the formula.
+"""
+
+from __future__ import annotations
+
+import itertools
+import string
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable
+
+import numpy as np
+import sympy as sp
+from sympy.printing.pycode import MpmathPrinter
+
+from .primitives import MaxShift, clip, elementary, inside, softplus, sigmoid
+
+if TYPE_CHECKING:
+    from .formula import Formula
+
+__all__ = ["Lowered", "LoweringError", "lower", "loop_oracle"]
+
+ATOM, CALL, POW, UNARY, MUL, ADD = 100, 90, 60, 50, 40, 30
+
+
+class LoweringError(NotImplementedError):
+    """A SymPy node the lowering has no rule for."""
+
+
+@dataclass(frozen=True)
+class Term:
+    code: str
+    labels: tuple[sp.Symbol, ...]
+    prec: int = ATOM
+
+
+@dataclass(frozen=True)
+class Lowered:
+    source: str
+    function: Callable
+    dim_args: tuple[str, ...]
+
+
+# One table for the function calls: SymPy class → (NumPy template over the
+# arguments, the least precedence an argument may have before it needs parentheses).
+FUNCTIONS: dict[type, tuple[str, int]] = {
+    sp.exp: ("np.exp({0})", 0),
+    sp.log: ("np.log({0})", 0),
+    sp.tanh: ("np.tanh({0})", 0),
+    sp.Abs: ("np.abs({0})", 0),
+    sp.Max: ("np.maximum({0}, {1})", 0),
+    sp.Min: ("np.minimum({0}, {1})", 0),
+    # stable for |z| up to 1e308; the argument is negated, so it must be atomic
+    sigmoid: ("np.exp(-np.logaddexp(0, -{0}))", POW),
+    softplus: ("np.logaddexp(0, {0})", 0),  # log(1 + e^z) without overflow
+    clip: ("np.clip({0}, {1}, {2})", 0),
+    inside: ("(({1} < {0}) & ({0} < {2})).astype(float)", ADD),
+}
+
+
+def _paren(t: Term, at_least: int) -> str:
+    return t.code if t.prec >= at_least else f"({t.code})"
+
+
+class NumpyLowering:
+    def __init__(self, formula: Formula):
+        self.formula = formula
+        self.inputs = {i.name: i for i in formula.inputs}
+        self.order: list[sp.Symbol] = list(formula.indices)
+        for node in sp.preorder_traversal(formula.expr):
+            if isinstance(node, (sp.Sum, MaxShift)):
+                for lim in node.limits:
+                    if lim[0] not in self.order:
+                        self.order.append(lim[0])
+        self.axis_dim = self._axis_dims(formula.expr)
+        self.dims_used: set[str] = set()
+        self.consts_used: set[str] = set()
+        letters = iter(string.ascii_lowercase)
+        self.letter: dict[sp.Symbol, str] = {}
+        for s in self.order:  # prefer the index's own name as its einsum letter
+            name = s.name if len(s.name) == 1 and s.name not in self.letter.values() else None
+            self.letter[s] = name or next(c for c in letters if c not in self.letter.values())
+
+    def _axis_dims(self, expr: sp.Expr) -> dict[sp.Symbol, str]:
+        found: dict[sp.Symbol, str] = {}
+        for node in sp.preorder_traversal(expr):
+            if isinstance(node, sp.Indexed):
+                inp = self.inputs.get(str(node.base))
+                if inp is None:
+                    raise LoweringError(f"{self.formula.name}: {node.base} is not an input")
+                for idx, d in zip(node.indices, inp.shape):
+                    if idx.is_Symbol:
+                        found.setdefault(idx, d)
+        return found
+
+    # -- dispatch -----------------------------------------------------------
+    def lower(self, e: sp.Expr) -> Term:
+        for cls in type(e).__mro__:
+            method = getattr(self, f"_lower_{cls.__name__}", None)
+            if method is not None:
+                return method(e)
+        if type(e) in FUNCTIONS or isinstance(e, tuple(FUNCTIONS)):
+            return self._lower_call(e)
+        raise LoweringError(f"no NumPy lowering for {type(e).__name__}: {e}")
+
+    def _sorted(self, labels) -> tuple[sp.Symbol, ...]:
+        return tuple(sorted(set(labels), key=self.order.index))
+
+    def align(self, t: Term, target: tuple[sp.Symbol, ...]) -> str:
+        """Code for ``t`` with its axes in ``target`` order, broadcastable to it."""
+        if not t.labels or t.labels == target:
+            return t.code
+        present = [s for s in target if s in t.labels]
+        code = t.code
+        perm = [t.labels.index(s) for s in present]
+        if perm != sorted(perm):
+            code = f"{_paren(t, CALL)}.transpose({', '.join(map(str, perm))})"
+        first = target.index(present[0])
+        tail = target[first:]
+        if len(tail) != len(present):  # a missing axis between present ones
+            code = f"{code if code != t.code else _paren(t, CALL)}[" + ", ".join(
+                ":" if s in t.labels else "None" for s in tail) + "]"
+        elif target[len(target) - len(present):] != tuple(present):
+            pass  # unreachable: tail == present means trailing alignment holds
+        return code
+
+    # -- leaves -------------------------------------------------------------
+    def _lower_Indexed(self, e: sp.Indexed) -> Term:
+        for idx in e.indices:
+            if not idx.is_Symbol:
+                raise LoweringError(f"affine index {idx} in {e} is not lowered yet")
+        if len(set(e.indices)) != len(e.indices):
+            raise LoweringError(f"repeated index in {e} (a diagonal) is not supported")
+        return Term(str(e.base), tuple(e.indices))
+
+    def _lower_Symbol(self, e: sp.Symbol) -> Term:
+        if e.name in self.inputs:
+            return Term(e.name, ())
+        if e.name in self.formula.constants:
+            self.consts_used.add(e.name)
+            return Term(e.name, ())
+        if e.name in self.formula.dim_symbols:
+            self.dims_used.add(e.name)
+            return Term(e.name, ())
+        raise LoweringError(f"free symbol {e} is neither an input nor a dimension")
+
+    def _lower_Integer(self, e) -> Term:
+        return Term(str(int(e)), (), ATOM if e >= 0 else UNARY)
+
+    def _lower_Rational(self, e) -> Term:
+        return Term(f"{e.p} / {e.q}", (), MUL)
+
+    def _lower_Float(self, e) -> Term:
+        return Term(repr(float(e)), (), ATOM if e >= 0 else UNARY)
+
+    def _lower_NumberSymbol(self, e) -> Term:
+        return Term(repr(float(e)), ())
+
+    # -- element-wise -------------------------------------------------------
+    def _lower_Add(self, e: sp.Add) -> Term:
+        # positive terms first and negated ones subtracted: ``z - m``, not ``-m + z``
+        args = sorted(e.args, key=lambda a: a.could_extract_minus_sign())
+        signed = [(-a, "-") if a.could_extract_minus_sign() else (a, "+") for a in args]
+        terms = [self.lower(a) for a, _ in signed]
+        target = self._sorted(itertools.chain.from_iterable(t.labels for t in terms))
+        code = ""
+        for (_, op), t in zip(signed, terms):
+            part = self.align(t, target)
+            if op == "-" and t.prec <= ADD and part == t.code:
+                part = f"({part})"
+            code = (f"-{part}" if op == "-" else part) if not code else f"{code} {op} {part}"
+        return Term(code, target, ADD)
+
+    def _lower_Mul(self, e: sp.Mul) -> Term:
+        num, den = [], []
+        sign = ""
+        for f in e.args:
+            if f == -1:
+                sign = "-"
+            elif f.is_Pow and f.exp.is_Number and f.exp < 0:
+                den.append(sp.Pow(f.base, -f.exp))
+            elif f.is_Rational and not f.is_Integer and f.p == 1:
+                den.append(sp.Integer(f.q))
+            else:
+                num.append(f)
+        nt = [self.lower(f) for f in num] or [Term("1", ())]
+        dt = [self.lower(f) for f in den]
+        target = self._sorted(itertools.chain.from_iterable(t.labels for t in nt + dt))
+        code = " * ".join(
+            self.align(t, target) if t.prec >= MUL else f"({self.align(t, target)})"
+            for t in nt
+        )
+        for t in dt:
+            a = self.align(t, target)
+            code += f" / {a}" if t.prec > MUL else f" / ({a})"
+        return Term(sign + code, target, UNARY if sign else MUL)
+
+    def _lower_Pow(self, e: sp.Pow) -> Term:
+        if e.exp.is_Number and e.exp < 0:
+            return self._lower_Mul(sp.Mul(1, e, evaluate=False))
+        base, exp = self.lower(e.base), self.lower(e.exp)
+        target = self._sorted(base.labels + exp.labels)
+        if exp.code == "2":
+            return Term(f"{_paren(base, ATOM)} ** 2", target, POW)
+        return Term(f"{_paren(base, ATOM)} ** {_paren(exp, ATOM)}", target, POW)
+
+    def _lower_exp(self, e) -> Term:
+        return self._lower_call(e)
+
+    def _lower_call(self, e) -> Term:
+        template, least = next(v for k, v in FUNCTIONS.items() if isinstance(e, k))
+        if isinstance(e, (sp.Max, sp.Min)) and len(e.args) != 2:
+            raise LoweringError(f"{type(e).__name__} of {len(e.args)} arguments")
+        args = [self.lower(a) for a in e.args]
+        target = self._sorted(itertools.chain.from_iterable(t.labels for t in args))
+        codes = [self.align(t, target) for t in args]
+        codes = [f"({c})" if t.prec < least and c == t.code else c
+                 for c, t in zip(codes, args)]
+        return Term(template.format(*codes), target, CALL)
+
+    def _lower_Piecewise(self, e: sp.Piecewise) -> Term:
+        *branches, (last, cond) = e.args
+        if cond != sp.true:
+            raise LoweringError("a Piecewise needs an otherwise-branch (True)")
+        t = self.lower(last)
+        for value, c in reversed(branches):
+            v, ct = self.lower(value), self.lower(c)
+            target = self._sorted(v.labels + ct.labels + t.labels)
+            t = Term(
+                f"np.where({self.align(ct, target)}, {self.align(v, target)}, "
+                f"{self.align(t, target)})", target, CALL)
+        return t
+
+    def _lower_Relational(self, e) -> Term:
+        a, b = self.lower(e.lhs), self.lower(e.rhs)
+        target = self._sorted(a.labels + b.labels)
+        return Term(f"{self.align(a, target)} {e.rel_op} {self.align(b, target)}",
+                    target, ADD - 1)
+
+    def _lower_And(self, e) -> Term:
+        ts = [self.lower(a) for a in e.args]
+        target = self._sorted(itertools.chain.from_iterable(t.labels for t in ts))
+        return Term(" & ".join(f"({self.align(t, target)})" for t in ts), target, ADD - 2)
+
+    # -- reductions ---------------------------------------------------------
+    def _check_full_range(self, lim) -> sp.Symbol:
+        k, lo, hi = lim
+        d = self.axis_dim.get(k)
+        if d is None:
+            raise LoweringError(f"index {k} is summed but indexes no input axis")
+        if lo != 0 or sp.simplify(hi - (self.formula.dim_symbols[d] - 1)) != 0:
+            raise LoweringError(f"sum over {k} must run 0..{d}-1, not {lo}..{hi}")
+        return k
+
+    def _lower_Sum(self, e: sp.Sum) -> Term:
+        reduced = [self._check_full_range(lim) for lim in e.limits]
+        factors = sp.Mul.make_args(e.function)
+        arrays = [f for f in factors if f.has(*reduced)]
+        scalars = [f for f in factors if not f.has(*reduced)]
+        if len(arrays) >= 2:
+            terms = [self.lower(f) for f in arrays]
+            labels = self._sorted(itertools.chain.from_iterable(t.labels for t in terms))
+            out = tuple(s for s in labels if s not in reduced)
+            spec = ",".join("".join(self.letter[s] for s in t.labels) for t in terms)
+            spec += "->" + "".join(self.letter[s] for s in out)
+            body = Term(f"np.einsum('{spec}', {', '.join(t.code for t in terms)})", out, CALL)
+        else:
+            t = self.lower(sp.Mul(*arrays)) if arrays else None
+            if t is None or any(k not in t.labels for k in reduced):
+                raise LoweringError(f"sum over {reduced} of a term without that index: {e}")
+            axes = [t.labels.index(k) for k in reduced]
+            axis = str(axes[0]) if len(axes) == 1 else f"({', '.join(map(str, axes))})"
+            out = tuple(s for s in t.labels if s not in reduced)
+            body = Term(f"{_paren(t, CALL)}.sum(axis={axis})", out, CALL)
+        if scalars:
+            return self._lower_Mul_terms(scalars, body)
+        return body
+
+    def _lower_Mul_terms(self, scalars, body: Term) -> Term:
+        coeff = self.lower(sp.Mul(*scalars))
+        target = self._sorted(coeff.labels + body.labels)
+        return Term(f"{_paren(coeff, MUL)} * {self.align(body, target)}", target, MUL)
+
+    def _lower_MaxShift(self, e: MaxShift) -> Term:
+        (lim,) = e.limits
+        k = self._check_full_range(lim)
+        t = self.lower(e.function)
+        out = tuple(s for s in t.labels if s != k)
+        # keepdims is not needed: alignment re-inserts the axis by label
+        return Term(f"{_paren(t, CALL)}.max(axis={t.labels.index(k)})", out, CALL)
+
+
+def lower(formula: Formula) -> Lowered:
+    """Lower a formula to NumPy source and compile it."""
+    low = NumpyLowering(formula)
+    body = low.lower(formula.expr)
+    code = low.align(body, tuple(formula.indices))
+    if set(body.labels) != set(formula.indices):
+        raise LoweringError(
+            f"{formula.name}: expression has indices {body.labels}, output has {formula.indices}")
+    dim_args = tuple(sorted(low.dims_used))
+    args = ", ".join(formula.input_names)
+    keywords = list(dim_args) + [
+        f"{c}={formula.constants[c]!r}" for c in sorted(low.consts_used)]
+    if keywords:
+        args += ", *, " + ", ".join(keywords)
+    eq = formula.indexed_latex.replace("\n", " ")
+    source = (f"def {formula.name}({args}):\n"
+              f"    # {eq}\n"
+              f"    return {code}\n")
+    namespace: dict = {"np": np}
+    exec(compile(source, f"<nnmath lowering of {formula.name}>", "exec"), namespace)
+    return Lowered(source, namespace[formula.name], dim_args)
+
+
+# -- the slow oracle ---------------------------------------------------------
+class _OraclePrinter(MpmathPrinter):
+    """lambdify's mpmath printer, taught MaxShift as a plain Python max() loop."""
+
+    def _print_MaxShift(self, e):
+        (k, lo, hi), = e.limits
+        return "(builtins.max({} for {} in range({}, {}+1)))".format(
+            self._print(e.function), self._print(k), self._print(lo), self._print(hi))
+
+
+def loop_oracle(formula: Formula, digits: int = 50) -> Callable[..., np.ndarray]:
+    """A slow reference: sympy.lambdify of the elementary form, looped per element.
+
+    Sums become Python generator loops inside lambdify's code and this wrapper
+    loops over the output indices.  It evaluates in mpmath at ``digits``
+    significant digits, so the naive definitions (e^1000, log 0 clipped to
+    log ε) are computed exactly where float64 would overflow.  Tiny shapes only.
+    """
+    import builtins
+
+    import mpmath
+
+    expr = elementary(formula.expr)
+    dim_names = sorted(formula.dim_symbols)
+    consts = sorted(formula.constant_symbols, key=lambda s: s.name)
+    bases = [sp.IndexedBase(n) if formula.input(n).shape else sp.Symbol(n)
+             for n in formula.input_names]
+    args = bases + [formula.dim_symbols[d] for d in dim_names] + consts + list(formula.indices)
+    f = sp.lambdify(args, expr, modules=["mpmath", {"builtins": builtins, "mpmath": mpmath}],
+                    printer=_OraclePrinter)
+
+    def run(**arrays):
+        sizes = formula.bind_dims(arrays)
+        with mpmath.workdps(digits):
+            vals = [np.vectorize(mpmath.mpf, otypes=[object])(np.asarray(arrays[n], float))
+                    if np.ndim(arrays[n]) else mpmath.mpf(float(arrays[n]))
+                    for n in formula.input_names]
+            fixed = [sizes[d] for d in dim_names] + [
+                mpmath.mpf(formula.constant_symbols[c]) for c in consts]
+            shape = tuple(sizes[d] for d in formula.output_shape)
+            out = np.empty(shape)
+            for idx in np.ndindex(*shape):
+                out[idx] = float(f(*vals, *fixed, *idx))
+        return out
+
+    return run

@@ -1,0 +1,114 @@
+"""Named building blocks that SymPy lacks, each with an elementary definition.
+
+A primitive is a SymPy ``Function`` that prints nicely (``\\sigma(z)``) and lowers to
+a numerically stable NumPy expression, but it carries **no derivative rule of its
+own**.  Before anything is differentiated, :func:`elementary` replaces every
+primitive by its definition in plain SymPy (``1/(1+exp(-z))``), so a claimed
+derivative is always checked against calculus, never against a rule we typed.
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+from sympy.concrete.expr_with_limits import ExprWithLimits
+
+__all__ = ["sigmoid", "softplus", "clip", "inside", "MaxShift", "elementary"]
+
+
+class _Primitive(sp.Function):
+    """A function with an elementary definition and no hand-written derivative."""
+
+    @classmethod
+    def definition(cls, *args: sp.Expr) -> sp.Expr:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def fdiff(self, argindex: int = 1) -> sp.Expr:
+        # Derivatives come from the definition only; see elementary().
+        return sp.diff(self.definition(*self.args), self.args[argindex - 1])
+
+
+class sigmoid(_Primitive):  # noqa: N801 - reads like the math
+    """The logistic function σ(z) = 1 / (1 + e^{-z})."""
+
+    nargs = 1
+
+    @classmethod
+    def definition(cls, z):
+        return 1 / (1 + sp.exp(-z))
+
+    def _latex(self, printer):
+        return r"\sigma\left(%s\right)" % printer._print(self.args[0])
+
+
+class softplus(_Primitive):  # noqa: N801
+    """softplus(z) = log(1 + e^z), lowered as a stable log-add-exp."""
+
+    nargs = 1
+
+    @classmethod
+    def definition(cls, z):
+        return sp.log(1 + sp.exp(z))
+
+    def _latex(self, printer):
+        return r"\log\left(1 + e^{%s}\right)" % printer._print(self.args[0])
+
+
+class clip(_Primitive):  # noqa: N801
+    """clip(x, lo, hi): x limited to [lo, hi], as Keras clips probabilities."""
+
+    nargs = 3
+
+    @classmethod
+    def definition(cls, x, lo, hi):
+        return sp.Piecewise((lo, x < lo), (hi, x > hi), (x, True))
+
+    def _latex(self, printer):
+        x, lo, hi = (printer._print(a) for a in self.args)
+        return r"\operatorname{clip}\left(%s,\, %s,\, %s\right)" % (x, lo, hi)
+
+
+class inside(_Primitive):  # noqa: N801
+    """The indicator [lo < x < hi]: where clip(x, lo, hi) passes x through.
+
+    Its definition uses the very conditions of :class:`clip`, so the branch-wise
+    comparison of a derivative with a claim lines up region by region.
+    """
+
+    nargs = 3
+
+    @classmethod
+    def definition(cls, x, lo, hi):
+        return sp.Piecewise((0, x < lo), (0, x > hi), (1, True))
+
+    def _latex(self, printer):
+        x, lo, hi = (printer._print(a) for a in self.args)
+        return r"\left[%s < %s < %s\right]" % (lo, x, hi)
+
+
+class MaxShift(ExprWithLimits):
+    """max_k f(k), used only as a numerical shift (softmax, log-sum-exp).
+
+    Subtracting any constant from every logit leaves softmax and log-sum-exp
+    unchanged; subtracting the max keeps exp() from overflowing.  The checker
+    treats the shift as a free symbol and *proves* the formula does not depend on
+    it, so the gradient may ignore it.
+    """
+
+    def _latex(self, printer):
+        (k, _, _), = self.limits
+        return r"\max_{%s} %s" % (printer._print(k), printer._print(self.function))
+
+    def doit(self, **hints):
+        # Never expanded into Max(...): the symbolic checker replaces each shift by
+        # a free symbol (see nnmath.symbolic), the loop oracle prints a max() loop.
+        return self.func(self.function.doit(**hints), *self.limits)
+
+
+_PRIMITIVES: tuple[type[_Primitive], ...] = (sigmoid, softplus, clip, inside)
+
+
+def elementary(expr: sp.Expr) -> sp.Expr:
+    """Replace every primitive by its elementary SymPy definition."""
+    for prim in _PRIMITIVES:
+        expr = expr.replace(prim, prim.definition)
+    return expr

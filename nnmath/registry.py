@@ -1,0 +1,94 @@
+"""Name → formula and name → claim lookups, shared by the CLI, chapters and tests."""
+
+from __future__ import annotations
+
+import inspect
+from typing import Callable
+
+from .formula import Formula
+
+__all__ = ["register", "formula", "names", "UnknownNameError", "register_claims",
+           "claim", "claims", "claim_names"]
+
+
+class UnknownNameError(KeyError):
+    """An unknown formula or claim name; the message lists the valid ones."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
+
+
+_BUILDERS: dict[str, Callable[..., Formula]] = {}
+_CACHE: dict[tuple, Formula] = {}
+_CLAIM_BUILDERS: list[Callable[[], list]] = []
+_CLAIMS: dict[str, object] = {}
+
+
+def register(name: str):
+    """Decorator: register ``builder(**params) -> Formula`` under ``name``."""
+
+    def deco(builder: Callable[..., Formula]):
+        _BUILDERS[name] = builder
+        return builder
+
+    return deco
+
+
+def _load() -> None:
+    from . import library  # noqa: F401  (registers on import)
+
+
+def names() -> list[str]:
+    """All registered formula names, in book order."""
+    _load()
+    return list(_BUILDERS)
+
+
+def formula(name: str, **params) -> Formula:
+    """The formula registered under ``name``, built with ``params``."""
+    _load()
+    if name not in _BUILDERS:
+        raise UnknownNameError(f"unknown formula {name!r}; valid: {', '.join(_BUILDERS)}")
+    builder = _BUILDERS[name]
+    allowed = list(inspect.signature(builder).parameters)
+    bad = [p for p in params if p not in allowed]
+    if bad:
+        raise ValueError(
+            f"formula {name!r} has no parameter {', '.join(map(repr, bad))}; "
+            f"valid: {', '.join(allowed) or 'none'}")
+    key = (name, tuple(sorted(params.items())))
+    if key not in _CACHE:
+        _CACHE[key] = builder(**params)
+    return _CACHE[key]
+
+
+def register_claims(builder: Callable[[], list]):
+    """Decorator: ``builder()`` returns a list of claims to register."""
+    _CLAIM_BUILDERS.append(builder)
+    return builder
+
+
+def _claims() -> dict:
+    _load()
+    if not _CLAIMS:
+        for build in _CLAIM_BUILDERS:
+            for c in build():
+                _CLAIMS[c.name] = c
+    return _CLAIMS
+
+
+def claim_names() -> list[str]:
+    return list(_claims())
+
+
+def claim(name: str):
+    table = _claims()
+    if name not in table:
+        raise UnknownNameError(f"unknown claim {name!r}; valid: {', '.join(table)}")
+    return table[name]
+
+
+def claims(formula_name: str | None = None) -> list:
+    """All claims, or those about one formula."""
+    return [c for c in _claims().values()
+            if formula_name is None or c.formula.name == formula_name]

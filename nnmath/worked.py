@@ -1,0 +1,240 @@
+"""Worked examples: a formula's equation with real numbers put in.
+
+A scene shows ``a = σ(0.10 + 0.52 · 5.10 + (−0.31) · 3.50 + …) = 0.73``.  That line is
+*derived* from ``Formula.expr``, never typed: the dimensions and the output index
+are substituted, each sum is expanded in index order, and every leaf (``x[0, 2]``,
+``w[2]``, ``b``) is printed as its number.  The number after the last ``=`` comes
+from the lowered NumPy function, and :meth:`Worked.evaluate` recomputes it from
+the substituted expression with SymPy, so the two can be compared.
+
+All numbers in the book are written by :func:`fmt`.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+import sympy as sp
+from sympy.printing.latex import LatexPrinter
+
+from .formula import Formula
+from .primitives import MaxShift, elementary
+
+__all__ = ["DIGITS", "fmt", "Worked", "worked", "substituted_latex"]
+
+#: decimals shown everywhere in the book
+DIGITS = 2
+
+#: the axis a textbook leaves out when it writes one sample
+BATCH_AXIS = "N"
+
+
+def fmt(x: float, digits: int = DIGITS) -> str:
+    """The one way the book writes a number: fixed decimals, never ``-0.00``."""
+    text = f"{float(x):.{digits}f}"
+    if float(text) == 0.0:
+        text = f"{0.0:.{digits}f}"
+    return text
+
+
+@dataclass(frozen=True, eq=False)
+class Worked:
+    """One output element of a formula, at concrete arrays."""
+
+    formula: Formula
+    arrays: dict[str, np.ndarray]
+    #: output index name → position, e.g. ``{"n": 0, "i": 1}``
+    at: dict[str, int]
+    #: ``formula.expr`` with sizes and the output index substituted (sums kept)
+    expr: sp.Expr
+
+    @cached_property
+    def value(self) -> float:
+        """The element as the lowered NumPy function computes it."""
+        out = self.formula.numpy(**self.arrays)
+        return float(out[tuple(self.at[s.name] for s in self.formula.indices)])
+
+    @property
+    def lhs(self) -> sp.Expr:
+        """The output element, without the batch index (one sample is shown)."""
+        f = self.formula
+        kept = [sp.Integer(self.at[s.name]) for s, d in zip(f.indices, f.output_shape)
+                if d != BATCH_AXIS]
+        return sp.IndexedBase(f.output)[tuple(kept)] if kept else sp.Symbol(f.output)
+
+    def leaf_value(self, leaf: sp.Expr) -> float | None:
+        """The number behind an input element, a scalar input, a constant or a
+        max-shift; ``None`` for anything else."""
+        if isinstance(leaf, sp.Indexed) and leaf.base.name in self.arrays:
+            if not all(i.is_Integer for i in leaf.indices):
+                return None
+            return float(self.arrays[leaf.base.name][tuple(int(i) for i in leaf.indices)])
+        if isinstance(leaf, sp.Symbol):
+            if leaf.name in self.arrays and np.ndim(self.arrays[leaf.name]) == 0:
+                return float(self.arrays[leaf.name])
+            if leaf.name in self.formula.constants:
+                return float(self.formula.constants[leaf.name])
+        if isinstance(leaf, MaxShift):
+            return max(self.leaf_value(t) for t in _expand(leaf.function, leaf.limits))
+        return None
+
+    @cached_property
+    def expanded(self) -> sp.Expr:
+        """The element with every sum expanded (``doit``), still symbolic."""
+        return self.expr.doit()
+
+    def numbers(self) -> dict[sp.Expr, float]:
+        """Every leaf of the expanded expression and its number."""
+        leaves = self.expanded.atoms(sp.Indexed, sp.Symbol, MaxShift)
+        found = {leaf: self.leaf_value(leaf) for leaf in leaves}
+        return {k: v for k, v in found.items() if v is not None}
+
+    def evaluate(self) -> float:
+        """The element recomputed from the substituted expression by SymPy: an
+        independent check of :attr:`value`."""
+        numeric = self.expanded.xreplace({k: sp.Float(v, 30) for k, v in self.numbers().items()})
+        return float(elementary(numeric).evalf(30))
+
+    def sum_terms(self) -> list[float]:
+        """The values of the terms of the first sum, in index order (for a neuron:
+        each ``w_j x_j``)."""
+        sums = sorted(self.expr.atoms(sp.Sum), key=sp.default_sort_key)
+        if not sums:
+            return []
+        (s,) = sums[:1]
+        numbers = self.numbers()
+        out = []
+        for term in _expand(s.function, s.limits):
+            term = term.doit().xreplace({k: sp.Float(v, 30) for k, v in numbers.items()})
+            out.append(float(elementary(term).evalf(30)))
+        return out
+
+    def latex(self, digits: int = DIGITS, max_terms: int | None = None) -> str:
+        """``lhs = (equation with numbers) = value``."""
+        printer = _NumberPrinter(self, digits, max_terms)
+        return (f"{sp.latex(self.lhs)} = {printer.doprint(self.expr)} "
+                f"= {fmt(self.value, digits)}")
+
+
+def worked(formula: Formula, arrays: dict[str, np.ndarray],
+           at: dict[str, int] | None = None) -> Worked:
+    """The element ``at`` (default: all output indices 0) of ``formula`` at ``arrays``."""
+    arrays = {k: np.asarray(v, dtype=float) for k, v in arrays.items()}
+    sizes = formula.bind_dims(arrays)
+    names = [s.name for s in formula.indices]
+    at = dict(at or {})
+    unknown = [k for k in at if k not in names]
+    if unknown:
+        raise ValueError(f"{formula.name} has no output index {', '.join(unknown)}; "
+                         f"valid: {', '.join(names) or 'none (scalar output)'}")
+    for s, dim in zip(formula.indices, formula.output_shape):
+        at.setdefault(s.name, 0)
+        size = sizes.get(dim)
+        if size is not None and not 0 <= at[s.name] < size:
+            raise ValueError(f"{formula.name}: index {s.name}={at[s.name]} out of range; "
+                             f"{dim}={size} so valid: 0..{size - 1}")
+    subs = {sym: sizes[name] for name, sym in formula.dim_symbols.items() if name in sizes}
+    subs.update({s: at[s.name] for s in formula.indices})
+    return Worked(formula, arrays, at, formula.expr.subs(subs))
+
+
+def substituted_latex(formula: Formula, arrays: dict[str, np.ndarray],
+                      at: dict[str, int] | None = None, digits: int = DIGITS,
+                      max_terms: int | None = None) -> str:
+    """The equation for one output element with the real numbers substituted in.
+
+    >>> substituted_latex(formula("neuron"), {"x": X, "w": w, "b": 0.1})  # doctest: +SKIP
+    'a = \\sigma\\left(0.10 + 0.52 \\cdot 5.10 + (-0.31) \\cdot 3.50 + ...\\right) = 0.73'
+
+    Terms keep the order of the symbolic equation and sums are written out in
+    index order; negative numbers are put in parentheses (except where nothing
+    precedes them).  ``max_terms`` shortens
+    long sums to their first terms, ``\\dots`` and the last term.
+    """
+    return worked(formula, arrays, at).latex(digits, max_terms)
+
+
+def _expand(function: sp.Expr, limits) -> list[sp.Expr]:
+    """The terms of a sum, first limit outermost, each index ascending."""
+    ranges = [range(int(lo), int(hi) + 1) for _, lo, hi in limits]
+    return [function.subs(dict(zip([v for v, _, _ in limits], combo)))
+            for combo in itertools.product(*ranges)]
+
+
+class _NumberPrinter(LatexPrinter):
+    """SymPy's LaTeX printer with leaves printed as numbers and sums written out.
+
+    Sums are expanded while printing (rather than by ``doit``, whose canonical
+    ordering would put ``W_{1,10}`` before ``W_{1,2}`` and move the bias) so the
+    numbers appear in the order the symbolic equation reads.
+    """
+
+    def __init__(self, work: Worked, digits: int, max_terms: int | None):
+        super().__init__({"mul_symbol": "dot"})
+        self._work, self._digits, self._max_terms = work, digits, max_terms
+        self._stack: list[sp.Basic] = []
+
+    def _print(self, expr, **kwargs) -> str:
+        self._stack.append(expr)
+        try:
+            if isinstance(expr, MaxShift):  # its own _latex would win over a _print_ method
+                return self._number(expr, self._work.leaf_value(expr))
+            return super()._print(expr, **kwargs)
+        finally:
+            self._stack.pop()
+
+    @property
+    def _parent(self) -> sp.Basic | None:
+        return self._stack[-2] if len(self._stack) > 1 else None
+
+    def _stands_alone(self, expr: sp.Expr) -> bool:
+        """True where the surrounding notation already delimits ``expr``: the
+        whole equation, a function's only argument, a numerator or denominator."""
+        parent = self._parent
+        if parent is None:
+            return True
+        if isinstance(parent, sp.Function) and parent.args == (expr,):
+            return True
+        if parent.is_Mul and expr in sp.fraction(parent):
+            return True
+        if parent.is_Add and self._as_ordered_terms(parent)[0] == expr:
+            return True  # a leading minus is unambiguous
+        return False
+
+    def _number(self, expr: sp.Expr, value: float) -> str:
+        text = fmt(value, self._digits)
+        if text.startswith("-") and not self._stands_alone(expr):
+            return f"({text})"
+        return text
+
+    def _print_Indexed(self, expr):
+        value = self._work.leaf_value(expr)
+        return super()._print_Indexed(expr) if value is None else self._number(expr, value)
+
+    def _print_Symbol(self, expr, style="plain"):
+        value = self._work.leaf_value(expr)
+        return super()._print_Symbol(expr, style) if value is None else self._number(expr, value)
+
+    def _print_Sum(self, expr):
+        terms = [self._print(t) for t in _expand(expr.function, expr.limits)]
+        if self._max_terms and len(terms) > self._max_terms > 1:
+            terms = terms[: self._max_terms - 1] + [r"\dots", terms[-1]]
+        text = " + ".join(terms)
+        parent = self._parent
+        if self._stands_alone(expr) or (parent is not None and parent.is_Add
+                                        and expr in parent.args):
+            return text  # a positive term of a sum: no brackets needed
+        if isinstance(parent, sp.Pow) and parent.base == expr:
+            return text  # Pow parenthesizes its base itself
+        return rf"\left({text}\right)"
+
+    def _needs_mul_brackets(self, expr, first=False, last=False) -> bool:
+        # Expanded sums bracket themselves (see _print_Sum); judge the rest as if
+        # each sum were a single symbol.
+        if isinstance(expr, sp.Sum):
+            return False
+        atomised = expr.replace(lambda e: isinstance(e, sp.Sum), lambda e: sp.Dummy())
+        return super()._needs_mul_brackets(atomised, first=first, last=last)

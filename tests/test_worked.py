@@ -1,0 +1,125 @@
+"""Worked examples: equations with real numbers, derived from Formula.expr."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from nnmath.registry import claim, formula
+from nnmath.worked import fmt, substituted_latex, worked
+
+NUMBER = re.compile(r"-?\d+\.\d+")
+
+
+def _numbers(latex: str) -> list[str]:
+    return NUMBER.findall(latex)
+
+
+def _python(latex_rhs: str) -> str:
+    """The few LaTeX spellings these tests meet, as Python."""
+    for tex, py in ((r"\left(", "("), (r"\right)", ")"), (r"\cdot", "*"),
+                    (r"\sigma", "sigmoid"), (r"\tanh", "np.tanh")):
+        latex_rhs = latex_rhs.replace(tex, py)
+    return latex_rhs.replace("{", "").replace("}", "")
+
+
+def _rounded(rng: np.random.Generator, *shape: int) -> np.ndarray:
+    # two decimals, so the printed numbers are exactly the numbers used
+    return np.round(rng.normal(size=shape), 2)
+
+
+@pytest.fixture
+def layer():
+    rng = np.random.default_rng(7)
+    return {"x": _rounded(rng, 1, 4), "W": _rounded(rng, 3, 4), "b": _rounded(rng, 3)}
+
+
+def test_dense_row_lists_bias_then_weight_input_pairs_in_j_order(layer):
+    latex = substituted_latex(formula("dense"), layer, at={"i": 2})
+    x, W, b = layer["x"][0], layer["W"][2], layer["b"][2]
+    expected = [fmt(b)] + [v for j in range(4) for v in (fmt(W[j]), fmt(x[j]))]
+    z = formula("dense").numpy(**layer)[0, 2]
+    assert _numbers(latex) == expected + [fmt(z)]
+    assert latex.startswith("{z}_{2} = ")
+
+
+def test_printed_numbers_evaluate_to_the_printed_result(layer):
+    latex = substituted_latex(formula("dense"), layer, at={"i": 1})
+    rhs, shown = latex.split(" = ")[1:]
+    assert eval(_python(rhs)) == pytest.approx(float(shown), abs=0.005 + 1e-12)
+
+
+def test_negative_numbers_are_parenthesised_unless_they_lead(layer):
+    layer["x"][0, 0], layer["b"][0] = -1.25, -0.5
+    latex = substituted_latex(formula("dense"), layer)
+    assert "(-1.25)" in latex
+    assert latex.startswith("{z}_{0} = -0.50 + ")
+    assert not re.search(r"(\+|\\cdot) -\d", latex)
+
+
+def test_sums_of_ten_or_more_terms_keep_index_order():
+    rng = np.random.default_rng(1)
+    arrays = {"x": np.arange(12.0)[None, :] / 100, "W": _rounded(rng, 1, 12),
+              "b": np.array([0.5])}
+    nums = _numbers(substituted_latex(formula("dense"), arrays))
+    xs = nums[2:-1:2]
+    assert xs == [fmt(v) for v in arrays["x"][0]]
+
+
+def test_max_terms_elides_the_middle_of_a_long_sum():
+    arrays = {"x": np.ones((1, 8)), "W": np.full((1, 8), 0.5), "b": np.zeros(1)}
+    latex = substituted_latex(formula("dense"), arrays, max_terms=3)
+    assert latex.count(r"\cdot") == 3 and r"\dots" in latex
+    assert latex.endswith("= 4.00")
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu"])
+def test_neuron_substitution_reproduces_the_lowered_numpy(activation):
+    rng = np.random.default_rng(3)
+    arrays = {"x": _rounded(rng, 1, 4), "w": _rounded(rng, 4), "b": np.float64(0.1)}
+    f = formula("neuron", activation=activation)
+    work = worked(f, arrays)
+    assert work.evaluate() == pytest.approx(work.value, rel=1e-12, abs=1e-12)
+    assert work.sum_terms() == pytest.approx(list(arrays["w"] * arrays["x"][0]))
+
+
+def test_neuron_prints_one_sample_without_batch_index():
+    arrays = {"x": np.array([[0.5, -1.0, 2.0, 0.25]]), "w": np.array([1.0, 0.5, -0.5, 2.0]),
+              "b": np.float64(0.1)}
+    latex = substituted_latex(formula("neuron"), arrays)
+    assert latex.startswith(r"a = \sigma\left(0.10 + 1.00 \cdot 0.50 + 0.50 \cdot (-1.00)")
+    rhs = latex.split(" = ")[1]
+    sigmoid = lambda z: 1 / (1 + np.exp(-z))  # noqa: E731 - the test's own oracle
+    assert float(latex.split(" = ")[-1]) == pytest.approx(eval(_python(rhs)), abs=0.005)
+
+
+def test_softmax_substitutes_the_max_shift_by_its_number():
+    z = np.array([[1.2, -0.5, 2.3]])
+    work = worked(formula("softmax"), {"z": z}, at={"i": 1})
+    latex = work.latex()
+    assert r"e^{-0.50 - 2.30}" in latex and r"\max" not in latex
+    assert work.evaluate() == pytest.approx(work.value, rel=1e-12)
+
+
+def test_claim_gradients_substitute_too():
+    z = np.array([[1.2, -0.5, 2.3]])
+    g = np.array([[0.1, -0.2, 0.3]])
+    work = worked(claim("softmax'").gradient, {"z": z, "g": g}, at={"j": 1})
+    assert work.evaluate() == pytest.approx(work.value, rel=1e-12)
+    # g_j minus the whole (bracketed) sum, not minus its first term
+    assert r"\left(-0.20 - \left(" in work.latex()
+
+
+def test_unknown_or_out_of_range_index_names_the_valid_ones(layer):
+    with pytest.raises(ValueError, match="valid: n, i"):
+        worked(formula("dense"), layer, at={"k": 0})
+    with pytest.raises(ValueError, match="valid: 0..2"):
+        worked(formula("dense"), layer, at={"i": 3})
+
+
+def test_fmt_never_writes_negative_zero():
+    assert fmt(-0.001) == "0.00"
+    assert fmt(-0.005 - 1e-9) == "-0.01"
+    assert fmt(1.0, digits=3) == "1.000"
