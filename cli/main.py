@@ -1,0 +1,230 @@
+"""The ``nnbook`` command: parses, calls the library, prints.
+
+Imports here are lazy: ``nnbook --help`` loads neither TensorFlow nor Manim.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+QUALITY_LETTERS = ("l", "m", "h", "k")
+FORMATS = ("mp4", "gif", "webm", "png")
+
+
+class Failure(click.ClickException):
+    """A library error shown as one line; exit code 1."""
+
+
+class BadUsage(click.ClickException):
+    """A usage error shown as one line; exit code 2."""
+
+    exit_code = 2
+
+
+class Group(click.Group):
+    """Prints every error as a single line, never a traceback."""
+
+    def main(self, *args, **kwargs):
+        kwargs["standalone_mode"] = False
+        try:
+            rv = super().main(*args, **kwargs)
+        except click.UsageError as exc:
+            hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx else ""
+            click.echo(f"Error: {exc.format_message()}{hint}", err=True)
+            sys.exit(2)
+        except click.ClickException as exc:
+            click.echo(f"Error: {exc.format_message()}", err=True)
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("Aborted.", err=True)
+            sys.exit(130)
+        except KeyboardInterrupt:
+            click.echo("Interrupted; finished files are intact, none is half-written.", err=True)
+            sys.exit(130)
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
+def _chapters(names: tuple[str, ...]):
+    import chapters
+
+    try:
+        return [chapters.get(n) for n in names] if names else chapters.all_chapters()
+    except chapters.UnknownChapterError as exc:
+        raise BadUsage(str(exc)) from None
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="nnbook")
+def cli() -> None:
+    """nnbook: a visual textbook of neural-network maths, every formula checked.
+
+    Example: nnbook render chapter1 && nnbook verify chapter1
+    """
+
+
+@cli.command("list")
+def list_() -> None:
+    """List the chapters, their scenes and formulas, and every formula.
+
+    Example: nnbook list
+    """
+    import chapters
+    from nnmath import registry
+
+    for ch in chapters.all_chapters():
+        click.echo(f"{ch.id}  {ch.slug:12s} {ch.title}")
+        click.echo(f"    scenes:   {', '.join(ch.scenes)}")
+        click.echo(f"    formulas: {', '.join(ch.formulas)}")
+        click.echo(f"    claims:   {', '.join(ch.claims)}")
+    click.echo("\nformulas: " + ", ".join(registry.names()))
+
+
+@cli.command()
+@click.argument("name")
+def show(name: str) -> None:
+    """Print a formula: LaTeX, inputs, generated NumPy, TensorFlow reference, claims.
+
+    Example: nnbook show softmax
+    """
+    from nnmath import registry
+
+    try:
+        f = registry.formula(name)
+    except registry.UnknownNameError as exc:
+        raise BadUsage(str(exc)) from None
+    click.echo(f"{f.name}: {f.title}\n")
+    click.echo(f"LaTeX:\n  {f.latex}")
+    if f.scalar is not None:
+        click.echo(f"  over a batch: {f.indexed_latex}")
+    click.echo("\nInputs:")
+    for i in f.inputs:
+        domain = "" if i.domain == "real" else f"  [{i.domain}]"
+        click.echo(f"  {i.name:5s} {i.shape_text:10s} {i.description}{domain}")
+    click.echo(f"  output {f.output}: ({', '.join(f.output_shape)})")
+    if f.constants:
+        click.echo("  constants: " + ", ".join(f"{k} = {v!r}" for k, v in f.constants.items()))
+    click.echo(f"\nNumPy (generated from the SymPy expression):\n{f.source}")
+    click.echo(f"TensorFlow reference:\n  {f.tf}")
+    if f.tf_note:
+        click.echo(f"  note: {f.tf_note}")
+    claims = registry.claims(f.name)
+    if claims:
+        click.echo("\nClaims (checked by nnbook verify):")
+        for c in claims:
+            click.echo(f"  {c.name}: {c.latex}")
+    if f.notes:
+        click.echo(f"\n{f.notes}")
+
+
+@cli.command()
+@click.argument("chapter_names", metavar="[CHAPTER]...", nargs=-1)
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write a JSON report to this file.")
+@click.option("--junit", "junit_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write a JUnit XML report to this file.")
+@click.option("--no-tf", is_flag=True,
+              help="Skip the TensorFlow checks (symbolic, lowering and finite differences only).")
+def verify(chapter_names, json_path, junit_path, no_tf) -> int:
+    """Prove every claim of the chapters (by default: all chapters and every formula).
+
+    Symbolically on a small instance, against TensorFlow (float64 and float32)
+    and by central finite differences. Exit code 0 if all pass, 1 if any fails.
+
+    Example: nnbook verify chapter1 --json reports/verify.json
+    """
+    from chapters.verification import verify_chapters
+    from nnmath.report import summary, write_json, write_junit
+
+    from .table import CheckTable
+
+    chs = _chapters(chapter_names)
+    table = CheckTable()
+    try:
+        checks = verify_chapters(chs, whole_library=not chapter_names, oracle=not no_tf,
+                                 on_check=table.add)
+    finally:
+        table.close()
+    ids = [c.id for c in chs]
+    try:
+        if json_path:
+            write_json(json_path, checks, chapters=ids)
+        if junit_path:
+            write_junit(junit_path, checks, chapters=ids)
+    except OSError as exc:
+        raise Failure(f"cannot write the report: {exc.strerror}: {exc.filename}") from None
+    s = summary(checks)
+    click.echo(f"{s['passed']} passed, {s['failed']} failed")
+    for c in checks:
+        if not c.passed:
+            click.echo(f"FAILED {c.subject} [{c.method} {c.dtype}]: {c.detail}", err=True)
+    return 0 if s["ok"] else 1
+
+
+@cli.command()
+@click.argument("chapter_names", metavar="CHAPTER...", nargs=-1, required=True)
+@click.option("-q", "--quality", type=click.Choice(QUALITY_LETTERS), default="l",
+              show_default=True, help="l=480p15, m=720p30, h=1080p60, k=2160p60.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="mp4",
+              show_default=True, help="Output format; png is the last frame.")
+@click.option("-o", "--output", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("media"), show_default=True, help="Directory to write into.")
+def render(chapter_names, quality, fmt, out_dir) -> None:
+    """Render the scenes of one or more chapters with Manim.
+
+    Example: nnbook render chapter1 -q m --format webm
+    """
+    from chapters.paths import ensure_writable
+    from chapters.render import RenderError, check_tools, render_chapter
+
+    chs = _chapters(chapter_names)
+    try:
+        ensure_writable(out_dir)
+        check_tools()
+    except (OSError, RenderError) as exc:
+        raise Failure(str(exc)) from None
+    total = sum(len(c.scenes) for c in chs)
+    written: list[Path] = []
+    with click.progressbar(length=total, label="rendering", file=sys.stderr,
+                           item_show_func=lambda s: s) as bar:
+        def progress(scene, done, n, path, seconds):
+            written.append(path)
+            bar.update(1, f"{scene} ({seconds:.1f} s)")
+
+        for ch in chs:
+            try:
+                render_chapter(ch, quality=quality, fmt=fmt, out_dir=out_dir,
+                               on_progress=progress)
+            except (RenderError, ValueError) as exc:
+                raise Failure(str(exc)) from None
+    for path in written:
+        click.echo(str(path))
+
+
+@cli.command()
+def doctor() -> int:
+    """Report each dependency as found or missing, with the command that fixes it.
+
+    Example: nnbook doctor
+    """
+    from chapters.doctor import diagnose
+
+    findings = diagnose()
+    for f in findings:
+        mark = "found  " if f.found else "MISSING"
+        click.echo(f"{mark} {f.name:14s} {f.detail}")
+        if not f.found:
+            click.echo(f"        fix: {f.fix}")
+    missing = [f for f in findings if not f.found]
+    click.echo("all dependencies found" if not missing else f"{len(missing)} missing")
+    return 1 if missing else 0
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,91 @@
+"""Every claim is proved; deliberately wrong claims are caught, by name."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import sympy as sp
+
+from nnmath import claim, claim_names, formula, names
+from nnmath.checks import check_finite_differences, check_lowering, check_symbolic, verify
+from nnmath.primitives import MaxShift, sigmoid
+from nnmath.symbolic import prove
+
+z = formula("sigmoid").var
+
+
+def test_every_activation_and_loss_has_a_derivative_claim():
+    about = {claim(c).formula.name for c in claim_names()}
+    for name in names():
+        if name != "neuron":
+            assert name in about, f"{name} has no derivative claim"
+
+
+@pytest.mark.parametrize("name", claim_names())
+def test_claim_is_proved_symbolically(name):
+    result = prove(claim(name))
+    assert result.passed, result.detail
+
+
+@pytest.mark.parametrize("name", claim_names())
+def test_claim_matches_finite_differences(name):
+    check = check_finite_differences(claim(name))
+    assert check.passed, check.detail
+
+
+def _mutant(name, rhs):
+    return dataclasses.replace(claim(name), rhs=rhs)
+
+
+def _failed_methods(c):
+    return {r.method for r in verify([], [c], oracle=False) if not r.passed}
+
+
+def test_sigmoid_derivative_written_as_s_times_1_plus_s_is_caught():
+    s = sigmoid(z)
+    bad = _mutant("sigmoid'", s * (1 + s))
+    failed = _failed_methods(bad)
+    assert {"symbolic", "finite-differences"} <= failed
+    assert "sigmoid'" in check_symbolic(bad).subject
+
+
+def test_derivative_applied_to_the_activation_is_caught():
+    # the tutorial bug: σ'(a) with a = σ(z), i.e. σ(σ(z))(1 − σ(σ(z)))
+    a = sigmoid(sigmoid(z))
+    assert {"symbolic", "finite-differences"} <= _failed_methods(_mutant("sigmoid'", a * (1 - a)))
+
+
+def test_cross_entropy_gradient_with_the_wrong_sign_is_caught():
+    c = claim("binary_crossentropy_logits/dz")
+    assert {"symbolic", "finite-differences"} <= _failed_methods(_mutant(c.name, -c.rhs))
+    c = claim("categorical_crossentropy_logits/dz")
+    assert {"symbolic", "finite-differences"} <= _failed_methods(_mutant(c.name, -c.rhs))
+
+
+def test_batch_sum_where_the_loss_takes_the_mean_is_caught():
+    c = claim("mse/dyhat")
+    N = formula("mse").dim_symbols["N"]
+    assert "symbolic" in _failed_methods(_mutant(c.name, c.rhs * N))
+
+
+def unshifted_softmax():
+    f = formula("softmax")
+    expr = f.expr.replace(MaxShift, lambda *args: sp.Integer(0))
+    return dataclasses.replace(f, expr=expr)
+
+
+def test_unshifted_softmax_is_equal_on_paper_but_overflows_at_1000():
+    bad = unshifted_softmax()
+    with np.errstate(all="ignore"):
+        a = bad.numpy(z=np.array([[1000.0, 0.0]]))
+    assert np.isnan(a).any()
+    check = check_lowering(bad)
+    assert not check.passed and "logits" in check.detail
+
+
+def test_a_check_that_crashes_is_a_failure_not_a_crash():
+    bad = _mutant("dense/dW", sp.IndexedBase("nope")[0])
+    rows = verify([], [bad], oracle=False)
+    assert rows and not any(r.passed for r in rows)

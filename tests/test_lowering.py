@@ -1,0 +1,110 @@
+"""The fast NumPy lowering equals the symbolic definition, and reads like it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from nnmath import ShapeError, UnknownNameError, formula, names
+from nnmath.cases import Case, cases_for, sample
+from nnmath.checks import TOLERANCES, compare
+from nnmath.lowering import loop_oracle
+
+REQUIRED = ["neuron", "dense", "sigmoid", "tanh", "relu", "leaky_relu", "softmax", "mse",
+            "binary_crossentropy", "binary_crossentropy_logits", "categorical_crossentropy",
+            "categorical_crossentropy_logits"]
+
+
+def test_every_required_formula_is_registered():
+    assert set(REQUIRED) <= set(names())
+
+
+@pytest.mark.parametrize("name", REQUIRED)
+def test_lowering_equals_lambdify_loop_oracle_on_every_case(name):
+    f = formula(name)
+    slow = loop_oracle(f)
+    for case in cases_for(f):
+        tiny = Case(case.name, {d: min(v, 3) for d, v in case.sizes.items()}, case.kind)
+        arrays = sample(f, tiny)
+        _, _, ok = compare(f.numpy(**arrays), slow(**arrays), TOLERANCES[("lowering", "float64")])
+        assert ok, (name, case.name)
+
+
+@pytest.mark.parametrize("name", REQUIRED)
+def test_generated_source_is_vectorized_and_compiles(name):
+    src = formula(name).source
+    assert src.startswith(f"def {name}(")
+    assert " for " not in src and "while" not in src  # no Python loop over elements
+    compile(src, "<test>", "exec")
+
+
+def test_dense_is_one_einsum_contraction():
+    assert "np.einsum('ij,nj->ni', W, x)" in formula("dense").source
+
+
+def test_softmax_source_subtracts_the_row_max():
+    assert "z - z.max(axis=1)[:, None]" in formula("softmax").source
+
+
+def test_sigmoid_of_a_sum_is_parenthesised():
+    # regression: σ(b + Σ w x) once lowered to logaddexp(0, -b + Σ w x)
+    assert "-(b + np.einsum('j,nj->n', w, x))" in formula("neuron").source
+    x = np.array([[1.0, 2.0]])
+    a = formula("neuron").numpy(x=x, w=np.array([0.5, -0.25]), b=2.0)
+    np.testing.assert_allclose(a, 1 / (1 + np.exp(-(2.0 + 0.5 - 0.5))), rtol=1e-15)
+
+
+def test_softmax_is_finite_at_logits_of_1000():
+    z = np.array([[1000.0, 999.0, -1000.0]])
+    a = formula("softmax").numpy(z=z)
+    assert np.all(np.isfinite(a))
+    np.testing.assert_allclose(a.sum(), 1.0, rtol=1e-15)
+    np.testing.assert_allclose(a[0, 0], 1 / (1 + np.exp(-1.0)), rtol=1e-14)
+
+
+def test_logit_losses_are_finite_at_logits_of_1000():
+    z = np.array([[1000.0, -1000.0]])
+    y = np.array([[0.0, 1.0]])
+    assert np.isfinite(formula("binary_crossentropy_logits").numpy(z=z, y=y))
+    assert np.isfinite(formula("categorical_crossentropy_logits").numpy(z=z, y=y))
+
+
+def test_binary_crossentropy_clips_probabilities_like_keras():
+    p, y = np.array([[0.0, 1.0]]), np.array([[1.0, 0.0]])
+    # both terms are clipped to log(eps): L = -log(1e-7) on each of 2 classes, mean
+    np.testing.assert_allclose(formula("binary_crossentropy").numpy(p=p, y=y),
+                               -np.log(1e-7), rtol=1e-9)
+
+
+def test_broadcast_trap_is_rejected_with_a_clear_message():
+    # the classic tutorial bug: predictions (3, 1) against targets (3,)
+    with pytest.raises(ShapeError, match=r"y has shape \(3,\) but must be \(N, K\)"):
+        formula("mse").numpy(yhat=np.ones((3, 1)), y=np.ones((3,)))
+    with pytest.raises(ShapeError, match="but .* gives"):
+        formula("mse").numpy(yhat=np.ones((3, 1)), y=np.ones((1, 3)))
+
+
+def test_dense_rejects_mismatched_inner_dimension():
+    with pytest.raises(ShapeError, match="J=3"):
+        formula("dense").numpy(x=np.ones((2, 4)), W=np.ones((5, 3)), b=np.ones(5))
+
+
+def test_unknown_formula_lists_valid_names():
+    with pytest.raises(UnknownNameError, match="valid: .*softmax"):
+        formula("softmaxx")
+
+
+def test_unknown_parameter_lists_valid_ones():
+    with pytest.raises(ValueError, match="valid: alpha"):
+        formula("leaky_relu", slope=0.1)
+
+
+def test_leaky_relu_slope_is_a_parameter():
+    z = np.array([[-2.0, 3.0]])
+    np.testing.assert_array_equal(formula("leaky_relu", alpha=0.1).numpy(z=z), [[-0.2, 3.0]])
+
+
+@pytest.mark.parametrize("name", REQUIRED)
+def test_latex_is_a_nonempty_equation(name):
+    tex = formula(name).latex
+    assert "=" in tex and tex.count("{") == tex.count("}")

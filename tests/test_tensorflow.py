@@ -1,0 +1,56 @@
+"""Cross-checks against TensorFlow, the independent oracle."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+
+from nnmath import claim, claim_names, formula, names
+from nnmath.checks import check_forward, check_gradient, verify
+from nnmath.primitives import sigmoid
+from nnmath.report import write_json, write_junit
+
+pytestmark = pytest.mark.tf
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("name", names())
+def test_forward_matches_tensorflow(name, dtype):
+    check = check_forward(formula(name), dtype)
+    assert check.passed, check.detail
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("name", claim_names())
+def test_gradient_matches_gradient_tape(name, dtype):
+    check = check_gradient(claim(name), dtype)
+    assert check.passed, check.detail
+
+
+def test_wrong_sigmoid_derivative_fails_against_tensorflow():
+    c = claim("sigmoid'")
+    s = sigmoid(c.formula.var)
+    bad = dataclasses.replace(c, rhs=s * (1 + s))
+    assert not check_gradient(bad, "float64").passed
+
+
+def test_unshifted_softmax_fails_against_tensorflow_at_large_logits():
+    from test_claims import unshifted_softmax
+
+    check = check_forward(unshifted_softmax(), "float64")
+    assert not check.passed and "logits" in check.detail
+
+
+def test_reports_parse(tmp_path):
+    rows = verify([formula("sigmoid")], [claim("sigmoid'")])
+    write_json(tmp_path / "v.json", rows, chapters=["chapter2"])
+    write_junit(tmp_path / "v.xml", rows, chapters=["chapter2"])
+    doc = json.loads((tmp_path / "v.json").read_text())
+    assert doc["summary"] == {"checks": len(rows), "passed": len(rows), "failed": 0, "ok": True}
+    assert {r["method"] for r in doc["checks"]} >= {"symbolic", "tensorflow-gradient"}
+    from xml.etree import ElementTree as ET
+
+    suite = ET.parse(tmp_path / "v.xml").getroot()
+    assert suite.get("tests") == str(len(rows)) and suite.get("failures") == "0"
