@@ -1,0 +1,131 @@
+"""The nnbook command: thin, helpful, one-line errors, honest exit codes."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from cli.main import cli
+from nnmath import registry
+from nnmath.primitives import sigmoid
+
+
+@pytest.fixture
+def run():
+    runner = CliRunner()
+
+    def invoke(*args):
+        return runner.invoke(cli, list(args))
+
+    return invoke
+
+
+def _one_line_error(result, *needles):
+    assert result.exit_code != 0
+    assert "Traceback" not in result.output
+    lines = [ln for ln in result.output.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.output
+    for needle in needles:
+        assert needle in lines[0]
+
+
+def test_every_command_has_help_text_with_an_example(run):
+    for name, command in cli.commands.items():
+        assert command.help and "Example: nnbook" in command.help, name
+        result = run(name, "--help")
+        assert result.exit_code == 0, name
+        for param in command.params:
+            if param.param_type_name == "option":
+                assert param.help, f"{name} {param.name} has no help"
+
+
+def test_help_imports_neither_tensorflow_nor_manim():
+    code = ("import sys\nfrom cli.main import cli\ntry:\n    cli(['--help'])\n"
+            "except SystemExit:\n    pass\n"
+            "print(sorted(m for m in ('tensorflow', 'manim') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip().endswith("[]")
+
+
+def test_list_shows_chapters_scenes_and_formulas(run):
+    result = run("list")
+    assert result.exit_code == 0
+    assert "chapter1" in result.output and "NeuronScene" in result.output
+    assert "categorical_crossentropy_logits" in result.output
+
+
+def test_show_prints_latex_inputs_numpy_and_tensorflow(run):
+    result = run("show", "dense")
+    assert result.exit_code == 0
+    for needed in ("\\sum_{j=0}^{J - 1}", "W     (I, J)", "def dense(x, W, b):",
+                   "np.einsum('ij,nj->ni', W, x, optimize=True)", "tf.matmul(x, W, transpose_b=True) + b",
+                   "dense/dW"):
+        assert needed in result.output
+
+
+def test_unknown_formula_is_one_line_listing_valid_names(run):
+    result = run("show", "softmaxx")
+    _one_line_error(result, "unknown formula 'softmaxx'", "softmax")
+    assert result.exit_code == 2
+
+
+def test_unknown_chapter_is_one_line_listing_valid_chapters(run):
+    for command in ("verify", "render"):
+        result = run(command, "chapter99")
+        _one_line_error(result, "unknown chapter 'chapter99'", "chapter1 (neuron)")
+        assert result.exit_code == 2
+
+
+def test_bad_quality_letter_is_one_line_listing_valid_letters(run):
+    result = run("render", "chapter1", "-q", "x")
+    _one_line_error(result, "'x' is not one of 'l', 'm', 'h', 'k'")
+    assert result.exit_code == 2
+
+
+def test_bad_format_is_one_line(run):
+    _one_line_error(run("render", "chapter1", "--format", "avi"), "'avi' is not one of")
+
+
+def test_unwritable_output_directory_is_one_line(run, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    result = run("render", "chapter1", "-o", str(blocker / "media"))
+    _one_line_error(result, "not writable", "-o DIR")
+    assert result.exit_code == 1
+
+
+def test_verify_without_tensorflow_passes_and_writes_json(run, tmp_path):
+    report = tmp_path / "r" / "verify.json"
+    result = run("verify", "chapter2", "--no-tf", "--json", str(report))
+    assert result.exit_code == 0, result.output
+    doc = json.loads(report.read_text())
+    assert doc["summary"]["ok"] and doc["chapters"] == ["chapter2"]
+    assert "passed, 0 failed" in result.output
+
+
+def test_verify_fails_with_exit_1_naming_a_wrong_claim(run, monkeypatch):
+    good = registry.claim("sigmoid'")
+    s = sigmoid(good.formula.var)
+    monkeypatch.setitem(registry._claims(), "sigmoid'", dataclasses.replace(good, rhs=s * (1 + s)))
+    result = run("verify", "chapter2", "--no-tf")
+    assert result.exit_code == 1
+    assert "FAILED sigmoid' [symbolic exact]" in result.output
+
+
+def test_chapter_names_agree(run):
+    outputs = {run("verify", name, "--no-tf").output.splitlines()[-1]
+               for name in ("chapter2", "2", "activations")}
+    assert len(outputs) == 1
+
+
+def test_doctor_reports_each_dependency(run):
+    result = run("doctor")
+    for name in ("python", "latex", "dvisvgm", "ffmpeg", "av", "pycairo", "manimpango",
+                 "tensorflow"):
+        assert name in result.output
