@@ -11,7 +11,6 @@ from manim import (
     LEFT,
     RIGHT,
     UP,
-    WHITE,
     Arrow,
     Create,
     Dot,
@@ -21,9 +20,9 @@ from manim import (
     LaggedStart,
     ReplacementTransform,
     Scene,
+    SurroundingRectangle,
     Transform,
     VGroup,
-    Write,
 )
 
 from nnmath.registry import formula
@@ -44,7 +43,7 @@ from .blocks import (
     title,
 )
 
-__all__ = ["CHAPTER", "example", "NeuronScene", "ForwardPassScene"]
+__all__ = ["CHAPTER", "ForwardPassScene", "NeuronScene", "example"]
 
 SEED = 5
 HIDDEN = "tanh"  # the hidden layer's activation
@@ -75,8 +74,8 @@ def example() -> dict:
     w = np.round(rng.uniform(-1, 1, size=4), 2)
     b = np.float64(np.round(rng.uniform(-0.5, 0.5), 2))
     dense, neuron = formula("dense"), formula("neuron", activation="sigmoid")
-    wsum = dense.numpy(x=x, W=w[None, :], b=np.zeros(1))[0, 0]   # Σ w_j x_j
-    z = dense.numpy(x=x, W=w[None, :], b=np.array([b]))[0, 0]     # + b
+    wsum = dense.numpy(x=x, W=w[None, :], b=np.zeros(1))[0, 0]  # Σ w_j x_j
+    z = dense.numpy(x=x, W=w[None, :], b=np.array([b]))[0, 0]  # + b
     a = neuron.numpy(x=x, w=w, b=b)[0]
     terms = worked(neuron, {"x": x, "w": w, "b": b}).sum_terms()  # each w_j x_j
 
@@ -88,13 +87,29 @@ def example() -> dict:
     z2 = dense.numpy(x=a1, W=W2, b=b2)
     p = formula("softmax").numpy(z=z2)
     return {
-        "seed": SEED, "sample": n, "features": [f.replace(" (cm)", "") for f in
-                                                iris.feature_names],
-        "raw": iris.data[n].copy(), "mean": mean, "std": std, "x": x,
-        "class_names": [str(c) for c in iris.target_names], "target": int(iris.target[n]),
-        "w": w, "b": b, "terms": np.array(terms), "wsum": float(wsum), "z": float(z),
+        "seed": SEED,
+        "sample": n,
+        "features": [f.replace(" (cm)", "") for f in iris.feature_names],
+        "raw": iris.data[n].copy(),
+        "mean": mean,
+        "std": std,
+        "x": x,
+        "class_names": [str(c) for c in iris.target_names],
+        "target": int(iris.target[n]),
+        "w": w,
+        "b": b,
+        "terms": np.array(terms),
+        "wsum": float(wsum),
+        "z": float(z),
         "a": float(a),
-        "W1": W1, "b1": b1, "z1": z1, "a1": a1, "W2": W2, "b2": b2, "z2": z2, "p": p,
+        "W1": W1,
+        "b1": b1,
+        "z1": z1,
+        "a1": a1,
+        "W2": W2,
+        "b2": b2,
+        "z2": z2,
+        "p": p,
         "predicted": int(np.argmax(p[0])),
     }
 
@@ -124,8 +139,9 @@ class NeuronScene(Scene):
     def construct(self):
         ex = example()
         name = ex["class_names"][ex["target"]]
-        head = title("One neuron", f"iris flower #{ex['sample']} ({name}), "
-                                   "features standardized")
+        head = title(
+            "One neuron", f"iris flower #{ex['sample']} ({name}), features standardized"
+        )
         self.play(FadeIn(head), run_time=0.8)
 
         # inputs (left), the neuron, its output
@@ -135,9 +151,14 @@ class NeuronScene(Scene):
         for line, circle in zip(net.edges[0][0], net.layers[0]):
             line.put_start_and_end_on(circle.get_right(), net.neuron(1, 0).get_left())
         xs = net.value_labels(0, ex["x"][0], font_size=22)
-        names = VGroup(*[fit(label(f, font_size=20, color=GREY_B), width=1.55)
-                         .next_to(c, LEFT, buff=0.12)
-                         for f, c in zip(ex["features"], net.layers[0])])
+        names = VGroup(
+            *[
+                fit(label(f, font_size=20, color=GREY_B), width=1.55).next_to(
+                    c, LEFT, buff=0.12
+                )
+                for f, c in zip(ex["features"], net.layers[0])
+            ]
+        )
         self.play(FadeIn(net.layers[0]), FadeIn(names), run_time=0.8)
         self.play(LaggedStart(*[FadeIn(v) for v in xs], lag_ratio=0.2), run_time=1)
 
@@ -150,7 +171,9 @@ class NeuronScene(Scene):
         self.play(FadeIn(ws), FadeIn(bias), run_time=0.8)
 
         symbolic, substituted = neuron_equations(ex)
-        eq = EquationPanel(symbolic, caption="one neuron (sigmoid activation)", max_width=6.0)
+        eq = EquationPanel(
+            symbolic, caption="one neuron (sigmoid activation)", max_width=6.0
+        )
         eq.to_corner(UP + RIGHT, buff=0.3).shift(DOWN * 0.55)
         self.play(FadeIn(eq), run_time=1)
 
@@ -159,7 +182,9 @@ class NeuronScene(Scene):
         for t, tag in zip(ex["terms"], ws):
             n = number(t, font_size=22, color=COLORS["highlight"]).move_to(tag)
             products.add(VGroup(tag[0].copy(), n))
-        caption = label("each input × its weight", font_size=22, color=COLORS["highlight"])
+        caption = label(
+            "each input × its weight", font_size=22, color=COLORS["highlight"]
+        )
         caption.next_to(net, DOWN, buff=0.3).align_to(net, LEFT)
         self.play(ReplacementTransform(ws, products), FadeIn(caption), run_time=1.2)
         self.wait(0.6)
@@ -167,34 +192,59 @@ class NeuronScene(Scene):
         tag = equation(r"\Sigma", font_size=30, color=COLORS["highlight"])
         tag.next_to(body, UP, buff=0.12)
         ws = net.edge_labels(0, ex["w"][None, :], at=0.42, font_size=22)
-        self.play(ReplacementTransform(products, wsum), FadeIn(tag), FadeOut(caption),
-                  run_time=1.2)
+        self.play(
+            ReplacementTransform(products, wsum),
+            FadeIn(tag),
+            FadeOut(caption),
+            run_time=1.2,
+        )
         self.play(FadeIn(ws), run_time=0.5)
         zlab = number(ex["z"], font_size=24).move_to(body)
         ztag = equation("z", font_size=30).move_to(tag)
-        self.play(ReplacementTransform(VGroup(wsum, bias[1].copy()), zlab),
-                  ReplacementTransform(tag, ztag), run_time=1)
+        self.play(
+            ReplacementTransform(VGroup(wsum, bias[1].copy()), zlab),
+            ReplacementTransform(tag, ztag),
+            run_time=1,
+        )
 
         # the sigmoid squashes z into a
         zs, sig = _sigmoid_curve()
-        plot = FunctionPlot(zs, sig, x_range=[-6, 6, 2], y_range=[0, 1, 0.5], width=5.2,
-                            height=2.2, y_label=r"\sigma(z)")
+        plot = FunctionPlot(
+            zs,
+            sig,
+            x_range=[-6, 6, 2],
+            y_range=[0, 1, 0.5],
+            width=5.2,
+            height=2.2,
+            y_label=r"\sigma(z)",
+        )
         plot.next_to(eq, DOWN, buff=0.45).align_to(eq, RIGHT)
-        self.play(Create(plot.axes), FadeIn(plot.labels), Create(plot.curve), run_time=1.2)
+        self.play(
+            Create(plot.axes), FadeIn(plot.labels), Create(plot.curve), run_time=1.2
+        )
         dot = Dot(plot.point(ex["z"], ex["a"]), color=COLORS["output"], radius=0.08)
         guide = VGroup(
             plot.axes.get_vertical_line(plot.point(ex["z"], ex["a"]), color=GREY_B),
-            plot.axes.get_horizontal_line(plot.point(ex["z"], ex["a"]), color=GREY_B))
+            plot.axes.get_horizontal_line(plot.point(ex["z"], ex["a"]), color=GREY_B),
+        )
         self.play(FadeIn(dot), Create(guide), run_time=0.8)
 
-        out = Arrow(body.get_right(), body.get_right() + RIGHT * 1.0, buff=0.05,
-                    stroke_width=4, color=COLORS["output"])
+        out = Arrow(
+            body.get_right(),
+            body.get_right() + RIGHT * 1.0,
+            buff=0.05,
+            stroke_width=4,
+            color=COLORS["output"],
+        )
         alab = VGroup(equation("a =", font_size=30), number(ex["a"], font_size=26))
         alab.arrange(RIGHT, buff=0.1).next_to(out, RIGHT, buff=0.1)
         self.play(Create(out), FadeIn(alab), run_time=0.8)
 
-        full = EquationPanel(substituted, caption="the same equation, with this flower's "
-                             "numbers", max_width=13.4)
+        full = EquationPanel(
+            substituted,
+            caption="the same equation, with this flower's numbers",
+            max_width=13.4,
+        )
         full.to_edge(DOWN, buff=0.2)
         self.play(FadeIn(full), run_time=1.5)
         self.wait(2.5)
@@ -204,14 +254,16 @@ class ForwardPassScene(Scene):
     """A real iris flower through a 4-8-3 network: dense, tanh, dense, softmax."""
 
     PANEL = np.array([2.9, 0.7, 0])  # centre of the right-hand panel
-    WIDTH = 8.0                      # its width
-    STRIP = -3.2                     # y of the full-width strip at the bottom
+    WIDTH = 8.0  # its width
+    STRIP = -3.2  # y of the full-width strip at the bottom
 
     def construct(self):
         ex = example()
         names = ex["class_names"]
-        head = title("Forward pass: 4 → 8 → 3",
-                     f"iris flower #{ex['sample']}, untrained (random) weights")
+        head = title(
+            "Forward pass: 4 → 8 → 3",
+            f"iris flower #{ex['sample']}, untrained (random) weights",
+        )
         self.play(FadeIn(head), run_time=0.8)
 
         net = NetworkDiagram((4, 8, 3), width=4.2, height=4.5, radius=0.3)
@@ -224,20 +276,37 @@ class ForwardPassScene(Scene):
         ring = net.highlight(1)
         edges = net.weighted_edges(0, ex["W1"])
         symbolic, row = layer_equations(ex, 1, at=0)
-        panel = self._panel(symbolic, "layer 1: dense, z = Wx + b",
-                            self._matrix_equation(ex["W1"], ex["x"][0], ex["b1"], ex["z1"][0]))
-        self.play(FadeIn(ring), ReplacementTransform(net.edges[0], edges), FadeIn(panel),
-                  run_time=1.5)
+        panel = self._panel(
+            symbolic,
+            "layer 1: dense, z = Wx + b",
+            self._matrix_equation(ex["W1"], ex["x"][0], ex["b1"], ex["z1"][0]),
+        )
+        self.play(
+            FadeIn(ring),
+            ReplacementTransform(net.edges[0], edges),
+            FadeIn(panel),
+            run_time=1.5,
+        )
         z1 = net.value_labels(1, ex["z1"][0])
         self.play(LaggedStart(*[FadeIn(v) for v in z1], lag_ratio=0.1), run_time=1.2)
         ring0 = net.highlight(1, 0, color=COLORS["output"])
         strip = self._strip(row, "the first row, written out")
-        self.play(FadeIn(strip), FadeIn(ring0), run_time=1)
+        boxes = self._row_boxes(panel[1], 0)
+        self.play(FadeIn(strip), FadeIn(ring0), Create(boxes), run_time=1)
         self.wait(1.5)
 
         # tanh, neuron by neuron
-        act = self._panel(formula(HIDDEN).indexed_latex, f"then {HIDDEN}, neuron by neuron")
-        self.play(FadeOut(panel), FadeOut(strip), FadeOut(ring0), FadeIn(act), run_time=0.8)
+        act = self._panel(
+            formula(HIDDEN).indexed_latex, f"then {HIDDEN}, neuron by neuron"
+        )
+        self.play(
+            FadeOut(panel),
+            FadeOut(strip),
+            FadeOut(ring0),
+            FadeOut(boxes),
+            FadeIn(act),
+            run_time=0.8,
+        )
         self.play(Transform(z1, net.value_labels(1, ex["a1"][0])), run_time=1)
         self.wait(0.8)
 
@@ -246,43 +315,80 @@ class ForwardPassScene(Scene):
         ring2 = net.highlight(2)
         edges2 = net.weighted_edges(1, ex["W2"])
         symbolic, row = layer_equations(ex, 2, at=pred)
-        card = EquationPanel(symbolic, caption="layer 2: dense, x = the hidden activations",
-                             max_width=6.6).to_corner(UP + RIGHT, buff=0.25)
-        written = EquationPanel(row, caption=f"row {pred} ({names[pred]}), written out",
-                                max_width=self.WIDTH, font_size=30, lines=2)
+        card = EquationPanel(
+            symbolic,
+            caption="layer 2: dense, x = the hidden activations",
+            max_width=6.6,
+        ).to_corner(UP + RIGHT, buff=0.25)
+        written = EquationPanel(
+            row,
+            caption=f"row {pred} ({names[pred]}), written out",
+            max_width=self.WIDTH,
+            font_size=30,
+            lines=2,
+        )
         written.next_to(card, DOWN, buff=0.3).set_x(self.PANEL[0])
         panel2 = VGroup(card, written)
         # the 3x8 matrix fits in full across the bottom, right of the hidden layer
-        strip = self._matrix_equation(ex["W2"], None, ex["b2"], ex["z2"][0], size=26,
-                                      width=9.8)
+        strip = self._matrix_equation(
+            ex["W2"], None, ex["b2"], ex["z2"][0], size=26, width=9.8
+        )
         strip.to_corner(DOWN + RIGHT, buff=0.3)
-        self.play(FadeOut(act), FadeOut(ring), FadeIn(ring2),
-                  ReplacementTransform(net.edges[1], edges2), FadeIn(card), FadeIn(strip),
-                  run_time=1.5)
+        self.play(
+            FadeOut(act),
+            FadeOut(ring),
+            FadeIn(ring2),
+            ReplacementTransform(net.edges[1], edges2),
+            FadeIn(card),
+            FadeIn(strip),
+            run_time=1.5,
+        )
         z2 = net.value_labels(2, ex["z2"][0])
-        self.play(FadeIn(z2), FadeIn(written), run_time=1)
+        boxes = self._row_boxes(strip, pred)
+        self.play(FadeIn(z2), FadeIn(written), Create(boxes), run_time=1)
         self.wait(2)
 
         # softmax: logits → probabilities; predicted vs true
         f = formula("softmax")
-        soft = EquationPanel(f.latex, caption="softmax: logits → probabilities",
-                             max_width=self.WIDTH)
+        soft = EquationPanel(
+            f.latex, caption="softmax: logits → probabilities", max_width=self.WIDTH
+        )
         marks = {pred: COLORS["true"] if pred == true else COLORS["wrong"]}
-        bars = ProbabilityBars(ex["p"][0], names, width=5.6, height=2.1, marks=marks,
-                               outlines={true: COLORS["true"]})
-        verdict = VGroup(label(f"predicted: {names[pred]}", font_size=28, color=marks[pred]),
-                         label(f"true: {names[true]}", font_size=28, color=COLORS["true"]))
+        bars = ProbabilityBars(
+            ex["p"][0],
+            names,
+            width=5.6,
+            height=2.1,
+            marks=marks,
+            outlines={true: COLORS["true"]},
+        )
+        verdict = VGroup(
+            label(f"predicted: {names[pred]}", font_size=28, color=marks[pred]),
+            label(f"true: {names[true]}", font_size=28, color=COLORS["true"]),
+        )
         verdict.arrange(RIGHT, buff=0.6)
         right = VGroup(soft, bars, verdict).arrange(DOWN, buff=0.3)
         right.move_to(self.PANEL).to_edge(UP, buff=0.25).shift(RIGHT * 0.2)
-        worked_p = self._strip(substituted_latex(f, {"z": ex["z2"]}, at={"i": pred}),
-                               f"probability of {names[pred]}, with the logits put in")
-        outs = VGroup(*[label(n_, font_size=20, color=GREY_B).next_to(c, RIGHT, buff=0.1)
-                        for n_, c in zip(names, net.layers[2])])
-        self.play(FadeOut(panel2), FadeOut(strip), FadeIn(soft), run_time=1)
-        self.play(Transform(z2, net.value_labels(2, ex["p"][0])), FadeIn(outs),
-                  *[GrowFromEdge(b, DOWN) for b in bars.bars], FadeIn(bars.baseline),
-                  FadeIn(bars.names), FadeIn(worked_p), run_time=1.2)
+        worked_p = self._strip(
+            substituted_latex(f, {"z": ex["z2"]}, at={"i": pred}),
+            f"probability of {names[pred]}, with the logits put in",
+        )
+        outs = VGroup(
+            *[
+                label(n_, font_size=20, color=GREY_B).next_to(c, RIGHT, buff=0.1)
+                for n_, c in zip(names, net.layers[2])
+            ]
+        )
+        self.play(FadeOut(panel2), FadeOut(strip), FadeOut(boxes), FadeIn(soft))
+        self.play(
+            Transform(z2, net.value_labels(2, ex["p"][0])),
+            FadeIn(outs),
+            *[GrowFromEdge(b, DOWN) for b in bars.bars],
+            FadeIn(bars.baseline),
+            FadeIn(bars.names),
+            FadeIn(worked_p),
+            run_time=1.2,
+        )
         self.play(FadeIn(bars.numbers), FadeIn(verdict), run_time=0.8)
         self.wait(2.5)
 
@@ -298,24 +404,49 @@ class ForwardPassScene(Scene):
 
     def _strip(self, latex: str, caption: str) -> EquationPanel:
         """A worked row across the bottom of the frame."""
-        return EquationPanel(latex, caption=caption, max_width=13.6,
-                             font_size=30).move_to([0, self.STRIP, 0])
+        return EquationPanel(
+            latex, caption=caption, max_width=13.6, font_size=30
+        ).move_to([0, self.STRIP, 0])
 
-    def _matrix_equation(self, W, x, b, z, size: float = 22, width: float = WIDTH) -> VGroup:
+    @staticmethod
+    def _row_boxes(parts: VGroup, i: int) -> VGroup:
+        """Frames around row ``i`` of z, W and b in a :meth:`_matrix_equation`."""
+        z, W, b = parts[0], parts[2], parts[5]
+        return VGroup(
+            *[
+                SurroundingRectangle(m.get_rows()[i], buff=0.05, stroke_width=2)
+                for m in (z, W, b)
+            ]
+        ).set_color(COLORS["output"])
+
+    def _matrix_equation(
+        self, W, x, b, z, size: float = 22, width: float = WIDTH
+    ) -> VGroup:
         """``z = W x + b`` with every entry shown, fitted to ``width``.  With ``x``
         None, x stays a symbol (its values are on the diagram)."""
         v = 0.42
-        x_part = equation("x", font_size=32) if x is None else matrix(x, font_size=size,
-                                                                        v_buff=v)
-        parts = VGroup(matrix(z, font_size=size, v_buff=v), equation("=", font_size=30),
-                       matrix(W, font_size=size, v_buff=v), x_part,
-                       equation("+", font_size=30), matrix(b, font_size=size, v_buff=v))
+        x_part = (
+            equation("x", font_size=32)
+            if x is None
+            else matrix(x, font_size=size, v_buff=v)
+        )
+        parts = VGroup(
+            matrix(z, font_size=size, v_buff=v),
+            equation("=", font_size=30),
+            matrix(W, font_size=size, v_buff=v),
+            x_part,
+            equation("+", font_size=30),
+            matrix(b, font_size=size, v_buff=v),
+        )
         parts.arrange(RIGHT, buff=0.12)
         return fit(parts, width=width, height=4.5)
 
 
 CHAPTER = Chapter(
-    number=1, slug="neuron", title="The neuron and the forward pass", module=__name__,
+    number=1,
+    slug="neuron",
+    title="The neuron and the forward pass",
+    module=__name__,
     formulas=("neuron", "dense", "sigmoid", "tanh", "softmax"),
     claims=(),
     scenes=("NeuronScene", "ForwardPassScene"),

@@ -23,7 +23,7 @@ from sympy.printing.latex import LatexPrinter
 from .formula import Formula
 from .primitives import MaxShift, elementary
 
-__all__ = ["DIGITS", "fmt", "Worked", "worked", "substituted_latex"]
+__all__ = ["DIGITS", "Worked", "fmt", "substituted_latex", "worked"]
 
 #: decimals shown everywhere in the book
 DIGITS = 2
@@ -61,8 +61,11 @@ class Worked:
     def lhs(self) -> sp.Expr:
         """The output element, without the batch index (one sample is shown)."""
         f = self.formula
-        kept = [sp.Integer(self.at[s.name]) for s, d in zip(f.indices, f.output_shape)
-                if d != BATCH_AXIS]
+        kept = [
+            sp.Integer(self.at[s.name])
+            for s, d in zip(f.indices, f.output_shape)
+            if d != BATCH_AXIS
+        ]
         return sp.IndexedBase(f.output)[tuple(kept)] if kept else sp.Symbol(f.output)
 
     def leaf_value(self, leaf: sp.Expr) -> float | None:
@@ -71,7 +74,9 @@ class Worked:
         if isinstance(leaf, sp.Indexed) and leaf.base.name in self.arrays:
             if not all(i.is_Integer for i in leaf.indices):
                 return None
-            return float(self.arrays[leaf.base.name][tuple(int(i) for i in leaf.indices)])
+            return float(
+                self.arrays[leaf.base.name][tuple(int(i) for i in leaf.indices)]
+            )
         if isinstance(leaf, sp.Symbol):
             if leaf.name in self.arrays and np.ndim(self.arrays[leaf.name]) == 0:
                 return float(self.arrays[leaf.name])
@@ -95,7 +100,9 @@ class Worked:
     def evaluate(self) -> float:
         """The element recomputed from the substituted expression by SymPy: an
         independent check of :attr:`value`."""
-        numeric = self.expanded.xreplace({k: sp.Float(v, 30) for k, v in self.numbers().items()})
+        numeric = self.expanded.xreplace(
+            {k: sp.Float(v, 30) for k, v in self.numbers().items()}
+        )
         return float(elementary(numeric).evalf(30))
 
     def sum_terms(self) -> list[float]:
@@ -104,23 +111,28 @@ class Worked:
         sums = sorted(self.expr.atoms(sp.Sum), key=sp.default_sort_key)
         if not sums:
             return []
-        (s,) = sums[:1]
+        s = sums[0]
         numbers = self.numbers()
         out = []
         for term in _expand(s.function, s.limits):
-            term = term.doit().xreplace({k: sp.Float(v, 30) for k, v in numbers.items()})
+            term = term.doit().xreplace(
+                {k: sp.Float(v, 30) for k, v in numbers.items()}
+            )
             out.append(float(elementary(term).evalf(30)))
         return out
 
     def latex(self, digits: int = DIGITS, max_terms: int | None = None) -> str:
         """``lhs = (equation with numbers) = value``."""
         printer = _NumberPrinter(self, digits, max_terms)
-        return (f"{sp.latex(self.lhs)} = {printer.doprint(self.expr)} "
-                f"= {fmt(self.value, digits)}")
+        return (
+            f"{sp.latex(self.lhs)} = {printer.doprint(self.expr)} "
+            f"= {fmt(self.value, digits)}"
+        )
 
 
-def worked(formula: Formula, arrays: dict[str, np.ndarray],
-           at: dict[str, int] | None = None) -> Worked:
+def worked(
+    formula: Formula, arrays: dict[str, np.ndarray], at: dict[str, int] | None = None
+) -> Worked:
     """The element ``at`` (default: all output indices 0) of ``formula`` at ``arrays``."""
     arrays = {k: np.asarray(v, dtype=float) for k, v in arrays.items()}
     sizes = formula.bind_dims(arrays)
@@ -128,22 +140,32 @@ def worked(formula: Formula, arrays: dict[str, np.ndarray],
     at = dict(at or {})
     unknown = [k for k in at if k not in names]
     if unknown:
-        raise ValueError(f"{formula.name} has no output index {', '.join(unknown)}; "
-                         f"valid: {', '.join(names) or 'none (scalar output)'}")
+        raise ValueError(
+            f"{formula.name} has no output index {', '.join(unknown)}; "
+            f"valid: {', '.join(names) or 'none (scalar output)'}"
+        )
     for s, dim in zip(formula.indices, formula.output_shape):
         at.setdefault(s.name, 0)
         size = sizes.get(dim)
         if size is not None and not 0 <= at[s.name] < size:
-            raise ValueError(f"{formula.name}: index {s.name}={at[s.name]} out of range; "
-                             f"{dim}={size} so valid: 0..{size - 1}")
-    subs = {sym: sizes[name] for name, sym in formula.dim_symbols.items() if name in sizes}
+            raise ValueError(
+                f"{formula.name}: index {s.name}={at[s.name]} out of range; "
+                f"{dim}={size} so valid: 0..{size - 1}"
+            )
+    subs = {
+        sym: sizes[name] for name, sym in formula.dim_symbols.items() if name in sizes
+    }
     subs.update({s: at[s.name] for s in formula.indices})
     return Worked(formula, arrays, at, formula.expr.subs(subs))
 
 
-def substituted_latex(formula: Formula, arrays: dict[str, np.ndarray],
-                      at: dict[str, int] | None = None, digits: int = DIGITS,
-                      max_terms: int | None = None) -> str:
+def substituted_latex(
+    formula: Formula,
+    arrays: dict[str, np.ndarray],
+    at: dict[str, int] | None = None,
+    digits: int = DIGITS,
+    max_terms: int | None = None,
+) -> str:
     """The equation for one output element with the real numbers substituted in.
 
     >>> substituted_latex(formula("neuron"), {"x": X, "w": w, "b": 0.1})  # doctest: +SKIP
@@ -160,8 +182,10 @@ def substituted_latex(formula: Formula, arrays: dict[str, np.ndarray],
 def _expand(function: sp.Expr, limits) -> list[sp.Expr]:
     """The terms of a sum, first limit outermost, each index ascending."""
     ranges = [range(int(lo), int(hi) + 1) for _, lo, hi in limits]
-    return [function.subs(dict(zip([v for v, _, _ in limits], combo)))
-            for combo in itertools.product(*ranges)]
+    return [
+        function.subs(dict(zip([v for v, _, _ in limits], combo)))
+        for combo in itertools.product(*ranges)
+    ]
 
 
 class _NumberPrinter(LatexPrinter):
@@ -180,7 +204,9 @@ class _NumberPrinter(LatexPrinter):
     def _print(self, expr, **kwargs) -> str:
         self._stack.append(expr)
         try:
-            if isinstance(expr, MaxShift):  # its own _latex would win over a _print_ method
+            if isinstance(
+                expr, MaxShift
+            ):  # its own _latex would win over a _print_ method
                 return self._number(expr, self._work.leaf_value(expr))
             return super()._print(expr, **kwargs)
         finally:
@@ -200,9 +226,8 @@ class _NumberPrinter(LatexPrinter):
             return True
         if parent.is_Mul and expr in sp.fraction(parent):
             return True
-        if parent.is_Add and self._as_ordered_terms(parent)[0] == expr:
-            return True  # a leading minus is unambiguous
-        return False
+        # a leading minus is unambiguous
+        return bool(parent.is_Add and self._as_ordered_terms(parent)[0] == expr)
 
     def _number(self, expr: sp.Expr, value: float) -> str:
         text = fmt(value, self._digits)
@@ -212,11 +237,17 @@ class _NumberPrinter(LatexPrinter):
 
     def _print_Indexed(self, expr):
         value = self._work.leaf_value(expr)
-        return super()._print_Indexed(expr) if value is None else self._number(expr, value)
+        return (
+            super()._print_Indexed(expr) if value is None else self._number(expr, value)
+        )
 
     def _print_Symbol(self, expr, style="plain"):
         value = self._work.leaf_value(expr)
-        return super()._print_Symbol(expr, style) if value is None else self._number(expr, value)
+        return (
+            super()._print_Symbol(expr, style)
+            if value is None
+            else self._number(expr, value)
+        )
 
     def _print_Sum(self, expr):
         terms = [self._print(t) for t in _expand(expr.function, expr.limits)]
@@ -224,8 +255,9 @@ class _NumberPrinter(LatexPrinter):
             terms = terms[: self._max_terms - 1] + [r"\dots", terms[-1]]
         text = " + ".join(terms)
         parent = self._parent
-        if self._stands_alone(expr) or (parent is not None and parent.is_Add
-                                        and expr in parent.args):
+        if self._stands_alone(expr) or (
+            parent is not None and parent.is_Add and expr in parent.args
+        ):
             return text  # a positive term of a sum: no brackets needed
         if isinstance(parent, sp.Pow) and parent.base == expr:
             return text  # Pow parenthesizes its base itself

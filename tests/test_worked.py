@@ -19,8 +19,13 @@ def _numbers(latex: str) -> list[str]:
 
 def _python(latex_rhs: str) -> str:
     """The few LaTeX spellings these tests meet, as Python."""
-    for tex, py in ((r"\left(", "("), (r"\right)", ")"), (r"\cdot", "*"),
-                    (r"\sigma", "sigmoid"), (r"\tanh", "np.tanh")):
+    for tex, py in (
+        (r"\left(", "("),
+        (r"\right)", ")"),
+        (r"\cdot", "*"),
+        (r"\sigma", "sigmoid"),
+        (r"\tanh", "np.tanh"),
+    ):
         latex_rhs = latex_rhs.replace(tex, py)
     return latex_rhs.replace("{", "").replace("}", "")
 
@@ -61,8 +66,11 @@ def test_negative_numbers_are_parenthesised_unless_they_lead(layer):
 
 def test_sums_of_ten_or_more_terms_keep_index_order():
     rng = np.random.default_rng(1)
-    arrays = {"x": np.arange(12.0)[None, :] / 100, "W": _rounded(rng, 1, 12),
-              "b": np.array([0.5])}
+    arrays = {
+        "x": np.arange(12.0)[None, :] / 100,
+        "W": _rounded(rng, 1, 12),
+        "b": np.array([0.5]),
+    }
     nums = _numbers(substituted_latex(formula("dense"), arrays))
     xs = nums[2:-1:2]
     assert xs == [fmt(v) for v in arrays["x"][0]]
@@ -86,13 +94,19 @@ def test_neuron_substitution_reproduces_the_lowered_numpy(activation):
 
 
 def test_neuron_prints_one_sample_without_batch_index():
-    arrays = {"x": np.array([[0.5, -1.0, 2.0, 0.25]]), "w": np.array([1.0, 0.5, -0.5, 2.0]),
-              "b": np.float64(0.1)}
+    arrays = {
+        "x": np.array([[0.5, -1.0, 2.0, 0.25]]),
+        "w": np.array([1.0, 0.5, -0.5, 2.0]),
+        "b": np.float64(0.1),
+    }
     latex = substituted_latex(formula("neuron"), arrays)
-    assert latex.startswith(r"a = \sigma\left(0.10 + 1.00 \cdot 0.50 + 0.50 \cdot (-1.00)")
+    assert latex.startswith(
+        r"a = \sigma\left(0.10 + 1.00 \cdot 0.50 + 0.50 \cdot (-1.00)"
+    )
     rhs = latex.split(" = ")[1]
-    sigmoid = lambda z: 1 / (1 + np.exp(-z))  # noqa: E731 - the test's own oracle
-    assert float(latex.split(" = ")[-1]) == pytest.approx(eval(_python(rhs)), abs=0.005)
+    oracle = {"np": np, "sigmoid": lambda z: 1 / (1 + np.exp(-z))}
+    shown = float(latex.split(" = ")[-1])
+    assert shown == pytest.approx(eval(_python(rhs), oracle), abs=0.005)
 
 
 def test_softmax_substitutes_the_max_shift_by_its_number():

@@ -1,0 +1,73 @@
+"""Rendering: argument checks (fast) and one real low-quality render (marked)."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import chapters
+from chapters import render
+from chapters.render import RenderError, render_scene, scene_job
+
+
+@pytest.fixture
+def ch1():
+    return chapters.get("neuron")
+
+
+@pytest.mark.parametrize(
+    "kwargs, valid",
+    [
+        ({"quality": "x"}, "valid: l, m, h, k"),
+        ({"fmt": "avi"}, "valid: mp4, gif, webm, png"),
+    ],
+)
+def test_bad_quality_or_format_names_the_valid_choices(ch1, kwargs, valid):
+    with pytest.raises(ValueError, match=valid):
+        scene_job(ch1, "NeuronScene", **kwargs)
+
+
+def test_unknown_scene_names_the_chapter_scenes(ch1):
+    with pytest.raises(ValueError, match="valid: NeuronScene, ForwardPassScene"):
+        scene_job(ch1, "NoSuchScene")
+
+
+def test_job_is_picklable_and_targets_chapter_dir(ch1, tmp_path):
+    job = scene_job(ch1, "NeuronScene", quality="m", fmt="gif", out_dir=tmp_path)
+    assert pickle.loads(pickle.dumps(job)) == job
+    assert Path(job.target) == tmp_path / "chapter1" / "NeuronScene.gif"
+
+
+def test_missing_latex_is_a_one_line_render_error(monkeypatch):
+    monkeypatch.setattr(render.shutil, "which", lambda tool: None)
+    with pytest.raises(RenderError) as info:
+        render.check_tools()
+    message = str(info.value)
+    assert "latex" in message and "dvisvgm" in message and "install" in message
+    assert "\n" not in message
+
+
+def _video_facts(path: Path) -> tuple[int, int, float, np.ndarray]:
+    import av
+
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        width, height = stream.codec_context.width, stream.codec_context.height
+        duration = float(container.duration) / av.time_base
+        frames = [f.to_ndarray(format="rgb24") for f in container.decode(stream)]
+    return width, height, duration, frames[len(frames) // 2]
+
+
+@pytest.mark.render
+def test_neuron_scene_renders_at_low_quality(ch1, tmp_path):
+    path = render_scene(ch1, "NeuronScene", quality="l", out_dir=tmp_path)
+    assert path == tmp_path / "chapter1" / "NeuronScene.mp4" and path.is_file()
+    width, height, duration, middle = _video_facts(path)
+    assert (width, height) == (854, 480)
+    assert 10 < duration < 25
+    assert middle.std() > 20, "the middle frame is blank"
+    # nothing but the finished file is left behind
+    assert [p.name for p in path.parent.iterdir()] == ["NeuronScene.mp4"]
