@@ -129,3 +129,17 @@ def test_doctor_reports_each_dependency(run):
     for name in ("python", "latex", "dvisvgm", "ffmpeg", "av", "pycairo", "manimpango",
                  "tensorflow"):
         assert name in result.output
+
+
+def test_missing_latex_is_one_line_before_any_render(run, monkeypatch, tmp_path):
+    import shutil
+
+    import chapters.render as render
+
+    real_which = shutil.which
+    monkeypatch.setattr(render.shutil, "which",
+                        lambda name: None if name in ("latex", "dvisvgm") else real_which(name))
+    result = run("render", "chapter1", "-o", str(tmp_path / "out"))
+    _one_line_error(result, "latex", "not found", "apt-get install")
+    assert result.exit_code == 1
+    assert not list((tmp_path / "out").rglob("*.mp4"))
