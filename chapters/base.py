@@ -2,11 +2,28 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-__all__ = ["Chapter"]
+__all__ = ["Chapter", "fill_equations"]
+
+#: ``{{formula:NAME}}`` and ``{{claim:NAME}}`` in prose become display equations
+PLACEHOLDER = re.compile(r"\{\{(formula|claim):([^}]+)\}\}")
+
+
+def fill_equations(text: str) -> str:
+    """Replace each placeholder by ``$$…$$`` from the formula's or claim's LaTeX,
+    so an equation in the prose is the very one the checker verified."""
+    from nnmath import registry
+
+    def latex(match: re.Match) -> str:
+        kind, name = match.group(1), match.group(2).strip()
+        obj = registry.formula(name) if kind == "formula" else registry.claim(name)
+        return f"$${obj.latex}$$"
+
+    return PLACEHOLDER.sub(latex, text)
 
 
 @dataclass(frozen=True, eq=False)
@@ -31,9 +48,10 @@ class Chapter:
 
     @property
     def prose(self) -> str:
+        """The chapter's Markdown, with its equations filled in from nnmath."""
         if not self.prose_file:
             return ""
-        return Path(self.prose_file).read_text(encoding="utf-8")
+        return fill_equations(Path(self.prose_file).read_text(encoding="utf-8"))
 
     def names(self) -> tuple[str, ...]:
         """Every name that selects this chapter on the command line."""

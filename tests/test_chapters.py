@@ -9,6 +9,7 @@ import importlib
 
 import numpy as np
 import pytest
+from pathlib import Path
 from manim import Scene
 
 import chapters
@@ -210,3 +211,19 @@ def test_wrap_breaks_long_equations_only_at_top_level_signs(ex1):
     assert wrapped.replace(" &= ", " = ").replace(r" \\ &\quad ", " ") == row
     neuron = chapter1.neuron_equations(ex1)[1]  # one \left( ... \right) group
     assert wrap(neuron, 2) == neuron
+
+
+def test_prose_equations_come_from_nnmath_not_typed_by_hand():
+    import chapters
+    from chapters.base import PLACEHOLDER, fill_equations
+
+    for ch in chapters.all_chapters():
+        raw = Path(ch.prose_file).read_text(encoding="utf-8")
+        assert "{{formula:" in raw
+        assert not any(line.startswith("$$") for line in raw.splitlines()), ch.id
+        assert not PLACEHOLDER.search(ch.prose)
+        for name in ch.formulas:
+            if f"{{{{formula:{name}}}}}" in raw:
+                assert f"$${formula(name).latex}$$" in ch.prose
+    with pytest.raises(KeyError, match="valid"):
+        fill_equations("{{formula:nope}}")
