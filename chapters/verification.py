@@ -6,7 +6,7 @@ from typing import Callable, Iterable
 
 from .base import Chapter
 
-__all__ = ["subjects", "verify_chapters"]
+__all__ = ["subjects", "verify_chapters", "failures"]
 
 
 def subjects(chapters: Iterable[Chapter], *, whole_library: bool = False):
@@ -40,3 +40,8 @@ def verify_chapters(chapters: Iterable[Chapter], *, whole_library: bool = False,
 
     formulas, claims = subjects(chapters, whole_library=whole_library)
     return verify(formulas, claims, oracle=oracle, on_check=on_check)
+
+
+def failures(chapters: Iterable[Chapter], *, oracle: bool = True):
+    """The failed checks of ``chapters``: what stops them from being rendered."""
+    return [c for c in verify_chapters(chapters, oracle=oracle) if not c.passed]

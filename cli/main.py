@@ -171,13 +171,19 @@ def verify(chapter_names, json_path, junit_path, no_tf) -> int:
               show_default=True, help="Output format; png is the last frame.")
 @click.option("-o", "--output", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               default=Path("media"), show_default=True, help="Directory to write into.")
-def render(chapter_names, quality, fmt, out_dir) -> None:
+@click.option("--no-verify", is_flag=True,
+              help="Render even if the chapter's claims fail verification.")
+def render(chapter_names, quality, fmt, out_dir, no_verify) -> None:
     """Render the scenes of one or more chapters with Manim.
+
+    The chapters' claims are verified first; a chapter whose claims fail is not
+    rendered unless --no-verify is given.
 
     Example: nnbook render chapter1 -q m --format webm
     """
     from chapters.paths import ensure_writable
     from chapters.render import RenderError, check_tools, render_chapter
+    from chapters.verification import failures
 
     chs = _chapters(chapter_names)
     try:
@@ -185,6 +191,12 @@ def render(chapter_names, quality, fmt, out_dir) -> None:
         check_tools()
     except (OSError, RenderError) as exc:
         raise Failure(str(exc)) from None
+    if not no_verify:
+        failed = failures(chs)
+        if failed:
+            named = ", ".join(sorted({f"{c.subject} [{c.method} {c.dtype}]" for c in failed}))
+            raise Failure(f"not rendering: verification failed for {named}; fix the claim, "
+                          "or render anyway with --no-verify")
     total = sum(len(c.scenes) for c in chs)
     written: list[Path] = []
     with click.progressbar(length=total, label="rendering", file=sys.stderr,

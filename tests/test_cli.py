@@ -143,3 +143,13 @@ def test_missing_latex_is_one_line_before_any_render(run, monkeypatch, tmp_path)
     _one_line_error(result, "latex", "not found", "apt-get install")
     assert result.exit_code == 1
     assert not list((tmp_path / "out").rglob("*.mp4"))
+
+
+def test_render_refuses_a_chapter_whose_claim_fails(run, monkeypatch, tmp_path):
+    good = registry.claim("sigmoid'")
+    s = sigmoid(good.formula.var)
+    monkeypatch.setitem(registry._claims(), "sigmoid'", dataclasses.replace(good, rhs=s * (1 + s)))
+    result = run("render", "chapter2", "-o", str(tmp_path))
+    _one_line_error(result, "not rendering", "sigmoid' [symbolic exact]", "--no-verify")
+    assert result.exit_code == 1
+    assert not list(tmp_path.rglob("*.mp4"))
