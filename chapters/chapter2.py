@@ -106,7 +106,6 @@ class _ActivationScene(Scene):
 
     NAME = "sigmoid"
     TITLE = "Sigmoid"
-    SYMBOL = r"\sigma"
     Y_RANGE = (0, 1, 0.5)
     DY_RANGE = (0, 0.3, 0.1)
     REGION_TEXT = "saturated"
@@ -119,6 +118,7 @@ class _ActivationScene(Scene):
 
     def construct(self):
         data = example()[self.NAME]
+        symbol = formula(self.NAME).symbol  # as the formula prints it
         z, value, slope = data["z"], data["value"], data["slope"]
         lo, hi = RANGES[self.NAME]
         step = 2 if hi - lo > 8 else 1
@@ -134,7 +134,7 @@ class _ActivationScene(Scene):
             z,
             value,
             y_range=self.Y_RANGE,
-            y_label=f"{self.SYMBOL}(z)",
+            y_label=f"{symbol}(z)",
             color=COLORS["curve"],
             **common,
         )
@@ -142,7 +142,7 @@ class _ActivationScene(Scene):
             z,
             slope,
             y_range=self.DY_RANGE,
-            y_label=f"{self.SYMBOL}'(z)",
+            y_label=f"{symbol}'(z)",
             color=COLORS["derivative"],
             **common,
         )
@@ -188,8 +188,8 @@ class _ActivationScene(Scene):
         )
         names = [
             equation("z =", font_size=32),
-            equation(f"{self.SYMBOL}(z) =", font_size=32),
-            equation(f"{self.SYMBOL}'(z) =", font_size=32),
+            equation(f"{symbol}(z) =", font_size=32),
+            equation(f"{symbol}'(z) =", font_size=32),
         ]
         slots = VGroup(
             *[
@@ -230,7 +230,7 @@ class SigmoidScene(_ActivationScene):
 class TanhScene(_ActivationScene):
     """tanh squashes to (−1, 1), centred at 0; it saturates sooner than σ."""
 
-    NAME, TITLE, SYMBOL = "tanh", "Tanh", r"\tanh"
+    NAME, TITLE = "tanh", "Tanh"
     Y_RANGE, DY_RANGE = (-1, 1, 1), (0, 1, 0.5)
     SWEEP = (-3.5, 2.5)
 
@@ -241,7 +241,7 @@ class TanhScene(_ActivationScene):
 class ReluScene(_ActivationScene):
     """ReLU passes positives through; for z < 0 its gradient is exactly 0."""
 
-    NAME, TITLE, SYMBOL = "relu", "ReLU", r"\operatorname{ReLU}"
+    NAME, TITLE = "relu", "ReLU"
     Y_RANGE, DY_RANGE = (-1, 3, 1), (-0.5, 1.5, 0.5)
     SWEEP = (2.5, -1.5)
     REGION_TEXT = "dead: slope 0, no gradient flows back"
@@ -250,7 +250,7 @@ class ReluScene(_ActivationScene):
 class LeakyReluScene(_ActivationScene):
     """Leaky ReLU keeps a small slope α for z < 0, so no unit is ever dead."""
 
-    NAME, TITLE, SYMBOL = "leaky_relu", "Leaky ReLU", r"\operatorname{LeakyReLU}"
+    NAME, TITLE = "leaky_relu", "Leaky ReLU"
     Y_RANGE, DY_RANGE = (-1, 3, 1), (-0.5, 1.5, 0.5)
     SWEEP = (2.5, -1.5)
     REGION_COLOR = "leaky"

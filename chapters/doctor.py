@@ -8,6 +8,8 @@ import shutil
 import sys
 from dataclasses import dataclass
 
+from .render import REQUIRED_TOOLS
+
 __all__ = ["Finding", "diagnose"]
 
 SETUP = "./run.sh setup"
@@ -47,9 +49,8 @@ def diagnose() -> list[Finding]:
     return [
         Finding("python", py_ok, f"Python {sys.version.split()[0]}" + ("" if py_ok else
                 " (3.11 or newer needed)"), "sudo apt-get install python3 python3-venv"),
-        _program("latex", "texlive-latex-base texlive-latex-extra texlive-fonts-recommended "
-                 "texlive-science cm-super-minimal", "typesets every equation"),
-        _program("dvisvgm", "dvisvgm", "turns LaTeX into SVG for Manim"),
+        _program("latex", REQUIRED_TOOLS["latex"], "typesets every equation"),
+        _program("dvisvgm", REQUIRED_TOOLS["dvisvgm"], "turns LaTeX into SVG for Manim"),
         _program("ffmpeg", "ffmpeg", "frame extraction and GIF/WebM conversion"),
         _module("av", "av", "PyAV encodes Manim's video", pip),
         _module("cairo", "pycairo", "Cairo draws every frame",

@@ -45,7 +45,8 @@ QUALITIES = {
 FORMATS = ("mp4", "gif", "webm", "png")
 #: programs MathTex needs, and how to get them (Debian/Ubuntu package names)
 REQUIRED_TOOLS = {
-    "latex": "texlive-latex-base texlive-latex-extra",
+    "latex": "texlive-latex-base texlive-latex-extra texlive-fonts-recommended "
+    "texlive-science cm-super-minimal",
     "dvisvgm": "dvisvgm",
 }
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import click
 
-QUALITY_LETTERS = ("l", "m", "h", "k")
-FORMATS = ("mp4", "gif", "webm", "png")
+# chapters.render imports no Manim at module level, so --help stays light
+from chapters.render import FORMATS, QUALITIES
 
 
 class Failure(click.ClickException):
@@ -159,13 +159,13 @@ def verify(chapter_names, json_path, junit_path, no_tf) -> int:
     click.echo(f"{s['passed']} passed, {s['failed']} failed")
     for c in checks:
         if not c.passed:
-            click.echo(f"FAILED {c.subject} [{c.method} {c.dtype}]: {c.detail}", err=True)
+            click.echo(f"FAILED {c.label}: {c.detail}", err=True)
     return 0 if s["ok"] else 1
 
 
 @cli.command()
 @click.argument("chapter_names", metavar="CHAPTER...", nargs=-1, required=True)
-@click.option("-q", "--quality", type=click.Choice(QUALITY_LETTERS), default="l",
+@click.option("-q", "--quality", type=click.Choice(list(QUALITIES)), default="l",
               show_default=True, help="l=480p15, m=720p30, h=1080p60, k=2160p60.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="mp4",
               show_default=True, help="Output format; png is the last frame.")
@@ -194,7 +194,7 @@ def render(chapter_names, quality, fmt, out_dir, no_verify) -> None:
     if not no_verify:
         failed = failures(chs)
         if failed:
-            named = ", ".join(sorted({f"{c.subject} [{c.method} {c.dtype}]" for c in failed}))
+            named = ", ".join(sorted({c.label for c in failed}))
             raise Failure(f"not rendering: verification failed for {named}; fix the claim, "
                           "or render anyway with --no-verify")
     total = sum(len(c.scenes) for c in chs)

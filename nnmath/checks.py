@@ -61,6 +61,11 @@ class Check:
     cases: list = field(default_factory=list)
     seconds: float = 0.0
 
+    @property
+    def label(self) -> str:
+        """How messages name a check: ``sigmoid' [symbolic exact]``."""
+        return f"{self.subject} [{self.method} {self.dtype}]"
+
     def as_dict(self) -> dict:
         return asdict(self)
 

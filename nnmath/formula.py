@@ -104,8 +104,8 @@ class Formula:
 
             name = self.symbol or rf"\operatorname{{{self.name}}}"
             definition = elementary(self.scalar)
-            if definition.func.__name__ in name:  # tanh(z) = tanh(z) says nothing
-                definition = definition.rewrite(sp.exp)
+            if isinstance(definition, sp.Function) and definition.args == (self.var,):
+                definition = definition.rewrite(sp.exp)  # tanh(z) = tanh(z) says nothing
             return rf"{name}\left({sp.latex(self.var)}\right) = {sp.latex(definition)}"
         return f"{sp.latex(self.lhs)} = {sp.latex(self.expr)}"
 
