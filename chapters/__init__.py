@@ -9,7 +9,10 @@ from .base import Chapter
 __all__ = ["Chapter", "get", "all_chapters", "UnknownChapterError", "CHAPTER_MODULES"]
 
 #: chapter modules in book order; each defines ``CHAPTER``
-CHAPTER_MODULES = ("chapters.chapter1", "chapters.chapter2")
+CHAPTER_MODULES = (
+    "chapters.chapter1",
+    "chapters.chapter2",
+)
 
 
 class UnknownChapterError(KeyError):

@@ -1,3 +1,6 @@
 """The book's formulas and the claims made about them; importing registers them."""
 
-from . import activations, layers, losses  # noqa: F401
+# one import per line, in book order
+from . import activations  # noqa: F401
+from . import layers  # noqa: F401
+from . import losses  # noqa: F401
