@@ -63,3 +63,46 @@ def gradient(claim: Claim, arrays: dict, dtype: str = "float64") -> np.ndarray:
     if grad is None:
         return np.zeros(np.shape(arrays[claim.wrt]))
     return np.asarray(grad)
+
+
+def train_keras(x: np.ndarray, y: np.ndarray, params: dict, orders: list, *,
+                activation: str, head: str, learning_rate: float, batch_size: int,
+                x_test: np.ndarray | None = None) -> dict:
+    """Keras's own ``fit`` of the two-layer perceptron, from ``params`` (our
+    convention, W[out, in]) and in the batch order ``orders`` (one permutation per
+    epoch, ``shuffle=False``), everything in float64.
+
+    Returns the training loss before the first step and after every epoch (by the
+    Keras loss object), the final weights in our convention, the seconds each
+    ``fit`` epoch took, and the logits on ``x_test``.
+    """
+    import time
+
+    tensorflow()
+    import keras
+
+    floatx = keras.config.floatx()
+    keras.config.set_floatx("float64")  # layers, loss and the SGD learning rate
+    try:
+        model = keras.Sequential([
+            keras.Input((x.shape[1],)),
+            keras.layers.Dense(params["W1"].shape[0], activation=activation),
+            keras.layers.Dense(params["W2"].shape[0])])
+        model.layers[0].set_weights([params["W1"].T, params["b1"]])
+        model.layers[1].set_weights([params["W2"].T, params["b2"]])
+        loss = {"softmax": keras.losses.CategoricalCrossentropy,
+                "sigmoid": keras.losses.BinaryCrossentropy}[head](from_logits=True)
+        model.compile(optimizer=keras.optimizers.SGD(learning_rate=learning_rate), loss=loss)
+        losses, seconds = [float(loss(y, model(x)))], []
+        for order in orders:
+            start = time.perf_counter()
+            model.fit(x[order], y[order], batch_size=batch_size, epochs=1, shuffle=False,
+                      verbose=0)
+            seconds.append(time.perf_counter() - start)
+            losses.append(float(loss(y, model(x))))
+        (W1, b1), (W2, b2) = (layer.get_weights() for layer in model.layers)
+        logits = None if x_test is None else np.asarray(model(x_test))
+    finally:
+        keras.config.set_floatx(floatx)
+    return {"losses": losses, "params": {"W1": W1.T, "b1": b1, "W2": W2.T, "b2": b2},
+            "seconds_per_epoch": seconds, "test_logits": logits}
