@@ -18,6 +18,7 @@ import numpy as np
 
 from .cases import Case, cases_for, sample
 from .claim import UPSTREAM, Claim
+from .descent import optimizer_of
 from .formula import Formula
 from .lowering import loop_oracle
 from .symbolic import prove
@@ -42,6 +43,9 @@ TOLERANCES = {
     ("tensorflow-gradient", "float64"): Tolerance(1e-9, 1e-12),
     ("tensorflow-gradient", "float32"): Tolerance(1e-4, 1e-6),
     ("finite-differences", "float64"): Tolerance(1e-5, 1e-8),
+    # 100 steps of an update rule against the Keras optimizer; the two differ
+    # only in the order of float64 roundings (about 1e-16 per step)
+    ("keras-trajectory", "float64"): Tolerance(1e-10, 1e-12),
 }
 FD_STEP = 1e-6  # relative step of the central differences
 
@@ -216,6 +220,36 @@ def check_finite_differences(c: Claim) -> Check:
     return _row(c.name, "claim", "finite-differences", "float64", acc, start, note)
 
 
+# -- checks of an optimizer's update rule -------------------------------------
+TRAJECTORY_STEPS = 100
+#: (case name, number of parameters, gradient scale): tiny gradients make the
+#: place of ε matter (a mean square of 1e-8 next to ε = 1e-7)
+TRAJECTORY_CASES = (("P=3", 3, 1.0), ("P=7", 7, 1.0), ("gradients ~1e-4", 5, 1e-4))
+
+
+def check_keras_trajectory(f: Formula) -> Check:
+    """An update rule against its ``tf.keras.optimizers`` class: both are fed the
+    same seeded gradients for 100 steps, and the variable ``f`` updates is
+    compared after every step.  The other variables come from the registry."""
+    from . import oracle
+    from .cases import _seed
+    from .descent import trajectory
+
+    opt, var = optimizer_of(f)
+    start, acc = time.perf_counter(), _Errors()
+    for name, size, scale in TRAJECTORY_CASES:
+        rng = np.random.default_rng(_seed(f.name, name, "trajectory"))
+        theta0 = rng.normal(size=size)
+        grads = scale * rng.normal(size=(TRAJECTORY_STEPS, size))
+        ours = trajectory(opt, theta0, grads, replace={var: f}, **f.params)[var][1:]
+        ref = oracle.keras_trajectory(opt.keras, {**opt.keras_args, **f.params}, theta0,
+                                      grads, opt.slots)[var]
+        _accumulate(acc, Case(name, {f.output_shape[0]: size}), ours, ref,
+                    TOLERANCES[("keras-trajectory", "float64")])
+    note = f"{TRAJECTORY_STEPS} steps of tf.keras.optimizers.{opt.keras}, variable {var}"
+    return _row(f.name, "formula", "keras-trajectory", "float64", acc, start, note)
+
+
 # -- orchestration ------------------------------------------------------------
 def plan(formulas: Iterable[Formula], claims: Iterable[Claim], *, oracle: bool = True
          ) -> list[tuple[str, Callable[[], Check]]]:
@@ -226,6 +260,9 @@ def plan(formulas: Iterable[Formula], claims: Iterable[Claim], *, oracle: bool =
         if oracle:
             for dt in ("float64", "float32"):
                 jobs.append((f"{f.name} tf {dt}", lambda f=f, dt=dt: check_forward(f, dt)))
+            if optimizer_of(f) is not None:
+                jobs.append((f"{f.name} keras-trajectory",
+                             lambda f=f: check_keras_trajectory(f)))
     for c in claims:
         jobs.append((f"{c.name} symbolic", lambda c=c: check_symbolic(c)))
         if oracle:

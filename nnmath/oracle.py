@@ -16,7 +16,7 @@ import numpy as np
 from .claim import UPSTREAM, Claim
 from .formula import Formula
 
-__all__ = ["tensorflow", "forward", "gradient", "OracleUnavailable"]
+__all__ = ["tensorflow", "forward", "gradient", "keras_trajectory", "OracleUnavailable"]
 
 
 class OracleUnavailable(RuntimeError):
@@ -63,6 +63,38 @@ def gradient(claim: Claim, arrays: dict, dtype: str = "float64") -> np.ndarray:
     if grad is None:
         return np.zeros(np.shape(arrays[claim.wrt]))
     return np.asarray(grad)
+
+
+def keras_trajectory(keras_class: str, args: dict, theta0: np.ndarray,
+                     grads: np.ndarray, slots: dict) -> dict[str, np.ndarray]:
+    """``tf.keras.optimizers.<keras_class>(**args)`` fed ``grads`` one step at a time.
+
+    Returns the variable and each slot (``slots``: our name → the optimizer's
+    attribute) after every step, stacked.  The optimizer is built while Keras's
+    floatx is float64, so its learning-rate variable is not rounded to float32,
+    and float hyperparameters are passed as NumPy float64: Keras's
+    ``ops.cast(self.momentum, dtype)`` (SGD's μ, Adam's β in βᵗ) would otherwise
+    convert a Python float through float32 first (0.9 → 0.899999976).
+    """
+    tf = tensorflow()
+    import keras
+
+    floatx = keras.config.floatx()
+    keras.config.set_floatx("float64")
+    try:
+        opt = getattr(tf.keras.optimizers, keras_class)(
+            **{k: np.float64(v) if isinstance(v, float) else v for k, v in args.items()})
+    finally:
+        keras.config.set_floatx(floatx)
+    var = tf.Variable(np.asarray(theta0, np.float64), dtype=tf.float64)
+    opt.build([var])
+    out: dict[str, list] = {"theta": [], **{s: [] for s in slots}}
+    for g in grads:
+        opt.apply_gradients([(tf.constant(g, dtype=tf.float64), var)])
+        out["theta"].append(var.numpy())
+        for s, attr in slots.items():
+            out[s].append(getattr(opt, attr)[0].numpy())
+    return {k: np.stack(v) for k, v in out.items()}
 
 
 def train_keras(x: np.ndarray, y: np.ndarray, params: dict, orders: list, *,

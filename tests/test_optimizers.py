@@ -1,0 +1,138 @@
+"""Optimizer update rules: one step is formula evaluations; Keras agrees over 100
+steps; deliberately wrong rules (ε misplaced, no bias correction, Nesterov done as
+plain momentum) are caught by the keras-trajectory check."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import sympy as sp
+
+from nnmath import formula
+from nnmath.checks import check_keras_trajectory, check_lowering, plan
+from nnmath.descent import OPTIMIZERS, optimizer, optimizer_of, trajectory
+from nnmath.library.optimizers import eps, eta
+
+RULES = sorted({name for o in OPTIMIZERS.values() for name in o.updates.values()})
+
+
+def test_every_rule_is_registered_and_lowers_exactly():
+    for name in RULES:
+        check = check_lowering(formula(name))
+        assert check.passed, (name, check.detail)
+
+
+def test_defaults_are_keras_defaults():
+    assert optimizer("sgd").defaults() == {"learning_rate": 0.01}
+    assert optimizer("rmsprop").defaults() == {"learning_rate": 0.001, "rho": 0.9,
+                                               "epsilon": 1e-7}
+    assert optimizer("adam").defaults() == {"learning_rate": 0.001, "beta_1": 0.9,
+                                            "beta_2": 0.999, "epsilon": 1e-7}
+
+
+def test_first_adam_step_moves_every_parameter_by_about_the_learning_rate():
+    # after one step, m = (1-β1)g and v = (1-β2)g²; Keras's step size
+    # η√(1-β2)/(1-β1) cancels both factors except at ε: the step is
+    # η·g/(|g| + ε/√(1-β2)), so a gradient of 1e-3 moves 0.3 % less than η
+    g = np.array([3.0, -0.02, 1e-3])
+    path = trajectory(optimizer("adam"), np.zeros(3), g[None, :])
+    step = -0.001 * g / (np.abs(g) + 1e-7 / np.sqrt(1 - 0.999))
+    np.testing.assert_allclose(path["theta"][1], step, rtol=1e-12)
+    assert abs(path["theta"][1][2]) < 0.999 * 0.001
+    assert path["t"].tolist() == [0.0, 1.0]
+
+
+def test_one_step_is_each_formula_on_the_old_state():
+    opt = optimizer("momentum")
+    state = {"theta": np.array([1.0, -1.0]), "v": np.array([0.5, 0.2]),
+             "t": np.asarray(3.0)}
+    g = np.array([2.0, -4.0])
+    new = opt.step(state, g, opt.formulas())
+    v_new = formula("momentum_velocity").numpy(v=state["v"], g=g)
+    np.testing.assert_allclose(new["v"], v_new, atol=1e-15)
+    # momentum's θ moves by exactly the new velocity
+    np.testing.assert_allclose(new["theta"], state["theta"] + v_new, atol=1e-15)
+
+
+def test_unknown_optimizer_and_hyperparameter_name_the_valid_ones():
+    with pytest.raises(ValueError, match="valid: sgd, momentum, nesterov, rmsprop, adam"):
+        optimizer("adagrad")
+    with pytest.raises(ValueError, match="valid: learning_rate, rho, epsilon"):
+        optimizer("rmsprop").formulas(beta_1=0.9)
+
+
+def test_verify_plans_a_keras_trajectory_for_each_update_rule_only():
+    labels = [label for label, _ in plan([formula(n) for n in RULES] + [formula("dense")],
+                                         [])]
+    for name in RULES:
+        assert f"{name} keras-trajectory" in labels
+    assert "dense keras-trajectory" not in labels
+    assert not any("keras" in label for label, _ in plan([formula("adam")], [],
+                                                          oracle=False))
+
+
+# -- deliberately wrong rules --------------------------------------------------
+def _mutant(name: str, expr: sp.Expr):
+    return dataclasses.replace(formula(name), expr=expr)
+
+
+def _adam_parts():
+    f = formula("adam")
+    theta, m, v, g = (sp.IndexedBase(s) for s in ("theta", "m", "v", "g"))
+    (p,) = f.indices
+    b1, b2 = (next(s for s in f.expr.free_symbols if s.name == n) for n in ("beta_1", "beta_2"))
+    t = sp.Symbol("t")
+    m1 = b1 * m[p] + (1 - b1) * g[p]
+    v1 = b2 * v[p] + (1 - b2) * g[p] ** 2
+    return theta[p], m1, v1, b1, b2, t
+
+
+def _wrong_adam_rules():
+    theta, m1, v1, b1, b2, t = _adam_parts()
+    m_hat, v_hat = m1 / (1 - b1 ** (t + 1)), v1 / (1 - b2 ** (t + 1))
+    return {
+        # the paper's form: ε added to √v̂ instead of √v
+        "epsilon on the bias-corrected root": theta - eta * m_hat / (sp.sqrt(v_hat) + eps),
+        "no bias correction": theta - eta * m1 / (sp.sqrt(v1) + eps),
+        "epsilon inside the root": theta - eta * sp.sqrt(1 - b2 ** (t + 1)) / (
+            1 - b1 ** (t + 1)) * m1 / sp.sqrt(v1 + eps),
+    }
+
+
+@pytest.mark.tf
+@pytest.mark.parametrize("name", RULES)
+def test_rule_follows_the_keras_optimizer_for_100_steps(name):
+    check = check_keras_trajectory(formula(name))
+    assert check.passed, check.detail
+    assert check.max_abs < 1e-12
+
+
+@pytest.mark.tf
+@pytest.mark.parametrize("wrong", list(_wrong_adam_rules()))
+def test_wrong_adam_is_caught(wrong):
+    check = check_keras_trajectory(_mutant("adam", _wrong_adam_rules()[wrong]))
+    assert not check.passed, wrong
+    assert "fails on case" in check.detail
+
+
+@pytest.mark.tf
+def test_rmsprop_with_epsilon_outside_the_root_is_caught():
+    f = formula("rmsprop")
+    theta, s, g = (sp.IndexedBase(n) for n in ("theta", "s", "g"))
+    (p,) = f.indices
+    rho = next(x for x in f.expr.free_symbols if x.name == "rho")
+    ms = rho * s[p] + (1 - rho) * g[p] ** 2
+    check = check_keras_trajectory(_mutant("rmsprop", theta[p] - eta * g[p] / (
+        sp.sqrt(ms) + eps)))
+    # ε/√s is negligible for gradients near 1 and decisive near 1e-4
+    small = next(c for c in check.cases if c["case"] == "gradients ~1e-4")
+    assert not check.passed and small["max_rel"] > 1e-3
+
+
+@pytest.mark.tf
+def test_nesterov_done_as_plain_momentum_is_caught():
+    bad = _mutant("nesterov", formula("momentum").expr)
+    assert optimizer_of(bad)[0].name == "nesterov"
+    assert not check_keras_trajectory(bad).passed
