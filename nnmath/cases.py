@@ -21,13 +21,14 @@ __all__ = ["Case", "cases_for", "sample"]
 class Case:
     name: str
     sizes: dict
-    #: "random" | "large-logits" | "saturated-probabilities"
+    #: "random" | "large-logits" | "saturated-probabilities" | "ties"
     kind: str = "random"
 
     @property
     def smooth(self) -> bool:
-        """False where points sit on a clip edge: finite differences do not apply."""
-        return self.kind != "saturated-probabilities"
+        """False where points sit on a clip edge or a tie of a max: finite
+        differences do not apply."""
+        return self.kind not in ("saturated-probabilities", "ties")
 
 
 def _sizes(formula: Formula, batch: int, other: int) -> dict:
@@ -36,6 +37,12 @@ def _sizes(formula: Formula, batch: int, other: int) -> dict:
 
 def cases_for(formula: Formula) -> list[Case]:
     """Several shapes, a batch of one, and the formula's numeric edge cases."""
+    if formula.cases:  # shapes that must fit together (a kernel inside an image)
+        cases = [Case(name, formula.complete_sizes(sizes)) for name, sizes in formula.cases]
+        if any(i.domain == "distinct" for i in formula.inputs):
+            name, sizes = formula.cases[0]
+            cases.append(Case("ties, as after a ReLU", formula.complete_sizes(sizes), "ties"))
+        return cases
     cases = [Case("N=4", _sizes(formula, 4, 3)), Case("N=16", _sizes(formula, 16, 7)),
              Case("batch of one", _sizes(formula, 1, 5))]
     domains = {i.name: i.domain for i in formula.inputs}
@@ -55,6 +62,12 @@ def _draw(inp: Input, shape: tuple, kind: str, rng: np.random.Generator) -> np.n
     if inp.domain == "real":
         lo, hi = (100.0, 1000.0) if kind == "large-logits" and inp.name == "z" else (0.1, 3.0)
         return rng.choice([-1.0, 1.0], size=shape) * rng.uniform(lo, hi, size=shape)
+    if inp.domain == "distinct":
+        if kind == "ties":  # a ReLU's output: many exact zeros, a few equal values
+            return np.maximum(rng.integers(-2, 3, size=shape), 0).astype(float)
+        # a shuffled grid of values 6/(size − 1) apart: no max is near a tie
+        grid = np.linspace(-3.0, 3.0, int(np.prod(shape))) + 0.0123
+        return rng.permutation(grid).reshape(shape)
     if inp.domain == "binary":
         return rng.integers(0, 2, size=shape).astype(float)
     if inp.domain == "onehot" or (inp.domain == "simplex" and kind == "saturated-probabilities"):

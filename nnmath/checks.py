@@ -136,7 +136,8 @@ def check_lowering(f: Formula) -> Check:
     start, acc = time.perf_counter(), _Errors()
     slow = loop_oracle(f)
     for case in cases_for(f):
-        tiny = Case(case.name, {d: min(v, 3) for d, v in case.sizes.items()}, case.kind)
+        tiny = case if f.cases else Case(  # a formula's own cases are small already
+            case.name, {d: min(v, 3) for d, v in case.sizes.items()}, case.kind)
         arrays = sample(f, tiny)
         _accumulate(acc, tiny, f.numpy(**arrays), slow(**arrays),
                     TOLERANCES[("lowering", "float64")])

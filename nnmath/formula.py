@@ -17,7 +17,7 @@ import sympy as sp
 __all__ = ["Input", "Formula", "dims", "indices", "ShapeError"]
 
 #: how random test inputs are drawn and how the symbolic instance constrains them
-DOMAINS = ("real", "prob", "simplex", "onehot", "binary")
+DOMAINS = ("real", "prob", "simplex", "onehot", "binary", "distinct")
 
 
 class ShapeError(ValueError):
@@ -84,6 +84,14 @@ class Formula:
     tf_tolerance: dict = field(default_factory=dict)
     tf_note: str = ""
     notes: str = ""
+    #: sizes computed from the input sizes (an output height, a padding), as
+    #: symbol → expression of the dimension symbols
+    derived: dict = field(default_factory=dict)
+    #: (case name, sizes of the non-derived dimensions) replacing the default
+    #: test shapes, for formulas whose shapes must fit together (kernel ≤ input)
+    cases: tuple = ()
+    #: raises ValueError, naming the valid choices, on sizes the formula rejects
+    check_sizes: Callable[[dict], None] | None = None
 
     # -- the equation -------------------------------------------------------
     @property
@@ -138,7 +146,24 @@ class Formula:
         for inp in self.inputs:
             for d in inp.shape:
                 found.setdefault(d, sp.Symbol(d, integer=True, positive=True))
+        for s in self.derived:
+            found[s.name] = s
         return found
+
+    def complete_sizes(self, sizes: dict[str, int]) -> dict[str, int]:
+        """``sizes`` plus every derived size; ShapeError where they disagree."""
+        out = dict(sizes)
+        subs = {self.dim_symbols[d]: v for d, v in sizes.items() if d in self.dim_symbols}
+        for s, expr in self.derived.items():
+            value = int(expr.subs(subs))
+            if s.name in out and out[s.name] != value:
+                raise ShapeError(f"{self.name}: {s.name} must be {expr} = {value} for "
+                                 f"these inputs, but an input gives {out[s.name]}")
+            out[s.name] = value
+            subs[s] = value
+        if self.check_sizes is not None:
+            self.check_sizes(out)
+        return out
 
     # -- lowering -----------------------------------------------------------
     @cached_property
@@ -181,7 +206,7 @@ class Formula:
                     )
                 bound[d] = size
                 source[d] = f"{inp.name} {shape}"
-        return bound
+        return self.complete_sizes(bound) if self.derived or self.check_sizes else bound
 
     def numpy(self, **arrays: np.ndarray) -> np.ndarray:
         """Evaluate the lowered, vectorized NumPy function on real arrays."""

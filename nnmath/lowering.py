@@ -8,6 +8,14 @@ nodes align their operands by label (transpose, insert axes, broadcast);
 else and ``MaxShift`` become reductions along the labelled axis.  No Python loop
 runs over elements.
 
+Affine indices (``x[n, s*i + d*p - P, …]``) become strided windows: each such
+axis is replaced by one view axis per index symbol (:func:`window`), padded
+where the read leaves the input and dilated where the index is a fraction
+(``g[(u - p)/s]`` reads only where s divides u − p).  A read outside an input
+is *absent*: it adds nothing to a sum and never wins a ``Maximum`` (the view is
+padded with 0 or −∞).  A row-major decomposition of one index
+(:func:`~nnmath.primitives.row_major_digits`) is a reshape.
+
 The slow oracle this lowering is checked against is :func:`loop_oracle`, built
 from ``sympy.lambdify``'s own loop code on the *elementary* form of the formula.
 """
@@ -23,12 +31,13 @@ import numpy as np
 import sympy as sp
 from sympy.printing.pycode import MpmathPrinter
 
-from .primitives import MaxShift, clip, elementary, inside, softplus, sigmoid
+from .primitives import (FirstArgMax, MaxShift, Maximum, clip, elementary, inside, present,
+                         row_major_digits, softplus, sigmoid)
 
 if TYPE_CHECKING:
     from .formula import Formula
 
-__all__ = ["Lowered", "LoweringError", "lower", "loop_oracle"]
+__all__ = ["Lowered", "LoweringError", "lower", "loop_oracle", "window", "argmax_over"]
 
 ATOM, CALL, POW, UNARY, MUL, ADD = 100, 90, 60, 50, 40, 30
 
@@ -68,6 +77,52 @@ FUNCTIONS: dict[type, tuple[str, int]] = {
 }
 
 
+def window(a: np.ndarray, axis: int, steps: tuple[int, ...], counts: tuple[int, ...],
+           offset: int, den: int = 1, fill: float = 0.0) -> np.ndarray:
+    """``a`` read along ``axis`` at (offset + Σ_k steps[k]·t_k) / den, t_k < counts[k].
+
+    The axis is replaced by one axis per t_k.  The result is a strided view of
+    ``a`` (``sliding_window_view`` generalised to any number of terms): no
+    element is copied unless the read leaves ``a`` (padded with ``fill``) or
+    ``den`` > 1 (``a`` dilated by den − 1 cells of ``fill``).
+    """
+    a = np.asarray(a)
+    lead = (slice(None),) * axis
+    if den != 1:  # the read at a fraction of an index is absent: dilate
+        shape = a.shape[:axis] + ((a.shape[axis] - 1) * den + 1,) + a.shape[axis + 1:]
+        dilated = np.full(shape, fill, dtype=np.result_type(a, float))
+        dilated[lead + (slice(None, None, den),)] = a
+        a = dilated
+    flip = tuple(st < 0 for st in steps)
+    offset += sum(st * (c - 1) for st, c in zip(steps, counts) if st < 0)
+    steps = tuple(abs(st) for st in steps)
+    top = offset + sum(st * (c - 1) for st, c in zip(steps, counts))
+    lo, hi = max(0, -offset), max(0, top - (a.shape[axis] - 1))
+    if lo or hi:
+        pad = [(0, 0)] * a.ndim
+        pad[axis] = (lo, hi)
+        a = np.pad(a, pad, constant_values=fill)
+    a = a[lead + (slice(offset + lo, None),)]
+    view = np.lib.stride_tricks.as_strided(
+        a, a.shape[:axis] + tuple(counts) + a.shape[axis + 1:],
+        a.strides[:axis] + tuple(st * a.strides[axis] for st in steps) + a.strides[axis + 1:],
+        writeable=False)
+    if any(flip):  # a negative step reads the window backwards
+        view = view[lead + tuple(slice(None, None, -1 if f else 1) for f in flip)]
+    return view
+
+
+def argmax_over(a: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
+    """The row-major position of the first maximum over ``axes`` (NumPy's tie rule)."""
+    moved = np.moveaxis(a, axes, tuple(range(-len(axes), 0)))
+    return moved.reshape(moved.shape[:-len(axes)] + (-1,)).argmax(axis=-1)
+
+
+def _tuple(items) -> str:
+    items = list(items)
+    return f"({items[0]},)" if len(items) == 1 else f"({', '.join(items)})"
+
+
 def _paren(t: Term, at_least: int) -> str:
     return t.code if t.prec >= at_least else f"({t.code})"
 
@@ -77,12 +132,17 @@ class NumpyLowering:
         self.formula = formula
         self.inputs = {i.name: i for i in formula.inputs}
         self.order: list[sp.Symbol] = list(formula.indices)
+        #: index symbol → its extent, as an expression of the dimensions
+        self.extent: dict[sp.Symbol, sp.Expr] = {
+            s: formula.dim_symbols[d] for s, d in zip(formula.indices, formula.output_shape)}
         for node in sp.preorder_traversal(formula.expr):
-            if isinstance(node, (sp.Sum, MaxShift)):
-                for lim in node.limits:
-                    if lim[0] not in self.order:
-                        self.order.append(lim[0])
+            if isinstance(node, (sp.Sum, MaxShift, Maximum, FirstArgMax)):
+                for k, _, hi in node.limits:
+                    if k not in self.order:
+                        self.order.append(k)
+                    self.extent.setdefault(k, hi + 1)
         self.axis_dim = self._axis_dims(formula.expr)
+        self.fill = "0.0"  # what an absent read is inside the current reduction
         self.dims_used: set[str] = set()
         self.consts_used: set[str] = set()
         letters = iter(string.ascii_lowercase)
@@ -136,14 +196,65 @@ class NumpyLowering:
 
     # -- leaves -------------------------------------------------------------
     def _lower_Indexed(self, e: sp.Indexed) -> Term:
-        for idx in e.indices:
-            if not idx.is_Symbol:
-                raise LoweringError(f"affine index {idx} in {e} is not lowered yet")
-        if len(set(e.indices)) != len(e.indices):
-            raise LoweringError(f"repeated index in {e} (a diagonal) is not supported")
-        return Term(str(e.base), tuple(e.indices))
+        inp = self.inputs[str(e.base)]
+        flat = self._reshape(e, inp)
+        if flat is not None:
+            return flat
+        axes = list(enumerate(zip(e.indices, inp.shape)))
+        return self._read(str(e.base), axes, self.fill)
+
+    def _read(self, code: str, axes: list, fill: str) -> Term:
+        """``code`` read at the given (axis, (index, dim)) pairs, affine ones windowed."""
+        labels: list[sp.Symbol] = []
+        for axis, (idx, _) in reversed(axes):  # last axis first: earlier ones stay put
+            if idx.is_Symbol:
+                labels[:0] = [idx]
+                continue
+            syms, steps, offset, den = self._affine(idx)
+            counts = _tuple(self.lower(self.extent[s]).code for s in syms)
+            tail = (f", {den}" if den != 1 else "") + (
+                f", fill={fill}" if fill != "0.0" else "")
+            code = (f"window({code}, {axis}, {_tuple(map(str, steps))}, "
+                    f"{counts}, {self.lower(offset).code}{tail})")
+            labels[:0] = syms
+        if len(set(labels)) != len(labels):
+            raise LoweringError(f"repeated index in {code} (a diagonal) is not supported")
+        return Term(code, tuple(labels), CALL if "(" in code else ATOM)
+
+    def _affine(self, idx: sp.Expr) -> tuple[list[sp.Symbol], list[int], sp.Expr, int]:
+        """idx = (offset + Σ steps·syms) / den, with integer steps and den."""
+        num, den = sp.fraction(sp.together(idx))
+        num = sp.expand(num)
+        syms = [s for s in self.order if num.has(s)]
+        steps = [num.coeff(s) for s in syms]
+        offset = sp.expand(num - sum(st * s for st, s in zip(steps, syms)))
+        if not (den.is_Integer and all(st.is_Integer for st in steps)) or offset.has(*syms):
+            raise LoweringError(f"index {idx} is not affine with integer steps")
+        if den < 0:
+            den, steps, offset = -den, [-st for st in steps], -offset
+        return syms, [int(st) for st in steps], offset, int(den)
+
+    def _reshape(self, e: sp.Indexed, inp) -> Term | None:
+        """x[n, a(k), b(k), c(k)] with (a, b, c) the row-major digits of k: a reshape."""
+        for lead in range(len(e.indices) - 1):
+            tail = e.indices[lead:]
+            ks = set().union(*(i.free_symbols for i in tail)) & set(self.order)
+            if len(ks) != 1 or all(i.is_Symbol for i in tail):
+                continue
+            (k,) = ks
+            dims = tuple(self.formula.dim_symbols[d] for d in inp.shape[lead:])
+            if tuple(tail) == row_major_digits(k, dims):
+                head = e.indices[:lead]
+                if not all(i.is_Symbol for i in head):
+                    return None
+                shape = ", ".join([f"{e.base}.shape[{a}]" for a in range(lead)] + ["-1"])
+                return Term(f"{e.base}.reshape({shape})", (*head, k), CALL)
+        return None
 
     def _lower_Symbol(self, e: sp.Symbol) -> Term:
+        if e in self.extent and e not in self.formula.dim_symbols.values():
+            # an index used as a number (a position in a window): 0, 1, …, extent − 1
+            return Term(f"np.arange({self.lower(self.extent[e]).code})", (e,), CALL)
         if e.name in self.inputs:
             return Term(e.name, ())
         if e.name in self.formula.constants:
@@ -256,10 +367,11 @@ class NumpyLowering:
     def _check_full_range(self, lim) -> sp.Symbol:
         k, lo, hi = lim
         d = self.axis_dim.get(k)
-        if d is None:
-            raise LoweringError(f"index {k} is summed but indexes no input axis")
-        if lo != 0 or sp.simplify(hi - (self.formula.dim_symbols[d] - 1)) != 0:
-            raise LoweringError(f"sum over {k} must run 0..{d}-1, not {lo}..{hi}")
+        if d is not None:
+            if lo != 0 or sp.simplify(hi - (self.formula.dim_symbols[d] - 1)) != 0:
+                raise LoweringError(f"sum over {k} must run 0..{d}-1, not {lo}..{hi}")
+        elif lo != 0 or not (hi + 1).free_symbols <= set(self.formula.dim_symbols.values()):
+            raise LoweringError(f"index {k} must run from 0 to a size − 1, not {lo}..{hi}")
         return k
 
     def _lower_Sum(self, e: sp.Sum) -> Term:
@@ -303,6 +415,39 @@ class NumpyLowering:
         return Term(f"{_paren(t, CALL)}.max(axis={t.labels.index(k)})", out, CALL)
 
 
+    # -- windows --------------------------------------------------------------
+    def _windowed(self, e) -> tuple[Term, str]:
+        """The reduced term with absent reads at −∞, and its reduced axes."""
+        reduced = [self._check_full_range(lim) for lim in e.limits]
+        outer, self.fill = self.fill, "-np.inf"
+        try:
+            t = self.lower(e.function)
+        finally:
+            self.fill = outer
+        if any(k not in t.labels for k in reduced):
+            raise LoweringError(f"window over {reduced} of a term without that index: {e}")
+        axes = tuple(t.labels.index(k) for k in reduced)
+        out = tuple(s for s in t.labels if s not in reduced)
+        return Term(_paren(t, CALL), out, CALL), str(axes[0]) if len(axes) == 1 else str(axes)
+
+    def _lower_Maximum(self, e: Maximum) -> Term:
+        t, axes = self._windowed(e)
+        return Term(f"{t.code}.max(axis={axes})", t.labels, CALL)
+
+    def _lower_FirstArgMax(self, e: FirstArgMax) -> Term:
+        t, axes = self._windowed(e)
+        axes = axes if axes.startswith("(") else f"({axes},)"
+        return Term(f"argmax_over({t.code}, {axes})", t.labels, CALL)
+
+    def _lower_present(self, e: present) -> Term:
+        """A mask of the real cells: a window over ones shaped like the affine axes."""
+        read = e.args[0]
+        inp = self.inputs[str(read.base)]
+        axes = [(idx, d) for idx, d in zip(read.indices, inp.shape) if not idx.is_Symbol]
+        shape = _tuple(self.lower(self.formula.dim_symbols[d]).code for _, d in axes)
+        return self._read(f"np.ones({shape})", list(enumerate(axes)), "0.0")
+
+
 def lower(formula: Formula) -> Lowered:
     """Lower a formula to NumPy source and compile it."""
     low = NumpyLowering(formula)
@@ -321,19 +466,75 @@ def lower(formula: Formula) -> Lowered:
     source = (f"def {formula.name}({args}):\n"
               f"    # {eq}\n"
               f"    return {code}\n")
-    namespace: dict = {"np": np}
+    namespace: dict = {"np": np, "window": window, "argmax_over": argmax_over}
     exec(compile(source, f"<nnmath lowering of {formula.name}>", "exec"), namespace)
     return Lowered(source, namespace[formula.name], dim_args)
 
 
 # -- the slow oracle ---------------------------------------------------------
+class _Absent:
+    """A read outside an input in the loop oracle: adds nothing, multiplies to
+    nothing, never wins a max."""
+
+    def __add__(self, other):
+        return other
+
+    __radd__ = __add__
+
+    def __mul__(self, other):
+        return self
+
+    __rmul__ = __truediv__ = __neg__ = __mul__
+
+    def __lt__(self, other):
+        return True
+
+    def __gt__(self, other):
+        return False
+
+
+ABSENT = _Absent()
+
+
+class _ZeroOutside:
+    """An input array whose reads outside it, or at a fractional index, are ABSENT."""
+
+    def __init__(self, values: np.ndarray):
+        self.values = values
+
+    def __getitem__(self, idx):
+        idx = idx if isinstance(idx, tuple) else (idx,)
+        if any(int(i) != i for i in idx):
+            return ABSENT
+        idx = tuple(int(i) for i in idx)
+        if any(not 0 <= i < n for i, n in zip(idx, self.values.shape)):
+            return ABSENT
+        return self.values[idx]
+
+
+def _first_argmax(values: list) -> int:
+    """Position of the first maximum, skipping absent cells (TensorFlow's rule)."""
+    best = max(v for v in values if v is not ABSENT)
+    return next(k for k, v in enumerate(values) if v is not ABSENT and v == best)
+
+
 class _OraclePrinter(MpmathPrinter):
-    """lambdify's mpmath printer, taught MaxShift as a plain Python max() loop."""
+    """lambdify's mpmath printer, taught the max/argmax reductions as Python loops."""
+
+    def _loops(self, e) -> str:
+        return " ".join(f"for {self._print(k)} in range({self._print(lo)}, {self._print(hi)}+1)"
+                        for k, lo, hi in e.limits)
 
     def _print_MaxShift(self, e):
-        (k, lo, hi), = e.limits
-        return "(builtins.max({} for {} in range({}, {}+1)))".format(
-            self._print(e.function), self._print(k), self._print(lo), self._print(hi))
+        return f"(builtins.max({self._print(e.function)} {self._loops(e)}))"
+
+    _print_Maximum = _print_MaxShift
+
+    def _print_FirstArgMax(self, e):
+        return f"(_first_argmax([{self._print(e.function)} {self._loops(e)}]))"
+
+    def _print_present(self, e):
+        return f"(0 if {self._print(e.args[0])} is ABSENT else 1)"
 
 
 def loop_oracle(formula: Formula, digits: int = 50) -> Callable[..., np.ndarray]:
@@ -354,13 +555,15 @@ def loop_oracle(formula: Formula, digits: int = 50) -> Callable[..., np.ndarray]
     bases = [sp.IndexedBase(n) if formula.input(n).shape else sp.Symbol(n)
              for n in formula.input_names]
     args = bases + [formula.dim_symbols[d] for d in dim_names] + consts + list(formula.indices)
-    f = sp.lambdify(args, expr, modules=["mpmath", {"builtins": builtins, "mpmath": mpmath}],
-                    printer=_OraclePrinter)
+    f = sp.lambdify(args, expr, modules=["mpmath", {
+        "builtins": builtins, "mpmath": mpmath, "ABSENT": ABSENT,
+        "_first_argmax": _first_argmax}], printer=_OraclePrinter)
 
     def run(**arrays):
         sizes = formula.bind_dims(arrays)
         with mpmath.workdps(digits):
-            vals = [np.vectorize(mpmath.mpf, otypes=[object])(np.asarray(arrays[n], float))
+            vals = [_ZeroOutside(np.vectorize(mpmath.mpf, otypes=[object])(
+                        np.asarray(arrays[n], float)))
                     if np.ndim(arrays[n]) else mpmath.mpf(float(arrays[n]))
                     for n in formula.input_names]
             fixed = [sizes[d] for d in dim_names] + [

@@ -12,7 +12,8 @@ from __future__ import annotations
 import sympy as sp
 from sympy.concrete.expr_with_limits import ExprWithLimits
 
-__all__ = ["sigmoid", "softplus", "clip", "inside", "MaxShift", "elementary"]
+__all__ = ["sigmoid", "softplus", "clip", "inside", "MaxShift", "Maximum", "FirstArgMax",
+           "present", "row_major_digits", "elementary"]
 
 
 class _Primitive(sp.Function):
@@ -102,6 +103,63 @@ class MaxShift(ExprWithLimits):
         # Never expanded into Max(...): the symbolic checker replaces each shift by
         # a free symbol (see nnmath.symbolic), the loop oracle prints a max() loop.
         return self.func(self.function.doit(**hints), *self.limits)
+
+
+class _WindowReduction(ExprWithLimits):
+    """A reduction over a window of cells, kept whole until the sizes are known.
+
+    A read outside an input (a padded cell) is *absent*: it never wins a max or
+    an argmax.  Only with concrete sizes can one tell which reads are absent, so
+    :mod:`nnmath.symbolic` expands these nodes itself and ``doit`` leaves them.
+    """
+
+    def doit(self, **hints):
+        return self.func(self.function.doit(**hints), *self.limits)
+
+
+class Maximum(_WindowReduction):
+    """max over a window, e.g. max_{p,q} x[n, s i + p, s j + q, c] (max pooling)."""
+
+    def _latex(self, printer):
+        ks = ",".join(printer._print(lim[0]) for lim in self.limits)
+        return r"\max_{%s} %s" % (ks, printer._print(self.function))
+
+
+class FirstArgMax(_WindowReduction):
+    """The row-major position (0, 1, …) of the first maximal cell of a window.
+
+    TensorFlow's max-pool gradient goes to this cell when several cells tie.
+    """
+
+    def _latex(self, printer):
+        ks = ",".join(printer._print(lim[0]) for lim in self.limits)
+        return r"\operatorname{argmax}^{\text{first}}_{%s} %s" % (
+            ks, printer._print(self.function))
+
+
+class present(sp.Function):  # noqa: N801
+    """[the read x[…] is inside x]: 1 for a real cell, 0 for a padded one.
+
+    Counting the present cells of a window is how average pooling leaves the
+    padding out of its mean.
+    """
+
+    nargs = 1
+
+    def _latex(self, printer):
+        read = self.args[0]
+        return r"\left[%s \text{ inside } %s\right]" % (printer._print(read),
+                                                        printer._print(read.base))
+
+
+def row_major_digits(k: sp.Expr, sizes: tuple[sp.Expr, ...]) -> tuple[sp.Expr, ...]:
+    """The indices (a, b, c) of position k when axes of ``sizes`` are laid out
+    row-major: k = (a·B + b)·C + c.  Flattening reads its input at these."""
+    out = []
+    for a, size in enumerate(sizes):
+        digit = sp.floor(k / sp.Mul(*sizes[a + 1:]))
+        out.append(digit if a == 0 else sp.Mod(digit, size))
+    return tuple(out)
 
 
 _PRIMITIVES: tuple[type[_Primitive], ...] = (sigmoid, softplus, clip, inside)

@@ -6,3 +6,4 @@ from . import layers  # noqa: F401
 from . import losses  # noqa: F401
 from . import mlp  # noqa: F401
 from . import optimizers  # noqa: F401
+from . import conv  # noqa: F401

@@ -1,0 +1,238 @@
+"""Convolution, pooling and flattening, exactly as TensorFlow computes them.
+
+Images are NHWC (batch, height, width, channels) and kernels HWIO (height,
+width, in-channels, out-channels).  Every formula reads its input at an affine
+index such as ``x[n, s·i + d·p − P_t, …]``; a read outside the input is a
+padded cell, which adds nothing to a sum and never wins a max (see
+:mod:`nnmath.lowering`).  Output sizes and TensorFlow's 'same' padding are
+derived sizes of the formula, computed from the input sizes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sympy as sp
+
+from ..claim import Claim
+from ..formula import Formula, Input, dims, indices
+from ..primitives import FirstArgMax, Maximum, present, row_major_digits
+from ..registry import formula, register, register_claims
+
+n, i, j, c, o, p, q, k, u, v = indices("n i j c o p q k u v")
+p2, q2 = sp.symbols("p' q'", integer=True, nonnegative=True)
+N, H, W, C, KH, KW, O = dims("N H W C KH KW O")
+Ho, Wo, F = dims("Ho Wo F")
+PADDINGS = ("valid", "same", "((top, bottom), (left, right))")
+
+_x, _w, _b, _g = (sp.IndexedBase(s) for s in ("x", "w", "b", "g"))
+
+
+# -- parameters ----------------------------------------------------------------
+def _pair(name: str, value) -> tuple[int, int]:
+    """An int or a pair of ints ≥ 1, as a pair (hashable, one spelling per value)."""
+    pair = (value, value) if isinstance(value, int) else tuple(value)
+    if len(pair) != 2 or not all(isinstance(a, int) and a >= 1 for a in pair):
+        raise ValueError(f"{name} must be a positive int or a pair of them, got {value!r}; "
+                         f"valid: 1, 2, … or (rows, columns)")
+    return pair
+
+
+def _padding(value) -> str | tuple[tuple[int, int], tuple[int, int]]:
+    if isinstance(value, str) and value.lower() in ("valid", "same"):
+        return value.lower()
+    try:
+        (t, b), (lft, r) = value
+        if all(isinstance(a, int) and a >= 0 for a in (t, b, lft, r)):
+            return (t, b), (lft, r)
+    except (TypeError, ValueError):
+        pass
+    raise ValueError(f"unknown padding {value!r}; valid: {', '.join(PADDINGS)}")
+
+
+@dataclass(frozen=True)
+class _Axis:
+    """One spatial axis of a window op: sizes, stride, dilation and padding."""
+
+    size: sp.Symbol  # H or W
+    out: sp.Symbol  # Ho or Wo
+    kernel: sp.Expr  # KH (a dimension) or a pool size (a number)
+    stride: int
+    dilation: int
+    padding: str | tuple[int, int]
+    pad_name: str
+
+    @property
+    def span(self) -> sp.Expr:
+        """Rows the dilated kernel covers."""
+        return self.dilation * (self.kernel - 1) + 1
+
+    def sizes(self) -> tuple[dict, sp.Expr]:
+        """(derived sizes, the padding before the first cell) as TensorFlow sets them.
+
+        'same' pads so that out = ⌈size/stride⌉; an odd total puts the extra
+        row at the bottom (the extra column at the right): before = ⌊total/2⌋.
+        """
+        if self.padding == "valid":
+            return {self.out: sp.floor((self.size - self.span) / self.stride) + 1}, sp.Integer(0)
+        if self.padding == "same":
+            before = sp.Symbol(self.pad_name, integer=True, nonnegative=True)
+            total = sp.Max((self.out - 1) * self.stride + self.span - self.size, 0)
+            return {self.out: sp.ceiling(self.size / self.stride),
+                    before: sp.floor(total / 2)}, before
+        lo, hi = self.padding
+        return ({self.out: sp.floor((self.size + lo + hi - self.span) / self.stride) + 1},
+                sp.Integer(lo))
+
+    def read(self, out_index: sp.Symbol, offset: sp.Symbol) -> sp.Expr:
+        """The input row a window reads: s·i + d·p − P."""
+        return self.stride * out_index + self.dilation * offset - self.sizes()[1]
+
+    def back(self, in_index: sp.Symbol, offset: sp.Expr) -> sp.Expr:
+        """The output row whose window puts kernel row ``offset`` on input row u:
+        (u + P − d·offset)/s — a fraction (no such window) unless s divides it."""
+        return (in_index + self.sizes()[1] - self.dilation * offset) / self.stride
+
+
+def _axes(kernel: tuple, stride, dilation, padding) -> tuple[_Axis, _Axis]:
+    stride, dilation, padding = _pair("stride", stride), _pair("dilation", dilation), \
+        _padding(padding)
+    pads = (padding, padding) if isinstance(padding, str) else padding
+    return (_Axis(H, Ho, kernel[0], stride[0], dilation[0], pads[0], "P_t"),
+            _Axis(W, Wo, kernel[1], stride[1], dilation[1], pads[1], "P_l"))
+
+
+def _derived(rows: _Axis, cols: _Axis) -> dict:
+    return {**rows.sizes()[0], **cols.sizes()[0]}
+
+
+def _tf_padding(padding) -> str:
+    if isinstance(padding, str):
+        return repr(padding.upper())
+    (t, b), (lft, r) = padding
+    return f"[[0, 0], [{t}, {b}], [{lft}, {r}], [0, 0]]"
+
+
+def _size_check(op: str, rows: _Axis, cols: _Axis, kernel_names: tuple[str, str] | None):
+    """A check that the (dilated, padded) window fits the input."""
+
+    def check(sizes: dict) -> None:
+        if sizes["Ho"] >= 1 and sizes["Wo"] >= 1:
+            return
+        kh, kw = ((sizes[a] for a in kernel_names) if kernel_names
+                  else (rows.kernel, cols.kernel))
+        span = (rows.dilation * (kh - 1) + 1, cols.dilation * (kw - 1) + 1)
+        raise ValueError(
+            f"{op}: the {span[0]}×{span[1]} window (dilation included) is larger than the "
+            f"{sizes['H']}×{sizes['W']} input under padding {rows.padding!r}; valid: a "
+            f"window no larger than the padded input, or padding='same'")
+
+    return check
+
+
+def _cases(*sizes: dict) -> tuple:
+    return tuple((", ".join(f"{d}={s}" for d, s in sz.items()), sz) for sz in sizes)
+
+
+# -- formulas ------------------------------------------------------------------
+_CONV_NOTES = (
+    "This is cross-correlation, which is what tf.nn.conv2d computes: the kernel slides "
+    "over the input unflipped. Mathematical convolution flips the kernel first, "
+    "(x * w)[i] = Σ_p x[i − p] w[p]; the two differ only by reversing w, and a learned "
+    "kernel does not care. Many tutorials print the flipped form, or index x[i + p] "
+    "without the stride, dilation and padding terms; with stride s, dilation d and "
+    "TensorFlow's padding P the read is x[s·i + d·p − P]. 'same' padding pads "
+    "⌊total/2⌋ rows on top and the rest at the bottom (likewise left/right), so an odd "
+    "total puts the extra row at the bottom.")
+
+
+@register("conv2d")
+def _conv2d(stride=1, padding="valid", dilation=1, bias: bool = True) -> Formula:
+    rows, cols = _axes((KH, KW), stride, dilation, padding)
+    y = sp.Sum(_x[n, rows.read(i, p), cols.read(j, q), c] * _w[p, q, c, o],
+               (p, 0, KH - 1), (q, 0, KW - 1), (c, 0, C - 1))
+    inputs = (Input("x", ("N", "H", "W", "C"), "images, NHWC"),
+              Input("w", ("KH", "KW", "C", "O"), "kernels, HWIO"))
+    tf = (f"tf.nn.conv2d(x, w, strides=[{rows.stride}, {cols.stride}], "
+          f"padding={_tf_padding(_padding(padding))}, "
+          f"dilations=[{rows.dilation}, {cols.dilation}])")
+    if bias:
+        y, tf = y + _b[o], tf + " + b"
+        inputs += (Input("b", ("O",), "one bias per output channel"),)
+    stride_, dil = (rows.stride, cols.stride), (rows.dilation, cols.dilation)
+    big = max(rows.stride, rows.dilation) > 1
+    return Formula(
+        name="conv2d", title="2-D convolution (cross-correlation, as TensorFlow computes it)",
+        output="y", indices=(n, i, j, o), expr=y, inputs=inputs, tf=tf,
+        output_shape=("N", "Ho", "Wo", "O"), derived=_derived(rows, cols),
+        params={"stride": stride_, "padding": _padding(padding), "dilation": dil,
+                "bias": bool(bias)},
+        cases=_cases({"N": 2, "H": 6, "W": 5, "C": 3, "KH": 3, "KW": 2, "O": 2},
+                     {"N": 1, "H": 7 if big else 4, "W": 7 if big else 4, "C": 1,
+                      "KH": 3, "KW": 3, "O": 3},
+                     {"N": 3, "H": 8, "W": 6, "C": 2, "KH": 2, "KW": 3, "O": 1}),
+        check_sizes=_size_check("conv2d", rows, cols, ("KH", "KW")),
+        tf_tolerance={"float32": (1e-4, 1e-5)},
+        tf_note="float32 sums up to KH·KW·C products per output", notes=_CONV_NOTES)
+
+
+def _pool(name: str, pool_size, stride, padding) -> tuple[_Axis, _Axis, dict]:
+    size = _pair("pool_size", pool_size)
+    padding = _padding(padding)
+    if not isinstance(padding, str):
+        raise ValueError(f"{name}: unknown padding {padding!r}; valid: valid, same")
+    rows, cols = _axes(size, size if stride is None else stride, 1, padding)
+    params = {"pool_size": size, "stride": (rows.stride, cols.stride), "padding": padding}
+    return rows, cols, params
+
+
+def _pool_formula(name, title, expr, rows, cols, params, tf, notes) -> Formula:
+    return Formula(
+        name=name, title=title, output="y", indices=(n, i, j, c), expr=expr,
+        inputs=(Input("x", ("N", "H", "W", "C"), "feature maps, NHWC", "distinct"),),
+        tf=f"{tf}(x, ksize={list(params['pool_size'])}, strides={list(params['stride'])}, "
+           f"padding={params['padding'].upper()!r})",
+        output_shape=("N", "Ho", "Wo", "C"), derived=_derived(rows, cols), params=params,
+        cases=_cases({"N": 2, "H": 6, "W": 5, "C": 2}, {"N": 1, "H": 4, "W": 4, "C": 3},
+                     {"N": 3, "H": 7, "W": 6, "C": 1}),
+        check_sizes=_size_check(name, rows, cols, None), notes=notes)
+
+
+def _window_read(rows: _Axis, cols: _Axis, a: sp.Symbol, b: sp.Symbol):
+    return _x[n, rows.read(i, a), cols.read(j, b), c]
+
+
+@register("max_pool2d")
+def _max_pool2d(pool_size=2, stride=None, padding="valid") -> Formula:
+    rows, cols, params = _pool("max_pool2d", pool_size, stride, padding)
+    expr = Maximum(_window_read(rows, cols, p, q), (p, 0, rows.kernel - 1),
+                   (q, 0, cols.kernel - 1))
+    return _pool_formula(
+        "max_pool2d", "Max pooling", expr, rows, cols, params, "tf.nn.max_pool2d",
+        "A padded cell is absent, never −∞ nor 0 in the output: it never wins the max, "
+        "as in TensorFlow. stride defaults to pool_size.")
+
+
+@register("avg_pool2d")
+def _avg_pool2d(pool_size=2, stride=None, padding="valid") -> Formula:
+    rows, cols, params = _pool("avg_pool2d", pool_size, stride, padding)
+    limits = ((p, 0, rows.kernel - 1), (q, 0, cols.kernel - 1))
+    read = _window_read(rows, cols, p, q)
+    expr = sp.Sum(read, *limits) / sp.Sum(present(read), *limits)
+    return _pool_formula(
+        "avg_pool2d", "Average pooling", expr, rows, cols, params, "tf.nn.avg_pool2d",
+        "The mean is over the cells inside the input only: with 'same' padding an edge "
+        "window divides by the number of real cells it covers, as TensorFlow does.")
+
+
+@register("flatten")
+def _flatten() -> Formula:
+    return Formula(
+        name="flatten", title="Flatten feature maps into one row per sample",
+        output="y", indices=(n, k), expr=_x[(n, *row_major_digits(k, (H, W, C)))],
+        inputs=(Input("x", ("N", "H", "W", "C"), "feature maps, NHWC"),),
+        tf="tf.reshape(x, [tf.shape(x)[0], -1])", output_shape=("N", "F"),
+        derived={F: H * W * C},
+        cases=_cases({"N": 2, "H": 3, "W": 4, "C": 2}, {"N": 1, "H": 2, "W": 2, "C": 5}),
+        notes="Row-major, as NumPy and TensorFlow store NHWC: k = (h·W + w)·C + c, so "
+              "the channels of one pixel are adjacent.")

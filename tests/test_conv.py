@@ -1,0 +1,145 @@
+"""Convolution and pooling: TensorFlow's semantics, a vectorized lowering equal to
+the loop oracle, and bad input rejected with the valid choices named."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from nnmath import ShapeError, formula
+from nnmath.checks import check_lowering
+
+#: parameterisations that exercise stride > 1, 'same' with an odd total,
+#: dilation > 1, explicit padding and multiple channels
+VARIANTS = [
+    ("conv2d", {}),
+    ("conv2d", {"stride": 1, "padding": "same"}),
+    ("conv2d", {"stride": 2, "padding": "same"}),
+    ("conv2d", {"dilation": 2, "padding": ((1, 0), (2, 1))}),
+    ("conv2d", {"stride": (2, 1), "bias": False}),
+    ("max_pool2d", {}),
+    ("max_pool2d", {"pool_size": 3, "stride": 2, "padding": "same"}),
+    ("avg_pool2d", {}),
+    ("avg_pool2d", {"pool_size": 3, "stride": 2, "padding": "same"}),
+    ("flatten", {}),
+]
+
+
+@pytest.mark.parametrize(("name", "params"), VARIANTS)
+def test_lowering_equals_the_loop_oracle(name, params):
+    check = check_lowering(formula(name, **params))
+    assert check.passed, check.detail
+
+
+@pytest.mark.parametrize(("name", "params"), VARIANTS)
+def test_generated_source_has_no_python_loop(name, params):
+    src = formula(name, **params).source
+    assert " for " not in src and "while" not in src
+    compile(src, "<test>", "exec")
+
+
+def test_conv2d_source_is_a_strided_window_contracted_by_einsum():
+    src = formula("conv2d", stride=2, padding="same").source
+    assert "window(window(x, 2, (2, 1), (Wo, KW), -P_l), 1, (2, 1), (Ho, KH), -P_t)" in src
+    assert "np.einsum('pqco,nipjqc->nijo'" in src
+
+
+def _delta_kernel(kh: int, kw: int) -> np.ndarray:
+    """A kernel that copies the input under its top-left tap."""
+    w = np.zeros((kh, kw, 1, 1))
+    w[0, 0] = 1.0
+    return w
+
+
+def test_same_padding_puts_the_extra_row_at_the_bottom():
+    # H = 6, stride 2, 3x3 kernel: TF pads 1 row in total, so 0 on top and 1 below;
+    # the top-left tap of output row i then reads input row 2i (not 2i - 1)
+    f = formula("conv2d", stride=2, padding="same", bias=False)
+    x = np.arange(36.0).reshape(1, 6, 6, 1)
+    y = f.numpy(x=x, w=_delta_kernel(3, 3))
+    np.testing.assert_array_equal(y, x[:, ::2, ::2, :])
+    assert f.complete_sizes({"N": 1, "H": 6, "W": 6, "C": 1, "KH": 3, "KW": 3, "O": 1})[
+        "P_t"] == 0
+
+
+def test_same_padding_with_an_even_total_is_symmetric():
+    # H = 5, stride 1, 3x3: 2 rows in total, one on each side
+    f = formula("conv2d", padding="same", bias=False)
+    x = np.arange(25.0).reshape(1, 5, 5, 1)
+    y = f.numpy(x=x, w=_delta_kernel(3, 3))
+    assert y.shape == x.shape
+    np.testing.assert_array_equal(y[0, 1:, 1:, 0], x[0, :-1, :-1, 0])
+    np.testing.assert_array_equal(y[0, 0, :, 0], 0.0)  # the padded row above
+
+
+def test_dilation_spreads_the_kernel_taps():
+    f = formula("conv2d", dilation=2, bias=False)
+    x = np.arange(49.0).reshape(1, 7, 7, 1)
+    w = np.zeros((2, 2, 1, 1))
+    w[1, 1] = 1.0  # the bottom-right tap sits 2 rows and 2 columns down
+    y = f.numpy(x=x, w=w)
+    assert y.shape == (1, 5, 5, 1)
+    np.testing.assert_array_equal(y, x[:, 2:, 2:, :])
+
+
+def test_convolution_is_cross_correlation_not_flipped():
+    x = np.arange(9.0).reshape(1, 3, 3, 1)
+    w = np.arange(1.0, 5.0).reshape(2, 2, 1, 1)  # [[1, 2], [3, 4]]
+    y = formula("conv2d", bias=False).numpy(x=x, w=w)
+    # top-left output: 0·1 + 1·2 + 3·3 + 4·4 (a flipped kernel would give 0·4 + … = 7)
+    assert y[0, 0, 0, 0] == 0 * 1 + 1 * 2 + 3 * 3 + 4 * 4
+
+
+def test_padded_cells_never_win_a_max():
+    x = -1.0 - np.arange(16.0).reshape(1, 4, 4, 1)  # all negative: a zero pad would win
+    y = formula("max_pool2d", pool_size=3, stride=2, padding="same").numpy(x=x)
+    assert y.shape == (1, 2, 2, 1)
+    np.testing.assert_array_equal(y[0, :, :, 0], [[-1.0, -3.0], [-9.0, -11.0]])
+
+
+def test_padded_cells_never_count_in_an_average():
+    y = formula("avg_pool2d", pool_size=3, stride=2, padding="same").numpy(
+        x=np.ones((2, 5, 4, 3)))
+    np.testing.assert_array_equal(y, 1.0)  # zeros counted would pull edges below 1
+
+
+def test_flatten_is_numpys_row_major_reshape():
+    x = np.arange(24.0).reshape(2, 2, 3, 2)
+    f = formula("flatten")
+    np.testing.assert_array_equal(f.numpy(x=x), x.reshape(2, 12))
+    assert f.source.strip().endswith("return x.reshape(x.shape[0], -1)")
+
+
+def test_integer_and_pair_parameters_are_one_formula():
+    a = formula("conv2d", stride=2, dilation=1)
+    b = formula("conv2d", stride=(2, 2), dilation=(1, 1))
+    assert a.params == b.params
+    assert a.source == b.source
+
+
+# -- bad input -------------------------------------------------------------------
+def test_mismatched_channels_name_both_shapes():
+    with pytest.raises(ShapeError, match=r"C=2.*C=3"):
+        formula("conv2d").numpy(x=np.ones((1, 5, 5, 3)), w=np.ones((3, 3, 2, 4)),
+                                b=np.ones(4))
+
+
+def test_kernel_larger_than_input_under_valid_padding():
+    with pytest.raises(ValueError, match=r"5×5 window .* 4×4 input .*valid: .*'same'"):
+        formula("conv2d", dilation=2).numpy(x=np.ones((1, 4, 4, 1)),
+                                            w=np.ones((3, 3, 1, 1)), b=np.ones(1))
+    with pytest.raises(ValueError, match="3×3 window"):
+        formula("max_pool2d", pool_size=3).numpy(x=np.ones((1, 2, 2, 1)))
+
+
+@pytest.mark.parametrize("name", ["conv2d", "max_pool2d", "avg_pool2d"])
+def test_zero_stride_names_the_valid_values(name):
+    with pytest.raises(ValueError, match=r"stride must be a positive int.*valid: 1, 2"):
+        formula(name, stride=0)
+
+
+def test_unknown_padding_lists_the_choices():
+    with pytest.raises(ValueError, match=r"unknown padding 'full'; valid: valid, same, "):
+        formula("conv2d", padding="full")
+    with pytest.raises(ValueError, match=r"valid: valid, same$"):
+        formula("avg_pool2d", padding=((1, 1), (1, 1)))
