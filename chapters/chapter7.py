@@ -1,0 +1,383 @@
+"""Chapter 7: convolution (cross-correlation), stride, padding, channels, edges.
+
+Every number on screen is ``formula("conv2d", ...).numpy`` on a real scikit-learn
+digit; the cells a window covers are found by the same formula (see
+:func:`footprints`), never by index arithmetic written here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from manim import (
+    DOWN,
+    GREY_B,
+    LEFT,
+    RIGHT,
+    UP,
+    Arrow,
+    FadeIn,
+    FadeOut,
+    LaggedStart,
+    Scene,
+    Transform,
+    VGroup,
+)
+
+from nnmath.registry import formula
+from nnmath.worked import fmt, substituted_latex
+
+from .base import Chapter
+from .blocks import COLORS, EquationPanel, equation, fit, label, title
+from .grid import ArrayImage, NumberGrid
+
+__all__ = [
+    "CHAPTER",
+    "ChannelsScene",
+    "EdgeScene",
+    "SlidingWindowScene",
+    "StridePaddingScene",
+    "conv_example",
+    "example",
+    "footprints",
+]
+
+#: scikit-learn digit #1579 (the first zero of the CNN's test split): a zero has
+#: a vertical stroke on each side, so a vertical-edge kernel has much to find
+SAMPLE = 1579
+#: the 5×5 patch of it the grids show (rows, columns): the left stroke
+PATCH = (slice(1, 6), slice(1, 6))
+#: Sobel kernels: the horizontal and the vertical brightness gradient
+SOBEL_X = np.array([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]])
+SOBEL_Y = SOBEL_X.T.copy()
+#: the two-channel example: a 4×4 patch of both edge maps, a 2×2 kernel slice per
+#: channel, and a bias
+CHANNEL_PATCH = (slice(2, 6), slice(1, 5))
+CHANNEL_KERNEL = np.array([[[1.0, 0.0], [0.0, -1.0]], [[0.0, 1.0], [-1.0, 0.0]]])
+CHANNEL_BIAS = 2.0
+
+
+def digit() -> tuple[np.ndarray, int]:
+    """The raw 8×8 image (integers 0..16) and its label."""
+    from sklearn.datasets import load_digits  # bundled with scikit-learn
+
+    digits = load_digits()
+    return digits.images[SAMPLE].copy(), int(digits.target[SAMPLE])
+
+
+def conv(stride: int = 1, padding: str = "valid", bias: bool = True):
+    return formula("conv2d", stride=stride, padding=padding, bias=bias)
+
+
+def footprints(f, height: int, width: int, kernel: tuple[int, int]) -> np.ndarray:
+    """``cover[i, j]``: the boolean (H, W) mask of input cells that output cell
+    ``(i, j)`` reads, found by running the formula itself on one-hot images with
+    an all-ones kernel (image ``r·W + c`` lights only cell ``(r, c)``)."""
+    probes = np.eye(height * width).reshape(-1, height, width, 1)
+    arrays = {"x": probes, "w": np.ones((*kernel, 1, 1)), "b": np.zeros(1)}
+    out = f.numpy(**{k: arrays[k] for k in f.input_names})[..., 0]  # (H·W, OH, OW)
+    return np.moveaxis(out, 0, -1).reshape(*out.shape[1:], height, width) > 0.5
+
+
+def origin(mask: np.ndarray, kernel: tuple[int, int]) -> tuple[int, int]:
+    """Top-left cell of a window from the input cells it covers; a window cut off
+    at the top or left edge starts in the zero border (a negative index)."""
+    rows, cols = np.nonzero(mask)
+    r = rows.min() if rows.min() > 0 else rows.max() - kernel[0] + 1
+    c = cols.min() if cols.min() > 0 else cols.max() - kernel[1] + 1
+    return int(r), int(c)
+
+
+def conv_example(
+    image: np.ndarray,
+    kernel: np.ndarray,
+    *,
+    stride: int,
+    padding: str,
+    bias: float | None = None,
+) -> dict:
+    """One sliding-window example: input (H, W, C), kernel (k, k, C), the output
+    (OH, OW) from the formula, each window's top-left cell, and the first two
+    windows written out with their numbers (``bias=None``: a layer without one)."""
+    image = image if image.ndim == 3 else image[..., None]
+    kernel = kernel if kernel.ndim == 3 else kernel[..., None]
+    f = conv(stride, padding, bias is not None)
+    arrays = {"x": image[None], "w": kernel[..., None]}
+    if bias is not None:
+        arrays["b"] = np.array([bias])
+    out = f.numpy(**arrays)[0, ..., 0]
+    ksize = kernel.shape[:2]
+    cover = footprints(f, *image.shape[:2], ksize)
+    data = {
+        "x": image,
+        "w": kernel,
+        "b": bias,
+        "stride": stride,
+        "padding": padding,
+        "out": out,
+        "origins": [origin(cover[ij], ksize) for ij in np.ndindex(out.shape)],
+    }
+    # The written rows read the zero border explicitly: the same windows of the
+    # zero-padded input under 'valid' (the worked printer would otherwise index
+    # a padded cell such as x[-1] from the far end of the array).
+    top, bottom, left, right = border(data)
+    zeros = ((0, 0), (top, bottom), (left, right), (0, 0))
+    padded = dict(arrays, x=np.pad(arrays["x"], zeros))
+    g = conv(stride, "valid", bias is not None)
+    index = [s.name for s in g.indices]  # n, i, j, o in the formula's own names
+    data["written"] = [
+        substituted_latex(g, padded, at=dict(zip(index, (0, i, j, 0))), digits=0)
+        for i, j in ((0, 0), (0, 1))
+    ]
+    data["written_values"] = g.numpy(**padded)[0, ..., 0]
+    return data
+
+
+def example() -> dict:
+    """The worked examples: the 5×5 patch under a vertical-edge kernel ('valid',
+    then stride 2 with 'same' padding), two edge maps as a two-channel input,
+    and the Sobel maps of the whole digit."""
+    raw, target = digit()
+    patch = raw[PATCH]
+    sobel = np.stack([SOBEL_X, SOBEL_Y], axis=-1)[:, :, None, :]  # (3, 3, 1, 2)
+    edges = conv(1, "same").numpy(x=raw[None, ..., None], w=sobel, b=np.zeros(2))[0]
+    two = edges[CHANNEL_PATCH]  # (4, 4, 2)
+    channels = conv_example(
+        two, CHANNEL_KERNEL, stride=1, padding="valid", bias=CHANNEL_BIAS
+    )
+    # each channel's own sum: the same formula on one channel and its kernel slice
+    f = conv(1, "valid", bias=False)
+    slices = [
+        {"x": two[None, ..., c, None], "w": CHANNEL_KERNEL[:, :, c, None, None]}
+        for c in range(two.shape[-1])
+    ]
+    channels["partials"] = np.stack([f.numpy(**a)[0, ..., 0] for a in slices])
+    # the first window's sum per channel, written out (right of its "=")
+    channels["partials_written"] = [
+        substituted_latex(f, a, digits=0).split(" = ", 1)[1] for a in slices
+    ]
+    return {
+        "sample": SAMPLE,
+        "target": target,
+        "digit": raw,
+        "patch": patch,
+        "kernel": SOBEL_X,
+        "valid": conv_example(patch, SOBEL_X, stride=1, padding="valid"),
+        "same": conv_example(patch, SOBEL_X, stride=2, padding="same"),
+        "channels": channels,
+        "edges": {"sobel": sobel[:, :, 0, :], "maps": edges},
+    }
+
+
+def border(data: dict) -> tuple[int, int, int, int]:
+    """The zero cells around the input (top, bottom, left, right) that the windows
+    reach into: none for 'valid', TensorFlow's split for 'same'."""
+    (h, w), k = data["x"].shape[:2], data["w"].shape[:2]
+    rows = [r for r, _ in data["origins"]]
+    cols = [c for _, c in data["origins"]]
+    return (
+        max(0, -min(rows)),
+        max(0, max(rows) + k[0] - h),
+        max(0, -min(cols)),
+        max(0, max(cols) + k[1] - w),
+    )
+
+
+def _heading(text: str, mob, *, buff: float = 0.18):
+    return label(text, font_size=24, color=GREY_B).next_to(mob, UP, buff=buff)
+
+
+class SlidingWindowScene(Scene):
+    """A 3×3 vertical-edge kernel slides over a 5×5 patch of a real digit; the
+    first windows are written out, every output cell is filled as it is computed."""
+
+    KEY = "valid"
+    TITLE = "Convolution: one kernel slides over the image"
+    CELL = 0.6
+
+    def subtitle(self, data: dict) -> str:
+        return (
+            f"a 5×5 patch of digit #{SAMPLE}, the vertical-edge kernel, "
+            f"stride {data['stride']}, padding '{data['padding']}'"
+        )
+
+    def construct(self):
+        ex = example()
+        data = ex[self.KEY]
+        x, w, out = data["x"][..., 0], data["w"][..., 0], data["out"]
+        k = w.shape[:2]
+        head = title(self.TITLE, self.subtitle(data))
+        self.play(FadeIn(head), run_time=0.6)
+
+        pad = border(data)
+        cell = self.CELL * 5 / (5 + max(pad[0] + pad[1], pad[2] + pad[3]) / 2)
+        grid = NumberGrid(x, pad=pad, cell=cell).move_to([-4.0, -0.25, 0])
+        kern = NumberGrid(w, cell=self.CELL, heat=True).move_to([0.0, 0.5, 0])
+        result = NumberGrid(shape=out.shape, cell=0.78, digits=0)
+        result.move_to([4.0, 0.0, 0])
+        heads = VGroup(
+            _heading("input x" + (", zero border" if any(pad) else ""), grid, buff=0.1),
+            _heading("kernel w", kern),
+            _heading("output", result),
+        )
+        self.play(FadeIn(VGroup(grid, kern, result, heads)), run_time=1)
+        f = conv(data["stride"], data["padding"])
+        panel = EquationPanel(f.latex, caption="what every output cell is", max_width=13.4)
+        panel.to_edge(DOWN, buff=0.25)
+        self.play(FadeIn(panel), run_time=0.8)
+
+        cols = out.shape[1]
+        window = grid.window(*data["origins"][0], *k)
+        target = result.window(0, 0, 1, 1)
+        self.play(FadeIn(window), FadeIn(target), run_time=0.5)
+        for n, (r, c) in enumerate(data["origins"]):
+            i, j = divmod(n, cols)
+            moves = [
+                window.animate.move_to(grid.window(r, c, *k)),
+                target.animate.move_to(result.cell(i, j)),
+            ]
+            if n:
+                self.play(*moves, run_time=0.4 if n >= len(data["written"]) else 0.6)
+            value = result.entry(i, j, out[i, j], color=COLORS["highlight"])
+            if n < len(data["written"]):
+                row = EquationPanel(
+                    data["written"][n],
+                    caption=f"output ({i}, {j}): each weight × the input under it, summed",
+                    max_width=13.4,
+                    font_size=30,
+                ).move_to(panel)
+                self.play(Transform(panel, row), run_time=0.8)
+                self.play(FadeIn(value), run_time=0.5)
+                self.wait(1.2)
+            else:
+                self.play(FadeIn(value), run_time=0.3)
+        self.play(FadeOut(window), FadeOut(target), run_time=0.4)
+        self.wait(1.5)
+
+
+class StridePaddingScene(SlidingWindowScene):
+    """Stride 2 with 'same' padding: a zero border, and the window jumps 2 cells."""
+
+    KEY = "same"
+    TITLE = "Stride 2 and 'same' padding"
+
+
+class ChannelsScene(Scene):
+    """Two channels: each kernel slice slides over its own channel; the partial
+    sums and the bias add up to one output value."""
+
+    CELL = 0.6
+
+    def construct(self):
+        data = example()["channels"]
+        x, w, out, parts = data["x"], data["w"], data["out"], data["partials"]
+        k = w.shape[:2]
+        head = title(
+            "Channels are summed",
+            "input: both edge maps (4×4 patches), a 2×2 kernel slice per channel, "
+            f"bias b = {fmt(data['b'], 0)}",
+        )
+        self.play(FadeIn(head), run_time=0.6)
+        grids, kernels, rows = [], [], VGroup()
+        for ch in range(x.shape[-1]):
+            g = NumberGrid(x[..., ch], cell=self.CELL, heat=True)
+            kk = NumberGrid(w[..., ch], cell=self.CELL, heat=True)
+            row = VGroup(g, kk).arrange(RIGHT, buff=0.45)
+            grids.append(g), kernels.append(kk), rows.add(row)
+        rows.arrange(DOWN, buff=0.6).move_to([-4.1, -0.55, 0])
+        result = NumberGrid(shape=out.shape, cell=0.62, digits=0)
+        result.move_to([5.5, 1.0, 0])
+        heads = VGroup(
+            *[_heading(f"channel {c}", g, buff=0.1) for c, g in enumerate(grids)],
+            *[_heading(f"kernel slice {c}", kk, buff=0.1) for c, kk in enumerate(kernels)],
+            _heading("output", result),
+        )
+        self.play(FadeIn(rows), FadeIn(result), FadeIn(heads), run_time=1)
+
+        cols = out.shape[1]
+        windows = VGroup(*[g.window(*data["origins"][0], *k) for g in grids])
+        target = result.window(0, 0, 1, 1)
+        self.play(FadeIn(windows), FadeIn(target), run_time=0.5)
+        sums = VGroup(
+            *[
+                equation(f"p_{c} = {text}", font_size=26, max_width=5.0)
+                .next_to(kk, RIGHT, buff=0.25)
+                for c, (text, kk) in enumerate(zip(data["partials_written"], kernels))
+            ]
+        )
+        self.play(LaggedStart(*[FadeIn(s) for s in sums], lag_ratio=0.5), run_time=1.2)
+        names = " + ".join(f"p_{c}" for c in range(len(grids)))
+        values = " + ".join(fmt(v, 0) for v in (*parts[:, 0, 0], data["b"]))
+        total = EquationPanel(
+            f"{names} + b = {values} = {fmt(out[0, 0], 0)}".replace("+ -", "- "),
+            caption="output (0, 0): the channels' sums and the bias",
+            max_width=5.2,
+            font_size=30,
+        ).move_to([4.2, -2.9, 0])
+        self.play(FadeIn(total), run_time=0.8)
+        first = result.entry(0, 0, out[0, 0], color=COLORS["highlight"])
+        self.play(FadeIn(first), run_time=0.5)
+        self.wait(1.5)
+        for n, (r, c) in enumerate(data["origins"][1:], start=1):
+            i, j = divmod(n, cols)
+            self.play(
+                *[wd.animate.move_to(g.window(r, c, *k)) for wd, g in zip(windows, grids)],
+                target.animate.move_to(result.cell(i, j)),
+                run_time=0.35,
+            )
+            self.play(FadeIn(result.entry(i, j, out[i, j], color=COLORS["highlight"])), run_time=0.25)
+        self.play(FadeOut(windows), FadeOut(target), run_time=0.4)
+        self.wait(1.5)
+
+
+class EdgeScene(Scene):
+    """Sobel kernels on a whole real digit: two edge maps, shown as images."""
+
+    def construct(self):
+        ex = example()
+        edges = ex["edges"]
+        head = title(
+            "Edges of a real digit",
+            f"digit #{SAMPLE} (a {ex['target']}), Sobel kernels, stride 1, 'same' padding",
+        )
+        self.play(FadeIn(head), run_time=0.6)
+        image = ArrayImage(ex["digit"], height=3.4, vmin=0, vmax=16, caption="input: pixels 0–16")
+        image.move_to([-4.6, -0.3, 0])
+        self.play(FadeIn(image), run_time=0.8)
+        top = max(np.abs(edges["maps"]).max(), 1.0)  # one colour scale for both maps
+        names = ("left → right change", "top → bottom change")
+        for ch, y in ((0, 1.25), (1, -1.75)):
+            kern = NumberGrid(edges["sobel"][..., ch], cell=0.42, heat=True).move_to([-0.6, y, 0])
+            kname = _heading(f"Sobel kernel {'xy'[ch]}", kern, buff=0.1)
+            fmap = ArrayImage(
+                edges["maps"][..., ch], height=2.1, vmax=top, caption=names[ch]
+            )
+            fmap.move_to([3.6, y - 0.1, 0])
+            arrows = VGroup(
+                Arrow(image.get_right(), kern.get_left(), buff=0.2, stroke_width=3, color=GREY_B),
+                Arrow(kern.get_right(), fmap.frame.get_left(), buff=0.2, stroke_width=3, color=GREY_B),
+            )
+            self.play(FadeIn(kern), FadeIn(kname), FadeIn(arrows[0]), run_time=0.8)
+            self.play(FadeIn(arrows[1]), FadeIn(fmap), run_time=1.2)
+            self.wait(1.0)
+        note = label(
+            "blue: brighter ahead · red: darker ahead · black: no change",
+            font_size=22,
+            color=GREY_B,
+        ).to_edge(DOWN, buff=0.2)
+        self.play(FadeIn(note), run_time=0.6)
+        self.wait(2.5)
+
+
+CHAPTER = Chapter(
+    number=7,
+    slug="convolution",
+    title="Convolution",
+    module=__name__,
+    formulas=("conv2d",),
+    claims=("conv2d/dx", "conv2d/dw", "conv2d/db"),
+    scenes=("SlidingWindowScene", "StridePaddingScene", "ChannelsScene", "EdgeScene"),
+    example=example,
+    prose_file=str(Path(__file__).with_suffix(".md")),
+)
