@@ -41,6 +41,8 @@ class Chapter:
     #: returns the seeded worked-example data the scenes show
     example: Callable[[], dict] = field(repr=False, default=dict)
     prose_file: str = ""
+    #: the file of a lecturer's chapter outside the package (set by the loader)
+    path: str = ""
 
     @property
     def id(self) -> str:
@@ -51,8 +53,11 @@ class Chapter:
         """The chapter's Markdown, with its equations filled in from nnmath."""
         if not self.prose_file:
             return ""
-        return fill_equations(Path(self.prose_file).read_text(encoding="utf-8"))
+        prose = Path(self.prose_file)
+        if self.path and not prose.is_absolute():  # beside a lecturer's chapter file
+            prose = Path(self.path).parent / prose
+        return fill_equations(prose.read_text(encoding="utf-8"))
 
     def names(self) -> tuple[str, ...]:
         """Every name that selects this chapter on the command line."""
-        return (self.id, str(self.number), self.slug)
+        return (self.id, str(self.number), self.slug) + ((self.path,) if self.path else ())

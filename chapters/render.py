@@ -1,25 +1,38 @@
 """Render a chapter's scenes to video files.
 
 Each scene is an independent :class:`SceneJob` run by :func:`run_job`, a plain
-function of picklable arguments, so a process pool (or later a cluster executor)
-can run jobs without change.  Manim renders into a throw-away media directory;
-the finished file is copied next to its destination under a temporary name and
-moved into place with ``os.replace``, so an interrupted render never leaves a
-half-written file where a good one was.
+function of picklable arguments.  :func:`render_jobs` hands the jobs to an
+executor — any :class:`concurrent.futures.Executor` whose workers are processes:
+by default a local pool that starts a fresh interpreter per scene; a Dask or Ray
+executor can be passed instead without touching the chapters.
+
+A fresh process per scene is what makes the cache exact: while the scene renders,
+the registry records every formula and claim it looks up and ``sys.modules``
+every source file it imports (see :mod:`chapters.cache`).
+
+Manim renders into a throw-away media directory; the finished file is copied
+next to its destination under a temporary name and moved into place with
+``os.replace``, so an interrupted render never leaves a half-written file where
+a good one was.  Workers turn SIGTERM into an exception so that clean-up runs.
 """
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import importlib
+import multiprocessing
 import os
 import shutil
+import signal
+import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from .base import Chapter
+from .cache import SceneCache, atomic_copy, cache_root, file_sha
 
 __all__ = [
     "FORMATS",
@@ -27,22 +40,26 @@ __all__ = [
     "REQUIRED_TOOLS",
     "RenderError",
     "SceneJob",
+    "Rendered",
     "check_tools",
+    "local_executor",
     "render_chapter",
+    "render_jobs",
     "render_scene",
     "run_job",
     "scene_job",
 ]
 
-#: quality letter → Manim's quality name (854x480@15, 1280x720@30, 1920x1080@60, 4K@60)
+#: quality letter (Manim's) → Manim's quality name
 QUALITIES = {
-    "l": "low_quality",
-    "m": "medium_quality",
-    "h": "high_quality",
-    "k": "fourk_quality",
+    "l": "low_quality",  # 854x480 at 15 fps
+    "m": "medium_quality",  # 1280x720 at 30 fps
+    "h": "high_quality",  # 1920x1080 at 60 fps
+    "p": "production_quality",  # 2560x1440 at 60 fps
+    "k": "fourk_quality",  # 3840x2160 at 60 fps
 }
-#: output formats; png is the scene's last frame
-FORMATS = ("mp4", "gif", "webm", "png")
+#: output formats, named as Manim names them; png is the scene's last frame
+FORMATS = ("mp4", "webm", "mov", "gif", "png")
 #: programs MathTex needs, and how to get them (Debian/Ubuntu package names)
 REQUIRED_TOOLS = {
     "latex": "texlive-latex-base texlive-latex-extra texlive-fonts-recommended "
@@ -64,17 +81,39 @@ class SceneJob:
     quality: str
     fmt: str
     target: str
+    #: the file of a chapter that lives outside the package ("" for the book's own)
+    path: str = ""
+    #: the cache directory ("" for none)
+    cache: str = ""
 
     @property
     def label(self) -> str:
-        return f"{self.module.rsplit('.', 1)[-1]}/{self.scene}"
+        where = Path(self.path).name if self.path else self.module.rsplit(".", 1)[-1]
+        return f"{where}/{self.scene}"
+
+    @property
+    def request(self) -> dict:
+        """What names this render in the cache (the target folder does not)."""
+        return {"module": self.module, "path": self.path, "scene": self.scene,
+                "quality": self.quality, "format": self.fmt}
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A finished job: where its file is, how long it took, whether it was cached."""
+
+    job: SceneJob
+    path: Path
+    seconds: float
+    cached: bool = False
+    reason: str = ""  # why it was (re-)rendered
 
 
 def _validate(quality: str, fmt: str) -> None:
     if quality not in QUALITIES:
         raise ValueError(
             f"invalid quality {quality!r}; valid: {', '.join(QUALITIES)} "
-            "(low, medium, high, 4k)"
+            "(low, medium, high, production, 4k)"
         )
     if fmt not in FORMATS:
         raise ValueError(f"invalid format {fmt!r}; valid: {', '.join(FORMATS)}")
@@ -105,6 +144,7 @@ def scene_job(
     quality: str = "l",
     fmt: str = "mp4",
     out_dir: Path = Path("media"),
+    cache: bool = True,
 ) -> SceneJob:
     """The job that renders ``scene_name`` to ``out_dir/<chapter id>/<scene>.<fmt>``."""
     _validate(quality, fmt)
@@ -114,59 +154,78 @@ def scene_job(
             f"valid: {', '.join(chapter.scenes)}"
         )
     target = Path(out_dir) / chapter.id / f"{scene_name}.{fmt}"
-    return SceneJob(chapter.module, scene_name, quality, fmt, str(target.absolute()))
+    return SceneJob(chapter.module, scene_name, quality, fmt, str(target.absolute()),
+                    chapter.path, str(cache_root(out_dir).absolute()) if cache else "")
 
 
-def run_job(job: SceneJob) -> Path:
-    """Render one scene and move the result atomically to ``job.target``."""
-    _validate(job.quality, job.fmt)
-    check_tools()
-    from manim import tempconfig  # imported late: Manim is slow to import
+def _scene_class(job: SceneJob):
+    from . import load_module
 
     try:
-        scene_class = getattr(importlib.import_module(job.module), job.scene)
+        return getattr(load_module(job.module, job.path), job.scene)
     except (ImportError, AttributeError) as exc:
         raise RenderError(f"cannot load scene {job.label}: {exc}") from exc
 
+
+def _manim_render(job: SceneJob, media: str) -> Path:
+    """Render with Manim into ``media``; return the file it produced."""
+    from manim import tempconfig  # imported late: Manim is slow to import
+
+    settings = {
+        "verbosity": "ERROR",
+        "progress_bar": "none",
+        "log_to_file": False,
+        "quality": QUALITIES[job.quality],
+        "format": job.fmt,
+        "media_dir": media,
+        "disable_caching": True,
+        "preview": False,
+        "output_file": job.scene,
+    }
+    scene_class = _scene_class(job)
+    try:
+        with tempconfig(settings):
+            scene = scene_class()
+            scene.render()
+            writer = scene.renderer.file_writer
+            produced = writer.image_file_path if job.fmt == "png" else writer.movie_file_path
+    except (KeyboardInterrupt, SystemExit, RenderError):
+        raise
+    except Exception as exc:  # Manim raises anything from ValueError to OSError
+        raise RenderError(_explain(job, exc)) from exc
+    if not Path(produced).is_file():
+        raise RenderError(f"rendering {job.label} produced no file at {produced}")
+    return Path(produced)
+
+
+def run_job(job: SceneJob) -> Rendered:
+    """Render one scene, keep it in the cache, and move it atomically to its target.
+
+    Meant to run in a fresh process (see :func:`local_executor`): the formulas,
+    claims and source files recorded here become the scene's cache key.
+    """
+    from nnmath import registry
+
+    from .cache import recorded_dependencies
+
+    _validate(job.quality, job.fmt)
+    check_tools()
+    start = time.perf_counter()
+    fresh = job.module not in sys.modules
     target = Path(job.target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
     with tempfile.TemporaryDirectory(prefix="nnbook-render-") as media:
-        settings = {
-            "verbosity": "ERROR",
-            "progress_bar": "none",
-            "log_to_file": False,
-            "quality": QUALITIES[job.quality],
-            "format": job.fmt,
-            "media_dir": media,
-            "disable_caching": True,
-            "preview": False,
-            "output_file": job.scene,
-        }
-        try:
-            with tempconfig(settings):
-                scene = scene_class()
-                scene.render()
-                writer = scene.renderer.file_writer
-                produced = (
-                    writer.image_file_path
-                    if job.fmt == "png"
-                    else writer.movie_file_path
-                )
-        except (KeyboardInterrupt, RenderError):
-            raise
-        except Exception as exc:  # Manim raises anything from ValueError to OSError
-            raise RenderError(_explain(job, exc)) from exc
-        if not Path(produced).is_file():
-            raise RenderError(f"rendering {job.label} produced no file at {produced}")
-        try:
-            shutil.copyfile(
-                produced, partial
-            )  # same directory as target: replace is atomic
-            os.replace(partial, target)
-        finally:
-            partial.unlink(missing_ok=True)
-    return target
+        with registry.recording() as used:
+            produced = _manim_render(job, media)
+        if job.cache:
+            if not fresh:  # imported earlier in this process: lookups may be missed
+                used |= {("formula", n, ()) for n in registry.names()}
+                used |= {("claim", n, ()) for n in registry.claim_names()}
+            extra = (Path(job.path).resolve().parent,) if job.path else ()
+            deps = recorded_dependencies(used, extra)
+            produced = SceneCache(Path(job.cache)).store(
+                job.request, produced, deps, time.perf_counter() - start)
+        atomic_copy(produced, target)
+    return Rendered(job, target, time.perf_counter() - start)
 
 
 def _explain(job: SceneJob, exc: Exception) -> str:
@@ -186,6 +245,126 @@ def _explain(job: SceneJob, exc: Exception) -> str:
     )
 
 
+# -- running many jobs ---------------------------------------------------------
+def _exit_on_sigterm() -> None:
+    """Worker initializer: SIGTERM raises SystemExit, so ``finally`` blocks run."""
+
+    def handler(signum, frame):
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, handler)
+
+
+def local_executor(jobs: int = 1) -> cf.ProcessPoolExecutor:
+    """``jobs`` worker processes, each a fresh interpreter that renders one scene."""
+    if jobs < 1:
+        raise ValueError(f"--jobs must be at least 1, got {jobs}")
+    return cf.ProcessPoolExecutor(
+        max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
+        max_tasks_per_child=1, initializer=_exit_on_sigterm)
+
+
+def _sweep_partials(jobs: Sequence[SceneJob]) -> None:
+    """Remove temporary files left by a render that was killed outright (SIGKILL)."""
+    for folder in {Path(j.target).parent for j in jobs}:
+        for p in folder.glob(".*.partial") if folder.is_dir() else ():
+            pid = p.name.rsplit(".", 2)[-2]
+            if pid.isdigit() and not _alive(int(pid)):
+                p.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _from_cache(job: SceneJob) -> tuple[Rendered | None, str]:
+    start = time.perf_counter()
+    blob, reason = SceneCache(Path(job.cache)).lookup(job.request)
+    if blob is None:
+        return None, reason
+    target = Path(job.target)
+    if not target.is_file() or file_sha(target) != blob.name:
+        atomic_copy(blob, target)
+    return Rendered(job, target, time.perf_counter() - start, cached=True), ""
+
+
+def _stop(executor: cf.Executor) -> None:
+    """Cancel what has not started and stop the workers; they clean up after
+    themselves (SIGTERM → SystemExit in each) before the pool is joined."""
+    for process in list(getattr(executor, "_processes", {}).values()):
+        if process.is_alive():
+            process.terminate()
+    executor.shutdown(wait=True, cancel_futures=True)
+
+
+#: ``on_progress(rendered, done, total)``, called after each scene
+Progress = Callable[[Rendered, int, int], None]
+
+
+def render_jobs(
+    jobs: Sequence[SceneJob],
+    *,
+    executor: cf.Executor | None = None,
+    workers: int = 1,
+    force: bool = False,
+    on_progress: Progress | None = None,
+) -> list[Rendered]:
+    """Run ``jobs``: cached ones are copied into place, the rest are rendered.
+
+    ``executor`` is any process-based :class:`concurrent.futures.Executor`
+    (Dask's ``client.get_executor()`` qualifies); by default a local pool of
+    ``workers`` processes.  An executor passed in is left running.  Results come
+    back in job order; on an error or interrupt the remaining jobs are cancelled.
+    """
+    check_tools()  # fail before the first scene, not in the middle
+    _sweep_partials(jobs)
+    results: dict[int, Rendered] = {}
+    reasons: dict[int, str] = {}
+    done = 0
+    for i, job in enumerate(jobs):
+        if job.cache and not force:
+            hit, reason = _from_cache(job)
+            if hit is not None:
+                results[i] = hit
+                done += 1
+                if on_progress:
+                    on_progress(hit, done, len(jobs))
+                continue
+            reasons[i] = reason
+        else:
+            reasons[i] = "--force" if force else "cache off"
+    todo = [i for i in range(len(jobs)) if i not in results]
+    if not todo:
+        return [results[i] for i in range(len(jobs))]
+    own = executor is None
+    pool = local_executor(workers) if own else executor
+    try:
+        futures = {pool.submit(run_job, jobs[i]): i for i in todo}
+        for future in cf.as_completed(futures):
+            i = futures[future]
+            r = future.result()
+            results[i] = Rendered(r.job, r.path, r.seconds, False, reasons[i])
+            done += 1
+            if on_progress:
+                on_progress(results[i], done, len(jobs))
+    except BaseException:
+        if own:
+            _stop(pool)
+        else:
+            for f in futures:
+                f.cancel()
+        raise
+    if own:
+        pool.shutdown(wait=True)
+    return [results[i] for i in range(len(jobs))]
+
+
 def render_scene(
     chapter: Chapter,
     scene_name: str,
@@ -193,19 +372,16 @@ def render_scene(
     quality: str = "l",
     fmt: str = "mp4",
     out_dir: Path = Path("media"),
+    cache: bool = True,
 ) -> Path:
     """Render one scene of ``chapter``; return the path of the finished file.
 
     >>> render_scene(chapters.get("1"), "NeuronScene", quality="l")  # doctest: +SKIP
     PosixPath('.../media/chapter1/NeuronScene.mp4')
     """
-    return run_job(
-        scene_job(chapter, scene_name, quality=quality, fmt=fmt, out_dir=out_dir)
-    )
-
-
-#: ``on_progress(scene_name, done, total, path, seconds)``, called after each scene
-Progress = Callable[[str, int, int, Path, float], None]
+    job = scene_job(chapter, scene_name, quality=quality, fmt=fmt, out_dir=out_dir,
+                    cache=cache)
+    return render_jobs([job])[0].path
 
 
 def render_chapter(
@@ -214,19 +390,9 @@ def render_chapter(
     quality: str = "l",
     fmt: str = "mp4",
     out_dir: Path = Path("media"),
-    on_progress: Progress | None = None,
-) -> list[Path]:
-    """Render every scene of ``chapter`` in order; return the finished files."""
-    jobs = [
-        scene_job(chapter, s, quality=quality, fmt=fmt, out_dir=out_dir)
-        for s in chapter.scenes
-    ]
-    check_tools()  # fail before the first scene, not in the middle
-    paths = []
-    for done, job in enumerate(jobs, start=1):
-        start = time.perf_counter()
-        path = run_job(job)
-        paths.append(path)
-        if on_progress is not None:
-            on_progress(job.scene, done, len(jobs), path, time.perf_counter() - start)
-    return paths
+    **run,
+) -> list[Rendered]:
+    """Render every scene of ``chapter``; ``run`` goes to :func:`render_jobs`."""
+    jobs = [scene_job(chapter, s, quality=quality, fmt=fmt, out_dir=out_dir)
+            for s in chapter.scenes]
+    return render_jobs(jobs, **run)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Callable, Iterable
 
 from .base import Chapter
 
-__all__ = ["subjects", "verify_chapters", "failures"]
+__all__ = ["subjects", "cached_verification", "verification_key"]
 
 
 def subjects(chapters: Iterable[Chapter], *, whole_library: bool = False):
@@ -33,15 +34,80 @@ def subjects(chapters: Iterable[Chapter], *, whole_library: bool = False):
     return list(formulas.values()), list(claims.values())
 
 
-def verify_chapters(chapters: Iterable[Chapter], *, whole_library: bool = False,
-                    oracle: bool = True, on_check: Callable | None = None):
-    """Run every check of ``chapters``; see :func:`nnmath.checks.verify`."""
-    from nnmath.checks import verify
+# -- cached verification ---------------------------------------------------------
+def _engine_digest() -> str:
+    """The checker's own code: every nnmath source file except the formula library,
+    which the subjects' fingerprints already cover."""
+    from .cache import ROOT, file_sha, text_sha
 
+    engine = ROOT / "nnmath"
+    files = sorted(p for p in engine.rglob("*.py") if "library" not in p.relative_to(engine).parts)
+    return text_sha("".join(f"{p.name}:{file_sha(p)}" for p in files))
+
+
+def verification_key(formulas, claims, *, oracle: bool = True) -> str:
+    """Content hash of a verification run: what is checked and what checks it."""
+    from importlib import metadata
+
+    from nnmath.fingerprint import fingerprint
+
+    from .cache import text_sha
+
+    versions = []
+    for dist in ("numpy", "sympy", "mpmath", "tensorflow", "tensorflow-cpu", "keras"):
+        try:
+            versions.append(f"{dist}={metadata.version(dist)}")
+        except metadata.PackageNotFoundError:
+            pass
+    parts = [f"oracle={oracle}", _engine_digest(), *versions,
+             *sorted(fingerprint(x) for x in [*formulas, *claims])]
+    return text_sha("\n".join(parts))
+
+
+def _store(path: Path, checks) -> None:
+    import json
+
+    from .cache import atomic_write
+
+    try:
+        atomic_write(path, json.dumps([c.as_dict() for c in checks], indent=1))
+    except OSError:
+        pass  # a cache that cannot be written only costs time later
+
+
+def cached_verification(chapters: Iterable[Chapter], cache: Path, *,
+                        whole_library: bool = False, oracle: bool = True,
+                        force: bool = False, on_check: Callable | None = None):
+    """``(checks, cached)``: the checks of ``chapters``, reused from ``cache`` when
+    the very same formulas and claims were verified by the very same code.
+
+    A fresh run is also filed under each chapter's own key, so ``nnbook verify``
+    followed by ``nnbook render chapter3`` verifies nothing twice.
+    """
+    import json
+
+    from nnmath.checks import Check, verify
+
+    chapters = list(chapters)
+    folder = cache / "verify"
     formulas, claims = subjects(chapters, whole_library=whole_library)
-    return verify(formulas, claims, oracle=oracle, on_check=on_check)
-
-
-def failures(chapters: Iterable[Chapter], *, oracle: bool = True):
-    """The failed checks of ``chapters``: what stops them from being rendered."""
-    return [c for c in verify_chapters(chapters, oracle=oracle) if not c.passed]
+    path = folder / f"{verification_key(formulas, claims, oracle=oracle)}.json"
+    if path.is_file() and not force:
+        try:
+            checks = [Check(**d) for d in json.loads(path.read_text(encoding="utf-8"))]
+        except (ValueError, TypeError):
+            checks = None
+        if checks is not None:
+            for c in checks:
+                if on_check:
+                    on_check(c)
+            return checks, True
+    checks = verify(formulas, claims, oracle=oracle, on_check=on_check)
+    _store(path, checks)
+    if len(chapters) > 1 or whole_library:
+        for ch in chapters:
+            f, c = subjects([ch])
+            names = {x.name for x in [*f, *c]}
+            _store(folder / f"{verification_key(f, c, oracle=oracle)}.json",
+                   [k for k in checks if k.subject in names])
+    return checks, False

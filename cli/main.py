@@ -24,6 +24,14 @@ class BadUsage(click.ClickException):
     exit_code = 2
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so that the same clean-up runs."""
+
+
+def _on_sigterm(signum, frame):
+    raise Terminated()
+
+
 class Group(click.Group):
     """Prints every error as a single line, never a traceback."""
 
@@ -41,9 +49,9 @@ class Group(click.Group):
         except click.Abort:
             click.echo("Aborted.", err=True)
             sys.exit(130)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
             click.echo("Interrupted; finished files are intact, none is half-written.", err=True)
-            sys.exit(130)
+            sys.exit(143 if isinstance(exc, Terminated) else 130)
         sys.exit(rv if isinstance(rv, int) else 0)
 
 
@@ -54,6 +62,8 @@ def _chapters(names: tuple[str, ...]):
         return [chapters.get(n) for n in names] if names else chapters.all_chapters()
     except chapters.UnknownChapterError as exc:
         raise BadUsage(str(exc)) from None
+    except chapters.ChapterFileError as exc:
+        raise Failure(str(exc)) from None
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -135,16 +145,18 @@ def verify(chapter_names, json_path, junit_path, no_tf) -> int:
 
     Example: nnbook verify chapter1 --json reports/verify.json
     """
-    from chapters.verification import verify_chapters
+    from chapters.cache import cache_root
+    from chapters.verification import cached_verification
     from nnmath.report import summary, write_json, write_junit
 
     from .table import CheckTable
 
     chs = _chapters(chapter_names)
     table = CheckTable()
-    try:
-        checks = verify_chapters(chs, whole_library=not chapter_names, oracle=not no_tf,
-                                 on_check=table.add)
+    try:  # always checked afresh; filed in the cache so render and build reuse it
+        checks, _ = cached_verification(chs, cache_root(Path("media")), force=True,
+                                        whole_library=not chapter_names,
+                                        oracle=not no_tf, on_check=table.add)
     finally:
         table.close()
     ids = [c.id for c in chs]
@@ -163,56 +175,143 @@ def verify(chapter_names, json_path, junit_path, no_tf) -> int:
     return 0 if s["ok"] else 1
 
 
+def _render_options(f):
+    """Options shared by ``render`` and ``build``."""
+    options = [
+        click.option("-q", "--quality", type=click.Choice(list(QUALITIES)), default="l",
+                     show_default=True,
+                     help="l=480p15, m=720p30, h=1080p60, p=1440p60, k=2160p60."),
+        click.option("-j", "--jobs", type=click.IntRange(min=1), default=1,
+                     show_default=True, help="Render this many scenes at once, each in "
+                     "its own process."),
+        click.option("--force", is_flag=True,
+                     help="Ignore the caches: verify and render everything again."),
+        click.option("--gif", is_flag=True, help="Also make a GIF of every scene."),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def _gate(chs, cache: Path, force: bool) -> None:
+    """Verify each chapter (reusing a verification of the same content); refuse to
+    go on if a claim fails."""
+    from chapters.verification import cached_verification
+
+    for ch in chs:
+        checks, cached = cached_verification([ch], cache, force=force)
+        failed = [c for c in checks if not c.passed]
+        if failed:
+            named = ", ".join(sorted({c.label for c in failed}))
+            raise Failure(f"not rendering {ch.id}: verification failed for {named}; fix "
+                          "the claim, or render anyway with --no-verify")
+        click.echo(f"{ch.id}: {len(checks)} checks passed"
+                   + (" (this maths was verified before: not re-checked)" if cached else ""),
+                   err=True)
+
+
+def _report(rendered, done, total) -> str:
+    how = "cached" if rendered.cached else f"rendered, {rendered.reason}"
+    return f"[{done}/{total}] {rendered.job.label}: {how} ({rendered.seconds:.1f} s)"
+
+
 @cli.command()
 @click.argument("chapter_names", metavar="CHAPTER...", nargs=-1, required=True)
-@click.option("-q", "--quality", type=click.Choice(list(QUALITIES)), default="l",
-              show_default=True, help="l=480p15, m=720p30, h=1080p60, k=2160p60.")
+@_render_options
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="mp4",
-              show_default=True, help="Output format; png is the last frame.")
+              show_default=True, help="Output format, as Manim names it; png is the "
+              "last frame.")
+@click.option("--bundle", is_flag=True,
+              help="Embed bundle: mp4, webm and a poster PNG per scene, and EMBED.md "
+              "with HTML, MyST and Jupyter snippets.")
 @click.option("-o", "--output", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               default=Path("media"), show_default=True, help="Directory to write into.")
 @click.option("--no-verify", is_flag=True,
               help="Render even if the chapter's claims fail verification.")
-def render(chapter_names, quality, fmt, out_dir, no_verify) -> None:
-    """Render the scenes of one or more chapters with Manim.
+def render(chapter_names, quality, jobs, force, gif, fmt, bundle, out_dir, no_verify) -> None:
+    """Render the scenes of chapters with Manim: book chapters or your own files.
 
     The chapters' claims are verified first; a chapter whose claims fail is not
-    rendered unless --no-verify is given.
+    rendered unless --no-verify is given. Scenes whose code and maths are
+    unchanged are taken from the cache (OUT/.cache, or $NNBOOK_CACHE).
 
-    Example: nnbook render chapter1 -q m --format webm
+    \b
+    Examples:
+      nnbook render chapter1 -q m --bundle --jobs 2
+      nnbook render path/to/my_chapter.py
     """
+    from chapters.cache import cache_root
     from chapters.paths import ensure_writable
     from chapters.render import RenderError, check_tools, render_chapter
-    from chapters.verification import failures
 
     chs = _chapters(chapter_names)
+    if (bundle or gif) and fmt != "mp4":
+        raise BadUsage("--bundle and --gif are made from the mp4; leave --format at mp4")
     try:
         ensure_writable(out_dir)
         check_tools()
     except (OSError, RenderError) as exc:
         raise Failure(str(exc)) from None
+    cache = cache_root(out_dir)
     if not no_verify:
-        failed = failures(chs)
-        if failed:
-            named = ", ".join(sorted({c.label for c in failed}))
-            raise Failure(f"not rendering: verification failed for {named}; fix the claim, "
-                          "or render anyway with --no-verify")
-    total = sum(len(c.scenes) for c in chs)
+        _gate(chs, cache, force)
     written: list[Path] = []
-    with click.progressbar(length=total, label="rendering", file=sys.stderr,
-                           item_show_func=lambda s: s) as bar:
-        def progress(scene, done, n, path, seconds):
-            written.append(path)
-            bar.update(1, f"{scene} ({seconds:.1f} s)")
-
+    try:
         for ch in chs:
-            try:
-                render_chapter(ch, quality=quality, fmt=fmt, out_dir=out_dir,
-                               on_progress=progress)
-            except (RenderError, ValueError) as exc:
-                raise Failure(str(exc)) from None
+            for r in render_chapter(ch, quality=quality, fmt=fmt, out_dir=out_dir,
+                                    workers=jobs, force=force,
+                                    on_progress=lambda *a: click.echo(_report(*a), err=True)):
+                written.append(r.path)
+            if bundle or gif:
+                from chapters.bundle import bundle_scene, write_snippets
+
+                made = [bundle_scene(p, gif=gif, cache=cache) for p in written
+                        if p.parent.name == ch.id]
+                for b in made:
+                    written += [b.webm, b.poster] + ([b.gif] if b.gif else [])
+                written.append(write_snippets(out_dir / ch.id, made, ch.title))
+    except (RenderError, ValueError) as exc:
+        raise Failure(str(exc)) from None
     for path in written:
         click.echo(str(path))
+
+
+@cli.command()
+@click.argument("chapter_names", metavar="[CHAPTER]...", nargs=-1)
+@_render_options
+@click.option("-o", "--output", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("site"), show_default=True, help="Directory of the site.")
+@click.option("--media", "media_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("media"), show_default=True,
+              help="Where rendered videos and the cache live.")
+def build(chapter_names, quality, jobs, force, gif, out_dir, media_dir) -> None:
+    """Build the book as a static HTML site (all chapters by default).
+
+    Verifies and renders what changed (cached otherwise), typesets the equations
+    as SVG with LaTeX, and writes OUT/index.html: open it from disk or put the
+    folder on any static host. Nothing is fetched from a network.
+
+    Example: nnbook build -o site && xdg-open site/index.html
+    """
+    from chapters.cache import cache_root
+    from chapters.paths import ensure_writable
+    from chapters.render import RenderError, check_tools
+    from chapters.site import build_site
+    from chapters.texsvg import TexError
+
+    chs = _chapters(chapter_names)
+    try:
+        ensure_writable(out_dir)
+        ensure_writable(media_dir)
+        check_tools()
+        index = build_site(
+            chs, out_dir, media=media_dir, cache=cache_root(media_dir), quality=quality,
+            force=force, gif=gif, workers=jobs,
+            on_step=lambda ch, step: click.echo(f"{ch.id}: {step}", err=True),
+            on_progress=lambda *a: click.echo(_report(*a), err=True))
+    except (OSError, RenderError, TexError, ValueError) as exc:
+        raise Failure(str(exc)) from None
+    click.echo(str(index))
 
 
 @cli.command()
@@ -235,6 +334,9 @@ def doctor() -> int:
 
 
 def main() -> None:
+    import signal
+
+    signal.signal(signal.SIGTERM, _on_sigterm)
     cli()
 
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import inspect
-from typing import Callable
+from contextlib import contextmanager
+from typing import Callable, Iterator
 
 from .formula import Formula
 
 __all__ = ["register", "formula", "names", "UnknownNameError", "register_claims",
-           "claim", "claims", "claim_names"]
+           "claim", "claims", "claim_names", "recording"]
 
 
 class UnknownNameError(KeyError):
@@ -22,6 +23,30 @@ _BUILDERS: dict[str, Callable[..., Formula]] = {}
 _CACHE: dict[tuple, Formula] = {}
 _CLAIM_BUILDERS: list[Callable[[], list]] = []
 _CLAIMS: dict[str, object] = {}
+_BUILT: set[Callable[[], list]] = set()
+#: while :func:`recording` is active: every formula and claim looked up
+_USED: list[set] = []
+
+
+@contextmanager
+def recording() -> Iterator[set]:
+    """Collect the formulas and claims looked up inside the block.
+
+    Yields a set that fills with ``("formula", name, params)`` and
+    ``("claim", name, ())`` as they are looked up; the render cache keys a scene
+    on exactly what its code asked for.
+    """
+    used: set = set()
+    _USED.append(used)
+    try:
+        yield used
+    finally:
+        _USED.remove(used)
+
+
+def _note(kind: str, name: str, params: tuple = ()) -> None:
+    for used in _USED:
+        used.add((kind, name, params))
 
 
 def register(name: str):
@@ -59,6 +84,7 @@ def formula(name: str, **params) -> Formula:
     key = (name, tuple(sorted(params.items())))
     if key not in _CACHE:
         _CACHE[key] = builder(**params)
+    _note("formula", *key)
     return _CACHE[key]
 
 
@@ -70,10 +96,18 @@ def register_claims(builder: Callable[[], list]):
 
 def _claims() -> dict:
     _load()
-    if not _CLAIMS:
-        for build in _CLAIM_BUILDERS:
-            for c in build():
-                _CLAIMS[c.name] = c
+    # builders registered late (a lecturer's chapter file) are run when first needed
+    pending = [b for b in _CLAIM_BUILDERS if b not in _BUILT]
+    if pending:
+        outer = _USED[:]  # building claims looks formulas up; that is not a use
+        _USED.clear()
+        try:
+            for build in pending:
+                _BUILT.add(build)
+                for c in build():
+                    _CLAIMS[c.name] = c
+        finally:
+            _USED[:] = outer
     return _CLAIMS
 
 
@@ -85,10 +119,14 @@ def claim(name: str):
     table = _claims()
     if name not in table:
         raise UnknownNameError(f"unknown claim {name!r}; valid: {', '.join(table)}")
+    _note("claim", name)
     return table[name]
 
 
 def claims(formula_name: str | None = None) -> list:
     """All claims, or those about one formula."""
-    return [c for c in _claims().values()
-            if formula_name is None or c.formula.name == formula_name]
+    found = [c for c in _claims().values()
+             if formula_name is None or c.formula.name == formula_name]
+    for c in found:
+        _note("claim", c.name)
+    return found

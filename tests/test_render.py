@@ -21,8 +21,8 @@ def ch1():
 @pytest.mark.parametrize(
     "kwargs, valid",
     [
-        ({"quality": "x"}, "valid: l, m, h, k"),
-        ({"fmt": "avi"}, "valid: mp4, gif, webm, png"),
+        ({"quality": "x"}, "valid: l, m, h, p, k"),
+        ({"fmt": "avi"}, "valid: mp4, webm, mov, gif, png"),
     ],
 )
 def test_bad_quality_or_format_names_the_valid_choices(ch1, kwargs, valid):

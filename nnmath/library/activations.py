@@ -36,15 +36,26 @@ def activation_of(name: str, arg: sp.Expr) -> sp.Expr:
     return SCALAR[name][0].subs(z, arg)
 
 
-def _elementwise(name: str, title: str, constants: dict | None = None, **kw) -> Formula:
-    f, symbol, tf = SCALAR[name]
+def elementwise(name: str, title: str, f: sp.Expr, *, var: sp.Symbol = z, symbol: str = "",
+                tf: str, constants: dict | None = None, **kw) -> Formula:
+    """The activation ``a = f(z)`` applied to every element of a batch ``z[n, i]``.
+
+    ``f`` is the scalar function of ``var`` a textbook prints; ``tf`` is its
+    TensorFlow reference over the input ``z``.  A lecturer's own activation is
+    declared with this too (see the GELU example in README.md).
+    """
     zb = sp.IndexedBase("z")
     constants = constants or {}
     return Formula(
         name=name, title=title, output="a", indices=(n, i),
-        expr=f.subs(z, zb[n, i]), inputs=(Input("z", ("N", "I"), "pre-activations"),),
-        tf=tf.format(**constants), output_shape=("N", "I"), scalar=f, var=z,
+        expr=f.subs(var, zb[n, i]), inputs=(Input("z", ("N", "I"), "pre-activations"),),
+        tf=tf.format(**constants), output_shape=("N", "I"), scalar=f, var=var,
         symbol=symbol, constants=constants, **kw)
+
+
+def _elementwise(name: str, title: str, constants: dict | None = None, **kw) -> Formula:
+    f, symbol, tf = SCALAR[name]
+    return elementwise(name, title, f, symbol=symbol, tf=tf, constants=constants, **kw)
 
 
 @register("sigmoid")

@@ -1,0 +1,139 @@
+"""Embed bundles: for each rendered scene an mp4, a webm and a poster PNG (and a
+GIF on request), plus snippets to paste into HTML, Markdown/MyST or Jupyter.
+
+The webm, GIF and poster are derived from the mp4 with ffmpeg rather than
+rendered again, and cached under the mp4's SHA-256, so a bundle costs one render.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from .cache import atomic_copy, file_sha
+from .render import RenderError
+
+__all__ = ["Bundle", "bundle_scene", "snippets", "write_snippets", "poster_frame"]
+
+#: ffmpeg arguments of each derived file (part of its cache key)
+RECIPES = {
+    "webm": ["-c:v", "libvpx-vp9", "-b:v", "0", "-crf", "34", "-row-mt", "1",
+             "-deadline", "good", "-cpu-used", "5", "-pix_fmt", "yuv420p", "-an"],
+    "gif": ["-vf", "fps=12,scale=640:-1:flags=lanczos,split[a][b];[a]palettegen"
+            "=stats_mode=diff[p];[b][p]paletteuse=dither=bayer:bayer_scale=3"],
+}
+POSTER_SAMPLES = 24
+
+
+@dataclass(frozen=True)
+class Bundle:
+    scene: str
+    mp4: Path
+    webm: Path
+    poster: Path
+    gif: Path | None = None
+    width: int = 0
+    height: int = 0
+
+
+def _ffmpeg(args: list[str]) -> None:
+    if shutil.which("ffmpeg") is None:
+        raise RenderError("cannot make the embed bundle: ffmpeg not found; install it "
+                          "(apt-get install ffmpeg, or ./run.sh setup)")
+    done = subprocess.run(["ffmpeg", "-y", "-v", "error", *args],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["no message"])[-1]
+        raise RenderError(f"ffmpeg failed: {last}")
+
+
+def poster_frame(video: Path, out: Path) -> tuple[int, int]:
+    """Write the most informative frame of ``video`` (the one that differs most
+    from the background, among evenly spaced samples) as a PNG; return its size.
+
+    The last frame is often a fade to black, and the first is nearly empty."""
+    import av
+    import numpy as np
+    from PIL import Image
+
+    with av.open(str(video)) as container:
+        stream = container.streams.video[0]
+        frames = [f.to_ndarray(format="rgb24") for f in container.decode(stream)]
+    picks = np.linspace(0, len(frames) - 1, min(POSTER_SAMPLES, len(frames))).astype(int)
+    background = np.median(frames[0].reshape(-1, 3), axis=0)
+    ink = [np.mean(np.abs(frames[i].astype(float) - background).sum(axis=2) > 40)
+           for i in picks]
+    best = frames[picks[int(np.argmax(ink))]]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(best).save(out, format="PNG", optimize=True)
+    return best.shape[1], best.shape[0]
+
+
+def _derived(mp4: Path, kind: str, target: Path, cache: Path | None) -> None:
+    """Make ``target`` (webm, gif or png poster) from ``mp4``, via the cache."""
+    sha = file_sha(mp4)
+    blob = cache / "derived" / f"{sha}.{kind}" if cache else None
+    if blob is None or not blob.is_file():
+        with tempfile.TemporaryDirectory(prefix="nnbook-bundle-") as tmp:
+            made = Path(tmp) / f"out.{'png' if kind == 'poster' else kind}"
+            if kind == "poster":
+                poster_frame(mp4, made)
+            else:
+                _ffmpeg(["-i", str(mp4), *RECIPES[kind], str(made)])
+            if blob is None:
+                atomic_copy(made, target)
+                return
+            atomic_copy(made, blob)
+    if not target.is_file() or file_sha(target) != file_sha(blob):
+        atomic_copy(blob, target)
+
+
+def bundle_scene(mp4: Path, *, gif: bool = False, cache: Path | None = None) -> Bundle:
+    """The embed bundle of one rendered mp4, written beside it."""
+    import av
+
+    webm, poster = mp4.with_suffix(".webm"), mp4.with_suffix(".png")
+    _derived(mp4, "webm", webm, cache)
+    _derived(mp4, "poster", poster, cache)
+    gif_path = mp4.with_suffix(".gif") if gif else None
+    if gif_path:
+        _derived(mp4, "gif", gif_path, cache)
+    with av.open(str(mp4)) as container:
+        ctx = container.streams.video[0].codec_context
+        width, height = ctx.width, ctx.height
+    return Bundle(mp4.stem, mp4, webm, poster, gif_path, width, height)
+
+
+def snippets(b: Bundle) -> dict[str, str]:
+    """Paste-ready embeds, with paths relative to the bundle's folder."""
+    mp4, webm, poster = b.mp4.name, b.webm.name, b.poster.name
+    html = (f'<video controls preload="metadata" width="{b.width}" poster="{poster}">\n'
+            f'  <source src="{webm}" type="video/webm">\n'
+            f'  <source src="{mp4}" type="video/mp4">\n'
+            f'  <img src="{b.gif.name if b.gif else poster}" alt="{b.scene}">\n'
+            "</video>")
+    myst = f":::{{figure}} {mp4}\n:alt: {b.scene}\n:width: {b.width}px\n\n{b.scene}\n:::"
+    jupyter = ("from IPython.display import Video\n"
+               f'Video("{mp4}", width={b.width}, html_attributes="controls loop muted '
+               f'poster=\'{poster}\'")')
+    return {"html": html, "myst": myst, "jupyter": jupyter}
+
+
+def write_snippets(folder: Path, bundles: list[Bundle], title: str) -> Path:
+    """``EMBED.md`` in the chapter folder: every scene's snippets, ready to paste."""
+    from .cache import atomic_write
+
+    lines = [f"# {title}: embeds", "",
+             "Paths are relative to this folder; copy the folder with the page.", ""]
+    for b in bundles:
+        s = snippets(b)
+        lines += [f"## {b.scene}", "", "HTML, or Markdown that allows raw HTML:", "",
+                  "```html", s["html"], "```", "", "MyST (Jupyter Book, mystmd):", "",
+                  "````markdown", s["myst"], "````", "", "Jupyter:", "",
+                  "```python", s["jupyter"], "```", ""]
+    path = folder / "EMBED.md"
+    atomic_write(path, "\n".join(lines))
+    return path
