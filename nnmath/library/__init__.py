@@ -5,5 +5,6 @@ from . import activations  # noqa: F401
 from . import layers  # noqa: F401
 from . import losses  # noqa: F401
 from . import mlp  # noqa: F401
+from . import descent  # noqa: F401
 from . import optimizers  # noqa: F401
 from . import conv  # noqa: F401
