@@ -13,7 +13,6 @@ import numpy as np
 from manim import (
     DOWN,
     GREY_B,
-    LEFT,
     RIGHT,
     UP,
     Arrow,
@@ -29,7 +28,7 @@ from nnmath.registry import formula
 from nnmath.worked import fmt, substituted_latex
 
 from .base import Chapter
-from .blocks import COLORS, EquationPanel, equation, fit, label, title
+from .blocks import COLORS, EquationPanel, equation, label, title
 from .grid import ArrayImage, NumberGrid
 
 __all__ = [
@@ -223,7 +222,9 @@ class SlidingWindowScene(Scene):
         )
         self.play(FadeIn(VGroup(grid, kern, result, heads)), run_time=1)
         f = conv(data["stride"], data["padding"])
-        panel = EquationPanel(f.latex, caption="what every output cell is", max_width=13.4)
+        panel = EquationPanel(
+            f.latex, caption="what every output cell is", max_width=13.4
+        )
         panel.to_edge(DOWN, buff=0.25)
         self.play(FadeIn(panel), run_time=0.8)
 
@@ -290,7 +291,10 @@ class ChannelsScene(Scene):
         result.move_to([5.5, 1.0, 0])
         heads = VGroup(
             *[_heading(f"channel {c}", g, buff=0.1) for c, g in enumerate(grids)],
-            *[_heading(f"kernel slice {c}", kk, buff=0.1) for c, kk in enumerate(kernels)],
+            *[
+                _heading(f"kernel slice {c}", kk, buff=0.1)
+                for c, kk in enumerate(kernels)
+            ],
             _heading("output", result),
         )
         self.play(FadeIn(rows), FadeIn(result), FadeIn(heads), run_time=1)
@@ -301,8 +305,9 @@ class ChannelsScene(Scene):
         self.play(FadeIn(windows), FadeIn(target), run_time=0.5)
         sums = VGroup(
             *[
-                equation(f"p_{c} = {text}", font_size=26, max_width=5.0)
-                .next_to(kk, RIGHT, buff=0.25)
+                equation(f"p_{c} = {text}", font_size=26, max_width=5.0).next_to(
+                    kk, RIGHT, buff=0.25
+                )
                 for c, (text, kk) in enumerate(zip(data["partials_written"], kernels))
             ]
         )
@@ -322,11 +327,17 @@ class ChannelsScene(Scene):
         for n, (r, c) in enumerate(data["origins"][1:], start=1):
             i, j = divmod(n, cols)
             self.play(
-                *[wd.animate.move_to(g.window(r, c, *k)) for wd, g in zip(windows, grids)],
+                *[
+                    wd.animate.move_to(g.window(r, c, *k))
+                    for wd, g in zip(windows, grids)
+                ],
                 target.animate.move_to(result.cell(i, j)),
                 run_time=0.35,
             )
-            self.play(FadeIn(result.entry(i, j, out[i, j], color=COLORS["highlight"])), run_time=0.25)
+            self.play(
+                FadeIn(result.entry(i, j, out[i, j], color=COLORS["highlight"])),
+                run_time=0.25,
+            )
         self.play(FadeOut(windows), FadeOut(target), run_time=0.4)
         self.wait(1.5)
 
@@ -342,21 +353,37 @@ class EdgeScene(Scene):
             f"digit #{SAMPLE} (a {ex['target']}), Sobel kernels, stride 1, 'same' padding",
         )
         self.play(FadeIn(head), run_time=0.6)
-        image = ArrayImage(ex["digit"], height=3.4, vmin=0, vmax=16, caption="input: pixels 0–16")
+        image = ArrayImage(
+            ex["digit"], height=3.4, vmin=0, vmax=16, caption="input: pixels 0–16"
+        )
         image.move_to([-4.6, -0.3, 0])
         self.play(FadeIn(image), run_time=0.8)
         top = max(np.abs(edges["maps"]).max(), 1.0)  # one colour scale for both maps
         names = ("left → right change", "top → bottom change")
         for ch, y in ((0, 1.25), (1, -1.75)):
-            kern = NumberGrid(edges["sobel"][..., ch], cell=0.42, heat=True).move_to([-0.6, y, 0])
+            kern = NumberGrid(edges["sobel"][..., ch], cell=0.42, heat=True).move_to(
+                [-0.6, y, 0]
+            )
             kname = _heading(f"Sobel kernel {'xy'[ch]}", kern, buff=0.1)
             fmap = ArrayImage(
                 edges["maps"][..., ch], height=2.1, vmax=top, caption=names[ch]
             )
             fmap.move_to([3.6, y - 0.1, 0])
             arrows = VGroup(
-                Arrow(image.get_right(), kern.get_left(), buff=0.2, stroke_width=3, color=GREY_B),
-                Arrow(kern.get_right(), fmap.frame.get_left(), buff=0.2, stroke_width=3, color=GREY_B),
+                Arrow(
+                    image.get_right(),
+                    kern.get_left(),
+                    buff=0.2,
+                    stroke_width=3,
+                    color=GREY_B,
+                ),
+                Arrow(
+                    kern.get_right(),
+                    fmap.frame.get_left(),
+                    buff=0.2,
+                    stroke_width=3,
+                    color=GREY_B,
+                ),
             )
             self.play(FadeIn(kern), FadeIn(kname), FadeIn(arrows[0]), run_time=0.8)
             self.play(FadeIn(arrows[1]), FadeIn(fmap), run_time=1.2)

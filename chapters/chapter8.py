@@ -14,7 +14,6 @@ import numpy as np
 from manim import (
     DOWN,
     GREY_B,
-    LEFT,
     RIGHT,
     UP,
     Arrow,
@@ -32,7 +31,7 @@ from nnmath.worked import fmt
 
 from . import chapter7
 from .base import Chapter
-from .blocks import COLORS, EquationPanel, ProbabilityBars, equation, label, title
+from .blocks import COLORS, EquationPanel, ProbabilityBars, label, title
 from .grid import ArrayImage, NumberGrid
 
 __all__ = [
@@ -83,13 +82,21 @@ def conv_routing() -> dict:
     net = trained()
     w = net.params["w"][..., :1]  # the first filter (one input channel)
     shape = (1, *ROUTING_SIZE, 1)
-    out = {"w": w[..., 0, 0], "traced": TRACED}
-    for key, cells in (("dx_one", TRACED[:1]), ("dx_both", TRACED)):
+    f = claim("conv2d/dx").formula
+    cover = chapter7.footprints(f, *ROUTING_SIZE, w.shape[:2])
+    out = {
+        "w": w[..., 0, 0],
+        "traced": TRACED,
+        # the input cells under each traced cell's window, as the formula reads them
+        "windows": [cover[cell] for cell in TRACED],
+    }
+    for key, cells in (("one", TRACED[:1]), ("both", TRACED)):
         g = np.zeros(shape)
         for cell in cells:
             g[(0, *cell, 0)] = 1.0
         arrays = {"x": np.zeros(shape), "w": w, "b": np.zeros(1), "g": g}
-        out[key] = claim("conv2d/dx").gradient.numpy(**arrays)[0, ..., 0]
+        out[f"g_{key}"] = g[0, ..., 0]
+        out[f"dx_{key}"] = claim("conv2d/dx").gradient.numpy(**arrays)[0, ..., 0]
     return out
 
 
@@ -147,15 +154,17 @@ class PoolingScene(Scene):
         grid = NumberGrid(x, cell=0.8, heat=True).move_to([-3.9, -0.4, 0])
         outs = {
             "max": NumberGrid(shape=mx.shape, cell=0.9, digits=0),
-            "avg": NumberGrid(shape=avg.shape, cell=0.9, digits=2),
+            "avg": NumberGrid(shape=avg.shape, cell=1.1, digits=2),
         }
         outs["max"].move_to([1.0, 0.9, 0])
         outs["avg"].move_to([1.0, -2.0, 0])
         eqs = VGroup(
-            EquationPanel(formula("max_pool2d").latex, max_width=4.6, font_size=28)
-            .next_to(outs["max"], RIGHT, buff=0.5),
-            EquationPanel(formula("avg_pool2d").latex, max_width=4.6, font_size=28)
-            .next_to(outs["avg"], RIGHT, buff=0.5),
+            EquationPanel(
+                formula("max_pool2d").latex, max_width=4.6, font_size=28
+            ).next_to(outs["max"], RIGHT, buff=0.5),
+            EquationPanel(
+                formula("avg_pool2d").latex, max_width=4.6, font_size=28
+            ).next_to(outs["avg"], RIGHT, buff=0.5),
         )
         heads = VGroup(
             _heading("input", grid),
@@ -175,7 +184,11 @@ class PoolingScene(Scene):
                 window, ring = frame, mark
                 self.play(FadeIn(window), FadeIn(ring), run_time=0.5)
             else:
-                self.play(window.animate.move_to(frame), ring.animate.move_to(mark), run_time=0.5)
+                self.play(
+                    window.animate.move_to(frame),
+                    ring.animate.move_to(mark),
+                    run_time=0.5,
+                )
             self.play(
                 FadeIn(outs["max"].entry(i, j, mx[i, j], color=COLORS["output"])),
                 FadeIn(outs["avg"].entry(i, j, avg[i, j], color=COLORS["highlight"])),
@@ -199,12 +212,16 @@ class FlattenScene(Scene):
         )
         self.play(FadeIn(head), run_time=0.6)
         tints = (COLORS["input"], COLORS["output"])
-        grids = VGroup(
-            *[
-                NumberGrid(maps[..., ch], cell=0.9, color=tints[ch], digits=0)
-                for ch in range(channels)
-            ]
-        ).arrange(RIGHT, buff=1.2).move_to([0, 1.0, 0])
+        grids = (
+            VGroup(
+                *[
+                    NumberGrid(maps[..., ch], cell=0.9, color=tints[ch], digits=0)
+                    for ch in range(channels)
+                ]
+            )
+            .arrange(RIGHT, buff=1.2)
+            .move_to([0, 1.0, 0])
+        )
         heads = VGroup(*[_heading(f"channel {ch}", g) for ch, g in enumerate(grids)])
         self.play(FadeIn(grids), FadeIn(heads), run_time=0.8)
         vector = NumberGrid(flat[None, :], cell=0.9, digits=0).move_to([0, -1.9, 0])
@@ -212,7 +229,9 @@ class FlattenScene(Scene):
             square.set_stroke(tints[k % channels])
         idx = VGroup(
             *[
-                label(f"{k}", font_size=20, color=GREY_B).next_to(vector.cell(0, k), DOWN, buff=0.1)
+                label(f"{k}", font_size=20, color=GREY_B).next_to(
+                    vector.cell(0, k), DOWN, buff=0.1
+                )
                 for k in range(len(flat))
             ]
         )
@@ -243,39 +262,98 @@ class CNNForwardScene(Scene):
             f"(a {data['target']}); 4 of its 8 feature maps",
         )
         self.play(FadeIn(head), run_time=0.6)
-        digit = ArrayImage(data["x"], height=2.4, vmin=0, vmax=1, caption="input 8×8", scale=False)
+        digit = ArrayImage(
+            data["x"], height=2.4, vmin=0, vmax=1, caption="input 8×8", scale=False
+        )
         digit.move_to([-5.5, -0.4, 0])
         self.play(FadeIn(digit), run_time=0.6)
         top = max(data["a1"][..., :SHOWN_MAPS].max(), 1e-9)  # one scale for all maps
-        conv_maps = VGroup(
-            *[ArrayImage(data["a1"][..., k], height=1.15, vmin=0, vmax=top, scale=False) for k in range(SHOWN_MAPS)]
-        ).arrange(DOWN, buff=0.18).move_to([-2.8, -0.55, 0])
-        pooled = VGroup(
-            *[ArrayImage(data["p1"][..., k], height=1.15, vmin=0, vmax=top, scale=False) for k in range(SHOWN_MAPS)]
-        ).arrange(DOWN, buff=0.18).move_to([-0.8, -0.55, 0])
+        conv_maps = (
+            VGroup(
+                *[
+                    ArrayImage(
+                        data["a1"][..., k], height=1.15, vmin=0, vmax=top, scale=False
+                    )
+                    for k in range(SHOWN_MAPS)
+                ]
+            )
+            .arrange(DOWN, buff=0.18)
+            .move_to([-2.8, -0.55, 0])
+        )
+        pooled = (
+            VGroup(
+                *[
+                    ArrayImage(
+                        data["p1"][..., k], height=1.15, vmin=0, vmax=top, scale=False
+                    )
+                    for k in range(SHOWN_MAPS)
+                ]
+            )
+            .arrange(DOWN, buff=0.18)
+            .move_to([-0.8, -0.55, 0])
+        )
         heads = VGroup(
             _heading("conv + ReLU", conv_maps, buff=0.12),
             _heading("max-pool", pooled, buff=0.12),
         )
-        arrow = Arrow(digit.get_right(), conv_maps.get_left(), buff=0.15, stroke_width=3, color=GREY_B)
-        self.play(FadeIn(arrow), FadeIn(heads[0]), LaggedStart(*[FadeIn(m) for m in conv_maps], lag_ratio=0.3), run_time=1.6)
-        arrow2 = Arrow(conv_maps.get_right(), pooled.get_left(), buff=0.1, stroke_width=3, color=GREY_B)
-        self.play(FadeIn(arrow2), FadeIn(heads[1]), LaggedStart(*[FadeIn(m) for m in pooled], lag_ratio=0.3), run_time=1.6)
+        arrow = Arrow(
+            digit.get_right(),
+            conv_maps.get_left(),
+            buff=0.15,
+            stroke_width=3,
+            color=GREY_B,
+        )
+        self.play(
+            FadeIn(arrow),
+            FadeIn(heads[0]),
+            LaggedStart(*[FadeIn(m) for m in conv_maps], lag_ratio=0.3),
+            run_time=1.6,
+        )
+        arrow2 = Arrow(
+            conv_maps.get_right(),
+            pooled.get_left(),
+            buff=0.1,
+            stroke_width=3,
+            color=GREY_B,
+        )
+        self.play(
+            FadeIn(arrow2),
+            FadeIn(heads[1]),
+            LaggedStart(*[FadeIn(m) for m in pooled], lag_ratio=0.3),
+            run_time=1.6,
+        )
 
         pred, true = data["predicted"], data["target"]
         marks = {pred: COLORS["true"] if pred == true else COLORS["wrong"]}
         bars = ProbabilityBars(
-            data["p"], [str(d) for d in range(10)], width=5.4, height=3.2,
-            marks=marks, outlines={true: COLORS["true"]},
+            data["p"],
+            [str(d) for d in range(10)],
+            width=5.4,
+            height=3.2,
+            marks=marks,
+            outlines={true: COLORS["true"]},
         ).move_to([4.0, -1.1, 0])
-        arrow3 = Arrow(pooled.get_right(), bars.get_left() + UP * 0.6, buff=0.15, stroke_width=3, color=GREY_B)
+        arrow3 = Arrow(
+            pooled.get_right(),
+            bars.get_left() + UP * 0.6,
+            buff=0.15,
+            stroke_width=3,
+            color=GREY_B,
+        )
         flat = label("flatten → dense → softmax", font_size=22, color=GREY_B)
         flat.next_to(bars, UP, buff=0.35)
-        self.play(FadeIn(arrow3), FadeIn(flat), FadeIn(bars.baseline), FadeIn(bars.names), run_time=0.8)
+        self.play(
+            FadeIn(arrow3),
+            FadeIn(flat),
+            FadeIn(bars.baseline),
+            FadeIn(bars.names),
+            run_time=0.8,
+        )
         self.play(*[GrowFromEdge(b, DOWN) for b in bars.bars], run_time=1.2)
         verdict = label(
             f"predicted {pred} with p = {fmt(data['p'][pred])}",
-            font_size=26, color=marks[pred],
+            font_size=26,
+            color=marks[pred],
         ).next_to(flat, UP, buff=0.3)
         self.play(FadeIn(verdict), run_time=0.6)
         self.wait(2.5)
@@ -288,7 +366,9 @@ class BackwardScene(Scene):
     def construct(self):
         ex = example()
         pool, route = ex["pool"], ex["conv_routing"]
-        head = title("The backward pass: who receives which gradient", "through max pooling")
+        head = title(
+            "The backward pass: who receives which gradient", "through max pooling"
+        )
         self.play(FadeIn(head), run_time=0.6)
         x = pool["x"][..., 0]
         grid = NumberGrid(x, cell=0.7, heat=True).move_to([-4.3, -0.5, 0])
@@ -304,44 +384,73 @@ class BackwardScene(Scene):
         winners = [tuple(int(v) for v in rc) for rc in np.argwhere(routed != 0)]
         rings = grid.outline(winners, color=COLORS["output"])
         self.play(FadeIn(rings), run_time=0.6)
-        values = VGroup(*[dx.entry(r, c, routed[r, c], color=COLORS["output"]) for r, c in np.ndindex(x.shape)])
-        self.play(LaggedStart(*[FadeIn(v) for v in values], lag_ratio=0.05), run_time=1.5)
+        values = VGroup(
+            *[
+                dx.entry(r, c, routed[r, c], color=COLORS["output"])
+                for r, c in np.ndindex(x.shape)
+            ]
+        )
+        self.play(
+            LaggedStart(*[FadeIn(v) for v in values], lag_ratio=0.05), run_time=1.5
+        )
         note = label(
             "each window's gradient goes to its max cell; the other cells get 0",
-            font_size=24, color=GREY_B,
+            font_size=24,
+            color=GREY_B,
         ).to_edge(DOWN, buff=0.35)
         self.play(FadeIn(note), run_time=0.5)
         self.wait(1.5)
 
         # through the convolution: one output cell, then a neighbour
-        self.play(FadeOut(VGroup(grid, g, dx, heads, rings, values, note)), run_time=0.6)
+        self.play(
+            FadeOut(VGroup(grid, g, dx, heads, rings, values, note)), run_time=0.6
+        )
         sub = title(
             "The backward pass: who receives which gradient",
             "through a convolution ('same', the trained network's first 3×3 kernel)",
         )
         self.play(FadeIn(sub), FadeOut(head), run_time=0.5)
-        size = route["dx_one"].shape
-        out = NumberGrid(np.zeros(size), cell=0.55, digits=0).move_to([-4.6, -0.6, 0])
+        ks = route["w"].shape
         kern = NumberGrid(route["w"], cell=0.75, heat=True).move_to([-0.9, -0.6, 0])
-        dx1 = NumberGrid(route["dx_one"], cell=0.72, heat=True).move_to([3.6, -0.6, 0])
+        frames, colors = [], (COLORS["highlight"], COLORS["output"])
+        stages = []
+        for key in ("one", "both"):
+            g = NumberGrid(route[f"g_{key}"], cell=0.55, digits=0, heat=True)
+            dx = NumberGrid(route[f"dx_{key}"], cell=0.72, heat=True)
+            stages.append((g.move_to([-4.6, -0.6, 0]), dx.move_to([3.6, -0.6, 0])))
+        for n, (cell, mask) in enumerate(zip(route["traced"], route["windows"])):
+            g, dx = stages[n]
+            frames.append(
+                VGroup(
+                    g.window(*cell, 1, 1, color=colors[n]),
+                    dx.window(*chapter7.origin(mask, ks), *ks, color=colors[n]),
+                )
+            )
         heads = VGroup(
-            _heading("upstream g: 1 at one cell", out),
+            _heading("upstream gradient g", stages[0][0]),
             _heading("kernel w", kern),
-            _heading("∂L/∂x", dx1),
+            _heading("∂L/∂x", stages[0][1]),
         )
-        (i, j), (i2, j2) = route["traced"]
-        one = VGroup(out.entry(i, j, 1.0, color=COLORS["output"]), out.window(i, j, 1, 1, color=COLORS["output"]))
-        self.play(FadeIn(VGroup(out, kern, heads)), FadeIn(one), run_time=1)
-        self.play(FadeIn(dx1), FadeIn(dx1.window(i - 1, j - 1, 3, 3)), run_time=1)
+        self.play(FadeIn(VGroup(stages[0][0], kern, heads, frames[0][0])), run_time=1)
+        self.play(FadeIn(stages[0][1]), FadeIn(frames[0][1]), run_time=1)
         self.wait(1.5)
-        dx2 = NumberGrid(route["dx_both"], cell=0.72, heat=True).move_to(dx1)
-        two = VGroup(out.entry(i2, j2, 1.0, color=COLORS["output"]), out.window(i2, j2, 1, 1, color=COLORS["output"]))
-        overlap = dx2.window(i - 1, j2 - 1, 3, 3 - (j2 - j), color=COLORS["output"])
-        self.play(FadeIn(two), run_time=0.6)
-        self.play(FadeOut(dx1), FadeIn(dx2), FadeIn(overlap), run_time=1.2)
+        self.play(
+            FadeOut(stages[0][0]),
+            FadeIn(stages[1][0]),
+            FadeIn(frames[1][0]),
+            run_time=0.6,
+        )
+        self.play(
+            FadeOut(stages[0][1]),
+            FadeIn(stages[1][1]),
+            FadeIn(frames[1][1]),
+            run_time=1.2,
+        )
+        self.bring_to_front(frames[0])
         note = label(
             "a neighbour adds a shifted copy of the kernel; overlapping cells sum both",
-            font_size=24, color=GREY_B,
+            font_size=24,
+            color=GREY_B,
         ).to_edge(DOWN, buff=0.35)
         self.play(FadeIn(note), run_time=0.5)
         self.wait(2.5)
@@ -352,10 +461,28 @@ CHAPTER = Chapter(
     slug="cnn",
     title="Pooling and the CNN",
     module=__name__,
-    formulas=("max_pool2d", "avg_pool2d", "flatten", "conv2d", "relu", "dense", "softmax",
-              "categorical_crossentropy_logits"),
-    claims=("max_pool2d/dx", "avg_pool2d/dx", "conv2d/dx", "conv2d/dw", "conv2d/db",
-            "relu'", "dense/dW", "dense/db", "dense/dx", "categorical_crossentropy_logits/dz"),
+    formulas=(
+        "max_pool2d",
+        "avg_pool2d",
+        "flatten",
+        "conv2d",
+        "relu",
+        "dense",
+        "softmax",
+        "categorical_crossentropy_logits",
+    ),
+    claims=(
+        "max_pool2d/dx",
+        "avg_pool2d/dx",
+        "conv2d/dx",
+        "conv2d/dw",
+        "conv2d/db",
+        "relu'",
+        "dense/dW",
+        "dense/db",
+        "dense/dx",
+        "categorical_crossentropy_logits/dz",
+    ),
     scenes=("PoolingScene", "FlattenScene", "CNNForwardScene", "BackwardScene"),
     example=example,
     prose_file=str(Path(__file__).with_suffix(".md")),

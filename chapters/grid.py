@@ -169,8 +169,9 @@ class NumberGrid(VGroup):
         color = color or COLORS["highlight"]
         return VGroup(
             *[
-                Square(self.size * 0.9, stroke_color=color, stroke_width=stroke)
-                .move_to(self.cell(r, c))
+                Square(
+                    self.size * 0.9, stroke_color=color, stroke_width=stroke
+                ).move_to(self.cell(r, c))
                 for r, c in cells
             ]
         )

@@ -95,13 +95,19 @@ class CNN:
 
     def loss(self, acts: dict, y: np.ndarray) -> float:
         """Mean categorical cross-entropy of the logits against one-hot ``y``."""
-        return float(formula("categorical_crossentropy_logits").numpy(z=acts["z2"], y=y))
+        return float(
+            formula("categorical_crossentropy_logits").numpy(z=acts["z2"], y=y)
+        )
 
     # -- backward -----------------------------------------------------------
-    def backward(self, params: dict[str, np.ndarray], acts: dict, y: np.ndarray) -> dict:
+    def backward(
+        self, params: dict[str, np.ndarray], acts: dict, y: np.ndarray
+    ) -> dict:
         """∂L/∂(each weight), by the chain rule over the claims' gradients, last
         layer first."""
-        g = claim("categorical_crossentropy_logits/dz").gradient.numpy(z=acts["z2"], y=y)
+        g = claim("categorical_crossentropy_logits/dz").gradient.numpy(
+            z=acts["z2"], y=y
+        )
         dense = {"x": acts["f"], "W": params["W"], "b": params["c"], "g": g}
         grads = {
             "W": claim("dense/dW").gradient.numpy(**dense),

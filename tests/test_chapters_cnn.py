@@ -8,8 +8,6 @@ per process (about 3 s) by :func:`nnmath.cnn.trained`.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 import pytest
 
@@ -95,11 +93,13 @@ def test_footprints_are_the_cells_an_output_depends_on():
 def test_channel_partial_sums_add_up_to_the_output(ex7):
     data = ex7["channels"]
     f = formula("conv2d")
-    full = f.numpy(
-        x=data["x"][None], w=data["w"][..., None], b=np.array([data["b"]])
-    )[0, ..., 0]
+    full = f.numpy(x=data["x"][None], w=data["w"][..., None], b=np.array([data["b"]]))[
+        0, ..., 0
+    ]
     np.testing.assert_array_equal(data["out"], full)
-    np.testing.assert_allclose(data["partials"].sum(axis=0) + data["b"], full, atol=1e-12)
+    np.testing.assert_allclose(
+        data["partials"].sum(axis=0) + data["b"], full, atol=1e-12
+    )
     for c, text in enumerate(data["partials_written"]):
         assert text.endswith(f"= {fmt(data['partials'][c, 0, 0], 0)}")
 
@@ -115,7 +115,10 @@ def test_edge_maps_are_sobel_derivatives_and_zero_on_flat_background(ex7):
     # the right (positive) and its inner edge darker (negative)
     padded = np.pad(image, 1)
     flat = np.array(
-        [[np.ptp(padded[r : r + 3, c : c + 3]) == 0 for c in range(8)] for r in range(8)]
+        [
+            [np.ptp(padded[r : r + 3, c : c + 3]) == 0 for c in range(8)]
+            for r in range(8)
+        ]
     )
     assert flat.any() and np.all(maps[flat] == 0)
     gx = maps[..., 0]
@@ -296,7 +299,11 @@ def test_edge_scene_renders_at_low_quality(tmp_path):
 
     from chapters.render import render_scene
 
-    path = render_scene(chapter7.CHAPTER, "EdgeScene", quality="l", out_dir=tmp_path)
+    # cache=False: the render cache's fingerprint cannot yet hash conv2d's derived
+    # sizes (a dict keyed by SymPy symbols); see the chapter 7/8 report
+    path = render_scene(
+        chapter7.CHAPTER, "EdgeScene", quality="l", out_dir=tmp_path, cache=False
+    )
     assert path.is_file()
     width, height, duration, middle = _video_facts(path)
     assert (width, height) == (854, 480)
