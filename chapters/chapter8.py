@@ -159,12 +159,12 @@ class PoolingScene(Scene):
         outs["max"].move_to([1.0, 0.9, 0])
         outs["avg"].move_to([1.0, -2.0, 0])
         eqs = VGroup(
-            EquationPanel(
-                formula("max_pool2d").latex, max_width=4.6, font_size=28
-            ).next_to(outs["max"], RIGHT, buff=0.5),
-            EquationPanel(
-                formula("avg_pool2d").latex, max_width=4.6, font_size=28
-            ).next_to(outs["avg"], RIGHT, buff=0.5),
+            EquationPanel(formula("max_pool2d").latex, max_width=4.6, font_size=28)
+            .next_to(outs["max"], RIGHT, buff=0.4)
+            .to_edge(RIGHT, buff=0.3),
+            EquationPanel(formula("avg_pool2d").latex, max_width=4.6, font_size=28)
+            .next_to(outs["avg"], RIGHT, buff=0.4)
+            .to_edge(RIGHT, buff=0.3),
         )
         heads = VGroup(
             _heading("input", grid),
@@ -241,7 +241,7 @@ class FlattenScene(Scene):
             # where entry k came from: the formula's row-major order over (h, w, c)
             h, w, ch = np.unravel_index(k, maps.shape)
             moves.append(
-                grids[ch].entry(h, w, maps[h, w, ch]).animate.move_to(vector.cell(0, k))
+                grids[ch].number(h, w).copy().animate.move_to(vector.cell(0, k))
             )
         self.play(LaggedStart(*moves, lag_ratio=0.35), run_time=4)
         note = EquationPanel(formula("flatten").latex, max_width=8, font_size=30)

@@ -103,6 +103,7 @@ class NumberGrid(VGroup):
         rows, cols = self.shape
         self.cells, self.padding, self.numbers = VGroup(), VGroup(), VGroup()
         self._cell: dict[tuple[int, int], Square] = {}
+        self._number: dict[tuple[int, int], Mobject] = {}
         scale = np.abs(self.values).max() if heat and self.values is not None else 0
         for r in range(-top, rows + bottom):
             for c in range(-left, cols + right):
@@ -116,14 +117,16 @@ class NumberGrid(VGroup):
                         tint = COLORS["positive"] if v >= 0 else COLORS["negative"]
                         square.set_fill(tint, opacity=0.6 * abs(v) / scale)
                     self.cells.add(square)
+                    if self.values is not None:
+                        value = self._text(self.values[r, c], square)
+                        self._number[(r, c)] = value
                 else:
                     square.set_stroke(GREY_D).set_fill(PAD_FILL, opacity=1)
                     square.set_stroke(width=1)
                     self.padding.add(square)
-                    self.numbers.add(self._text(0.0, square, color=GREY_D))
+                    self._number[(r, c)] = self._text(0.0, square, color=GREY_D)
                 self._cell[(r, c)] = square
-                if inside and self.values is not None:
-                    self.numbers.add(self._text(self.values[r, c], square))
+        self.numbers.add(*self._number.values())
         self.add(self.padding, self.cells, self.numbers)
         self.center()
 
@@ -142,6 +145,11 @@ class NumberGrid(VGroup):
                 f"{-top}..{rows + bottom - 1}, columns {-left}..{cols + right - 1}"
             )
         return self._cell[(r, c)]
+
+    def number(self, r: int, c: int) -> Mobject:
+        """The number shown in cell ``(r, c)`` (a padding cell shows its 0)."""
+        self.cell(r, c)  # an IndexError naming the valid cells
+        return self._number[(r, c)]
 
     def entry(self, r: int, c: int, value: float, *, color=WHITE) -> Mobject:
         """A number placed in cell ``(r, c)``, to be faded in as it is computed."""

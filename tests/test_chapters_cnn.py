@@ -193,7 +193,13 @@ def test_reported_accuracy_is_an_actual_evaluation_on_held_out_digits(ex8):
     assert 0.93 < net.test_accuracy <= 1.0
     assert len(net.split.y_test) == ex8["cnn"]["test_size"] == 450
     assert net.losses[-1] < net.losses[0] / 5  # it learned
-    assert f"{100 * net.test_accuracy:.1f} %" in chapter8.CHAPTER.prose
+    prose = chapter8.CHAPTER.prose
+    assert f"test accuracy of {100 * net.test_accuracy:.1f} %" in prose
+    assert f"on {len(net.split.y_train)} of scikit-learn's 1797 digits" in prose
+    assert f"for {net.epochs} epochs of mini-batches of {net.batch}" in prose
+    p = net.params
+    assert f"8·9 + 8 = {p['w'].size + p['b'].size} convolution weights" in prose
+    assert f"128·10 + 10 = {p['W'].size + p['c'].size} dense weights" in prose
 
 
 def test_the_cnn_example_is_its_forward_pass_on_the_chapter7_digit(ex7, ex8):
