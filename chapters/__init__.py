@@ -20,6 +20,7 @@ __all__ = ["Chapter", "get", "all_chapters", "load_file", "load_module",
 CHAPTER_MODULES = (
     "chapters.chapter1",
     "chapters.chapter2",
+    "chapters.chapter4",
     "chapters.chapter7",
     "chapters.chapter8",
 )

@@ -49,7 +49,7 @@ def _linreg_mse() -> Formula:
 def _rule(name: str, title: str, expr: sp.Expr, grads: Input, tf: str,
           learning_rate: float) -> Formula:
     return Formula(
-        name=name, title=title, output="theta'", indices=(p,), expr=expr,
+        name=name, title=title, output=r"\theta'", indices=(p,), expr=expr,
         inputs=(Input("theta", ("P",), "parameters before the step"), grads),
         tf=tf, output_shape=("P",), params={"learning_rate": learning_rate},
         constants={"eta": learning_rate})

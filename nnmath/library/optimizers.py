@@ -59,7 +59,7 @@ def _rule(name: str, title: str, output: str, expr: sp.Expr, inputs: tuple[Input
 # -- SGD, momentum, Nesterov --------------------------------------------------
 @register("sgd")
 def _sgd(learning_rate: float = 0.01) -> Formula:
-    return _rule("sgd", "SGD step (Keras SGD, no momentum)", "theta'",
+    return _rule("sgd", "SGD step (Keras SGD, no momentum)", r"\theta'",
                  _theta[p] - eta * _g[p], (THETA, GRAD),
                  f"theta - g * {learning_rate!r}", {"learning_rate": learning_rate})
 
@@ -86,7 +86,7 @@ def _momentum_velocity(learning_rate: float = 0.01, momentum: float = 0.9) -> Fo
 def _momentum(learning_rate: float = 0.01, momentum: float = 0.9) -> Formula:
     hyper = _momentum_hyper(learning_rate, momentum)
     return _rule("momentum", "Momentum: the parameter update (Keras SGD, momentum>0)",
-                 "theta'", _theta[p] + mu * _v[p] - eta * _g[p], (THETA, _VELOCITY, GRAD),
+                 r"\theta'", _theta[p] + mu * _v[p] - eta * _g[p], (THETA, _VELOCITY, GRAD),
                  f"theta + (v * {momentum!r} - g * {learning_rate!r})", hyper,
                  "θ moves by the new velocity μv − ηg.")
 
@@ -95,7 +95,7 @@ def _momentum(learning_rate: float = 0.01, momentum: float = 0.9) -> Formula:
 def _nesterov(learning_rate: float = 0.01, momentum: float = 0.9) -> Formula:
     hyper = _momentum_hyper(learning_rate, momentum)
     return _rule("nesterov", "Nesterov momentum: the parameter update (Keras SGD, "
-                 "nesterov=True)", "theta'",
+                 "nesterov=True)", r"\theta'",
                  _theta[p] + mu * (mu * _v[p] - eta * _g[p]) - eta * _g[p],
                  (THETA, _VELOCITY, GRAD),
                  f"theta + ((v * {momentum!r} - g * {learning_rate!r}) * {momentum!r} "
@@ -130,7 +130,7 @@ def _rmsprop_velocity(learning_rate: float = 0.001, rho: float = 0.9,
 @register("rmsprop")
 def _rmsprop(learning_rate: float = 0.001, rho: float = 0.9,
              epsilon: float = 1e-7) -> Formula:
-    return _rule("rmsprop", "RMSprop: the parameter update (Keras RMSprop)", "theta'",
+    return _rule("rmsprop", "RMSprop: the parameter update (Keras RMSprop)", r"\theta'",
                  _theta[p] - eta * _g[p] / sp.sqrt(_mean_square() + eps),
                  (THETA, _SQUARES, GRAD),
                  f"theta - g * {learning_rate!r} / tf.sqrt({rho!r} * s + (1 - {rho!r}) "
@@ -179,7 +179,7 @@ def _adam(learning_rate: float = 0.001, beta_1: float = 0.9, beta_2: float = 0.9
           epsilon: float = 1e-7) -> Formula:
     step = eta * sp.sqrt(1 - _b2 ** (t + 1)) / (1 - _b1 ** (t + 1))
     return _rule(
-        "adam", "Adam: the parameter update (Keras Adam)", "theta'",
+        "adam", "Adam: the parameter update (Keras Adam)", r"\theta'",
         _theta[p] - step * _first() / (sp.sqrt(_second()) + eps),
         (THETA, _FIRST, _SECOND, GRAD, STEP),
         f"theta - (m + (g - m) * (1 - {beta_1!r})) * ({learning_rate!r} * tf.sqrt(1 - "

@@ -1,0 +1,291 @@
+"""Chapter 4: gradient descent on the classic example X = [1, 2, 3], y = [2, 4, 6]."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from manim import (
+    DOWN,
+    GREY_B,
+    LEFT,
+    RIGHT,
+    UP,
+    Create,
+    FadeIn,
+    FadeOut,
+    LaggedStart,
+    Scene,
+    SurroundingRectangle,
+    VGroup,
+    linear,
+)
+
+from nnmath import ShapeError
+from nnmath.descent import (
+    CLASSIC_X,
+    CLASSIC_Y,
+    RULES,
+    descend,
+    linreg_loss,
+    stability_limit,
+    surface,
+    tutorial_error_matrix,
+)
+from nnmath.registry import claim, formula
+from nnmath.worked import fmt, substituted_latex
+
+from .base import Chapter
+from .blocks import COLORS, equation, fit, label, legend, matrix, title
+from .surface import LossSurface
+
+__all__ = [
+    "CHAPTER",
+    "DescentScene",
+    "LearningRateScene",
+    "TrapScene",
+    "VariantsScene",
+    "example",
+    "step_equations",
+]
+
+START = (0.0, 0.0)
+#: the walk-through's learning rate and the three the rates scene compares
+LEARNING_RATE = 0.15
+RATES = {"too small": 0.002, "good": 0.15, "diverges": 0.19}
+RATE_STEPS, WALK_STEPS, VARIANT_STEPS = 25, 12, 24
+VARIANT_RATE, BATCH_SIZE, SEED = 0.05, 2, 4
+#: the map: w across, b up
+W_RANGE, B_RANGE, GRID = (-1.0, 5.0), (-2.0, 3.0), 121
+#: the variants scene looks closer, at the part of the map the paths cover
+ZOOM_W, ZOOM_B = (-0.25, 2.75), (-0.5, 1.5)
+PATH_COLORS = {"batch": COLORS["highlight"], "mini-batch": COLORS["derivative"],
+               "stochastic": COLORS["negative"], "too small": COLORS["input"],
+               "good": COLORS["highlight"], "diverges": COLORS["negative"]}
+
+
+def example() -> dict:
+    """The data, the loss on a grid, and every run the scenes draw."""
+    x, y = CLASSIC_X, CLASSIC_Y
+    ws, bs = np.linspace(*W_RANGE, GRID), np.linspace(*B_RANGE, GRID * 5 // 6)
+    zw, zb = np.linspace(*ZOOM_W, GRID), np.linspace(*ZOOM_B, GRID * 2 // 3)
+    walk = descend(x, y, START, LEARNING_RATE, WALK_STEPS)
+    try:
+        formula("linreg_mse").numpy(x=x.reshape(3, 1), y=y, w=2.0, b=0.0)
+        message = ""
+    except ShapeError as exc:
+        message = str(exc)
+    errors = tutorial_error_matrix(x.reshape(3, 1), y, 2.0, 0.0)
+    return {
+        "x": x,
+        "y": y,
+        "grid": {"w": ws, "b": bs,
+                 "L": surface(lambda t: linreg_loss(x, y, t), ws, bs)},
+        "zoom": {"w": zw, "b": zb, "L": surface(lambda t: linreg_loss(x, y, t), zw, zb)},
+        "walk": {"theta": walk.theta, "loss": walk.loss, "G": np.stack(walk.grads)},
+        "rates": {name: {"theta": run.theta, "loss": run.loss} for name, run in (
+            (name, descend(x, y, START, lr, RATE_STEPS)) for name, lr in RATES.items())},
+        "limit": stability_limit(x, y),
+        "variants": {v: descend(x, y, START, VARIANT_RATE, VARIANT_STEPS, v,
+                                BATCH_SIZE, SEED).theta for v in RULES},
+        "trap": {"errors": errors, "trap_loss": float(np.mean(errors ** 2)),
+                 "loss": linreg_loss(x, y, np.array([2.0, 0.0])), "message": message},
+    }
+
+
+def _with_lhs(latex: str, lhs: str) -> str:
+    """A substituted equation with its left-hand side written as the book writes it."""
+    return f"{lhs} = {latex.split(' = ', 1)[1]}"
+
+
+def step_equations(ex: dict, k: int) -> list[str]:
+    """Step k + 1 of the walk with its numbers in: the update of w and of b by
+    ``gd_batch``, from the per-sample gradients G the claims give at step k."""
+    theta, G = ex["walk"]["theta"][k], ex["walk"]["G"][k]
+    rule = formula("gd_batch", learning_rate=LEARNING_RATE)
+    return [_with_lhs(substituted_latex(rule, {"theta": theta, "G": G}, at={"p": p}),
+                      f"{name}_{{{k + 1}}}") for p, name in enumerate(("w", "b"))]
+
+
+#: the left edge of the text column beside a map
+COLUMN = np.array([0.0, 0.0, 0.0])
+
+
+def _map(ex: dict, width: float, height: float, grid: str = "grid", **kw
+         ) -> LossSurface:
+    g = ex[grid]
+    return LossSurface(g["w"], g["b"], g["L"], width=width, height=height, **kw)
+
+
+class TrapScene(Scene):
+    """``w*X + b - y`` with X of shape (3, 1) and y of shape (3,): NumPy quietly
+    builds a 3×3 matrix; nnbook's shape check refuses."""
+
+    def construct(self):
+        ex = example()
+        trap = ex["trap"]
+        head = title("The broadcasting trap", "X shaped (3, 1) against y shaped (3,)")
+        self.play(FadeIn(head), run_time=0.6)
+        X = VGroup(label("X  (3, 1)", font_size=24, color=GREY_B),
+                   matrix(ex["x"], font_size=30)).arrange(DOWN, buff=0.2)
+        Y = VGroup(label("y  (3,)", font_size=24, color=GREY_B),
+                   matrix(ex["y"][None, :], font_size=30)).arrange(DOWN, buff=0.2)
+        E = VGroup(label("2·X + 0 − y  (3, 3)", font_size=24, color=GREY_B),
+                   matrix(trap["errors"], font_size=30)).arrange(DOWN, buff=0.2)
+        row = VGroup(X, Y, E).arrange(RIGHT, buff=1.0, aligned_edge=UP)
+        row.move_to([0, 1.0, 0])
+        self.play(FadeIn(X), FadeIn(Y), run_time=1)
+        self.play(FadeIn(E), run_time=1.2)
+        entries = E[1].get_entries()
+        diag = VGroup(*[SurroundingRectangle(entries[4 * i], color=COLORS["true"],
+                                             buff=0.06) for i in range(3)])
+        self.play(Create(diag), run_time=1)
+        note = label(
+            f"w = 2, b = 0 fits every point, yet the mean of these squares is "
+            f"{fmt(trap['trap_loss'])}, not {fmt(trap['loss'])}:\neach x is paired "
+            "with every y, and only the diagonal is a real error", font_size=24,
+            line_spacing=0.9).next_to(row, DOWN, buff=0.45)
+        self.play(FadeIn(note), run_time=0.8)
+        self.wait(1.5)
+        refusal = VGroup(
+            label("nnbook checks shapes first:", font_size=24, color=GREY_B),
+            label("ShapeError: " + trap["message"].replace("; ", ";\n"), font_size=22,
+                  color=COLORS["wrong"], line_spacing=0.9),
+        ).arrange(DOWN, aligned_edge=LEFT, buff=0.15)
+        fit(refusal, width=13).to_edge(DOWN, buff=0.4)
+        self.play(FadeIn(refusal), run_time=0.8)
+        self.wait(3)
+
+
+class DescentScene(Scene):
+    """Batch gradient descent walks down the loss surface; the first steps are
+    written out with their numbers."""
+
+    def construct(self):
+        ex = example()
+        walk = ex["walk"]
+        head = title("Gradient descent on y = wx + b",
+                     f"X = [1, 2, 3], y = [2, 4, 6], η = {fmt(LEARNING_RATE)}, "
+                     "from w = b = 0")
+        self.play(FadeIn(head), run_time=0.6)
+        surf = _map(ex, 4.6, 3.9).to_edge(LEFT, buff=0.8).shift(DOWN * 0.5)
+        self.play(FadeIn(surf), run_time=1)
+        rules = VGroup(
+            equation(claim("linreg_mse/dw").latex, font_size=26, max_width=6.7),
+            equation(claim("linreg_mse/db").latex, font_size=26, max_width=6.7),
+            equation(formula("gd_batch").latex, font_size=26, max_width=6.7),
+        ).arrange(DOWN, buff=0.15, aligned_edge=LEFT)
+        rules.to_edge(UP, buff=1.4).align_to(COLUMN, LEFT)
+        self.play(FadeIn(rules), run_time=1)
+        line, dots = surf.path(walk["theta"], COLORS["highlight"])
+        self.play(FadeIn(dots[0]), run_time=0.3)
+        worked = VGroup()
+        for k in range(3):
+            grads = VGroup(
+                label(f"step {k + 1}: G, one row per sample (∂ℓ/∂w, ∂ℓ/∂b)",
+                      font_size=22, color=GREY_B),
+                matrix(walk["G"][k], font_size=24, v_buff=0.4),
+            ).arrange(DOWN, buff=0.12, aligned_edge=LEFT)
+            eqs = VGroup(*[equation(e, font_size=26, max_width=6.7)
+                           for e in step_equations(ex, k)])
+            eqs.arrange(DOWN, buff=0.15, aligned_edge=LEFT)
+            block = VGroup(grads, eqs).arrange(DOWN, buff=0.2, aligned_edge=LEFT)
+            block.next_to(rules, DOWN, buff=0.3).align_to(rules, LEFT)
+            step = surf.path(walk["theta"][k:k + 2], COLORS["highlight"])
+            self.play(FadeOut(worked), FadeIn(block), run_time=0.8)
+            self.play(Create(step[0]), FadeIn(step[1][1]), run_time=0.8)
+            self.wait(1.6)
+            worked = block
+        self.play(Create(line), LaggedStart(*[FadeIn(d) for d in dots[3:]],
+                                            lag_ratio=0.3), run_time=2.5, rate_func=linear)
+        final = walk["theta"][-1]
+        summary = label(
+            f"after {WALK_STEPS} steps: w = {fmt(final[0])}, b = {fmt(final[1])},\n"
+            f"L = {fmt(walk['loss'][-1])} (it started at {fmt(walk['loss'][0])});\n"
+            "the steps zig-zag across the narrow valley",
+            font_size=24, line_spacing=0.9).next_to(rules, DOWN, buff=0.5)
+        summary.align_to(rules, LEFT)
+        self.play(FadeOut(worked), FadeIn(summary), run_time=0.8)
+        self.wait(2)
+
+
+class LearningRateScene(Scene):
+    """The same descent with three learning rates: crawling, converging, exploding."""
+
+    def construct(self):
+        ex = example()
+        head = title("Three learning rates, same start",
+                     f"batch descent is stable only for η < 2/λmax = {fmt(ex['limit'])}, "
+                     "λmax the loss's largest curvature")
+        self.play(FadeIn(head), run_time=0.6)
+        panels = []
+        for name, lr in RATES.items():
+            surf = _map(ex, 3.9, 3.3, numbers=False, levels=7)
+            caption = label(f"η = {fmt(lr, 3)}: {name}", font_size=24,
+                            color=PATH_COLORS[name]).next_to(surf, UP, buff=0.15)
+            loss = ex["rates"][name]["loss"]
+            result = label(f"L: {fmt(loss[0])} → {fmt(loss[-1])}", font_size=22)
+            panels.append((surf, caption, result, name))
+        for k, (surf, caption, result, _) in enumerate(panels):
+            x = (k - 1) * 4.35
+            surf.move_to([x, -0.35, 0])
+            caption.next_to(surf, UP, buff=0.15)
+            result.next_to(surf, DOWN, buff=0.2)
+        self.play(*[FadeIn(s) for s, *_ in panels], *[FadeIn(c) for _, c, *_ in panels],
+                  run_time=1.2)
+        paths = [s.path(ex["rates"][n]["theta"], PATH_COLORS[n], dot_radius=0.035)
+                 for s, _, _, n in panels]
+        self.play(*[Create(p[0]) for p in paths], *[FadeIn(p[1]) for p in paths],
+                  run_time=4, rate_func=linear)
+        self.play(*[FadeIn(r) for _, _, r, _ in panels], run_time=0.8)
+        key = label(f"{RATE_STEPS} steps each; the divergent path leaves the map",
+                    font_size=22, color=GREY_B).to_edge(DOWN, buff=0.2)
+        self.play(FadeIn(key), run_time=0.5)
+        self.wait(2.5)
+
+
+class VariantsScene(Scene):
+    """Batch, mini-batch and stochastic descent: one rule, three choices of which
+    samples' gradients are averaged."""
+
+    def construct(self):
+        ex = example()
+        head = title("Batch, mini-batch, stochastic",
+                     f"η = {fmt(VARIANT_RATE)}, {VARIANT_STEPS} steps each, from w = b = 0")
+        self.play(FadeIn(head), run_time=0.6)
+        surf = _map(ex, 6.0, 4.0, "zoom", x_step=0.5, y_step=0.5).to_edge(
+            LEFT, buff=0.8).shift(DOWN * 0.4)
+        self.play(FadeIn(surf), run_time=1)
+        names = {"batch": "batch: all 3 samples", "mini-batch": f"mini-batch of {BATCH_SIZE}",
+                 "stochastic": "stochastic: 1 sample"}
+        eqs = VGroup()
+        for v, rule in RULES.items():
+            eqs.add(VGroup(legend(names[v], PATH_COLORS[v], opacity=1),
+                           equation(formula(rule).latex, font_size=28, max_width=6.2)
+                           ).arrange(DOWN, aligned_edge=LEFT, buff=0.12))
+        eqs.arrange(DOWN, aligned_edge=LEFT, buff=0.35).align_to(surf, UP)
+        eqs.next_to(surf, RIGHT, buff=0.6, coor_mask=[1, 0, 0])
+        self.play(FadeIn(eqs), run_time=1)
+        paths = [surf.path(ex["variants"][v], PATH_COLORS[v], dot_radius=0.035)
+                 for v in RULES]
+        self.play(*[Create(p[0]) for p in paths], *[FadeIn(p[1]) for p in paths],
+                  run_time=5, rate_func=linear)
+        note = label("noisier steps, but each costs\n1/3 or 2/3 of a full-batch "
+                     "gradient", font_size=22, color=GREY_B, line_spacing=0.9)
+        note.next_to(eqs, DOWN, buff=0.45).align_to(eqs, LEFT)
+        self.play(FadeIn(note), run_time=0.6)
+        self.wait(2.5)
+
+
+CHAPTER = Chapter(
+    number=4,
+    slug="gradient-descent",
+    title="Gradient descent",
+    module=__name__,
+    formulas=("linreg_mse", "gd_batch", "gd_minibatch", "gd_stochastic"),
+    claims=("linreg_mse/dw", "linreg_mse/db", "gd_batch/dtheta", "gd_minibatch/dtheta",
+            "gd_stochastic/dG"),
+    scenes=("TrapScene", "DescentScene", "LearningRateScene", "VariantsScene"),
+    example=example,
+    prose_file=str(Path(__file__).with_suffix(".md")),
+)
