@@ -37,6 +37,7 @@ __all__ = [
     "EdgeScene",
     "SlidingWindowScene",
     "StridePaddingScene",
+    "channel_sum",
     "conv_example",
     "example",
     "footprints",
@@ -169,6 +170,16 @@ def example() -> dict:
     }
 
 
+def channel_sum(data: dict, at: tuple[int, int] = (0, 0)) -> str:
+    """``p_0 + p_1 + b = … = y``: output ``at`` as the channels' partial sums
+    (each computed by the formula on its channel alone) plus the bias."""
+    parts = data["partials"][(slice(None), *at)]
+    names = " + ".join(f"p_{c}" for c in range(len(parts)))
+    values = " + ".join(fmt(v, 0) for v in (*parts, data["b"]))
+    line = f"{names} + b = {values} = {fmt(data['out'][at], 0)}"
+    return line.replace("+ -", "- ")
+
+
 def border(data: dict) -> tuple[int, int, int, int]:
     """The zero cells around the input (top, bottom, left, right) that the windows
     reach into: none for 'valid', TensorFlow's split for 'same'."""
@@ -211,21 +222,21 @@ class SlidingWindowScene(Scene):
 
         pad = border(data)
         cell = self.CELL * 5 / (5 + max(pad[0] + pad[1], pad[2] + pad[3]) / 2)
-        grid = NumberGrid(x, pad=pad, cell=cell).move_to([-4.0, -0.25, 0])
-        kern = NumberGrid(w, cell=self.CELL, heat=True).move_to([0.0, 0.5, 0])
+        grid = NumberGrid(x, pad=pad, cell=cell).move_to([-4.0, -0.05, 0])
+        kern = NumberGrid(w, cell=self.CELL, heat=True).move_to([0.0, 0.7, 0])
         result = NumberGrid(shape=out.shape, cell=0.78, digits=0)
-        result.move_to([4.0, 0.0, 0])
+        result.move_to([4.0, 0.2, 0])
         heads = VGroup(
             _heading("input x" + (", zero border" if any(pad) else ""), grid, buff=0.1),
             _heading("kernel w", kern),
             _heading("output", result),
         )
         self.play(FadeIn(VGroup(grid, kern, result, heads)), run_time=1)
-        f = conv(data["stride"], data["padding"])
+        f = conv(data["stride"], data["padding"], bias=data["b"] is not None)
         panel = EquationPanel(
-            f.latex, caption="what every output cell is", max_width=13.4
+            f.latex, caption="what every output cell is", max_width=13.4, font_size=28
         )
-        panel.to_edge(DOWN, buff=0.25)
+        panel.to_edge(DOWN, buff=0.2)
         self.play(FadeIn(panel), run_time=0.8)
 
         cols = out.shape[1]
@@ -312,10 +323,8 @@ class ChannelsScene(Scene):
             ]
         )
         self.play(LaggedStart(*[FadeIn(s) for s in sums], lag_ratio=0.5), run_time=1.2)
-        names = " + ".join(f"p_{c}" for c in range(len(grids)))
-        values = " + ".join(fmt(v, 0) for v in (*parts[:, 0, 0], data["b"]))
         total = EquationPanel(
-            f"{names} + b = {values} = {fmt(out[0, 0], 0)}".replace("+ -", "- "),
+            channel_sum(data),
             caption="output (0, 0): the channels' sums and the bias",
             max_width=5.2,
             font_size=30,

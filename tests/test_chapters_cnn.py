@@ -100,6 +100,11 @@ def test_channel_partial_sums_add_up_to_the_output(ex7):
     np.testing.assert_allclose(
         data["partials"].sum(axis=0) + data["b"], full, atol=1e-12
     )
+    p0, p1 = data["partials"][:, 0, 0]
+    line = chapter7.channel_sum(data)
+    assert line.startswith("p_0 + p_1 + b = ")
+    assert line.endswith(f"= {fmt(data['out'][0, 0], 0)}")
+    assert f"{fmt(p0, 0)} + {fmt(p1, 0)} + {fmt(data['b'], 0)}" in line
     for c, text in enumerate(data["partials_written"]):
         assert text.endswith(f"= {fmt(data['partials'][c, 0, 0], 0)}")
 
