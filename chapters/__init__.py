@@ -98,6 +98,9 @@ def get(name: str) -> Chapter:
     """A book chapter by id, number or slug, or a chapter file by its path."""
     if is_chapter_file(name):
         return load_file(name)
+    direct = f"chapters.chapter{name.removeprefix('chapter')}"
+    if direct in CHAPTER_MODULES:  # "chapter3" or "3": import that module only
+        return importlib.import_module(direct).CHAPTER
     for ch in all_chapters():
         if name in ch.names():
             return ch

@@ -107,6 +107,7 @@ class Rendered:
     seconds: float
     cached: bool = False
     reason: str = ""  # why it was (re-)rendered
+    worker: int = 0  # the process that rendered it
 
 
 def _validate(quality: str, fmt: str) -> None:
@@ -225,7 +226,7 @@ def run_job(job: SceneJob) -> Rendered:
             produced = SceneCache(Path(job.cache)).store(
                 job.request, produced, deps, time.perf_counter() - start)
         atomic_copy(produced, target)
-    return Rendered(job, target, time.perf_counter() - start)
+    return Rendered(job, target, time.perf_counter() - start, worker=os.getpid())
 
 
 def _explain(job: SceneJob, exc: Exception) -> str:
@@ -294,12 +295,26 @@ def _from_cache(job: SceneJob) -> tuple[Rendered | None, str]:
     return Rendered(job, target, time.perf_counter() - start, cached=True), ""
 
 
+#: seconds a stopped worker gets to clean up before it is killed
+GRACE = 10.0
+
+
 def _stop(executor: cf.Executor) -> None:
-    """Cancel what has not started and stop the workers; they clean up after
-    themselves (SIGTERM → SystemExit in each) before the pool is joined."""
-    for process in list(getattr(executor, "_processes", {}).values()):
-        if process.is_alive():
-            process.terminate()
+    """Cancel what has not started and stop the workers.
+
+    Each worker turns SIGTERM into SystemExit, so its ``finally`` blocks remove
+    its temporary files.  A worker that then hangs while handing its exception
+    back to a pool that no longer reads it is killed after :data:`GRACE`.
+    """
+    from multiprocessing.connection import wait
+
+    processes = [p for p in getattr(executor, "_processes", {}).values() if p.is_alive()]
+    for p in processes:
+        p.terminate()
+    wait([p.sentinel for p in processes], timeout=GRACE)
+    for p in processes:
+        if p.is_alive():
+            p.kill()
     executor.shutdown(wait=True, cancel_futures=True)
 
 
@@ -349,7 +364,7 @@ def render_jobs(
         for future in cf.as_completed(futures):
             i = futures[future]
             r = future.result()
-            results[i] = Rendered(r.job, r.path, r.seconds, False, reasons[i])
+            results[i] = Rendered(r.job, r.path, r.seconds, False, reasons[i], r.worker)
             done += 1
             if on_progress:
                 on_progress(results[i], done, len(jobs))

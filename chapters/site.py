@@ -38,6 +38,7 @@ nav { font-family: sans-serif; font-size: 0.85em; margin-bottom: 2em; }
 nav a { margin-right: 1.2em; }
 h1, h2, h3 { font-family: sans-serif; line-height: 1.2; }
 img.math { display: inline-block; }
+.nowrap { white-space: nowrap; }
 div.equation { text-align: center; margin: 1.2em 0; overflow-x: auto; }
 figure { margin: 2em 0; }
 video { max-width: 100%; height: auto; background: #000; border-radius: 4px; }
@@ -59,23 +60,26 @@ class Badge:
     subject: str
     kind: str
     passed: bool
-    max_error: float
+    error64: float  # largest absolute error of its float64 checks (0 if exact only)
+    error32: float | None  # … of its float32 checks, if it had any
     oracles: tuple[str, ...]
     checks: int
 
 
 def badges(checks) -> list[Badge]:
     """One badge per subject: passed only if all its checks passed; the largest
-    absolute error of its numeric checks; the oracles that checked it."""
+    absolute errors of its numeric checks; the oracles that checked it."""
     by_subject: dict[str, list] = {}
     for c in checks:
         by_subject.setdefault(c.subject, []).append(c)
     out = []
     for subject, rows in by_subject.items():
-        errors = [r.max_abs for r in rows if r.max_abs is not None]
+        def worst(dtype):
+            errs = [r.max_abs for r in rows if r.dtype == dtype and r.max_abs is not None]
+            return max(errs) if errs else None
         oracles = tuple(dict.fromkeys(_METHODS.get(r.method, r.method) for r in rows))
         out.append(Badge(subject, rows[0].kind, all(r.passed for r in rows),
-                         max(errors, default=0.0), oracles, len(rows)))
+                         worst("float64") or 0.0, worst("float32"), oracles, len(rows)))
     return out
 
 
@@ -109,6 +113,9 @@ def _math_html(text: str, eq_dir: Path, site: Path, cache: Path) -> str:
                f'height:{svg.height:.3f}em;vertical-align:-{svg.depth:.3f}em">')
         if display:
             body = body.replace(f"<p>@@MATH{n}@@</p>", f'<div class="equation">{img}</div>')
+        # keep "$b$," together: a line must not start with the comma
+        body = re.sub(rf"@@MATH{n}@@([,.;:!?)]+)",
+                      lambda m: f'<span class="nowrap">{img}{m.group(1)}</span>', body)
         body = body.replace(f"@@MATH{n}@@", img)
     return body
 
@@ -127,12 +134,13 @@ def _badge_table(items: list[Badge]) -> str:
     for b in items:
         mark = ('<span class="badge pass">passed</span>' if b.passed
                 else '<span class="badge fail">FAILED</span>')
+        e32 = "–" if b.error32 is None else f"{b.error32:.2g}"
         rows.append(f"<tr><td>{mark}</td><td><code>{html.escape(b.subject)}</code></td>"
-                    f"<td>{b.kind}</td><td>{b.max_error:.2g}</td>"
+                    f"<td>{b.kind}</td><td>{b.error64:.2g}</td><td>{e32}</td>"
                     f"<td>{html.escape(', '.join(b.oracles))}</td><td>{b.checks}</td></tr>")
     return ('<table class="checks"><tr><th></th><th>checked</th><th>kind</th>'
-            "<th>max abs error</th><th>oracles</th><th>checks</th></tr>"
-            + "".join(rows) + "</table>")
+            "<th>max abs error, float64</th><th>float32</th><th>oracles</th>"
+            "<th>checks</th></tr>" + "".join(rows) + "</table>")
 
 
 def _page(title: str, nav: str, body: str) -> str:

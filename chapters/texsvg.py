@@ -25,8 +25,9 @@ PREAMBLE = r"""\documentclass{article}
 \usepackage[active,tightpage]{preview}
 \begin{document}
 """
-#: LaTeX typesets at 10 pt; the page's text is 1 em, so 10 pt ↦ 1 em
-PT_PER_EM = 10.0
+#: LaTeX typesets at 10 pt; drawn a little larger than the page's serif text
+#: (whose x-height is smaller than Computer Modern's), 9 pt ↦ 1 em
+PT_PER_EM = 9.0
 _SIZE = re.compile(r"width=([\d.]+)pt, height=([\d.]+)pt, depth=([\d.]+)pt")
 
 
@@ -52,7 +53,7 @@ def _page(latex: str, display: bool) -> str:
 
 
 def _run(tex: str, folder: Path) -> list[tuple[float, float, float]]:
-    """Typeset ``tex`` in ``folder``: eq-1.svg … and the size of each page."""
+    """Typeset ``tex`` in ``folder``: one SVG per page, and the size of each."""
     for tool in ("latex", "dvisvgm"):
         if shutil.which(tool) is None:
             raise TexError(f"cannot typeset equations: {tool} not found; "
@@ -88,9 +89,11 @@ def typeset(equations: list[tuple[str, bool]], cache: Path) -> dict[tuple[str, b
                     except TexError as one:
                         raise TexError(f"cannot typeset ${latex}$: {one}") from None
                 raise exc
-            for n, ((latex, display), size) in enumerate(zip(todo, sizes), start=1):
+            # dvisvgm pads the page numbers (eq-01.svg …) to the widest one
+            pages = sorted(Path(tmp).glob("eq-*.svg"), key=lambda p: int(p.stem[3:]))
+            for page, (latex, display), size in zip(pages, todo, sizes, strict=True):
                 key = _key(latex, display)
-                atomic_copy(Path(tmp) / f"eq-{n}.svg", cache / f"{key}.svg")
+                atomic_copy(page, cache / f"{key}.svg")
                 atomic_write(cache / f"{key}.size", " ".join(f"{v:.4f}" for v in size))
     found = {}
     for latex, display in equations:

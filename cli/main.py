@@ -46,12 +46,15 @@ class Group(click.Group):
         except click.ClickException as exc:
             click.echo(f"Error: {exc.format_message()}", err=True)
             sys.exit(exc.exit_code)
-        except click.Abort:
+        except (click.Abort, KeyboardInterrupt) as exc:
+            # Click turns Ctrl-C (and our SIGTERM) into Abort; the cause says which
+            cause = exc if isinstance(exc, KeyboardInterrupt) else exc.__context__
+            if isinstance(cause, KeyboardInterrupt):
+                click.echo("Interrupted; finished files are intact, none is half-written.",
+                           err=True)
+                sys.exit(143 if isinstance(cause, Terminated) else 130)
             click.echo("Aborted.", err=True)
             sys.exit(130)
-        except KeyboardInterrupt as exc:
-            click.echo("Interrupted; finished files are intact, none is half-written.", err=True)
-            sys.exit(143 if isinstance(exc, Terminated) else 130)
         sys.exit(rv if isinstance(rv, int) else 0)
 
 
