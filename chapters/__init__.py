@@ -21,6 +21,7 @@ CHAPTER_MODULES = (
     "chapters.chapter1",
     "chapters.chapter2",
     "chapters.chapter4",
+    "chapters.chapter6",
     "chapters.chapter7",
     "chapters.chapter8",
 )

@@ -154,7 +154,7 @@ class TrapScene(Scene):
         ).arrange(DOWN, aligned_edge=LEFT, buff=0.15)
         fit(refusal, width=13).to_edge(DOWN, buff=0.4)
         self.play(FadeIn(refusal), run_time=0.8)
-        self.wait(3)
+        self.wait(4)
 
 
 class DescentScene(Scene):

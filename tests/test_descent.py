@@ -12,6 +12,7 @@ import sympy as sp
 
 from nnmath import ShapeError, claim, formula
 from nnmath.checks import verify
+from nnmath.worked import fmt
 from nnmath.descent import (
     CLASSIC_X,
     CLASSIC_Y,
@@ -163,3 +164,77 @@ def test_race_paths_are_the_optimizers_trajectories_on_the_quadratic():
     # plain SGD's first step is −η∇L = −η A θ0
     np.testing.assert_allclose(paths["sgd"][1] - paths["sgd"][0],
                                -0.05 * A @ np.array([-3.0, 2.0]), atol=1e-12)
+
+
+# -- chapter 4: the numbers the scenes and the prose show ------------------------
+@pytest.fixture(scope="module")
+def ex4():
+    from chapters import chapter4
+
+    return chapter4.example()
+
+
+def test_chapter4_walk_is_the_registered_batch_rule(ex4):
+    from chapters import chapter4
+
+    run = descend(X, Y, chapter4.START, chapter4.LEARNING_RATE, chapter4.WALK_STEPS)
+    np.testing.assert_array_equal(ex4["walk"]["theta"], run.theta)
+    for k in range(3):
+        w_line, b_line = chapter4.step_equations(ex4, k)
+        nxt = ex4["walk"]["theta"][k + 1]
+        assert w_line.startswith(f"w_{{{k + 1}}} = ") and w_line.endswith(
+            f"= {fmt(nxt[0])}")
+        assert b_line.startswith(f"b_{{{k + 1}}} = ") and b_line.endswith(
+            f"= {fmt(nxt[1])}")
+
+
+def test_chapter4_trap_shows_nnbooks_own_error(ex4):
+    with pytest.raises(ShapeError) as info:
+        formula("linreg_mse").numpy(x=X.reshape(3, 1), y=Y, w=2.0, b=0.0)
+    assert ex4["trap"]["message"] == str(info.value)
+    assert ex4["trap"]["errors"].shape == (3, 3)
+
+
+def test_chapter4_prose_numbers_are_computed_numbers(ex4):
+    from chapters import chapter4
+
+    prose = chapter4.CHAPTER.prose
+    first = ex4["walk"]["theta"][1]
+    G0 = ex4["walk"]["G"][0]
+    for text in (fmt(G0[:, 0].mean()), fmt(first[0]), fmt(first[1]),
+                 fmt(ex4["trap"]["trap_loss"]), fmt(ex4["limit"])):
+        assert text in prose, text
+    rates = chapter4.RATES
+    assert f"\\eta = {rates['too small']}" in prose
+    assert ex4["rates"]["too small"]["loss"][-1] > 6  # "still above 6"
+    assert fmt(ex4["rates"]["good"]["loss"][-1]) == "0.01"  # "down to 0.01"
+    assert not np.isfinite(ex4["rates"]["diverges"]["theta"]).all() or (
+        ex4["rates"]["diverges"]["loss"][-1] > 1e3)
+    # "about 46 times larger across the valley than along it"
+    from nnmath.descent import linreg_hessian
+
+    lam = np.linalg.eigvalsh(linreg_hessian(X, Y))
+    assert round(lam[1] / lam[0]) == 46
+
+
+@pytest.mark.render
+def test_trap_scene_renders_at_low_quality(tmp_path):
+    import av
+
+    import chapters
+    from chapters.render import render_scene
+
+    path = render_scene(chapters.get("gradient-descent"), "TrapScene", quality="l",
+                        out_dir=tmp_path, cache=False)
+    assert path == tmp_path / "chapter4" / "TrapScene.mp4" and path.is_file()
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        size = (stream.codec_context.width, stream.codec_context.height)
+        duration = float(container.duration) / av.time_base
+        frames = [f.to_ndarray(format="rgb24") for f in container.decode(stream)]
+    assert size == (854, 480) and 10 < duration < 25
+    last = frames[-1]
+    assert last.std() > 20, "the last frame is blank"
+    # the ShapeError is on screen in red (COLORS["wrong"]) at the end
+    red = (last[..., 0] > 180) & (last[..., 1] < 120) & (last[..., 2] < 120)
+    assert red[int(0.75 * last.shape[0]):].sum() > 200

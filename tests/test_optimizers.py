@@ -136,3 +136,49 @@ def test_nesterov_done_as_plain_momentum_is_caught():
     bad = _mutant("nesterov", formula("momentum").expr)
     assert optimizer_of(bad)[0].name == "nesterov"
     assert not check_keras_trajectory(bad).passed
+
+
+# -- chapter 6: the race and the worked Adam step --------------------------------
+@pytest.fixture(scope="module")
+def ex6():
+    from chapters import chapter6
+
+    return chapter6.example()
+
+
+def test_race_paths_are_trajectories_of_the_registered_rules(ex6):
+    from chapters import chapter6
+    from nnmath.descent import quadratic_gradient
+
+    grad = quadratic_gradient(chapter6.A)
+    for name, hyper in chapter6.SETTINGS.items():
+        path = trajectory(optimizer(name), chapter6.START, grad, chapter6.STEPS, **hyper)
+        np.testing.assert_array_equal(ex6["paths"][name], path["theta"])
+
+
+def test_worked_adam_step_ends_with_the_races_first_step(ex6):
+    from chapters import chapter6
+    from nnmath.worked import fmt, substituted_latex
+
+    f = formula("adam", **chapter6.SETTINGS["adam"])
+    first = ex6["adam_first"]
+    line = substituted_latex(f, {n: first[n] for n in f.input_names}, at={"p": 0},
+                             digits=chapter6.DIGITS)
+    assert line.endswith(f"= {fmt(ex6['paths']['adam'][1][0], chapter6.DIGITS)}")
+    assert "0.999" in line  # β₂ is not rounded to 1.00
+
+
+def test_chapter6_prose_matches_the_race(ex6):
+    from chapters import chapter6
+
+    prose = chapter6.CHAPTER.prose
+    final = {n: loss[-1] for n, loss in ex6["loss"].items()}
+    assert min(final, key=final.get) == "nesterov"  # "finishes lowest"
+    assert max(final, key=final.get) == "adam"  # "still swinging back"
+    for name, text in (("sgd", "4 \\cdot 10^{-3}"), ("nesterov", "4 \\cdot 10^{-5}"),
+                       ("rmsprop", "8 \\cdot 10^{-5}")):
+        mantissa, exponent = f"{final[name]:.0e}".split("e")
+        assert text == f"{mantissa} \\cdot 10^{{{int(exponent)}}}" and text in prose
+    assert f"{final['adam']:.1f}" == "0.1"
+    limit = 2 / np.linalg.eigvalsh(chapter6.A).max()
+    assert f"{limit:.3f}" in prose and chapter6.SETTINGS["sgd"]["learning_rate"] < limit
