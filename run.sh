@@ -21,6 +21,8 @@ APT_PACKAGES=(
   texlive-latex-base texlive-latex-extra texlive-fonts-recommended
   texlive-science dvisvgm cm-super-minimal
 )
+# the tests open the built site in a real browser
+TEST_APT_PACKAGES=(chromium chromium-driver)
 
 log() { printf '[nnbook] %s\n' "$*" >&2; }
 
@@ -41,7 +43,7 @@ PY
 
 setup_system() {
   local missing=() pkg
-  for pkg in "${APT_PACKAGES[@]}"; do
+  for pkg in "${APT_PACKAGES[@]}" "$@"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" \
       || missing+=("$pkg")
   done
@@ -77,7 +79,8 @@ case "$cmd" in
     "$VENV/bin/nnbook" verify chapter1
     ;;
   test)
-    setup
+    setup_system "${TEST_APT_PACKAGES[@]}"
+    setup_python
     "$VENV/bin/python" -m pytest "$@"
     ;;
   *)

@@ -1,0 +1,160 @@
+"""``nnbook build``: equations as SVG, badges from verification, embed bundles, and
+the built site opened in Debian's Chromium (headless, through Selenium)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from chapters.bundle import bundle_scene, snippets
+from chapters.site import _math_html, badges
+from chapters.texsvg import TexError, typeset
+from nnmath.checks import Check
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_prose_math_becomes_svg_images_inline_and_displayed(tmp_path):
+    site = tmp_path / "site"
+    body = _math_html("Weights $w_j$, and a bias $b$.\n\n$$z = \\sum_j w_j x_j + b$$\n",
+                      site / "eq", site, tmp_path / "cache")
+    assert body.count('<img class="math"') == 3
+    assert '<div class="equation"><img class="math"' in body
+    assert '<span class="nowrap"><img class="math" src="eq/' in body  # "$b$." kept whole
+    for src in __import__("re").findall(r'src="([^"]+)"', body):
+        svg = (site / src).read_text()
+        assert svg.startswith("<?xml") and "<path" in svg
+    assert 'alt="w_j"' in body
+
+
+def test_equations_are_typeset_once_and_errors_name_the_equation(tmp_path):
+    first = typeset([("x^2", False)], tmp_path)
+    stamp = first[("x^2", False)].path.stat().st_mtime_ns
+    again = typeset([("x^2", False), ("y", True)], tmp_path)
+    assert again[("x^2", False)].path.stat().st_mtime_ns == stamp
+    assert again[("y", True)].depth >= 0 and again[("x^2", False)].width > 0
+    with pytest.raises(TexError, match=r"cannot typeset \$\\nosuchmacro\$: ! Undefined"):
+        typeset([("y", True), (r"\nosuchmacro", True)], tmp_path)
+
+
+def test_one_badge_per_subject_fails_if_any_check_failed():
+    rows = [
+        Check("sigmoid'", "claim", "symbolic", "exact", True),
+        Check("sigmoid'", "claim", "tensorflow-gradient", "float64", True, 2e-16),
+        Check("sigmoid'", "claim", "tensorflow-gradient", "float32", True, 3e-8),
+        Check("relu'", "claim", "symbolic", "exact", True),
+        Check("relu'", "claim", "finite-differences", "float64", False, 0.5),
+    ]
+    sig, relu = badges(rows)
+    assert (sig.subject, sig.passed, sig.error64, sig.error32, sig.checks) == (
+        "sigmoid'", True, 2e-16, 3e-8, 3)
+    assert sig.oracles == ("symbolic", "TensorFlow")
+    assert (relu.passed, relu.error64, relu.error32) == (False, 0.5, None)
+
+
+# -- with real renders -----------------------------------------------------------
+@pytest.fixture(scope="module")
+def gelu_video(tmp_path_factory):
+    out = tmp_path_factory.mktemp("gelu")
+    done = subprocess.run([sys.executable, "-m", "cli.main", "render",
+                           str(REPO / "examples" / "gelu.py"), "-o", str(out), "--no-verify"],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    return Path(done.stdout.strip())
+
+
+@pytest.mark.render
+def test_bundle_has_webm_poster_and_gif_and_snippets_point_at_them(gelu_video, tmp_path):
+    import av
+    import numpy as np
+    from PIL import Image
+
+    mp4 = tmp_path / gelu_video.name
+    shutil.copy(gelu_video, mp4)
+    b = bundle_scene(mp4, gif=True, cache=tmp_path / "cache")
+    for path in (b.webm, b.gif):
+        with av.open(str(path)) as container:
+            assert container.streams.video[0].codec_context.width > 0
+            frames = sum(1 for _ in container.decode(video=0))
+        assert frames > 10, path
+    poster = np.asarray(Image.open(b.poster).convert("L"), dtype=float)
+    assert poster.shape == (480, 854) and poster.std() > 20, "the poster is blank"
+    embed = snippets(b)
+    assert all(b.mp4.name in text for text in embed.values())
+    assert b.poster.name in embed["html"] and b.poster.name in embed["jupyter"]
+    assert 'type="video/webm"' in embed["html"] and b.webm.name in embed["html"]
+    assert embed["jupyter"].startswith("from IPython.display import Video")
+    # a second bundle of the same video is made from the cache, not by ffmpeg
+    start = time.perf_counter()
+    bundle_scene(mp4, gif=True, cache=tmp_path / "cache")
+    assert time.perf_counter() - start < 2
+
+
+def _chrome():
+    from selenium import webdriver
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+
+    browser, driver = shutil.which("chromium"), shutil.which("chromedriver")
+    assert browser and driver, "Debian's chromium and chromium-driver are needed (./run.sh)"
+    options = Options()
+    options.binary_location = browser
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--mute-audio",
+                "--window-size=1200,900"):
+        options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    return webdriver.Chrome(service=Service(driver), options=options)
+
+
+@pytest.mark.render
+@pytest.mark.browser
+def test_built_site_works_in_chromium_from_file_urls(tmp_path):
+    out, media = tmp_path / "site", tmp_path / "media"
+    done = subprocess.run([sys.executable, "-m", "cli.main", "build", "chapter1",
+                           str(REPO / "examples" / "gelu.py"), "-o", str(out),
+                           "--media", str(media), "--jobs", "2"],
+                          capture_output=True, text=True, timeout=1200)
+    assert done.returncode == 0, done.stderr
+    pages = ["index.html", "chapter1.html", "chapter101.html"]
+    assert sorted(p.name for p in out.glob("*.html")) == sorted(pages)
+
+    driver = _chrome()
+    try:
+        for page in pages:
+            driver.get((out / page).as_uri())
+            errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+            assert errors == [], f"{page}: {errors}"
+            sources = driver.execute_script(
+                "return [...document.querySelectorAll('video source, video[poster]')]"
+                ".map(e => e.src || e.poster)")
+            for url in sources:
+                assert url.startswith("file://")
+                assert Path(url.removeprefix("file://")).is_file(), url
+            deadline = time.monotonic() + 60
+            while True:  # preload=metadata: every video learns its duration
+                videos = driver.execute_script(
+                    "return [...document.querySelectorAll('video')]"
+                    ".map(v => [v.currentSrc, v.readyState, v.duration, v.error])")
+                if all(v[1] >= 1 for v in videos) or time.monotonic() > deadline:
+                    break
+                time.sleep(0.2)
+            for src, ready, duration, error in videos:
+                assert error is None and ready >= 1 and duration > 0, (page, src)
+            equations = driver.execute_script(
+                "return [...document.querySelectorAll('img.math')].map(i => "
+                "[i.alt, i.complete && i.naturalWidth > 0, i.getBoundingClientRect().width,"
+                " i.getBoundingClientRect().height])")
+            for alt, loaded, width, height in equations:
+                assert loaded and width > 1 and height > 1, (page, alt)
+            if page != "index.html":
+                assert videos and equations, page
+                badges_shown = driver.execute_script(
+                    "return document.querySelectorAll('.badge.pass').length")
+                assert badges_shown > 0
+    finally:
+        driver.quit()
