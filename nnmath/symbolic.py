@@ -34,10 +34,43 @@ def is_zero(e: sp.Expr) -> bool:
     if isinstance(folded, sp.Piecewise):
         if all(is_zero(branch) for branch, cond in folded.args if cond is not sp.false):
             return True
-        return sp.simplify(e) == 0
-    if folded == 0 or sp.cancel(sp.together(folded)) == 0:
+        return not nonzero_somewhere(e) and sp.simplify(e) == 0
+    if folded == 0:
         return True
-    return sp.simplify(folded) == 0
+    if nonzero_somewhere(folded):  # cheaper than cancel() when it is not zero
+        return False
+    return sp.cancel(sp.together(folded)) == 0 or sp.simplify(folded) == 0
+
+
+def _shown(e: sp.Expr, largest: int = 40) -> str:
+    """``e`` simplified for a failure message, unless it is too large to simplify
+    in reasonable time (a whole network's derivative)."""
+    ops = sp.count_ops(e)
+    return str(sp.simplify(e)) if ops <= largest else f"(an expression of {ops} operations)"
+
+
+def nonzero_somewhere(e: sp.Expr, tries: int = 3) -> bool:
+    """True if ``e`` is clearly non-zero at a random point in (0, 1)ⁿ (30 digits).
+
+    Then it is not identically zero, and ``simplify`` need not try: on a wrong
+    claim about a whole network it can run for many minutes.  A failure to show
+    a non-zero value proves nothing, so the caller still simplifies.
+    """
+    reads = e.atoms(sp.Indexed)
+    labels = {r.base.label for r in reads}
+    free = sorted(reads | {s for s in e.free_symbols if isinstance(s, sp.Symbol)
+                           and s not in labels}, key=sp.default_sort_key)
+    rng = np.random.default_rng(len(free))
+    for _ in range(tries):
+        point = {s: sp.Float(int(v) / 1009, 30) for s, v in
+                 zip(free, rng.integers(1, 1009, size=len(free)))}
+        try:  # 30-digit floats: SymPy folds each node to a number as it rebuilds
+            value = complex(e.xreplace(point).evalf(30))
+        except (TypeError, ValueError, ZeroDivisionError):
+            continue
+        if np.isfinite(value) and abs(value) > 1e-12:
+            return True
+    return False
 
 
 @dataclass(frozen=True)
@@ -142,8 +175,8 @@ def prove(claim: Claim) -> SymbolicResult:
                 where = "" if not region else " where clip is " + ", ".join(
                     sorted(set(region.values())))
                 return SymbolicResult(
-                    False, f"at {claim.wrt}{list(idx)}{where}: ∂L = {sp.simplify(derivative)}, "
-                           f"claimed {sp.simplify(in_region(claimed))}")
+                    False, f"at {claim.wrt}{list(idx)}{where}: ∂L = {_shown(derivative)}, "
+                           f"claimed {_shown(in_region(claimed))}")
     dims_text = ", ".join(f"{d}={v}" for d, v in sizes.items())
     regions_text = f", {len(regions)} clip regions" if len(regions) > 1 else ""
     return SymbolicResult(True, f"exact on the instance {dims_text} "

@@ -141,12 +141,14 @@ class Run:
 
 def train(data: Dataset, *, hidden: int, activation: str = "tanh", head: str = "softmax",
           epochs: int = 5, batch_size: int = 32, learning_rate: float = 0.125,
-          seed: int = 0, params: dict | None = None) -> Run:
+          seed: int = 0, params: dict | None = None, net: Network | None = None) -> Run:
     """Mini-batch SGD in float64, batches taken in :func:`epoch_orders`' order; the
-    last batch of an epoch is smaller when the batch size does not divide N."""
+    last batch of an epoch is smaller when the batch size does not divide N.
+    ``net`` replaces the network built from ``activation`` and ``head`` (tests
+    pass a deliberately wrong one)."""
     import time
 
-    net = Network(activation, head)
+    net = net or Network(activation, head)
     p = params or init_params(data.x_train.shape[1], hidden, data.y_train.shape[1], seed)
     p = {k: np.array(p[k], dtype=np.float64) for k in PARAMS}
     x, y = data.x_train, data.y_train
