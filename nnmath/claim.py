@@ -70,7 +70,8 @@ class Claim:
         return Formula(
             name=self.name.replace("/", "_").replace("'", "_prime").replace(".", "_"),
             title=self.text, output=f"grad_{self.wrt}", indices=tuple(idx), expr=expr,
-            inputs=inputs, tf="", output_shape=wrt.shape, constants=f.constants)
+            inputs=inputs, tf="", output_shape=wrt.shape, constants=f.constants,
+            derived=f.derived)
 
     def __repr__(self) -> str:
         return f"Claim({self.name!r})"

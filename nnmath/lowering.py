@@ -32,7 +32,7 @@ import sympy as sp
 from sympy.printing.pycode import MpmathPrinter
 
 from .primitives import (FirstArgMax, MaxShift, Maximum, clip, elementary, inside, present,
-                         row_major_digits, softplus, sigmoid)
+                         row_major_digits, row_major_index, softplus, sigmoid)
 
 if TYPE_CHECKING:
     from .formula import Formula
@@ -235,7 +235,16 @@ class NumpyLowering:
         return syms, [int(st) for st in steps], offset, int(den)
 
     def _reshape(self, e: sp.Indexed, inp) -> Term | None:
-        """x[n, a(k), b(k), c(k)] with (a, b, c) the row-major digits of k: a reshape."""
+        """x[n, a(k), b(k), c(k)] with (a, b, c) the row-major digits of k, or
+        g[n, (a·B + b)·C + c], the row-major position of (a, b, c): a reshape."""
+        if all(i.is_Symbol for i in e.indices[:-1]) and not e.indices[-1].is_Symbol:
+            syms = [s for s in self.order if e.indices[-1].has(s)]
+            sizes = [self.extent[s] for s in syms]
+            if len(syms) > 1 and sp.expand(e.indices[-1] - row_major_index(syms, sizes)) == 0:
+                shape = [f"{e.base}.shape[{a}]" for a in range(len(e.indices) - 1)]
+                shape += [self.lower(size).code for size in sizes]
+                return Term(f"{e.base}.reshape({', '.join(shape)})",
+                            (*e.indices[:-1], *syms), CALL)
         for lead in range(len(e.indices) - 1):
             tail = e.indices[lead:]
             ks = set().union(*(i.free_symbols for i in tail)) & set(self.order)

@@ -13,7 +13,7 @@ import sympy as sp
 from sympy.concrete.expr_with_limits import ExprWithLimits
 
 __all__ = ["sigmoid", "softplus", "clip", "inside", "MaxShift", "Maximum", "FirstArgMax",
-           "present", "row_major_digits", "elementary"]
+           "present", "row_major_digits", "row_major_index", "elementary"]
 
 
 class _Primitive(sp.Function):
@@ -160,6 +160,14 @@ def row_major_digits(k: sp.Expr, sizes: tuple[sp.Expr, ...]) -> tuple[sp.Expr, .
         digit = sp.floor(k / sp.Mul(*sizes[a + 1:]))
         out.append(digit if a == 0 else sp.Mod(digit, size))
     return tuple(out)
+
+
+def row_major_index(digits: tuple[sp.Expr, ...], sizes: tuple[sp.Expr, ...]) -> sp.Expr:
+    """The position k of cell (a, b, c) in a row-major layout: (a·B + b)·C + c."""
+    k = sp.Integer(0)
+    for digit, size in zip(digits, sizes):
+        k = k * size + digit
+    return k
 
 
 _PRIMITIVES: tuple[type[_Primitive], ...] = (sigmoid, softplus, clip, inside)

@@ -3,11 +3,15 @@ the loop oracle, and bad input rejected with the valid choices named."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
+import sympy as sp
 
-from nnmath import ShapeError, formula
-from nnmath.checks import check_lowering
+from nnmath import ShapeError, claim, claim_names, formula
+from nnmath.checks import check_lowering, verify
+from nnmath.primitives import present
 
 #: parameterisations that exercise stride > 1, 'same' with an odd total,
 #: dilation > 1, explicit padding and multiple channels
@@ -143,3 +147,68 @@ def test_unknown_padding_lists_the_choices():
         formula("conv2d", padding="full")
     with pytest.raises(ValueError, match=r"valid: valid, same$"):
         formula("avg_pool2d", padding=((1, 1), (1, 1)))
+
+
+# -- gradients: proved, and wrong ones caught ---------------------------------------
+def _mutant(name, rhs):
+    return dataclasses.replace(claim(name), rhs=rhs)
+
+
+def _failed_methods(c):
+    return {r.method for r in verify([], [c], oracle=False) if not r.passed}
+
+
+def test_every_gradient_the_issue_names_is_registered():
+    assert {"conv2d/dx", "conv2d/dw", "conv2d/db", "max_pool2d/dx", "avg_pool2d/dx",
+            "flatten/dx"} <= set(claim_names())
+
+
+def test_variants_cover_stride_odd_same_padding_dilation_and_channels():
+    params = [claim(n).formula.params for n in claim_names() if n.startswith("conv2d/")]
+    assert any(p["stride"] == (2, 2) and p["padding"] == "same" for p in params)
+    assert any(p["dilation"] == (2, 2) for p in params)
+    assert any(not isinstance(p["padding"], str) for p in params)
+    c = claim("conv2d/dx.strided")
+    sizes = c.formula.complete_sizes(c.sizes)
+    assert sizes["P_t"] == 0 and c.sizes["C"] > 1  # an odd total: the extra row below
+
+
+def test_unflipped_kernel_is_caught():
+    c = claim("conv2d/dx")
+    flipped = c.rhs.atoms(sp.Indexed)
+    (w_read,) = [r for r in flipped if str(r.base) == "w"]
+    p_, q_, c_, o_ = sp.symbols("p q c o", integer=True, nonnegative=True)
+    bad = _mutant(c.name, c.rhs.xreplace({w_read: sp.IndexedBase("w")[p_, q_, c_, o_]}))
+    assert {"symbolic", "finite-differences"} <= _failed_methods(bad)
+
+
+def test_upstream_not_dilated_for_stride_two_is_caught():
+    c = claim("conv2d/dx.strided")
+    (g_read,) = [r for r in c.rhs.atoms(sp.Indexed) if str(r.base) == "g"]
+    undilated = g_read.base[tuple(sp.fraction(sp.together(i))[0] for i in g_read.indices)]
+    bad = _mutant(c.name, c.rhs.xreplace({g_read: undilated}))
+    assert {"symbolic", "finite-differences"} <= _failed_methods(bad)
+
+
+def test_max_pool_gradient_to_every_cell_is_caught():
+    c = claim("max_pool2d/dx")
+    # (SymPy folds g·[cell is the argmax] into Piecewise((g, cell is the argmax), …))
+    bad = _mutant(c.name, c.rhs.replace(sp.Piecewise, lambda routed, *_: routed.expr))
+    assert {"symbolic", "finite-differences"} <= _failed_methods(bad)
+
+
+def test_average_over_padded_cells_is_caught():
+    c = claim("avg_pool2d/dx.same")  # 3x3 windows: dividing by 9 counts the padding
+    bad = _mutant(c.name, c.rhs.replace(
+        lambda e: isinstance(e, sp.Sum) and e.has(present), lambda e: sp.Integer(9)))
+    assert {"symbolic", "finite-differences"} <= _failed_methods(bad)
+
+
+def test_weight_gradient_without_the_stride_is_caught():
+    c = claim("conv2d/dw.strided")
+    (x_read,) = [r for r in c.rhs.atoms(sp.Indexed) if str(r.base) == "x"]
+    i_ = sp.Symbol("i", integer=True, nonnegative=True)
+    j_ = sp.Symbol("j", integer=True, nonnegative=True)
+    unstrided = x_read.xreplace({i_: i_ / 2, j_: j_ / 2})  # s·i + p became i + p
+    bad = _mutant(c.name, c.rhs.xreplace({x_read: unstrided}))
+    assert "symbolic" in _failed_methods(bad)

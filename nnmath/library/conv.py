@@ -16,7 +16,7 @@ import sympy as sp
 
 from ..claim import Claim
 from ..formula import Formula, Input, dims, indices
-from ..primitives import FirstArgMax, Maximum, present, row_major_digits
+from ..primitives import FirstArgMax, Maximum, present, row_major_digits, row_major_index
 from ..registry import formula, register, register_claims
 
 n, i, j, c, o, p, q, k, u, v = indices("n i j c o p q k u v")
@@ -153,7 +153,11 @@ def _conv2d(stride=1, padding="valid", dilation=1, bias: bool = True) -> Formula
                (p, 0, KH - 1), (q, 0, KW - 1), (c, 0, C - 1))
     inputs = (Input("x", ("N", "H", "W", "C"), "images, NHWC"),
               Input("w", ("KH", "KW", "C", "O"), "kernels, HWIO"))
-    tf = (f"tf.nn.conv2d(x, w, strides=[{rows.stride}, {cols.stride}], "
+    # TensorFlow's CPU gradient of conv2d rejects dilation > 1; tf.nn.convolution
+    # (which dilates by space-to-batch) has one, but takes only 'valid'/'same'
+    op = ("tf.nn.convolution" if max(rows.dilation, cols.dilation) > 1
+          and isinstance(_padding(padding), str) else "tf.nn.conv2d")
+    tf = (f"{op}(x, w, strides=[{rows.stride}, {cols.stride}], "
           f"padding={_tf_padding(_padding(padding))}, "
           f"dilations=[{rows.dilation}, {cols.dilation}])")
     if bias:
@@ -236,3 +240,80 @@ def _flatten() -> Formula:
         cases=_cases({"N": 2, "H": 3, "W": 4, "C": 2}, {"N": 1, "H": 2, "W": 2, "C": 5}),
         notes="Row-major, as NumPy and TensorFlow store NHWC: k = (h·W + w)·C + c, so "
               "the channels of one pixel are adjacent.")
+
+
+# -- gradients -------------------------------------------------------------------
+def _conv_claims(suffix: str, params: dict, sizes: dict) -> list[Claim]:
+    f = formula("conv2d", **params)
+    rows, cols = _axes((KH, KW), f.params["stride"], f.params["dilation"],
+                       f.params["padding"])
+    fp, fq = KH - 1 - p, KW - 1 - q  # the flipped kernel's rows and columns
+    every_output = ((n, 0, N - 1), (i, 0, Ho - 1), (j, 0, Wo - 1))
+    return [
+        Claim(f"conv2d/dx{suffix}", f, "x",
+              sp.Sum(_g[n, rows.back(u, fp), cols.back(v, fq), o] * _w[fp, fq, c, o],
+                     (p, 0, KH - 1), (q, 0, KW - 1), (o, 0, O - 1)),
+              "∂L/∂x is a full correlation of the upstream gradient with the flipped "
+              "kernel; with stride s the upstream gradient is first dilated (s − 1 zeros "
+              "between its cells: a fractional index reads nothing)",
+              indices=(n, u, v, c), sizes=sizes),
+        Claim(f"conv2d/dw{suffix}", f, "w",
+              sp.Sum(_x[n, rows.read(i, p), cols.read(j, q), c] * _g[n, i, j, o],
+                     *every_output),
+              "∂L/∂w is a correlation of the input with the upstream gradient: each tap "
+              "sums input × upstream over every position it touched",
+              indices=(p, q, c, o), sizes=sizes),
+        Claim(f"conv2d/db{suffix}", f, "b", sp.Sum(_g[n, i, j, o], *every_output),
+              "∂L/∂b sums the upstream gradient over the batch and every position",
+              indices=(o,), sizes=sizes),
+    ]
+
+
+def _pool_claim(name: str, suffix: str, params: dict, sizes: dict) -> Claim:
+    """Window (i, j) = ((u + P_t − p)/s, (v + P_l − q)/s) holds input cell (u, v) at
+    offset (p, q); its cells are (u − p + p', v − q + q')."""
+    f = formula(name, **params)
+    (kh, kw), stride = f.params["pool_size"], f.params["stride"]
+    rows, cols = _axes((kh, kw), stride, 1, f.params["padding"])
+    upstream = _g[n, rows.back(u, p), cols.back(v, q), c]
+    cells = ((p2, 0, kh - 1), (q2, 0, kw - 1))
+    cell = _x[n, u - p + p2, v - q + q2, c]
+    if name == "max_pool2d":
+        route = sp.Piecewise((1, sp.Eq(kw * p + q, FirstArgMax(cell, *cells))), (0, True))
+        text = ("∂L/∂x routes each window's upstream gradient to its max cell; when "
+                "several cells tie, to the first in row-major order, as TensorFlow does")
+    else:
+        route = 1 / sp.Sum(present(cell), *cells)
+        text = ("∂L/∂x spreads each window's upstream gradient evenly over the cells "
+                "inside the input (padded cells get nothing)")
+    return Claim(f"{name}/dx{suffix}", f, "x",
+                 sp.Sum(upstream * route, (p, 0, kh - 1), (q, 0, kw - 1)), text,
+                 indices=(n, u, v, c), sizes=sizes)
+
+
+@register_claims
+def _claims() -> list[Claim]:
+    """The book's CNN uses conv2d(stride=1, 'same') and 2×2 pooling; the variants
+    make ``nnbook verify`` cover stride 2 with an odd 'same' total (6 rows, 3×3
+    kernel: 0 rows on top, 1 below), dilation 2, explicit padding with unequal
+    strides, and overlapping 'same' pooling windows."""
+    small = {"N": 1, "H": 5, "W": 4, "C": 2, "KH": 3, "KW": 2, "O": 2}
+    pool = {"N": 1, "H": 4, "W": 4, "C": 2}
+    same_pool = {"pool_size": 3, "stride": 2, "padding": "same"}
+    return [
+        *_conv_claims("", {"stride": 1, "padding": "same"}, small),
+        *_conv_claims(".strided", {"stride": 2, "padding": "same"},
+                      {**small, "H": 6, "W": 5, "KW": 3}),
+        *_conv_claims(".dilated", {"dilation": 2, "padding": "same"},
+                      {**small, "H": 5, "W": 5, "KH": 2, "KW": 3}),
+        _conv_claims(".padded", {"stride": (2, 1), "padding": ((1, 0), (2, 1))},
+                     {**small, "H": 5, "W": 4})[0],
+        _pool_claim("max_pool2d", "", {"pool_size": 2, "stride": 2}, pool),
+        _pool_claim("max_pool2d", ".same", same_pool, {**pool, "C": 1}),
+        _pool_claim("avg_pool2d", "", {"pool_size": 2, "stride": 2}, pool),
+        _pool_claim("avg_pool2d", ".same", same_pool, {**pool, "H": 6, "W": 5}),
+        Claim("flatten/dx", formula("flatten"), "x",
+              _g[n, row_major_index((u, v, c), (H, W, C))],
+              "∂L/∂x is the upstream gradient reshaped back to the feature maps' shape",
+              indices=(n, u, v, c), sizes={"N": 1, "H": 2, "W": 3, "C": 2}),
+    ]
