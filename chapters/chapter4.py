@@ -81,10 +81,12 @@ def example() -> dict:
         "y": y,
         "grid": {"w": ws, "b": bs,
                  "L": surface(lambda t: linreg_loss(x, y, t), ws, bs)},
-        "zoom": {"w": zw, "b": zb, "L": surface(lambda t: linreg_loss(x, y, t), zw, zb)},
+        "zoom": {"w": zw, "b": zb,
+                 "L": surface(lambda t: linreg_loss(x, y, t), zw, zb)},
         "walk": {"theta": walk.theta, "loss": walk.loss, "G": np.stack(walk.grads)},
         "rates": {name: {"theta": run.theta, "loss": run.loss} for name, run in (
-            (name, descend(x, y, START, lr, RATE_STEPS)) for name, lr in RATES.items())},
+            (name, descend(x, y, START, lr, RATE_STEPS))
+            for name, lr in RATES.items())},
         "limit": stability_limit(x, y),
         "variants": {v: descend(x, y, START, VARIANT_RATE, VARIANT_STEPS, v,
                                 BATCH_SIZE, SEED).theta for v in RULES},
@@ -197,7 +199,8 @@ class DescentScene(Scene):
             self.wait(1.6)
             worked = block
         self.play(Create(line), LaggedStart(*[FadeIn(d) for d in dots[3:]],
-                                            lag_ratio=0.3), run_time=2.5, rate_func=linear)
+                                            lag_ratio=0.3),
+                  run_time=2.5, rate_func=linear)
         final = walk["theta"][-1]
         summary = label(
             f"after {WALK_STEPS} steps: w = {fmt(final[0])}, b = {fmt(final[1])},\n"
@@ -215,7 +218,8 @@ class LearningRateScene(Scene):
     def construct(self):
         ex = example()
         head = title("Three learning rates, same start",
-                     f"batch descent is stable only for η < 2/λmax = {fmt(ex['limit'])}, "
+                     "batch descent is stable only for η < 2/λmax = "
+                     f"{fmt(ex['limit'])}, "
                      "λmax the loss's largest curvature")
         self.play(FadeIn(head), run_time=0.6)
         panels = []
@@ -251,12 +255,14 @@ class VariantsScene(Scene):
     def construct(self):
         ex = example()
         head = title("Batch, mini-batch, stochastic",
-                     f"η = {fmt(VARIANT_RATE)}, {VARIANT_STEPS} steps each, from w = b = 0")
+                     f"η = {fmt(VARIANT_RATE)}, {VARIANT_STEPS} steps each, "
+                     "from w = b = 0")
         self.play(FadeIn(head), run_time=0.6)
         surf = _map(ex, 6.0, 4.0, "zoom", x_step=0.5, y_step=0.5).to_edge(
             LEFT, buff=0.8).shift(DOWN * 0.4)
         self.play(FadeIn(surf), run_time=1)
-        names = {"batch": "batch: all 3 samples", "mini-batch": f"mini-batch of {BATCH_SIZE}",
+        names = {"batch": "batch: all 3 samples",
+                 "mini-batch": f"mini-batch of {BATCH_SIZE}",
                  "stochastic": "stochastic: 1 sample"}
         eqs = VGroup()
         for v, rule in RULES.items():

@@ -20,7 +20,13 @@ from manim import (
     linear,
 )
 
-from nnmath.descent import OPTIMIZERS, optimizer, quadratic_gradient, quadratic_loss, race
+from nnmath.descent import (
+    OPTIMIZERS,
+    optimizer,
+    quadratic_gradient,
+    quadratic_loss,
+    race,
+)
 from nnmath.descent import surface as loss_grid
 from nnmath.registry import formula
 from nnmath.worked import fmt, substituted_latex
@@ -83,7 +89,8 @@ class RaceScene(Scene):
         ex = example()
         head = title("Optimizers race on an ill-conditioned bowl",
                      f"L = ½ θᵀAθ, curvature 11 across the valley and 0.8 along it; "
-                     f"{STEPS} steps from θ = ({fmt(START[0], 1)}, {fmt(START[1], 1)})")
+                     f"{STEPS} steps from θ = ({fmt(START[0], 1)}, "
+                     f"{fmt(START[1], 1)})".replace("-", "−"))
         self.play(FadeIn(head), run_time=0.6)
         g = ex["grid"]
         surf = LossSurface(g["x"], g["y"], g["L"], width=6.3, height=4.5,
@@ -95,7 +102,8 @@ class RaceScene(Scene):
                             width=4.2, height=2.1, x_label="t",
                             y_label=r"\log_{10} L")
         plot.remove(plot.curve)
-        keys = VGroup(*[legend(title_of(n), PATH_COLORS[n], opacity=1) for n in SETTINGS])
+        keys = VGroup(*[legend(title_of(n), PATH_COLORS[n], opacity=1)
+                        for n in SETTINGS])
         keys.arrange(DOWN, aligned_edge=LEFT, buff=0.12)
         fit(keys, width=5.2).scale(0.8)
         side = VGroup(keys, plot).arrange(DOWN, buff=1.0, aligned_edge=LEFT)
@@ -104,7 +112,8 @@ class RaceScene(Scene):
                   run_time=1.2)
 
         k = ValueTracker(0)
-        logs = {n: np.log10(np.maximum(ex["loss"][n], 10 ** LOG_FLOOR)) for n in SETTINGS}
+        logs = {n: np.log10(np.maximum(ex["loss"][n], 10 ** LOG_FLOOR))
+                for n in SETTINGS}
 
         def paths():
             upto = int(round(k.get_value())) + 1
@@ -136,7 +145,8 @@ class RulesScene(Scene):
 
     def construct(self):
         head = title("The update rules, as Keras computes them",
-                     "each line is one registered formula; all read the state before the step")
+                     "each line is one registered formula; all read the state "
+                     "before the step")
         self.play(FadeIn(head), run_time=0.6)
         rows = VGroup()
         for name in ("sgd", "momentum", "nesterov", "rmsprop"):
@@ -189,7 +199,8 @@ class AdamStepScene(Scene):
         block = VGroup(caption, worked).arrange(DOWN, buff=0.2, aligned_edge=LEFT)
         block.next_to(panels, DOWN, buff=0.3).to_edge(LEFT, buff=0.5)
         self.play(FadeIn(caption), run_time=0.5)
-        self.play(LaggedStart(*[FadeIn(w) for w in worked], lag_ratio=0.5), run_time=2.5)
+        self.play(LaggedStart(*[FadeIn(w) for w in worked], lag_ratio=0.5),
+                  run_time=2.5)
         self.wait(3.5)
 
 

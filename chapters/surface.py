@@ -44,6 +44,11 @@ def _digits(step: float) -> int:
     return 0 if float(step).is_integer() else 1
 
 
+def _ticks(grid: np.ndarray, step: float) -> np.ndarray:
+    """The multiples of ``step`` inside the grid's range."""
+    return np.arange(np.ceil(grid[0] / step) * step, grid[-1] + 1e-9, step)
+
+
 def levels_for(Z: np.ndarray, count: int) -> np.ndarray:
     """``count`` contour levels spaced evenly in log-loss above the minimum, so the
     valley floor gets lines as well as the steep walls."""
@@ -128,8 +133,10 @@ class LossSurface(VGroup):
         self.scale_marks = self._scale(x_step, y_step, numbers)
         framed = VGroup(self.frame, self.scale_marks)
         self.labels = VGroup(
-            MathTex(x_label, font_size=30, color=GREY_B).next_to(framed, DOWN, buff=0.08),
-            MathTex(y_label, font_size=30, color=GREY_B).next_to(framed, LEFT, buff=0.12),
+            MathTex(x_label, font_size=30, color=GREY_B).next_to(
+                framed, DOWN, buff=0.08),
+            MathTex(y_label, font_size=30, color=GREY_B).next_to(
+                framed, LEFT, buff=0.12),
         )
         self.add(self.heat, self.contours, self.frame, self.scale_marks, self.labels)
 
@@ -148,15 +155,13 @@ class LossSurface(VGroup):
     # -- drawing --------------------------------------------------------------
     def _scale(self, x_step: float, y_step: float, numbers: bool) -> VGroup:
         marks = VGroup()
-        for value in np.arange(np.ceil(self.xs[0] / x_step) * x_step, self.xs[-1] + 1e-9,
-                               x_step):
+        for value in _ticks(self.xs, x_step):
             at = self.point((value, self.ys[0]))
             marks.add(Line(at, at + DOWN * 0.1, stroke_width=1.5, color=GREY_B))
             if numbers:
                 marks.add(number(value, font_size=18, digits=_digits(x_step),
                                  color=GREY_B).next_to(at, DOWN, buff=0.14))
-        for value in np.arange(np.ceil(self.ys[0] / y_step) * y_step, self.ys[-1] + 1e-9,
-                               y_step):
+        for value in _ticks(self.ys, y_step):
             at = self.point((self.xs[0], value))
             marks.add(Line(at, at + LEFT * 0.1, stroke_width=1.5, color=GREY_B))
             if numbers:

@@ -19,9 +19,10 @@ from .formula import Formula
 from .registry import claim, formula
 
 __all__ = ["Optimizer", "OPTIMIZERS", "optimizer", "optimizer_of", "trajectory",
-           "CLASSIC_X", "CLASSIC_Y", "RULES", "DescentRun", "descend", "sample_gradients",
-           "linreg_loss", "linreg_hessian", "stability_limit", "tutorial_error_matrix", "surface", "quadratic_gradient",
-           "quadratic_loss", "race"]
+           "CLASSIC_X", "CLASSIC_Y", "RULES", "DescentRun", "descend",
+           "sample_gradients", "linreg_loss", "linreg_hessian", "stability_limit",
+           "tutorial_error_matrix", "surface", "quadratic_gradient", "quadratic_loss",
+           "race"]
 
 #: the state variable every optimizer updates: the parameters
 THETA = "theta"
@@ -131,7 +132,8 @@ def trajectory(opt: Optimizer, theta0: np.ndarray, gradient: Callable | np.ndarr
 CLASSIC_X = np.array([1.0, 2.0, 3.0])
 CLASSIC_Y = np.array([2.0, 4.0, 6.0])
 #: variant → the registered update rule
-RULES = {"batch": "gd_batch", "mini-batch": "gd_minibatch", "stochastic": "gd_stochastic"}
+RULES = {"batch": "gd_batch", "mini-batch": "gd_minibatch",
+         "stochastic": "gd_stochastic"}
 
 
 def sample_gradients(x: np.ndarray, y: np.ndarray, theta: np.ndarray) -> np.ndarray:

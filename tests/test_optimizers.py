@@ -57,15 +57,16 @@ def test_one_step_is_each_formula_on_the_old_state():
 
 
 def test_unknown_optimizer_and_hyperparameter_name_the_valid_ones():
-    with pytest.raises(ValueError, match="valid: sgd, momentum, nesterov, rmsprop, adam"):
+    valid = "valid: sgd, momentum, nesterov, rmsprop, adam"
+    with pytest.raises(ValueError, match=valid):
         optimizer("adagrad")
     with pytest.raises(ValueError, match="valid: learning_rate, rho, epsilon"):
         optimizer("rmsprop").formulas(beta_1=0.9)
 
 
 def test_verify_plans_a_keras_trajectory_for_each_update_rule_only():
-    labels = [label for label, _ in plan([formula(n) for n in RULES] + [formula("dense")],
-                                         [])]
+    subjects = [formula(n) for n in RULES] + [formula("dense")]
+    labels = [label for label, _ in plan(subjects, [])]
     for name in RULES:
         assert f"{name} keras-trajectory" in labels
     assert "dense keras-trajectory" not in labels
@@ -82,7 +83,8 @@ def _adam_parts():
     f = formula("adam")
     theta, m, v, g = (sp.IndexedBase(s) for s in ("theta", "m", "v", "g"))
     (p,) = f.indices
-    b1, b2 = (next(s for s in f.expr.free_symbols if s.name == n) for n in ("beta_1", "beta_2"))
+    b1, b2 = (next(s for s in f.expr.free_symbols if s.name == n)
+              for n in ("beta_1", "beta_2"))
     t = sp.Symbol("t")
     m1 = b1 * m[p] + (1 - b1) * g[p]
     v1 = b2 * v[p] + (1 - b2) * g[p] ** 2
@@ -94,7 +96,8 @@ def _wrong_adam_rules():
     m_hat, v_hat = m1 / (1 - b1 ** (t + 1)), v1 / (1 - b2 ** (t + 1))
     return {
         # the paper's form: ε added to √v̂ instead of √v
-        "epsilon on the bias-corrected root": theta - eta * m_hat / (sp.sqrt(v_hat) + eps),
+        "epsilon on the bias-corrected root":
+            theta - eta * m_hat / (sp.sqrt(v_hat) + eps),
         "no bias correction": theta - eta * m1 / (sp.sqrt(v1) + eps),
         "epsilon inside the root": theta - eta * sp.sqrt(1 - b2 ** (t + 1)) / (
             1 - b1 ** (t + 1)) * m1 / sp.sqrt(v1 + eps),
@@ -152,7 +155,8 @@ def test_race_paths_are_trajectories_of_the_registered_rules(ex6):
 
     grad = quadratic_gradient(chapter6.A)
     for name, hyper in chapter6.SETTINGS.items():
-        path = trajectory(optimizer(name), chapter6.START, grad, chapter6.STEPS, **hyper)
+        path = trajectory(optimizer(name), chapter6.START, grad, chapter6.STEPS,
+                          **hyper)
         np.testing.assert_array_equal(ex6["paths"][name], path["theta"])
 
 
@@ -182,3 +186,12 @@ def test_chapter6_prose_matches_the_race(ex6):
     assert f"{final['adam']:.1f}" == "0.1"
     limit = 2 / np.linalg.eigvalsh(chapter6.A).max()
     assert f"{limit:.3f}" in prose and chapter6.SETTINGS["sgd"]["learning_rate"] < limit
+
+
+def test_race_bowl_has_the_curvatures_the_scene_names():
+    from chapters import chapter6
+
+    # the Hessian of ½θᵀAθ is A for a symmetric A: "11 across, 0.8 along"
+    np.testing.assert_array_equal(chapter6.A, chapter6.A.T)
+    flat, steep = np.linalg.eigvalsh(chapter6.A)
+    assert f"{flat:.1f}" == "0.8" and round(steep) == 11

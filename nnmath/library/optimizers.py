@@ -13,7 +13,8 @@ What Keras 3 does, from ``keras/src/optimizers/*.py`` (the truth, not the papers
   Nesterov: the same velocity, then ``θ ← θ + μv_new − ηg``.
 * RMSprop: ``s ← ρs + (1 − ρ)g²; θ ← θ − ηg / √(s + ε)``: ε *inside* the root.
 * Adam: ``m ← m + (g − m)(1 − β₁)``, ``v ← v + (g² − v)(1 − β₂)``,
-  ``θ ← θ − η·√(1 − β₂ᵗ⁺¹)/(1 − β₁ᵗ⁺¹) · m / (√v + ε)`` after t steps: the bias correction is folded
+  ``θ ← θ − η·√(1 − β₂ᵗ⁺¹)/(1 − β₁ᵗ⁺¹) · m / (√v + ε)`` after t steps: the bias
+  correction is folded
   into the step size and ε is added to √v, not to the paper's √v̂.
 
 Keras keeps its learning rate in a ``floatx`` variable (float32 by default);
@@ -35,7 +36,8 @@ P = dims("P")
 _theta, _g, _v, _m, _s = (sp.IndexedBase(s) for s in ("theta", "g", "v", "m", "s"))
 t = sp.Symbol("t")
 # the symbols the equations print; the builders' float arguments bind them
-eta, mu, _rho, eps, _b1, _b2 = sp.symbols("eta mu rho epsilon beta_1 beta_2", positive=True)
+eta, mu, _rho, eps, _b1, _b2 = sp.symbols("eta mu rho epsilon beta_1 beta_2",
+                                          positive=True)
 
 #: Keras's argument name → the symbol the equations print
 SYMBOL = {"learning_rate": "eta", "momentum": "mu", "rho": "rho", "epsilon": "epsilon",
@@ -45,8 +47,8 @@ THETA = Input("theta", ("P",), "parameters before the step")
 GRAD = Input("g", ("P",), "gradient of the loss at θ")
 # sampled in [0, 1] by the checks: any t ≥ 0 keeps 1 − βᵗ⁺¹ positive, as Keras's
 # iteration counts 0, 1, 2, … do
-STEP = Input("t", (), "steps taken before this one (Keras's iterations; 0 at the start)",
-             "prob")
+STEP = Input("t", (), "steps taken before this one (Keras's iterations; 0 at the "
+             "start)", "prob")
 
 
 def _rule(name: str, title: str, output: str, expr: sp.Expr, inputs: tuple[Input, ...],
@@ -86,7 +88,8 @@ def _momentum_velocity(learning_rate: float = 0.01, momentum: float = 0.9) -> Fo
 def _momentum(learning_rate: float = 0.01, momentum: float = 0.9) -> Formula:
     hyper = _momentum_hyper(learning_rate, momentum)
     return _rule("momentum", "Momentum: the parameter update (Keras SGD, momentum>0)",
-                 r"\theta'", _theta[p] + mu * _v[p] - eta * _g[p], (THETA, _VELOCITY, GRAD),
+                 r"\theta'", _theta[p] + mu * _v[p] - eta * _g[p],
+                 (THETA, _VELOCITY, GRAD),
                  f"theta + (v * {momentum!r} - g * {learning_rate!r})", hyper,
                  "θ moves by the new velocity μv − ηg.")
 
@@ -141,7 +144,8 @@ def _rmsprop(learning_rate: float = 0.001, rho: float = 0.9,
 
 # -- Adam ---------------------------------------------------------------------
 _FIRST = Input("m", ("P",), "first moment, running mean of g (0 at the start)")
-_SECOND = Input("v", ("P",), "second moment, running mean of g² (0 at the start)", "prob")
+_SECOND = Input("v", ("P",), "second moment, running mean of g² (0 at the start)",
+                "prob")
 
 
 def _adam_hyper(learning_rate: float, beta_1: float, beta_2: float, epsilon: float
@@ -188,4 +192,5 @@ def _adam(learning_rate: float = 0.001, beta_1: float = 0.9, beta_2: float = 0.9
         f"{beta_2!r})) + {epsilon!r})",
         _adam_hyper(learning_rate, beta_1, beta_2, epsilon),
         "Keras folds the bias correction into the step size, "
-        "η√(1 − β₂ᵗ⁺¹)/(1 − β₁ᵗ⁺¹) at step t + 1, and adds ε to √v, not to √v̂ as the paper does.")
+        "η√(1 − β₂ᵗ⁺¹)/(1 − β₁ᵗ⁺¹) at step t + 1, and adds ε to √v, not to √v̂ as "
+        "the paper does.")
