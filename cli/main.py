@@ -95,18 +95,38 @@ def list_() -> None:
     click.echo("\nformulas: " + ", ".join(registry.names()))
 
 
+def _param(text: str) -> tuple[str, object]:
+    """``key=value`` with value a Python literal (2, (2, 1), True) or else a string."""
+    import ast
+
+    key, eq, value = text.partition("=")
+    if not eq or not key:
+        raise BadUsage(f"parameter {text!r} is not key=value, e.g. -p stride=2")
+    try:
+        parsed = ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        return key, value
+
+    def hashable(v):  # the registry caches formulas by their parameters
+        return tuple(hashable(a) for a in v) if isinstance(v, (list, tuple)) else v
+
+    return key, hashable(parsed)
+
+
 @cli.command()
 @click.argument("name")
-def show(name: str) -> None:
+@click.option("-p", "--param", "params", multiple=True, metavar="KEY=VALUE",
+              help="A formula parameter, repeatable: -p stride=2 -p padding=same.")
+def show(name: str, params: tuple[str, ...]) -> None:
     """Print a formula: LaTeX, inputs, generated NumPy, TensorFlow reference, claims.
 
-    Example: nnbook show softmax
+    Example: nnbook show conv2d -p stride=2 -p padding=same
     """
     from nnmath import registry
 
     try:
-        f = registry.formula(name)
-    except registry.UnknownNameError as exc:
+        f = registry.formula(name, **dict(_param(p) for p in params))
+    except (registry.UnknownNameError, ValueError) as exc:
         raise BadUsage(str(exc)) from None
     click.echo(f"{f.name}: {f.title}\n")
     click.echo(f"LaTeX:\n  {f.latex}")

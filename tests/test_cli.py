@@ -154,3 +154,22 @@ def test_render_refuses_a_chapter_whose_claim_fails(run, monkeypatch, tmp_path):
     _one_line_error(result, "not rendering", "sigmoid' [symbolic exact]", "--no-verify")
     assert result.exit_code == 1
     assert not list(tmp_path.rglob("*.mp4"))
+
+
+def test_show_takes_formula_parameters(run):
+    result = run("show", "conv2d", "-p", "stride=2", "-p", "padding=same")
+    assert result.exit_code == 0, result.output
+    assert "strides=[2, 2], padding='SAME'" in result.output
+    assert "window(window(x, 2, (2, 1), (Wo, KW), -P_l)" in result.output
+    result = run("show", "conv2d", "-p", "padding=((1, 0), (2, 1))", "-p", "dilation=2")
+    assert result.exit_code == 0 and "[[0, 0], [1, 0], [2, 1], [0, 0]]" in result.output
+
+
+@pytest.mark.parametrize(("args", "needles"), [
+    (("-p", "padding=full"), ("unknown padding 'full'", "valid: valid, same")),
+    (("-p", "stride=0"), ("stride", "valid: 1, 2")),
+    (("-p", "strides=2"), ("no parameter 'strides'", "valid: stride")),
+    (("-p", "stride"), ("not key=value",)),
+])
+def test_show_rejects_bad_parameters_in_one_line(run, args, needles):
+    _one_line_error(run("show", "conv2d", *args), *needles)
