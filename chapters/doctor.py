@@ -58,6 +58,7 @@ def diagnose() -> list[Finding]:
         _module("manimpango", "manimpango", "Pango lays out text",
                 f"sudo apt-get install libpango1.0-dev pkg-config && {pip}"),
         _module("manim", "manim", "renders the videos", pip),
+        _module("markdown", "Markdown", "nnbook build turns the prose into HTML", pip),
         _module("tensorflow", "tensorflow-cpu" if _version("tensorflow-cpu") else "tensorflow",
                 "the oracle nnbook verify checks against", pip),
     ]
