@@ -31,8 +31,10 @@ __all__ = ["Dependencies", "SceneCache", "cache_root", "file_sha", "atomic_copy"
 LAYOUT = 1
 #: the project checkout: its sources are dependencies, its .venv is not
 ROOT = Path(__file__).resolve().parent.parent
-#: formula definitions are tracked by fingerprint, not by source file
+#: formula definitions are tracked by fingerprint, not by source file; the
+#: command line (imported by worker processes as their main module) draws nothing
 _LIBRARY = ROOT / "nnmath" / "library"
+_CLI = ROOT / "cli"
 
 
 def cache_root(out_dir: Path) -> Path:
@@ -126,7 +128,7 @@ def _project_file(module) -> Path | None:
     prefixes = {Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve()}
     if p.suffix != ".py" or any(p.is_relative_to(x) for x in prefixes):
         return None
-    if p.is_relative_to(_LIBRARY) or "site-packages" in p.parts:
+    if p.is_relative_to(_LIBRARY) or p.is_relative_to(_CLI) or "site-packages" in p.parts:
         return None
     return p
 
