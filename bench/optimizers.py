@@ -14,23 +14,12 @@ measurement.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import numpy as np
 
+from forward import _median_seconds  # bench/forward.py's timing, run from bench/
 from nnmath.descent import OPTIMIZERS
 from nnmath.oracle import tensorflow
-
-
-def _median_seconds(fn, repeat: int) -> float:
-    fn()  # warm up (Keras builds its slots and traces on the first call)
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main() -> None:

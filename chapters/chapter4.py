@@ -245,7 +245,7 @@ class LearningRateScene(Scene):
         key = label(f"{RATE_STEPS} steps each; the divergent path leaves the map",
                     font_size=22, color=GREY_B).to_edge(DOWN, buff=0.2)
         self.play(FadeIn(key), run_time=0.5)
-        self.wait(2.5)
+        self.wait(3.5)
 
 
 class VariantsScene(Scene):

@@ -55,22 +55,26 @@ def _rule(name: str, title: str, expr: sp.Expr, grads: Input, tf: str,
         constants={"eta": learning_rate})
 
 
+def _averaged(name: str, title: str, index: sp.Symbol, size: sp.Symbol,
+              samples: str, learning_rate: float) -> Formula:
+    """θ minus η times the mean of the per-sample gradients over ``size`` samples."""
+    mean = sp.Sum(_G[index, p], (index, 0, size - 1)) / size
+    return _rule(
+        name, title, _theta[p] - eta * mean,
+        Input("G", (size.name, "P"), f"per-sample gradients of {samples}"),
+        f"theta - {learning_rate!r} * tf.reduce_mean(G, axis=0)", learning_rate)
+
+
 @register("gd_batch")
 def _gd_batch(learning_rate: float = LEARNING_RATE) -> Formula:
-    return _rule(
-        "gd_batch", "Batch gradient descent: the mean gradient over all N samples",
-        _theta[p] - eta / N * sp.Sum(_G[n, p], (n, 0, N - 1)),
-        Input("G", ("N", "P"), "per-sample gradients of every sample"),
-        f"theta - {learning_rate!r} * tf.reduce_mean(G, axis=0)", learning_rate)
+    return _averaged("gd_batch", "Batch gradient descent: the mean gradient over all N "
+                     "samples", n, N, "every sample", learning_rate)
 
 
 @register("gd_minibatch")
 def _gd_minibatch(learning_rate: float = LEARNING_RATE) -> Formula:
-    return _rule(
-        "gd_minibatch", "Mini-batch gradient descent: the mean gradient over B samples",
-        _theta[p] - eta / B * sp.Sum(_G[b_, p], (b_, 0, B - 1)),
-        Input("G", ("B", "P"), "per-sample gradients of the mini-batch's samples"),
-        f"theta - {learning_rate!r} * tf.reduce_mean(G, axis=0)", learning_rate)
+    return _averaged("gd_minibatch", "Mini-batch gradient descent: the mean gradient "
+                     "over B samples", b_, B, "the mini-batch's samples", learning_rate)
 
 
 @register("gd_stochastic")
