@@ -195,3 +195,27 @@ def test_race_bowl_has_the_curvatures_the_scene_names():
     np.testing.assert_array_equal(chapter6.A, chapter6.A.T)
     flat, steep = np.linalg.eigvalsh(chapter6.A)
     assert f"{flat:.1f}" == "0.8" and round(steep) == 11
+
+
+@pytest.mark.tf
+def test_keras_rounds_a_python_float_momentum_through_float32():
+    # why the oracle passes hyperparameters as float64: with a Python 0.9 Keras's
+    # ops.cast gives μ = float32(0.9), and 100 steps drift far beyond float64 noise
+    import keras
+
+    from nnmath.oracle import tensorflow
+
+    tf = tensorflow()
+    rng = np.random.default_rng(0)
+    theta0, grads = rng.normal(size=3), rng.normal(size=(100, 3))
+    ours = trajectory(optimizer("momentum"), theta0, grads)["theta"][-1]
+    floatx = keras.config.floatx()
+    keras.config.set_floatx("float64")
+    try:
+        opt = tf.keras.optimizers.SGD(learning_rate=0.01, momentum=0.9)
+    finally:
+        keras.config.set_floatx(floatx)
+    var = tf.Variable(theta0)
+    for g in grads:
+        opt.apply_gradients([(tf.constant(g), var)])
+    assert np.abs(var.numpy() - ours).max() > 1e-8
