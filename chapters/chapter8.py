@@ -477,6 +477,7 @@ CHAPTER = Chapter(
         "conv2d/dx",
         "conv2d/dw",
         "conv2d/db",
+        "flatten/dx",
         "relu'",
         "dense/dW",
         "dense/db",

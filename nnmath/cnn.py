@@ -114,7 +114,7 @@ class CNN:
             "c": claim("dense/db").gradient.numpy(**dense),
         }
         g = claim("dense/dx").gradient.numpy(**dense)
-        g = g.reshape(acts["p1"].shape)  # flatten is a reshape: undo it
+        g = claim("flatten/dx").gradient.numpy(x=acts["p1"], g=g)
         g = self._claim("max_pool2d/dx", self.max_pool).numpy(x=acts["a1"], g=g)
         g = _elementwise("relu'", acts["z1"], g)
         conv = {"x": acts["x"], "w": params["w"], "b": params["b"], "g": g}
