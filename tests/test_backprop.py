@@ -37,7 +37,8 @@ def test_steps_print_in_deltas_and_activations_not_expanded():
     assert r"{\delta^{(1)}}_{n,i} {x}_{n,j}" in claim("mlp/dW1").latex
     # δ₁ is back through W₂, then times σ'(z₁) from the sigmoid's own claim
     dz1 = claim("mlp/dz1").latex
-    assert r"\sigma\left({z_{1}}_{n,i}\right)" in dz1 and r"{\delta^{(2)}}_{n,c}" in dz1
+    assert r"\sigma\left({z^{(1)}}_{n,i}\right)" in dz1 and r"{\delta^{(2)}}_{n,c}" in dz1
+    assert r"{W^{(2)}}_{c,i}" in dz1 and r"\partial {z^{(1)}}_{n,i}" in dz1
 
 
 def test_delta2_is_the_loss_claims_gradient_on_the_network_logits():

@@ -163,8 +163,14 @@ class NetworkClaim(Claim):
 
     @property
     def latex(self) -> str:
+        shown = {base: sp.IndexedBase(tex) for base, tex in _PRINTED.items()}
         wrt = sp.IndexedBase(self.wrt)[self.indices] if self.indices else sp.Symbol(self.wrt)
-        return rf"\frac{{\partial L}}{{\partial {sp.latex(wrt)}}} = {sp.latex(self.short)}"
+        return (rf"\frac{{\partial L}}{{\partial {sp.latex(wrt.xreplace(shown))}}} = "
+                rf"{sp.latex(self.short.xreplace(shown))}")
+
+
+#: inputs as the page prints them: W^{(1)}, not W_1 fused with its indices
+_PRINTED = {W1: r"W^{(1)}", b1: r"b^{(1)}", W2: r"W^{(2)}", b2: r"b^{(2)}", Z1: r"z^{(1)}"}
 
 
 #: the networks whose derivations are registered: claim prefix → (activation, head)

@@ -1,0 +1,278 @@
+"""Chapter 5: backpropagation — chapter 1's iris network run backwards, the
+chain rule for one weight multiplied out, and one gradient-descent step."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from manim import (
+    DOWN,
+    GREY_B,
+    LEFT,
+    RIGHT,
+    UP,
+    FadeIn,
+    FadeOut,
+    GrowFromEdge,
+    ReplacementTransform,
+    Scene,
+    Transform,
+    VGroup,
+)
+
+from nnmath.registry import claim, formula
+from nnmath.training import PARAMS, Network, sgd_step
+
+from . import chapter1
+from .base import Chapter
+from .blocks import (
+    COLORS,
+    EquationPanel,
+    NetworkDiagram,
+    ProbabilityBars,
+    equation,
+    fit,
+    fmt,
+    label,
+    matrix,
+    number,
+    title,
+)
+
+__all__ = ["CHAPTER", "BackwardPassScene", "ChainRuleScene", "DescentStepScene", "example"]
+
+NETWORK = "mlp.tanh"  # the registered derivation for chapter 1's network (tanh, softmax)
+LEARNING_RATE = 0.5
+#: one colour per factor of the chain rule for a first-layer weight
+FACTOR_COLORS = {"back": COLORS["output"], "slope": COLORS["hidden"], "input": COLORS["input"]}
+
+
+def example() -> dict:
+    """Chapter 1's flower and weights, its gradients from the claims, one SGD step.
+
+    The weight whose chain rule is written out is the first-layer weight with the
+    largest gradient.  Every number is nnmath's: the backward pass of
+    :class:`nnmath.training.Network` (one claim per step), and each factor of the
+    chain rule from the claim that states it.
+    """
+    ex = chapter1.example()
+    net = Network(chapter1.HIDDEN, "softmax")
+    params = {k: ex[k] for k in PARAMS}
+    x, y = ex["x"], np.eye(len(ex["class_names"]))[[ex["target"]]]
+    cache = net.forward(params, x)
+    grads = net.backward(params, x, y, cache)
+    i, j = (int(v) for v in np.unravel_index(np.argmax(np.abs(grads["W1"])),
+                                             grads["W1"].shape))
+    # the three factors of ∂L/∂W1[i, j]: back through W2, the slope of tanh, x_j
+    back = claim("dense/dx").gradient.numpy(x=cache["a1"], W=params["W2"], b=params["b2"],
+                                           g=grads["z2"])
+    slope = claim(f"{chapter1.HIDDEN}'").gradient.numpy(z=cache["z1"],
+                                                         g=np.ones_like(cache["z1"]))
+    after = sgd_step(params, grads, LEARNING_RATE)
+    softmax = formula("softmax")
+    return {
+        **{k: ex[k] for k in ("sample", "class_names", "target", "x", "z1", "a1", "z2")},
+        "params": params,
+        "y": y,
+        "p": softmax.numpy(z=cache["z2"])[0],
+        "loss": net.loss(params, x, y),
+        "grads": grads,
+        "weight": (i, j),
+        "factors": {"back": float(back[0, i]), "slope": float(slope[0, i]),
+                    "input": float(x[0, j])},
+        "learning_rate": LEARNING_RATE,
+        "after": after,
+        "p_after": softmax.numpy(z=net.forward(after, x)["z2"])[0],
+        "loss_after": net.loss(after, x, y),
+    }
+
+
+def _diagram() -> NetworkDiagram:
+    net = NetworkDiagram((4, 8, 3), width=4.2, height=4.5, radius=0.3)
+    return net.move_to([-4.4, -0.35, 0])
+
+
+def _panel(latex: str, caption: str, body=None, width: float = 7.6) -> VGroup:
+    """The right-hand column: an equation card with an optional body under it."""
+    card = EquationPanel(latex, caption=caption, max_width=width, font_size=32)
+    parts = VGroup(card) if body is None else VGroup(card, fit(body, width=width,
+                                                                height=3.6))
+    parts.arrange(DOWN, buff=0.3)
+    return parts.move_to([2.9, 0, 0]).to_edge(UP, buff=1.25)
+
+
+class BackwardPassScene(Scene):
+    """Gradients flow from the loss back to the inputs, one claim at a time."""
+
+    def construct(self):
+        ex = example()
+        g, names = ex["grads"], ex["class_names"]
+        head = title("Backward pass: 4 → 8 → 3, from the loss to the inputs",
+                     f"iris flower #{ex['sample']} ({names[ex['target']]}), "
+                     "chapter 1's weights")
+        self.play(FadeIn(head), run_time=0.6)
+        net = _diagram()
+        outs = net.value_labels(2, ex["p"])
+        loss = VGroup(equation("L =", font_size=32), number(ex["loss"], font_size=28))
+        loss.arrange(RIGHT, buff=0.12).next_to(net, DOWN, buff=0.2).align_to(net, RIGHT)
+        self.play(FadeIn(net), FadeIn(outs), FadeIn(loss), run_time=1)
+
+        # δ₂ = a₂ − y at the outputs
+        panel = _panel(claim("categorical_crossentropy_logits/dz").latex,
+                       "at the outputs: δ₂ = softmax − one-hot target (N = 1)")
+        self.play(FadeIn(panel), FadeIn(net.highlight(2)), run_time=0.8)
+        self.play(Transform(outs, net.value_labels(2, g["z2"][0])),
+                  FadeIn(self._tag(net, 2, r"\delta^{(2)}")), run_time=1)
+        self.wait(1)
+
+        # ∂L/∂W₂ on every edge of layer 2, the numbers in the matrix
+        steps = (
+            (1, "dW2", "W2", "layer 2: every edge's ∂L/∂w (colour = sign, width = size)"),
+            (0, "dW1", "W1", "layer 1: δ₁ went back through W₂ and tanh′"),
+        )
+        for layer, step, key, caption in steps:
+            new = _panel(claim(f"{NETWORK}/{step}").latex, caption,
+                         matrix(g[key], font_size=26, v_buff=0.45))
+            edges = net.weighted_edges(layer, g[key])
+            self.play(FadeOut(panel), FadeIn(new),
+                      ReplacementTransform(net.edges[layer], edges), run_time=1.2)
+            net.edges[layer] = edges
+            panel = new
+            if layer == 1:
+                self.wait(1.2)
+                delta1 = _panel(claim(f"{NETWORK}/dz1").latex,
+                                "back through W₂, times tanh′(z₁): δ₁ at the hidden layer")
+                hidden = net.value_labels(1, g["z1"][0])
+                self.play(FadeOut(panel), FadeIn(delta1), FadeIn(hidden),
+                          FadeIn(self._tag(net, 1, r"\delta^{(1)}")), run_time=1.2)
+                panel = delta1
+                self.wait(1.2)
+            else:
+                self.wait(1.5)
+
+        # and on to the inputs
+        inputs = _panel(claim(f"{NETWORK}/dx").latex, "the gradient reaches the inputs")
+        self.play(FadeOut(panel), FadeIn(inputs), FadeIn(net.value_labels(0, g["x"][0])),
+                  FadeIn(self._tag(net, 0, r"\partial L / \partial x")), run_time=1)
+        self.wait(2.5)
+
+    @staticmethod
+    def _tag(net: NetworkDiagram, layer: int, name: str):
+        """What the numbers in a layer's neurons are, written above the layer."""
+        return equation(name, font_size=28, color=COLORS["highlight"]).next_to(
+            net.layers[layer], UP, buff=0.15)
+
+
+class ChainRuleScene(Scene):
+    """∂L/∂W₁[i, j] for one weight: three colour-coded factors, multiplied out."""
+
+    def construct(self):
+        ex = example()
+        (i, j), f = ex["weight"], ex["factors"]
+        head = title(f"The chain rule for one weight: W₁[{i}, {j}]",
+                     f"from input {j} to hidden unit {i}, the largest gradient in layer 1")
+        self.play(FadeIn(head), run_time=0.6)
+        net = _diagram()
+        self.play(FadeIn(net), run_time=0.6)
+        # the path of this weight, in the colours of its factors
+        path = VGroup(net.edges[0][i][j].copy().set_stroke(FACTOR_COLORS["input"], 6),
+                      *[row[i].copy().set_stroke(FACTOR_COLORS["back"], 5)
+                        for row in net.edges[1]])
+        rings = VGroup(net.highlight(0, j, color=FACTOR_COLORS["input"]),
+                       net.highlight(1, i, color=FACTOR_COLORS["slope"]))
+        self.play(FadeIn(path), FadeIn(rings), run_time=1)
+
+        statements = VGroup(
+            EquationPanel(claim(f"{NETWORK}/dW1").latex, max_width=7.6, font_size=32),
+            EquationPanel(claim(f"{NETWORK}/dz1").latex, max_width=7.6, font_size=32),
+        ).arrange(DOWN, buff=0.2).move_to([2.9, 0, 0]).to_edge(UP, buff=1.35)
+        self.play(FadeIn(statements), run_time=1)
+
+        texts = {"back": f"Σₖ δ₂ₖ W₂[k, {i}]  (back through W₂)",
+                 "slope": f"tanh′(z₁[{i}])  (the activation's slope)",
+                 "input": f"x[{j}]  (this weight's input)"}
+        rows = VGroup()
+        for name in ("back", "slope", "input"):
+            rows.add(VGroup(label(texts[name], font_size=24, color=FACTOR_COLORS[name]),
+                            number(f[name], font_size=26, color=FACTOR_COLORS[name]))
+                     .arrange(RIGHT, buff=0.3))
+        rows.arrange(DOWN, aligned_edge=LEFT, buff=0.18)
+        rows.next_to(statements, DOWN, buff=0.35).align_to(statements, LEFT)
+        for row in rows:
+            self.play(FadeIn(row), run_time=0.7)
+        product = VGroup(
+            number(f["back"], font_size=30, color=FACTOR_COLORS["back"]),
+            label("×", font_size=30),
+            number(f["slope"], font_size=30, color=FACTOR_COLORS["slope"]),
+            label("×", font_size=30),
+            number(f["input"], font_size=30, color=FACTOR_COLORS["input"]),
+            label("=", font_size=30),
+            number(ex["grads"]["W1"][i, j], font_size=30, color=COLORS["highlight"]),
+            label(f"= ∂L/∂W₁[{i}, {j}]", font_size=26, color=COLORS["highlight"]),
+        ).arrange(RIGHT, buff=0.18)
+        product.next_to(rows, DOWN, buff=0.35).align_to(rows, LEFT)
+        self.play(FadeIn(product), run_time=1.2)
+        self.wait(2.5)
+
+
+class DescentStepScene(Scene):
+    """One SGD step against the gradients: the weights move and the loss drops."""
+
+    def construct(self):
+        ex = example()
+        names, true = ex["class_names"], ex["target"]
+        head = title("One gradient-descent step",
+                     f"learning rate η = {fmt(ex['learning_rate'])}, the same flower")
+        self.play(FadeIn(head), run_time=0.6)
+        rule = EquationPanel(formula("sgd", learning_rate=ex["learning_rate"]).latex,
+                             caption="every weight and bias moves against its gradient",
+                             max_width=6.0)
+        rule.to_corner(UP + RIGHT, buff=0.3).shift(DOWN * 1.0)
+        net = _diagram()
+        before = VGroup(net.weighted_edges(0, ex["params"]["W1"]),
+                        net.weighted_edges(1, ex["params"]["W2"]))
+        self.play(FadeIn(net.layers), FadeIn(before), FadeIn(rule), run_time=1)
+
+        bars = self._bars(ex["p"], names, true).next_to(rule, DOWN, buff=0.45)
+        loss = self._loss("before:", ex["loss"]).next_to(bars, DOWN, buff=0.45)
+        self.play(*[GrowFromEdge(b, DOWN) for b in bars.bars], FadeIn(bars.baseline),
+                  FadeIn(bars.names), FadeIn(bars.numbers), FadeIn(loss), run_time=1.2)
+        self.wait(1)
+        after = VGroup(net.weighted_edges(0, ex["after"]["W1"]),
+                       net.weighted_edges(1, ex["after"]["W2"]))
+        new_bars = self._bars(ex["p_after"], names, true).move_to(bars)
+        new_loss = self._loss("after:", ex["loss_after"]).next_to(loss, DOWN, buff=0.2)
+        self.play(Transform(before, after), Transform(bars, new_bars), run_time=1.5)
+        self.play(FadeIn(new_loss), run_time=0.8)
+        note = label(f"the probability of {names[true]} rose from {fmt(ex['p'][true])} "
+                     f"to {fmt(ex['p_after'][true])}", font_size=24,
+                     color=COLORS["true"]).to_edge(DOWN, buff=0.3)
+        self.play(FadeIn(note), run_time=0.8)
+        self.wait(2.5)
+
+    @staticmethod
+    def _bars(p, names, true) -> ProbabilityBars:
+        return ProbabilityBars(p, names, width=5.0, height=1.8,
+                               outlines={true: COLORS["true"]})
+
+    @staticmethod
+    def _loss(when: str, value: float) -> VGroup:
+        return VGroup(label(f"loss {when}", font_size=26, color=GREY_B),
+                      number(value, font_size=28)).arrange(RIGHT, buff=0.2)
+
+
+CHAPTER = Chapter(
+    number=5,
+    slug="backprop",
+    title="Backpropagation",
+    module=__name__,
+    formulas=("dense", "tanh", "softmax", "categorical_crossentropy_logits", "mlp",
+              "sgd"),
+    claims=("categorical_crossentropy_logits/dz", "tanh'", "dense/dW", "dense/db",
+            "dense/dx", *(f"{NETWORK}/{s}" for s in ("dW2", "db2", "dz1", "dW1", "db1",
+                                                     "dx"))),
+    scenes=("BackwardPassScene", "ChainRuleScene", "DescentStepScene"),
+    example=example,
+    prose_file=str(Path(__file__).with_suffix(".md")),
+)
