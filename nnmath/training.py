@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .library.mlp import HEADS, HIDDEN
+from .library.mlp import HEADS, check_network
 from .registry import claim, formula
 
 __all__ = ["DATASETS", "Dataset", "load", "Network", "init_params", "epoch_orders",
@@ -81,10 +81,7 @@ class Network:
     through the registered formulas and the claims' gradient formulas."""
 
     def __init__(self, activation: str = "tanh", head: str = "softmax"):
-        if activation not in HIDDEN:
-            raise ValueError(f"unknown activation {activation!r}; valid: {', '.join(HIDDEN)}")
-        if head not in HEADS:
-            raise ValueError(f"unknown head {head!r}; valid: {', '.join(HEADS)}")
+        check_network(activation, head)
         self.activation, self.head = activation, head
         self.dense, self.f = formula("dense"), formula(activation)
         self.loss_formula = formula(HEADS[head])

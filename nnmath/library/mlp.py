@@ -28,7 +28,8 @@ from ._symbols import I, J, K, N, i, j, k, n
 from .activations import z as _z_scalar
 from .layers import _TF_ACT
 
-__all__ = ["HIDDEN", "HEADS", "NETWORKS", "NetworkClaim", "loss_formula", "network_claims"]
+__all__ = ["HIDDEN", "HEADS", "NETWORKS", "NetworkClaim", "check_network", "loss_formula",
+           "network_claims"]
 
 #: hidden activations with a derivative claim, and the output heads with their loss
 HIDDEN = ("sigmoid", "tanh", "relu")
@@ -51,7 +52,8 @@ D2, D1, A1, H1 = (sp.IndexedBase(t) for t in (
     r"\delta^{(2)}", r"\delta^{(1)}", r"a^{(1)}", r"z^{(1)}"))
 
 
-def _check(activation: str, head: str) -> None:
+def check_network(activation: str, head: str) -> None:
+    """ValueError naming the valid choices for an unknown activation or head."""
     if activation not in HIDDEN:
         raise ValueError(f"unknown hidden activation {activation!r}; valid: {', '.join(HIDDEN)}")
     if head not in HEADS:
@@ -82,7 +84,7 @@ class _Net:
     """
 
     def __init__(self, activation: str, head: str, z1_is_input: bool = False):
-        _check(activation, head)
+        check_network(activation, head)
         self.activation, self.head = activation, head
         self.z1_is_input = z1_is_input
         f = formula(activation).scalar  # f(z) in the scalar variable z
