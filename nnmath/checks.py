@@ -131,6 +131,21 @@ def _cast(arrays: dict, dtype: str) -> dict:
 
 
 # -- checks of a formula ------------------------------------------------------
+def _subject(f: Formula) -> str:
+    """``conv2d``, or ``conv2d(stride=(2,2),padding='same')`` naming the
+    parameters that differ from the registered default's."""
+    from .registry import formula
+
+    try:
+        default = formula(f.name).params
+    except (KeyError, TypeError, ValueError):  # not registered, or no default
+        default = f.params
+    # no spaces: a progress label is "<subject> <method>"
+    changed = [f"{k}={v!r}".replace(" ", "") for k, v in f.params.items()
+               if default.get(k) != v]
+    return f"{f.name}({','.join(changed)})" if changed else f.name
+
+
 def check_lowering(f: Formula) -> Check:
     """The fast lowering equals lambdify's loop code, on tiny shapes."""
     start, acc = time.perf_counter(), _Errors()
@@ -141,7 +156,7 @@ def check_lowering(f: Formula) -> Check:
         arrays = sample(f, tiny)
         _accumulate(acc, tiny, f.numpy(**arrays), slow(**arrays),
                     TOLERANCES[("lowering", "float64")])
-    return _row(f.name, "formula", "lowering", "float64", acc, start)
+    return _row(_subject(f), "formula", "lowering", "float64", acc, start)
 
 
 def check_forward(f: Formula, dtype: str) -> Check:
@@ -154,7 +169,7 @@ def check_forward(f: Formula, dtype: str) -> Check:
             ours = f.numpy(**arrays)
         _accumulate(acc, case, ours, oracle.forward(f, arrays, dtype),
                     tolerance("tensorflow-forward", dtype, f))
-    return _row(f.name, "formula", "tensorflow-forward", dtype, acc, start, formula=f)
+    return _row(_subject(f), "formula", "tensorflow-forward", dtype, acc, start, formula=f)
 
 
 # -- checks of a claim --------------------------------------------------------
@@ -256,11 +271,17 @@ def plan(formulas: Iterable[Formula], claims: Iterable[Claim], *, oracle: bool =
          ) -> list[tuple[str, Callable[[], Check]]]:
     """The checks to run, each a (label, thunk), so a caller can show progress."""
     jobs: list[tuple[str, Callable[[], Check]]] = []
+    formulas, claims = list(formulas), list(claims)
+    # a claim about a formula with other than default parameters (conv2d with
+    # stride 2) brings that formula's own lowering and TensorFlow checks
+    formulas += [f for f in {id(c.formula): c.formula for c in claims}.values()
+                 if _subject(f) != f.name and not any(f is g for g in formulas)]
     for f in formulas:
-        jobs.append((f"{f.name} lowering", lambda f=f: check_lowering(f)))
+        jobs.append((f"{_subject(f)} lowering", lambda f=f: check_lowering(f)))
         if oracle:
             for dt in ("float64", "float32"):
-                jobs.append((f"{f.name} tf {dt}", lambda f=f, dt=dt: check_forward(f, dt)))
+                jobs.append((f"{_subject(f)} tf {dt}",
+                             lambda f=f, dt=dt: check_forward(f, dt)))
             if optimizer_of(f) is not None:
                 jobs.append((f"{f.name} keras-trajectory",
                              lambda f=f: check_keras_trajectory(f)))

@@ -84,9 +84,9 @@ class Formula:
     tf_tolerance: dict = field(default_factory=dict)
     tf_note: str = ""
     notes: str = ""
-    #: sizes computed from the input sizes (an output height, a padding), as
-    #: symbol → expression of the dimension symbols
-    derived: dict = field(default_factory=dict)
+    #: sizes computed from the input sizes (an output height, a padding):
+    #: ((symbol, expression of the dimension symbols), …), each after those it uses
+    derived: tuple = ()
     #: (case name, sizes of the non-derived dimensions) replacing the default
     #: test shapes, for formulas whose shapes must fit together (kernel ≤ input)
     cases: tuple = ()
@@ -146,17 +146,17 @@ class Formula:
         for inp in self.inputs:
             for d in inp.shape:
                 found.setdefault(d, sp.Symbol(d, integer=True, positive=True))
-        for s in self.derived:
+        for s, _ in self.derived:
             found[s.name] = s
         return found
 
     @cached_property
-    def _derived_functions(self) -> list[tuple[sp.Symbol, tuple[str, ...], Callable]]:
+    def _derived_functions(self) -> list[tuple[sp.Symbol, sp.Expr, tuple[str, ...], Callable]]:
         """Each derived size as a plain Python function (SymPy's subs costs ~100 µs)."""
         out = []
-        for s, expr in self.derived.items():
+        for s, expr in self.derived:
             args = tuple(sorted(a.name for a in expr.free_symbols))
-            out.append((s, args, sp.lambdify([sp.Symbol(a) for a in args],
+            out.append((s, expr, args, sp.lambdify([sp.Symbol(a) for a in args],
                                              expr.subs({a: sp.Symbol(a.name)
                                                         for a in expr.free_symbols}),
                                              modules="math")))
@@ -165,8 +165,7 @@ class Formula:
     def complete_sizes(self, sizes: dict[str, int]) -> dict[str, int]:
         """``sizes`` plus every derived size; ShapeError where they disagree."""
         out = dict(sizes)
-        for s, args, fn in self._derived_functions:
-            expr = self.derived[s]
+        for s, expr, args, fn in self._derived_functions:
             value = int(fn(*(out[a] for a in args)))
             if s.name in out and out[s.name] != value:
                 raise ShapeError(f"{self.name}: {s.name} must be {expr} = {value} for "

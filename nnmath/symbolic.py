@@ -222,7 +222,7 @@ def prove(claim: Claim) -> SymbolicResult:
         return SymbolicResult(ok, "for every real z" + ("" if ok else
                               f": d/dz − claimed = {sp.simplify(diff)}"))
 
-    derived = {s.name for s in f.derived}
+    derived = {s.name for s, _ in f.derived}
     sizes = f.complete_sizes({d: claim.sizes.get(d, 2) for d in f.dim_symbols
                               if d not in derived})
     inst = _Instance(f, sizes, claim.wrt)

@@ -67,21 +67,22 @@ class _Axis:
         """Rows the dilated kernel covers."""
         return self.dilation * (self.kernel - 1) + 1
 
-    def sizes(self) -> tuple[dict, sp.Expr]:
+    def sizes(self) -> tuple[tuple, sp.Expr]:
         """(derived sizes, the padding before the first cell) as TensorFlow sets them.
 
         'same' pads so that out = ⌈size/stride⌉; an odd total puts the extra
         row at the bottom (the extra column at the right): before = ⌊total/2⌋.
         """
         if self.padding == "valid":
-            return {self.out: sp.floor((self.size - self.span) / self.stride) + 1}, sp.Integer(0)
+            return ((self.out, sp.floor((self.size - self.span) / self.stride) + 1),), \
+                sp.Integer(0)
         if self.padding == "same":
             before = sp.Symbol(self.pad_name, integer=True, nonnegative=True)
             total = sp.Max((self.out - 1) * self.stride + self.span - self.size, 0)
-            return {self.out: sp.ceiling(self.size / self.stride),
-                    before: sp.floor(total / 2)}, before
+            return ((self.out, sp.ceiling(self.size / self.stride)),
+                    (before, sp.floor(total / 2))), before
         lo, hi = self.padding
-        return ({self.out: sp.floor((self.size + lo + hi - self.span) / self.stride) + 1},
+        return (((self.out, sp.floor((self.size + lo + hi - self.span) / self.stride) + 1),),
                 sp.Integer(lo))
 
     def read(self, out_index: sp.Symbol, offset: sp.Symbol) -> sp.Expr:
@@ -102,8 +103,8 @@ def _axes(kernel: tuple, stride, dilation, padding) -> tuple[_Axis, _Axis]:
             _Axis(W, Wo, kernel[1], stride[1], dilation[1], pads[1], "P_l"))
 
 
-def _derived(rows: _Axis, cols: _Axis) -> dict:
-    return {**rows.sizes()[0], **cols.sizes()[0]}
+def _derived(rows: _Axis, cols: _Axis) -> tuple:
+    return rows.sizes()[0] + cols.sizes()[0]
 
 
 def _tf_padding(padding) -> str:
@@ -113,21 +114,28 @@ def _tf_padding(padding) -> str:
     return f"[[0, 0], [{t}, {b}], [{lft}, {r}], [0, 0]]"
 
 
-def _size_check(op: str, rows: _Axis, cols: _Axis, kernel_names: tuple[str, str] | None):
-    """A check that the (dilated, padded) window fits the input."""
+@dataclass(frozen=True)
+class _WindowFits:
+    """Formula.check_sizes: the (dilated, padded) window must fit the input.
 
-    def check(sizes: dict) -> None:
+    A dataclass, not a closure, so that a formula's fingerprint is the same in
+    every process."""
+
+    op: str
+    rows: _Axis
+    cols: _Axis
+    kernel_names: tuple[str, str] | None = None  # None: the pool size is the kernel
+
+    def __call__(self, sizes: dict) -> None:
         if sizes["Ho"] >= 1 and sizes["Wo"] >= 1:
             return
-        kh, kw = ((sizes[a] for a in kernel_names) if kernel_names
-                  else (rows.kernel, cols.kernel))
-        span = (rows.dilation * (kh - 1) + 1, cols.dilation * (kw - 1) + 1)
+        kh, kw = ((sizes[a] for a in self.kernel_names) if self.kernel_names
+                  else (self.rows.kernel, self.cols.kernel))
+        span = (self.rows.dilation * (kh - 1) + 1, self.cols.dilation * (kw - 1) + 1)
         raise ValueError(
-            f"{op}: the {span[0]}×{span[1]} window (dilation included) is larger than the "
-            f"{sizes['H']}×{sizes['W']} input under padding {rows.padding!r}; valid: a "
-            f"window no larger than the padded input, or padding='same'")
-
-    return check
+            f"{self.op}: the {span[0]}×{span[1]} window (dilation included) is larger than "
+            f"the {sizes['H']}×{sizes['W']} input under padding {self.rows.padding!r}; "
+            "valid: a window no larger than the padded input, or padding='same'")
 
 
 def _cases(*sizes: dict) -> tuple:
@@ -175,7 +183,7 @@ def _conv2d(stride=1, padding="valid", dilation=1, bias: bool = True) -> Formula
                      {"N": 1, "H": 7 if big else 4, "W": 7 if big else 4, "C": 1,
                       "KH": 3, "KW": 3, "O": 3},
                      {"N": 3, "H": 8, "W": 6, "C": 2, "KH": 2, "KW": 3, "O": 1}),
-        check_sizes=_size_check("conv2d", rows, cols, ("KH", "KW")),
+        check_sizes=_WindowFits("conv2d", rows, cols, ("KH", "KW")),
         tf_tolerance={"float32": (1e-4, 1e-5)},
         tf_note="float32 sums up to KH·KW·C products per output", notes=_CONV_NOTES)
 
@@ -199,7 +207,7 @@ def _pool_formula(name, title, expr, rows, cols, params, tf, notes) -> Formula:
         output_shape=("N", "Ho", "Wo", "C"), derived=_derived(rows, cols), params=params,
         cases=_cases({"N": 2, "H": 6, "W": 5, "C": 2}, {"N": 1, "H": 4, "W": 4, "C": 3},
                      {"N": 3, "H": 7, "W": 6, "C": 1}),
-        check_sizes=_size_check(name, rows, cols, None), notes=notes)
+        check_sizes=_WindowFits(name, rows, cols), notes=notes)
 
 
 def _window_read(rows: _Axis, cols: _Axis, a: sp.Symbol, b: sp.Symbol):
@@ -236,7 +244,7 @@ def _flatten() -> Formula:
         output="y", indices=(n, k), expr=_x[(n, *row_major_digits(k, (H, W, C)))],
         inputs=(Input("x", ("N", "H", "W", "C"), "feature maps, NHWC"),),
         tf="tf.reshape(x, [tf.shape(x)[0], -1])", output_shape=("N", "F"),
-        derived={F: H * W * C},
+        derived=((F, H * W * C),),
         cases=_cases({"N": 2, "H": 3, "W": 4, "C": 2}, {"N": 1, "H": 2, "W": 2, "C": 5}),
         notes="Row-major, as NumPy and TensorFlow store NHWC: k = (h·W + w)·C + c, so "
               "the channels of one pixel are adjacent.")
