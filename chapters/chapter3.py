@@ -42,10 +42,16 @@ __all__ = ["CHAPTER", "ClippingScene", "LogSumExpScene", "LossCurvesScene", "exa
 
 #: the three losses plotted over the predicted probability of the true class
 CURVES = ("mse", "binary_crossentropy", "categorical_crossentropy")
-CURVE_COLORS = {"mse": COLORS["input"], "binary_crossentropy": COLORS["output"],
-                "categorical_crossentropy": COLORS["derivative"]}
-CURVE_NAMES = {"mse": "MSE", "binary_crossentropy": "binary cross-entropy",
-               "categorical_crossentropy": "categorical cross-entropy (3 classes)"}
+CURVE_COLORS = {
+    "mse": COLORS["input"],
+    "binary_crossentropy": COLORS["output"],
+    "categorical_crossentropy": COLORS["derivative"],
+}
+CURVE_NAMES = {
+    "mse": "MSE",
+    "binary_crossentropy": "binary cross-entropy",
+    "categorical_crossentropy": "categorical cross-entropy (3 classes)",
+}
 #: the probabilities read off the curves: confidently right, unsure, confidently wrong
 MARKS = (0.9, 0.5, 0.05)
 #: logits with a huge spread, as an untrained or overconfident network produces
@@ -55,7 +61,10 @@ LOGITS = np.array([[1000.0, 998.0, 0.0]])
 def _curve_inputs(name: str, p: float) -> dict[str, np.ndarray]:
     """One sample whose true class gets probability ``p`` (class 0, target 1)."""
     if name == "categorical_crossentropy":  # the other two classes share 1 − p
-        return {"p": np.array([[p, (1 - p) / 2, (1 - p) / 2]]), "y": np.array([[1.0, 0, 0]])}
+        return {
+            "p": np.array([[p, (1 - p) / 2, (1 - p) / 2]]),
+            "y": np.array([[1.0, 0, 0]]),
+        }
     key = "yhat" if name == "mse" else "p"
     return {key: np.array([[p]]), "y": np.array([[1.0]])}
 
@@ -73,7 +82,9 @@ def without_clip(name: str):
 def without_shift(name: str):
     """The formula with its max-shift removed: equal on paper, exp(1000) in float64."""
     f = formula(name)
-    return dataclasses.replace(f, expr=f.expr.replace(MaxShift, lambda *a: sp.Integer(0)))
+    return dataclasses.replace(
+        f, expr=f.expr.replace(MaxShift, lambda *a: sp.Integer(0))
+    )
 
 
 def example() -> dict:
@@ -117,16 +128,23 @@ def shown(x: float) -> str:
     return fmt(x).replace("-", "\u2212")
 
 
-def table(rows: list[list[str]], colors: list | None = None, *, font_size: float = 24
-          ) -> VGroup:
+def table(
+    rows: list[list[str]], colors: list | None = None, *, font_size: float = 24
+) -> VGroup:
     """Rows of text in aligned columns; the first column is the row's name."""
     cells = VGroup()
     for r, row in enumerate(rows):
         color = (colors or [None] * len(rows))[r] or "#FFFFFF"
         for c, text in enumerate(row):
-            cells.add(label(text, font_size=font_size, color=GREY_B if c == 0 else color))
-    return cells.arrange_in_grid(rows=len(rows), cols=len(rows[0]), buff=(0.5, 0.28),
-                                 col_alignments="l" + "r" * (len(rows[0]) - 1))
+            cells.add(
+                label(text, font_size=font_size, color=GREY_B if c == 0 else color)
+            )
+    return cells.arrange_in_grid(
+        rows=len(rows),
+        cols=len(rows[0]),
+        buff=(0.5, 0.28),
+        col_alignments="l" + "r" * (len(rows[0]) - 1),
+    )
 
 
 class LossCurvesScene(Scene):
@@ -134,46 +152,84 @@ class LossCurvesScene(Scene):
 
     def construct(self):
         ex = example()
-        head = title("Three losses over one prediction",
-                     "the true class gets probability p (target y = 1)")
+        head = title(
+            "Three losses over one prediction",
+            "the true class gets probability p (target y = 1)",
+        )
         self.play(FadeIn(head), run_time=0.6)
-        plot = FunctionPlot(ex["p"], ex["curves"]["binary_crossentropy"],
-                            x_range=[0, 1, 0.25], y_range=[0, 6, 1], width=6.4,
-                            height=4.6, x_label="p", y_label="L",
-                            color=CURVE_COLORS["binary_crossentropy"])
+        plot = FunctionPlot(
+            ex["p"],
+            ex["curves"]["binary_crossentropy"],
+            x_range=[0, 1, 0.25],
+            y_range=[0, 6, 1],
+            width=6.4,
+            height=4.6,
+            x_label="p",
+            y_label="L",
+            color=CURVE_COLORS["binary_crossentropy"],
+        )
         plot.to_edge(LEFT, buff=0.6).shift(DOWN * 0.55)
         self.play(Create(plot.axes), FadeIn(plot.labels), run_time=0.8)
         keys = VGroup()
         panel = None
         for name, width in zip(CURVES, (4, 9, 3)):  # the two −log p curves coincide
-            curve = plot.polyline(ex["p"], ex["curves"][name], color=CURVE_COLORS[name],
-                                  stroke_width=width)
+            curve = plot.polyline(
+                ex["p"],
+                ex["curves"][name],
+                color=CURVE_COLORS[name],
+                stroke_width=width,
+            )
             key = legend(CURVE_NAMES[name], CURVE_COLORS[name], opacity=0.9)
             keys.add(key)
-            keys.arrange(DOWN, aligned_edge=LEFT, buff=0.18).to_corner(UP + RIGHT, buff=0.3)
+            keys.arrange(DOWN, aligned_edge=LEFT, buff=0.18).to_corner(
+                UP + RIGHT, buff=0.3
+            )
             keys.shift(DOWN * 1.0)
             new = EquationPanel(formula(name).latex, max_width=6.6, font_size=30)
             new.next_to(keys, DOWN, buff=0.3).align_to(keys, RIGHT)
-            self.play(Create(curve), FadeIn(key),
-                      *([FadeOut(panel)] if panel else []), FadeIn(new), run_time=1.3)
+            self.play(
+                Create(curve),
+                FadeIn(key),
+                *([FadeOut(panel)] if panel else []),
+                FadeIn(new),
+                run_time=1.3,
+            )
             panel = new
             self.wait(0.7)
         self.play(FadeOut(panel), run_time=0.4)
 
         # the curves read at three predictions
-        dots = VGroup(*[Dot(plot.point(p, ex["marks"][name][m]), radius=0.07,
-                            color=CURVE_COLORS[name])
-                        for name in CURVES for m, p in enumerate(MARKS)])
-        guides = VGroup(*[DashedLine(plot.point(p, 0), plot.point(p, 6), color=GREY_B,
-                                     stroke_width=1.5) for p in MARKS])
+        dots = VGroup(
+            *[
+                Dot(
+                    plot.point(p, ex["marks"][name][m]),
+                    radius=0.07,
+                    color=CURVE_COLORS[name],
+                )
+                for name in CURVES
+                for m, p in enumerate(MARKS)
+            ]
+        )
+        guides = VGroup(
+            *[
+                DashedLine(
+                    plot.point(p, 0), plot.point(p, 6), color=GREY_B, stroke_width=1.5
+                )
+                for p in MARKS
+            ]
+        )
         rows = [["p ="] + [fmt(p) for p in MARKS]] + [
             [CURVE_NAMES[name].split(" (")[0]] + [shown(v) for v in ex["marks"][name]]
-            for name in CURVES]
+            for name in CURVES
+        ]
         grid = table(rows, [None] + [CURVE_COLORS[n] for n in CURVES])
         grid.next_to(keys, DOWN, buff=0.55).align_to(keys, RIGHT)
-        note = label("both cross-entropies are −log p: a confident mistake\n"
-                     "costs without bound; MSE never exceeds 1 here", font_size=24,
-                     color=COLORS["highlight"])
+        note = label(
+            "both cross-entropies are −log p: a confident mistake\n"
+            "costs without bound; MSE never exceeds 1 here",
+            font_size=24,
+            color=COLORS["highlight"],
+        )
         note.next_to(grid, DOWN, buff=0.4).align_to(grid, RIGHT)
         self.play(Create(guides), FadeIn(dots), FadeIn(grid), run_time=1.2)
         self.play(FadeIn(note), run_time=0.8)
@@ -195,38 +251,57 @@ class ClippingScene(Scene):
 
     def construct(self):
         ex = example()
-        head = title("Why Keras clips probabilities",
-                     "softmax of large logits rounds a probability to exactly 0")
+        head = title(
+            "Why Keras clips probabilities",
+            "softmax of large logits rounds a probability to exactly 0",
+        )
         self.play(FadeIn(head), run_time=0.6)
         rows = _logit_rows(ex).to_corner(UP + LEFT, buff=0.3).shift(DOWN * 1.25)
         self.play(FadeIn(rows), run_time=1)
-        f = EquationPanel(formula("categorical_crossentropy").latex, font_size=30,
-                          caption="categorical cross-entropy on probabilities, as Keras "
-                                  "computes it", max_width=7.4)
+        f = EquationPanel(
+            formula("categorical_crossentropy").latex,
+            font_size=30,
+            caption="categorical cross-entropy on probabilities, as Keras computes it",
+            max_width=7.4,
+        )
         f.to_corner(UP + RIGHT, buff=0.25).shift(DOWN * 1.05)
         self.play(FadeIn(f), run_time=1)
 
         classes = len(ex["logits"])
-        rows_ = [["true class:"] + [str(k) for k in range(classes)],
-                 ["without the clip"] + [shown(v) for v in ex["unclipped_loss"]],
-                 [f"clipped to [ε, 1 − ε], ε = {ex['epsilon']:.0e}".replace("e-0", "e−")]
-                 + [shown(v) for v in ex["clipped_loss"]],
-                 ["exact, from the logits"] + [shown(v) for v in ex["logits_loss"]]]
-        grid = table(rows_, [None, COLORS["wrong"], COLORS["output"], COLORS["true"]],
-                     font_size=26)
+        rows_ = [
+            ["true class:"] + [str(k) for k in range(classes)],
+            ["without the clip"] + [shown(v) for v in ex["unclipped_loss"]],
+            [f"clipped to [ε, 1 − ε], ε = {ex['epsilon']:.0e}".replace("e-0", "e−")]
+            + [shown(v) for v in ex["clipped_loss"]],
+            ["exact, from the logits"] + [shown(v) for v in ex["logits_loss"]],
+        ]
+        grid = table(
+            rows_,
+            [None, COLORS["wrong"], COLORS["output"], COLORS["true"]],
+            font_size=26,
+        )
         grid.move_to([0, -1.0, 0])
-        lines = [grid[i * (classes + 1):(i + 1) * (classes + 1)] for i in range(4)]
+        lines = [grid[i * (classes + 1) : (i + 1) * (classes + 1)] for i in range(4)]
         self.play(FadeIn(lines[0]), FadeIn(lines[1]), run_time=1)
-        why = label("log 0 = −∞, and a class with y = 0 still adds 0 · log 0 = 0 · (−∞) = NaN",
-                    font_size=24, color=COLORS["wrong"]).to_edge(DOWN, buff=0.75)
+        why = label(
+            "log 0 = −∞, and a class with y = 0 still adds 0 · log 0 = 0 · (−∞) = NaN",
+            font_size=24,
+            color=COLORS["wrong"],
+        ).to_edge(DOWN, buff=0.75)
         self.play(FadeIn(why), run_time=0.8)
         self.wait(1.5)
-        cap = label(f"finite — but capped at −log ε = {shown(ex['clipped_loss'][-1])}",
-                    font_size=24, color=COLORS["output"]).move_to(why)
+        cap = label(
+            f"finite — but capped at −log ε = {shown(ex['clipped_loss'][-1])}",
+            font_size=24,
+            color=COLORS["output"],
+        ).move_to(why)
         self.play(FadeIn(lines[2]), FadeOut(why), FadeIn(cap), run_time=1)
         self.wait(1.5)
-        fix = label("the logits keep the truth: compute the loss from them "
-                    "(from_logits=True)", font_size=24, color=COLORS["true"]).move_to(cap)
+        fix = label(
+            "the logits keep the truth: compute the loss from them (from_logits=True)",
+            font_size=24,
+            color=COLORS["true"],
+        ).move_to(cap)
         self.play(FadeIn(lines[3]), FadeOut(cap), FadeIn(fix), run_time=1)
         self.wait(2.5)
 
@@ -236,38 +311,63 @@ class LogSumExpScene(Scene):
 
     def construct(self):
         ex = example()
-        head = title("Log-sum-exp: subtract the max first",
-                     f"float64 ends at exp({fmt(ex['exp_limit'])}); these logits need exp(1000)")
+        head = title(
+            "Log-sum-exp: subtract the max first",
+            f"float64 ends at exp({fmt(ex['exp_limit'])}); these logits need exp(1000)",
+        )
         self.play(FadeIn(head), run_time=0.6)
         rows = _logit_rows(ex)[:1].to_corner(UP + LEFT, buff=0.3).shift(DOWN * 1.25)
         self.play(FadeIn(rows), run_time=0.8)
 
-        naive = EquationPanel(without_shift("categorical_crossentropy_logits").latex,
-                              caption="as written on paper", font_size=30, max_width=6.6)
-        stable = EquationPanel(formula("categorical_crossentropy_logits").latex,
-                               caption="shifted by m = max z: the same number",
-                               font_size=30, max_width=6.6)
-        VGroup(naive, stable).arrange(RIGHT, buff=0.3, aligned_edge=UP).move_to([0, 0.7, 0])
+        naive = EquationPanel(
+            without_shift("categorical_crossentropy_logits").latex,
+            caption="as written on paper",
+            font_size=30,
+            max_width=6.6,
+        )
+        stable = EquationPanel(
+            formula("categorical_crossentropy_logits").latex,
+            caption="shifted by m = max z: the same number",
+            font_size=30,
+            max_width=6.6,
+        )
+        VGroup(naive, stable).arrange(RIGHT, buff=0.3, aligned_edge=UP).move_to(
+            [0, 0.7, 0]
+        )
         classes = len(ex["logits"])
         head_row = ["true class:"] + [str(k) for k in range(classes)]
-        bad = table([head_row, ["softmax"] + [shown(v) for v in ex["naive_probs"]],
-                     ["loss"] + [shown(v) for v in ex["naive_logits_loss"]]],
-                    [None, COLORS["wrong"], COLORS["wrong"]], font_size=26)
-        good = table([head_row, ["softmax"] + [shown(v) for v in ex["probs"]],
-                      ["loss"] + [shown(v) for v in ex["logits_loss"]]],
-                     [None, COLORS["true"], COLORS["true"]], font_size=26)
+        bad = table(
+            [
+                head_row,
+                ["softmax"] + [shown(v) for v in ex["naive_probs"]],
+                ["loss"] + [shown(v) for v in ex["naive_logits_loss"]],
+            ],
+            [None, COLORS["wrong"], COLORS["wrong"]],
+            font_size=26,
+        )
+        good = table(
+            [
+                head_row,
+                ["softmax"] + [shown(v) for v in ex["probs"]],
+                ["loss"] + [shown(v) for v in ex["logits_loss"]],
+            ],
+            [None, COLORS["true"], COLORS["true"]],
+            font_size=26,
+        )
         bad.next_to(naive, DOWN, buff=0.6)
         good.next_to(stable, DOWN, buff=0.6).align_to(bad, UP)
         self.play(FadeIn(naive), run_time=1)
         self.play(FadeIn(bad), run_time=1)
-        why = label("exp(1000) = ∞, ∞/∞ = NaN, 0 · ∞ = NaN", font_size=24,
-                    color=COLORS["wrong"]).next_to(bad, DOWN, buff=0.5)
+        why = label(
+            "exp(1000) = ∞, ∞/∞ = NaN, 0 · ∞ = NaN", font_size=24, color=COLORS["wrong"]
+        ).next_to(bad, DOWN, buff=0.5)
         self.play(FadeIn(why), run_time=0.8)
         self.wait(1.2)
         self.play(FadeIn(stable), run_time=1)
         self.play(FadeIn(good), run_time=1)
-        ok = label("every exponent ≤ 0: nothing overflows", font_size=24,
-                   color=COLORS["true"]).next_to(good, DOWN, buff=0.5)
+        ok = label(
+            "every exponent ≤ 0: nothing overflows", font_size=24, color=COLORS["true"]
+        ).next_to(good, DOWN, buff=0.5)
         self.play(FadeIn(ok), run_time=0.8)
         self.wait(2.5)
 
@@ -277,9 +377,18 @@ CHAPTER = Chapter(
     slug="losses",
     title="Loss functions",
     module=__name__,
-    formulas=("mse", "binary_crossentropy", "categorical_crossentropy",
-              "categorical_crossentropy_logits", "softmax"),
-    claims=("mse/dyhat", "binary_crossentropy/dp", "categorical_crossentropy_logits/dz"),
+    formulas=(
+        "mse",
+        "binary_crossentropy",
+        "categorical_crossentropy",
+        "categorical_crossentropy_logits",
+        "softmax",
+    ),
+    claims=(
+        "mse/dyhat",
+        "binary_crossentropy/dp",
+        "categorical_crossentropy_logits/dz",
+    ),
     scenes=("LossCurvesScene", "ClippingScene", "LogSumExpScene"),
     example=example,
     prose_file=str(Path(__file__).with_suffix(".md")),

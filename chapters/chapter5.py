@@ -40,12 +40,24 @@ from .blocks import (
     title,
 )
 
-__all__ = ["CHAPTER", "BackwardPassScene", "ChainRuleScene", "DescentStepScene", "example"]
+__all__ = [
+    "CHAPTER",
+    "BackwardPassScene",
+    "ChainRuleScene",
+    "DescentStepScene",
+    "example",
+]
 
-NETWORK = "mlp.tanh"  # the registered derivation for chapter 1's network (tanh, softmax)
+NETWORK = (
+    "mlp.tanh"  # the registered derivation for chapter 1's network (tanh, softmax)
+)
 LEARNING_RATE = 0.5
 #: one colour per factor of the chain rule for a first-layer weight
-FACTOR_COLORS = {"back": COLORS["output"], "slope": COLORS["hidden"], "input": COLORS["input"]}
+FACTOR_COLORS = {
+    "back": COLORS["output"],
+    "slope": COLORS["hidden"],
+    "input": COLORS["input"],
+}
 
 
 def example() -> dict:
@@ -62,25 +74,34 @@ def example() -> dict:
     x, y = ex["x"], np.eye(len(ex["class_names"]))[[ex["target"]]]
     cache = net.forward(params, x)
     grads = net.backward(params, x, y, cache)
-    i, j = (int(v) for v in np.unravel_index(np.argmax(np.abs(grads["W1"])),
-                                             grads["W1"].shape))
+    i, j = (
+        int(v)
+        for v in np.unravel_index(np.argmax(np.abs(grads["W1"])), grads["W1"].shape)
+    )
     # the three factors of ∂L/∂W1[i, j]: back through W2, the slope of tanh, x_j
-    back = claim("dense/dx").gradient.numpy(x=cache["a1"], W=params["W2"], b=params["b2"],
-                                           g=grads["z2"])
-    slope = claim(f"{chapter1.HIDDEN}'").gradient.numpy(z=cache["z1"],
-                                                         g=np.ones_like(cache["z1"]))
+    back = claim("dense/dx").gradient.numpy(
+        x=cache["a1"], W=params["W2"], b=params["b2"], g=grads["z2"]
+    )
+    slope = claim(f"{chapter1.HIDDEN}'").gradient.numpy(
+        z=cache["z1"], g=np.ones_like(cache["z1"])
+    )
     after = sgd_step(params, grads, LEARNING_RATE)
     softmax = formula("softmax")
     return {
-        **{k: ex[k] for k in ("sample", "class_names", "target", "x", "z1", "a1", "z2")},
+        **{
+            k: ex[k] for k in ("sample", "class_names", "target", "x", "z1", "a1", "z2")
+        },
         "params": params,
         "y": y,
         "p": softmax.numpy(z=cache["z2"])[0],
         "loss": net.loss(params, x, y),
         "grads": grads,
         "weight": (i, j),
-        "factors": {"back": float(back[0, i]), "slope": float(slope[0, i]),
-                    "input": float(x[0, j])},
+        "factors": {
+            "back": float(back[0, i]),
+            "slope": float(slope[0, i]),
+            "input": float(x[0, j]),
+        },
         "learning_rate": LEARNING_RATE,
         "after": after,
         "p_after": softmax.numpy(z=net.forward(after, x)["z2"])[0],
@@ -96,8 +117,11 @@ def _diagram() -> NetworkDiagram:
 def _panel(latex: str, caption: str, body=None, width: float = 7.6) -> VGroup:
     """The right-hand column: an equation card with an optional body under it."""
     card = EquationPanel(latex, caption=caption, max_width=width, font_size=32)
-    parts = VGroup(card) if body is None else VGroup(card, fit(body, width=width,
-                                                                height=3.6))
+    parts = (
+        VGroup(card)
+        if body is None
+        else VGroup(card, fit(body, width=width, height=3.6))
+    )
     parts.arrange(DOWN, buff=0.3)
     return parts.move_to([2.9, 0, 0]).to_edge(UP, buff=1.25)
 
@@ -108,9 +132,10 @@ class BackwardPassScene(Scene):
     def construct(self):
         ex = example()
         g, names = ex["grads"], ex["class_names"]
-        head = title("Backward pass: 4 → 8 → 3, from the loss to the inputs",
-                     f"iris flower #{ex['sample']} ({names[ex['target']]}), "
-                     "chapter 1's weights")
+        head = title(
+            "Backward pass: 4 → 8 → 3, from the loss to the inputs",
+            f"iris flower #{ex['sample']} ({names[ex['target']]}), chapter 1's weights",
+        )
         self.play(FadeIn(head), run_time=0.6)
         net = _diagram()
         outs = net.value_labels(2, ex["p"])
@@ -119,33 +144,57 @@ class BackwardPassScene(Scene):
         self.play(FadeIn(net), FadeIn(outs), FadeIn(loss), run_time=1)
 
         # δ₂ = a₂ − y at the outputs
-        panel = _panel(claim("categorical_crossentropy_logits/dz").latex,
-                       "at the outputs: δ₂ = softmax − one-hot target (N = 1)")
+        panel = _panel(
+            claim("categorical_crossentropy_logits/dz").latex,
+            "at the outputs: δ₂ = softmax − one-hot target (N = 1)",
+        )
         self.play(FadeIn(panel), FadeIn(net.highlight(2)), run_time=0.8)
-        self.play(Transform(outs, net.value_labels(2, g["z2"][0])),
-                  FadeIn(self._tag(net, 2, r"\delta^{(2)}")), run_time=1)
+        self.play(
+            Transform(outs, net.value_labels(2, g["z2"][0])),
+            FadeIn(self._tag(net, 2, r"\delta^{(2)}")),
+            run_time=1,
+        )
         self.wait(1)
 
         # ∂L/∂W₂ on every edge of layer 2, the numbers in the matrix
         steps = (
-            (1, "dW2", "W2", "layer 2: every edge's ∂L/∂w (colour = sign, width = size)"),
+            (
+                1,
+                "dW2",
+                "W2",
+                "layer 2: every edge's ∂L/∂w (colour = sign, width = size)",
+            ),
             (0, "dW1", "W1", "layer 1: δ₁ went back through W₂ and tanh′"),
         )
         for layer, step, key, caption in steps:
-            new = _panel(claim(f"{NETWORK}/{step}").latex, caption,
-                         matrix(g[key], font_size=26, v_buff=0.45))
+            new = _panel(
+                claim(f"{NETWORK}/{step}").latex,
+                caption,
+                matrix(g[key], font_size=26, v_buff=0.45),
+            )
             edges = net.weighted_edges(layer, g[key])
-            self.play(FadeOut(panel), FadeIn(new),
-                      ReplacementTransform(net.edges[layer], edges), run_time=1.2)
+            self.play(
+                FadeOut(panel),
+                FadeIn(new),
+                ReplacementTransform(net.edges[layer], edges),
+                run_time=1.2,
+            )
             net.edges[layer] = edges
             panel = new
             if layer == 1:
                 self.wait(1.2)
-                delta1 = _panel(claim(f"{NETWORK}/dz1").latex,
-                                "back through W₂, times tanh′(z₁): δ₁ at the hidden layer")
+                delta1 = _panel(
+                    claim(f"{NETWORK}/dz1").latex,
+                    "back through W₂, times tanh′(z₁): δ₁ at the hidden layer",
+                )
                 hidden = net.value_labels(1, g["z1"][0])
-                self.play(FadeOut(panel), FadeIn(delta1), FadeIn(hidden),
-                          FadeIn(self._tag(net, 1, r"\delta^{(1)}")), run_time=1.2)
+                self.play(
+                    FadeOut(panel),
+                    FadeIn(delta1),
+                    FadeIn(hidden),
+                    FadeIn(self._tag(net, 1, r"\delta^{(1)}")),
+                    run_time=1.2,
+                )
                 panel = delta1
                 self.wait(1.2)
             else:
@@ -153,15 +202,21 @@ class BackwardPassScene(Scene):
 
         # and on to the inputs
         inputs = _panel(claim(f"{NETWORK}/dx").latex, "the gradient reaches the inputs")
-        self.play(FadeOut(panel), FadeIn(inputs), FadeIn(net.value_labels(0, g["x"][0])),
-                  FadeIn(self._tag(net, 0, r"\partial L / \partial x")), run_time=1)
+        self.play(
+            FadeOut(panel),
+            FadeIn(inputs),
+            FadeIn(net.value_labels(0, g["x"][0])),
+            FadeIn(self._tag(net, 0, r"\partial L / \partial x")),
+            run_time=1,
+        )
         self.wait(2.5)
 
     @staticmethod
     def _tag(net: NetworkDiagram, layer: int, name: str):
         """What the numbers in a layer's neurons are, written above the layer."""
         return equation(name, font_size=28, color=COLORS["highlight"]).next_to(
-            net.layers[layer], UP, buff=0.15)
+            net.layers[layer], UP, buff=0.15
+        )
 
 
 class ChainRuleScene(Scene):
@@ -170,33 +225,55 @@ class ChainRuleScene(Scene):
     def construct(self):
         ex = example()
         (i, j), f = ex["weight"], ex["factors"]
-        head = title(f"The chain rule for one weight: W₁[{i}, {j}]",
-                     f"from input {j} to hidden unit {i}, the largest gradient in layer 1")
+        head = title(
+            f"The chain rule for one weight: W₁[{i}, {j}]",
+            f"from input {j} to hidden unit {i}, the largest gradient in layer 1",
+        )
         self.play(FadeIn(head), run_time=0.6)
         net = _diagram()
         self.play(FadeIn(net), run_time=0.6)
         # the path of this weight, in the colours of its factors
-        path = VGroup(net.edges[0][i][j].copy().set_stroke(FACTOR_COLORS["input"], 6),
-                      *[row[i].copy().set_stroke(FACTOR_COLORS["back"], 5)
-                        for row in net.edges[1]])
-        rings = VGroup(net.highlight(0, j, color=FACTOR_COLORS["input"]),
-                       net.highlight(1, i, color=FACTOR_COLORS["slope"]))
+        path = VGroup(
+            net.edges[0][i][j].copy().set_stroke(FACTOR_COLORS["input"], 6),
+            *[
+                row[i].copy().set_stroke(FACTOR_COLORS["back"], 5)
+                for row in net.edges[1]
+            ],
+        )
+        rings = VGroup(
+            net.highlight(0, j, color=FACTOR_COLORS["input"]),
+            net.highlight(1, i, color=FACTOR_COLORS["slope"]),
+        )
         self.play(FadeIn(path), FadeIn(rings), run_time=1)
 
-        statements = VGroup(
-            EquationPanel(claim(f"{NETWORK}/dW1").latex, max_width=7.6, font_size=32),
-            EquationPanel(claim(f"{NETWORK}/dz1").latex, max_width=7.6, font_size=32),
-        ).arrange(DOWN, buff=0.2).move_to([2.9, 0, 0]).to_edge(UP, buff=1.35)
+        statements = (
+            VGroup(
+                EquationPanel(
+                    claim(f"{NETWORK}/dW1").latex, max_width=7.6, font_size=32
+                ),
+                EquationPanel(
+                    claim(f"{NETWORK}/dz1").latex, max_width=7.6, font_size=32
+                ),
+            )
+            .arrange(DOWN, buff=0.2)
+            .move_to([2.9, 0, 0])
+            .to_edge(UP, buff=1.35)
+        )
         self.play(FadeIn(statements), run_time=1)
 
-        texts = {"back": f"Σₖ δ₂ₖ W₂[k, {i}]  (back through W₂)",
-                 "slope": f"tanh′(z₁[{i}])  (the activation's slope)",
-                 "input": f"x[{j}]  (this weight's input)"}
+        texts = {
+            "back": f"Σₖ δ₂ₖ W₂[k, {i}]  (back through W₂)",
+            "slope": f"tanh′(z₁[{i}])  (the activation's slope)",
+            "input": f"x[{j}]  (this weight's input)",
+        }
         rows = VGroup()
         for name in ("back", "slope", "input"):
-            rows.add(VGroup(label(texts[name], font_size=24, color=FACTOR_COLORS[name]),
-                            number(f[name], font_size=26, color=FACTOR_COLORS[name]))
-                     .arrange(RIGHT, buff=0.3))
+            rows.add(
+                VGroup(
+                    label(texts[name], font_size=24, color=FACTOR_COLORS[name]),
+                    number(f[name], font_size=26, color=FACTOR_COLORS[name]),
+                ).arrange(RIGHT, buff=0.3)
+            )
         rows.arrange(DOWN, aligned_edge=LEFT, buff=0.18)
         rows.next_to(statements, DOWN, buff=0.35).align_to(statements, LEFT)
         for row in rows:
@@ -222,44 +299,64 @@ class DescentStepScene(Scene):
     def construct(self):
         ex = example()
         names, true = ex["class_names"], ex["target"]
-        head = title("One gradient-descent step",
-                     f"learning rate η = {fmt(ex['learning_rate'])}, the same flower")
+        head = title(
+            "One gradient-descent step",
+            f"learning rate η = {fmt(ex['learning_rate'])}, the same flower",
+        )
         self.play(FadeIn(head), run_time=0.6)
-        rule = EquationPanel(formula("sgd", learning_rate=ex["learning_rate"]).latex,
-                             caption="every weight and bias moves against its gradient",
-                             max_width=6.0)
+        rule = EquationPanel(
+            formula("sgd", learning_rate=ex["learning_rate"]).latex,
+            caption="every weight and bias moves against its gradient",
+            max_width=6.0,
+        )
         rule.to_corner(UP + RIGHT, buff=0.3).shift(DOWN * 1.0)
         net = _diagram()
-        before = VGroup(net.weighted_edges(0, ex["params"]["W1"]),
-                        net.weighted_edges(1, ex["params"]["W2"]))
+        before = VGroup(
+            net.weighted_edges(0, ex["params"]["W1"]),
+            net.weighted_edges(1, ex["params"]["W2"]),
+        )
         self.play(FadeIn(net.layers), FadeIn(before), FadeIn(rule), run_time=1)
 
         bars = self._bars(ex["p"], names, true).next_to(rule, DOWN, buff=0.45)
         loss = self._loss("before:", ex["loss"]).next_to(bars, DOWN, buff=0.45)
-        self.play(*[GrowFromEdge(b, DOWN) for b in bars.bars], FadeIn(bars.baseline),
-                  FadeIn(bars.names), FadeIn(bars.numbers), FadeIn(loss), run_time=1.2)
+        self.play(
+            *[GrowFromEdge(b, DOWN) for b in bars.bars],
+            FadeIn(bars.baseline),
+            FadeIn(bars.names),
+            FadeIn(bars.numbers),
+            FadeIn(loss),
+            run_time=1.2,
+        )
         self.wait(1)
-        after = VGroup(net.weighted_edges(0, ex["after"]["W1"]),
-                       net.weighted_edges(1, ex["after"]["W2"]))
+        after = VGroup(
+            net.weighted_edges(0, ex["after"]["W1"]),
+            net.weighted_edges(1, ex["after"]["W2"]),
+        )
         new_bars = self._bars(ex["p_after"], names, true).move_to(bars)
         new_loss = self._loss("after:", ex["loss_after"]).next_to(loss, DOWN, buff=0.2)
         self.play(Transform(before, after), Transform(bars, new_bars), run_time=1.5)
         self.play(FadeIn(new_loss), run_time=0.8)
-        note = label(f"the probability of {names[true]} rose from {fmt(ex['p'][true])} "
-                     f"to {fmt(ex['p_after'][true])}", font_size=24,
-                     color=COLORS["true"]).to_edge(DOWN, buff=0.3)
+        note = label(
+            f"the probability of {names[true]} rose from {fmt(ex['p'][true])} "
+            f"to {fmt(ex['p_after'][true])}",
+            font_size=24,
+            color=COLORS["true"],
+        ).to_edge(DOWN, buff=0.3)
         self.play(FadeIn(note), run_time=0.8)
         self.wait(2.5)
 
     @staticmethod
     def _bars(p, names, true) -> ProbabilityBars:
-        return ProbabilityBars(p, names, width=5.0, height=1.8,
-                               outlines={true: COLORS["true"]})
+        return ProbabilityBars(
+            p, names, width=5.0, height=1.8, outlines={true: COLORS["true"]}
+        )
 
     @staticmethod
     def _loss(when: str, value: float) -> VGroup:
-        return VGroup(label(f"loss {when}", font_size=26, color=GREY_B),
-                      number(value, font_size=28)).arrange(RIGHT, buff=0.2)
+        return VGroup(
+            label(f"loss {when}", font_size=26, color=GREY_B),
+            number(value, font_size=28),
+        ).arrange(RIGHT, buff=0.2)
 
 
 CHAPTER = Chapter(
@@ -267,11 +364,22 @@ CHAPTER = Chapter(
     slug="backprop",
     title="Backpropagation",
     module=__name__,
-    formulas=("dense", "tanh", "softmax", "categorical_crossentropy_logits", "mlp",
-              "sgd"),
-    claims=("categorical_crossentropy_logits/dz", "tanh'", "dense/dW", "dense/db",
-            "dense/dx", *(f"{NETWORK}/{s}" for s in ("dW2", "db2", "dz1", "dW1", "db1",
-                                                     "dx"))),
+    formulas=(
+        "dense",
+        "tanh",
+        "softmax",
+        "categorical_crossentropy_logits",
+        "mlp",
+        "sgd",
+    ),
+    claims=(
+        "categorical_crossentropy_logits/dz",
+        "tanh'",
+        "dense/dW",
+        "dense/db",
+        "dense/dx",
+        *(f"{NETWORK}/{s}" for s in ("dW2", "db2", "dz1", "dW1", "db1", "dx")),
+    ),
     scenes=("BackwardPassScene", "ChainRuleScene", "DescentStepScene"),
     example=example,
     prose_file=str(Path(__file__).with_suffix(".md")),

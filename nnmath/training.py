@@ -18,8 +18,17 @@ import numpy as np
 from .library.mlp import HEADS, check_network
 from .registry import claim, formula
 
-__all__ = ["DATASETS", "Dataset", "load", "Network", "init_params", "epoch_orders",
-           "Run", "train", "accuracy"]
+__all__ = [
+    "DATASETS",
+    "Dataset",
+    "Network",
+    "Run",
+    "accuracy",
+    "epoch_orders",
+    "init_params",
+    "load",
+    "train",
+]
 
 #: scikit-learn's bundled datasets (shipped with the package: nothing is downloaded)
 DATASETS = ("iris", "digits")
@@ -48,16 +57,24 @@ def load(name: str, *, test_fraction: float = 0.25, seed: int = 0) -> Dataset:
     bunch = {"iris": datasets.load_iris, "digits": datasets.load_digits}[name]()
     x, labels = np.asarray(bunch.data, np.float64), np.asarray(bunch.target)
     order = np.random.default_rng(seed).permutation(len(x))
-    n_test = int(round(test_fraction * len(x)))
+    n_test = round(test_fraction * len(x))
     test, train = order[:n_test], order[n_test:]
     mean, std = x[train].mean(axis=0), x[train].std(axis=0)
     std = np.where(std > 0, std, 1.0)  # digits has pixels that are always 0
     onehot = np.eye(len(bunch.target_names))[labels]
-    return Dataset(name, (x[train] - mean) / std, onehot[train], (x[test] - mean) / std,
-                   onehot[test], tuple(str(c) for c in bunch.target_names))
+    return Dataset(
+        name,
+        (x[train] - mean) / std,
+        onehot[train],
+        (x[test] - mean) / std,
+        onehot[test],
+        tuple(str(c) for c in bunch.target_names),
+    )
 
 
-def init_params(n_in: int, n_hidden: int, n_out: int, seed: int) -> dict[str, np.ndarray]:
+def init_params(
+    n_in: int, n_hidden: int, n_out: int, seed: int
+) -> dict[str, np.ndarray]:
     """Keras's defaults: Glorot-uniform weights (W[out, in]), zero biases."""
     rng = np.random.default_rng(seed)
 
@@ -65,8 +82,12 @@ def init_params(n_in: int, n_hidden: int, n_out: int, seed: int) -> dict[str, np
         limit = np.sqrt(6 / (fan_in + fan_out))
         return rng.uniform(-limit, limit, size=(fan_out, fan_in))
 
-    return {"W1": glorot(n_hidden, n_in), "b1": np.zeros(n_hidden),
-            "W2": glorot(n_out, n_hidden), "b2": np.zeros(n_out)}
+    return {
+        "W1": glorot(n_hidden, n_in),
+        "b1": np.zeros(n_hidden),
+        "W2": glorot(n_out, n_hidden),
+        "b2": np.zeros(n_out),
+    }
 
 
 def epoch_orders(n: int, epochs: int, seed: int) -> list[np.ndarray]:
@@ -87,7 +108,9 @@ class Network:
         self.loss_formula = formula(HEADS[head])
         # the gradients, as the claims state and the checker proves them
         self.delta2 = claim(f"{HEADS[head]}/dz").gradient
-        self.dW, self.db, self.dx = (claim(f"dense/{w}").gradient for w in ("dW", "db", "dx"))
+        self.dW, self.db, self.dx = (
+            claim(f"dense/{w}").gradient for w in ("dW", "db", "dx")
+        )
         self.fprime = claim(f"{activation}'").gradient
 
     def forward(self, p: dict, x: np.ndarray) -> dict[str, np.ndarray]:
@@ -98,17 +121,26 @@ class Network:
     def loss(self, p: dict, x: np.ndarray, y: np.ndarray) -> float:
         return float(self.loss_formula.numpy(z=self.forward(p, x)["z2"], y=y))
 
-    def backward(self, p: dict, x: np.ndarray, y: np.ndarray, cache: dict | None = None
-                 ) -> dict[str, np.ndarray]:
+    def backward(
+        self, p: dict, x: np.ndarray, y: np.ndarray, cache: dict | None = None
+    ) -> dict[str, np.ndarray]:
         """∂L/∂(W1, b1, W2, b2, z1, z2, x): the chain rule, one claim at a time."""
         c = cache or self.forward(p, x)
         d2 = self.delta2.numpy(z=c["z2"], y=y)  # δ₂ = (a₂ − y)/N
         top = {"x": c["a1"], "W": p["W2"], "b": p["b2"], "g": d2}
-        d1 = self.fprime.numpy(z=c["z1"], g=self.dx.numpy(**top))  # δ₁ = (δ₂W₂) ⊙ f′(z₁)
+        d1 = self.fprime.numpy(
+            z=c["z1"], g=self.dx.numpy(**top)
+        )  # δ₁ = (δ₂W₂) ⊙ f′(z₁)
         bottom = {"x": x, "W": p["W1"], "b": p["b1"], "g": d1}
-        return {"W2": self.dW.numpy(**top), "b2": self.db.numpy(**top), "z2": d2,
-                "W1": self.dW.numpy(**bottom), "b1": self.db.numpy(**bottom), "z1": d1,
-                "x": self.dx.numpy(**bottom)}
+        return {
+            "W2": self.dW.numpy(**top),
+            "b2": self.db.numpy(**top),
+            "z2": d2,
+            "W1": self.dW.numpy(**bottom),
+            "b1": self.db.numpy(**bottom),
+            "z1": d1,
+            "x": self.dx.numpy(**bottom),
+        }
 
     def predict(self, p: dict, x: np.ndarray) -> np.ndarray:
         return np.argmax(self.forward(p, x)["z2"], axis=1)
@@ -117,8 +149,10 @@ class Network:
 def sgd_step(params: dict, grads: dict, learning_rate: float) -> dict[str, np.ndarray]:
     """θ ← θ − ηg for every parameter, through the registered ``sgd`` formula."""
     rule = formula("sgd", learning_rate=learning_rate)
-    return {k: rule.numpy(theta=v.ravel(), g=grads[k].ravel()).reshape(v.shape)
-            for k, v in params.items()}
+    return {
+        k: rule.numpy(theta=v.ravel(), g=grads[k].ravel()).reshape(v.shape)
+        for k, v in params.items()
+    }
 
 
 def accuracy(net: Network, params: dict, x: np.ndarray, y: np.ndarray) -> float:
@@ -136,9 +170,19 @@ class Run:
     seconds_per_epoch: list[float] = field(default_factory=list)
 
 
-def train(data: Dataset, *, hidden: int, activation: str = "tanh", head: str = "softmax",
-          epochs: int = 5, batch_size: int = 32, learning_rate: float = 0.125,
-          seed: int = 0, params: dict | None = None, net: Network | None = None) -> Run:
+def train(
+    data: Dataset,
+    *,
+    hidden: int,
+    activation: str = "tanh",
+    head: str = "softmax",
+    epochs: int = 5,
+    batch_size: int = 32,
+    learning_rate: float = 0.125,
+    seed: int = 0,
+    params: dict | None = None,
+    net: Network | None = None,
+) -> Run:
     """Mini-batch SGD in float64, batches taken in :func:`epoch_orders`' order; the
     last batch of an epoch is smaller when the batch size does not divide N.
     ``net`` replaces the network built from ``activation`` and ``head`` (tests
@@ -146,14 +190,16 @@ def train(data: Dataset, *, hidden: int, activation: str = "tanh", head: str = "
     import time
 
     net = net or Network(activation, head)
-    p = params or init_params(data.x_train.shape[1], hidden, data.y_train.shape[1], seed)
+    p = params or init_params(
+        data.x_train.shape[1], hidden, data.y_train.shape[1], seed
+    )
     p = {k: np.array(p[k], dtype=np.float64) for k in PARAMS}
     x, y = data.x_train, data.y_train
     losses, seconds = [net.loss(p, x, y)], []
     for order in epoch_orders(len(x), epochs, seed):
         start = time.perf_counter()
         for lo in range(0, len(order), batch_size):
-            idx = order[lo:lo + batch_size]
+            idx = order[lo : lo + batch_size]
             p = sgd_step(p, net.backward(p, x[idx], y[idx]), learning_rate)
         seconds.append(time.perf_counter() - start)
         losses.append(net.loss(p, x, y))

@@ -33,11 +33,14 @@ def test_every_network_has_every_step_of_the_derivation():
 
 def test_steps_print_in_deltas_and_activations_not_expanded():
     assert claim("mlp/dW2").latex.endswith(
-        r"= \sum_{n=0}^{N - 1} {\delta^{(2)}}_{n,k} {a^{(1)}}_{n,i}")
+        r"= \sum_{n=0}^{N - 1} {\delta^{(2)}}_{n,k} {a^{(1)}}_{n,i}"
+    )
     assert r"{\delta^{(1)}}_{n,i} {x}_{n,j}" in claim("mlp/dW1").latex
     # δ₁ is back through W₂, then times σ'(z₁) from the sigmoid's own claim
     dz1 = claim("mlp/dz1").latex
-    assert r"\sigma\left({z^{(1)}}_{n,i}\right)" in dz1 and r"{\delta^{(2)}}_{n,c}" in dz1
+    assert (
+        r"\sigma\left({z^{(1)}}_{n,i}\right)" in dz1 and r"{\delta^{(2)}}_{n,c}" in dz1
+    )
     assert r"{W^{(2)}}_{c,i}" in dz1 and r"\partial {z^{(1)}}_{n,i}" in dz1
 
 
@@ -46,7 +49,8 @@ def test_delta2_is_the_loss_claims_gradient_on_the_network_logits():
     net = mlp._Net("sigmoid", "softmax")
     logits = sp.IndexedBase("z")[n, k]
     assert net.definitions[mlp.D2](n, k) == net.on_logits(
-        claim("categorical_crossentropy_logits/dz").rhs)
+        claim("categorical_crossentropy_logits/dz").rhs
+    )
     assert not net.definitions[mlp.D2](n, k).has(logits)
 
 
@@ -67,8 +71,9 @@ def test_layer_by_layer_backward_equals_the_proved_network_gradients(prefix):
     ours = Network(activation, head).backward(params, arrays["x"], arrays["y"])
     for step in ("dW2", "db2", "dW1", "db1", "dx"):
         proved = claim(f"{prefix}/{step}").gradient.numpy(**arrays)
-        np.testing.assert_allclose(ours[step[1:]], proved, rtol=1e-12, atol=1e-14,
-                                   err_msg=step)
+        np.testing.assert_allclose(
+            ours[step[1:]], proved, rtol=1e-12, atol=1e-14, err_msg=step
+        )
     loss = Network(activation, head).loss(params, arrays["x"], arrays["y"])
     assert loss == pytest.approx(float(f.numpy(**arrays)), rel=1e-13)
 
@@ -83,7 +88,9 @@ def _delta1_with_derivative_at_the_activation() -> sp.Expr:
 
 
 def test_sigmoid_derivative_applied_to_the_activation_is_caught():
-    bad = dataclasses.replace(claim("mlp/dz1"), rhs=_delta1_with_derivative_at_the_activation())
+    bad = dataclasses.replace(
+        claim("mlp/dz1"), rhs=_delta1_with_derivative_at_the_activation()
+    )
     assert {"symbolic", "finite-differences"} <= _failed_methods(bad)
 
 
@@ -103,8 +110,12 @@ def test_batch_gradient_summed_where_the_loss_takes_the_mean_is_caught():
 @pytest.mark.tf
 def test_tensorflow_catches_the_same_mistakes():
     wrong = [
-        dataclasses.replace(claim("mlp/dz1"), rhs=_delta1_with_derivative_at_the_activation()),
-        dataclasses.replace(claim("mlp/dW2"), rhs=claim("mlp/dW2").rhs.xreplace({i: k, k: i})),
+        dataclasses.replace(
+            claim("mlp/dz1"), rhs=_delta1_with_derivative_at_the_activation()
+        ),
+        dataclasses.replace(
+            claim("mlp/dW2"), rhs=claim("mlp/dW2").rhs.xreplace({i: k, k: i})
+        ),
         dataclasses.replace(claim("mlp/dW1"), rhs=claim("mlp/dW1").rhs * N),
     ]
     for bad in wrong:

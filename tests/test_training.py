@@ -83,9 +83,16 @@ def test_keras_fit_follows_the_same_loss_trajectory(setup):
     hidden = p0["W1"].shape[0]
     ours = train(data, hidden=hidden, epochs=epochs, params=p0)
     keras = oracle.train_keras(
-        data.x_train, data.y_train, p0, epoch_orders(len(data.x_train), epochs, seed=0),
-        activation="tanh", head="softmax", learning_rate=0.125, batch_size=32,
-        x_test=data.x_test)
+        data.x_train,
+        data.y_train,
+        p0,
+        epoch_orders(len(data.x_train), epochs, seed=0),
+        activation="tanh",
+        head="softmax",
+        learning_rate=0.125,
+        batch_size=32,
+        x_test=data.x_test,
+    )
     assert len(keras["losses"]) == epochs + 1 >= 6
     np.testing.assert_allclose(ours.losses, keras["losses"], **TRAJECTORY)
     for k in ours.params:

@@ -28,18 +28,28 @@ from ._symbols import I, J, K, N, i, j, k, n
 from .activations import z as _z_scalar
 from .layers import _TF_ACT
 
-__all__ = ["HIDDEN", "HEADS", "NETWORKS", "NetworkClaim", "check_network", "loss_formula",
-           "network_claims"]
+__all__ = [
+    "HEADS",
+    "HIDDEN",
+    "NETWORKS",
+    "NetworkClaim",
+    "check_network",
+    "loss_formula",
+    "network_claims",
+]
 
 #: hidden activations with a derivative claim, and the output heads with their loss
 HIDDEN = ("sigmoid", "tanh", "relu")
-HEADS = {"softmax": "categorical_crossentropy_logits", "sigmoid": "binary_crossentropy_logits"}
+HEADS = {
+    "softmax": "categorical_crossentropy_logits",
+    "sigmoid": "binary_crossentropy_logits",
+}
 #: the output head's TensorFlow loss on logits ``{z}``
 _TF_LOSS = {
     "softmax": "tf.reduce_mean(tf.keras.losses.categorical_crossentropy(y, {z}, "
-               "from_logits=True))",
+    "from_logits=True))",
     "sigmoid": "tf.reduce_mean(tf.keras.losses.binary_crossentropy(y, {z}, "
-               "from_logits=True))",
+    "from_logits=True))",
 }
 
 # bound indices: d runs over the inputs (J), h over the hidden units (I), c over
@@ -48,20 +58,25 @@ d, h, c = indices("d h c")
 x, W1, b1, W2, b2, y = (sp.IndexedBase(s) for s in ("x", "W1", "b1", "W2", "b2", "y"))
 Z1 = sp.IndexedBase("z1")
 #: the symbols a derivation is written in; :meth:`_Net.expand` defines each one
-D2, D1, A1, H1 = (sp.IndexedBase(t) for t in (
-    r"\delta^{(2)}", r"\delta^{(1)}", r"a^{(1)}", r"z^{(1)}"))
+D2, D1, A1, H1 = (
+    sp.IndexedBase(t)
+    for t in (r"\delta^{(2)}", r"\delta^{(1)}", r"a^{(1)}", r"z^{(1)}")
+)
 
 
 def check_network(activation: str, head: str) -> None:
     """ValueError naming the valid choices for an unknown activation or head."""
     if activation not in HIDDEN:
-        raise ValueError(f"unknown hidden activation {activation!r}; valid: {', '.join(HIDDEN)}")
+        raise ValueError(
+            f"unknown hidden activation {activation!r}; valid: {', '.join(HIDDEN)}"
+        )
     if head not in HEADS:
         raise ValueError(f"unknown output head {head!r}; valid: {', '.join(HEADS)}")
 
 
-def _dense(W: sp.IndexedBase, b: sp.IndexedBase, inp: sp.IndexedBase, out_index, summed,
-           size) -> sp.Expr:
+def _dense(
+    W: sp.IndexedBase, b: sp.IndexedBase, inp: sp.IndexedBase, out_index, summed, size
+) -> sp.Expr:
     """The registered dense layer ``Σ_s W[out, s]·inp[n, s] + b[out]``, s < size."""
     expr = formula("dense").expr  # Σ_j W[i, j] x[n, j] + b[i]
     W0, b0, x0 = (sp.IndexedBase(s) for s in ("W", "b", "x"))
@@ -70,8 +85,9 @@ def _dense(W: sp.IndexedBase, b: sp.IndexedBase, inp: sp.IndexedBase, out_index,
 
 def _indexed(base: sp.IndexedBase, expr: sp.Expr, fn) -> sp.Expr:
     """Every ``base[a, b]`` in ``expr`` replaced by ``fn(a, b)``."""
-    return expr.replace(lambda e: isinstance(e, sp.Indexed) and e.base == base,
-                        lambda e: fn(*e.indices))
+    return expr.replace(
+        lambda e: isinstance(e, sp.Indexed) and e.base == base, lambda e: fn(*e.indices)
+    )
 
 
 class _Net:
@@ -91,12 +107,15 @@ class _Net:
         fprime = claim(f"{activation}'").rhs  # f'(z), as proved
         loss_grad = claim(f"{HEADS[head]}/dz").rhs  # ∂L/∂z on logits, as proved
         self.definitions = {
-            H1: (lambda a, b: Z1[a, b]) if z1_is_input else
-                (lambda a, b: _dense(W1, b1, x, b, d, J).xreplace({n: a})),
+            H1: (lambda a, b: Z1[a, b])
+            if z1_is_input
+            else (lambda a, b: _dense(W1, b1, x, b, d, J).xreplace({n: a})),
             A1: lambda a, b: f.subs(_z_scalar, H1[a, b]),
             D2: lambda a, b: self.on_logits(loss_grad).xreplace({n: a, k: b}),
-            D1: lambda a, b: sp.Sum(D2[a, c] * W2[c, b], (c, 0, K - 1))
-                * fprime.subs(_z_scalar, H1[a, b]),
+            D1: lambda a, b: (
+                sp.Sum(D2[a, c] * W2[c, b], (c, 0, K - 1))
+                * fprime.subs(_z_scalar, H1[a, b])
+            ),
         }
 
     def z2(self, n_, k_) -> sp.Expr:
@@ -132,15 +151,23 @@ def loss_formula(activation: str = "sigmoid", head: str = "softmax") -> Formula:
     """The whole network's loss as a function of its input and weights."""
     net = _Net(activation, head)
     return Formula(
-        name="mlp", title=f"Two-layer perceptron: dense, {activation}, dense, {head}, "
-                          "cross-entropy",
-        output="L", indices=(), expr=net.loss,
-        inputs=(Input("x", ("N", "J"), "inputs, one row per sample"),
-                Input("W1", ("I", "J"), "hidden weights"), Input("b1", ("I",), "hidden biases"),
-                *_TOP, Input("y", ("N", "K"), "targets", _TARGETS[head])),
+        name="mlp",
+        title=f"Two-layer perceptron: dense, {activation}, dense, {head}, "
+        "cross-entropy",
+        output="L",
+        indices=(),
+        expr=net.loss,
+        inputs=(
+            Input("x", ("N", "J"), "inputs, one row per sample"),
+            Input("W1", ("I", "J"), "hidden weights"),
+            Input("b1", ("I",), "hidden biases"),
+            *_TOP,
+            Input("y", ("N", "K"), "targets", _TARGETS[head]),
+        ),
         tf=_tf(activation, head, "tf.matmul(x, W1, transpose_b=True) + b1"),
         params={"activation": activation, "head": head},
-        notes="Composed from the dense layer, the activation and the loss on logits.")
+        notes="Composed from the dense layer, the activation and the loss on logits.",
+    )
 
 
 @register("mlp_top")
@@ -148,12 +175,20 @@ def _top_formula(activation: str = "sigmoid", head: str = "softmax") -> Formula:
     """The same loss as a function of the hidden pre-activations z₁: where δ₁ lives."""
     net = _Net(activation, head, z1_is_input=True)
     return Formula(
-        name="mlp_top", title=f"The perceptron above its hidden layer: {activation}, "
-                              f"dense, {head}, cross-entropy",
-        output="L", indices=(), expr=net.loss,
-        inputs=(Input("z1", ("N", "I"), "hidden pre-activations"), *_TOP,
-                Input("y", ("N", "K"), "targets", _TARGETS[head])),
-        tf=_tf(activation, head, "z1"), params={"activation": activation, "head": head})
+        name="mlp_top",
+        title=f"The perceptron above its hidden layer: {activation}, "
+        f"dense, {head}, cross-entropy",
+        output="L",
+        indices=(),
+        expr=net.loss,
+        inputs=(
+            Input("z1", ("N", "I"), "hidden pre-activations"),
+            *_TOP,
+            Input("y", ("N", "K"), "targets", _TARGETS[head]),
+        ),
+        tf=_tf(activation, head, "z1"),
+        params={"activation": activation, "head": head},
+    )
 
 
 @dataclass(frozen=True, eq=False)
@@ -166,21 +201,39 @@ class NetworkClaim(Claim):
     @property
     def latex(self) -> str:
         shown = {base: sp.IndexedBase(tex) for base, tex in _PRINTED.items()}
-        wrt = sp.IndexedBase(self.wrt)[self.indices] if self.indices else sp.Symbol(self.wrt)
-        return (rf"\frac{{\partial L}}{{\partial {sp.latex(wrt.xreplace(shown))}}} = "
-                rf"{sp.latex(self.short.xreplace(shown))}")
+        wrt = (
+            sp.IndexedBase(self.wrt)[self.indices]
+            if self.indices
+            else sp.Symbol(self.wrt)
+        )
+        return (
+            rf"\frac{{\partial L}}{{\partial {sp.latex(wrt.xreplace(shown))}}} = "
+            rf"{sp.latex(self.short.xreplace(shown))}"
+        )
 
 
 #: inputs as the page prints them: W^{(1)}, not W_1 fused with its indices
-_PRINTED = {W1: r"W^{(1)}", b1: r"b^{(1)}", W2: r"W^{(2)}", b2: r"b^{(2)}", Z1: r"z^{(1)}"}
+_PRINTED = {
+    W1: r"W^{(1)}",
+    b1: r"b^{(1)}",
+    W2: r"W^{(2)}",
+    b2: r"b^{(2)}",
+    Z1: r"z^{(1)}",
+}
 
 
 #: the networks whose derivations are registered: claim prefix → (activation, head)
-NETWORKS = {"mlp": ("sigmoid", "softmax"), "mlp.tanh": ("tanh", "softmax"),
-            "mlp.sigmoid_out": ("sigmoid", "sigmoid")}
+NETWORKS = {
+    "mlp": ("sigmoid", "softmax"),
+    "mlp.tanh": ("tanh", "softmax"),
+    "mlp.sigmoid_out": ("sigmoid", "sigmoid"),
+}
 #: a small instance: 2 samples, 2 inputs, 2 hidden units, 2 classes (one output
 #: unit for the sigmoid head, as in binary classification)
-SIZES = {"softmax": {"N": 2, "J": 2, "I": 2, "K": 2}, "sigmoid": {"N": 2, "J": 2, "I": 2, "K": 1}}
+SIZES = {
+    "softmax": {"N": 2, "J": 2, "I": 2, "K": 2},
+    "sigmoid": {"N": 2, "J": 2, "I": 2, "K": 1},
+}
 
 
 def network_claims(prefix: str, activation: str, head: str) -> list[NetworkClaim]:
@@ -189,27 +242,62 @@ def network_claims(prefix: str, activation: str, head: str) -> list[NetworkClaim
     f, f_top = loss_formula(activation, head), _top_formula(activation, head)
 
     def step(name, frm, wrt, short, text, idx, within=net):
-        return NetworkClaim(f"{prefix}/{name}", frm, wrt, within.expand(short), text,
-                            indices=idx, sizes=SIZES[head], short=short)
+        return NetworkClaim(
+            f"{prefix}/{name}",
+            frm,
+            wrt,
+            within.expand(short),
+            text,
+            indices=idx,
+            sizes=SIZES[head],
+            short=short,
+        )
 
     return [
-        step("dW2", f, "W2", sp.Sum(D2[n, k] * A1[n, i], (n, 0, N - 1)),
-             "∂L/∂W₂ = δ₂ᵀa₁: output error times hidden activation, summed over the batch",
-             (k, i)),
+        step(
+            "dW2",
+            f,
+            "W2",
+            sp.Sum(D2[n, k] * A1[n, i], (n, 0, N - 1)),
+            "∂L/∂W₂ = δ₂ᵀa₁: output error times hidden activation, summed over "
+            "the batch",
+            (k, i),
+        ),
         step("db2", f, "b2", sp.Sum(D2[n, k], (n, 0, N - 1)), "∂L/∂b₂ = Σₙ δ₂", (k,)),
-        step("dz1", f_top, "z1", _indexed(H1, top.definitions[D1](n, i), lambda a, b: Z1[a, b]),
-             "δ₁ = ∂L/∂z₁ = (δ₂W₂) ⊙ f′(z₁): back through the weights, then the activation",
-             (n, i), top),
-        step("dW1", f, "W1", sp.Sum(D1[n, i] * x[n, j], (n, 0, N - 1)), "∂L/∂W₁ = δ₁ᵀx",
-             (i, j)),
+        step(
+            "dz1",
+            f_top,
+            "z1",
+            _indexed(H1, top.definitions[D1](n, i), lambda a, b: Z1[a, b]),
+            "δ₁ = ∂L/∂z₁ = (δ₂W₂) ⊙ f′(z₁): back through the weights, then the "
+            "activation",
+            (n, i),
+            top,
+        ),
+        step(
+            "dW1",
+            f,
+            "W1",
+            sp.Sum(D1[n, i] * x[n, j], (n, 0, N - 1)),
+            "∂L/∂W₁ = δ₁ᵀx",
+            (i, j),
+        ),
         step("db1", f, "b1", sp.Sum(D1[n, i], (n, 0, N - 1)), "∂L/∂b₁ = Σₙ δ₁", (i,)),
-        step("dx", f, "x", sp.Sum(D1[n, h] * W1[h, j], (h, 0, I - 1)),
-             "∂L/∂x = δ₁W₁: the gradient reaches the inputs", (n, j)),
+        step(
+            "dx",
+            f,
+            "x",
+            sp.Sum(D1[n, h] * W1[h, j], (h, 0, I - 1)),
+            "∂L/∂x = δ₁W₁: the gradient reaches the inputs",
+            (n, j),
+        ),
     ]
 
 
 @register_claims
 def _claims() -> list[NetworkClaim]:
-    return [cl for prefix, (act, head) in NETWORKS.items()
-            for cl in network_claims(prefix, act, head)]
-
+    return [
+        cl
+        for prefix, (act, head) in NETWORKS.items()
+        for cl in network_claims(prefix, act, head)
+    ]
