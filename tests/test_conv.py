@@ -11,6 +11,7 @@ import sympy as sp
 
 from nnmath import ShapeError, claim, claim_names, formula
 from nnmath.checks import check_lowering, verify
+from nnmath.lowering import reduce_window, window
 from nnmath.primitives import present
 
 #: parameterisations that exercise stride > 1, 'same' with an odd total,
@@ -212,3 +213,31 @@ def test_weight_gradient_without_the_stride_is_caught():
     unstrided = x_read.xreplace({i_: i_ / 2, j_: j_ / 2})  # s·i + p became i + p
     bad = _mutant(c.name, c.rhs.xreplace({x_read: unstrided}))
     assert "symbolic" in _failed_methods(bad)
+
+
+# -- the lowering's window helpers against plain indexing ---------------------------
+def test_window_reads_affine_indices_with_padding_flips_and_dilation():
+    a = np.arange(1.0, 8.0)  # 7 cells
+    # a[2i + p - 1], i < 3, p < 3: the first read (i = p = 0) is the padded a[-1]
+    got = window(a, 0, (2, 1), (3, 3), -1)
+    want = [[a[2 * i + p - 1] if 0 <= 2 * i + p - 1 < 7 else 0.0 for p in range(3)]
+            for i in range(3)]
+    np.testing.assert_array_equal(got, want)
+    # a[6 - p]: a negative step reads backwards
+    np.testing.assert_array_equal(window(a, 0, (-1,), (7,), 6), a[::-1])
+    # a[(u - p) / 2]: present only where 2 divides u - p
+    got = window(a, 0, (1, -1), (5, 2), 0, 2, fill=-np.inf)
+    want = [[a[(u - p) // 2] if (u - p) % 2 == 0 and u >= p else -np.inf for p in range(2)]
+            for u in range(5)]
+    np.testing.assert_array_equal(got, want)
+
+
+def test_window_is_a_view_when_nothing_is_padded():
+    x = np.arange(24.0).reshape(2, 12)
+    assert np.shares_memory(window(x, 1, (2, 1), (5, 2), 0), x)
+
+
+def test_reduce_window_equals_numpy_reductions():
+    v = np.random.default_rng(0).normal(size=(2, 3, 4, 5))
+    np.testing.assert_array_equal(reduce_window(v, (1, 3), np.maximum), v.max(axis=(1, 3)))
+    np.testing.assert_allclose(reduce_window(v, (2,), np.add), v.sum(axis=2), rtol=1e-15)
