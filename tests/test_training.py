@@ -104,3 +104,26 @@ def test_keras_fit_follows_the_same_loss_trajectory(setup):
         # the comparison can fail: a backward pass that sums the batch leaves Keras
         wrong = train(data, hidden=hidden, epochs=1, params=p0, net=_SummedBatch())
         assert not np.allclose(wrong.losses[1], keras["losses"][1], **TRAJECTORY)
+
+
+@pytest.mark.tf
+def test_keras_agrees_for_relu_and_a_sigmoid_head():
+    """Independent sigmoid outputs with binary cross-entropy, averaged over the
+    batch and the classes as Keras does."""
+    from nnmath import oracle
+
+    data = load("iris")
+    p0 = init_params(4, 8, 3, seed=1)
+    setup = {"activation": "relu", "head": "sigmoid"}
+    ours = train(data, hidden=8, epochs=5, params=p0, seed=1, **setup)
+    keras = oracle.train_keras(
+        data.x_train,
+        data.y_train,
+        p0,
+        epoch_orders(len(data.x_train), 5, seed=1),
+        learning_rate=0.125,
+        batch_size=32,
+        **setup,
+    )
+    np.testing.assert_allclose(ours.losses, keras["losses"], **TRAJECTORY)
+    assert ours.losses[-1] < ours.losses[0]
