@@ -43,7 +43,7 @@ __all__ = [
     "Rendered",
     "check_tools",
     "local_executor",
-    "render_chapter",
+    "render_chapters",
     "render_jobs",
     "render_scene",
     "run_job",
@@ -399,15 +399,17 @@ def render_scene(
     return render_jobs([job])[0].path
 
 
-def render_chapter(
-    chapter: Chapter,
+def render_chapters(
+    chapters: Sequence[Chapter],
     *,
     quality: str = "l",
     fmt: str = "mp4",
     out_dir: Path = Path("media"),
     **run,
 ) -> list[Rendered]:
-    """Render every scene of ``chapter``; ``run`` goes to :func:`render_jobs`."""
-    jobs = [scene_job(chapter, s, quality=quality, fmt=fmt, out_dir=out_dir)
-            for s in chapter.scenes]
+    """Render every scene of ``chapters`` as one batch of jobs (so ``workers``
+    run scenes of different chapters side by side); ``run`` goes to
+    :func:`render_jobs`.  Results are in book order."""
+    jobs = [scene_job(ch, s, quality=quality, fmt=fmt, out_dir=out_dir)
+            for ch in chapters for s in ch.scenes]
     return render_jobs(jobs, **run)

@@ -17,8 +17,8 @@ from pathlib import Path
 
 from .base import Chapter
 from .bundle import Bundle, bundle_scene
-from .cache import atomic_copy, atomic_write
-from .render import render_chapter
+from .cache import atomic_copy, atomic_write, file_sha
+from .render import render_chapters
 from .texsvg import typeset
 from .verification import cached_verification
 
@@ -192,27 +192,30 @@ def build_site(chapters: list[Chapter], out: Path, *, media: Path, cache: Path,
     """
     out.mkdir(parents=True, exist_ok=True)
     atomic_write(out / "style.css", CSS)
+    note = on_step or (lambda ch, s: None)
+    verified = {}
+    for ch in chapters:
+        note(ch, "verifying")
+        verified[ch.id], _ = cached_verification([ch], cache, force=force)
+    rendered = render_chapters(chapters, quality=quality, fmt="mp4", out_dir=media,
+                               force=force, **run)
     entries = []
     for i, ch in enumerate(chapters):
-        step = (lambda s, ch=ch: on_step(ch, s)) if on_step else (lambda s: None)
-        step("verifying")
-        checks, _ = cached_verification([ch], cache, force=force)
-        step("rendering")
-        rendered = render_chapter(ch, quality=quality, fmt="mp4", out_dir=media,
-                                  force=force, **run)
+        note(ch, "writing")
         bundles = []
         for r in rendered:
-            folder = out / "media" / ch.id
-            mp4 = folder / r.path.name
-            if not mp4.is_file() or mp4.stat().st_size != r.path.stat().st_size:
+            if r.path.parent.name != ch.id:
+                continue
+            mp4 = out / "media" / ch.id / r.path.name
+            if not mp4.is_file() or file_sha(mp4) != file_sha(r.path):
                 atomic_copy(r.path, mp4)
             bundles.append(bundle_scene(mp4, gif=gif, cache=cache))
-        step("writing")
         links = ['<a href="index.html">Contents</a>']
         if i > 0:
             links.append(f'<a href="{chapters[i - 1].id}.html">← {chapters[i - 1].title}</a>')
         if i + 1 < len(chapters):
             links.append(f'<a href="{chapters[i + 1].id}.html">{chapters[i + 1].title} →</a>')
+        checks = verified[ch.id]
         atomic_write(out / f"{ch.id}.html",
                      page_html(ch, bundles, checks, out, cache, " ".join(links)))
         ok = all(c.passed for c in checks)

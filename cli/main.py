@@ -265,7 +265,7 @@ def render(chapter_names, quality, jobs, force, gif, fmt, bundle, out_dir, no_ve
     """
     from chapters.cache import cache_root
     from chapters.paths import ensure_writable
-    from chapters.render import RenderError, check_tools, render_chapter
+    from chapters.render import RenderError, check_tools, render_chapters
 
     chs = _chapters(chapter_names)
     if (bundle or gif) and fmt != "mp4":
@@ -278,18 +278,17 @@ def render(chapter_names, quality, jobs, force, gif, fmt, bundle, out_dir, no_ve
     cache = cache_root(out_dir)
     if not no_verify:
         _gate(chs, cache, force)
-    written: list[Path] = []
     try:
-        for ch in chs:
-            for r in render_chapter(ch, quality=quality, fmt=fmt, out_dir=out_dir,
-                                    workers=jobs, force=force,
-                                    on_progress=lambda *a: click.echo(_report(*a), err=True)):
-                written.append(r.path)
-            if bundle or gif:
-                from chapters.bundle import bundle_scene, write_snippets
+        rendered = render_chapters(chs, quality=quality, fmt=fmt, out_dir=out_dir,
+                                   workers=jobs, force=force,
+                                   on_progress=lambda *a: click.echo(_report(*a), err=True))
+        written = [r.path for r in rendered]
+        if bundle or gif:
+            from chapters.bundle import bundle_scene, write_snippets
 
-                made = [bundle_scene(p, gif=gif, cache=cache) for p in written
-                        if p.parent.name == ch.id]
+            for ch in chs:
+                made = [bundle_scene(r.path, gif=gif, cache=cache) for r in rendered
+                        if r.path.parent.name == ch.id]
                 for b in made:
                     written += [b.webm, b.poster] + ([b.gif] if b.gif else [])
                 written.append(write_snippets(out_dir / ch.id, made, ch.title))

@@ -14,7 +14,7 @@ import pytest
 
 import chapters
 from chapters.cache import Dependencies, recorded_dependencies
-from chapters.render import render_chapter, render_jobs, scene_job
+from chapters.render import render_chapters, render_jobs, scene_job
 from nnmath import registry
 from nnmath.fingerprint import fingerprint
 
@@ -116,7 +116,7 @@ def test_changing_one_formula_rerenders_only_the_scene_that_uses_it(tmp_path):
 @pytest.mark.render
 def test_jobs_render_in_separate_processes_and_executor_is_a_parameter(tmp_path):
     ch = chapters.load_file(str(DATA / "tiny_chapter.py"))
-    rendered = render_chapter(ch, out_dir=tmp_path, workers=2)
+    rendered = render_chapters([ch], out_dir=tmp_path, workers=2)
     assert [r.path.name for r in rendered] == ["SigmoidScene.mp4", "TanhScene.mp4"]
     workers = {r.worker for r in rendered}
     assert len(workers) == 2 and os.getpid() not in workers
