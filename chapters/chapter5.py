@@ -48,9 +48,7 @@ __all__ = [
     "example",
 ]
 
-NETWORK = (
-    "mlp.tanh"  # the registered derivation for chapter 1's network (tanh, softmax)
-)
+NETWORK = "mlp"  # the registered derivation of chapter 1's network (tanh, softmax)
 LEARNING_RATE = 0.5
 #: one colour per factor of the chain rule for a first-layer weight
 FACTOR_COLORS = {

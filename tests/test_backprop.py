@@ -37,7 +37,7 @@ def test_steps_print_in_deltas_and_activations_not_expanded():
     )
     assert r"{\delta^{(1)}}_{n,i} {x}_{n,j}" in claim("mlp/dW1").latex
     # δ₁ is back through W₂, then times σ'(z₁) from the sigmoid's own claim
-    dz1 = claim("mlp/dz1").latex
+    dz1 = claim("mlp.sigmoid/dz1").latex
     assert (
         r"\sigma\left({z^{(1)}}_{n,i}\right)" in dz1 and r"{\delta^{(2)}}_{n,c}" in dz1
     )
@@ -82,14 +82,14 @@ def test_layer_by_layer_backward_equals_the_proved_network_gradients(prefix):
 def _delta1_with_derivative_at_the_activation() -> sp.Expr:
     """σ'(a) with a = σ(z₁), i.e. σ(σ(z₁))(1 − σ(σ(z₁))), in place of σ'(z₁)."""
     top = mlp._Net("sigmoid", "softmax", z1_is_input=True)
-    K = formula("mlp_top").dim_symbols["K"]
+    K = formula("mlp_top", activation="sigmoid").dim_symbols["K"]
     back = sp.Sum(mlp.D2[n, mlp.c] * mlp.W2[mlp.c, i], (mlp.c, 0, K - 1))
     return top.expand(back * claim("sigmoid'").rhs.subs(z, mlp.A1[n, i]))
 
 
 def test_sigmoid_derivative_applied_to_the_activation_is_caught():
     bad = dataclasses.replace(
-        claim("mlp/dz1"), rhs=_delta1_with_derivative_at_the_activation()
+        claim("mlp.sigmoid/dz1"), rhs=_delta1_with_derivative_at_the_activation()
     )
     assert {"symbolic", "finite-differences"} <= _failed_methods(bad)
 
@@ -111,7 +111,7 @@ def test_batch_gradient_summed_where_the_loss_takes_the_mean_is_caught():
 def test_tensorflow_catches_the_same_mistakes():
     wrong = [
         dataclasses.replace(
-            claim("mlp/dz1"), rhs=_delta1_with_derivative_at_the_activation()
+            claim("mlp.sigmoid/dz1"), rhs=_delta1_with_derivative_at_the_activation()
         ),
         dataclasses.replace(
             claim("mlp/dW2"), rhs=claim("mlp/dW2").rhs.xreplace({i: k, k: i})
@@ -120,4 +120,4 @@ def test_tensorflow_catches_the_same_mistakes():
     ]
     for bad in wrong:
         assert not check_gradient(bad, "float64").passed, bad.name
-    assert check_gradient(claim("mlp/dz1"), "float64").passed
+    assert check_gradient(claim("mlp.sigmoid/dz1"), "float64").passed

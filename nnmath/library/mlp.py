@@ -147,7 +147,7 @@ _TOP = (Input("W2", ("K", "I"), "output weights"), Input("b2", ("K",), "output b
 
 
 @register("mlp")
-def loss_formula(activation: str = "sigmoid", head: str = "softmax") -> Formula:
+def loss_formula(activation: str = "tanh", head: str = "softmax") -> Formula:
     """The whole network's loss as a function of its input and weights."""
     net = _Net(activation, head)
     return Formula(
@@ -171,7 +171,7 @@ def loss_formula(activation: str = "sigmoid", head: str = "softmax") -> Formula:
 
 
 @register("mlp_top")
-def _top_formula(activation: str = "sigmoid", head: str = "softmax") -> Formula:
+def _top_formula(activation: str = "tanh", head: str = "softmax") -> Formula:
     """The same loss as a function of the hidden pre-activations z₁: where δ₁ lives."""
     net = _Net(activation, head, z1_is_input=True)
     return Formula(
@@ -224,8 +224,8 @@ _PRINTED = {
 
 #: the networks whose derivations are registered: claim prefix → (activation, head)
 NETWORKS = {
-    "mlp": ("sigmoid", "softmax"),
-    "mlp.tanh": ("tanh", "softmax"),
+    "mlp": ("tanh", "softmax"),  # chapter 1's iris network
+    "mlp.sigmoid": ("sigmoid", "softmax"),
     "mlp.sigmoid_out": ("sigmoid", "sigmoid"),
 }
 #: a small instance: 2 samples, 2 inputs, 2 hidden units, 2 classes (one output
