@@ -246,7 +246,7 @@ class NumpyLowering:
 
     def _affine(self, idx: sp.Expr) -> tuple[list[sp.Symbol], list[int], sp.Expr, int]:
         """idx = (offset + Σ steps·syms) / den, with integer steps and den."""
-        num, den = sp.fraction(sp.together(idx))
+        num, den = sp.fraction(sp.together(sp.expand(idx)))
         num = sp.expand(num)
         syms = [s for s in self.order if num.has(s)]
         steps = [num.coeff(s) for s in syms]

@@ -91,8 +91,17 @@ class _Axis:
 
     def back(self, in_index: sp.Symbol, offset: sp.Expr) -> sp.Expr:
         """The output row whose window puts kernel row ``offset`` on input row u:
-        (u + P − d·offset)/s — a fraction (no such window) unless s divides it."""
-        return (in_index + self.sizes()[1] - self.dilation * offset) / self.stride
+        (u + P − d·offset)/s — a fraction (no such window) unless s divides it.
+
+        Kept unevaluated, so the page shows (u + P − d(K − 1 − p))/s as written.
+        """
+        before = self.sizes()[1]
+        terms = [in_index] + ([before] if before != 0 else []) + [
+            sp.Mul(-self.dilation, offset, evaluate=False)]
+        row = sp.Add(*terms, evaluate=False)
+        if self.stride == 1:
+            return row
+        return sp.Mul(row, sp.Pow(self.stride, -1, evaluate=False), evaluate=False)
 
 
 def _axes(kernel: tuple, stride, dilation, padding) -> tuple[_Axis, _Axis]:
