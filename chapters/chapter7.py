@@ -12,10 +12,7 @@ from pathlib import Path
 import numpy as np
 from manim import (
     DOWN,
-    GREY_B,
     RIGHT,
-    UP,
-    Arrow,
     FadeIn,
     FadeOut,
     LaggedStart,
@@ -28,8 +25,8 @@ from nnmath.registry import formula
 from nnmath.worked import fmt, substituted_latex
 
 from .base import Chapter
-from .blocks import COLORS, EquationPanel, equation, label, title
-from .grid import ArrayImage, NumberGrid
+from .blocks import COLORS, EquationPanel, equation, title
+from .grid import ArrayImage, NumberGrid, heading, link, note
 
 __all__ = [
     "CHAPTER",
@@ -194,10 +191,6 @@ def border(data: dict) -> tuple[int, int, int, int]:
     )
 
 
-def _heading(text: str, mob, *, buff: float = 0.18):
-    return label(text, font_size=24, color=GREY_B).next_to(mob, UP, buff=buff)
-
-
 class SlidingWindowScene(Scene):
     """A 3×3 vertical-edge kernel slides over a 5×5 patch of a real digit; the
     first windows are written out, every output cell is filled as it is computed."""
@@ -227,9 +220,9 @@ class SlidingWindowScene(Scene):
         result = NumberGrid(shape=out.shape, cell=0.78, digits=0)
         result.move_to([4.0, 0.2, 0])
         heads = VGroup(
-            _heading("input x" + (", zero border" if any(pad) else ""), grid, buff=0.1),
-            _heading("kernel w", kern),
-            _heading("output", result),
+            heading("input x" + (", zero border" if any(pad) else ""), grid, buff=0.1),
+            heading("kernel w", kern),
+            heading("output", result),
         )
         self.play(FadeIn(VGroup(grid, kern, result, heads)), run_time=1)
         f = conv(data["stride"], data["padding"], bias=data["b"] is not None)
@@ -283,7 +276,7 @@ class ChannelsScene(Scene):
 
     def construct(self):
         data = example()["channels"]
-        x, w, out, parts = data["x"], data["w"], data["out"], data["partials"]
+        x, w, out = data["x"], data["w"], data["out"]
         k = w.shape[:2]
         head = title(
             "Channels are summed",
@@ -301,12 +294,12 @@ class ChannelsScene(Scene):
         result = NumberGrid(shape=out.shape, cell=0.62, digits=0)
         result.move_to([5.5, 1.0, 0])
         heads = VGroup(
-            *[_heading(f"channel {c}", g, buff=0.1) for c, g in enumerate(grids)],
+            *[heading(f"channel {c}", g, buff=0.1) for c, g in enumerate(grids)],
             *[
-                _heading(f"kernel slice {c}", kk, buff=0.1)
+                heading(f"kernel slice {c}", kk, buff=0.1)
                 for c, kk in enumerate(kernels)
             ],
-            _heading("output", result),
+            heading("output", result),
         )
         self.play(FadeIn(rows), FadeIn(result), FadeIn(heads), run_time=1)
 
@@ -373,36 +366,22 @@ class EdgeScene(Scene):
             kern = NumberGrid(edges["sobel"][..., ch], cell=0.42, heat=True).move_to(
                 [-0.6, y, 0]
             )
-            kname = _heading(f"Sobel kernel {'xy'[ch]}", kern, buff=0.1)
+            kname = heading(f"Sobel kernel {'xy'[ch]}", kern, buff=0.1)
             fmap = ArrayImage(
                 edges["maps"][..., ch], height=2.1, vmax=top, caption=names[ch]
             )
             fmap.move_to([3.6, y - 0.1, 0])
             arrows = VGroup(
-                Arrow(
-                    image.get_right(),
-                    kern.get_left(),
-                    buff=0.2,
-                    stroke_width=3,
-                    color=GREY_B,
-                ),
-                Arrow(
-                    kern.get_right(),
-                    fmap.frame.get_left(),
-                    buff=0.2,
-                    stroke_width=3,
-                    color=GREY_B,
-                ),
+                link(image.get_right(), kern.get_left(), buff=0.2),
+                link(kern.get_right(), fmap.frame.get_left(), buff=0.2),
             )
             self.play(FadeIn(kern), FadeIn(kname), FadeIn(arrows[0]), run_time=0.8)
             self.play(FadeIn(arrows[1]), FadeIn(fmap), run_time=1.2)
             self.wait(1.0)
-        note = label(
-            "blue: brighter ahead · red: darker ahead · black: no change",
-            font_size=22,
-            color=GREY_B,
-        ).to_edge(DOWN, buff=0.2)
-        self.play(FadeIn(note), run_time=0.6)
+        remark = note(
+            "blue: brighter ahead · red: darker ahead · black: no change", buff=0.2
+        )
+        self.play(FadeIn(remark), run_time=0.6)
         self.wait(2.5)
 
 

@@ -16,7 +16,6 @@ from manim import (
     GREY_B,
     RIGHT,
     UP,
-    Arrow,
     FadeIn,
     FadeOut,
     GrowFromEdge,
@@ -32,7 +31,7 @@ from nnmath.worked import fmt
 from . import chapter7
 from .base import Chapter
 from .blocks import COLORS, EquationPanel, ProbabilityBars, label, title
-from .grid import ArrayImage, NumberGrid
+from .grid import ArrayImage, NumberGrid, heading, link, note
 
 __all__ = [
     "BackwardScene",
@@ -131,10 +130,6 @@ def example() -> dict:
     }
 
 
-def _heading(text: str, mob, *, buff: float = 0.15):
-    return label(text, font_size=24, color=GREY_B).next_to(mob, UP, buff=buff)
-
-
 def _windows(size: int = 2, count: int = 2) -> list[tuple[int, int]]:
     """Top-left cells of the 2×2, stride-2 pooling windows, row by row."""
     return [(size * a, size * b) for a in range(count) for b in range(count)]
@@ -167,9 +162,9 @@ class PoolingScene(Scene):
             .to_edge(RIGHT, buff=0.3),
         )
         heads = VGroup(
-            _heading("input", grid),
-            _heading("max pooling", outs["max"]),
-            _heading("average pooling", outs["avg"]),
+            heading("input", grid),
+            heading("max pooling", outs["max"]),
+            heading("average pooling", outs["avg"]),
         )
         self.play(FadeIn(VGroup(grid, *outs.values(), heads)), run_time=1)
         self.play(FadeIn(eqs), run_time=0.8)
@@ -222,7 +217,7 @@ class FlattenScene(Scene):
             .arrange(RIGHT, buff=1.2)
             .move_to([0, 1.0, 0])
         )
-        heads = VGroup(*[_heading(f"channel {ch}", g) for ch, g in enumerate(grids)])
+        heads = VGroup(*[heading(f"channel {ch}", g) for ch, g in enumerate(grids)])
         self.play(FadeIn(grids), FadeIn(heads), run_time=0.8)
         vector = NumberGrid(flat[None, :], cell=0.9, digits=0).move_to([0, -1.9, 0])
         for k, square in enumerate(vector.cells):
@@ -244,9 +239,8 @@ class FlattenScene(Scene):
                 grids[ch].number(h, w).copy().animate.move_to(vector.cell(0, k))
             )
         self.play(LaggedStart(*moves, lag_ratio=0.35), run_time=4)
-        note = EquationPanel(formula("flatten").latex, max_width=8, font_size=30)
-        note.to_edge(DOWN, buff=0.25)
-        self.play(FadeIn(note), run_time=0.6)
+        card = EquationPanel(formula("flatten").latex, max_width=8, font_size=30)
+        self.play(FadeIn(card.to_edge(DOWN, buff=0.25)), run_time=0.6)
         self.wait(2)
 
 
@@ -293,35 +287,19 @@ class CNNForwardScene(Scene):
             .move_to([-0.8, -0.55, 0])
         )
         heads = VGroup(
-            _heading("conv + ReLU", conv_maps, buff=0.12),
-            _heading("max-pool", pooled, buff=0.12),
+            heading("conv + ReLU", conv_maps, buff=0.12),
+            heading("max-pool", pooled, buff=0.12),
         )
-        arrow = Arrow(
-            digit.get_right(),
-            conv_maps.get_left(),
-            buff=0.15,
-            stroke_width=3,
-            color=GREY_B,
-        )
-        self.play(
-            FadeIn(arrow),
-            FadeIn(heads[0]),
-            LaggedStart(*[FadeIn(m) for m in conv_maps], lag_ratio=0.3),
-            run_time=1.6,
-        )
-        arrow2 = Arrow(
-            conv_maps.get_right(),
-            pooled.get_left(),
-            buff=0.1,
-            stroke_width=3,
-            color=GREY_B,
-        )
-        self.play(
-            FadeIn(arrow2),
-            FadeIn(heads[1]),
-            LaggedStart(*[FadeIn(m) for m in pooled], lag_ratio=0.3),
-            run_time=1.6,
-        )
+        for before, maps, head_ in (
+            (digit, conv_maps, heads[0]),
+            (conv_maps, pooled, heads[1]),
+        ):
+            self.play(
+                FadeIn(link(before.get_right(), maps.get_left(), buff=0.12)),
+                FadeIn(head_),
+                LaggedStart(*[FadeIn(m) for m in maps], lag_ratio=0.3),
+                run_time=1.6,
+            )
 
         pred, true = data["predicted"], data["target"]
         marks = {pred: COLORS["true"] if pred == true else COLORS["wrong"]}
@@ -333,13 +311,7 @@ class CNNForwardScene(Scene):
             marks=marks,
             outlines={true: COLORS["true"]},
         ).move_to([4.0, -1.1, 0])
-        arrow3 = Arrow(
-            pooled.get_right(),
-            bars.get_left() + UP * 0.6,
-            buff=0.15,
-            stroke_width=3,
-            color=GREY_B,
-        )
+        arrow3 = link(pooled.get_right(), bars.get_left() + UP * 0.6)
         flat = label("flatten → dense → softmax", font_size=22, color=GREY_B)
         flat.next_to(bars, UP, buff=0.35)
         self.play(
@@ -375,9 +347,9 @@ class BackwardScene(Scene):
         g = NumberGrid(pool["g"], cell=0.8, digits=0).move_to([0.0, -0.5, 0])
         dx = NumberGrid(shape=x.shape, cell=0.7, digits=0).move_to([4.3, -0.5, 0])
         heads = VGroup(
-            _heading("input x (forward)", grid),
-            _heading("upstream gradient g", g),
-            _heading("∂L/∂x", dx),
+            heading("input x (forward)", grid),
+            heading("upstream gradient g", g),
+            heading("∂L/∂x", dx),
         )
         self.play(FadeIn(VGroup(grid, g, dx, heads)), run_time=1)
         routed = pool["routed"][..., 0]
@@ -393,17 +365,15 @@ class BackwardScene(Scene):
         self.play(
             LaggedStart(*[FadeIn(v) for v in values], lag_ratio=0.05), run_time=1.5
         )
-        note = label(
-            "each window's gradient goes to its max cell; the other cells get 0",
-            font_size=24,
-            color=GREY_B,
-        ).to_edge(DOWN, buff=0.35)
-        self.play(FadeIn(note), run_time=0.5)
+        remark = note(
+            "each window's gradient goes to its max cell; the other cells get 0"
+        )
+        self.play(FadeIn(remark), run_time=0.5)
         self.wait(1.5)
 
         # through the convolution: one output cell, then a neighbour
         self.play(
-            FadeOut(VGroup(grid, g, dx, heads, rings, values, note)), run_time=0.6
+            FadeOut(VGroup(grid, g, dx, heads, rings, values, remark)), run_time=0.6
         )
         sub = title(
             "The backward pass: who receives which gradient",
@@ -427,9 +397,9 @@ class BackwardScene(Scene):
                 )
             )
         heads = VGroup(
-            _heading("upstream gradient g", stages[0][0]),
-            _heading("kernel w", kern),
-            _heading("∂L/∂x", stages[0][1]),
+            heading("upstream gradient g", stages[0][0]),
+            heading("kernel w", kern),
+            heading("∂L/∂x", stages[0][1]),
         )
         self.play(FadeIn(VGroup(stages[0][0], kern, heads, frames[0][0])), run_time=1)
         self.play(FadeIn(stages[0][1]), FadeIn(frames[0][1]), run_time=1)
@@ -447,12 +417,10 @@ class BackwardScene(Scene):
             run_time=1.2,
         )
         self.bring_to_front(frames[0])
-        note = label(
-            "a neighbour adds a shifted copy of the kernel; overlapping cells sum both",
-            font_size=24,
-            color=GREY_B,
-        ).to_edge(DOWN, buff=0.35)
-        self.play(FadeIn(note), run_time=0.5)
+        remark = note(
+            "a neighbour adds a shifted copy of the kernel; overlapping cells sum both"
+        )
+        self.play(FadeIn(remark), run_time=0.5)
         self.wait(2.5)
 
 

@@ -21,6 +21,7 @@ from manim import (
     RIGHT,
     UP,
     WHITE,
+    Arrow,
     Mobject,
     Rectangle,
     Square,
@@ -34,6 +35,9 @@ from .blocks import COLORS, LABEL_SIZE, NUMBER_SIZE, fit, label, number
 __all__ = [
     "ArrayImage",
     "NumberGrid",
+    "heading",
+    "link",
+    "note",
     "Padding",
     "colour_scale",
     "digits_for",
@@ -306,3 +310,19 @@ class ArrayImage(VGroup):
     def pixel(self, r: int, c: int) -> Rectangle:
         """The square showing value ``(r, c)``."""
         return self.image[r * self.values.shape[1] + c]
+
+
+# -- layout helpers shared by the grid scenes --------------------------------------
+def heading(text: str, mob: Mobject, *, buff: float = 0.15) -> Mobject:
+    """A grey name above a grid or a picture."""
+    return label(text, font_size=24, color=GREY_B).next_to(mob, UP, buff=buff)
+
+
+def note(text: str, *, buff: float = 0.3) -> Mobject:
+    """A grey one-line remark at the bottom of the frame."""
+    return label(text, font_size=23, color=GREY_B).to_edge(DOWN, buff=buff)
+
+
+def link(start: np.ndarray, end: np.ndarray, *, buff: float = 0.15) -> Arrow:
+    """A thin grey arrow: "this becomes that"."""
+    return Arrow(start, end, buff=buff, stroke_width=3, color=GREY_B)
