@@ -320,3 +320,43 @@ def test_edge_scene_renders_at_low_quality(tmp_path):
     assert (width, height) == (854, 480)
     assert 5 < duration < 25
     assert middle.std() > 20, "the middle frame is blank"
+
+
+# -- the grid blocks (no rendering) ------------------------------------------------
+def test_grid_cells_are_addressed_in_input_coordinates_with_padding():
+    from chapters.grid import NumberGrid
+
+    grid = NumberGrid(np.arange(6.0).reshape(2, 3), pad=(1, 1, 1, 1), cell=0.5)
+    assert len(grid.cells) == 6 and len(grid.padding) == 4 * 5 - 6
+    left, right = grid.cell(0, -1), grid.cell(0, 0)
+    assert right.get_x() - left.get_x() == pytest.approx(0.5)
+    assert grid.cell(-1, 0).get_y() - right.get_y() == pytest.approx(0.5)
+    assert grid.number(1, 2).get_center() == pytest.approx(grid.cell(1, 2).get_center())
+    frame = grid.window(-1, -1, 3, 3)
+    assert frame.width == pytest.approx(1.5) and frame.height == pytest.approx(1.5)
+    with pytest.raises(IndexError, match=r"valid rows -1\.\.2, columns -1\.\.3"):
+        grid.cell(3, 0)
+    with pytest.raises(ValueError, match="valid"):
+        NumberGrid(np.zeros((2, 2)), pad=(1, 2))
+
+
+def test_colours_show_sign_and_intensity():
+    from manim import color_to_rgb
+
+    from chapters.blocks import COLORS
+    from chapters.grid import to_rgb, value_range
+
+    signed = np.array([[-4.0, 0.0, 2.0, 4.0]])
+    lo, hi, is_signed = value_range(signed)
+    assert (lo, hi, is_signed) == (-4.0, 4.0, True)
+    rgb = to_rgb(signed, lo, hi, is_signed)[0]
+    np.testing.assert_array_equal(rgb[1], [0, 0, 0])  # zero is black
+    red = np.round(color_to_rgb(COLORS["negative"]) * 255)
+    blue = np.round(color_to_rgb(COLORS["positive"]) * 255)
+    np.testing.assert_array_equal(rgb[0], red)
+    np.testing.assert_array_equal(rgb[3], blue)
+    np.testing.assert_array_equal(rgb[2], np.round(blue / 2))
+    pixels = np.array([[0.0, 8.0, 16.0]])
+    grey = to_rgb(pixels, *value_range(pixels, vmin=0, vmax=16))[0]
+    np.testing.assert_array_equal(grey[:, 0], [0, 128, 255])
+    assert np.all(grey == grey[:, :1])
