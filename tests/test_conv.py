@@ -138,9 +138,10 @@ def test_kernel_larger_than_input_under_valid_padding():
 
 
 @pytest.mark.parametrize("name", ["conv2d", "max_pool2d", "avg_pool2d"])
-def test_zero_stride_names_the_valid_values(name):
+@pytest.mark.parametrize("stride", [0, 1.5, (2, 0), (1, 1, 1)])
+def test_bad_stride_names_the_valid_values(name, stride):
     with pytest.raises(ValueError, match=r"stride must be a positive int.*valid: 1, 2"):
-        formula(name, stride=0)
+        formula(name, stride=stride)
 
 
 def test_unknown_padding_lists_the_choices():

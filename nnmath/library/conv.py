@@ -31,7 +31,10 @@ _x, _w, _b, _g = (sp.IndexedBase(s) for s in ("x", "w", "b", "g"))
 # -- parameters ----------------------------------------------------------------
 def _pair(name: str, value) -> tuple[int, int]:
     """An int or a pair of ints ≥ 1, as a pair (hashable, one spelling per value)."""
-    pair = (value, value) if isinstance(value, int) else tuple(value)
+    try:
+        pair = (value, value) if isinstance(value, int) else tuple(value)
+    except TypeError:  # neither an int nor a pair, e.g. 1.5
+        pair = ()
     if len(pair) != 2 or not all(isinstance(a, int) and a >= 1 for a in pair):
         raise ValueError(f"{name} must be a positive int or a pair of them, got {value!r}; "
                          f"valid: 1, 2, … or (rows, columns)")
