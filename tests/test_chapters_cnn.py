@@ -310,11 +310,8 @@ def test_edge_scene_renders_at_low_quality(tmp_path):
 
     from chapters.render import render_scene
 
-    # cache=False: the render cache's fingerprint cannot yet hash conv2d's derived
-    # sizes (a dict keyed by SymPy symbols); see the chapter 7/8 report
-    path = render_scene(
-        chapter7.CHAPTER, "EdgeScene", quality="l", out_dir=tmp_path, cache=False
-    )
+    path = render_scene(chapter7.CHAPTER, "EdgeScene", quality="l", out_dir=tmp_path)
+    assert path == tmp_path / "chapter7" / "EdgeScene.mp4"
     assert path.is_file()
     width, height, duration, middle = _video_facts(path)
     assert (width, height) == (854, 480)
