@@ -351,10 +351,15 @@ class NetworkDiagram(VGroup):
         *,
         at: float = 0.3,
         font_size: float = NUMBER_SIZE - 2,
+        rows: Sequence[int] | None = None,
     ) -> VGroup:
-        """Weight numbers on the edges out of ``layer``, ``at`` of the way along."""
+        """Weight numbers on the edges out of ``layer``, ``at`` of the way along;
+        only the edges into the neurons ``rows`` of the next layer if given (all
+        of a dense layer's numbers rarely fit)."""
         labels = VGroup()
         for i, row in enumerate(self.edges[layer]):
+            if rows is not None and i not in rows:
+                continue
             for j, line in enumerate(row):
                 n = number(W[i, j], font_size=font_size)
                 n.move_to(line.point_from_proportion(at))

@@ -12,11 +12,13 @@ from manim import (
     LEFT,
     RIGHT,
     UP,
+    Create,
     FadeIn,
     FadeOut,
     GrowFromEdge,
     ReplacementTransform,
     Scene,
+    SurroundingRectangle,
     Transform,
     VGroup,
 )
@@ -180,7 +182,15 @@ class BackwardPassScene(Scene):
             net.edges[layer] = edges
             panel = new
             if layer == 1:
-                self.wait(1.2)
+                # the numbers that fit: the edges into the true class, = its row
+                true = ex["target"]
+                into = net.edge_labels(1, g["W2"], at=0.3, font_size=16, rows=[true])
+                box = SurroundingRectangle(
+                    new[1].get_rows()[true], buff=0.06, color=COLORS["highlight"]
+                )
+                self.play(FadeIn(into), Create(box), run_time=0.8)
+                self.wait(1.5)
+                self.play(FadeOut(into), FadeOut(box), run_time=0.5)
                 delta1 = _panel(
                     claim(f"{NETWORK}/dz1").latex,
                     "back through W₂, times tanh′(z₁): δ₁ at the hidden layer",
