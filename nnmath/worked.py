@@ -74,9 +74,11 @@ class Worked:
         if isinstance(leaf, sp.Indexed) and leaf.base.name in self.arrays:
             if not all(i.is_Integer for i in leaf.indices):
                 return None
-            return float(
-                self.arrays[leaf.base.name][tuple(int(i) for i in leaf.indices)]
-            )
+            array = self.arrays[leaf.base.name]
+            at = tuple(int(i) for i in leaf.indices)
+            if any(not 0 <= k < size for k, size in zip(at, np.shape(array))):
+                return 0.0  # outside the array: a zero-padding cell, never a wrap-around
+            return float(array[at])
         if isinstance(leaf, sp.Symbol):
             if leaf.name in self.arrays and np.ndim(self.arrays[leaf.name]) == 0:
                 return float(self.arrays[leaf.name])

@@ -137,3 +137,17 @@ def test_fmt_never_writes_negative_zero():
     assert fmt(-0.001) == "0.00"
     assert fmt(-0.005 - 1e-9) == "-0.01"
     assert fmt(1.0, digits=3) == "1.000"
+
+
+def test_zero_padding_cells_print_as_zero_not_wrapped_around():
+    # regression: x[-1] (the 'same' border) was read from the far end of the array
+    f = formula("conv2d", stride=2, padding="same")
+    x = np.arange(1.0, 26.0).reshape(1, 5, 5, 1)
+    w = np.ones((3, 3, 1, 1))
+    arrays = {"x": x, "w": w, "b": np.zeros(1)}
+    text = substituted_latex(f, arrays, at={"n": 0, "i": 0, "j": 0, "o": 0})
+    lhs, printed, result = text.split(" = ")
+    products = [float(a) * float(b) for a, b in re.findall(r"([\d.]+) \\cdot ([\d.]+)", printed)]
+    expected = f.numpy(**arrays)[0, 0, 0, 0]
+    assert float(result) == pytest.approx(expected) == pytest.approx(sum(products))
+    assert expected == 1 + 2 + 6 + 7  # the 2x2 corner inside the image; the rest is border
