@@ -57,9 +57,12 @@ def _im2col(x: np.ndarray, w: np.ndarray) -> np.ndarray:
     """For context only: the textbook fast path, patches copied then one GEMM."""
     kh, kw, c, o = w.shape
     n, h, wd, _ = x.shape
-    patches = window(window(x, 2, (1, 1), (wd, kw), -(kw // 2)), 1, (1, 1), (h, kh),
-                     -(kh // 2))  # n, i, p, j, q, c
-    cols = np.ascontiguousarray(patches.transpose(0, 1, 3, 2, 4, 5)).reshape(-1, kh * kw * c)
+    patches = window(
+        window(x, 2, (1, 1), (wd, kw), -(kw // 2)), 1, (1, 1), (h, kh), -(kh // 2)
+    )  # n, i, p, j, q, c
+    cols = np.ascontiguousarray(patches.transpose(0, 1, 3, 2, 4, 5)).reshape(
+        -1, kh * kw * c
+    )
     return (cols @ w.reshape(-1, o)).reshape(n, h, wd, o)
 
 
@@ -86,55 +89,82 @@ def main() -> None:
     f = formula("conv2d", padding="same", bias=False)
     per_mac = _loop_seconds_per_mac()
     print(f"loop oracle: {per_mac * 1e6:.1f} µs per multiply-add (1×5×5×2 ∗ 3×3×2×2)")
-    print(f"min of {args.repeat} interleaved runs; ours = formula('conv2d', padding='same')")
-    print(f"{'conv2d x, w':34s} {'dtype':8s} {'ours':>9s} {'tf':>9s} {'÷tf':>6s} "
-          f"{'GFLOP/s':>8s} {'÷matmul':>8s} {'im2col÷tf':>10s} {'×loop':>9s}")
+    print(
+        f"min of {args.repeat} interleaved runs; ours = formula('conv2d', padding='same')"
+    )
+    print(
+        f"{'conv2d x, w':34s} {'dtype':8s} {'ours':>9s} {'tf':>9s} {'÷tf':>6s} "
+        f"{'GFLOP/s':>8s} {'÷matmul':>8s} {'im2col÷tf':>10s} {'×loop':>9s}"
+    )
     results = []
     for dtype in ("float32", "float64"):
         a = rng.normal(size=(1024, 1024)).astype(dtype)
-        (mm,) = _min_seconds([lambda: a @ a], args.repeat)
+        (mm,) = _min_seconds([lambda a=a: a @ a], args.repeat)
         mm_gflops = 2 * 1024**3 / mm / 1e9
         for x_shape, w_shape in CONV_SHAPES:
             x = rng.normal(size=x_shape).astype(dtype)
             w = rng.normal(size=w_shape).astype(dtype)
             env = {"x": tf.constant(x), "w": tf.constant(w)}
             ours, theirs, plain = _min_seconds(
-                [lambda: f.numpy(x=x, w=w),
-                 lambda: np.asarray(eval(f.tf, {"tf": tf}, env)),  # noqa: S307
-                 lambda: _im2col(x, w)], args.repeat)
+                [
+                    lambda x=x, w=w: f.numpy(x=x, w=w),
+                    lambda env=env: np.asarray(eval(f.tf, {"tf": tf}, env)),
+                    lambda x=x, w=w: _im2col(x, w),
+                ],
+                args.repeat,
+            )
             macs = _macs(x_shape, w_shape)
             gflops = 2 * macs / ours / 1e9
             speedup = per_mac * macs / ours
             results.append((dtype, ours / theirs, speedup))
-            print(f"{str(x_shape) + ' ∗ ' + str(w_shape):34s} {dtype:8s} "
-                  f"{ours * 1e3:7.2f}ms {theirs * 1e3:7.2f}ms {ours / theirs:6.2f} "
-                  f"{gflops:8.1f} {gflops / mm_gflops:8.2f} {plain / theirs:10.2f} "
-                  f"{speedup:9.0f}")
+            print(
+                f"{str(x_shape) + ' ∗ ' + str(w_shape):34s} {dtype:8s} "
+                f"{ours * 1e3:7.2f}ms {theirs * 1e3:7.2f}ms {ours / theirs:6.2f} "
+                f"{gflops:8.1f} {gflops / mm_gflops:8.2f} {plain / theirs:10.2f} "
+                f"{speedup:9.0f}"
+            )
         print(f"  NumPy matmul 1024² {dtype}: {mm_gflops:.1f} GFLOP/s")
 
-    print(f"\n{'pooling 2×2 stride 2':34s} {'dtype':8s} {'ours':>9s} {'tf':>9s} {'÷tf':>6s}")
+    print(
+        f"\n{'pooling 2×2 stride 2':34s} {'dtype':8s} {'ours':>9s} {'tf':>9s} {'÷tf':>6s}"
+    )
     pool_ratios = []
-    for name, tf_op in (("max_pool2d", tf.nn.max_pool2d), ("avg_pool2d", tf.nn.avg_pool2d)):
+    for name, tf_op in (
+        ("max_pool2d", tf.nn.max_pool2d),
+        ("avg_pool2d", tf.nn.avg_pool2d),
+    ):
         p = formula(name)
         for dtype in ("float32", "float64"):
             for shape in POOL_SHAPES:
                 x = rng.normal(size=shape).astype(dtype)
                 tx = tf.constant(x)
                 ours, theirs = _min_seconds(
-                    [lambda: p.numpy(x=x), lambda: np.asarray(tf_op(tx, 2, 2, "VALID"))],
-                    args.repeat)
+                    [
+                        lambda p=p, x=x: p.numpy(x=x),
+                        lambda op=tf_op, tx=tx: np.asarray(op(tx, 2, 2, "VALID")),
+                    ],
+                    args.repeat,
+                )
                 pool_ratios.append(ours / theirs)
-                print(f"{name + ' ' + str(shape):34s} {dtype:8s} {ours * 1e3:7.3f}ms "
-                      f"{theirs * 1e3:7.3f}ms {ours / theirs:6.2f}")
+                print(
+                    f"{name + ' ' + str(shape):34s} {dtype:8s} {ours * 1e3:7.3f}ms "
+                    f"{theirs * 1e3:7.3f}ms {ours / theirs:6.2f}"
+                )
 
     worst_tf = max(r for dt, r, _ in results if dt == "float32")
     worst_loop = min(s for _, _, s in results)
-    print(f"\nbar: conv2d float32 ÷ TensorFlow ≤ {BARS['tf']}: worst {worst_tf:.2f} "
-          f"{_verdict(worst_tf <= BARS['tf'])}")
-    print(f"bar: conv2d ≥ {BARS['loop']:.0f}× faster than the loop: worst {worst_loop:.0f}× "
-          f"{_verdict(worst_loop >= BARS['loop'])}")
-    print(f"bar: pooling ÷ TensorFlow ≤ {BARS['pool']}: worst {max(pool_ratios):.2f} "
-          f"{_verdict(max(pool_ratios) <= BARS['pool'])}")
+    print(
+        f"\nbar: conv2d float32 ÷ TensorFlow ≤ {BARS['tf']}: worst {worst_tf:.2f} "
+        f"{_verdict(worst_tf <= BARS['tf'])}"
+    )
+    print(
+        f"bar: conv2d ≥ {BARS['loop']:.0f}× faster than the loop: worst {worst_loop:.0f}× "
+        f"{_verdict(worst_loop >= BARS['loop'])}"
+    )
+    print(
+        f"bar: pooling ÷ TensorFlow ≤ {BARS['pool']}: worst {max(pool_ratios):.2f} "
+        f"{_verdict(max(pool_ratios) <= BARS['pool'])}"
+    )
 
 
 if __name__ == "__main__":

@@ -24,21 +24,40 @@ from __future__ import annotations
 
 import itertools
 import string
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import sympy as sp
 from sympy.printing.pycode import MpmathPrinter
 
-from .primitives import (FirstArgMax, MaxShift, Maximum, clip, elementary, inside, present,
-                         row_major_digits, row_major_index, softplus, sigmoid)
+from .primitives import (
+    FirstArgMax,
+    Maximum,
+    MaxShift,
+    clip,
+    elementary,
+    inside,
+    present,
+    row_major_digits,
+    row_major_index,
+    sigmoid,
+    softplus,
+)
 
 if TYPE_CHECKING:
     from .formula import Formula
 
-__all__ = ["Lowered", "LoweringError", "lower", "loop_oracle", "window", "reduce_window",
-           "argmax_over"]
+__all__ = [
+    "Lowered",
+    "LoweringError",
+    "argmax_over",
+    "loop_oracle",
+    "lower",
+    "reduce_window",
+    "window",
+]
 
 ATOM, CALL, POW, UNARY, MUL, ADD = 100, 90, 60, 50, 40, 30
 
@@ -78,8 +97,15 @@ FUNCTIONS: dict[type, tuple[str, int]] = {
 }
 
 
-def window(a: np.ndarray, axis: int, steps: tuple[int, ...], counts: tuple[int, ...],
-           offset: int, den: int = 1, fill: float = 0.0) -> np.ndarray:
+def window(
+    a: np.ndarray,
+    axis: int,
+    steps: tuple[int, ...],
+    counts: tuple[int, ...],
+    offset: int,
+    den: int = 1,
+    fill: float = 0.0,
+) -> np.ndarray:
     """``a`` read along ``axis`` at (offset + Σ_k steps[k]·t_k) / den, t_k < counts[k].
 
     The axis is replaced by one axis per t_k.  The result is a strided view of
@@ -90,7 +116,7 @@ def window(a: np.ndarray, axis: int, steps: tuple[int, ...], counts: tuple[int, 
     a = np.asarray(a)
     lead = (slice(None),) * axis
     if den != 1:  # the read at a fraction of an index is absent: dilate
-        shape = a.shape[:axis] + ((a.shape[axis] - 1) * den + 1,) + a.shape[axis + 1:]
+        shape = a.shape[:axis] + ((a.shape[axis] - 1) * den + 1,) + a.shape[axis + 1 :]
         dilated = np.full(shape, fill, dtype=a.dtype if a.dtype.kind == "f" else float)
         dilated[lead + (slice(None, None, den),)] = a
         a = dilated
@@ -105,9 +131,13 @@ def window(a: np.ndarray, axis: int, steps: tuple[int, ...], counts: tuple[int, 
         a = np.pad(a, pad, constant_values=fill)
     a = a[lead + (slice(offset + lo, None),)]
     view = np.lib.stride_tricks.as_strided(
-        a, a.shape[:axis] + tuple(counts) + a.shape[axis + 1:],
-        a.strides[:axis] + tuple(st * a.strides[axis] for st in steps) + a.strides[axis + 1:],
-        writeable=False)
+        a,
+        a.shape[:axis] + tuple(counts) + a.shape[axis + 1 :],
+        a.strides[:axis]
+        + tuple(st * a.strides[axis] for st in steps)
+        + a.strides[axis + 1 :],
+        writeable=False,
+    )
     if any(flip):  # a negative step reads the window backwards
         view = view[lead + tuple(slice(None, None, -1 if f else 1) for f in flip)]
     return view
@@ -136,7 +166,7 @@ def reduce_window(a: np.ndarray, axes: tuple[int, ...], ufunc: np.ufunc) -> np.n
 def argmax_over(a: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
     """The row-major position of the first maximum over ``axes`` (NumPy's tie rule)."""
     moved = np.moveaxis(a, axes, tuple(range(-len(axes), 0)))
-    return moved.reshape(moved.shape[:-len(axes)] + (-1,)).argmax(axis=-1)
+    return moved.reshape(moved.shape[: -len(axes)] + (-1,)).argmax(axis=-1)
 
 
 def _tuple(items) -> str:
@@ -155,7 +185,9 @@ class NumpyLowering:
         self.order: list[sp.Symbol] = list(formula.indices)
         #: index symbol → its extent, as an expression of the dimensions
         self.extent: dict[sp.Symbol, sp.Expr] = {
-            s: formula.dim_symbols[d] for s, d in zip(formula.indices, formula.output_shape)}
+            s: formula.dim_symbols[d]
+            for s, d in zip(formula.indices, formula.output_shape)
+        }
         for node in sp.preorder_traversal(formula.expr):
             if isinstance(node, (sp.Sum, MaxShift, Maximum, FirstArgMax)):
                 for k, _, hi in node.limits:
@@ -170,8 +202,14 @@ class NumpyLowering:
         letters = iter(string.ascii_lowercase)
         self.letter: dict[sp.Symbol, str] = {}
         for s in self.order:  # prefer the index's own name as its einsum letter
-            name = s.name if len(s.name) == 1 and s.name not in self.letter.values() else None
-            self.letter[s] = name or next(c for c in letters if c not in self.letter.values())
+            name = (
+                s.name
+                if len(s.name) == 1 and s.name not in self.letter.values()
+                else None
+            )
+            self.letter[s] = name or next(
+                c for c in letters if c not in self.letter.values()
+            )
 
     def _axis_dims(self, expr: sp.Expr) -> dict[sp.Symbol, str]:
         found: dict[sp.Symbol, str] = {}
@@ -179,7 +217,9 @@ class NumpyLowering:
             if isinstance(node, sp.Indexed):
                 inp = self.inputs.get(str(node.base))
                 if inp is None:
-                    raise LoweringError(f"{self.formula.name}: {node.base} is not an input")
+                    raise LoweringError(
+                        f"{self.formula.name}: {node.base} is not an input"
+                    )
                 for idx, d in zip(node.indices, inp.shape):
                     if idx.is_Symbol:
                         found.setdefault(idx, d)
@@ -210,9 +250,12 @@ class NumpyLowering:
         first = target.index(present[0])
         tail = target[first:]
         if len(tail) != len(present):  # a missing axis between present ones
-            code = f"{code if code != t.code else _paren(t, CALL)}[" + ", ".join(
-                ":" if s in t.labels else "None" for s in tail) + "]"
-        elif target[len(target) - len(present):] != tuple(present):
+            code = (
+                f"{code if code != t.code else _paren(t, CALL)}["
+                + ", ".join(":" if s in t.labels else "None" for s in tail)
+                + "]"
+            )
+        elif target[len(target) - len(present) :] != tuple(present):
             pass  # unreachable: tail == present means trailing alignment holds
         return code
 
@@ -236,12 +279,17 @@ class NumpyLowering:
             self.offsets.update(syms)
             counts = _tuple(self.lower(self.extent[s]).code for s in syms)
             tail = (f", {den}" if den != 1 else "") + (
-                f", fill={fill}" if fill != "0.0" else "")
-            code = (f"window({code}, {axis}, {_tuple(map(str, steps))}, "
-                    f"{counts}, {self.lower(offset).code}{tail})")
+                f", fill={fill}" if fill != "0.0" else ""
+            )
+            code = (
+                f"window({code}, {axis}, {_tuple(map(str, steps))}, "
+                f"{counts}, {self.lower(offset).code}{tail})"
+            )
             labels[:0] = syms
         if len(set(labels)) != len(labels):
-            raise LoweringError(f"repeated index in {code} (a diagonal) is not supported")
+            raise LoweringError(
+                f"repeated index in {code} (a diagonal) is not supported"
+            )
         return Term(code, tuple(labels), CALL if "(" in code else ATOM)
 
     def _affine(self, idx: sp.Expr) -> tuple[list[sp.Symbol], list[int], sp.Expr, int]:
@@ -251,7 +299,9 @@ class NumpyLowering:
         syms = [s for s in self.order if num.has(s)]
         steps = [num.coeff(s) for s in syms]
         offset = sp.expand(num - sum(st * s for st, s in zip(steps, syms)))
-        if not (den.is_Integer and all(st.is_Integer for st in steps)) or offset.has(*syms):
+        if not (den.is_Integer and all(st.is_Integer for st in steps)) or offset.has(
+            *syms
+        ):
             raise LoweringError(f"index {idx} is not affine with integer steps")
         if den < 0:
             den, steps, offset = -den, [-st for st in steps], -offset
@@ -263,11 +313,17 @@ class NumpyLowering:
         if all(i.is_Symbol for i in e.indices[:-1]) and not e.indices[-1].is_Symbol:
             syms = [s for s in self.order if e.indices[-1].has(s)]
             sizes = [self.extent[s] for s in syms]
-            if len(syms) > 1 and sp.expand(e.indices[-1] - row_major_index(syms, sizes)) == 0:
+            if (
+                len(syms) > 1
+                and sp.expand(e.indices[-1] - row_major_index(syms, sizes)) == 0
+            ):
                 shape = [f"{e.base}.shape[{a}]" for a in range(len(e.indices) - 1)]
                 shape += [self.lower(size).code for size in sizes]
-                return Term(f"{e.base}.reshape({', '.join(shape)})",
-                            (*e.indices[:-1], *syms), CALL)
+                return Term(
+                    f"{e.base}.reshape({', '.join(shape)})",
+                    (*e.indices[:-1], *syms),
+                    CALL,
+                )
         for lead in range(len(e.indices) - 1):
             tail = e.indices[lead:]
             ks = set().union(*(i.free_symbols for i in tail)) & set(self.order)
@@ -279,7 +335,9 @@ class NumpyLowering:
                 head = e.indices[:lead]
                 if not all(i.is_Symbol for i in head):
                     return None
-                shape = ", ".join([f"{e.base}.shape[{a}]" for a in range(lead)] + ["-1"])
+                shape = ", ".join(
+                    [f"{e.base}.shape[{a}]" for a in range(lead)] + ["-1"]
+                )
                 return Term(f"{e.base}.reshape({shape})", (*head, k), CALL)
         return None
 
@@ -321,7 +379,11 @@ class NumpyLowering:
             part = self.align(t, target)
             if op == "-" and t.prec <= ADD and part == t.code:
                 part = f"({part})"
-            code = (f"-{part}" if op == "-" else part) if not code else f"{code} {op} {part}"
+            code = (
+                (f"-{part}" if op == "-" else part)
+                if not code
+                else f"{code} {op} {part}"
+            )
         return Term(code, target, ADD)
 
     def _lower_Mul(self, e: sp.Mul) -> Term:
@@ -367,8 +429,10 @@ class NumpyLowering:
         args = [self.lower(a) for a in e.args]
         target = self._sorted(itertools.chain.from_iterable(t.labels for t in args))
         codes = [self.align(t, target) for t in args]
-        codes = [f"({c})" if t.prec < least and c == t.code else c
-                 for c, t in zip(codes, args)]
+        codes = [
+            f"({c})" if t.prec < least and c == t.code else c
+            for c, t in zip(codes, args)
+        ]
         return Term(template.format(*codes), target, CALL)
 
     def _lower_Piecewise(self, e: sp.Piecewise) -> Term:
@@ -381,19 +445,27 @@ class NumpyLowering:
             target = self._sorted(v.labels + ct.labels + t.labels)
             t = Term(
                 f"np.where({self.align(ct, target)}, {self.align(v, target)}, "
-                f"{self.align(t, target)})", target, CALL)
+                f"{self.align(t, target)})",
+                target,
+                CALL,
+            )
         return t
 
     def _lower_Relational(self, e) -> Term:
         a, b = self.lower(e.lhs), self.lower(e.rhs)
         target = self._sorted(a.labels + b.labels)
-        return Term(f"{self.align(a, target)} {e.rel_op} {self.align(b, target)}",
-                    target, ADD - 1)
+        return Term(
+            f"{self.align(a, target)} {e.rel_op} {self.align(b, target)}",
+            target,
+            ADD - 1,
+        )
 
     def _lower_And(self, e) -> Term:
         ts = [self.lower(a) for a in e.args]
         target = self._sorted(itertools.chain.from_iterable(t.labels for t in ts))
-        return Term(" & ".join(f"({self.align(t, target)})" for t in ts), target, ADD - 2)
+        return Term(
+            " & ".join(f"({self.align(t, target)})" for t in ts), target, ADD - 2
+        )
 
     # -- reductions ---------------------------------------------------------
     def _check_full_range(self, lim) -> sp.Symbol:
@@ -402,8 +474,12 @@ class NumpyLowering:
         if d is not None:
             if lo != 0 or sp.simplify(hi - (self.formula.dim_symbols[d] - 1)) != 0:
                 raise LoweringError(f"sum over {k} must run 0..{d}-1, not {lo}..{hi}")
-        elif lo != 0 or not (hi + 1).free_symbols <= set(self.formula.dim_symbols.values()):
-            raise LoweringError(f"index {k} must run from 0 to a size − 1, not {lo}..{hi}")
+        elif lo != 0 or not (hi + 1).free_symbols <= set(
+            self.formula.dim_symbols.values()
+        ):
+            raise LoweringError(
+                f"index {k} must run from 0 to a size − 1, not {lo}..{hi}"
+            )
         return k
 
     def _lower_Sum(self, e: sp.Sum) -> Term:
@@ -413,24 +489,35 @@ class NumpyLowering:
         scalars = [f for f in factors if not f.has(*reduced)]
         if len(arrays) >= 2:
             terms = [self.lower(f) for f in arrays]
-            labels = self._sorted(itertools.chain.from_iterable(t.labels for t in terms))
+            labels = self._sorted(
+                itertools.chain.from_iterable(t.labels for t in terms)
+            )
             out = tuple(s for s in labels if s not in reduced)
             spec = ",".join("".join(self.letter[s] for s in t.labels) for t in terms)
             spec += "->" + "".join(self.letter[s] for s in out)
             # optimize=True lets einsum hand the contraction to BLAS (GEMM): 8x
             # faster for a 256x128 dense layer, about 6 µs slower on tiny arrays
-            body = Term(f"np.einsum('{spec}', {', '.join(t.code for t in terms)}, "
-                        "optimize=True)", out, CALL)
+            body = Term(
+                f"np.einsum('{spec}', {', '.join(t.code for t in terms)}, "
+                "optimize=True)",
+                out,
+                CALL,
+            )
         else:
             t = self.lower(sp.Mul(*arrays)) if arrays else None
             if t is None or any(k not in t.labels for k in reduced):
-                raise LoweringError(f"sum over {reduced} of a term without that index: {e}")
+                raise LoweringError(
+                    f"sum over {reduced} of a term without that index: {e}"
+                )
             axes = [t.labels.index(k) for k in reduced]
             axis = str(axes[0]) if len(axes) == 1 else f"({', '.join(map(str, axes))})"
             out = tuple(s for s in t.labels if s not in reduced)
             if set(reduced) <= self.offsets:  # a sum over a window (average pooling)
-                body = Term(f"reduce_window({t.code}, {_tuple(map(str, axes))}, np.add)",
-                            out, CALL)
+                body = Term(
+                    f"reduce_window({t.code}, {_tuple(map(str, axes))}, np.add)",
+                    out,
+                    CALL,
+                )
             else:
                 body = Term(f"{_paren(t, CALL)}.sum(axis={axis})", out, CALL)
         if scalars:
@@ -450,7 +537,6 @@ class NumpyLowering:
         # keepdims is not needed: alignment re-inserts the axis by label
         return Term(f"{_paren(t, CALL)}.max(axis={t.labels.index(k)})", out, CALL)
 
-
     # -- windows --------------------------------------------------------------
     def _windowed(self, e) -> tuple[Term, str]:
         """The reduced term with absent reads at −∞, and its reduced axes."""
@@ -461,10 +547,14 @@ class NumpyLowering:
         finally:
             self.fill = outer
         if any(k not in t.labels for k in reduced):
-            raise LoweringError(f"window over {reduced} of a term without that index: {e}")
+            raise LoweringError(
+                f"window over {reduced} of a term without that index: {e}"
+            )
         axes = tuple(t.labels.index(k) for k in reduced)
         out = tuple(s for s in t.labels if s not in reduced)
-        return Term(_paren(t, CALL), out, CALL), str(axes[0]) if len(axes) == 1 else str(axes)
+        return Term(_paren(t, CALL), out, CALL), str(axes[0]) if len(
+            axes
+        ) == 1 else str(axes)
 
     def _lower_Maximum(self, e: Maximum) -> Term:
         t, axes = self._windowed(e)
@@ -480,9 +570,13 @@ class NumpyLowering:
         """A mask of the real cells: a window over ones shaped like the affine axes."""
         read = e.args[0]
         inp = self.inputs[str(read.base)]
-        axes = [(idx, d) for idx, d in zip(read.indices, inp.shape) if not idx.is_Symbol]
+        axes = [
+            (idx, d) for idx, d in zip(read.indices, inp.shape) if not idx.is_Symbol
+        ]
         shape = _tuple(self.lower(self.formula.dim_symbols[d]).code for _, d in axes)
-        return self._read(f"np.ones({shape}, {read.base}.dtype)", list(enumerate(axes)), "0.0")
+        return self._read(
+            f"np.ones({shape}, {read.base}.dtype)", list(enumerate(axes)), "0.0"
+        )
 
 
 def lower(formula: Formula) -> Lowered:
@@ -492,19 +586,23 @@ def lower(formula: Formula) -> Lowered:
     code = low.align(body, tuple(formula.indices))
     if set(body.labels) != set(formula.indices):
         raise LoweringError(
-            f"{formula.name}: expression has indices {body.labels}, output has {formula.indices}")
+            f"{formula.name}: expression has indices {body.labels}, output has {formula.indices}"
+        )
     dim_args = tuple(sorted(low.dims_used))
     args = ", ".join(formula.input_names)
     keywords = list(dim_args) + [
-        f"{c}={formula.constants[c]!r}" for c in sorted(low.consts_used)]
+        f"{c}={formula.constants[c]!r}" for c in sorted(low.consts_used)
+    ]
     if keywords:
         args += ", *, " + ", ".join(keywords)
     eq = formula.indexed_latex.replace("\n", " ")
-    source = (f"def {formula.name}({args}):\n"
-              f"    # {eq}\n"
-              f"    return {code}\n")
-    namespace: dict = {"np": np, "window": window, "reduce_window": reduce_window,
-                       "argmax_over": argmax_over}
+    source = f"def {formula.name}({args}):\n    # {eq}\n    return {code}\n"
+    namespace: dict = {
+        "np": np,
+        "window": window,
+        "reduce_window": reduce_window,
+        "argmax_over": argmax_over,
+    }
     exec(compile(source, f"<nnmath lowering of {formula.name}>", "exec"), namespace)
     return Lowered(source, namespace[formula.name], dim_args)
 
@@ -560,8 +658,10 @@ class _OraclePrinter(MpmathPrinter):
     """lambdify's mpmath printer, taught the max/argmax reductions as Python loops."""
 
     def _loops(self, e) -> str:
-        return " ".join(f"for {self._print(k)} in range({self._print(lo)}, {self._print(hi)}+1)"
-                        for k, lo, hi in e.limits)
+        return " ".join(
+            f"for {self._print(k)} in range({self._print(lo)}, {self._print(hi)}+1)"
+            for k, lo, hi in e.limits
+        )
 
     def _print_MaxShift(self, e):
         return f"(builtins.max({self._print(e.function)} {self._loops(e)}))"
@@ -590,22 +690,47 @@ def loop_oracle(formula: Formula, digits: int = 50) -> Callable[..., np.ndarray]
     expr = elementary(formula.expr)
     dim_names = sorted(formula.dim_symbols)
     consts = sorted(formula.constant_symbols, key=lambda s: s.name)
-    bases = [sp.IndexedBase(n) if formula.input(n).shape else sp.Symbol(n)
-             for n in formula.input_names]
-    args = bases + [formula.dim_symbols[d] for d in dim_names] + consts + list(formula.indices)
-    f = sp.lambdify(args, expr, modules=["mpmath", {
-        "builtins": builtins, "mpmath": mpmath, "ABSENT": ABSENT,
-        "_first_argmax": _first_argmax}], printer=_OraclePrinter)
+    bases = [
+        sp.IndexedBase(n) if formula.input(n).shape else sp.Symbol(n)
+        for n in formula.input_names
+    ]
+    args = (
+        bases
+        + [formula.dim_symbols[d] for d in dim_names]
+        + consts
+        + list(formula.indices)
+    )
+    f = sp.lambdify(
+        args,
+        expr,
+        modules=[
+            "mpmath",
+            {
+                "builtins": builtins,
+                "mpmath": mpmath,
+                "ABSENT": ABSENT,
+                "_first_argmax": _first_argmax,
+            },
+        ],
+        printer=_OraclePrinter,
+    )
 
     def run(**arrays):
         sizes = formula.bind_dims(arrays)
         with mpmath.workdps(digits):
-            vals = [_ZeroOutside(np.vectorize(mpmath.mpf, otypes=[object])(
-                        np.asarray(arrays[n], float)))
-                    if np.ndim(arrays[n]) else mpmath.mpf(float(arrays[n]))
-                    for n in formula.input_names]
+            vals = [
+                _ZeroOutside(
+                    np.vectorize(mpmath.mpf, otypes=[object])(
+                        np.asarray(arrays[n], float)
+                    )
+                )
+                if np.ndim(arrays[n])
+                else mpmath.mpf(float(arrays[n]))
+                for n in formula.input_names
+            ]
             fixed = [sizes[d] for d in dim_names] + [
-                mpmath.mpf(formula.constant_symbols[c]) for c in consts]
+                mpmath.mpf(formula.constant_symbols[c]) for c in consts
+            ]
             shape = tuple(sizes[d] for d in formula.output_shape)
             out = np.empty(shape)
             for idx in np.ndindex(*shape):

@@ -45,7 +45,9 @@ def test_generated_source_has_no_python_loop(name, params):
 
 def test_conv2d_source_is_a_strided_window_contracted_by_einsum():
     src = formula("conv2d", stride=2, padding="same").source
-    assert "window(window(x, 2, (2, 1), (Wo, KW), -P_l), 1, (2, 1), (Ho, KH), -P_t)" in src
+    assert (
+        "window(window(x, 2, (2, 1), (Wo, KW), -P_l), 1, (2, 1), (Ho, KH), -P_t)" in src
+    )
     assert "np.einsum('pqco,nipjqc->nijo'" in src
 
 
@@ -63,8 +65,12 @@ def test_same_padding_puts_the_extra_row_at_the_bottom():
     x = np.arange(36.0).reshape(1, 6, 6, 1)
     y = f.numpy(x=x, w=_delta_kernel(3, 3))
     np.testing.assert_array_equal(y, x[:, ::2, ::2, :])
-    assert f.complete_sizes({"N": 1, "H": 6, "W": 6, "C": 1, "KH": 3, "KW": 3, "O": 1})[
-        "P_t"] == 0
+    assert (
+        f.complete_sizes({"N": 1, "H": 6, "W": 6, "C": 1, "KH": 3, "KW": 3, "O": 1})[
+            "P_t"
+        ]
+        == 0
+    )
 
 
 def test_same_padding_with_an_even_total_is_symmetric():
@@ -104,7 +110,8 @@ def test_padded_cells_never_win_a_max():
 
 def test_padded_cells_never_count_in_an_average():
     y = formula("avg_pool2d", pool_size=3, stride=2, padding="same").numpy(
-        x=np.ones((2, 5, 4, 3)))
+        x=np.ones((2, 5, 4, 3))
+    )
     np.testing.assert_array_equal(y, 1.0)  # zeros counted would pull edges below 1
 
 
@@ -125,14 +132,16 @@ def test_integer_and_pair_parameters_are_one_formula():
 # -- bad input -------------------------------------------------------------------
 def test_mismatched_channels_name_both_shapes():
     with pytest.raises(ShapeError, match=r"C=2.*C=3"):
-        formula("conv2d").numpy(x=np.ones((1, 5, 5, 3)), w=np.ones((3, 3, 2, 4)),
-                                b=np.ones(4))
+        formula("conv2d").numpy(
+            x=np.ones((1, 5, 5, 3)), w=np.ones((3, 3, 2, 4)), b=np.ones(4)
+        )
 
 
 def test_kernel_larger_than_input_under_valid_padding():
     with pytest.raises(ValueError, match=r"5×5 window .* 4×4 input .*valid: .*'same'"):
-        formula("conv2d", dilation=2).numpy(x=np.ones((1, 4, 4, 1)),
-                                            w=np.ones((3, 3, 1, 1)), b=np.ones(1))
+        formula("conv2d", dilation=2).numpy(
+            x=np.ones((1, 4, 4, 1)), w=np.ones((3, 3, 1, 1)), b=np.ones(1)
+        )
     with pytest.raises(ValueError, match="3×3 window"):
         formula("max_pool2d", pool_size=3).numpy(x=np.ones((1, 2, 2, 1)))
 
@@ -145,7 +154,9 @@ def test_bad_stride_names_the_valid_values(name, stride):
 
 
 def test_unknown_padding_lists_the_choices():
-    with pytest.raises(ValueError, match=r"unknown padding 'full'; valid: valid, same, "):
+    with pytest.raises(
+        ValueError, match=r"unknown padding 'full'; valid: valid, same, "
+    ):
         formula("conv2d", padding="full")
     with pytest.raises(ValueError, match=r"valid: valid, same$"):
         formula("avg_pool2d", padding=((1, 1), (1, 1)))
@@ -161,8 +172,14 @@ def _failed_methods(c):
 
 
 def test_every_gradient_the_issue_names_is_registered():
-    assert {"conv2d/dx", "conv2d/dw", "conv2d/db", "max_pool2d/dx", "avg_pool2d/dx",
-            "flatten/dx"} <= set(claim_names())
+    assert {
+        "conv2d/dx",
+        "conv2d/dw",
+        "conv2d/db",
+        "max_pool2d/dx",
+        "avg_pool2d/dx",
+        "flatten/dx",
+    } <= set(claim_names())
 
 
 def test_variants_cover_stride_odd_same_padding_dilation_and_channels():
@@ -188,8 +205,9 @@ def test_upstream_not_dilated_for_stride_two_is_caught():
     c = claim("conv2d/dx.strided")
     (g_read,) = [r for r in c.rhs.atoms(sp.Indexed) if str(r.base) == "g"]
     # g[(u + P - (KH - 1 - p))/2] read as g[u + P - (KH - 1 - p)]: no zeros between
-    undilated = g_read.base[tuple(sp.fraction(sp.together(sp.expand(i)))[0]
-                                  for i in g_read.indices)]
+    undilated = g_read.base[
+        tuple(sp.fraction(sp.together(sp.expand(i)))[0] for i in g_read.indices)
+    ]
     bad = _mutant(c.name, c.rhs.xreplace({g_read: undilated}))
     assert {"symbolic", "finite-differences"} <= _failed_methods(bad)
 
@@ -203,8 +221,12 @@ def test_max_pool_gradient_to_every_cell_is_caught():
 
 def test_average_over_padded_cells_is_caught():
     c = claim("avg_pool2d/dx.same")  # 3x3 windows: dividing by 9 counts the padding
-    bad = _mutant(c.name, c.rhs.replace(
-        lambda e: isinstance(e, sp.Sum) and e.has(present), lambda e: sp.Integer(9)))
+    bad = _mutant(
+        c.name,
+        c.rhs.replace(
+            lambda e: isinstance(e, sp.Sum) and e.has(present), lambda e: sp.Integer(9)
+        ),
+    )
     assert {"symbolic", "finite-differences"} <= _failed_methods(bad)
 
 
@@ -223,15 +245,19 @@ def test_window_reads_affine_indices_with_padding_flips_and_dilation():
     a = np.arange(1.0, 8.0)  # 7 cells
     # a[2i + p - 1], i < 3, p < 3: the first read (i = p = 0) is the padded a[-1]
     got = window(a, 0, (2, 1), (3, 3), -1)
-    want = [[a[2 * i + p - 1] if 0 <= 2 * i + p - 1 < 7 else 0.0 for p in range(3)]
-            for i in range(3)]
+    want = [
+        [a[2 * i + p - 1] if 0 <= 2 * i + p - 1 < 7 else 0.0 for p in range(3)]
+        for i in range(3)
+    ]
     np.testing.assert_array_equal(got, want)
     # a[6 - p]: a negative step reads backwards
     np.testing.assert_array_equal(window(a, 0, (-1,), (7,), 6), a[::-1])
     # a[(u - p) / 2]: present only where 2 divides u - p
     got = window(a, 0, (1, -1), (5, 2), 0, 2, fill=-np.inf)
-    want = [[a[(u - p) // 2] if (u - p) % 2 == 0 and u >= p else -np.inf for p in range(2)]
-            for u in range(5)]
+    want = [
+        [a[(u - p) // 2] if (u - p) % 2 == 0 and u >= p else -np.inf for p in range(2)]
+        for u in range(5)
+    ]
     np.testing.assert_array_equal(got, want)
 
 
@@ -242,5 +268,9 @@ def test_window_is_a_view_when_nothing_is_padded():
 
 def test_reduce_window_equals_numpy_reductions():
     v = np.random.default_rng(0).normal(size=(2, 3, 4, 5))
-    np.testing.assert_array_equal(reduce_window(v, (1, 3), np.maximum), v.max(axis=(1, 3)))
-    np.testing.assert_allclose(reduce_window(v, (2,), np.add), v.sum(axis=2), rtol=1e-15)
+    np.testing.assert_array_equal(
+        reduce_window(v, (1, 3), np.maximum), v.max(axis=(1, 3))
+    )
+    np.testing.assert_allclose(
+        reduce_window(v, (2,), np.add), v.sum(axis=2), rtol=1e-15
+    )

@@ -8,12 +8,12 @@ import dataclasses
 import numpy as np
 import pytest
 import sympy as sp
+from test_conv import VARIANTS
 
 from nnmath import claim, formula
 from nnmath.cases import cases_for, sample
 from nnmath.checks import check_forward, check_gradient
 from nnmath.primitives import FirstArgMax, Maximum
-from test_conv import VARIANTS
 
 pytestmark = pytest.mark.tf
 
@@ -40,8 +40,9 @@ def test_gradient_to_every_tied_maximum_fails_only_on_ties():
 
     def every_max(routed, _otherwise):
         (window,) = routed.cond.atoms(FirstArgMax)
-        cell_is_max = sp.Eq(sp.IndexedBase("x")[n, u, v, ch],
-                            Maximum(window.function, *window.limits))
+        cell_is_max = sp.Eq(
+            sp.IndexedBase("x")[n, u, v, ch], Maximum(window.function, *window.limits)
+        )
         return sp.Piecewise((routed.expr, cell_is_max), (0, True))
 
     bad = dataclasses.replace(c, rhs=c.rhs.replace(sp.Piecewise, every_max))

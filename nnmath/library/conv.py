@@ -16,7 +16,13 @@ import sympy as sp
 
 from ..claim import Claim
 from ..formula import Formula, Input, dims, indices
-from ..primitives import FirstArgMax, Maximum, present, row_major_digits, row_major_index
+from ..primitives import (
+    FirstArgMax,
+    Maximum,
+    present,
+    row_major_digits,
+    row_major_index,
+)
 from ..registry import formula, register, register_claims
 
 n, i, j, c, o, p, q, k, u, v = indices("n i j c o p q k u v")
@@ -36,8 +42,10 @@ def _pair(name: str, value) -> tuple[int, int]:
     except TypeError:  # neither an int nor a pair, e.g. 1.5
         pair = ()
     if len(pair) != 2 or not all(isinstance(a, int) and a >= 1 for a in pair):
-        raise ValueError(f"{name} must be a positive int or a pair of them, got {value!r}; "
-                         f"valid: 1, 2, … or (rows, columns)")
+        raise ValueError(
+            f"{name} must be a positive int or a pair of them, got {value!r}; "
+            f"valid: 1, 2, … or (rows, columns)"
+        )
     return pair
 
 
@@ -77,16 +85,26 @@ class _Axis:
         row at the bottom (the extra column at the right): before = ⌊total/2⌋.
         """
         if self.padding == "valid":
-            return ((self.out, sp.floor((self.size - self.span) / self.stride) + 1),), \
-                sp.Integer(0)
+            return (
+                (self.out, sp.floor((self.size - self.span) / self.stride) + 1),
+            ), sp.Integer(0)
         if self.padding == "same":
             before = sp.Symbol(self.pad_name, integer=True, nonnegative=True)
             total = sp.Max((self.out - 1) * self.stride + self.span - self.size, 0)
-            return ((self.out, sp.ceiling(self.size / self.stride)),
-                    (before, sp.floor(total / 2))), before
+            return (
+                (self.out, sp.ceiling(self.size / self.stride)),
+                (before, sp.floor(total / 2)),
+            ), before
         lo, hi = self.padding
-        return (((self.out, sp.floor((self.size + lo + hi - self.span) / self.stride) + 1),),
-                sp.Integer(lo))
+        return (
+            (
+                (
+                    self.out,
+                    sp.floor((self.size + lo + hi - self.span) / self.stride) + 1,
+                ),
+            ),
+            sp.Integer(lo),
+        )
 
     def read(self, out_index: sp.Symbol, offset: sp.Symbol) -> sp.Expr:
         """The input row a window reads: s·i + d·p − P."""
@@ -99,8 +117,11 @@ class _Axis:
         Kept unevaluated, so the page shows (u + P − d(K − 1 − p))/s as written.
         """
         before = self.sizes()[1]
-        terms = [in_index] + ([before] if before != 0 else []) + [
-            sp.Mul(-self.dilation, offset, evaluate=False)]
+        terms = (
+            [in_index]
+            + ([before] if before != 0 else [])
+            + [sp.Mul(-self.dilation, offset, evaluate=False)]
+        )
         row = sp.Add(*terms, evaluate=False)
         if self.stride == 1:
             return row
@@ -108,11 +129,16 @@ class _Axis:
 
 
 def _axes(kernel: tuple, stride, dilation, padding) -> tuple[_Axis, _Axis]:
-    stride, dilation, padding = _pair("stride", stride), _pair("dilation", dilation), \
-        _padding(padding)
+    stride, dilation, padding = (
+        _pair("stride", stride),
+        _pair("dilation", dilation),
+        _padding(padding),
+    )
     pads = (padding, padding) if isinstance(padding, str) else padding
-    return (_Axis(H, Ho, kernel[0], stride[0], dilation[0], pads[0], "P_t"),
-            _Axis(W, Wo, kernel[1], stride[1], dilation[1], pads[1], "P_l"))
+    return (
+        _Axis(H, Ho, kernel[0], stride[0], dilation[0], pads[0], "P_t"),
+        _Axis(W, Wo, kernel[1], stride[1], dilation[1], pads[1], "P_l"),
+    )
 
 
 def _derived(rows: _Axis, cols: _Axis) -> tuple:
@@ -141,13 +167,17 @@ class _WindowFits:
     def __call__(self, sizes: dict) -> None:
         if sizes["Ho"] >= 1 and sizes["Wo"] >= 1:
             return
-        kh, kw = ((sizes[a] for a in self.kernel_names) if self.kernel_names
-                  else (self.rows.kernel, self.cols.kernel))
+        kh, kw = (
+            (sizes[a] for a in self.kernel_names)
+            if self.kernel_names
+            else (self.rows.kernel, self.cols.kernel)
+        )
         span = (self.rows.dilation * (kh - 1) + 1, self.cols.dilation * (kw - 1) + 1)
         raise ValueError(
             f"{self.op}: the {span[0]}×{span[1]} window (dilation included) is larger than "
             f"the {sizes['H']}×{sizes['W']} input under padding {self.rows.padding!r}; "
-            "valid: a window no larger than the padded input, or padding='same'")
+            "valid: a window no larger than the padded input, or padding='same'"
+        )
 
 
 def _cases(*sizes: dict) -> tuple:
@@ -163,63 +193,111 @@ _CONV_NOTES = (
     "without the stride, dilation and padding terms; with stride s, dilation d and "
     "TensorFlow's padding P the read is x[s·i + d·p − P]. 'same' padding pads "
     "⌊total/2⌋ rows on top and the rest at the bottom (likewise left/right), so an odd "
-    "total puts the extra row at the bottom.")
+    "total puts the extra row at the bottom."
+)
 
 
 @register("conv2d")
 def _conv2d(stride=1, padding="valid", dilation=1, bias: bool = True) -> Formula:
     rows, cols = _axes((KH, KW), stride, dilation, padding)
-    y = sp.Sum(_x[n, rows.read(i, p), cols.read(j, q), c] * _w[p, q, c, o],
-               (p, 0, KH - 1), (q, 0, KW - 1), (c, 0, C - 1))
-    inputs = (Input("x", ("N", "H", "W", "C"), "images, NHWC"),
-              Input("w", ("KH", "KW", "C", "O"), "kernels, HWIO"))
+    y = sp.Sum(
+        _x[n, rows.read(i, p), cols.read(j, q), c] * _w[p, q, c, o],
+        (p, 0, KH - 1),
+        (q, 0, KW - 1),
+        (c, 0, C - 1),
+    )
+    inputs = (
+        Input("x", ("N", "H", "W", "C"), "images, NHWC"),
+        Input("w", ("KH", "KW", "C", "O"), "kernels, HWIO"),
+    )
     # TensorFlow's CPU gradient of conv2d rejects dilation > 1; tf.nn.convolution
     # (which dilates by space-to-batch) has one, but takes only 'valid'/'same'
-    op = ("tf.nn.convolution" if max(rows.dilation, cols.dilation) > 1
-          and isinstance(_padding(padding), str) else "tf.nn.conv2d")
-    tf = (f"{op}(x, w, strides=[{rows.stride}, {cols.stride}], "
-          f"padding={_tf_padding(_padding(padding))}, "
-          f"dilations=[{rows.dilation}, {cols.dilation}])")
+    op = (
+        "tf.nn.convolution"
+        if max(rows.dilation, cols.dilation) > 1 and isinstance(_padding(padding), str)
+        else "tf.nn.conv2d"
+    )
+    tf = (
+        f"{op}(x, w, strides=[{rows.stride}, {cols.stride}], "
+        f"padding={_tf_padding(_padding(padding))}, "
+        f"dilations=[{rows.dilation}, {cols.dilation}])"
+    )
     if bias:
         y, tf = y + _b[o], tf + " + b"
         inputs += (Input("b", ("O",), "one bias per output channel"),)
     stride_, dil = (rows.stride, cols.stride), (rows.dilation, cols.dilation)
     big = max(rows.stride, rows.dilation) > 1
     return Formula(
-        name="conv2d", title="2-D convolution (cross-correlation, as TensorFlow computes it)",
-        output="y", indices=(n, i, j, o), expr=y, inputs=inputs, tf=tf,
-        output_shape=("N", "Ho", "Wo", "O"), derived=_derived(rows, cols),
-        params={"stride": stride_, "padding": _padding(padding), "dilation": dil,
-                "bias": bool(bias)},
-        cases=_cases({"N": 2, "H": 6, "W": 5, "C": 3, "KH": 3, "KW": 2, "O": 2},
-                     {"N": 1, "H": 7 if big else 4, "W": 7 if big else 4, "C": 1,
-                      "KH": 3, "KW": 3, "O": 3},
-                     {"N": 3, "H": 8, "W": 6, "C": 2, "KH": 2, "KW": 3, "O": 1}),
+        name="conv2d",
+        title="2-D convolution (cross-correlation, as TensorFlow computes it)",
+        output="y",
+        indices=(n, i, j, o),
+        expr=y,
+        inputs=inputs,
+        tf=tf,
+        output_shape=("N", "Ho", "Wo", "O"),
+        derived=_derived(rows, cols),
+        params={
+            "stride": stride_,
+            "padding": _padding(padding),
+            "dilation": dil,
+            "bias": bool(bias),
+        },
+        cases=_cases(
+            {"N": 2, "H": 6, "W": 5, "C": 3, "KH": 3, "KW": 2, "O": 2},
+            {
+                "N": 1,
+                "H": 7 if big else 4,
+                "W": 7 if big else 4,
+                "C": 1,
+                "KH": 3,
+                "KW": 3,
+                "O": 3,
+            },
+            {"N": 3, "H": 8, "W": 6, "C": 2, "KH": 2, "KW": 3, "O": 1},
+        ),
         check_sizes=_WindowFits("conv2d", rows, cols, ("KH", "KW")),
         tf_tolerance={"float32": (1e-4, 1e-5)},
-        tf_note="float32 sums up to KH·KW·C products per output", notes=_CONV_NOTES)
+        tf_note="float32 sums up to KH·KW·C products per output",
+        notes=_CONV_NOTES,
+    )
 
 
 def _pool(name: str, pool_size, stride, padding) -> tuple[_Axis, _Axis, dict]:
     size = _pair("pool_size", pool_size)
     padding = _padding(padding)
-    if not isinstance(padding, str):
-        raise ValueError(f"{name}: unknown padding {padding!r}; valid: valid, same")
+    if not isinstance(padding, str):  # TensorFlow's pooling takes no explicit pads
+        raise ValueError(f"{name}: unknown padding {padding!r}; valid: valid, same")  # noqa: TRY004
     rows, cols = _axes(size, size if stride is None else stride, 1, padding)
-    params = {"pool_size": size, "stride": (rows.stride, cols.stride), "padding": padding}
+    params = {
+        "pool_size": size,
+        "stride": (rows.stride, cols.stride),
+        "padding": padding,
+    }
     return rows, cols, params
 
 
 def _pool_formula(name, title, expr, rows, cols, params, tf, notes) -> Formula:
     return Formula(
-        name=name, title=title, output="y", indices=(n, i, j, c), expr=expr,
+        name=name,
+        title=title,
+        output="y",
+        indices=(n, i, j, c),
+        expr=expr,
         inputs=(Input("x", ("N", "H", "W", "C"), "feature maps, NHWC", "distinct"),),
         tf=f"{tf}(x, ksize={list(params['pool_size'])}, strides={list(params['stride'])}, "
-           f"padding={params['padding'].upper()!r})",
-        output_shape=("N", "Ho", "Wo", "C"), derived=_derived(rows, cols), params=params,
-        cases=_cases({"N": 2, "H": 6, "W": 5, "C": 2}, {"N": 1, "H": 4, "W": 4, "C": 3},
-                     {"N": 3, "H": 7, "W": 6, "C": 1}),
-        check_sizes=_WindowFits(name, rows, cols), notes=notes)
+        f"padding={params['padding'].upper()!r})",
+        output_shape=("N", "Ho", "Wo", "C"),
+        derived=_derived(rows, cols),
+        params=params,
+        cases=_cases(
+            {"N": 2, "H": 6, "W": 5, "C": 2},
+            {"N": 1, "H": 4, "W": 4, "C": 3},
+            {"N": 3, "H": 7, "W": 6, "C": 1},
+        ),
+        check_sizes=_WindowFits(name, rows, cols),
+        notes=notes,
+    )
 
 
 def _window_read(rows: _Axis, cols: _Axis, a: sp.Symbol, b: sp.Symbol):
@@ -229,12 +307,20 @@ def _window_read(rows: _Axis, cols: _Axis, a: sp.Symbol, b: sp.Symbol):
 @register("max_pool2d")
 def _max_pool2d(pool_size=2, stride=None, padding="valid") -> Formula:
     rows, cols, params = _pool("max_pool2d", pool_size, stride, padding)
-    expr = Maximum(_window_read(rows, cols, p, q), (p, 0, rows.kernel - 1),
-                   (q, 0, cols.kernel - 1))
+    expr = Maximum(
+        _window_read(rows, cols, p, q), (p, 0, rows.kernel - 1), (q, 0, cols.kernel - 1)
+    )
     return _pool_formula(
-        "max_pool2d", "Max pooling", expr, rows, cols, params, "tf.nn.max_pool2d",
+        "max_pool2d",
+        "Max pooling",
+        expr,
+        rows,
+        cols,
+        params,
+        "tf.nn.max_pool2d",
         "A padded cell is absent, never −∞ nor 0 in the output: it never wins the max, "
-        "as in TensorFlow. stride defaults to pool_size.")
+        "as in TensorFlow. stride defaults to pool_size.",
+    )
 
 
 @register("avg_pool2d")
@@ -244,48 +330,85 @@ def _avg_pool2d(pool_size=2, stride=None, padding="valid") -> Formula:
     read = _window_read(rows, cols, p, q)
     expr = sp.Sum(read, *limits) / sp.Sum(present(read), *limits)
     return _pool_formula(
-        "avg_pool2d", "Average pooling", expr, rows, cols, params, "tf.nn.avg_pool2d",
+        "avg_pool2d",
+        "Average pooling",
+        expr,
+        rows,
+        cols,
+        params,
+        "tf.nn.avg_pool2d",
         "The mean is over the cells inside the input only: with 'same' padding an edge "
-        "window divides by the number of real cells it covers, as TensorFlow does.")
+        "window divides by the number of real cells it covers, as TensorFlow does.",
+    )
 
 
 @register("flatten")
 def _flatten() -> Formula:
     return Formula(
-        name="flatten", title="Flatten feature maps into one row per sample",
-        output="y", indices=(n, k), expr=_x[(n, *row_major_digits(k, (H, W, C)))],
+        name="flatten",
+        title="Flatten feature maps into one row per sample",
+        output="y",
+        indices=(n, k),
+        expr=_x[(n, *row_major_digits(k, (H, W, C)))],
         inputs=(Input("x", ("N", "H", "W", "C"), "feature maps, NHWC"),),
-        tf="tf.reshape(x, [tf.shape(x)[0], -1])", output_shape=("N", "F"),
+        tf="tf.reshape(x, [tf.shape(x)[0], -1])",
+        output_shape=("N", "F"),
         derived=((F, H * W * C),),
-        cases=_cases({"N": 2, "H": 3, "W": 4, "C": 2}, {"N": 1, "H": 2, "W": 2, "C": 5}),
+        cases=_cases(
+            {"N": 2, "H": 3, "W": 4, "C": 2}, {"N": 1, "H": 2, "W": 2, "C": 5}
+        ),
         notes="Row-major, as NumPy and TensorFlow store NHWC: k = (h·W + w)·C + c, so "
-              "the channels of one pixel are adjacent.")
+        "the channels of one pixel are adjacent.",
+    )
 
 
 # -- gradients -------------------------------------------------------------------
 def _conv_claims(suffix: str, params: dict, sizes: dict) -> list[Claim]:
     f = formula("conv2d", **params)
-    rows, cols = _axes((KH, KW), f.params["stride"], f.params["dilation"],
-                       f.params["padding"])
+    rows, cols = _axes(
+        (KH, KW), f.params["stride"], f.params["dilation"], f.params["padding"]
+    )
     fp, fq = KH - 1 - p, KW - 1 - q  # the flipped kernel's rows and columns
     every_output = ((n, 0, N - 1), (i, 0, Ho - 1), (j, 0, Wo - 1))
     return [
-        Claim(f"conv2d/dx{suffix}", f, "x",
-              sp.Sum(_g[n, rows.back(u, fp), cols.back(v, fq), o] * _w[fp, fq, c, o],
-                     (p, 0, KH - 1), (q, 0, KW - 1), (o, 0, O - 1)),
-              "∂L/∂x is a full correlation of the upstream gradient with the flipped "
-              "kernel; with stride s the upstream gradient is first dilated (s − 1 zeros "
-              "between its cells: a fractional index reads nothing)",
-              indices=(n, u, v, c), sizes=sizes),
-        Claim(f"conv2d/dw{suffix}", f, "w",
-              sp.Sum(_x[n, rows.read(i, p), cols.read(j, q), c] * _g[n, i, j, o],
-                     *every_output),
-              "∂L/∂w is a correlation of the input with the upstream gradient: each tap "
-              "sums input × upstream over every position it touched",
-              indices=(p, q, c, o), sizes=sizes),
-        Claim(f"conv2d/db{suffix}", f, "b", sp.Sum(_g[n, i, j, o], *every_output),
-              "∂L/∂b sums the upstream gradient over the batch and every position",
-              indices=(o,), sizes=sizes),
+        Claim(
+            f"conv2d/dx{suffix}",
+            f,
+            "x",
+            sp.Sum(
+                _g[n, rows.back(u, fp), cols.back(v, fq), o] * _w[fp, fq, c, o],
+                (p, 0, KH - 1),
+                (q, 0, KW - 1),
+                (o, 0, O - 1),
+            ),
+            "∂L/∂x is a full correlation of the upstream gradient with the flipped "
+            "kernel; with stride s the upstream gradient is first dilated (s − 1 zeros "
+            "between its cells: a fractional index reads nothing)",
+            indices=(n, u, v, c),
+            sizes=sizes,
+        ),
+        Claim(
+            f"conv2d/dw{suffix}",
+            f,
+            "w",
+            sp.Sum(
+                _x[n, rows.read(i, p), cols.read(j, q), c] * _g[n, i, j, o],
+                *every_output,
+            ),
+            "∂L/∂w is a correlation of the input with the upstream gradient: each tap "
+            "sums input × upstream over every position it touched",
+            indices=(p, q, c, o),
+            sizes=sizes,
+        ),
+        Claim(
+            f"conv2d/db{suffix}",
+            f,
+            "b",
+            sp.Sum(_g[n, i, j, o], *every_output),
+            "∂L/∂b sums the upstream gradient over the batch and every position",
+            indices=(o,),
+            sizes=sizes,
+        ),
     ]
 
 
@@ -299,16 +422,28 @@ def _pool_claim(name: str, suffix: str, params: dict, sizes: dict) -> Claim:
     cells = ((p2, 0, kh - 1), (q2, 0, kw - 1))
     cell = _x[n, u - p + p2, v - q + q2, c]
     if name == "max_pool2d":
-        route = sp.Piecewise((1, sp.Eq(kw * p + q, FirstArgMax(cell, *cells))), (0, True))
-        text = ("∂L/∂x routes each window's upstream gradient to its max cell; when "
-                "several cells tie, to the first in row-major order, as TensorFlow does")
+        route = sp.Piecewise(
+            (1, sp.Eq(kw * p + q, FirstArgMax(cell, *cells))), (0, True)
+        )
+        text = (
+            "∂L/∂x routes each window's upstream gradient to its max cell; when "
+            "several cells tie, to the first in row-major order, as TensorFlow does"
+        )
     else:
         route = 1 / sp.Sum(present(cell), *cells)
-        text = ("∂L/∂x spreads each window's upstream gradient evenly over the cells "
-                "inside the input (padded cells get nothing)")
-    return Claim(f"{name}/dx{suffix}", f, "x",
-                 sp.Sum(upstream * route, (p, 0, kh - 1), (q, 0, kw - 1)), text,
-                 indices=(n, u, v, c), sizes=sizes)
+        text = (
+            "∂L/∂x spreads each window's upstream gradient evenly over the cells "
+            "inside the input (padded cells get nothing)"
+        )
+    return Claim(
+        f"{name}/dx{suffix}",
+        f,
+        "x",
+        sp.Sum(upstream * route, (p, 0, kh - 1), (q, 0, kw - 1)),
+        text,
+        indices=(n, u, v, c),
+        sizes=sizes,
+    )
 
 
 @register_claims
@@ -322,18 +457,32 @@ def _claims() -> list[Claim]:
     same_pool = {"pool_size": 3, "stride": 2, "padding": "same"}
     return [
         *_conv_claims("", {"stride": 1, "padding": "same"}, small),
-        *_conv_claims(".strided", {"stride": 2, "padding": "same"},
-                      {**small, "H": 6, "W": 5, "KW": 3}),
-        *_conv_claims(".dilated", {"dilation": 2, "padding": "same"},
-                      {**small, "H": 5, "W": 5, "KH": 2, "KW": 3}),
-        _conv_claims(".padded", {"stride": (2, 1), "padding": ((1, 0), (2, 1))},
-                     {**small, "H": 5, "W": 4})[0],
+        *_conv_claims(
+            ".strided",
+            {"stride": 2, "padding": "same"},
+            {**small, "H": 6, "W": 5, "KW": 3},
+        ),
+        *_conv_claims(
+            ".dilated",
+            {"dilation": 2, "padding": "same"},
+            {**small, "H": 5, "W": 5, "KH": 2, "KW": 3},
+        ),
+        _conv_claims(
+            ".padded",
+            {"stride": (2, 1), "padding": ((1, 0), (2, 1))},
+            {**small, "H": 5, "W": 4},
+        )[0],
         _pool_claim("max_pool2d", "", {"pool_size": 2, "stride": 2}, pool),
         _pool_claim("max_pool2d", ".same", same_pool, {**pool, "C": 1}),
         _pool_claim("avg_pool2d", "", {"pool_size": 2, "stride": 2}, pool),
         _pool_claim("avg_pool2d", ".same", same_pool, {**pool, "H": 6, "W": 5}),
-        Claim("flatten/dx", formula("flatten"), "x",
-              _g[n, row_major_index((u, v, c), (H, W, C))],
-              "∂L/∂x is the upstream gradient reshaped back to the feature maps' shape",
-              indices=(n, u, v, c), sizes={"N": 1, "H": 2, "W": 3, "C": 2}),
+        Claim(
+            "flatten/dx",
+            formula("flatten"),
+            "x",
+            _g[n, row_major_index((u, v, c), (H, W, C))],
+            "∂L/∂x is the upstream gradient reshaped back to the feature maps' shape",
+            indices=(n, u, v, c),
+            sizes={"N": 1, "H": 2, "W": 3, "C": 2},
+        ),
     ]
