@@ -147,7 +147,9 @@ def show(name: str, params: tuple[str, ...]) -> None:
     if claims:
         click.echo("\nClaims (checked by nnbook verify):")
         for c in claims:
-            click.echo(f"  {c.name}: {c.latex}")
+            other = {k: v for k, v in c.formula.params.items() if f.params.get(k) != v}
+            where = " [with " + ", ".join(f"{k}={v!r}" for k, v in other.items()) + "]"
+            click.echo(f"  {c.name}{where if other else ''}: {c.latex}")
     if f.notes:
         click.echo(f"\n{f.notes}")
 

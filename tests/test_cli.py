@@ -161,6 +161,9 @@ def test_show_takes_formula_parameters(run):
     assert result.exit_code == 0, result.output
     assert "strides=[2, 2], padding='SAME'" in result.output
     assert "window(window(x, 2, (2, 1), (Wo, KW), -P_l)" in result.output
+    # claims name the parameters they are about when they differ from those shown
+    assert "  conv2d/dx.strided: " in result.output
+    assert "  conv2d/dx [with stride=(1, 1)]: " in result.output
     result = run("show", "conv2d", "-p", "padding=((1, 0), (2, 1))", "-p", "dilation=2")
     assert result.exit_code == 0 and "[[0, 0], [1, 0], [2, 1], [0, 0]]" in result.output
 
