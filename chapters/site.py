@@ -25,7 +25,8 @@ from .verification import cached_verification
 __all__ = ["build_site", "Badge", "badges", "page_html"]
 
 _DISPLAY = re.compile(r"\$\$(.+?)\$\$", re.S)
-_INLINE = re.compile(r"(?<![\\$])\$(?!\$)(.+?)(?<!\\)\$")
+#: $…$ may wrap onto the next line of the source, but not across a paragraph
+_INLINE = re.compile(r"(?<![\\$])\$(?!\$)((?:[^$\n]|\n(?!\n))+?)(?<!\\)\$")
 _SCENE = re.compile(r"\{\{scene:([^}]+)\}\}")
 _METHODS = {"symbolic": "symbolic", "lowering": "50-digit loop oracle",
             "tensorflow-forward": "TensorFlow", "tensorflow-gradient": "TensorFlow",

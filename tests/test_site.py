@@ -30,6 +30,10 @@ def test_prose_math_becomes_svg_images_inline_and_displayed(tmp_path):
         svg = (site / src).read_text()
         assert svg.startswith("<?xml") and "<path" in svg
     assert 'alt="w_j"' in body
+    # an inline equation may wrap in the source; a paragraph break ends the search
+    body = _math_html("its own $\\partial L /\n\\partial w$: a $5 bill\n\nand $2.",
+                      site / "eq", site, tmp_path / "cache")
+    assert body.count('<img class="math"') == 1 and "$5 bill" in body and "$2." in body
 
 
 def test_equations_are_typeset_once_and_errors_name_the_equation(tmp_path):
