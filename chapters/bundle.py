@@ -18,7 +18,7 @@ from .render import RenderError
 
 __all__ = ["Bundle", "bundle_scene", "snippets", "write_snippets", "poster_frame"]
 
-#: ffmpeg arguments of each derived file (part of its cache key)
+#: ffmpeg arguments of each derived file
 RECIPES = {
     "webm": ["-c:v", "libvpx-vp9", "-b:v", "0", "-crf", "34", "-row-mt", "1",
              "-deadline", "good", "-cpu-used", "5", "-pix_fmt", "yuv420p", "-an"],
@@ -51,22 +51,35 @@ def _ffmpeg(args: list[str]) -> None:
 
 
 def poster_frame(video: Path, out: Path) -> tuple[int, int]:
-    """Write the most informative frame of ``video`` (the one that differs most
-    from the background, among evenly spaced samples) as a PNG; return its size.
+    """Write the most informative *still* frame of ``video`` as a PNG; return its size.
 
-    The last frame is often a fade to black, and the first is nearly empty."""
+    Among evenly spaced samples, the one that differs most from the background
+    and is not in the middle of a change (fewer than 0.2% of its pixels differ a
+    third of a second before or after) — a cross-fade would otherwise win on ink,
+    with two pictures on top of each other.  The last frame is often a fade to black and
+    the first nearly empty."""
     import av
     import numpy as np
     from PIL import Image
 
     with av.open(str(video)) as container:
         stream = container.streams.video[0]
+        rate = float(stream.average_rate or 15)
         frames = [f.to_ndarray(format="rgb24") for f in container.decode(stream)]
+    later = max(1, round(rate / 3))
     picks = np.linspace(0, len(frames) - 1, min(POSTER_SAMPLES, len(frames))).astype(int)
     background = np.median(frames[0].reshape(-1, 3), axis=0)
-    ink = [np.mean(np.abs(frames[i].astype(float) - background).sum(axis=2) > 40)
-           for i in picks]
-    best = frames[picks[int(np.argmax(ink))]]
+
+    def changed(a, b) -> np.ndarray:
+        return np.abs(a.astype(int) - b.astype(int)).sum(axis=2) > 40
+
+    ink = {i: np.mean(changed(frames[i], background[None, None, :])) for i in picks}
+    def moving(i: int) -> float:
+        around = (frames[max(i - later, 0)], frames[min(i + later, len(frames) - 1)])
+        return max(np.mean(changed(frames[i], other)) for other in around)
+
+    still = [i for i in picks if moving(i) < 0.002]
+    best = frames[max(still or picks, key=ink.__getitem__)]
     out.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(best).save(out, format="PNG", optimize=True)
     return best.shape[1], best.shape[0]
@@ -74,8 +87,9 @@ def poster_frame(video: Path, out: Path) -> tuple[int, int]:
 
 def _derived(mp4: Path, kind: str, target: Path, cache: Path | None) -> None:
     """Make ``target`` (webm, gif or png poster) from ``mp4``, via the cache."""
-    sha = file_sha(mp4)
-    blob = cache / "derived" / f"{sha}.{kind}" if cache else None
+    # keyed on the video and on this module, whose recipes and poster rule make it
+    key = f"{file_sha(mp4)}.{file_sha(Path(__file__))[:12]}"
+    blob = cache / "derived" / f"{key}.{kind}" if cache else None
     if blob is None or not blob.is_file():
         with tempfile.TemporaryDirectory(prefix="nnbook-bundle-") as tmp:
             made = Path(tmp) / f"out.{'png' if kind == 'poster' else kind}"

@@ -162,3 +162,28 @@ def test_built_site_works_in_chromium_from_file_urls(tmp_path):
                 assert badges_shown > 0
     finally:
         driver.quit()
+
+
+def test_poster_is_a_still_frame_not_the_inkiest_cross_fade(tmp_path):
+    import av
+    import numpy as np
+    from PIL import Image
+
+    from chapters.bundle import poster_frame
+
+    a = np.zeros((96, 160, 3), np.uint8)
+    a[:, :40] = 255  # a quarter of the picture
+    b = np.zeros_like(a)
+    b[:, 100:] = 255  # three eighths: the richer still picture
+    fade = [np.maximum(a, b) for _ in range(6)]  # both at once: the most ink, moving
+    frames = [a] * 15 + fade + [b] * 15
+    video = tmp_path / "fade.mp4"
+    with av.open(str(video), "w") as container:
+        stream = container.add_stream("libx264", rate=15)
+        stream.width, stream.height, stream.pix_fmt = 160, 96, "yuv420p"
+        for f in frames:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(f, format="rgb24")))
+        container.mux(stream.encode())
+    poster_frame(video, tmp_path / "poster.png")
+    got = np.asarray(Image.open(tmp_path / "poster.png").convert("L"), dtype=float)
+    assert got[:, 100:].mean() > 200 and got[:, :40].mean() < 50
