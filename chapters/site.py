@@ -197,7 +197,8 @@ def build_site(chapters: list[Chapter], out: Path, *, media: Path, cache: Path,
     verified = {}
     for ch in chapters:
         note(ch, "verifying")
-        verified[ch.id], _ = cached_verification([ch], cache, force=force)
+        # the command's gate has just verified (or re-verified, with --force)
+        verified[ch.id], _ = cached_verification([ch], cache)
     rendered = render_chapters(chapters, quality=quality, fmt="mp4", out_dir=media,
                                force=force, **run)
     entries = []

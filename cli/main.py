@@ -308,12 +308,15 @@ def render(chapter_names, quality, jobs, force, gif, fmt, bundle, out_dir, no_ve
 @click.option("--media", "media_dir", type=click.Path(file_okay=False, path_type=Path),
               default=Path("media"), show_default=True,
               help="Where rendered videos and the cache live.")
-def build(chapter_names, quality, jobs, force, gif, out_dir, media_dir) -> None:
+@click.option("--no-verify", is_flag=True,
+              help="Build even if a chapter's claims fail (their badges say FAILED).")
+def build(chapter_names, quality, jobs, force, gif, out_dir, media_dir, no_verify) -> None:
     """Build the book as a static HTML site (all chapters by default).
 
     Verifies and renders what changed (cached otherwise), typesets the equations
     as SVG with LaTeX, and writes OUT/index.html: open it from disk or put the
-    folder on any static host. Nothing is fetched from a network.
+    folder on any static host. Nothing is fetched from a network. A chapter whose
+    claims fail stops the build unless --no-verify is given.
 
     Example: nnbook build -o site && xdg-open site/index.html
     """
@@ -328,6 +331,11 @@ def build(chapter_names, quality, jobs, force, gif, out_dir, media_dir) -> None:
         ensure_writable(out_dir)
         ensure_writable(media_dir)
         check_tools()
+    except (OSError, RenderError) as exc:
+        raise Failure(str(exc)) from None
+    if not no_verify:
+        _gate(chs, cache_root(media_dir), force)
+    try:
         index = build_site(
             chs, out_dir, media=media_dir, cache=cache_root(media_dir), quality=quality,
             force=force, gif=gif, workers=jobs,

@@ -75,6 +75,10 @@ def test_wrong_derivative_in_a_chapter_file_is_caught(outside):
     assert "gelu' [symbolic exact]" in lines[-1] and "--no-verify" in lines[-1]
     assert not (outside / "media" / "chapter101").exists()
 
+    unbuilt = _nnbook("build", "gelu.py", "-o", "site", cwd=outside)
+    assert unbuilt.returncode == 1 and "gelu' [symbolic exact]" in unbuilt.stderr
+    assert not (outside / "site" / "index.html").exists()
+
 
 @pytest.mark.tf
 def test_the_example_chapter_file_verifies_against_tensorflow(outside):
