@@ -108,3 +108,15 @@ def test_leaky_relu_slope_is_a_parameter():
 def test_latex_is_a_nonempty_equation(name):
     tex = formula(name).latex
     assert "=" in tex and tex.count("{") == tex.count("}")
+
+
+def test_relative_error_is_not_reported_below_the_absolute_tolerance():
+    # regression: a float32 softmax row passed by atol yet printed a relative
+    # error of 7.6e+263, from a reference probability of about 1e-300
+    from nnmath.checks import Tolerance
+
+    tol = Tolerance(rtol=2e-5, atol=1e-6)
+    max_abs, max_rel, ok = compare(np.array([0.5, 1e-8]), np.array([0.5, 1e-300]), tol)
+    assert ok and max_abs == pytest.approx(1e-8) and max_rel == 0.0
+    max_abs, max_rel, ok = compare(np.array([0.51]), np.array([0.5]), tol)
+    assert not ok and max_rel == pytest.approx(0.02)
