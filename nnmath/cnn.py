@@ -22,6 +22,7 @@ from functools import cached_property, lru_cache
 
 import numpy as np
 
+from .data import bundled, stratified_split
 from .descent import THETA, optimizer
 from .registry import claim, formula
 from .training import epoch_orders
@@ -167,15 +168,9 @@ class Split:
 
 def digits_split(seed: int = SEED, test_size: float = 0.25) -> Split:
     """scikit-learn's bundled digits (nothing is downloaded), 75 % / 25 %."""
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
-
-    digits = load_digits()
+    digits = bundled("digits")
     x = (digits.images / PIXEL_MAX)[..., None]  # (1797, 8, 8, 1)
-    index = np.arange(len(x))
-    tr, te = train_test_split(
-        index, test_size=test_size, random_state=seed, stratify=digits.target
-    )
+    tr, te = stratified_split(digits.target, test_size, seed)
     return Split(x[tr], digits.target[tr], x[te], digits.target[te], te)
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .data import BUNDLED, bundled
 from .library.mlp import HEADS, check_network
 from .registry import claim, formula
 
@@ -30,8 +31,7 @@ __all__ = [
     "train",
 ]
 
-#: scikit-learn's bundled datasets (shipped with the package: nothing is downloaded)
-DATASETS = ("iris", "digits")
+DATASETS = BUNDLED  # the datasets ``load`` knows
 PARAMS = ("W1", "b1", "W2", "b2")
 
 
@@ -50,11 +50,7 @@ class Dataset:
 
 def load(name: str, *, test_fraction: float = 0.25, seed: int = 0) -> Dataset:
     """``iris`` or ``digits``, split ``1 − test_fraction`` / ``test_fraction``."""
-    if name not in DATASETS:
-        raise ValueError(f"unknown dataset {name!r}; valid: {', '.join(DATASETS)}")
-    from sklearn import datasets  # bundled data files; no network
-
-    bunch = {"iris": datasets.load_iris, "digits": datasets.load_digits}[name]()
+    bunch = bundled(name)
     x, labels = np.asarray(bunch.data, np.float64), np.asarray(bunch.target)
     order = np.random.default_rng(seed).permutation(len(x))
     n_test = round(test_fraction * len(x))

@@ -120,3 +120,27 @@ def test_relative_error_is_not_reported_below_the_absolute_tolerance():
     assert ok and max_abs == pytest.approx(1e-8) and max_rel == 0.0
     max_abs, max_rel, ok = compare(np.array([0.51]), np.array([0.5]), tol)
     assert not ok and max_rel == pytest.approx(0.02)
+
+
+def test_nnmath_imports_heavy_libraries_in_one_module_each():
+    """DESIGN: nnmath is SymPy and NumPy; TensorFlow only in oracle.py, the
+    bundled datasets (scikit-learn) only in data.py, Manim never."""
+    import ast
+    from pathlib import Path
+
+    import nnmath
+
+    allowed = {"tensorflow": {"oracle.py"}, "keras": {"oracle.py"},
+               "sklearn": {"data.py"}, "manim": set()}
+    for path in Path(nnmath.__file__).parent.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                modules = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                modules = [node.module or ""]
+            else:
+                continue
+            for m in modules:
+                top = m.split(".")[0]
+                if top in allowed:
+                    assert path.name in allowed[top], f"{path.name} imports {m}"
