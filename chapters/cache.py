@@ -20,6 +20,8 @@ import json
 import os
 import shutil
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -54,25 +56,27 @@ def text_sha(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def atomic_write(path: Path, text: str) -> None:
+@contextmanager
+def _atomically(path: Path) -> Iterator[Path]:
+    """A temporary name beside ``path``; moved onto ``path`` only if the block
+    finishes, removed in any case: ``path`` is always the old or the new file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
     try:
-        partial.write_text(text, encoding="utf-8")
+        yield partial
         os.replace(partial, path)
     finally:
         partial.unlink(missing_ok=True)
 
 
+def atomic_write(path: Path, text: str) -> None:
+    with _atomically(path) as partial:
+        partial.write_text(text, encoding="utf-8")
+
+
 def atomic_copy(src: Path, dst: Path) -> None:
-    """Copy ``src`` to ``dst`` so that ``dst`` is either the old or the new file."""
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    partial = dst.with_name(f".{dst.name}.{os.getpid()}.partial")
-    try:
+    with _atomically(dst) as partial:
         shutil.copyfile(src, partial)
-        os.replace(partial, dst)
-    finally:
-        partial.unlink(missing_ok=True)
 
 
 def library_versions() -> dict[str, str]:
