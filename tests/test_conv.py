@@ -43,12 +43,38 @@ def test_generated_source_has_no_python_loop(name, params):
     compile(src, "<test>", "exec")
 
 
-def test_conv2d_source_is_a_strided_window_contracted_by_einsum():
+def test_conv2d_source_is_a_strided_window_contracted_by_a_blocked_gemm():
     src = formula("conv2d", stride=2, padding="same").source
     assert (
         "window(window(x, 2, (2, 1), (Wo, KW), -P_l), 1, (2, 1), (Ho, KH), -P_t)" in src
     )
-    assert "np.einsum('pqco,nipjqc->nijo'" in src
+    assert "contract('pqco,nipjqc->nijo', w, window(" in src
+
+
+@pytest.mark.parametrize("spec, shapes", [
+    ("pqco,nipjqc->nijo", [(3, 2, 4, 5), (7, 6, 3, 5, 2, 4)]),  # conv2d
+    ("nipjqc,pqco->nijo", [(7, 6, 3, 5, 2, 4), (3, 2, 4, 5)]),  # operands swapped
+    ("nipjqc,nijo->pqco", [(2, 6, 3, 5, 2, 4), (2, 6, 5, 7)]),  # dw: sum over n, i, j
+    ("ni,ni->n", [(5, 3), (5, 3)]),  # an axis in both and the output: einsum
+])
+def test_contract_equals_einsum_across_block_boundaries(monkeypatch, spec, shapes):
+    from nnmath import lowering
+
+    rng = np.random.default_rng(7)
+    a, b = (rng.standard_normal(s) for s in shapes)
+    b = b[..., ::-1]  # a non-contiguous view, like a window
+    monkeypatch.setattr(lowering, "GEMM_BLOCK_BYTES", 200)  # many blocks, a ragged last
+    got = lowering.contract(spec, a, b)
+    np.testing.assert_allclose(got, np.einsum(spec, a, b), rtol=1e-12, atol=1e-12)
+    f32 = lowering.contract(spec, a.astype(np.float32), b.astype(np.float32))
+    assert f32.dtype == np.float32
+    # a bias (the last output axis) is added inside the blocks, broadcast as NumPy would
+    bias = rng.standard_normal(got.shape[-1])
+    np.testing.assert_allclose(lowering.contract(spec, a, b, add=bias),
+                               np.einsum(spec, a, b) + bias, rtol=1e-12, atol=1e-12)
+    column = rng.standard_normal(got.shape[:1] + (1,) * (got.ndim - 1))
+    np.testing.assert_allclose(lowering.contract(spec, a, b, add=column),
+                               np.einsum(spec, a, b) + column, rtol=1e-12, atol=1e-12)
 
 
 def _delta_kernel(kh: int, kw: int) -> np.ndarray:
