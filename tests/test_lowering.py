@@ -144,3 +144,16 @@ def test_nnmath_imports_heavy_libraries_in_one_module_each():
                 top = m.split(".")[0]
                 if top in allowed:
                     assert path.name in allowed[top], f"{path.name} imports {m}"
+
+
+def test_freed_numpy_memory_stays_in_the_process():
+    # lowered formulas allocate megabytes of temporaries per call; glibc is asked
+    # to keep them rather than unmap and page-fault them back every call
+    import ctypes.util
+    import sys
+
+    from nnmath.lowering import keep_freed_memory
+
+    if not sys.platform.startswith("linux") or not ctypes.util.find_library("c"):
+        pytest.skip("a glibc setting")
+    assert keep_freed_memory() is True
