@@ -56,8 +56,10 @@ def poster_frame(video: Path, out: Path) -> tuple[int, int]:
     Among evenly spaced samples, the one that differs most from the background
     and is not in the middle of a change (fewer than 0.2% of its pixels differ a
     third of a second before or after) — a cross-fade would otherwise win on ink,
-    with two pictures on top of each other.  The last frame is often a fade to black and
-    the first nearly empty."""
+    with two pictures on top of each other.  The last frame is often a fade to
+    black and the first nearly empty.  Only the frames compared are kept in
+    memory, so a long 4K video costs no more than a short 480p one.
+    """
     import av
     import numpy as np
     from PIL import Image
@@ -65,18 +67,24 @@ def poster_frame(video: Path, out: Path) -> tuple[int, int]:
     with av.open(str(video)) as container:
         stream = container.streams.video[0]
         rate = float(stream.average_rate or 15)
-        frames = [f.to_ndarray(format="rgb24") for f in container.decode(stream)]
+        count = stream.frames or sum(1 for _ in container.decode(stream))
     later = max(1, round(rate / 3))
-    picks = np.linspace(0, len(frames) - 1, min(POSTER_SAMPLES, len(frames))).astype(int)
+    picks = np.linspace(0, count - 1, min(POSTER_SAMPLES, count)).astype(int).tolist()
+    near = {i: (max(i - later, 0), min(i + later, count - 1)) for i in picks}
+    wanted = {0, *picks, *(j for pair in near.values() for j in pair)}
+    with av.open(str(video)) as container:
+        frames = {n: f.to_ndarray(format="rgb24")
+                  for n, f in enumerate(container.decode(container.streams.video[0]))
+                  if n in wanted}
     background = np.median(frames[0].reshape(-1, 3), axis=0)
 
     def changed(a, b) -> np.ndarray:
         return np.abs(a.astype(int) - b.astype(int)).sum(axis=2) > 40
 
     ink = {i: np.mean(changed(frames[i], background[None, None, :])) for i in picks}
+
     def moving(i: int) -> float:
-        around = (frames[max(i - later, 0)], frames[min(i + later, len(frames) - 1)])
-        return max(np.mean(changed(frames[i], other)) for other in around)
+        return max(np.mean(changed(frames[i], frames[j])) for j in near[i])
 
     still = [i for i in picks if moving(i) < 0.002]
     best = frames[max(still or picks, key=ink.__getitem__)]
@@ -85,10 +93,8 @@ def poster_frame(video: Path, out: Path) -> tuple[int, int]:
     return best.shape[1], best.shape[0]
 
 
-def _derived(mp4: Path, kind: str, target: Path, cache: Path | None) -> None:
+def _derived(mp4: Path, key: str, kind: str, target: Path, cache: Path | None) -> None:
     """Make ``target`` (webm, gif or png poster) from ``mp4``, via the cache."""
-    # keyed on the video and on this module, whose recipes and poster rule make it
-    key = f"{file_sha(mp4)}.{file_sha(Path(__file__))[:12]}"
     blob = cache / "derived" / f"{key}.{kind}" if cache else None
     if blob is None or not blob.is_file():
         with tempfile.TemporaryDirectory(prefix="nnbook-bundle-") as tmp:
@@ -109,12 +115,14 @@ def bundle_scene(mp4: Path, *, gif: bool = False, cache: Path | None = None) -> 
     """The embed bundle of one rendered mp4, written beside it."""
     import av
 
+    # derived files are keyed on the video and on this module (recipes, poster rule)
+    key = f"{file_sha(mp4)}.{file_sha(Path(__file__))[:12]}"
     webm, poster = mp4.with_suffix(".webm"), mp4.with_suffix(".png")
-    _derived(mp4, "webm", webm, cache)
-    _derived(mp4, "poster", poster, cache)
+    _derived(mp4, key, "webm", webm, cache)
+    _derived(mp4, key, "poster", poster, cache)
     gif_path = mp4.with_suffix(".gif") if gif else None
     if gif_path:
-        _derived(mp4, "gif", gif_path, cache)
+        _derived(mp4, key, "gif", gif_path, cache)
     with av.open(str(mp4)) as container:
         ctx = container.streams.video[0].codec_context
         width, height = ctx.width, ctx.height
