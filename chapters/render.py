@@ -41,6 +41,7 @@ __all__ = [
     "RenderError",
     "SceneJob",
     "Rendered",
+    "check_latex",
     "check_tools",
     "local_executor",
     "render_chapters",
@@ -120,15 +121,21 @@ def _validate(quality: str, fmt: str) -> None:
         raise ValueError(f"invalid format {fmt!r}; valid: {', '.join(FORMATS)}")
 
 
-def check_tools() -> None:
-    """Raise :class:`RenderError` if a program or library rendering needs is missing."""
+def check_latex(doing: str = "render") -> None:
+    """Raise :class:`RenderError` if ``latex`` or ``dvisvgm`` is missing: every
+    equation, in a video or on a web page, goes through them."""
     missing = [tool for tool in REQUIRED_TOOLS if shutil.which(tool) is None]
     if missing:
         packages = " ".join(REQUIRED_TOOLS[t] for t in missing)
         raise RenderError(
-            f"cannot render: {', '.join(missing)} not found on PATH; "
+            f"cannot {doing}: {', '.join(missing)} not found on PATH; "
             f"install it (apt-get install {packages}, or ./run.sh setup)"
         )
+
+
+def check_tools() -> None:
+    """Raise :class:`RenderError` if a program or library rendering needs is missing."""
+    check_latex()
     try:  # Manim encodes video with PyAV's bundled FFmpeg, not an ffmpeg program
         import av  # noqa: F401
     except ImportError as exc:

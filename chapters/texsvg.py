@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import re
-import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from .cache import atomic_copy, atomic_write
+from .render import check_latex
 
 __all__ = ["Svg", "TexError", "typeset"]
 
@@ -54,10 +54,6 @@ def _page(latex: str, display: bool) -> str:
 
 def _run(tex: str, folder: Path) -> list[tuple[float, float, float]]:
     """Typeset ``tex`` in ``folder``: one SVG per page, and the size of each."""
-    for tool in ("latex", "dvisvgm"):
-        if shutil.which(tool) is None:
-            raise TexError(f"cannot typeset equations: {tool} not found; "
-                           "install it with ./run.sh setup (see nnbook doctor)")
     (folder / "eq.tex").write_text(tex, encoding="utf-8")
     done = subprocess.run(["latex", "-interaction=nonstopmode", "-halt-on-error", "eq.tex"],
                           cwd=folder, capture_output=True, text=True)
@@ -69,15 +65,20 @@ def _run(tex: str, folder: Path) -> list[tuple[float, float, float]]:
                            "-o", "eq-%p.svg", "eq.dvi"],
                           cwd=folder, capture_output=True, text=True)
     if done.returncode != 0:
-        raise TexError(f"dvisvgm failed: {done.stderr.strip().splitlines()[-1:]}")
+        last = (done.stderr.strip().splitlines() or ["no message"])[-1]
+        raise TexError(f"dvisvgm failed: {last}")
     return [tuple(float(v) / PT_PER_EM for v in m) for m in _SIZE.findall(done.stderr)]
 
 
 def typeset(equations: list[tuple[str, bool]], cache: Path) -> dict[tuple[str, bool], Svg]:
-    """SVGs of ``(latex, display)`` pairs, typeset once and kept in ``cache``."""
+    """SVGs of ``(latex, display)`` pairs, typeset once and kept in ``cache``.
+
+    Raises :class:`chapters.render.RenderError` if LaTeX is not installed and
+    :class:`TexError` for an equation it cannot typeset."""
     cache.mkdir(parents=True, exist_ok=True)
     todo = sorted({e for e in equations if not (cache / f"{_key(*e)}.svg").is_file()})
     if todo:
+        check_latex("typeset equations")
         with tempfile.TemporaryDirectory(prefix="nnbook-tex-") as tmp:
             body = "".join(_page(latex, display) for latex, display in todo)
             try:

@@ -4,8 +4,6 @@ the built site opened in Debian's Chromium (headless, through Selenium)."""
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -63,11 +61,9 @@ def test_one_badge_per_subject_fails_if_any_check_failed():
 
 # -- with real renders -----------------------------------------------------------
 @pytest.fixture(scope="module")
-def gelu_video(tmp_path_factory):
+def gelu_video(tmp_path_factory, nnbook):
     out = tmp_path_factory.mktemp("gelu")
-    done = subprocess.run([sys.executable, "-m", "cli.main", "render",
-                           str(REPO / "examples" / "gelu.py"), "-o", str(out), "--no-verify"],
-                          capture_output=True, text=True, timeout=600)
+    done = nnbook("render", REPO / "examples" / "gelu.py", "-o", out, "--no-verify")
     assert done.returncode == 0, done.stderr
     return Path(done.stdout.strip())
 
@@ -117,16 +113,14 @@ def _chrome():
 
 @pytest.mark.render
 @pytest.mark.browser
-def test_built_site_works_in_chromium_from_file_urls(tmp_path):
+def test_built_site_works_in_chromium_from_file_urls(tmp_path, nnbook):
     out, media = tmp_path / "site", tmp_path / "media"
     import chapters
 
     book = [ch.id for ch in chapters.all_chapters()]
     # the whole book, and a lecturer's chapter beside it
-    done = subprocess.run([sys.executable, "-m", "cli.main", "build", *book,
-                           str(REPO / "examples" / "gelu.py"), "-o", str(out),
-                           "--media", str(media), "--jobs", "2"],
-                          capture_output=True, text=True, timeout=2400)
+    done = nnbook("build", *book, REPO / "examples" / "gelu.py", "-o", out,
+                  "--media", media, "--jobs", 2, timeout=2400)
     assert done.returncode == 0, done.stderr
     pages = ["index.html", *(f"{c}.html" for c in book), "chapter101.html"]
     assert sorted(p.name for p in out.glob("*.html")) == sorted(pages)
@@ -191,3 +185,14 @@ def test_poster_is_a_still_frame_not_the_inkiest_cross_fade(tmp_path):
     poster_frame(video, tmp_path / "poster.png")
     got = np.asarray(Image.open(tmp_path / "poster.png").convert("L"), dtype=float)
     assert got[:, 100:].mean() > 200 and got[:, :40].mean() < 50
+
+
+def test_typesetting_without_latex_is_the_render_error_naming_the_packages(
+        tmp_path, monkeypatch):
+    from chapters import render
+    from chapters.render import RenderError
+
+    monkeypatch.setattr(render.shutil, "which", lambda tool: None)
+    with pytest.raises(RenderError, match=r"cannot typeset equations: latex, dvisvgm "
+                                          r"not found on PATH; install it \(apt-get"):
+        typeset([("x", False)], tmp_path)
