@@ -6,8 +6,6 @@ import concurrent.futures as cf
 import multiprocessing
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -74,13 +72,8 @@ def test_chapter_modules_are_named_after_their_number():
 
 
 # -- real renders ---------------------------------------------------------------
-def _nnbook(args, cwd, env=None):
-    return subprocess.run([sys.executable, "-m", "cli.main", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=600)
-
-
 @pytest.mark.render
-def test_changing_one_formula_rerenders_only_the_scene_that_uses_it(tmp_path):
+def test_changing_one_formula_rerenders_only_the_scene_that_uses_it(tmp_path, nnbook):
     # a private copy of the code, so that a formula can really be edited
     copy = tmp_path / "repo"
     for pkg in ("nnmath", "chapters", "cli"):
@@ -92,24 +85,24 @@ def test_changing_one_formula_rerenders_only_the_scene_that_uses_it(tmp_path):
     env.pop("NNBOOK_CACHE", None)
     args = ["render", "tiny.py", "-o", "out", "--no-verify"]
 
-    first = _nnbook(args, work, env)
+    first = nnbook(*args, cwd=work, env=env)
     assert first.returncode == 0, first.stderr
     assert "SigmoidScene: rendered, not rendered before" in first.stderr
     assert "TanhScene: rendered, not rendered before" in first.stderr
     entries = list((work / "out" / ".cache" / "entries").glob("*.json"))
     assert len(entries) == 2 and all(str(copy) in e.read_text() for e in entries)
 
-    again = _nnbook(args, work, env)
+    again = nnbook(*args, cwd=work, env=env)
     assert "SigmoidScene: cached" in again.stderr and "TanhScene: cached" in again.stderr
 
     lib = copy / "nnmath" / "library" / "activations.py"
     lib.write_text(lib.read_text().replace('"Logistic sigmoid"', '"The logistic sigmoid"'))
-    edited = _nnbook(args, work, env)
+    edited = nnbook(*args, cwd=work, env=env)
     assert edited.returncode == 0, edited.stderr
     assert "SigmoidScene: rendered, formula sigmoid changed" in edited.stderr
     assert "TanhScene: cached" in edited.stderr
 
-    forced = _nnbook([*args, "--force"], work, env)
+    forced = nnbook(*args, "--force", cwd=work, env=env)
     assert forced.stderr.count("rendered, --force") == 2
 
 

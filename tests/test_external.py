@@ -7,8 +7,6 @@ error registers a different ``gelu`` under the same name.
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -19,11 +17,6 @@ REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "examples" / "gelu.py"
 #: the planted error: the sech² term of the derivative written with the wrong sign
 RIGHT, WRONG = "(1 - sp.tanh(u) ** 2)", "(1 + sp.tanh(u) ** 2)"
-
-
-def _nnbook(*args, cwd):
-    return subprocess.run([sys.executable, "-m", "cli.main", *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=600)
 
 
 @pytest.fixture
@@ -57,32 +50,32 @@ def test_chapter_file_errors_are_one_line(tmp_path):
         chapters.get(str(empty))
 
 
-def test_wrong_derivative_in_a_chapter_file_is_caught(outside):
+def test_wrong_derivative_in_a_chapter_file_is_caught(outside, nnbook):
     source = (outside / "gelu.py").read_text()
     assert source.count(RIGHT) == 1
     (outside / "gelu.py").write_text(source.replace(RIGHT, WRONG))
 
-    checked = _nnbook("verify", "gelu.py", "--no-tf", cwd=outside)
+    checked = nnbook("verify", "gelu.py", "--no-tf", cwd=outside)
     assert checked.returncode == 1, checked.stdout
     assert "FAILED gelu' [symbolic exact]" in checked.stderr
     assert "FAILED gelu' [finite-differences float64]" in checked.stderr
     assert "FAILED gelu [" not in checked.stderr  # the formula itself is fine
 
-    refused = _nnbook("render", "gelu.py", "-o", "media", cwd=outside)
+    refused = nnbook("render", "gelu.py", "-o", "media", cwd=outside)
     assert refused.returncode == 1
     lines = refused.stderr.strip().splitlines()
     assert lines[-1].startswith("Error: not rendering chapter101: verification failed")
     assert "gelu' [symbolic exact]" in lines[-1] and "--no-verify" in lines[-1]
     assert not (outside / "media" / "chapter101").exists()
 
-    unbuilt = _nnbook("build", "gelu.py", "-o", "site", cwd=outside)
+    unbuilt = nnbook("build", "gelu.py", "-o", "site", cwd=outside)
     assert unbuilt.returncode == 1 and "gelu' [symbolic exact]" in unbuilt.stderr
     assert not (outside / "site" / "index.html").exists()
 
 
 @pytest.mark.tf
-def test_the_example_chapter_file_verifies_against_tensorflow(outside):
-    checked = _nnbook("verify", "gelu.py", cwd=outside)
+def test_the_example_chapter_file_verifies_against_tensorflow(outside, nnbook):
+    checked = nnbook("verify", "gelu.py", cwd=outside)
     assert checked.returncode == 0, checked.stderr
     assert "7 passed, 0 failed" in checked.stdout
     # the example's stated tolerance for TensorFlow's float32 0.044715 is the one used
@@ -92,7 +85,7 @@ def test_the_example_chapter_file_verifies_against_tensorflow(outside):
 
 
 @pytest.mark.render
-def test_the_example_chapter_file_renders(outside):
-    done = _nnbook("render", "gelu.py", "-o", "media", "--no-verify", cwd=outside)
+def test_the_example_chapter_file_renders(outside, nnbook):
+    done = nnbook("render", "gelu.py", "-o", "media", "--no-verify", cwd=outside)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == [str(outside / "media" / "chapter101" / "GeluScene.mp4")]

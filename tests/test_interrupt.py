@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -20,8 +19,8 @@ def _default_sigint():
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-def _start(args, cwd, env):
-    return subprocess.Popen([sys.executable, "-m", "cli.main", *args], cwd=cwd, env=env,
+def _start(command, args, cwd, env):
+    return subprocess.Popen([*command, *args], cwd=cwd, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True, preexec_fn=_default_sigint)
 
@@ -35,7 +34,8 @@ def _files(folder: Path) -> list[str]:
     (signal.SIGINT, "group", 130),  # Ctrl-C: the terminal signals every process
     (signal.SIGTERM, "parent", 143),  # kill PID: only the nnbook process
 ])
-def test_interrupted_render_leaves_nothing_and_next_run_completes(tmp_path, sig, how, code):
+def test_interrupted_render_leaves_nothing_and_next_run_completes(tmp_path, nnbook, sig, how,
+                                                                  code):
     work, tmp = tmp_path / "work", tmp_path / "tmp"
     work.mkdir()
     tmp.mkdir()
@@ -45,7 +45,7 @@ def test_interrupted_render_leaves_nothing_and_next_run_completes(tmp_path, sig,
     env.pop("NNBOOK_CACHE", None)
     args = ["render", "slow.py", "-o", "media", "--no-verify"]
 
-    proc = _start(args, work, env)
+    proc = _start(nnbook.command, args, work, env)
     deadline = time.monotonic() + 120
     while not marker.exists():
         assert proc.poll() is None, proc.communicate()
@@ -69,8 +69,7 @@ def test_interrupted_render_leaves_nothing_and_next_run_completes(tmp_path, sig,
     assert not (media / "chapter91" / "SlowScene.mp4").exists()
 
     env.pop("NNBOOK_TEST_MARKER")
-    done = subprocess.run([sys.executable, "-m", "cli.main", *args], cwd=work, env=env,
-                          capture_output=True, text=True, timeout=300)
+    done = nnbook(*args, cwd=work, env=env, timeout=300)
     assert done.returncode == 0, done.stderr
     video = media / "chapter91" / "SlowScene.mp4"
     assert done.stdout.split() == [str(video)]
