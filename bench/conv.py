@@ -13,13 +13,19 @@ For the book's digits CNN (x 64×8×8×1, w 3×3×1×8) and a mid-sized layer
   3×3×2×2 kernel and scaled by the ratio of multiply-adds;
 * max/avg pooling (2×2, stride 2) ÷ ``tf.nn.max_pool2d``/``avg_pool2d``.
 
-Times are the minimum of ``--repeat`` runs, ours and TensorFlow's interleaved,
-so a busy machine slows both alike.  The bars are printed with PASS/FAIL.
+Times are the minimum over ``--repeat`` rounds, ours and TensorFlow's
+interleaved so a busy machine slows both alike; each round lets the cores
+settle, then times three calls in a row of each (see ``_min_seconds``).  The
+bars are printed with PASS/FAIL.  The first line names the BLAS kernel NumPy's
+matmul runs, and OpenBLAS's own choice when the environment pins another.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -33,16 +39,30 @@ POOL_SHAPES = ((64, 8, 8, 8), (64, 28, 28, 32))
 BARS = {"tf": 1.5, "loop": 100.0, "pool": 2.0}
 
 
-def _min_seconds(fns: list, repeat: int) -> list[float]:
-    """The best time of each function, measured round-robin."""
+#: seconds to wait before timing a function: OpenBLAS's idle threads spin for
+#: 2^28 cycles (about 0.1 s) after a call before they sleep, TensorFlow's for less
+SETTLE = 0.25
+
+
+def _min_seconds(fns: list, repeat: int, burst: int = 3) -> list[float]:
+    """The best time of each function, measured round-robin in bursts.
+
+    Each round waits ``SETTLE`` seconds, then calls each function ``burst``
+    times in a row.  Without the wait, the other library's threads, still
+    spinning after its own call, would take the cores from whichever runs
+    next: measured here, TensorFlow's conv2d took 3.5 ms alone and 9.3 ms right
+    after NumPy's matmul.
+    """
     for fn in fns:
         fn()  # warm up: TensorFlow traces, NumPy allocates
     best = [float("inf")] * len(fns)
     for _ in range(repeat):
         for k, fn in enumerate(fns):
-            start = time.perf_counter()
-            fn()
-            best[k] = min(best[k], time.perf_counter() - start)
+            time.sleep(SETTLE)
+            for _ in range(burst):
+                start = time.perf_counter()
+                fn()
+                best[k] = min(best[k], time.perf_counter() - start)
     return best
 
 
@@ -58,7 +78,7 @@ def _im2col(x: np.ndarray, w: np.ndarray) -> np.ndarray:
     kh, kw, c, o = w.shape
     n, h, wd, _ = x.shape
     patches = window(
-        window(x, 2, (1, 1), (wd, kw), -(kw // 2)), 1, (1, 1), (h, kh), -(kh // 2)
+        x, (1, (1, 1), (h, kh), -(kh // 2)), (2, (1, 1), (wd, kw), -(kw // 2))
     )  # n, i, p, j, q, c
     cols = np.ascontiguousarray(patches.transpose(0, 1, 3, 2, 4, 5)).reshape(
         -1, kh * kw * c
@@ -76,6 +96,33 @@ def _loop_seconds_per_mac() -> float:
     return (time.perf_counter() - start) / _macs(x.shape, w.shape)
 
 
+def _blas() -> str:
+    """Which BLAS kernel NumPy's matmul runs, and whether the environment chose it.
+
+    OpenBLAS picks a kernel for the CPU at load time unless OPENBLAS_CORETYPE
+    names one; a pin to an older kernel (Haswell: AVX2 on a CPU with AVX-512)
+    halves NumPy's float32 GEMM while TensorFlow's oneDNN still uses the whole
+    CPU.  The bench runs as the environment says and prints both choices.
+    """
+    from threadpoolctl import threadpool_info
+
+    code = (
+        "import numpy, threadpoolctl; print(next(i.get('architecture', '?') for i in "
+        "threadpoolctl.threadpool_info() if 'numpy' in i['filepath']))"
+    )
+    blas = next((i for i in threadpool_info() if "numpy" in i["filepath"]), None)
+    if blas is None:
+        return "NumPy's BLAS: not found by threadpoolctl"
+    line = f"NumPy's BLAS: {blas['internal_api']} {blas['version']}, kernel {blas.get('architecture', '?')}"
+    pin = os.environ.get("OPENBLAS_CORETYPE")
+    if pin:
+        env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_CORETYPE"}
+        own = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                             text=True).stdout.strip()
+        line += f" (pinned by OPENBLAS_CORETYPE={pin}; OpenBLAS's own choice here: {own})"
+    return line
+
+
 def _verdict(ok: bool) -> str:
     return "PASS" if ok else "FAIL"
 
@@ -87,6 +134,7 @@ def main() -> None:
     tf = tensorflow()
     rng = np.random.default_rng(0)
     f = formula("conv2d", padding="same", bias=False)
+    print(_blas())
     per_mac = _loop_seconds_per_mac()
     print(f"loop oracle: {per_mac * 1e6:.1f} µs per multiply-add (1×5×5×2 ∗ 3×3×2×2)")
     print(

@@ -160,7 +160,7 @@ def test_show_takes_formula_parameters(run):
     result = run("show", "conv2d", "-p", "stride=2", "-p", "padding=same")
     assert result.exit_code == 0, result.output
     assert "strides=[2, 2], padding='SAME'" in result.output
-    assert "window(window(x, 2, (2, 1), (Wo, KW), -P_l)" in result.output
+    assert "window(x, (1, (2, 1), (Ho, KH), -P_t), (2, (2, 1), (Wo, KW), -P_l))" in result.output
     # claims name the parameters they are about when they differ from those shown
     assert "  conv2d/dx.strided: " in result.output
     assert "  conv2d/dx [with stride=(1, 1)]: " in result.output

@@ -46,7 +46,7 @@ def test_generated_source_has_no_python_loop(name, params):
 def test_conv2d_source_is_a_strided_window_contracted_by_a_blocked_gemm():
     src = formula("conv2d", stride=2, padding="same").source
     assert (
-        "window(window(x, 2, (2, 1), (Wo, KW), -P_l), 1, (2, 1), (Ho, KH), -P_t)" in src
+        "window(x, (1, (2, 1), (Ho, KH), -P_t), (2, (2, 1), (Wo, KW), -P_l))" in src
     )
     assert "contract('pqco,nipjqc->nijo', w, window(" in src
 
@@ -270,16 +270,16 @@ def test_weight_gradient_without_the_stride_is_caught():
 def test_window_reads_affine_indices_with_padding_flips_and_dilation():
     a = np.arange(1.0, 8.0)  # 7 cells
     # a[2i + p - 1], i < 3, p < 3: the first read (i = p = 0) is the padded a[-1]
-    got = window(a, 0, (2, 1), (3, 3), -1)
+    got = window(a, (0, (2, 1), (3, 3), -1))
     want = [
         [a[2 * i + p - 1] if 0 <= 2 * i + p - 1 < 7 else 0.0 for p in range(3)]
         for i in range(3)
     ]
     np.testing.assert_array_equal(got, want)
     # a[6 - p]: a negative step reads backwards
-    np.testing.assert_array_equal(window(a, 0, (-1,), (7,), 6), a[::-1])
+    np.testing.assert_array_equal(window(a, (0, (-1,), (7,), 6)), a[::-1])
     # a[(u - p) / 2]: present only where 2 divides u - p
-    got = window(a, 0, (1, -1), (5, 2), 0, 2, fill=-np.inf)
+    got = window(a, (0, (1, -1), (5, 2), 0, 2), fill=-np.inf)
     want = [
         [a[(u - p) // 2] if (u - p) % 2 == 0 and u >= p else -np.inf for p in range(2)]
         for u in range(5)
@@ -289,7 +289,7 @@ def test_window_reads_affine_indices_with_padding_flips_and_dilation():
 
 def test_window_is_a_view_when_nothing_is_padded():
     x = np.arange(24.0).reshape(2, 12)
-    assert np.shares_memory(window(x, 1, (2, 1), (5, 2), 0), x)
+    assert np.shares_memory(window(x, (1, (2, 1), (5, 2), 0)), x)
 
 
 def test_reduce_window_equals_numpy_reductions():
@@ -300,3 +300,114 @@ def test_reduce_window_equals_numpy_reductions():
     np.testing.assert_allclose(
         reduce_window(v, (2,), np.add), v.sum(axis=2), rtol=1e-15
     )
+
+
+def test_window_reads_several_axes_with_one_padded_copy():
+    # 'same' padding on both axes: one (H + 2)·(W + 2) copy under the view, not a
+    # copy of the width-windowed view (which would hold KW times the input)
+    x = np.random.default_rng(1).normal(size=(2, 5, 6, 3))
+    v = window(x, (1, (1, 1), (5, 3), -1), (2, (1, 1), (6, 3), -1))
+    assert v.shape == (2, 5, 3, 6, 3, 3)
+    span = sum((n - 1) * s for n, s in zip(v.shape, v.strides)) + v.itemsize
+    assert span == 2 * 7 * 8 * 3 * x.itemsize
+    padded = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
+    for i, p, j, q in np.ndindex(5, 3, 6, 3):
+        np.testing.assert_array_equal(v[:, i, p, j, q], padded[:, i + p, j + q])
+    # dilation on one axis and padding on another, in the same call: x[(u - p)/2, j + q - 1]
+    d = window(x, (1, (1, -1), (5, 2), 0, 2), (2, (1, 1), (6, 3), -1), fill=-np.inf)
+    for u, p, j, q in np.ndindex(5, 2, 6, 3):
+        row, col = (u - p) // 2, j + q - 1
+        inside = (u - p) % 2 == 0 and 0 <= row < 5 and 0 <= col < 6
+        want = x[:, row, col] if inside else np.full((2, 3), -np.inf)
+        np.testing.assert_array_equal(d[:, u, p, j, q], want)
+
+
+def _shifted_calls(monkeypatch) -> list:
+    from nnmath import lowering
+
+    calls = []
+    real = lowering._shifted_gemm
+    monkeypatch.setattr(
+        lowering, "_shifted_gemm", lambda *a, **k: calls.append(a[1].shape) or real(*a, **k)
+    )
+    return calls
+
+
+@pytest.mark.parametrize("dtype, rtol", [(np.float64, 1e-12), (np.float32, 1e-5)])
+@pytest.mark.parametrize("params", [
+    {"padding": "same"},
+    {"padding": "valid"},
+    {"padding": ((2, 0), (1, 3)), "dilation": (1, 2)},
+])
+def test_stride_one_conv2d_multiplies_shifted_rows_of_the_input(
+    monkeypatch, dtype, rtol, params
+):
+    """The zero-copy path (one GEMM per kernel tap on a row range of x, β = 1)
+    equals einsum on the same window, across row blocks, with a bias."""
+    from nnmath import lowering
+
+    calls = _shifted_calls(monkeypatch)
+    monkeypatch.setattr(lowering, "GEMM_BLOCK_BYTES", 300)  # many blocks, a ragged last
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(3, 9, 11, 4)).astype(dtype)
+    w = rng.normal(size=(3, 2, 4, 5)).astype(dtype)
+    b = rng.normal(size=5).astype(dtype)
+    f = formula("conv2d", **params)
+    got = f.numpy(x=x, w=w, b=b)
+    assert calls, "the shifted-row path was not taken"
+    want = lowering.loop_oracle(f)(x=x.astype(float), w=w.astype(float), b=b.astype(float))
+    assert got.dtype == dtype
+    np.testing.assert_allclose(got, want, rtol=rtol, atol=rtol)
+
+
+def test_shifted_rows_leave_strided_flipped_and_integer_windows_to_im2col():
+    from nnmath.lowering import _shifted_rows
+
+    x = np.random.default_rng(0).normal(size=(2, 12, 12, 4))
+    order = (0, 1, 3, 2, 4, 5)  # as contract puts it: free n, i, j, then summed p, q, c
+    same = window(x, (1, (1, 1), (12, 3), -1), (2, (1, 1), (12, 3), -1)).transpose(order)
+    assert _shifted_rows(same, 3) is not None
+    # stride 2 would compute 4 rows per row kept
+    strided = window(x, (1, (2, 1), (6, 3), -1), (2, (2, 1), (6, 3), -1)).transpose(order)
+    assert _shifted_rows(strided, 3) is None
+    flipped = window(x, (1, (1, -1), (10, 3), 2), (2, (1, 1), (10, 3), 0)).transpose(order)
+    assert _shifted_rows(flipped, 3) is None
+    assert _shifted_rows(same.astype(np.int64), 3) is None
+
+
+def test_conv2d_gemm_is_numpys_own_blas(monkeypatch):
+    """The β = 1 GEMM is NumPy's own OpenBLAS (a second BLAS's spinning threads
+    slowed NumPy's matmul 2–4× here); without one, conv2d still runs, by im2col."""
+    import glob
+    import os
+
+    from nnmath import lowering
+
+    wheel = os.path.join(os.path.dirname(os.path.dirname(np.__file__)), "numpy.libs")
+    if glob.glob(os.path.join(wheel, "*openblas*")):
+        assert lowering._numpy_blas_gemm(np.float32) is not None
+        assert lowering._numpy_blas_gemm(np.float64) is not None
+    rng = np.random.default_rng(0)
+    x, w = rng.normal(size=(2, 6, 6, 3)), rng.normal(size=(3, 3, 3, 2))
+    f = formula("conv2d", padding="same", bias=False)
+    want = lowering.loop_oracle(f)(x=x, w=w)
+    calls = _shifted_calls(monkeypatch)
+    monkeypatch.setattr(lowering, "_numpy_blas_gemm", lambda dtype: None)
+    np.testing.assert_allclose(f.numpy(x=x, w=w), want, rtol=1e-12, atol=1e-12)
+    assert not calls
+
+
+@pytest.mark.parametrize("ufunc", [np.maximum, np.add])
+def test_reduce_window_in_threads_equals_one_thread(monkeypatch, ufunc):
+    from nnmath import lowering
+
+    x = np.random.default_rng(2).normal(size=(7, 10, 10, 3))
+    v = window(x, (1, (2, 1), (5, 2), 0), (2, (2, 1), (5, 2), 0))
+    monkeypatch.setattr(lowering, "THREAD_BYTES", 1 << 40)
+    alone = reduce_window(v, (2, 4), ufunc)
+    monkeypatch.setattr(lowering, "THREAD_BYTES", 64)  # 7 rows over every core
+    assert lowering._threads()[0] >= 1
+    np.testing.assert_array_equal(reduce_window(v, (2, 4), ufunc), alone)
+    np.testing.assert_array_equal(alone, (x.reshape(7, 5, 2, 5, 2, 3).max(axis=(2, 4))
+                                          if ufunc is np.maximum else
+                                          x.reshape(7, 5, 2, 5, 2, 3).sum(axis=(2, 4))))
