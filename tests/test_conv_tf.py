@@ -49,3 +49,48 @@ def test_gradient_to_every_tied_maximum_fails_only_on_ties():
     check = check_gradient(bad, "float64")
     assert not check.passed and "ties" in check.detail
     assert all(r["passed"] for r in check.cases if r["case"] != "ties, as after a ReLU")
+
+
+def test_random_conv2d_parameterisations_match_tensorflow(monkeypatch):
+    """Shapes, strides, dilations and paddings drawn at random (fixed seed), not
+    the library's own cases: both lowering paths, the zero-copy shifted rows and
+    im2col, equal tf.nn.conv2d."""
+    import tensorflow as tf
+
+    from nnmath import lowering
+
+    shifted = []
+    real = lowering._shifted_gemm
+    monkeypatch.setattr(lowering, "_shifted_gemm",
+                        lambda *a, **k: shifted.append(1) or real(*a, **k))
+    rng = np.random.default_rng(2026)
+    checked = 0
+    while checked < 80:
+        n, h, w, c, o = (int(v) for v in rng.integers(1, [4, 12, 12, 6, 6]))
+        kh, kw = (int(v) for v in rng.integers(1, 5, size=2))
+        stride = tuple(int(v) for v in rng.integers(1, 3, size=2)) if rng.random() < 0.3 else 1
+        dilation = (tuple(int(v) for v in rng.integers(1, 3, size=2))
+                    if stride == 1 and rng.random() < 0.3 else 1)
+        kind = rng.choice(["valid", "same", "explicit"])
+        padding = (tuple(tuple(int(v) for v in rng.integers(0, 3, size=2)) for _ in range(2))
+                   if kind == "explicit" else str(kind))
+        dil = (dilation, dilation) if isinstance(dilation, int) else dilation
+        extra = padding if kind == "explicit" else ((0, 0), (0, 0))
+        if kind != "same" and (h + sum(extra[0]) < (kh - 1) * dil[0] + 1
+                               or w + sum(extra[1]) < (kw - 1) * dil[1] + 1):
+            continue  # the kernel is larger than the input: a ValueError, tested elsewhere
+        dtype, tol = (("float64", 1e-10), ("float32", 1e-4))[checked % 2]
+        f = formula("conv2d", stride=stride, padding=padding, dilation=dilation)
+        x = rng.normal(size=(n, h, w, c)).astype(dtype)
+        k = rng.normal(size=(kh, kw, c, o)).astype(dtype)
+        b = rng.normal(size=o).astype(dtype)
+        tf_padding = ([[0, 0], list(padding[0]), list(padding[1]), [0, 0]]
+                      if kind == "explicit" else padding.upper())
+        want = tf.nn.conv2d(x, k, strides=stride, padding=tf_padding,
+                            dilations=dilation).numpy() + b
+        got = f.numpy(x=x, w=k, b=b)
+        assert got.shape == want.shape, (x.shape, k.shape, stride, dilation, padding)
+        np.testing.assert_allclose(got, want, rtol=tol, atol=tol,
+                                   err_msg=str((x.shape, k.shape, stride, dilation, padding)))
+        checked += 1
+    assert 10 < len(shifted) < checked  # both paths were exercised
