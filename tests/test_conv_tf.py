@@ -86,11 +86,39 @@ def test_random_conv2d_parameterisations_match_tensorflow(monkeypatch):
         b = rng.normal(size=o).astype(dtype)
         tf_padding = ([[0, 0], list(padding[0]), list(padding[1]), [0, 0]]
                       if kind == "explicit" else padding.upper())
-        want = tf.nn.conv2d(x, k, strides=stride, padding=tf_padding,
-                            dilations=dilation).numpy() + b
+        want = tf.nn.conv2d(tf.constant(x, dtype=dtype), tf.constant(k, dtype=dtype),
+                            strides=stride, padding=tf_padding, dilations=dilation).numpy() + b
         got = f.numpy(x=x, w=k, b=b)
         assert got.shape == want.shape, (x.shape, k.shape, stride, dilation, padding)
         np.testing.assert_allclose(got, want, rtol=tol, atol=tol,
                                    err_msg=str((x.shape, k.shape, stride, dilation, padding)))
         checked += 1
     assert 10 < len(shifted) < checked  # both paths were exercised
+
+
+@pytest.mark.parametrize("name", ["max_pool2d", "avg_pool2d"])
+def test_random_pooling_parameterisations_match_tensorflow(name):
+    """Pool sizes, strides and paddings drawn at random (fixed seed), tie-free
+    inputs, float32 and float64, against tf.nn.max_pool2d / avg_pool2d."""
+    import tensorflow as tf
+
+    op = {"max_pool2d": tf.nn.max_pool2d, "avg_pool2d": tf.nn.avg_pool2d}[name]
+    rng = np.random.default_rng(7)
+    checked = 0
+    while checked < 40:
+        n, h, w, c = (int(v) for v in rng.integers(1, [4, 13, 13, 5]))
+        pool = tuple(int(v) for v in rng.integers(1, 4, size=2))
+        stride = tuple(int(v) for v in rng.integers(1, 4, size=2))
+        padding = str(rng.choice(["valid", "same"]))
+        if padding == "valid" and (h < pool[0] or w < pool[1]):
+            continue
+        dtype, tol = (("float64", 1e-12), ("float32", 1e-6))[checked % 2]
+        x = rng.permutation(n * h * w * c).reshape(n, h, w, c).astype(dtype) / 7.0
+        got = formula(name, pool_size=pool, stride=stride, padding=padding).numpy(x=x)
+        # a NumPy float64 array passed straight to tf.nn.max_pool2d right after a
+        # float32 call came back float32 (TF 2.21 here); a typed constant does not
+        want = op(tf.constant(x, dtype=dtype), pool, stride, padding.upper()).numpy()
+        assert got.shape == want.shape, (x.shape, pool, stride, padding)
+        np.testing.assert_allclose(got, want, rtol=tol, atol=tol,
+                                   err_msg=str((x.shape, pool, stride, padding)))
+        checked += 1
