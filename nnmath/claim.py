@@ -8,6 +8,7 @@ from functools import cached_property
 import sympy as sp
 
 from .formula import Formula, Input
+from .typeset import latex
 
 __all__ = ["Claim", "UPSTREAM"]
 
@@ -43,10 +44,10 @@ class Claim:
         f = self.formula
         if self.elementwise:
             name = f.symbol or rf"\operatorname{{{f.name}}}"
-            return rf"{name}'\left({sp.latex(f.var)}\right) = {sp.latex(self.rhs)}"
+            return rf"{name}'\left({latex(f.var)}\right) = {latex(self.rhs)}"
         wrt = sp.IndexedBase(self.wrt)[self.indices] if self.indices else sp.Symbol(self.wrt)
         out = "L" if not f.indices else "L"
-        return rf"\frac{{\partial {out}}}{{\partial {sp.latex(wrt)}}} = {sp.latex(self.rhs)}"
+        return rf"\frac{{\partial {out}}}{{\partial {latex(wrt)}}} = {latex(self.rhs)}"
 
     @property
     def upstream(self) -> Input | None:

@@ -14,6 +14,8 @@ from typing import Callable
 import numpy as np
 import sympy as sp
 
+from .typeset import latex
+
 __all__ = ["Input", "Formula", "dims", "indices", "ShapeError"]
 
 #: how random test inputs are drawn and how the symbolic instance constrains them
@@ -114,13 +116,13 @@ class Formula:
             definition = elementary(self.scalar)
             if isinstance(definition, sp.Function) and definition.args == (self.var,):
                 definition = definition.rewrite(sp.exp)  # tanh(z) = tanh(z) says nothing
-            return rf"{name}\left({sp.latex(self.var)}\right) = {sp.latex(definition)}"
-        return f"{sp.latex(self.lhs)} = {sp.latex(self.expr)}"
+            return rf"{name}\left({latex(self.var)}\right) = {latex(definition)}"
+        return f"{latex(self.lhs)} = {latex(self.expr)}"
 
     @property
     def indexed_latex(self) -> str:
         """The equation in indexed form, over a batch."""
-        return f"{sp.latex(self.lhs)} = {sp.latex(self.expr)}"
+        return f"{latex(self.lhs)} = {latex(self.expr)}"
 
     @cached_property
     def constant_symbols(self) -> dict[sp.Symbol, float]:

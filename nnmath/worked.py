@@ -18,10 +18,10 @@ from functools import cached_property
 
 import numpy as np
 import sympy as sp
-from sympy.printing.latex import LatexPrinter
 
 from .formula import Formula
 from .primitives import MaxShift, elementary
+from .typeset import BookLatexPrinter, latex
 
 __all__ = ["DIGITS", "Worked", "fmt", "substituted_latex", "worked"]
 
@@ -127,7 +127,7 @@ class Worked:
         """``lhs = (equation with numbers) = value``."""
         printer = _NumberPrinter(self, digits, max_terms)
         return (
-            f"{sp.latex(self.lhs)} = {printer.doprint(self.expr)} "
+            f"{latex(self.lhs)} = {printer.doprint(self.expr)} "
             f"= {fmt(self.value, digits)}"
         )
 
@@ -190,7 +190,7 @@ def _expand(function: sp.Expr, limits) -> list[sp.Expr]:
     ]
 
 
-class _NumberPrinter(LatexPrinter):
+class _NumberPrinter(BookLatexPrinter):
     """SymPy's LaTeX printer with leaves printed as numbers and sums written out.
 
     Sums are expanded while printing (rather than by ``doit``, whose canonical

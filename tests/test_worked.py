@@ -151,3 +151,31 @@ def test_zero_padding_cells_print_as_zero_not_wrapped_around():
     expected = f.numpy(**arrays)[0, 0, 0, 0]
     assert float(result) == pytest.approx(expected) == pytest.approx(sum(products))
     assert expected == 1 + 2 + 6 + 7  # the 2x2 corner inside the image; the rest is border
+
+
+# -- textbook term order ------------------------------------------------------------
+def test_sums_print_subtracted_terms_last():
+    """SymPy alone prints θ' = −ηg + θ and (−y + ŷ)²."""
+    assert formula("sgd").latex == r"{\theta'}_{p} = {\theta}_{p} - \eta {g}_{p}"
+    assert r"\left({\hat{y}}_{n,k} - {y}_{n,k}\right)^{2}" in formula("mse").latex
+    assert claim("mse/dyhat").latex.endswith(
+        r"= \frac{2 {\hat{y}}_{n,k} - 2 {y}_{n,k}}{K N}")
+    # all terms subtracted: SymPy's order, nothing moved
+    import sympy as sp
+
+    from nnmath.typeset import latex
+
+    a, b = sp.symbols("a b")
+    assert latex(-a - b) == "- a - b"
+    assert latex(b - a) == "b - a"
+    assert latex(sp.exp(-a + b)) == "e^{b - a}"
+
+
+def test_worked_update_reads_theta_minus_step():
+    # the numbers follow the printed order: θ first, then − η·g
+    latex = substituted_latex(
+        formula("sgd"), {"theta": np.array([0.5]), "g": np.array([2.0])},
+        at={"p": 0})
+    rhs = latex.split(" = ")[1]
+    assert rhs.startswith("0.50 - ")
+    assert latex.endswith(f"= {fmt(0.5 - 0.01 * 2.0)}")
