@@ -225,12 +225,14 @@ class LossCurvesScene(Scene):
         grid = table(rows, [None] + [CURVE_COLORS[n] for n in CURVES])
         grid.next_to(keys, DOWN, buff=0.55).align_to(keys, RIGHT)
         note = label(
-            "both cross-entropies are −log p: a confident mistake\n"
-            "costs without bound; MSE never exceeds 1 here",
+            "both cross-entropies are −log p:\n"
+            "a confident mistake costs without bound;\n"
+            "MSE never exceeds 1 here",
             font_size=24,
             color=COLORS["highlight"],
         )
-        note.next_to(grid, DOWN, buff=0.4).align_to(grid, RIGHT)
+        # left-aligned with the table, clear of the plot's guide lines
+        note.next_to(grid, DOWN, buff=0.4).align_to(grid, LEFT)
         self.play(Create(guides), FadeIn(dots), FadeIn(grid), run_time=1.2)
         self.play(FadeIn(note), run_time=0.8)
         self.wait(2.5)
