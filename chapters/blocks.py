@@ -403,6 +403,7 @@ class FunctionPlot(VGroup):
         x_label: str = "z",
         y_label: str | None = None,
         jump: float | None = None,
+        x_axis_at: float | None = None,
     ):
         super().__init__()
         self.axes = Axes(
@@ -419,6 +420,9 @@ class FunctionPlot(VGroup):
                 "line_to_number_buff": 0.12,
             },
         )
+        if x_axis_at is not None:  # e.g. a log plot's floor, instead of y = 0
+            # c2p is unchanged: it measures from the x axis's own origin
+            self.axes.x_axis.shift(self.axes.c2p(0, x_axis_at) - self.axes.c2p(0, 0))
         self.curve = self.polyline(z, values, color=color or COLORS["curve"], jump=jump)
         self.labels = VGroup(
             MathTex(x_label, font_size=30, color=GREY_B).next_to(

@@ -56,7 +56,7 @@ PATH_COLORS = {"sgd": "#f2f2f2", "momentum": "#f4a261", "nesterov": "#e76f51",
 #: decimals of the worked Adam step: β₂ = 0.999 must not print as 1.00
 DIGITS = 3
 #: the loss plot's floor: log10 of losses below it are drawn at it
-LOG_FLOOR = -4.0
+LOG_FLOOR = -8.0
 
 
 def example() -> dict:
@@ -100,7 +100,7 @@ class RaceScene(Scene):
         plot = FunctionPlot(steps, np.zeros_like(steps, dtype=float),
                             x_range=[0, STEPS, 10], y_range=[LOG_FLOOR, 2, 2],
                             width=4.2, height=2.1, x_label="t",
-                            y_label=r"\log_{10} L")
+                            y_label=r"\log_{10} L", x_axis_at=LOG_FLOOR)
         plot.remove(plot.curve)
         keys = VGroup(*[legend(title_of(n), PATH_COLORS[n], opacity=1)
                         for n in SETTINGS])
