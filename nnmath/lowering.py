@@ -282,9 +282,10 @@ def contract(spec: str, a: np.ndarray, b: np.ndarray, add=None) -> np.ndarray:
     if add is not None:  # broadcast in the output's order, then put in ours
         out_shape = tuple(shape[labels.index(c)] for c in out)
         add = np.broadcast_to(add, out_shape).transpose([out.index(c) for c in labels])
-    plan = _shifted_rows(big, len(free_b))
-    gemm = _numpy_blas_gemm(dtype) if plan is not None else None
-    if gemm is not None and small.dtype == big.dtype == dtype:
+    plan = _shifted_rows(big, len(free_b))  # None unless big is float32/float64
+    same = plan is not None and small.dtype == big.dtype == dtype
+    gemm = _numpy_blas_gemm(dtype) if same else None
+    if gemm is not None:
         result = _shifted_gemm(gemm, big, small, plan, shape, add)
         return result.transpose([labels.index(c) for c in out])
     rows = max(1, GEMM_BLOCK_BYTES // max(1, big[:1].size * big.itemsize))

@@ -375,6 +375,27 @@ def test_shifted_rows_leave_strided_flipped_and_integer_windows_to_im2col():
     assert _shifted_rows(same.astype(np.int64), 3) is None
 
 
+@pytest.mark.parametrize("small_dtype, add", [
+    (np.complex128, None),  # looked BLAS up for complex128 first: KeyError
+    (np.float32, np.ones(2)),  # a float64 bias makes the product float64
+])
+def test_mixed_dtypes_take_the_im2col_path(monkeypatch, small_dtype, add):
+    from nnmath import lowering
+
+    calls = _shifted_calls(monkeypatch)
+    x = np.random.default_rng(4).normal(size=(2, 12, 12, 3)).astype(np.float32)
+    w = np.random.default_rng(5).normal(size=(3, 3, 3, 2)).astype(small_dtype)
+    if small_dtype is np.complex128:
+        w = w + 1j
+    v = window(x, (1, (1, 1), (10, 3), 0), (2, (1, 1), (10, 3), 0))
+    spec = "pqco,nipjqc->nijo"
+    want = np.einsum(spec, w, v) + (0 if add is None else add)
+    got = lowering.contract(spec, w, v, add=add)
+    assert got.dtype == want.dtype
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+    assert not calls
+
+
 def test_conv2d_gemm_is_numpys_own_blas(monkeypatch):
     """The β = 1 GEMM is NumPy's own OpenBLAS (a second BLAS's spinning threads
     slowed NumPy's matmul 2–4× here); without one, conv2d still runs, by im2col."""
