@@ -262,30 +262,16 @@ class CNNForwardScene(Scene):
         digit.move_to([-5.5, -0.4, 0])
         self.play(FadeIn(digit), run_time=0.6)
         top = max(data["a1"][..., :SHOWN_MAPS].max(), 1e-9)  # one scale for all maps
-        conv_maps = (
-            VGroup(
-                *[
-                    ArrayImage(
-                        data["a1"][..., k], height=1.15, vmin=0, vmax=top, scale=False
-                    )
-                    for k in range(SHOWN_MAPS)
-                ]
-            )
-            .arrange(DOWN, buff=0.18)
-            .move_to([-2.8, -0.55, 0])
-        )
-        pooled = (
-            VGroup(
-                *[
-                    ArrayImage(
-                        data["p1"][..., k], height=1.15, vmin=0, vmax=top, scale=False
-                    )
-                    for k in range(SHOWN_MAPS)
-                ]
-            )
-            .arrange(DOWN, buff=0.18)
-            .move_to([-0.8, -0.55, 0])
-        )
+
+        def column(maps: np.ndarray, x: float) -> VGroup:
+            """The first SHOWN_MAPS feature maps as images, one above the other."""
+            images = [
+                ArrayImage(maps[..., k], height=1.15, vmin=0, vmax=top, scale=False)
+                for k in range(SHOWN_MAPS)
+            ]
+            return VGroup(*images).arrange(DOWN, buff=0.18).move_to([x, -0.55, 0])
+
+        conv_maps, pooled = column(data["a1"], -2.8), column(data["p1"], -0.8)
         heads = VGroup(
             heading("conv + ReLU", conv_maps, buff=0.12),
             heading("max-pool", pooled, buff=0.12),
