@@ -8,7 +8,7 @@ import dataclasses
 import numpy as np
 import pytest
 import sympy as sp
-from test_conv import VARIANTS
+from test_conv import VARIANTS, _shifted_calls
 
 from nnmath import claim, formula
 from nnmath.cases import cases_for, sample
@@ -57,12 +57,7 @@ def test_random_conv2d_parameterisations_match_tensorflow(monkeypatch):
     im2col, equal tf.nn.conv2d."""
     import tensorflow as tf
 
-    from nnmath import lowering
-
-    shifted = []
-    real = lowering._shifted_gemm
-    monkeypatch.setattr(lowering, "_shifted_gemm",
-                        lambda *a, **k: shifted.append(1) or real(*a, **k))
+    shifted = _shifted_calls(monkeypatch)
     rng = np.random.default_rng(2026)
     checked = 0
     while checked < 80:
