@@ -193,7 +193,11 @@ def verify(chapter_names, json_path, junit_path, no_tf) -> int:
     except OSError as exc:
         raise Failure(f"cannot write the report: {exc.strerror}: {exc.filename}") from None
     s = summary(checks)
-    click.echo(f"{s['passed']} passed, {s['failed']} failed")
+    unchecked = f", {s['not_checked']} not checked" if s["not_checked"] else ""
+    click.echo(f"{s['passed']} passed, {s['failed']} failed{unchecked}")
+    for c in checks:
+        if c.passed and not c.checked:
+            click.echo(f"NOT CHECKED {c.label}: {c.detail}")
     for c in checks:
         if not c.passed:
             click.echo(f"FAILED {c.label}: {c.detail}", err=True)
