@@ -197,10 +197,10 @@ def verify(chapter_names, json_path, junit_path, no_tf) -> int:
     click.echo(f"{s['passed']} passed, {s['failed']} failed{unchecked}")
     for c in checks:
         if c.passed and not c.checked:
-            click.echo(f"NOT CHECKED {c.label}: {c.detail}")
+            click.echo(c.line)
     for c in checks:
         if not c.passed:
-            click.echo(f"FAILED {c.label}: {c.detail}", err=True)
+            click.echo(c.line, err=True)
     return 0 if s["ok"] else 1
 
 

@@ -73,6 +73,14 @@ class Check:
         """How messages name a check: ``sigmoid' [symbolic exact]``."""
         return f"{self.subject} [{self.method} {self.dtype}]"
 
+    @property
+    def line(self) -> str:
+        """The check as ``nnbook verify`` reports it under its table (the book's
+        scenes show a wrong claim's verdict with this very line)."""
+        if not self.passed:
+            return f"FAILED {self.label}: {self.detail}"
+        return f"{'NOT CHECKED' if not self.checked else 'passed'} {self.label}: {self.detail}"
+
     def as_dict(self) -> dict:
         return asdict(self)
 

@@ -49,8 +49,10 @@ def test_render_refuses_a_scene_that_looks_up_an_unverified_claim(work, nnbook):
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert "chapter92: 7 checks passed" in done.stderr  # the declared lists are fine
     last = done.stderr.strip().splitlines()[-1]
-    assert last.startswith(f"Error: not rendering chapter92: verification failed for "
-                           f"{WRONG} [symbolic exact]")
+    assert last.startswith(
+        f"Error: not rendering chapter92: verification failed for "
+        f"{WRONG} [symbolic exact]"
+    )
     assert "(looked up by SlopeScene)" in last and "--no-verify" in last
     assert not (work / "media" / "chapter92").exists()
 
@@ -83,14 +85,24 @@ def test_no_python_caller_gets_an_ungated_render(work):
             except GateError as exc:
                 print(name, "refused:", str(exc).split(":")[0])
     """)
-    done = subprocess.run([sys.executable, "-c", script], cwd=work, capture_output=True,
-                          text=True, timeout=900, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines() == [f"{name} refused: not rendering chapter92"
-                                        for name in ("render_chapters", "render_scene",
-                                                     "build_site")]
-    placed = [p for p in work.rglob("*") if p.is_file() and ".cache" not in p.parts
-              and p.suffix != ".py"]
+    assert done.stdout.splitlines() == [
+        f"{name} refused: not rendering chapter92"
+        for name in ("render_chapters", "render_scene", "build_site")
+    ]
+    placed = [
+        p
+        for p in work.rglob("*")
+        if p.is_file() and ".cache" not in p.parts and p.suffix != ".py"
+    ]
     assert placed == [], placed  # nothing in a/, b/ (not even a staged file), site/
 
 
@@ -99,9 +111,13 @@ def test_a_rerender_verifies_nothing_again(work, nnbook):
     first = nnbook("render", "tiny.py", "-o", "media", cwd=work)
     assert first.returncode == 0, first.stderr
     # tiny.py declares nothing: all it is checked on is what its scenes look up
-    assert "chapter90: 6 more checks passed, for what its scenes looked up" in first.stderr
+    assert (
+        "chapter90: 6 more checks passed, for what its scenes looked up" in first.stderr
+    )
     again = nnbook("render", "tiny.py", "-o", "media", cwd=work)
     assert again.returncode == 0, again.stderr
     lines = [ln for ln in again.stderr.splitlines() if ln.startswith("chapter90:")]
-    assert len(lines) == 2 and all("verified before: not re-checked" in ln for ln in lines)
+    assert len(lines) == 2 and all(
+        "verified before: not re-checked" in ln for ln in lines
+    )
     assert again.stderr.count(": cached") == 2
