@@ -29,6 +29,12 @@ class SlopeScene(Scene):
         self.wait(0.4)
 
 
-CHAPTER = Chapter(number=92, slug="unverified", title="A scene's unverified claim",
-                  module=__name__, formulas=("sigmoid",), claims=("sigmoid'",),
-                  scenes=("SlopeScene",))
+CHAPTER = Chapter(
+    number=92,
+    slug="unverified",
+    title="A scene's unverified claim",
+    module=__name__,
+    formulas=("sigmoid",),
+    claims=("sigmoid'",),
+    scenes=("SlopeScene",),
+)
