@@ -73,12 +73,17 @@ def load_module(module: str, path: str = ""):
 
 def load_file(name: str) -> Chapter:
     """The ``CHAPTER`` a lecturer's file declares, e.g. ``load_file("gelu.py")``."""
+    from nnmath import registry
+
     path = Path(name).expanduser().resolve()
     if not path.is_file():
         raise UnknownChapterError(f"no chapter file {name!r}: {path} does not exist")
     module = _module_name(path)
     try:
         mod = load_module(module, str(path))
+        # the file's claims are built now, so a claim registered twice is
+        # reported here, naming the file, not in the middle of a later command
+        registry.claim_names()
     except Exception as exc:
         where = f" (line {exc.lineno})" if isinstance(exc, SyntaxError) else ""
         raise ChapterFileError(

@@ -123,6 +123,15 @@ class Dependencies:
                 return f"claim {name} is gone"
         return ""
 
+    def uses(self) -> set[tuple]:
+        """The registry lookups these dependencies record, in the form
+        :func:`nnmath.registry.recording` collects them."""
+        found = {("claim", name, ()) for name in self.claims}
+        for key in self.formulas:
+            name, _, params = key.partition("|")
+            found.add(("formula", name, ast.literal_eval(params)))
+        return found
+
 
 def _project_file(module) -> Path | None:
     path = getattr(module, "__file__", None)
@@ -198,6 +207,15 @@ class SceneCache:
         if not blob.is_file() or file_sha(blob) != data["sha256"]:
             return None, "cached file missing or damaged"
         return blob, ""
+
+    def recorded(self, request: dict) -> Dependencies | None:
+        """The dependencies the request's entry records (None if it has none)."""
+        try:
+            data = json.loads(self._entry(self.request_key(request)).read_text(
+                encoding="utf-8"))
+            return Dependencies(**data["dependencies"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
 
     def store(self, request: dict, produced: Path, deps: Dependencies,
               seconds: float) -> Path:

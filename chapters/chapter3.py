@@ -23,6 +23,7 @@ from manim import (
     VGroup,
 )
 
+from nnmath import tutorials
 from nnmath.primitives import MaxShift, clip
 from nnmath.registry import formula
 
@@ -31,14 +32,17 @@ from .blocks import (
     COLORS,
     EquationPanel,
     FunctionPlot,
+    code,
     equation,
     fmt,
     label,
     legend,
     title,
+    verdict,
 )
 
-__all__ = ["CHAPTER", "ClippingScene", "LogSumExpScene", "LossCurvesScene", "example"]
+__all__ = ["CHAPTER", "ClippingScene", "LogSumExpScene", "LossCurvesScene",
+           "TutorialLossScene", "example", "tutorial_loss"]
 
 #: the three losses plotted over the predicted probability of the true class
 CURVES = ("mse", "binary_crossentropy", "categorical_crossentropy")
@@ -117,6 +121,33 @@ def example() -> dict:
             # the largest x with e^x finite in float64: log(1.8e308)
             "exp_limit": float(np.log(np.finfo(np.float64).max)),
         }
+
+
+def tutorial_loss() -> dict:
+    """The tutorials' cross-entropy (no clip) on this chapter's logits, class by
+    class, next to Keras's, and the code that gives them."""
+    ex = example()
+    p, onehot = ex["probs"][None, :], np.eye(len(ex["probs"]))
+    with np.errstate(all="ignore"):  # log 0 and 0·log 0: the point
+        losses = [float(tutorials.cross_entropy(p, onehot[[k]]))
+                  for k in range(len(onehot))]
+    return {"logits": ex["logits"], "probs": ex["probs"], "tutorial": losses,
+            "keras": ex["clipped_loss"], "exact": ex["logits_loss"],
+            "source": tutorials.source(tutorials.cross_entropy)}
+
+
+def tutorial_verdict() -> list[str]:
+    """``nnbook verify``'s lines for the tutorials' cross-entropy, checked as the
+    categorical cross-entropy it claims to be: against TensorFlow, so this runs
+    TensorFlow (or says it could not)."""
+    from nnmath.checks import check_forward
+    from nnmath.oracle import OracleUnavailable
+
+    wrong = tutorials.cross_entropy_formula()
+    try:
+        return [check_forward(wrong, dtype).line for dtype in ("float64", "float32")]
+    except OracleUnavailable as exc:
+        return [f"{wrong.name} [tensorflow-forward]: not run: {exc}"]
 
 
 def shown(x: float) -> str:
@@ -308,6 +339,49 @@ class ClippingScene(Scene):
         self.wait(2.5)
 
 
+class TutorialLossScene(Scene):
+    """The cross-entropy as tutorials print it, without the clip: the NaN and ∞ it
+    gives for these logits, and verify's verdict on it against Keras."""
+
+    def construct(self):
+        tl = tutorial_loss()
+        head = title(
+            "The tutorials' cross-entropy: no clip",
+            "as the tutorials print it, on this chapter's logits",
+        )
+        self.play(FadeIn(head), run_time=0.6)
+        listing = code(tl["source"], width=6.4, font_size=24)
+        listing.to_corner(UP + LEFT, buff=0.3).shift(DOWN * 1.25)
+        rows = _logit_rows({"logits": tl["logits"], "probs": tl["probs"]})
+        rows.next_to(listing, RIGHT, buff=0.5).align_to(listing, UP)
+        self.play(FadeIn(listing), FadeIn(rows), run_time=1)
+        classes = len(tl["logits"])
+        grid = table(
+            [
+                ["true class:"] + [str(k) for k in range(classes)],
+                ["cross_entropy(p, y)"] + [shown(v) for v in tl["tutorial"]],
+                ["Keras, clipped"] + [shown(v) for v in tl["keras"]],
+                ["exact, from the logits"] + [shown(v) for v in tl["exact"]],
+            ],
+            [None, COLORS["wrong"], COLORS["output"], COLORS["true"]],
+            font_size=26,
+        )
+        grid.next_to(listing, DOWN, buff=0.5).set_x(0)
+        lines = [grid[i * (classes + 1) : (i + 1) * (classes + 1)] for i in range(4)]
+        self.play(FadeIn(lines[0]), FadeIn(lines[1]), run_time=1)
+        self.wait(1.5)
+        self.play(FadeIn(lines[2]), FadeIn(lines[3]), run_time=1)
+        self.wait(1)
+        report = VGroup(
+            label("nnbook verify, on this code as categorical cross-entropy:",
+                  font_size=22, color=GREY_B),
+            verdict(tutorial_verdict(), width=13),
+        ).arrange(DOWN, aligned_edge=LEFT, buff=0.15)
+        report.to_edge(DOWN, buff=0.35)
+        self.play(FadeIn(report), run_time=1)
+        self.wait(3)
+
+
 class LogSumExpScene(Scene):
     """e^1000 overflows float64; subtracting the max gives the same loss, finite."""
 
@@ -391,7 +465,7 @@ CHAPTER = Chapter(
         "binary_crossentropy/dp",
         "categorical_crossentropy_logits/dz",
     ),
-    scenes=("LossCurvesScene", "ClippingScene", "LogSumExpScene"),
+    scenes=("LossCurvesScene", "ClippingScene", "TutorialLossScene", "LogSumExpScene"),
     example=example,
     prose_file=str(Path(__file__).with_suffix(".md")),
 )

@@ -21,7 +21,7 @@ from manim import (
     linear,
 )
 
-from nnmath import ShapeError
+from nnmath import ShapeError, tutorials
 from nnmath.descent import (
     CLASSIC_X,
     CLASSIC_Y,
@@ -36,7 +36,7 @@ from nnmath.registry import claim, formula
 from nnmath.worked import fmt, substituted_latex
 
 from .base import Chapter
-from .blocks import COLORS, equation, fit, label, legend, matrix, title
+from .blocks import COLORS, code, equation, fit, label, legend, matrix, title, verdict
 from .surface import LossSurface
 
 __all__ = [
@@ -44,9 +44,11 @@ __all__ = [
     "DescentScene",
     "LearningRateScene",
     "TrapScene",
+    "TutorialLoopScene",
     "VariantsScene",
     "example",
     "step_equations",
+    "tutorial_loop",
 ]
 
 START = (0.0, 0.0)
@@ -55,6 +57,8 @@ LEARNING_RATE = 0.15
 RATES = {"too small": 0.002, "good": 0.15, "diverges": 0.19}
 RATE_STEPS, WALK_STEPS, VARIANT_STEPS = 25, 12, 24
 VARIANT_RATE, BATCH_SIZE, SEED = 0.05, 2, 4
+#: the tutorial's loop runs as long as the tutorials run it
+TUTORIAL_EPOCHS = 1000
 #: the map: w across, b up
 W_RANGE, B_RANGE, GRID = (-1.0, 5.0), (-2.0, 3.0), 121
 #: the variants scene looks closer, at the part of the map the paths cover
@@ -92,6 +96,29 @@ def example() -> dict:
                                 BATCH_SIZE, SEED).theta for v in RULES},
         "trap": {"errors": errors, "trap_loss": float(np.mean(errors ** 2)),
                  "loss": linreg_loss(x, y, np.array([2.0, 0.0])), "message": message},
+    }
+
+
+def tutorial_loop() -> dict:
+    """The tutorial's own loop on X shaped (3, 1), next to the registered batch
+    rule on x shaped (3,): same η, same number of steps, from w = b = 0; and
+    verify's verdict on the gradient that loop computes."""
+    from nnmath.checks import check_finite_differences, check_symbolic
+
+    x, y = CLASSIC_X, CLASSIC_Y
+    column = x.reshape(-1, 1)
+    w, b = tutorials.linear_regression(column, y, LEARNING_RATE, TUTORIAL_EPOCHS)
+    run = descend(x, y, START, LEARNING_RATE, TUTORIAL_EPOCHS)
+    wrong = tutorials.dw_claim()
+    return {
+        "column": column,
+        "tutorial": np.array([w, b]),
+        "right": run.theta[-1],
+        "tutorial_loss": linreg_loss(x, y, np.array([w, b])),
+        "loss": run.loss[-1],
+        "mean_target": float(y.mean()),
+        "verdict": [c.line for c in (check_symbolic(wrong), check_finite_differences(wrong))],
+        "source": tutorials.source(tutorials.gradients, tutorials.linear_regression),
     }
 
 
@@ -157,6 +184,60 @@ class TrapScene(Scene):
         fit(refusal, width=13).to_edge(DOWN, buff=0.4)
         self.play(FadeIn(refusal), run_time=0.8)
         self.wait(4)
+
+
+class TutorialLoopScene(Scene):
+    """The tutorial's training loop, broadcast included, run to the end: where it
+    lands next to where the registered rule lands, and verify's verdict on the
+    gradient it computes."""
+
+    def construct(self):
+        tl = tutorial_loop()
+        xs, ys = (", ".join(fmt(v, 0) for v in a) for a in (CLASSIC_X, CLASSIC_Y))
+        head = title("The tutorial's loop, broadcast and all",
+                     f"η = {fmt(LEARNING_RATE)}, {TUTORIAL_EPOCHS} steps from w = b = 0,"
+                     f" on X = [{xs}] stored as a {tl['column'].shape} column, "
+                     f"y = [{ys}]")
+        self.play(FadeIn(head), run_time=0.6)
+        listing = code(tl["source"], width=6.0)
+        listing.to_corner(UP + LEFT, buff=0.3).shift(DOWN * 1.15)
+        self.play(FadeIn(listing), run_time=1)
+        self.wait(1.5)
+
+        def result(name: str, theta, loss: float, color) -> VGroup:
+            return VGroup(
+                label(name, font_size=22, color=GREY_B),
+                label(f"w = {fmt(theta[0])},  b = {fmt(theta[1])}", font_size=28,
+                      color=color),
+                label(f"its mean squared error: {fmt(loss)}", font_size=22,
+                      color=color),
+            ).arrange(DOWN, aligned_edge=LEFT, buff=0.1)
+
+        ends = VGroup(
+            label(f"after {TUTORIAL_EPOCHS} steps", font_size=24),
+            result("the tutorial, X shaped (3, 1)", tl["tutorial"],
+                   tl["tutorial_loss"], COLORS["wrong"]),
+            result("gd_batch on x shaped (3,)", tl["right"], tl["loss"],
+                   COLORS["true"]),
+        ).arrange(DOWN, aligned_edge=LEFT, buff=0.35)
+        ends.next_to(listing, RIGHT, buff=0.5).align_to(listing, UP)
+        self.play(FadeIn(ends[:2]), run_time=1)
+        self.wait(1)
+        self.play(FadeIn(ends[2]), run_time=1)
+        why = label(f"its line is flat at b = {fmt(tl['mean_target'])}, the mean "
+                    "target:\nthe best fit to every x paired with every y",
+                    font_size=22, color=COLORS["highlight"], line_spacing=0.9)
+        why.next_to(ends, DOWN, buff=0.35).align_to(ends, LEFT)
+        self.play(FadeIn(why), run_time=0.8)
+        self.wait(1.5)
+        report = VGroup(
+            label("nnbook verify, on dw as this code computes it:", font_size=22,
+                  color=GREY_B),
+            verdict(tl["verdict"], width=13),
+        ).arrange(DOWN, aligned_edge=LEFT, buff=0.15)
+        report.to_edge(DOWN, buff=0.3)
+        self.play(FadeIn(report), run_time=1)
+        self.wait(3)
 
 
 class DescentScene(Scene):
@@ -291,7 +372,8 @@ CHAPTER = Chapter(
     formulas=("linreg_mse", "gd_batch", "gd_minibatch", "gd_stochastic"),
     claims=("linreg_mse/dw", "linreg_mse/db", "gd_batch/dtheta", "gd_minibatch/dtheta",
             "gd_stochastic/dG"),
-    scenes=("TrapScene", "DescentScene", "LearningRateScene", "VariantsScene"),
+    scenes=("TrapScene", "TutorialLoopScene", "DescentScene", "LearningRateScene",
+            "VariantsScene"),
     example=example,
     prose_file=str(Path(__file__).with_suffix(".md")),
 )

@@ -23,6 +23,7 @@ from manim import (
     VGroup,
 )
 
+from nnmath import tutorials
 from nnmath.registry import claim, formula
 from nnmath.training import PARAMS, Network, sgd_step
 
@@ -33,6 +34,7 @@ from .blocks import (
     EquationPanel,
     NetworkDiagram,
     ProbabilityBars,
+    code,
     equation,
     fit,
     fmt,
@@ -40,6 +42,7 @@ from .blocks import (
     matrix,
     number,
     title,
+    verdict,
 )
 
 __all__ = [
@@ -47,7 +50,9 @@ __all__ = [
     "BackwardPassScene",
     "ChainRuleScene",
     "DescentStepScene",
+    "SigmoidSlipScene",
     "example",
+    "slip",
 ]
 
 NETWORK = "mlp"  # the registered derivation of chapter 1's network (tanh, softmax)
@@ -106,6 +111,45 @@ def example() -> dict:
         "after": after,
         "p_after": softmax.numpy(z=net.forward(after, x)["z2"])[0],
         "loss_after": net.loss(after, x, y),
+    }
+
+
+def slip() -> dict:
+    """The tutorials' σ′(a) for σ′(z), on this chapter's flower and weights with
+    the sigmoid hidden layer the tutorials use.
+
+    The tutorial's numbers come from its own code (:func:`nnmath.tutorials.train_step`),
+    the right ones from the proved claims, and the verdict from the checker run on
+    the claim that code states (:func:`nnmath.tutorials.d_hidden_claim`).
+    """
+    from nnmath.checks import check_finite_differences, check_symbolic
+
+    ex = chapter1.example()
+    params = {k: ex[k] for k in PARAMS}
+    x, y = ex["x"], np.eye(len(ex["class_names"]))[[ex["target"]]]
+    net = Network("sigmoid", "softmax")
+    cache = net.forward(params, x)
+    right = net.backward(params, x, y, cache)
+    # the tutorials keep weights as (inputs, outputs): ours transposed
+    dW1, db1, dW2, db2 = tutorials.train_step(
+        x, y, params["W1"].T, params["b1"], params["W2"].T, params["b2"]
+    )
+    z1 = cache["z1"]
+    wrong = tutorials.d_hidden_claim()
+    return {
+        "z1": z1[0],
+        "slope": claim("sigmoid'").gradient.numpy(z=z1, g=np.ones_like(z1))[0],
+        "tutorial_slope": tutorials.sigmoid_derivative(cache["a1"])[0],
+        "db1": right["b1"],
+        "tutorial_db1": db1,
+        "tutorial_dW1": dW1.T,
+        "dW1": right["W1"],
+        "tutorial_dW2": dW2.T,
+        "dW2": right["W2"],
+        # σ′(a) for a in (0, 1) is smallest at a = 1: the tutorial's floor
+        "floor": float(tutorials.sigmoid_derivative(1.0)),
+        "verdict": [c.line for c in (check_symbolic(wrong), check_finite_differences(wrong))],
+        "source": tutorials.source(tutorials.sigmoid_derivative, tutorials.train_step),
     }
 
 
@@ -367,6 +411,76 @@ class DescentStepScene(Scene):
         ).arrange(RIGHT, buff=0.2)
 
 
+class SigmoidSlipScene(Scene):
+    """The tutorials' slip: σ′ taken at the activation a = σ(z) instead of at z.
+    Their code, the wrong gradients it gives for this flower, verify's verdict."""
+
+    def construct(self):
+        sl = slip()
+        head = title(
+            "A tutorial slip: σ′ taken at the activation",
+            "the same flower and weights, with the sigmoid hidden layer tutorials use",
+        )
+        self.play(FadeIn(head), run_time=0.6)
+        listing = code(sl["source"], width=7.4, mark="sigmoid_derivative(hidden)")
+        listing.to_corner(UP + LEFT, buff=0.3).shift(DOWN * 1.15)
+        note = VGroup(
+            label("hidden = σ(z) is already the activation,", font_size=24),
+            label("so sigmoid_derivative(hidden)", font_size=24),
+            label("= σ(σ(z)) (1 − σ(σ(z))): not σ′(z).", font_size=24,
+                  color=COLORS["wrong"]),
+            label(f"σ′(a) never drops below σ′(1) = {fmt(sl['floor'], 3)}:",
+                  font_size=24),
+            label("a saturated unit still gets a gradient.", font_size=24),
+        ).arrange(DOWN, aligned_edge=LEFT, buff=0.14)
+        note.next_to(listing, RIGHT, buff=0.4).align_to(listing, UP)
+        self.play(FadeIn(listing[0]), run_time=1)
+        self.play(Create(listing[1]), FadeIn(note), run_time=1)
+        self.wait(2.5)
+
+        units = len(sl["z1"])
+        rows = [
+            ("hidden unit", [str(i) for i in range(units)], GREY_B),
+            ("z₁", [fmt(v) for v in sl["z1"]], "#FFFFFF"),
+            ("σ′(z₁): right", [fmt(v, 3) for v in sl["slope"]], COLORS["true"]),
+            ("σ′(a₁): tutorial", [fmt(v, 3) for v in sl["tutorial_slope"]],
+             COLORS["wrong"]),
+            ("∂L/∂b₁ = δ₁: proved", [fmt(v, 3) for v in sl["db1"]], COLORS["true"]),
+            ("∂L/∂b₁: tutorial", [fmt(v, 3) for v in sl["tutorial_db1"]],
+             COLORS["wrong"]),
+        ]
+        cells = VGroup()
+        for name, values, color in rows:
+            cells.add(label(name, font_size=22, color=GREY_B))
+            for v in values:
+                cells.add(label(v.replace("-", "−"), font_size=22, color=color))
+        table = cells.arrange_in_grid(rows=len(rows), cols=units + 1,
+                                      buff=(0.3, 0.18),
+                                      col_alignments="l" + "r" * units)
+        fit(table, width=13).to_edge(UP, buff=1.7)
+        self.play(FadeOut(listing), FadeOut(note), FadeIn(table), run_time=1.2)
+        self.wait(1.5)
+        worst = int(np.argmax(np.abs(sl["tutorial_db1"] - sl["db1"])
+                              / np.abs(sl["db1"])))
+        off = abs(sl["tutorial_db1"][worst] / sl["db1"][worst] - 1)
+        box = SurroundingRectangle(
+            VGroup(*[cells[r * (units + 1) + 1 + worst] for r in (4, 5)]),
+            color=COLORS["highlight"], buff=0.08)
+        why = label(f"unit {worst}: the tutorial's gradient is {off:.0%} off",
+                    font_size=24, color=COLORS["highlight"])
+        why.next_to(table, DOWN, buff=0.3)
+        self.play(Create(box), FadeIn(why), run_time=0.8)
+        self.wait(1.5)
+        report = VGroup(
+            label("nnbook verify, on δ₁ as this code computes it:", font_size=22,
+                  color=GREY_B),
+            verdict(sl["verdict"], width=13),
+        ).arrange(DOWN, aligned_edge=LEFT, buff=0.15)
+        report.to_edge(DOWN, buff=0.35)
+        self.play(FadeIn(report), run_time=1)
+        self.wait(3)
+
+
 CHAPTER = Chapter(
     number=5,
     slug="backprop",
@@ -387,8 +501,13 @@ CHAPTER = Chapter(
         "dense/db",
         "dense/dx",
         *(f"{NETWORK}/{s}" for s in ("dW2", "db2", "dz1", "dW1", "db1", "dx")),
+        # the sigmoid network the tutorials' slip is shown on
+        "sigmoid'",
+        "mlp.sigmoid/dz1",
+        "mlp.sigmoid/db1",
     ),
-    scenes=("BackwardPassScene", "ChainRuleScene", "DescentStepScene"),
+    scenes=("BackwardPassScene", "ChainRuleScene", "DescentStepScene",
+            "SigmoidSlipScene"),
     example=example,
     prose_file=str(Path(__file__).with_suffix(".md")),
 )

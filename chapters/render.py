@@ -10,15 +10,19 @@ A fresh process per scene is what makes the cache exact: while the scene renders
 the registry records every formula and claim it looks up and ``sys.modules``
 every source file it imports (see :mod:`chapters.cache`).
 
-Manim renders into a throw-away media directory; the finished file is copied
-next to its destination under a temporary name and moved into place with
-``os.replace``, so an interrupted render never leaves a half-written file where
-a good one was.  Workers turn SIGTERM into an exception so that clean-up runs.
+Manim renders into a throw-away media directory; the finished file is kept in
+the cache (or staged beside its destination under a hidden temporary name), and
+only after the gate (:func:`chapters.verification.gate`) has verified what the
+chapter declares *and* what its scenes looked up is it moved into place with
+``os.replace``: no render reaches ``media/`` ungated, and an interrupted render
+never leaves a half-written file where a good one was.  Workers turn SIGTERM
+into an exception so that clean-up runs.
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
+import dataclasses
 import importlib
 import multiprocessing
 import os
@@ -33,6 +37,7 @@ from pathlib import Path
 
 from .base import Chapter
 from .cache import SceneCache, atomic_copy, cache_root, file_sha
+from .verification import Verified
 
 __all__ = [
     "FORMATS",
@@ -109,6 +114,12 @@ class Rendered:
     cached: bool = False
     reason: str = ""  # why it was (re-)rendered
     worker: int = 0  # the process that rendered it
+    #: what the scene looked up while it rendered: ("formula", name, params) and
+    #: ("claim", name, ()), as :func:`nnmath.registry.recording` collects them
+    uses: frozenset = frozenset()
+    #: where the finished file waits for the gate (a cache object, or a hidden
+    #: file beside the target); empty once it is in place
+    staged: str = ""
 
 
 def _validate(quality: str, fmt: str) -> None:
@@ -206,11 +217,23 @@ def _manim_render(job: SceneJob, media: str) -> Path:
     return Path(produced)
 
 
+def _staging(target: Path) -> Path:
+    """A hidden name beside ``target`` for a finished file awaiting the gate.
+
+    It carries the pid of the process that will place it (the worker's parent),
+    so :func:`_sweep_partials` removes it only once that process is gone.
+    """
+    return target.with_name(f".{target.name}.staged.{os.getppid()}.partial")
+
+
 def run_job(job: SceneJob) -> Rendered:
-    """Render one scene, keep it in the cache, and move it atomically to its target.
+    """Render one scene and keep the result in the cache (or staged beside its
+    target, when the cache is off); :func:`render_jobs` moves it into place
+    once the gate has verified what the scene looked up.
 
     Meant to run in a fresh process (see :func:`local_executor`): the formulas,
-    claims and source files recorded here become the scene's cache key.
+    claims and source files recorded here become the scene's cache key, and
+    what it looked up is what the gate verifies.
     """
     from nnmath import registry
 
@@ -224,16 +247,19 @@ def run_job(job: SceneJob) -> Rendered:
     with tempfile.TemporaryDirectory(prefix="nnbook-render-") as media:
         with registry.recording() as used:
             produced = _manim_render(job, media)
+        if not fresh:  # imported earlier in this process: lookups may be missed
+            used |= {("formula", n, ()) for n in registry.names()}
+            used |= {("claim", n, ()) for n in registry.claim_names()}
         if job.cache:
-            if not fresh:  # imported earlier in this process: lookups may be missed
-                used |= {("formula", n, ()) for n in registry.names()}
-                used |= {("claim", n, ()) for n in registry.claim_names()}
             extra = (Path(job.path).resolve().parent,) if job.path else ()
             deps = recorded_dependencies(used, extra)
-            produced = SceneCache(Path(job.cache)).store(
+            staged = SceneCache(Path(job.cache)).store(
                 job.request, produced, deps, time.perf_counter() - start)
-        atomic_copy(produced, target)
-    return Rendered(job, target, time.perf_counter() - start, worker=os.getpid())
+        else:
+            staged = _staging(target)
+            atomic_copy(produced, staged)
+    return Rendered(job, target, time.perf_counter() - start, worker=os.getpid(),
+                    uses=frozenset(used), staged=str(staged))
 
 
 def _explain(job: SceneJob, exc: Exception) -> str:
@@ -293,13 +319,46 @@ def _alive(pid: int) -> bool:
 
 def _from_cache(job: SceneJob) -> tuple[Rendered | None, str]:
     start = time.perf_counter()
-    blob, reason = SceneCache(Path(job.cache)).lookup(job.request)
+    cache = SceneCache(Path(job.cache))
+    blob, reason = cache.lookup(job.request)
     if blob is None:
         return None, reason
-    target = Path(job.target)
-    if not target.is_file() or file_sha(target) != blob.name:
-        atomic_copy(blob, target)
-    return Rendered(job, target, time.perf_counter() - start, cached=True), ""
+    deps = cache.recorded(job.request)
+    return Rendered(job, Path(job.target), time.perf_counter() - start, cached=True,
+                    uses=frozenset(deps.uses()) if deps else frozenset(),
+                    staged=str(blob)), ""
+
+
+def _place(r: Rendered) -> Rendered:
+    """Move a gated result into place: copy a cache object, or rename a staged
+    file, onto the target (atomically either way)."""
+    staged, target = Path(r.staged), r.path
+    if staged.parent == target.parent:  # staged beside the target: the cache is off
+        os.replace(staged, target)
+    elif not target.is_file() or file_sha(target) != staged.name:
+        atomic_copy(staged, target)
+    return dataclasses.replace(r, staged="")
+
+
+def _discard(results: Sequence[Rendered]) -> None:
+    """Remove files staged beside their targets (cache objects stay: they are
+    valid renders, only not gated into place)."""
+    for r in results:
+        if r.staged and Path(r.staged).parent == r.path.parent:
+            Path(r.staged).unlink(missing_ok=True)
+
+
+def _chapters_of(jobs: Sequence[SceneJob]) -> dict[tuple[str, str], Chapter]:
+    """The chapter of each job's module (a book chapter, or a chapter file)."""
+    from . import load_file
+
+    found: dict[tuple[str, str], Chapter] = {}
+    for job in jobs:
+        key = (job.module, job.path)
+        if key not in found:
+            found[key] = (load_file(job.path) if job.path
+                          else importlib.import_module(job.module).CHAPTER)
+    return found
 
 
 #: seconds a stopped worker gets to clean up before it is killed
@@ -336,16 +395,49 @@ def render_jobs(
     workers: int = 1,
     force: bool = False,
     on_progress: Progress | None = None,
+    verify: bool = True,
+    on_verified: Verified | None = None,
 ) -> list[Rendered]:
-    """Run ``jobs``: cached ones are copied into place, the rest are rendered.
+    """Run ``jobs``: cached ones are taken from the cache, the rest are rendered,
+    and everything passes the gate before it is moved into place.
+
+    The gate (:func:`chapters.verification.gate`) verifies each chapter's
+    declared formulas and claims before any scene runs, and then everything its
+    scenes looked up (recorded while they rendered, or in their cache entries)
+    before any file reaches its target; a failure raises
+    :class:`~chapters.verification.GateError` and nothing of that batch is placed.
+    ``verify=False`` (``--no-verify``) skips it.  Verifications are cached by
+    content, so an unchanged chapter is not verified again.
 
     ``executor`` is any process-based :class:`concurrent.futures.Executor`
     (Dask's ``client.get_executor()`` qualifies); by default a local pool of
     ``workers`` processes.  An executor passed in is left running.  Results come
     back in job order; on an error or interrupt the remaining jobs are cancelled.
     """
+    from .verification import gate
+
     check_tools()  # fail before the first scene, not in the middle
     _sweep_partials(jobs)
+    books = _chapters_of(jobs) if verify else {}
+    for key, chapter in books.items():  # the declared maths, before any scene runs
+        cache = next((Path(j.cache) for j in jobs
+                      if (j.module, j.path) == key and j.cache), None)
+        gate(chapter, cache, force=force, on_verified=on_verified)
+    results = _run(jobs, executor, workers, force, on_progress)
+    try:
+        for key, chapter in books.items():  # what the scenes really looked up
+            mine = [r for r in results if (r.job.module, r.job.path) == key]
+            cache = next((Path(r.job.cache) for r in mine if r.job.cache), None)
+            gate(chapter, cache, uses={r.job.scene: r.uses for r in mine}, force=force,
+                 on_verified=on_verified)
+        return [_place(r) for r in results]
+    finally:
+        _discard(results)
+
+
+def _run(jobs: Sequence[SceneJob], executor: cf.Executor | None, workers: int,
+         force: bool, on_progress: Progress | None) -> list[Rendered]:
+    """Every job's result, from the cache or rendered, not yet in place."""
     results: dict[int, Rendered] = {}
     reasons: dict[int, str] = {}
     done = 0
@@ -370,8 +462,7 @@ def render_jobs(
         futures = {pool.submit(run_job, jobs[i]): i for i in todo}
         for future in cf.as_completed(futures):
             i = futures[future]
-            r = future.result()
-            results[i] = Rendered(r.job, r.path, r.seconds, False, reasons[i], r.worker)
+            results[i] = dataclasses.replace(future.result(), reason=reasons[i])
             done += 1
             if on_progress:
                 on_progress(results[i], done, len(jobs))
@@ -381,6 +472,7 @@ def render_jobs(
         else:
             for f in futures:
                 f.cancel()
+        _discard(list(results.values()))
         raise
     if own:
         pool.shutdown(wait=True)
@@ -395,15 +487,17 @@ def render_scene(
     fmt: str = "mp4",
     out_dir: Path = Path("media"),
     cache: bool = True,
+    verify: bool = True,
 ) -> Path:
-    """Render one scene of ``chapter``; return the path of the finished file.
+    """Render one scene of ``chapter`` through the gate; return the path of the
+    finished file.
 
     >>> render_scene(chapters.get("1"), "NeuronScene", quality="l")  # doctest: +SKIP
     PosixPath('.../media/chapter1/NeuronScene.mp4')
     """
     job = scene_job(chapter, scene_name, quality=quality, fmt=fmt, out_dir=out_dir,
                     cache=cache)
-    return render_jobs([job])[0].path
+    return render_jobs([job], verify=verify)[0].path
 
 
 def render_chapters(
@@ -415,8 +509,9 @@ def render_chapters(
     **run,
 ) -> list[Rendered]:
     """Render every scene of ``chapters`` as one batch of jobs (so ``workers``
-    run scenes of different chapters side by side); ``run`` goes to
-    :func:`render_jobs`.  Results are in book order."""
+    run scenes of different chapters side by side), through the gate; ``run``
+    goes to :func:`render_jobs` (``verify``, ``on_verified``, ``workers``, …).
+    Results are in book order."""
     jobs = [scene_job(ch, s, quality=quality, fmt=fmt, out_dir=out_dir)
             for ch in chapters for s in ch.scenes]
     return render_jobs(jobs, **run)

@@ -1,13 +1,20 @@
-"""What ``nnbook verify CHAPTER…`` checks: the formulas and claims the chapters use."""
+"""What ``nnbook verify CHAPTER…`` checks, and the gate every render goes through.
+
+The gate verifies what a chapter declares (its ``formulas`` and ``claims``) and,
+beyond that, everything its scenes really looked up while they rendered: the
+same recording (:func:`nnmath.registry.recording`) the render cache keys on.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Callable, Iterable
 
 from .base import Chapter
 
-__all__ = ["subjects", "cached_verification", "verification_key"]
+__all__ = ["subjects", "cached_verification", "verification_key", "verify_cached",
+           "GateError", "gate", "chapter_checks", "looked_up"]
 
 
 def subjects(chapters: Iterable[Chapter], *, whole_library: bool = False):
@@ -75,24 +82,21 @@ def _store(path: Path, checks) -> None:
         pass  # a cache that cannot be written only costs time later
 
 
-def cached_verification(chapters: Iterable[Chapter], cache: Path, *,
-                        whole_library: bool = False, oracle: bool = True,
-                        force: bool = False, on_check: Callable | None = None):
-    """``(checks, cached)``: the checks of ``chapters``, reused from ``cache`` when
-    the very same formulas and claims were verified by the very same code.
-
-    A fresh run is also filed under each chapter's own key, so ``nnbook verify``
-    followed by ``nnbook render chapter3`` verifies nothing twice.
-    """
+def verify_cached(formulas: list, claims: list, cache: Path | None, *,
+                  oracle: bool = True, force: bool = False,
+                  on_check: Callable | None = None):
+    """``(checks, cached)``: the checks of exactly these formulas and claims,
+    reused from ``cache`` (None: no cache) when the very same formulas and claims
+    were verified by the very same code."""
     import json
 
     from nnmath.checks import Check, verify
 
-    chapters = list(chapters)
-    folder = cache / "verify"
-    formulas, claims = subjects(chapters, whole_library=whole_library)
-    path = folder / f"{verification_key(formulas, claims, oracle=oracle)}.json"
-    if path.is_file() and not force:
+    path = None
+    if cache is not None:
+        key = verification_key(formulas, claims, oracle=oracle)
+        path = Path(cache) / "verify" / f"{key}.json"
+    if path is not None and path.is_file() and not force:
         try:
             checks = [Check(**d) for d in json.loads(path.read_text(encoding="utf-8"))]
         except (ValueError, TypeError):
@@ -103,11 +107,133 @@ def cached_verification(chapters: Iterable[Chapter], cache: Path, *,
                     on_check(c)
             return checks, True
     checks = verify(formulas, claims, oracle=oracle, on_check=on_check)
-    _store(path, checks)
-    if len(chapters) > 1 or whole_library:
+    if path is not None:
+        _store(path, checks)
+    return checks, False
+
+
+def cached_verification(chapters: Iterable[Chapter], cache: Path, *,
+                        whole_library: bool = False, oracle: bool = True,
+                        force: bool = False, on_check: Callable | None = None):
+    """``(checks, cached)``: the checks of ``chapters``, reused from ``cache`` when
+    the very same formulas and claims were verified by the very same code.
+
+    A fresh run is also filed under each chapter's own key, so ``nnbook verify``
+    followed by ``nnbook render chapter3`` verifies nothing twice.
+    """
+    chapters = list(chapters)
+    formulas, claims = subjects(chapters, whole_library=whole_library)
+    checks, cached = verify_cached(formulas, claims, cache, oracle=oracle, force=force,
+                                   on_check=on_check)
+    if not cached and (len(chapters) > 1 or whole_library):
+        folder = cache / "verify"
         for ch in chapters:
             f, c = subjects([ch])
             names = {x.name for x in [*f, *c]}
             _store(folder / f"{verification_key(f, c, oracle=oracle)}.json",
                    [k for k in checks if k.subject in names])
-    return checks, False
+    return checks, cached
+
+
+# -- the gate ----------------------------------------------------------------------
+class GateError(RuntimeError):
+    """A chapter whose maths failed verification; nothing of it is rendered.
+    The message is one line naming the failed checks."""
+
+
+#: ``on_verified(chapter, checks, cached, what)``: a verification the gate ran
+Verified = Callable[[Chapter, list, bool, str], None]
+
+
+def looked_up(uses: Iterable[tuple]) -> tuple[list, list]:
+    """The formulas and claims a recording holds (``("formula", name, params)``
+    and ``("claim", name, ())``), as objects, each once, in a stable order."""
+    from nnmath import registry
+
+    formulas, claims = {}, {}
+    for kind, name, params in sorted(set(uses), key=repr):
+        if kind == "formula":
+            f = registry.formula(name, **dict(params))
+            formulas.setdefault(id(f), f)
+        else:
+            c = registry.claim(name)
+            claims.setdefault(c.name, c)
+    return list(formulas.values()), list(claims.values())
+
+
+def _beyond(chapter: Chapter, uses: Mapping[str, Iterable[tuple]]):
+    """What the scenes looked up beyond the chapter's declared lists: (formulas,
+    claims, scenes that used each, by subject label)."""
+    from nnmath.checks import _subject
+
+    f_decl, c_decl = subjects([chapter])
+    known = {id(f) for f in f_decl} | {id(c.formula) for c in c_decl}
+    formulas, claims, users = {}, {}, {}
+    for scene, used in uses.items():
+        fs, cs = looked_up(used)
+        for f in fs:
+            if id(f) not in known:
+                formulas.setdefault(id(f), f)
+                users.setdefault(_subject(f), []).append(scene)
+        for c in cs:
+            if c.name not in chapter.claims:
+                claims.setdefault(c.name, c)
+                users.setdefault(c.name, []).append(scene)
+    return list(formulas.values()), list(claims.values()), users
+
+
+def _refuse(chapter: Chapter, checks: list, users: Mapping[str, list]) -> None:
+    failed = [c for c in checks if not c.passed]
+    if not failed:
+        return
+    by_subject: dict[str, list] = {}
+    for c in failed:  # in the order verify ran them: symbolic first
+        by_subject.setdefault(c.subject, []).append(c.label)
+    parts = []
+    for subject, labels in by_subject.items():
+        scenes = users.get(subject)
+        parts.append(", ".join(labels) + (
+            f" (looked up by {', '.join(sorted(set(scenes)))})" if scenes else ""))
+    raise GateError(f"not rendering {chapter.id}: verification failed for "
+                    f"{', '.join(parts)}; fix the claim, or render anyway with "
+                    "--no-verify")
+
+
+def gate(chapter: Chapter, cache: Path | None, *,
+         uses: Mapping[str, Iterable[tuple]] | None = None, force: bool = False,
+         on_verified: Verified | None = None) -> list:
+    """Verify ``chapter`` before anything of it is rendered or published; raise
+    :class:`GateError` if a check fails.
+
+    Without ``uses``: its declared formulas and claims.  With ``uses`` (scene →
+    what it looked up while it rendered): everything beyond the declared lists.
+    Every render goes through this twice, before and after the scenes run (see
+    :func:`chapters.render.render_jobs`).  Both verifications are cached by
+    content, so re-renders verify nothing again.
+    """
+    if uses is None:
+        formulas, claims = subjects([chapter])
+        users: dict = {}
+        what = "declared"
+    else:
+        formulas, claims, users = _beyond(chapter, uses)
+        if not formulas and not claims:
+            return []
+        what = "looked up by its scenes"
+    checks, cached = verify_cached(formulas, claims, cache, force=force)
+    _refuse(chapter, checks, users)
+    if on_verified:
+        on_verified(chapter, checks, cached, what)
+    return checks
+
+
+def chapter_checks(chapter: Chapter, cache: Path | None,
+                   uses: Mapping[str, Iterable[tuple]] | None = None,
+                   force: bool = False) -> list:
+    """Every check of ``chapter`` (declared and looked up by its scenes), passed
+    or not: what its page's badges show."""
+    checks, _ = verify_cached(*subjects([chapter]), cache, force=force)
+    formulas, claims, _ = _beyond(chapter, uses or {})
+    if formulas or claims:
+        checks = checks + verify_cached(formulas, claims, cache, force=force)[0]
+    return checks

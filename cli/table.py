@@ -30,7 +30,8 @@ class CheckTable:
                    file=self.out)
 
     def add(self, check) -> None:
-        result = "pass" if check.passed else "FAIL"
+        result = ("FAIL" if not check.passed else "pass" if check.checked
+                  else "none")  # "none": reported, not checked (no Keras counterpart)
         self._line((check.subject, check.method, check.dtype, _num(check.max_abs),
                     _num(check.max_rel), _num(check.rtol), _num(check.atol), result))
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from .cases import Case, cases_for, sample
 from .claim import UPSTREAM, Claim
-from .descent import optimizer_of
+from .descent import KerasRule, NoKeras, updated_variable
 from .formula import Formula
 from .lowering import loop_oracle
 from .symbolic import prove
@@ -64,11 +64,22 @@ class Check:
     detail: str = ""
     cases: list = field(default_factory=list)
     seconds: float = 0.0
+    #: False for a row that reports what is *not* checked (an update rule that
+    #: declares no Keras counterpart): it fails nothing, and is no pass either
+    checked: bool = True
 
     @property
     def label(self) -> str:
         """How messages name a check: ``sigmoid' [symbolic exact]``."""
         return f"{self.subject} [{self.method} {self.dtype}]"
+
+    @property
+    def line(self) -> str:
+        """The check as ``nnbook verify`` reports it under its table (the book's
+        scenes show a wrong claim's verdict with this very line)."""
+        if not self.passed:
+            return f"FAILED {self.label}: {self.detail}"
+        return f"{'NOT CHECKED' if not self.checked else 'passed'} {self.label}: {self.detail}"
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -245,27 +256,80 @@ TRAJECTORY_STEPS = 100
 TRAJECTORY_CASES = (("P=3", 3, 1.0), ("P=7", 7, 1.0), ("gradients ~1e-4", 5, 1e-4))
 
 
+class _AsState:
+    """An update rule that names its inputs its own way (``w`` for θ), reading
+    them from the optimizer's state by the names its declaration maps them to."""
+
+    def __init__(self, f: Formula, names: dict):
+        self.f, self.names = f, names
+
+    @property
+    def input_names(self) -> tuple[str, ...]:
+        return tuple(self.names.get(n, n) for n in self.f.input_names)
+
+    def numpy(self, **state: np.ndarray) -> np.ndarray:
+        return self.f.numpy(**{n: state[self.names.get(n, n)] for n in self.f.input_names})
+
+
 def check_keras_trajectory(f: Formula) -> Check:
-    """An update rule against its ``tf.keras.optimizers`` class: both are fed the
-    same seeded gradients for 100 steps, and the variable ``f`` updates is
-    compared after every step.  The other variables come from the registry."""
+    """An update rule against the ``tf.keras.optimizers`` class it declares
+    (``Formula.keras``, see :func:`nnmath.descent.keras_rule`): both are fed the
+    same seeded gradients for 100 steps, and the variable ``f`` claims to give is
+    compared after every step.  The other variables come from the book's rules
+    for that optimizer, with the same hyperparameters."""
     from . import oracle
     from .cases import _seed
-    from .descent import trajectory
+    from .descent import STEPS, trajectory
 
-    opt, var = optimizer_of(f)
+    rule: KerasRule = f.keras
+    opt, var = rule.book, rule.variable
     start, acc = time.perf_counter(), _Errors()
+    state = (*opt.updates, *opt.slots, "g", STEPS)
+    rule_f = _AsState(f, rule.inputs)
+    unknown = [n for n in rule_f.input_names if n not in state]
+    if unknown:
+        acc.passed = False
+        acc.worst = (f"reads {', '.join(unknown)}, which {opt.title}'s state has not "
+                     f"(valid: {', '.join(dict.fromkeys(state))}); name its inputs so, "
+                     "or map them with keras_rule(..., inputs={'w': 'theta'})")
+        return _row(_subject(f), "formula", "keras-trajectory", "float64", acc, start)
     for name, size, scale in TRAJECTORY_CASES:
         rng = np.random.default_rng(_seed(f.name, name, "trajectory"))
         theta0 = rng.normal(size=size)
         grads = scale * rng.normal(size=(TRAJECTORY_STEPS, size))
-        ours = trajectory(opt, theta0, grads, replace={var: f}, **f.params)[var][1:]
-        ref = oracle.keras_trajectory(opt.keras, {**opt.keras_args, **f.params}, theta0,
-                                      grads, opt.slots)[var]
-        _accumulate(acc, Case(name, {f.output_shape[0]: size}), ours, ref,
+        ours = trajectory(opt, theta0, grads, replace={var: rule_f},
+                          **rule.formula_params)[var][1:]
+        ref = oracle.keras_trajectory(rule.optimizer, rule.hyper, theta0, grads,
+                                      opt.slots)
+        if var not in ref:
+            acc.passed = False
+            acc.worst = f"{rule.text}: Keras keeps no {var} with these arguments"
+            break
+        _accumulate(acc, Case(name, {f.output_shape[0]: size}), ours, ref[var],
                     TOLERANCES[("keras-trajectory", "float64")])
-    note = f"{TRAJECTORY_STEPS} steps of tf.keras.optimizers.{opt.keras}, variable {var}"
-    return _row(f.name, "formula", "keras-trajectory", "float64", acc, start, note)
+    note = f"{TRAJECTORY_STEPS} steps of {rule.text}"
+    return _row(_subject(f), "formula", "keras-trajectory", "float64", acc, start, note)
+
+
+def check_update_rule_claim(f: Formula) -> Check:
+    """The row for an update rule that is not run against Keras: one that says it
+    has no Keras counterpart (reported, not checked), or one that says nothing
+    (a failure: its only reference is the TensorFlow string beside it)."""
+    subject, rule = _subject(f), f.keras
+    if isinstance(rule, NoKeras):
+        return Check(subject, "formula", "keras-trajectory", "-", True, checked=False,
+                     detail=f"no Keras counterpart: {rule.reason}")
+    if rule is None:
+        var = updated_variable(f)
+        detail = (f"gives {var}' from {var}, so it is an update rule, but it names no "
+                  "Keras optimizer: its only reference is the TensorFlow written "
+                  "beside it; declare keras=keras_rule('Adam', ...) (nnmath.descent) "
+                  "to check it against tf.keras.optimizers, or keras=NoKeras('why') "
+                  "if it has none")
+    else:
+        detail = (f"keras={rule!r} is neither keras_rule(...) nor NoKeras(...) "
+                  "(nnmath.descent)")
+    return Check(subject, "formula", "keras-trajectory", "-", False, detail=detail)
 
 
 # -- orchestration ------------------------------------------------------------
@@ -284,9 +348,13 @@ def plan(formulas: Iterable[Formula], claims: Iterable[Claim], *, oracle: bool =
             for dt in ("float64", "float32"):
                 jobs.append((f"{_subject(f)} tf {dt}",
                              lambda f=f, dt=dt: check_forward(f, dt)))
-            if optimizer_of(f) is not None:
-                jobs.append((f"{f.name} keras-trajectory",
+            if isinstance(f.keras, KerasRule):
+                jobs.append((f"{_subject(f)} keras-trajectory",
                              lambda f=f: check_keras_trajectory(f)))
+        if not isinstance(f.keras, KerasRule) and (
+                f.keras is not None or updated_variable(f) is not None):
+            jobs.append((f"{_subject(f)} keras-trajectory",
+                         lambda f=f: check_update_rule_claim(f)))
     for c in claims:
         jobs.append((f"{c.name} symbolic", lambda c=c: check_symbolic(c)))
         if oracle:

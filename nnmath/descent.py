@@ -6,6 +6,11 @@ variables (see :mod:`nnmath.library.optimizers`) and the Keras class and slots
 that hold the same state, so that ``nnbook verify`` can run both side by side.
 One step evaluates every formula on the state *before* the step; nothing here
 computes an update by hand.
+
+An update rule says what it claims to be with :func:`keras_rule` (one variable
+of a ``tf.keras.optimizers`` class with given hyperparameters) or
+:class:`NoKeras` (no Keras counterpart, and why), in ``Formula(keras=...)``.
+``nnbook verify`` checks the claim, whatever the rule is called.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from .formula import Formula
 from .registry import claim, formula
 
 __all__ = ["Optimizer", "OPTIMIZERS", "optimizer", "optimizer_of", "trajectory",
+           "KerasRule", "NoKeras", "keras_rule", "updated_variable",
            "CLASSIC_X", "CLASSIC_Y", "RULES", "DescentRun", "descend",
            "sample_gradients", "linreg_loss", "linreg_hessian", "stability_limit",
            "tutorial_error_matrix", "surface", "quadratic_gradient", "quadratic_loss",
@@ -90,15 +96,109 @@ def optimizer(name: str) -> Optimizer:
     return OPTIMIZERS[name]
 
 
-def optimizer_of(f: Formula) -> tuple[Optimizer, str] | None:
-    """The optimizer whose update rules include ``f``, and the variable ``f`` gives.
+# -- what an update rule claims to be ---------------------------------------------
+#: Keras class → the book's optimizers of that class, and the arguments each accepts
+#: (Keras's names; the book's update formulas take the same ones)
+_KERAS_ARGS = {
+    "sgd": ("learning_rate",),
+    "momentum": ("learning_rate", "momentum"),
+    "nesterov": ("learning_rate", "momentum", "nesterov"),
+    "rmsprop": ("learning_rate", "rho", "epsilon"),
+    "adam": ("learning_rate", "beta_1", "beta_2", "epsilon"),
+}
 
-    Formulas shared by two optimizers (the momentum velocity) belong to the first.
+
+@dataclass(frozen=True)
+class KerasRule:
+    """An update rule's claim: after each step, its value is ``variable`` of
+    ``tf.keras.optimizers.<optimizer>(**hyper)`` fed the same gradients.
+
+    Make one with :func:`keras_rule`.  ``inputs`` maps the rule's input names to
+    the optimizer's state names where they differ (``{"w": "theta"}``).
     """
-    for opt in OPTIMIZERS.values():
-        for var, name in opt.updates.items():
-            if name == f.name:
-                return opt, var
+
+    optimizer: str
+    hyper: dict
+    variable: str = THETA
+    inputs: dict = field(default_factory=dict)
+
+    @property
+    def book(self) -> Optimizer:
+        """The book's optimizer that keeps the same state as the Keras one."""
+        return OPTIMIZERS[_book_name(self.optimizer, self.hyper)]
+
+    @property
+    def formula_params(self) -> dict:
+        """The hyperparameters as the book's update formulas take them."""
+        return {k: v for k, v in self.hyper.items() if k != "nesterov"}
+
+    @property
+    def text(self) -> str:
+        """``tf.keras.optimizers.Adam(learning_rate=0.01)``, variable included."""
+        args = ", ".join(f"{k}={v!r}" for k, v in self.hyper.items())
+        return f"tf.keras.optimizers.{self.optimizer}({args}), variable {self.variable}"
+
+
+@dataclass(frozen=True)
+class NoKeras:
+    """An update rule's statement that no Keras optimizer computes it, and why.
+    ``nnbook verify`` reports it, not checked against Keras, in its table."""
+
+    reason: str
+
+
+def _book_name(cls: str, hyper: dict) -> str:
+    if cls == "SGD":
+        if hyper.get("nesterov"):
+            return "nesterov"
+        return "momentum" if "momentum" in hyper else "sgd"
+    return {"RMSprop": "rmsprop", "Adam": "adam"}[cls]
+
+
+def keras_rule(optimizer: str, /, *, variable: str = THETA,
+               inputs: dict | None = None, **hyper) -> KerasRule:
+    """Declare that an update rule computes ``variable`` of
+    ``tf.keras.optimizers.<optimizer>(**hyper)``, e.g.
+    ``Formula(..., keras=keras_rule("Adam", learning_rate=0.01))``.
+
+    The rule reads the optimizer's state by its names (``theta``, ``g``, the
+    slots, ``t`` the steps taken) unless ``inputs`` maps its own names to them.
+    Raises ValueError, naming what is valid, for an optimizer, argument or
+    variable the book cannot run side by side with Keras.
+    """
+    classes = sorted({o.keras for o in OPTIMIZERS.values()})
+    if optimizer not in classes:
+        raise ValueError(f"no book optimizer for tf.keras.optimizers.{optimizer}; "
+                         f"valid: {', '.join(classes)}")
+    book = _book_name(optimizer, hyper)
+    valid = _KERAS_ARGS[book]
+    bad = [k for k in hyper if k not in valid]
+    if bad:
+        raise ValueError(f"{optimizer} as the book runs it ({book}) takes no "
+                         f"{', '.join(bad)}; valid: {', '.join(valid)}")
+    state = list(OPTIMIZERS[book].updates)
+    if variable not in state:
+        raise ValueError(f"{optimizer} ({book}) keeps no variable {variable!r}; "
+                         f"valid: {', '.join(state)}")
+    return KerasRule(optimizer, dict(hyper), variable, dict(inputs or {}))
+
+
+def updated_variable(f: Formula) -> str | None:
+    """The input an update rule gives the next value of, read off its output:
+    ``θ'`` from ``theta``, ``m'`` from ``m``.  None if ``f`` is not one."""
+    out = f.output.strip()
+    if not out.endswith("'"):
+        return None
+    base = out[:-1].strip().lstrip("\\")
+    return base if base in f.input_names else None
+
+
+def optimizer_of(f: Formula) -> tuple[Optimizer, str] | None:
+    """The book's optimizer whose Keras counterpart ``f`` claims to be, and the
+    variable it gives: from its declaration (:func:`keras_rule`), never its name."""
+    rule = f.keras
+    if isinstance(rule, KerasRule):
+        return rule.book, rule.variable
     return None
 
 

@@ -94,6 +94,10 @@ class Formula:
     cases: tuple = ()
     #: raises ValueError, naming the valid choices, on sizes the formula rejects
     check_sizes: Callable[[dict], None] | None = None
+    #: for an update rule, what it claims to compute: a
+    #: :class:`nnmath.descent.KerasRule` (checked against that Keras optimizer),
+    #: :class:`nnmath.descent.NoKeras` (no counterpart, reported), or None
+    keras: object = None
 
     # -- the equation -------------------------------------------------------
     @property

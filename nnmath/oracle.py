@@ -88,11 +88,14 @@ def keras_trajectory(keras_class: str, args: dict, theta0: np.ndarray,
         keras.config.set_floatx(floatx)
     var = tf.Variable(np.asarray(theta0, np.float64), dtype=tf.float64)
     opt.build([var])
-    out: dict[str, list] = {"theta": [], **{s: [] for s in slots}}
+    # a slot Keras does not keep with these arguments (SGD's momentums when
+    # momentum is 0) is left out of the result
+    kept = {s: attr for s, attr in slots.items() if getattr(opt, attr, None)}
+    out: dict[str, list] = {"theta": [], **{s: [] for s in kept}}
     for g in grads:
         opt.apply_gradients([(tf.constant(g, dtype=tf.float64), var)])
         out["theta"].append(var.numpy())
-        for s, attr in slots.items():
+        for s, attr in kept.items():
             out[s].append(getattr(opt, attr)[0].numpy())
     return {k: np.stack(v) for k, v in out.items()}
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import inspect
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Callable, Iterator
 
 from .formula import Formula
 
 __all__ = ["register", "formula", "names", "UnknownNameError", "register_claims",
-           "claim", "claims", "claim_names", "recording"]
+           "claim", "claims", "claim_names", "recording", "RegistryConflict"]
 
 
 class UnknownNameError(KeyError):
@@ -19,10 +20,20 @@ class UnknownNameError(KeyError):
         return str(self.args[0])
 
 
+class RegistryConflict(ValueError):
+    """A name registered a second time without ``override=True``; the message
+    names both places."""
+
+
 _BUILDERS: dict[str, Callable[..., Formula]] = {}
+#: formula name → where its builder was registered ("nnmath/library/x.py:12")
+_ORIGIN: dict[str, str] = {}
 _CACHE: dict[tuple, Formula] = {}
-_CLAIM_BUILDERS: list[Callable[[], list]] = []
+#: claim builders in registration order, each with its override flag
+_CLAIM_BUILDERS: list[tuple[Callable[[], list], bool]] = []
 _CLAIMS: dict[str, object] = {}
+#: claim name → where the builder that stated it was registered
+_CLAIM_ORIGIN: dict[str, str] = {}
 _BUILT: set[Callable[[], list]] = set()
 #: while :func:`recording` is active: every formula and claim looked up
 _USED: list[set] = []
@@ -49,18 +60,71 @@ def _note(kind: str, name: str, params: tuple = ()) -> None:
         used.add((kind, name, params))
 
 
-def register(name: str):
-    """Decorator: register ``builder(**params) -> Formula`` under ``name``."""
+def _where(fn: Callable) -> str:
+    """``file:line`` of a builder's definition, relative to the project if inside."""
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        return repr(fn)
+    path = Path(code.co_filename)
+    root = Path(__file__).resolve().parent.parent
+    try:
+        path = path.resolve().relative_to(root)
+    except ValueError:
+        pass
+    return f"{path}:{code.co_firstlineno}"
+
+
+def _conflict(kind: str, name: str, first: str, second: str, how: str) -> RegistryConflict:
+    return RegistryConflict(
+        f"{kind} {name!r} is registered twice: by {first} and again by {second}; "
+        f"to replace the first, write {how} at {second}")
+
+
+def _invalidate() -> None:
+    """An override replaced a formula: everything built from the old one goes
+    (formulas built from others, e.g. the network losses, and every claim)."""
+    _CACHE.clear()
+    _CLAIMS.clear()
+    _CLAIM_ORIGIN.clear()
+    _BUILT.clear()
+
+
+def register(name: str, *, override: bool = False):
+    """Decorator: register ``builder(**params) -> Formula`` under ``name``.
+
+    A name that is already registered is a :class:`RegistryConflict` naming
+    both places, unless ``override=True``: then this builder replaces the other,
+    whatever was imported first.  The book's library is loaded before any other
+    registration, so a chapter file's override always comes after it.
+    """
+    _load()
 
     def deco(builder: Callable[..., Formula]):
+        where = _where(builder)
+        # the same definition again (a module executed twice) is no conflict
+        if name in _BUILDERS and _ORIGIN[name] != where:
+            if not override:
+                raise _conflict("formula", name, _ORIGIN[name], where,
+                                f"@register({name!r}, override=True)")
+            _invalidate()
         _BUILDERS[name] = builder
+        _ORIGIN[name] = where
         return builder
 
     return deco
 
 
+_LOADING: list[bool] = []
+
+
 def _load() -> None:
-    from . import library  # noqa: F401  (registers on import)
+    if _LOADING:  # the library itself is registering
+        return
+    _LOADING.append(True)
+    try:
+        from . import library  # noqa: F401  (registers on import)
+    finally:
+        _LOADING.clear()
 
 
 def names() -> list[str]:
@@ -88,24 +152,59 @@ def formula(name: str, **params) -> Formula:
     return _CACHE[key]
 
 
-def register_claims(builder: Callable[[], list]):
-    """Decorator: ``builder()`` returns a list of claims to register."""
-    _CLAIM_BUILDERS.append(builder)
-    return builder
+def register_claims(builder: Callable[[], list] | None = None, *,
+                    override: bool = False):
+    """Decorator: ``builder()`` returns a list of claims to register.
+
+    Used bare (``@register_claims``) or as ``@register_claims(override=True)``;
+    a claim whose name is already registered is a :class:`RegistryConflict`
+    naming both builders (raised when claims are first built), unless the
+    later builder asks to override.
+    """
+    _load()
+
+    def deco(b: Callable[[], list]):
+        _CLAIM_BUILDERS.append((b, override))
+        return b
+
+    return deco if builder is None else deco(builder)
+
+
+def _build(build: Callable[[], list], override: bool) -> None:
+    """Run one claim builder and add its claims, all or none.
+
+    It counts as built while it runs: a builder may look up claims of builders
+    registered before it (the network derivations use the activations'), and
+    must not start itself again.
+    """
+    where = _where(build)
+    new: dict[str, object] = {}
+    _BUILT.add(build)
+    try:
+        for c in build():
+            if c.name in new:
+                raise _conflict("claim", c.name, where, where, "each claim once")
+            if c.name in _CLAIMS and _CLAIM_ORIGIN[c.name] != where and not override:
+                raise _conflict("claim", c.name, _CLAIM_ORIGIN[c.name], where,
+                                "@register_claims(override=True)")
+            new[c.name] = c
+    except BaseException:
+        _BUILT.discard(build)
+        raise
+    _CLAIMS.update(new)
+    _CLAIM_ORIGIN.update(dict.fromkeys(new, where))
 
 
 def _claims() -> dict:
     _load()
     # builders registered late (a lecturer's chapter file) are run when first needed
-    pending = [b for b in _CLAIM_BUILDERS if b not in _BUILT]
+    pending = [(b, o) for b, o in _CLAIM_BUILDERS if b not in _BUILT]
     if pending:
         outer = _USED[:]  # building claims looks formulas up; that is not a use
         _USED.clear()
         try:
-            for build in pending:
-                _BUILT.add(build)
-                for c in build():
-                    _CLAIMS[c.name] = c
+            for build, override in pending:
+                _build(build, override)
         finally:
             _USED[:] = outer
     return _CLAIMS

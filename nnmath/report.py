@@ -33,9 +33,12 @@ def _atomic_write(path: Path, text: str) -> None:
 
 
 def summary(checks: list[Check]) -> dict:
+    """Counts; a row that reports something not checked (``checked`` False) is
+    neither passed nor failed."""
     failed = [c for c in checks if not c.passed]
-    return {"checks": len(checks), "passed": len(checks) - len(failed),
-            "failed": len(failed), "ok": not failed}
+    unchecked = [c for c in checks if c.passed and not c.checked]
+    return {"checks": len(checks), "passed": len(checks) - len(failed) - len(unchecked),
+            "failed": len(failed), "not_checked": len(unchecked), "ok": not failed}
 
 
 def _finite(x):
@@ -60,10 +63,13 @@ def write_junit(path: Path, checks: list[Check], *, chapters: list[str]) -> None
     s = summary(checks)
     suite = ET.Element("testsuite", name="nnbook verify " + " ".join(chapters),
                        tests=str(s["checks"]), failures=str(s["failed"]), errors="0",
+                       skipped=str(s["not_checked"]),
                        time=f"{sum(c.seconds for c in checks):.3f}")
     for c in checks:
         case = ET.SubElement(suite, "testcase", classname=f"nnbook.{c.kind}.{c.subject}",
                              name=f"{c.method}[{c.dtype}]", time=f"{c.seconds:.3f}")
+        if c.passed and not c.checked:
+            ET.SubElement(case, "skipped", message=c.detail)
         if not c.passed:
             fail = ET.SubElement(case, "failure", message=c.detail)
             fail.text = (f"max_abs={c.max_abs} max_rel={c.max_rel} "

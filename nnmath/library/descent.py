@@ -12,6 +12,7 @@ from __future__ import annotations
 import sympy as sp
 
 from ..claim import Claim
+from ..descent import NoKeras, keras_rule
 from ..formula import Formula, Input, dims, indices
 from ..registry import formula, register, register_claims
 from ._symbols import N, n
@@ -47,12 +48,18 @@ def _linreg_mse() -> Formula:
 
 
 def _rule(name: str, title: str, expr: sp.Expr, grads: Input, tf: str,
-          learning_rate: float) -> Formula:
+          learning_rate: float, keras) -> Formula:
     return Formula(
         name=name, title=title, output=r"\theta'", indices=(p,), expr=expr,
         inputs=(Input("theta", ("P",), "parameters before the step"), grads),
         tf=tf, output_shape=("P",), params={"learning_rate": learning_rate},
-        constants={"eta": learning_rate})
+        constants={"eta": learning_rate}, keras=keras)
+
+
+#: why the averaging rules have no Keras optimizer to be checked against
+_AVERAGES = NoKeras("tf.keras.optimizers.SGD takes one gradient per step; this "
+                    "rule first averages per-sample gradients G (its one-sample "
+                    "case, gd_stochastic, is checked against Keras SGD)")
 
 
 def _averaged(name: str, title: str, index: sp.Symbol, size: sp.Symbol,
@@ -62,7 +69,8 @@ def _averaged(name: str, title: str, index: sp.Symbol, size: sp.Symbol,
     return _rule(
         name, title, _theta[p] - eta * mean,
         Input("G", (size.name, "P"), f"per-sample gradients of {samples}"),
-        f"theta - {learning_rate!r} * tf.reduce_mean(G, axis=0)", learning_rate)
+        f"theta - {learning_rate!r} * tf.reduce_mean(G, axis=0)", learning_rate,
+        _AVERAGES)
 
 
 @register("gd_batch")
@@ -83,7 +91,9 @@ def _gd_stochastic(learning_rate: float = LEARNING_RATE) -> Formula:
         "gd_stochastic", "Stochastic gradient descent: the gradient of one sample",
         _theta[p] - eta * _G[p],
         Input("G", ("P",), "the gradient of one sample"),
-        f"theta - {learning_rate!r} * G", learning_rate)
+        f"theta - {learning_rate!r} * G", learning_rate,
+        # Keras SGD fed the one sample's gradient G as its g
+        keras_rule("SGD", learning_rate=learning_rate, inputs={"G": "g"}))
 
 
 @register("quadratic")

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import sympy as sp
 
+from ..descent import keras_rule
 from ..formula import Formula, Input, dims, indices
 from ..registry import register
 
@@ -52,10 +53,15 @@ STEP = Input("t", (), "steps taken before this one (Keras's iterations; 0 at the
 
 
 def _rule(name: str, title: str, output: str, expr: sp.Expr, inputs: tuple[Input, ...],
-          tf: str, hyper: dict, notes: str = "") -> Formula:
+          tf: str, hyper: dict, notes: str = "", *, keras: str,
+          selects: dict | None = None) -> Formula:
+    """An update rule, declared as the variable ``output`` names (θ′ → theta) of
+    ``tf.keras.optimizers.<keras>(**hyper, **selects)``."""
+    variable = "theta" if output == r"\theta'" else output.rstrip("'")
     return Formula(name=name, title=title, output=output, indices=(p,), expr=expr,
                    inputs=inputs, tf=tf, output_shape=("P",), params=dict(hyper),
-                   constants={SYMBOL[k]: v for k, v in hyper.items()}, notes=notes)
+                   constants={SYMBOL[k]: v for k, v in hyper.items()}, notes=notes,
+                   keras=keras_rule(keras, variable=variable, **hyper, **(selects or {})))
 
 
 # -- SGD, momentum, Nesterov --------------------------------------------------
@@ -63,7 +69,8 @@ def _rule(name: str, title: str, output: str, expr: sp.Expr, inputs: tuple[Input
 def _sgd(learning_rate: float = 0.01) -> Formula:
     return _rule("sgd", "SGD step (Keras SGD, no momentum)", r"\theta'",
                  _theta[p] - eta * _g[p], (THETA, GRAD),
-                 f"theta - g * {learning_rate!r}", {"learning_rate": learning_rate})
+                 f"theta - g * {learning_rate!r}", {"learning_rate": learning_rate},
+                 keras="SGD")
 
 
 _VELOCITY = Input("v", ("P",), "velocity before the step (0 at the start)")
@@ -81,7 +88,8 @@ def _momentum_velocity(learning_rate: float = 0.01, momentum: float = 0.9) -> Fo
     return _rule("momentum_velocity", "Momentum: the velocity update (Keras SGD)", "v'",
                  mu * _v[p] - eta * _g[p], (_VELOCITY, GRAD),
                  f"v * {momentum!r} - g * {learning_rate!r}", hyper,
-                 "Shared by momentum and Nesterov; Keras calls it `momentums`.")
+                 "Shared by momentum and Nesterov; Keras calls it `momentums`.",
+                 keras="SGD")
 
 
 @register("momentum")
@@ -91,7 +99,7 @@ def _momentum(learning_rate: float = 0.01, momentum: float = 0.9) -> Formula:
                  r"\theta'", _theta[p] + mu * _v[p] - eta * _g[p],
                  (THETA, _VELOCITY, GRAD),
                  f"theta + (v * {momentum!r} - g * {learning_rate!r})", hyper,
-                 "θ moves by the new velocity μv − ηg.")
+                 "θ moves by the new velocity μv − ηg.", keras="SGD")
 
 
 @register("nesterov")
@@ -104,7 +112,7 @@ def _nesterov(learning_rate: float = 0.01, momentum: float = 0.9) -> Formula:
                  f"theta + ((v * {momentum!r} - g * {learning_rate!r}) * {momentum!r} "
                  f"- g * {learning_rate!r})", hyper,
                  "Keras's form: θ moves by μ·(new velocity) − ηg, a look-ahead "
-                 "along the velocity.")
+                 "along the velocity.", keras="SGD", selects={"nesterov": True})
 
 
 # -- RMSprop ------------------------------------------------------------------
@@ -127,7 +135,7 @@ def _rmsprop_velocity(learning_rate: float = 0.001, rho: float = 0.9,
                  _mean_square(), (_SQUARES, GRAD),
                  f"{rho!r} * s + (1 - {rho!r}) * tf.square(g)",
                  _rmsprop_hyper(learning_rate, rho, epsilon),
-                 "Keras calls it `velocities`.")
+                 "Keras calls it `velocities`.", keras="RMSprop")
 
 
 @register("rmsprop")
@@ -139,7 +147,8 @@ def _rmsprop(learning_rate: float = 0.001, rho: float = 0.9,
                  f"theta - g * {learning_rate!r} / tf.sqrt({rho!r} * s + (1 - {rho!r}) "
                  f"* tf.square(g) + {epsilon!r})",
                  _rmsprop_hyper(learning_rate, rho, epsilon),
-                 "Keras adds ε inside the square root, to the new mean square.")
+                 "Keras adds ε inside the square root, to the new mean square.",
+                 keras="RMSprop")
 
 
 # -- Adam ---------------------------------------------------------------------
@@ -167,7 +176,7 @@ def _adam_m(learning_rate: float = 0.001, beta_1: float = 0.9, beta_2: float = 0
             epsilon: float = 1e-7) -> Formula:
     return _rule("adam_m", "Adam: first moment", "m'", _first(), (_FIRST, GRAD),
                  f"m + (g - m) * (1 - {beta_1!r})",
-                 _adam_hyper(learning_rate, beta_1, beta_2, epsilon))
+                 _adam_hyper(learning_rate, beta_1, beta_2, epsilon), keras="Adam")
 
 
 @register("adam_v")
@@ -175,7 +184,7 @@ def _adam_v(learning_rate: float = 0.001, beta_1: float = 0.9, beta_2: float = 0
             epsilon: float = 1e-7) -> Formula:
     return _rule("adam_v", "Adam: second moment", "v'", _second(), (_SECOND, GRAD),
                  f"v + (tf.square(g) - v) * (1 - {beta_2!r})",
-                 _adam_hyper(learning_rate, beta_1, beta_2, epsilon))
+                 _adam_hyper(learning_rate, beta_1, beta_2, epsilon), keras="Adam")
 
 
 @register("adam")
@@ -193,4 +202,4 @@ def _adam(learning_rate: float = 0.001, beta_1: float = 0.9, beta_2: float = 0.9
         _adam_hyper(learning_rate, beta_1, beta_2, epsilon),
         "Keras folds the bias correction into the step size, "
         "η√(1 − β₂ᵗ⁺¹)/(1 − β₁ᵗ⁺¹) at step t + 1, and adds ε to √v, not to √v̂ as "
-        "the paper does.")
+        "the paper does.", keras="Adam")

@@ -1,0 +1,123 @@
+"""The render gate verifies what the scenes really look up, not only what their
+chapter declares, and every way to render goes through it.
+
+A chapter file's scene looks up a wrong claim its CHAPTER does not list
+(``tests/data/unverified_chapter.py``): the declared lists verify, the scene
+renders, and the gate must still keep it out of ``media/``.  Each run is a
+subprocess, so the wrong claim is never registered in the test process.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from chapters.cache import Dependencies, recorded_dependencies
+from nnmath import registry
+
+DATA = Path(__file__).resolve().parent / "data"
+WRONG = "sigmoid'.at_activation"
+
+
+def test_a_cache_entry_gives_back_the_lookups_it_recorded():
+    with registry.recording() as used:
+        registry.formula("conv2d", stride=2, padding="same")
+        registry.claim("sigmoid'")
+    deps = recorded_dependencies(used)
+    again = Dependencies(deps.modules, deps.formulas, deps.claims)
+    assert again.uses() == used
+    assert ("formula", "conv2d", (("padding", "same"), ("stride", 2))) in used
+
+
+@pytest.fixture
+def work(tmp_path):
+    folder = tmp_path / "work"
+    folder.mkdir()
+    shutil.copy(DATA / "unverified_chapter.py", folder / "unverified.py")
+    shutil.copy(DATA / "tiny_chapter.py", folder / "tiny.py")
+    return folder
+
+
+@pytest.mark.render
+def test_render_refuses_a_scene_that_looks_up_an_unverified_claim(work, nnbook):
+    done = nnbook("render", "unverified.py", "-o", "media", cwd=work)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "chapter92: 7 checks passed" in done.stderr  # the declared lists are fine
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith(
+        f"Error: not rendering chapter92: verification failed for "
+        f"{WRONG} [symbolic exact]"
+    )
+    assert "(looked up by SlopeScene)" in last and "--no-verify" in last
+    assert not (work / "media" / "chapter92").exists()
+
+    anyway = nnbook("render", "unverified.py", "-o", "media", "--no-verify", cwd=work)
+    assert anyway.returncode == 0, anyway.stderr
+    assert (work / "media" / "chapter92" / "SlopeScene.mp4").is_file()
+
+
+@pytest.mark.render
+def test_no_python_caller_gets_an_ungated_render(work):
+    script = textwrap.dedent("""
+        from pathlib import Path
+        import chapters
+        from chapters.render import render_chapters, render_scene
+        from chapters.site import build_site
+        from chapters.verification import GateError
+
+        ch = chapters.load_file("unverified.py")
+        calls = {
+            "render_chapters": lambda: render_chapters([ch], out_dir=Path("a")),
+            "render_scene": lambda: render_scene(ch, "SlopeScene", out_dir=Path("b"),
+                                                 cache=False),
+            "build_site": lambda: build_site([ch], Path("site"), media=Path("c"),
+                                             cache=Path("c/.cache")),
+        }
+        for name, call in calls.items():
+            try:
+                call()
+                print(name, "rendered")
+            except GateError as exc:
+                print(name, "refused:", str(exc).split(":")[0])
+    """)
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        f"{name} refused: not rendering chapter92"
+        for name in ("render_chapters", "render_scene", "build_site")
+    ]
+    placed = [
+        p
+        for p in work.rglob("*")
+        if p.is_file() and ".cache" not in p.parts and p.suffix != ".py"
+    ]
+    assert placed == [], placed  # nothing in a/, b/ (not even a staged file), site/
+
+
+@pytest.mark.render
+def test_a_rerender_verifies_nothing_again(work, nnbook):
+    first = nnbook("render", "tiny.py", "-o", "media", cwd=work)
+    assert first.returncode == 0, first.stderr
+    # tiny.py declares nothing: all it is checked on is what its scenes look up
+    assert (
+        "chapter90: 6 more checks passed, for what its scenes looked up" in first.stderr
+    )
+    again = nnbook("render", "tiny.py", "-o", "media", cwd=work)
+    assert again.returncode == 0, again.stderr
+    lines = [ln for ln in again.stderr.splitlines() if ln.startswith("chapter90:")]
+    assert len(lines) == 2 and all(
+        "verified before: not re-checked" in ln for ln in lines
+    )
+    assert again.stderr.count(": cached") == 2
