@@ -16,7 +16,8 @@ import numpy as np
 from .claim import UPSTREAM, Claim
 from .formula import Formula
 
-__all__ = ["tensorflow", "forward", "gradient", "keras_trajectory", "OracleUnavailable"]
+__all__ = ["tensorflow", "forward", "gradient", "keras_trajectory", "keras_layer",
+           "OracleUnavailable"]
 
 
 class OracleUnavailable(RuntimeError):
@@ -98,6 +99,78 @@ def keras_trajectory(keras_class: str, args: dict, theta0: np.ndarray,
         for s, attr in kept.items():
             out[s].append(getattr(opt, attr)[0].numpy())
     return {k: np.stack(v) for k, v in out.items()}
+
+
+def keras_layer(decl, arrays: dict, sizes: dict, *, seed: int = 0,
+                wrt: str | None = None, upstream: np.ndarray | None = None) -> dict:
+    """The Keras layer a formula declares (:class:`nnmath.keras_layer.KerasLayer`),
+    built in float64 with its weights set from ``arrays`` and called on them.
+
+    Returns ``value`` (the call's output, the layer's summed regularization
+    losses, or a weight read after the call, as declared), ``drawn`` (inputs the
+    layer drew itself: a dropout mask, read off a fresh layer with the same seed
+    applied to ones, which draws the same mask on its first call) and, with
+    ``wrt``, ``grad``: ``tf.GradientTape``'s gradient of Σ upstream·value (or of
+    the value itself when it is a scalar) with respect to that input or weight.
+    """
+    tensorflow()
+    import keras
+    import tensorflow as tf
+
+    roles = decl.inputs
+    x_name = next((n for n, role in roles.items() if role == "inputs"), None)
+    mask_name = next((n for n, role in roles.items() if role == "mask"), None)
+    floatx = keras.config.floatx()
+    keras.config.set_floatx("float64")
+    try:
+        def fresh():
+            args = {**decl.args, **{k: sizes[d] for k, d in decl.sized.items()}}
+            if mask_name is not None:
+                args["seed"] = seed
+            layer = getattr(keras.layers, decl.layer)(**args)
+            shape = (np.shape(arrays[x_name])[1:] if x_name is not None
+                     else tuple(sizes[d] for d in decl.build))
+            layer.build((None, *shape))
+            for name, role in roles.items():
+                if role not in ("inputs", "mask"):
+                    getattr(layer, role).assign(np.asarray(arrays[name], np.float64))
+            return layer
+
+        def call(layer, x):
+            if decl.training is None:
+                return layer(x)
+            return layer(x, training=decl.training)
+
+        drawn = {}
+        if mask_name is not None:
+            kept = call(fresh(), tf.ones(np.shape(arrays[x_name]), tf.float64))
+            drawn[mask_name] = (np.asarray(kept) != 0).astype(np.float64)
+        layer = fresh()
+        x = None if x_name is None else tf.constant(arrays[x_name], tf.float64)
+        target = None
+        with tf.GradientTape() as tape:
+            if wrt is not None and wrt == x_name:
+                tape.watch(x)
+                target = x
+            out = None if x is None else call(layer, x)
+            if decl.output == "outputs":
+                value = out
+            elif decl.output == "losses":
+                value = tf.add_n(layer.losses)
+            else:
+                value = getattr(layer, decl.output)
+            loss = value if upstream is None else tf.reduce_sum(
+                value * tf.constant(upstream, tf.float64))
+        grad = None
+        if wrt is not None:
+            if target is None:  # a weight: the backend's own tf.Variable
+                target = getattr(layer, roles[wrt]).value
+            grad = tape.gradient(loss, target)
+            grad = np.zeros(np.shape(arrays[wrt])) if grad is None else np.asarray(grad)
+        value = np.asarray(value)
+    finally:
+        keras.config.set_floatx(floatx)
+    return {"value": value, "drawn": drawn, "grad": grad}
 
 
 def train_keras(x: np.ndarray, y: np.ndarray, params: dict, orders: list, *,
