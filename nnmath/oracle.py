@@ -175,13 +175,21 @@ def keras_layer(decl, arrays: dict, sizes: dict, *, seed: int = 0,
 
 def train_keras(x: np.ndarray, y: np.ndarray, params: dict, orders: list, *,
                 activation: str, head: str, learning_rate: float, batch_size: int,
-                x_test: np.ndarray | None = None) -> dict:
+                x_test: np.ndarray | None = None, batch_norm: bool = False,
+                dropout: tuple[float, int] | None = None) -> dict:
     """Keras's own ``fit`` of the two-layer perceptron, from ``params`` (our
     convention, W[out, in]) and in the batch order ``orders`` (one permutation per
     epoch, ``shuffle=False``), everything in float64.
 
+    ``batch_norm`` puts a ``BatchNormalization`` between the first dense layer and
+    its activation (``params`` then holds gamma, beta, moving_mean and
+    moving_variance); ``dropout=(rate, seed)`` puts a ``Dropout(rate, seed=seed)``
+    after the activation, and the result's ``mask`` is the mask it drew on its
+    first call (a fresh layer with the same seed draws it again on ones).
+
     Returns the training loss before the first step and after every epoch (by the
-    Keras loss object), the final weights in our convention, the seconds each
+    Keras loss object on ``model(x)``, so batch norm uses its moving statistics
+    and dropout is off), the final weights in our convention, the seconds each
     ``fit`` epoch took, and the logits on ``x_test``.
     """
     import time
@@ -189,15 +197,22 @@ def train_keras(x: np.ndarray, y: np.ndarray, params: dict, orders: list, *,
     tensorflow()
     import keras
 
+    hidden = params["W1"].shape[0]
     floatx = keras.config.floatx()
     keras.config.set_floatx("float64")  # layers, loss and the SGD learning rate
     try:
-        model = keras.Sequential([
-            keras.Input((x.shape[1],)),
-            keras.layers.Dense(params["W1"].shape[0], activation=activation),
-            keras.layers.Dense(params["W2"].shape[0])])
-        model.layers[0].set_weights([params["W1"].T, params["b1"]])
-        model.layers[1].set_weights([params["W2"].T, params["b2"]])
+        first = keras.layers.Dense(hidden, activation=None if batch_norm else activation)
+        middle = ([keras.layers.BatchNormalization(), keras.layers.Activation(activation)]
+                  if batch_norm else [])
+        if dropout is not None:
+            middle.append(keras.layers.Dropout(dropout[0], seed=dropout[1]))
+        last = keras.layers.Dense(params["W2"].shape[0])
+        model = keras.Sequential([keras.Input((x.shape[1],)), first, *middle, last])
+        first.set_weights([params["W1"].T, params["b1"]])
+        last.set_weights([params["W2"].T, params["b2"]])
+        if batch_norm:
+            middle[0].set_weights([params[k] for k in
+                                   ("gamma", "beta", "moving_mean", "moving_variance")])
         loss = {"softmax": keras.losses.CategoricalCrossentropy,
                 "sigmoid": keras.losses.BinaryCrossentropy}[head](from_logits=True)
         model.compile(optimizer=keras.optimizers.SGD(learning_rate=learning_rate), loss=loss)
@@ -208,9 +223,18 @@ def train_keras(x: np.ndarray, y: np.ndarray, params: dict, orders: list, *,
                       verbose=0)
             seconds.append(time.perf_counter() - start)
             losses.append(float(loss(y, model(x))))
-        (W1, b1), (W2, b2) = (layer.get_weights() for layer in model.layers)
+        (W1, b1), (W2, b2) = first.get_weights(), last.get_weights()
+        out = {"W1": W1.T, "b1": b1, "W2": W2.T, "b2": b2}
+        if batch_norm:
+            out.update(zip(("gamma", "beta", "moving_mean", "moving_variance"),
+                           middle[0].get_weights()))
+        mask = None
+        if dropout is not None:
+            fresh = keras.layers.Dropout(dropout[0], seed=dropout[1])
+            ones = np.ones((min(batch_size, len(orders[0])), hidden))
+            mask = (np.asarray(fresh(ones, training=True)) != 0).astype(np.float64)
         logits = None if x_test is None else np.asarray(model(x_test))
     finally:
         keras.config.set_floatx(floatx)
-    return {"losses": losses, "params": {"W1": W1.T, "b1": b1, "W2": W2.T, "b2": b2},
-            "seconds_per_epoch": seconds, "test_logits": logits}
+    return {"losses": losses, "params": out, "seconds_per_epoch": seconds,
+            "test_logits": logits, "mask": mask}

@@ -142,7 +142,8 @@ class _ZeroOne:
             at = tuple(int(k) for k in np.argwhere(bad)[0])
             raise ValueError(
                 f"{self.name}: mask[{', '.join(map(str, at))}] = "
-                f"{arrays['mask'][at]!r}; valid: a mask of 0 (dropped) and 1 (kept) "
+                f"{float(arrays['mask'][at])!r}; valid: a mask of 0 (dropped) and 1 "
+                "(kept) "
                 "only, shaped like x"
             )
 
