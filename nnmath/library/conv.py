@@ -29,7 +29,12 @@ n, i, j, c, o, p, q, k, u, v = indices("n i j c o p q k u v")
 p2, q2 = sp.symbols("p' q'", integer=True, nonnegative=True)
 N, H, W, C, KH, KW, O = dims("N H W C KH KW O")
 Ho, Wo, F = dims("Ho Wo F")
-PADDINGS = ("valid", "same", "((top, bottom), (left, right))")
+PADDINGS = (
+    "valid",
+    "same",
+    "((top, bottom), (left, right))",
+    "[[0, 0], [top, bottom], [left, right], [0, 0]]",
+)
 
 _x, _w, _b, _g = (sp.IndexedBase(s) for s in ("x", "w", "b", "g"))
 
@@ -50,14 +55,25 @@ def _pair(name: str, value) -> tuple[int, int]:
 
 
 def _padding(value) -> str | tuple[tuple[int, int], tuple[int, int]]:
+    """'valid', 'same' or ((top, bottom), (left, right)); TensorFlow's spelling
+    [[0, 0], [top, bottom], [left, right], [0, 0]] is the same padding."""
     if isinstance(value, str) and value.lower() in ("valid", "same"):
         return value.lower()
     try:
-        (t, b), (lft, r) = value
+        pairs = [tuple(pair) for pair in value]
+        if len(pairs) == 4 and all(len(pair) == 2 for pair in pairs):
+            if pairs[0] != (0, 0) or pairs[3] != (0, 0):
+                raise ValueError(
+                    f"padding {value!r} pads the batch or the channels; valid: "
+                    "[[0, 0], [top, bottom], [left, right], [0, 0]], as in TensorFlow"
+                )
+            pairs = pairs[1:3]
+        (t, b), (lft, r) = pairs
         if all(isinstance(a, int) and a >= 0 for a in (t, b, lft, r)):
             return (t, b), (lft, r)
-    except (TypeError, ValueError):
-        pass
+    except (TypeError, ValueError) as exc:
+        if "pads the batch" in str(exc):
+            raise
     raise ValueError(f"unknown padding {value!r}; valid: {', '.join(PADDINGS)}")
 
 
@@ -78,33 +94,32 @@ class _Axis:
         """Rows the dilated kernel covers."""
         return self.dilation * (self.kernel - 1) + 1
 
+    @property
+    def pads(self) -> tuple[int, int]:
+        """Explicit rows of padding (before, after); (0, 0) under 'valid'."""
+        return self.padding if isinstance(self.padding, tuple) else (0, 0)
+
     def sizes(self) -> tuple[tuple, sp.Expr]:
         """(derived sizes, the padding before the first cell) as TensorFlow sets them.
 
         'same' pads so that out = ⌈size/stride⌉; an odd total puts the extra
         row at the bottom (the extra column at the right): before = ⌊total/2⌋.
+        Otherwise out counts the windows that fit, ⌊(size + pads − span)/stride⌋
+        + 1, and 0 when none does (TensorFlow's empty output; where it raises
+        instead, see :class:`_WindowFits`).
         """
-        if self.padding == "valid":
-            return (
-                (self.out, sp.floor((self.size - self.span) / self.stride) + 1),
-            ), sp.Integer(0)
-        if self.padding == "same":
-            before = sp.Symbol(self.pad_name, integer=True, nonnegative=True)
-            total = sp.Max((self.out - 1) * self.stride + self.span - self.size, 0)
-            return (
-                (self.out, sp.ceiling(self.size / self.stride)),
-                (before, sp.floor(total / 2)),
-            ), before
-        lo, hi = self.padding
+        if self.padding != "same":
+            lo, hi = self.pads
+            fit = sp.floor((self.size + lo + hi - self.span) / self.stride) + 1
+            # unevaluated: SymPy would drop the max wherever fit ≥ 0 for every
+            # size ≥ 1, as its dimension symbols say, but a size may be 0
+            return ((self.out, sp.Max(0, fit, evaluate=False)),), sp.Integer(lo)
+        before = sp.Symbol(self.pad_name, integer=True, nonnegative=True)
+        total = sp.Max((self.out - 1) * self.stride + self.span - self.size, 0)
         return (
-            (
-                (
-                    self.out,
-                    sp.floor((self.size + lo + hi - self.span) / self.stride) + 1,
-                ),
-            ),
-            sp.Integer(lo),
-        )
+            (self.out, sp.ceiling(self.size / self.stride)),
+            (before, sp.floor(total / 2)),
+        ), before
 
     def read(self, out_index: sp.Symbol, offset: sp.Symbol) -> sp.Expr:
         """The input row a window reads: s·i + d·p − P."""
@@ -145,6 +160,24 @@ def _derived(rows: _Axis, cols: _Axis) -> tuple:
     return rows.sizes()[0] + cols.sizes()[0]
 
 
+def _conv_tf(rows: _Axis, cols: _Axis, padding) -> str:
+    """The TensorFlow reference.  TensorFlow's CPU gradient of conv2d rejects
+    dilation > 1; tf.nn.convolution (which dilates by space-to-batch) has one,
+    but takes neither explicit pads (so the input is zero-padded first, which
+    is what explicit padding means) nor a stride with a dilation: there only
+    the forward tf.nn.conv2d exists on the CPU."""
+    strides = f"strides=[{rows.stride}, {cols.stride}]"
+    dilations = f"dilations=[{rows.dilation}, {cols.dilation}]"
+    if max(rows.dilation, cols.dilation) == 1 or max(rows.stride, cols.stride) > 1:
+        return f"tf.nn.conv2d(x, w, {strides}, padding={_tf_padding(padding)}, {dilations})"
+    if isinstance(padding, str):
+        return f"tf.nn.convolution(x, w, {strides}, padding={padding.upper()!r}, {dilations})"
+    return (
+        f"tf.nn.convolution(tf.pad(x, {_tf_padding(padding)}), w, {strides}, "
+        f"padding='VALID', {dilations})"
+    )
+
+
 def _tf_padding(padding) -> str:
     if isinstance(padding, str):
         return repr(padding.upper())
@@ -154,7 +187,15 @@ def _tf_padding(padding) -> str:
 
 @dataclass(frozen=True)
 class _WindowFits:
-    """Formula.check_sizes: the (dilated, padded) window must fit the input.
+    """Formula.check_sizes: the sizes TensorFlow rejects.
+
+    TensorFlow computes an output size as (size + pads − span + stride) / stride
+    in C's integer division, which truncates towards 0, and raises when that is
+    negative.  So a window that overhangs the padded input gives an empty output
+    while the overhang is under 2·stride rows, and an error from there on; the
+    derived size max(0, ⌊(size + pads − span)/stride⌋ + 1) is TensorFlow's
+    wherever TensorFlow accepts the sizes.  conv2d also rejects a kernel without
+    taps or input channels.
 
     A dataclass, not a closure, so that a formula's fingerprint is the same in
     every process."""
@@ -163,20 +204,36 @@ class _WindowFits:
     rows: _Axis
     cols: _Axis
     kernel_names: tuple[str, str] | None = None  # None: the pool size is the kernel
+    padding: object = "valid"  # as the formula's parameter, for messages
 
     def __call__(self, sizes: dict) -> None:
-        if sizes["Ho"] >= 1 and sizes["Wo"] >= 1:
-            return
+        if self.kernel_names:
+            empty = [d for d in (*self.kernel_names, "C") if sizes[d] == 0]
+            if empty:
+                raise ValueError(
+                    f"{self.op}: the kernel w has {', '.join(f'{d}=0' for d in empty)}; "
+                    "TensorFlow rejects a kernel without taps or input channels; "
+                    "valid: KH, KW and C of at least 1"
+                )
         kh, kw = (
             (sizes[a] for a in self.kernel_names)
             if self.kernel_names
             else (self.rows.kernel, self.cols.kernel)
         )
         span = (self.rows.dilation * (kh - 1) + 1, self.cols.dilation * (kw - 1) + 1)
+        axes = zip((self.rows, self.cols), span, (sizes["H"], sizes["W"]))
+        if all(
+            a.padding == "same" or extent < size + sum(a.pads) + 2 * a.stride
+            for a, extent, size in axes
+        ):
+            return
         raise ValueError(
-            f"{self.op}: the {span[0]}×{span[1]} window (dilation included) is larger than "
-            f"the {sizes['H']}×{sizes['W']} input under padding {self.rows.padding!r}; "
-            "valid: a window no larger than the padded input, or padding='same'"
+            f"{self.op}: the {span[0]}×{span[1]} window (dilation included) is larger "
+            f"than the {sizes['H']}×{sizes['W']} input under padding {self.padding!r} "
+            f"by 2·stride (stride {self.rows.stride}×{self.cols.stride}) or more, where "
+            "TensorFlow's output size is negative; valid: a window that overhangs the "
+            "padded input by less than 2·stride (a smaller overhang gives an empty "
+            "output), or padding='same'"
         )
 
 
@@ -210,18 +267,7 @@ def _conv2d(stride=1, padding="valid", dilation=1, bias: bool = True) -> Formula
         Input("x", ("N", "H", "W", "C"), "images, NHWC"),
         Input("w", ("KH", "KW", "C", "O"), "kernels, HWIO"),
     )
-    # TensorFlow's CPU gradient of conv2d rejects dilation > 1; tf.nn.convolution
-    # (which dilates by space-to-batch) has one, but takes only 'valid'/'same'
-    op = (
-        "tf.nn.convolution"
-        if max(rows.dilation, cols.dilation) > 1 and isinstance(_padding(padding), str)
-        else "tf.nn.conv2d"
-    )
-    tf = (
-        f"{op}(x, w, strides=[{rows.stride}, {cols.stride}], "
-        f"padding={_tf_padding(_padding(padding))}, "
-        f"dilations=[{rows.dilation}, {cols.dilation}])"
-    )
+    tf = _conv_tf(rows, cols, _padding(padding))
     if bias:
         y, tf = y + _b[o], tf + " + b"
         inputs += (Input("b", ("O",), "one bias per output channel"),)
@@ -256,7 +302,7 @@ def _conv2d(stride=1, padding="valid", dilation=1, bias: bool = True) -> Formula
             },
             {"N": 3, "H": 8, "W": 6, "C": 2, "KH": 2, "KW": 3, "O": 1},
         ),
-        check_sizes=_WindowFits("conv2d", rows, cols, ("KH", "KW")),
+        check_sizes=_WindowFits("conv2d", rows, cols, ("KH", "KW"), _padding(padding)),
         tf_tolerance={"float32": (1e-4, 1e-5)},
         tf_note="float32 sums up to KH·KW·C products per output",
         notes=_CONV_NOTES,
@@ -266,8 +312,19 @@ def _conv2d(stride=1, padding="valid", dilation=1, bias: bool = True) -> Formula
 def _pool(name: str, pool_size, stride, padding) -> tuple[_Axis, _Axis, dict]:
     size = _pair("pool_size", pool_size)
     padding = _padding(padding)
-    if not isinstance(padding, str):  # TensorFlow's pooling takes no explicit pads
-        raise ValueError(f"{name}: unknown padding {padding!r}; valid: valid, same")  # noqa: TRY004
+    if not isinstance(padding, str):
+        # TensorFlow's max_pool2d: a pad as large as the window would make a
+        # window of padding alone, with nothing to take the max (or mean) of
+        (t, b), (lft, r) = padding
+        sides = (("top", t, 0), ("bottom", b, 0), ("left", lft, 1), ("right", r, 1))
+        for side, pad, axis in sides:
+            if pad >= size[axis]:
+                raise ValueError(
+                    f"{name}: {side} padding {pad} is not smaller than the pool's "
+                    f"{size[axis]} {('rows', 'columns')[axis]}, as TensorFlow requires; "
+                    f"valid: top and bottom below {size[0]}, left and right below "
+                    f"{size[1]}"
+                )
     rows, cols = _axes(size, size if stride is None else stride, 1, padding)
     params = {
         "pool_size": size,
@@ -275,6 +332,23 @@ def _pool(name: str, pool_size, stride, padding) -> tuple[_Axis, _Axis, dict]:
         "padding": padding,
     }
     return rows, cols, params
+
+
+def _pool_tf(op: str, params: dict) -> str:
+    """The TensorFlow reference.  tf.nn.avg_pool2d takes no explicit padding:
+    its mean over the cells inside the input is then the window sums of the
+    zero-padded input over the window sums of zero-padded ones (all 'VALID')."""
+    window = f"ksize={list(params['pool_size'])}, strides={list(params['stride'])}"
+    padding = params["padding"]
+    if isinstance(padding, str):
+        return f"{op}(x, {window}, padding={padding.upper()!r})"
+    if op == "tf.nn.max_pool2d":
+        return f"{op}(x, {window}, padding={_tf_padding(padding)})"
+    pads = _tf_padding(padding)
+    return (
+        f"{op}(tf.pad(x, {pads}), {window}, padding='VALID') / "
+        f"{op}(tf.pad(tf.ones_like(x), {pads}), {window}, padding='VALID')"
+    )
 
 
 def _pool_formula(name, title, expr, rows, cols, params, tf, notes) -> Formula:
@@ -285,8 +359,7 @@ def _pool_formula(name, title, expr, rows, cols, params, tf, notes) -> Formula:
         indices=(n, i, j, c),
         expr=expr,
         inputs=(Input("x", ("N", "H", "W", "C"), "feature maps, NHWC", "distinct"),),
-        tf=f"{tf}(x, ksize={list(params['pool_size'])}, strides={list(params['stride'])}, "
-        f"padding={params['padding'].upper()!r})",
+        tf=_pool_tf(tf, params),
         output_shape=("N", "Ho", "Wo", "C"),
         derived=_derived(rows, cols),
         params=params,
@@ -295,7 +368,7 @@ def _pool_formula(name, title, expr, rows, cols, params, tf, notes) -> Formula:
             {"N": 1, "H": 4, "W": 4, "C": 3},
             {"N": 3, "H": 7, "W": 6, "C": 1},
         ),
-        check_sizes=_WindowFits(name, rows, cols),
+        check_sizes=_WindowFits(name, rows, cols, padding=params["padding"]),
         notes=notes,
     )
 

@@ -1,0 +1,141 @@
+"""Sizes and indices as exact Python integer code.
+
+A derived size such as ⌊(W − KW)/3⌋ + 1 is a SymPy expression.  Evaluated
+through floats (``lambdify(modules="math")``) it is ⌊7/3 − 4/3⌋ + 1 =
+⌊0.9999999999999998⌋ + 1 = 1 for W = 7, KW = 4, one column short of the 2
+that TensorFlow computes.  This printer writes such an expression as Python
+code over integers only: ⌊a/b⌋ becomes ``a // b``, ⌈a/b⌉ becomes
+``-(-a // b)``, ``Mod`` becomes ``%`` (both take the sign of the divisor),
+``Max``/``Min`` become ``max``/``min``.  A fraction anywhere else, or a float,
+is refused: it would not be an integer.  The code is compiled once per
+expression and costs a Python call, not a SymPy evaluation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import sympy as sp
+
+__all__ = ["NotInteger", "IntegerPrinter", "integer_code", "integer_function", "quotient"]
+
+ATOM, CALL, POW, UNARY, MUL, ADD = 100, 90, 60, 50, 40, 30
+
+
+class NotInteger(TypeError):
+    """An expression that is not made of integer operations."""
+
+
+class IntegerPrinter:
+    """SymPy → Python integer code; ``name`` prints a symbol (a hook for printers
+    that rename symbols, as lambdify does)."""
+
+    def __init__(self, name: Callable[[sp.Symbol], str] = str):
+        self.name = name
+
+    def doprint(self, e: sp.Expr) -> str:
+        return self._print(sp.sympify(e))[0]
+
+    def _print(self, e: sp.Expr) -> tuple[str, int]:
+        for cls in type(e).__mro__:
+            method = getattr(self, f"_print_{cls.__name__}", None)
+            if method is not None:
+                return method(e)
+        raise NotInteger(f"{e} ({type(e).__name__}) is not an integer operation")
+
+    def _paren(self, e: sp.Expr, least: int) -> str:
+        code, prec = self._print(e)
+        return code if prec >= least else f"({code})"
+
+    def _print_Integer(self, e: sp.Integer) -> tuple[str, int]:
+        return str(int(e)), ATOM if e >= 0 else UNARY
+
+    def _print_Rational(self, e: sp.Rational) -> tuple[str, int]:
+        raise NotInteger(f"{e} is a fraction: only ⌊a/b⌋, ⌈a/b⌉ and a mod b divide")
+
+    def _print_Float(self, e: sp.Float) -> tuple[str, int]:
+        raise NotInteger(f"{e} is a float")
+
+    def _print_Symbol(self, e: sp.Symbol) -> tuple[str, int]:
+        return self.name(e), ATOM
+
+    def _print_Add(self, e: sp.Add) -> tuple[str, int]:
+        # positive terms first: ``H - KH + 1``, not ``-KH + H + 1``
+        terms = sorted(e.as_ordered_terms(), key=lambda t: t.could_extract_minus_sign())
+        code = ""
+        for t in terms:
+            if t.could_extract_minus_sign():
+                code += f" - {self._paren(-t, MUL)}" if code else f"-{self._paren(-t, POW)}"
+            else:
+                code += f" + {self._paren(t, ADD)}" if code else self._paren(t, ADD)
+        return code, ADD
+
+    def _print_Mul(self, e: sp.Mul) -> tuple[str, int]:
+        coeff, rest = e.as_coeff_Mul()
+        if coeff == -1:
+            return f"-{self._paren(rest, POW)}", UNARY
+        factors = ([coeff] if coeff != 1 else []) + list(sp.Mul.make_args(rest))
+        # a negated factor in parentheses: 3*(-(-H // 3)), not 3*-(-H // 3)
+        return "*".join(self._paren(f, POW) for f in factors), MUL
+
+    def _print_Pow(self, e: sp.Pow) -> tuple[str, int]:
+        if not (e.exp.is_Integer and e.exp >= 0):
+            raise NotInteger(f"{e}: only non-negative integer powers are integers")
+        return f"{self._paren(e.base, POW + 1)}**{int(e.exp)}", POW
+
+    def _division(self, arg: sp.Expr) -> tuple[sp.Expr, sp.Expr]:
+        num, den = sp.fraction(sp.together(arg))
+        return sp.expand(num), den
+
+    def _print_floor(self, e: sp.floor) -> tuple[str, int]:
+        num, den = self._division(e.args[0])
+        if den == 1:
+            return self._print(num)
+        return f"{self._paren(num, MUL)} // {self._paren(den, MUL + 1)}", MUL
+
+    def _print_ceiling(self, e: sp.ceiling) -> tuple[str, int]:
+        num, den = self._division(e.args[0])
+        if den == 1:
+            return self._print(num)
+        # ⌈a/b⌉ = −⌊−a/b⌋, exactly
+        return f"-({self._paren(-num, MUL)} // {self._paren(den, MUL + 1)})", UNARY
+
+    def _print_Mod(self, e: sp.Mod) -> tuple[str, int]:
+        a, b = e.args
+        return f"{self._paren(a, MUL)} % {self._paren(b, MUL + 1)}", MUL
+
+    def _print_Max(self, e: sp.Max) -> tuple[str, int]:
+        return f"max({', '.join(self._print(a)[0] for a in e.args)})", CALL
+
+    def _print_Min(self, e: sp.Min) -> tuple[str, int]:
+        return f"min({', '.join(self._print(a)[0] for a in e.args)})", CALL
+
+
+def integer_code(expr: sp.Expr, name: Callable[[sp.Symbol], str] = str) -> str:
+    """``expr`` as Python code over integers; NotInteger if it is not one."""
+    return IntegerPrinter(name).doprint(expr)
+
+
+def quotient(expr: sp.Expr, name: Callable[[sp.Symbol], str] = str) -> tuple[str, str]:
+    """An index such as (u + P − p)/s as (numerator code, denominator code): the
+    read is at numerator // denominator when the division is exact, and absent
+    (between two cells of a dilated input) when it is not."""
+    num, den = sp.fraction(sp.together(sp.expand(expr)))
+    return integer_code(sp.expand(num), name), integer_code(den, name)
+
+
+def integer_function(expr: sp.Expr) -> tuple[tuple[str, ...], Callable[..., int], str]:
+    """(argument names, a compiled function of them, its code) for ``expr``.
+
+    The arguments are the names of its free symbols, sorted; each must be a
+    Python identifier.
+    """
+    args = tuple(sorted(s.name for s in expr.free_symbols))
+    bad = [a for a in args if not a.isidentifier()]
+    if bad:
+        raise NotInteger(f"{expr}: {', '.join(bad)} cannot name a Python argument")
+    code = integer_code(expr)
+    fn = eval(  # noqa: S307 - our own printer's output, integer operations only
+        f"lambda {', '.join(args)}: {code}", {"__builtins__": {"max": max, "min": min}}
+    )
+    return args, fn, code
