@@ -625,8 +625,10 @@ class NumpyLowering:
                 head = e.indices[:lead]
                 if not all(i.is_Symbol for i in head):
                     return None
+                # the size itself, not -1, which NumPy cannot infer for an empty batch
                 shape = ", ".join(
-                    [f"{e.base}.shape[{a}]" for a in range(lead)] + ["-1"]
+                    [f"{e.base}.shape[{a}]" for a in range(lead)]
+                    + [self.lower(self.extent[k]).code]
                 )
                 return Term(f"{e.base}.reshape({shape})", (*head, k), CALL)
         return None

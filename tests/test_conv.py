@@ -145,7 +145,9 @@ def test_flatten_is_numpys_row_major_reshape():
     x = np.arange(24.0).reshape(2, 2, 3, 2)
     f = formula("flatten")
     np.testing.assert_array_equal(f.numpy(x=x), x.reshape(2, 12))
-    assert f.source.strip().endswith("return x.reshape(x.shape[0], -1)")
+    assert f.source.strip().endswith("return x.reshape(x.shape[0], F)")
+    # -1 could not be inferred for an empty batch: "cannot reshape array of size 0"
+    assert f.numpy(x=np.ones((0, 2, 3, 2))).shape == (0, 12)
 
 
 def test_integer_and_pair_parameters_are_one_formula():
