@@ -13,7 +13,7 @@ axis is replaced by one view axis per index symbol (:func:`window`), padded
 where the read leaves the input and dilated where the index is a fraction
 (``g[(u - p)/s]`` reads only where s divides u − p).  A read outside an input
 is *absent*: it adds nothing to a sum and never wins a ``Maximum`` (the view is
-padded with 0 or −∞).  A row-major decomposition of one index
+padded with 0, or the lowest value under a max).  A row-major decomposition of one index
 (:func:`~nnmath.primitives.row_major_digits`) is a reshape.
 
 The slow oracle this lowering is checked against is :func:`loop_oracle`, built
@@ -103,7 +103,7 @@ FUNCTIONS: dict[type, tuple[str, int]] = {
 }
 
 
-def window(a: np.ndarray, *reads: tuple, fill: float = 0.0) -> np.ndarray:
+def window(a: np.ndarray, *reads: tuple, fill: float | str = 0.0) -> np.ndarray:
     """``a`` read along several axes at once, each at an affine index.
 
     Each read is ``(axis, steps, counts, offset)`` or ``(axis, steps, counts,
@@ -114,8 +114,13 @@ def window(a: np.ndarray, *reads: tuple, fill: float = 0.0) -> np.ndarray:
     ``den`` > 1 (``a`` dilated by den − 1 cells of ``fill``).  Padding every
     axis in one copy matters: padding one axis of a view already windowed
     along another would copy the overlapping windows out, KW times the input.
+
+    ``fill="lowest"`` is the dtype's lowest finite value, TensorFlow's start for a
+    max: never above a real cell, and what a window of padding alone yields.
     """
     a = np.asarray(a)
+    if fill == "lowest":
+        fill = np.finfo(a.dtype if a.dtype.kind == "f" else float).min
     reads = sorted((r[0], r[1], r[2], r[3], r[4] if len(r) > 4 else 1) for r in reads)
     if any(den != 1 for *_, den in reads):  # a read at a fraction of an index is absent
         shape, spread = list(a.shape), [slice(None)] * a.ndim
@@ -839,9 +844,10 @@ class NumpyLowering:
 
     # -- windows --------------------------------------------------------------
     def _windowed(self, e) -> tuple[Term, str]:
-        """The reduced term with absent reads at −∞, and its reduced axes."""
+        """The reduced term with absent reads at the dtype's lowest value (as in
+        TensorFlow), and its reduced axes."""
         reduced = [self._check_full_range(lim) for lim in e.limits]
-        outer, self.fill = self.fill, "-np.inf"
+        outer, self.fill = self.fill, "'lowest'"
         try:
             t = self.lower(e.function)
         finally:
