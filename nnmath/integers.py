@@ -17,7 +17,13 @@ from collections.abc import Callable
 
 import sympy as sp
 
-__all__ = ["NotInteger", "IntegerPrinter", "integer_code", "integer_function", "quotient"]
+__all__ = [
+    "IntegerPrinter",
+    "NotInteger",
+    "integer_code",
+    "integer_function",
+    "quotient",
+]
 
 ATOM, CALL, POW, UNARY, MUL, ADD = 100, 90, 60, 50, 40, 30
 
@@ -65,7 +71,9 @@ class IntegerPrinter:
         code = ""
         for t in terms:
             if t.could_extract_minus_sign():
-                code += f" - {self._paren(-t, MUL)}" if code else f"-{self._paren(-t, POW)}"
+                code += (
+                    f" - {self._paren(-t, MUL)}" if code else f"-{self._paren(-t, POW)}"
+                )
             else:
                 code += f" + {self._paren(t, ADD)}" if code else self._paren(t, ADD)
         return code, ADD
@@ -135,7 +143,8 @@ def integer_function(expr: sp.Expr) -> tuple[tuple[str, ...], Callable[..., int]
     if bad:
         raise NotInteger(f"{expr}: {', '.join(bad)} cannot name a Python argument")
     code = integer_code(expr)
-    fn = eval(  # noqa: S307 - our own printer's output, integer operations only
+    # our own printer's output: integer operations only, no builtins but max and min
+    fn = eval(
         f"lambda {', '.join(args)}: {code}", {"__builtins__": {"max": max, "min": min}}
     )
     return args, fn, code

@@ -10,6 +10,7 @@ derived sizes of the formula, computed from the input sizes.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import sympy as sp
@@ -241,6 +242,49 @@ def _cases(*sizes: dict) -> tuple:
     return tuple((", ".join(f"{d}={s}" for d, s in sz.items()), sz) for sz in sizes)
 
 
+def tells_apart(sizes: dict) -> bool:
+    """No two dimensions of the same size, and none the product or the square of
+    others: a test at these sizes can tell every dimension from every other."""
+    values = list(sizes.values())
+    if len(set(values)) < len(values):
+        return False
+    present = set(values)
+    return not any(
+        a * b in present and a * b not in (a, b)
+        for k, a in enumerate(values)
+        for b in values[k:]
+    )
+
+
+def _with_distinct_sizes(f: Formula, *fixed: dict) -> Formula:
+    """``f`` with one test case per ``fixed`` (N, C, kernel sizes), H and W
+    chosen for it: the smallest that give at least 2 output rows and columns with
+    every dimension, Ho and Wo included, told apart, while H + W ≤ 24; where Ho
+    and Wo cannot be within that (Ho = H under stride-1 'same', or large strides
+    and dilations), the input dimensions alone."""
+
+    def first(with_outputs: bool, most: int) -> dict | None:
+        for total in range(4, most + 1):
+            for h in range(2, total - 1):
+                sizes = {**dims_, "H": h, "W": total - h}
+                try:
+                    full = f.complete_sizes(sizes)
+                except ValueError:
+                    continue
+                outputs = {"Ho": full["Ho"], "Wo": full["Wo"]} if with_outputs else {}
+                if min(full["Ho"], full["Wo"]) >= 2 and tells_apart({**sizes, **outputs}):
+                    return {"N": sizes.pop("N"), "H": h, "W": total - h, **sizes}
+        return None
+
+    cases = []
+    for dims_ in fixed:
+        found = first(True, 24) or first(False, 1000)
+        if found is None:  # pragma: no cover - the library's parameters all fit
+            raise ValueError(f"{f.name}: no test sizes tell {dims_} apart")
+        cases.append(found)
+    return dataclasses.replace(f, cases=_cases(*cases))
+
+
 # -- formulas ------------------------------------------------------------------
 _CONV_NOTES = (
     "This is cross-correlation, which is what tf.nn.conv2d computes: the kernel slides "
@@ -272,8 +316,7 @@ def _conv2d(stride=1, padding="valid", dilation=1, bias: bool = True) -> Formula
         y, tf = y + _b[o], tf + " + b"
         inputs += (Input("b", ("O",), "one bias per output channel"),)
     stride_, dil = (rows.stride, cols.stride), (rows.dilation, cols.dilation)
-    big = max(rows.stride, rows.dilation) > 1
-    return Formula(
+    f = Formula(
         name="conv2d",
         title="2-D convolution (cross-correlation, as TensorFlow computes it)",
         output="y",
@@ -289,23 +332,17 @@ def _conv2d(stride=1, padding="valid", dilation=1, bias: bool = True) -> Formula
             "dilation": dil,
             "bias": bool(bias),
         },
-        cases=_cases(
-            {"N": 2, "H": 6, "W": 5, "C": 3, "KH": 3, "KW": 2, "O": 2},
-            {
-                "N": 1,
-                "H": 7 if big else 4,
-                "W": 7 if big else 4,
-                "C": 1,
-                "KH": 3,
-                "KW": 3,
-                "O": 3,
-            },
-            {"N": 3, "H": 8, "W": 6, "C": 2, "KH": 2, "KW": 3, "O": 1},
-        ),
         check_sizes=_WindowFits("conv2d", rows, cols, ("KH", "KW"), _padding(padding)),
         tf_tolerance={"float32": (1e-4, 1e-5)},
         tf_note="float32 sums up to KH·KW·C products per output",
         notes=_CONV_NOTES,
+    )
+    # batches of 2, 1 and 3; 3×5, 5×3 and 2×5 kernels
+    return _with_distinct_sizes(
+        f,
+        {"N": 2, "C": 1, "KH": 3, "KW": 5, "O": 7},
+        {"N": 1, "C": 2, "KH": 5, "KW": 3, "O": 7},
+        {"N": 3, "C": 1, "KH": 2, "KW": 5, "O": 7},
     )
 
 
@@ -352,7 +389,7 @@ def _pool_tf(op: str, params: dict) -> str:
 
 
 def _pool_formula(name, title, expr, rows, cols, params, tf, notes) -> Formula:
-    return Formula(
+    f = Formula(
         name=name,
         title=title,
         output="y",
@@ -363,14 +400,10 @@ def _pool_formula(name, title, expr, rows, cols, params, tf, notes) -> Formula:
         output_shape=("N", "Ho", "Wo", "C"),
         derived=_derived(rows, cols),
         params=params,
-        cases=_cases(
-            {"N": 2, "H": 6, "W": 5, "C": 2},
-            {"N": 1, "H": 4, "W": 4, "C": 3},
-            {"N": 3, "H": 7, "W": 6, "C": 1},
-        ),
         check_sizes=_WindowFits(name, rows, cols, padding=params["padding"]),
         notes=notes,
     )
+    return _with_distinct_sizes(f, {"N": 2, "C": 3}, {"N": 1, "C": 2}, {"N": 3, "C": 1})
 
 
 def _window_read(rows: _Axis, cols: _Axis, a: sp.Symbol, b: sp.Symbol):
@@ -428,7 +461,7 @@ def _flatten() -> Formula:
         output_shape=("N", "F"),
         derived=((F, H * W * C),),
         cases=_cases(
-            {"N": 2, "H": 3, "W": 4, "C": 2}, {"N": 1, "H": 2, "W": 2, "C": 5}
+            {"N": 2, "H": 3, "W": 5, "C": 7}, {"N": 1, "H": 2, "W": 5, "C": 3}
         ),
         notes="Row-major, as NumPy and TensorFlow store NHWC: k = (h·W + w)·C + c, so "
         "the channels of one pixel are adjacent.",
@@ -519,36 +552,68 @@ def _pool_claim(name: str, suffix: str, params: dict, sizes: dict) -> Claim:
     )
 
 
+def gradient_claims(name: str, **params) -> list[Claim]:
+    """The gradient claims of conv2d, max_pool2d or avg_pool2d at any
+    parameterisation (e.g. ``gradient_claims("conv2d", stride=3)``), unregistered:
+    for checking the book's rules where ``nnbook verify`` does not go."""
+    if name == "conv2d":
+        return _conv_claims("", params, {})
+    if name in ("max_pool2d", "avg_pool2d"):
+        return [_pool_claim(name, "", params, {})]
+    raise ValueError(f"no gradient claims for {name!r}; valid: conv2d, max_pool2d, "
+                     "avg_pool2d")
+
+
 @register_claims
 def _claims() -> list[Claim]:
-    """The book's CNN uses conv2d(stride=1, 'same') and 2×2 pooling; the variants
+    """The book's CNN uses conv2d(stride=1, 'same') and 2×2 pooling.  The variants
     make ``nnbook verify`` cover stride 2 with an odd 'same' total (6 rows, 3×3
-    kernel: 0 rows on top, 1 below), dilation 2, explicit padding with unequal
-    strides, and overlapping 'same' pooling windows."""
-    small = {"N": 1, "H": 5, "W": 4, "C": 2, "KH": 3, "KW": 2, "O": 2}
-    pool = {"N": 1, "H": 4, "W": 4, "C": 2}
+    kernel: 0 rows on top, 1 below), dilation 2, stride 3 with explicit padding
+    (a stride whose output sizes floats got wrong), overlapping 'same' pooling
+    windows, and pooling with explicit padding and a stride of 3 over 2-row
+    windows (rows that no window reads).
+
+    Every instance gives each tensor's axes different sizes, none the product or
+    the square of another on that tensor (x, w and the upstream gradient g),
+    which is what tells a wrong index, bound or reshape apart; across tensors a
+    size may repeat (e.g. KH = H = 3): telling all seven conv2d dimensions apart
+    at once needs sizes like N=1, H=8, W=11, C=5, KH=3, KW=2, O=7, whose three
+    proofs took 316 s against 4.3 s.  A max-pooling proof costs 0.1–0.6 s per
+    cell, so its instances tell x's axes apart and keep g small (Ho = Wo or
+    Ho = C there); average pooling, cheap, tells g's apart too."""
     same_pool = {"pool_size": 3, "stride": 2, "padding": "same"}
+    padded_pool = {"pool_size": (2, 3), "stride": (3, 1), "padding": ((1, 0), (0, 2))}
     return [
-        *_conv_claims("", {"stride": 1, "padding": "same"}, small),
+        *_conv_claims(
+            "",
+            {"stride": 1, "padding": "same"},
+            {"N": 2, "H": 7, "W": 3, "C": 1, "KH": 3, "KW": 2, "O": 5},
+        ),
         *_conv_claims(
             ".strided",
             {"stride": 2, "padding": "same"},
-            {**small, "H": 6, "W": 5, "KW": 3},
+            {"N": 1, "H": 6, "W": 7, "C": 2, "KH": 3, "KW": 1, "O": 5},
         ),
         *_conv_claims(
             ".dilated",
             {"dilation": 2, "padding": "same"},
-            {**small, "H": 5, "W": 5, "KH": 2, "KW": 3},
+            {"N": 2, "H": 3, "W": 7, "C": 1, "KH": 2, "KW": 3, "O": 5},
         ),
-        _conv_claims(
+        *_conv_claims(
             ".padded",
-            {"stride": (2, 1), "padding": ((1, 0), (2, 1))},
-            {**small, "H": 5, "W": 4},
-        )[0],
-        _pool_claim("max_pool2d", "", {"pool_size": 2, "stride": 2}, pool),
-        _pool_claim("max_pool2d", ".same", same_pool, {**pool, "C": 1}),
-        _pool_claim("avg_pool2d", "", {"pool_size": 2, "stride": 2}, pool),
-        _pool_claim("avg_pool2d", ".same", same_pool, {**pool, "H": 6, "W": 5}),
+            {"stride": (3, 1), "padding": ((1, 0), (2, 1))},
+            {"N": 1, "H": 6, "W": 5, "C": 2, "KH": 3, "KW": 1, "O": 5},
+        )[:2],
+        _pool_claim("max_pool2d", "", {"pool_size": 2, "stride": 2},
+                    {"N": 1, "H": 4, "W": 5, "C": 3}),
+        _pool_claim("max_pool2d", ".same", same_pool, {"N": 1, "H": 3, "W": 5, "C": 2}),
+        _pool_claim("max_pool2d", ".padded", padded_pool,
+                    {"N": 1, "H": 5, "W": 3, "C": 2}),
+        _pool_claim("avg_pool2d", "", {"pool_size": 2, "stride": 2},
+                    {"N": 1, "H": 6, "W": 10, "C": 2}),
+        _pool_claim("avg_pool2d", ".same", same_pool, {"N": 1, "H": 5, "W": 9, "C": 2}),
+        _pool_claim("avg_pool2d", ".padded", padded_pool,
+                    {"N": 1, "H": 7, "W": 5, "C": 2}),
         Claim(
             "flatten/dx",
             formula("flatten"),
@@ -556,6 +621,6 @@ def _claims() -> list[Claim]:
             _g[n, row_major_index((u, v, c), (H, W, C))],
             "∂L/∂x is the upstream gradient reshaped back to the feature maps' shape",
             indices=(n, u, v, c),
-            sizes={"N": 1, "H": 2, "W": 3, "C": 2},
+            sizes={"N": 1, "H": 2, "W": 3, "C": 5},
         ),
     ]
