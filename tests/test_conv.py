@@ -22,10 +22,18 @@ VARIANTS = [
     ("conv2d", {"stride": 2, "padding": "same"}),
     ("conv2d", {"dilation": 2, "padding": ((1, 0), (2, 1))}),
     ("conv2d", {"stride": (2, 1), "bias": False}),
+    # strides whose output sizes floats got wrong, with dilation and every padding
+    ("conv2d", {"stride": 3}),
+    ("conv2d", {"stride": (5, 7), "dilation": (1, 3), "padding": "same"}),
+    ("conv2d", {"stride": (6, 3), "dilation": 2, "padding": ((2, 0), (1, 3))}),
     ("max_pool2d", {}),
     ("max_pool2d", {"pool_size": 3, "stride": 2, "padding": "same"}),
+    ("max_pool2d", {"pool_size": 2, "stride": 3}),
+    ("max_pool2d", {"pool_size": (2, 3), "stride": (3, 1), "padding": ((1, 0), (0, 2))}),
     ("avg_pool2d", {}),
     ("avg_pool2d", {"pool_size": 3, "stride": 2, "padding": "same"}),
+    ("avg_pool2d", {"pool_size": (5, 2), "stride": (7, 5)}),
+    ("avg_pool2d", {"pool_size": (2, 3), "stride": (3, 1), "padding": ((1, 0), (0, 2))}),
     ("flatten", {}),
 ]
 
