@@ -88,21 +88,25 @@ def _tensorflow_output_size(size: int, span: int, stride: int, pads: int) -> int
 @pytest.mark.parametrize("params", PARAMETERS, ids=str)
 def test_output_sizes_are_tensorflows(params):
     f = formula("conv2d", **params)
-    (sh, sw), (dh, dw) = f.params["stride"], f.params["dilation"]
     padding = f.params["padding"]
-    for h, kh in itertools.product(range(0, 13), range(1, 6)):
-        sizes = {"N": 1, "H": h, "W": 4, "C": 1, "KH": kh, "KW": 1, "O": 1}
-        span = dh * (kh - 1) + 1
+    for axis, (size, k) in itertools.product(
+        (0, 1), itertools.product(range(13), range(1, 6))
+    ):
+        stride, dilation = f.params["stride"][axis], f.params["dilation"][axis]
+        # the other axis: 4 cells and a 1-cell kernel, never rejected
+        sizes = {"N": 1, "C": 1, "O": 1, "H": 4, "W": 4, "KH": 1, "KW": 1}
+        sizes |= {("H", "W")[axis]: size, ("KH", "KW")[axis]: k}
+        span = dilation * (k - 1) + 1
         if padding == "same":
-            want = -(-h // sh)
+            want = -(-size // stride)
         else:
-            pads = 0 if padding == "valid" else sum(padding[0])
-            want = _tensorflow_output_size(h, span, sh, pads)
+            pads = 0 if padding == "valid" else sum(padding[axis])
+            want = _tensorflow_output_size(size, span, stride, pads)
         if want is None:
             with pytest.raises(ValueError, match="larger than"):
                 f.complete_sizes(sizes)
         else:
-            assert f.complete_sizes(sizes)["Ho"] == want, (h, kh)
+            assert f.complete_sizes(sizes)[("Ho", "Wo")[axis]] == want, (axis, size, k)
 
 
 def test_the_issues_examples_have_tensorflows_shapes():
