@@ -7,12 +7,14 @@ that TensorFlow computes.  This printer writes such an expression as Python
 code over integers only: ⌊a/b⌋ becomes ``a // b``, ⌈a/b⌉ becomes
 ``-(-a // b)``, ``Mod`` becomes ``%`` (both take the sign of the divisor),
 ``Max``/``Min`` become ``max``/``min``.  A fraction anywhere else, or a float,
-is refused: it would not be an integer.  The code is compiled once per
-expression and costs a Python call, not a SymPy evaluation.
+is refused: it would not be an integer.  A formula's derived sizes compile
+once into one function (:func:`sizes_function`), a Python call per use, not a
+SymPy evaluation.
 """
 
 from __future__ import annotations
 
+import keyword
 from collections.abc import Callable
 
 import sympy as sp
@@ -21,8 +23,8 @@ __all__ = [
     "IntegerPrinter",
     "NotInteger",
     "integer_code",
-    "integer_function",
     "quotient",
+    "sizes_function",
 ]
 
 ATOM, CALL, POW, UNARY, MUL, ADD = 100, 90, 60, 50, 40, 30
@@ -132,19 +134,20 @@ def quotient(expr: sp.Expr, name: Callable[[sp.Symbol], str] = str) -> tuple[str
     return integer_code(sp.expand(num), name), integer_code(den, name)
 
 
-def integer_function(expr: sp.Expr) -> tuple[tuple[str, ...], Callable[..., int], str]:
-    """(argument names, a compiled function of them, its code) for ``expr``.
-
-    The arguments are the names of its free symbols, sorted; each must be a
-    Python identifier.
-    """
-    args = tuple(sorted(s.name for s in expr.free_symbols))
-    bad = [a for a in args if not a.isidentifier()]
+def sizes_function(derived: tuple) -> tuple[Callable[[dict], tuple], str]:
+    """One compiled function for a formula's derived sizes ((symbol, expression),
+    …, each after those it uses): it reads the given sizes from a dict and returns
+    the derived ones in order.  One call, not one per size (~1 µs for conv2d)."""
+    names = [s.name for s, _ in derived]
+    given = sorted({a.name for _, e in derived for a in e.free_symbols} - set(names))
+    bad = [a for a in given + names if not a.isidentifier() or keyword.iskeyword(a)]
     if bad:
-        raise NotInteger(f"{expr}: {', '.join(bad)} cannot name a Python argument")
-    code = integer_code(expr)
-    # our own printer's output: integer operations only, no builtins but max and min
-    fn = eval(
-        f"lambda {', '.join(args)}: {code}", {"__builtins__": {"max": max, "min": min}}
-    )
-    return args, fn, code
+        raise NotInteger(f"{', '.join(bad)} cannot name a Python variable")
+    lines = ["def derived_sizes(sizes):"]
+    lines += [f"    {a} = sizes[{a!r}]" for a in given]
+    lines += [f"    {s.name} = {integer_code(e)}" for s, e in derived]
+    lines.append(f"    return ({', '.join(names)}{',' if len(names) == 1 else ''})")
+    source = "\n".join(lines) + "\n"
+    namespace: dict = {"max": max, "min": min}
+    exec(compile(source, "<derived sizes>", "exec"), namespace)  # noqa: S102 - our code
+    return namespace["derived_sizes"], source

@@ -11,7 +11,7 @@ import pytest
 import sympy as sp
 
 from nnmath import claim, claim_names, formula, names
-from nnmath.integers import NotInteger, integer_code, integer_function
+from nnmath.integers import NotInteger, integer_code, sizes_function
 from nnmath.library.conv import gradient_claims, tells_apart
 
 #: parameterisations across strides 1–7, dilations 1–3 and the three paddings
@@ -39,8 +39,8 @@ def test_the_float_floor_of_the_issue_is_exact_now():
     W, KW = sp.symbols("W KW", integer=True, positive=True)
     expr = sp.floor(W / 3 - KW / 3) + 1
     assert sp.lambdify([W, KW], expr, modules="math")(7, 4) == 1  # the old way
-    args, fn, _ = integer_function(expr)
-    assert args == ("KW", "W") and fn(4, 7) == 2
+    fn, source = sizes_function(((sp.Symbol("Wo"), expr),))
+    assert "Wo = (W - KW) // 3 + 1" in source and fn({"W": 7, "KW": 4}) == (2,)
 
 
 def _derived_everywhere():
@@ -61,19 +61,20 @@ def test_every_derived_size_equals_sympys_exact_evaluation():
     rng = np.random.default_rng(0)
     checked = 0
     for f in _derived_everywhere():
-        for (s, expr), (_, _, args, fn) in zip(f.derived, f._derived_functions):
-            syms = {a.name: a for a in expr.free_symbols}
-            for _ in range(12):
-                point = {
-                    a: int(rng.integers(0 if a in ("H", "W") else 1, 15)) for a in args
-                }
-                exact = expr.xreplace(
-                    {syms[a]: sp.Integer(v) for a, v in point.items()}
-                )
-                assert exact.is_Integer, (f, s, expr, point)
-                assert fn(*(point[a] for a in args)) == int(exact), (f, s, expr, point)
-                checked += 1
-    assert checked > 2000
+        derived = {s.name for s, _ in f.derived}
+        given = sorted({a.name for _, e in f.derived for a in e.free_symbols} - derived)
+        for _ in range(12):
+            point = {
+                a: int(rng.integers(0 if a in ("H", "W") else 1, 15)) for a in given
+            }
+            exact = {f.dim_symbols[a]: sp.Integer(v) for a, v in point.items()}
+            for s, expr in f.derived:  # each after those it uses, as SymPy evaluates
+                exact[s] = expr.xreplace(exact)
+                assert exact[s].is_Integer, (f, s, expr, point)
+            got = f._derived_sizes(point)
+            assert got == tuple(int(exact[s]) for s, _ in f.derived), (f, point)
+            checked += 1
+    assert checked > 1000
 
 
 def _tensorflow_output_size(size: int, span: int, stride: int, pads: int) -> int | None:

@@ -208,6 +208,11 @@ class _WindowFits:
     padding: object = "valid"  # as the formula's parameter, for messages
 
     def __call__(self, sizes: dict) -> None:
+        if sizes["Ho"] and sizes["Wo"] and (  # at least one window: TensorFlow accepts
+            not self.kernel_names
+            or (sizes["C"] and sizes[self.kernel_names[0]] and sizes[self.kernel_names[1]])
+        ):
+            return
         if self.kernel_names:
             empty = [d for d in (*self.kernel_names, "C") if sizes[d] == 0]
             if empty:
