@@ -287,7 +287,27 @@ def _with_distinct_sizes(f: Formula, *fixed: dict) -> Formula:
         if found is None:  # pragma: no cover - the library's parameters all fit
             raise ValueError(f"{f.name}: no test sizes tell {dims_} apart")
         cases.append(found)
-    return dataclasses.replace(f, cases=_cases(*cases))
+    return dataclasses.replace(f, cases=_cases(*cases) + _empty_cases(f, cases[0]))
+
+
+def _empty_cases(f: Formula, sizes: dict) -> tuple:
+    """Empty tensors, as TensorFlow takes them: a batch of 0, no (output)
+    channels, and an output of size 0 (a window overhanging the input by less
+    than 2·stride, or an input of height 0 under 'same')."""
+    channels = "O" if "O" in sizes else "C"
+    empty = [
+        ("a batch of 0", {**sizes, "N": 0}),
+        ("no output channels" if channels == "O" else "no channels",
+         {**sizes, channels: 0}),
+    ]
+    for h in [*range(1, sizes["H"]), 0]:  # an overhang first, else an empty input
+        try:
+            if f.complete_sizes({**sizes, "H": h})["Ho"] == 0:
+                empty.append((f"an output of size 0 (H={h})", {**sizes, "H": h}))
+                break
+        except ValueError:  # TensorFlow rejects it: not an empty output
+            continue
+    return tuple(empty)
 
 
 # -- formulas ------------------------------------------------------------------
