@@ -162,3 +162,16 @@ def test_explicitly_padded_pooling_and_its_gradient_match_tensorflow(name):
         assert check_forward(c.formula, dtype).passed
         check = check_gradient(c, dtype)
         assert check.passed, check.detail
+
+
+@pytest.mark.parametrize("name", ["conv2d/dw", "max_pool2d/dx", "avg_pool2d/dx.padded"])
+def test_verify_checks_empty_tensors_against_tensorflow(name):
+    """A batch of 0, no (output) channels and an output of size 0 are cases of
+    verify's own checks, forward and gradient (where TensorFlow's conv2d filter
+    gradient would crash the process on the empty output)."""
+    c = claim(name)
+    for check in (check_forward(c.formula, "float64"), check_gradient(c, "float64")):
+        assert check.passed, check.detail
+        cases = {r["case"].split(" (")[0] for r in check.cases}
+        assert {"a batch of 0", "an output of size 0"} <= cases
+        assert cases & {"no channels", "no output channels"}

@@ -450,7 +450,8 @@ def _max_pool2d(pool_size=2, stride=None, padding="valid") -> Formula:
         params,
         "tf.nn.max_pool2d",
         "A padded cell is absent, never −∞ nor 0 in the output: it never wins the max, "
-        "as in TensorFlow. stride defaults to pool_size.",
+        "as in TensorFlow. stride defaults to pool_size. Explicit padding is taken as "
+        "tf.nn.max_pool2d takes it, each pad smaller than the window.",
     )
 
 
@@ -469,7 +470,10 @@ def _avg_pool2d(pool_size=2, stride=None, padding="valid") -> Formula:
         params,
         "tf.nn.avg_pool2d",
         "The mean is over the cells inside the input only: with 'same' padding an edge "
-        "window divides by the number of real cells it covers, as TensorFlow does.",
+        "window divides by the number of real cells it covers, as TensorFlow does. "
+        "Explicit pads (each smaller than the window, as for max_pool2d) are left out "
+        "of the mean the same way; tf.nn.avg_pool2d takes none, so the reference "
+        "divides TensorFlow's window sums of the zero-padded input by those of ones.",
     )
 
 
