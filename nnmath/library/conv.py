@@ -62,19 +62,19 @@ def _padding(value) -> str | tuple[tuple[int, int], tuple[int, int]]:
         return value.lower()
     try:
         pairs = [tuple(pair) for pair in value]
-        if len(pairs) == 4 and all(len(pair) == 2 for pair in pairs):
-            if pairs[0] != (0, 0) or pairs[3] != (0, 0):
-                raise ValueError(
-                    f"padding {value!r} pads the batch or the channels; valid: "
-                    "[[0, 0], [top, bottom], [left, right], [0, 0]], as in TensorFlow"
-                )
-            pairs = pairs[1:3]
+    except TypeError:  # not a sequence of pairs
+        pairs = []
+    if len(pairs) == 4 and all(len(pair) == 2 for pair in pairs):
+        if pairs[0] != (0, 0) or pairs[3] != (0, 0):
+            raise ValueError(
+                f"padding {value!r} pads the batch or the channels; valid: "
+                "[[0, 0], [top, bottom], [left, right], [0, 0]], as in TensorFlow"
+            )
+        pairs = pairs[1:3]
+    if len(pairs) == 2 and all(len(pair) == 2 for pair in pairs):
         (t, b), (lft, r) = pairs
         if all(isinstance(a, int) and a >= 0 for a in (t, b, lft, r)):
             return (t, b), (lft, r)
-    except (TypeError, ValueError) as exc:
-        if "pads the batch" in str(exc):
-            raise
     raise ValueError(f"unknown padding {value!r}; valid: {', '.join(PADDINGS)}")
 
 
