@@ -174,7 +174,7 @@ def test_conv2d_rejects_what_tensorflow_rejects_in_one_line():
         f.numpy(x=np.ones((1, 1, 5, 1)), w=np.ones((4, 1, 1, 1)), b=np.ones(1))
 
 
-# -- explicit padding for pooling ----------------------------------------------------------
+# -- explicit padding for pooling ---------------------------------------------------
 def test_explicit_pool_padding_is_tensorflows_spelling_too():
     a = formula("max_pool2d", pool_size=3, padding=((1, 2), (0, 1)))
     b = formula("max_pool2d", pool_size=3, padding=[[0, 0], [1, 2], [0, 1], [0, 0]])
@@ -194,7 +194,7 @@ def test_explicitly_padded_cells_never_win_a_max_nor_count_in_an_average():
     np.testing.assert_array_equal(ones, 1.0)  # zeros counted would pull edges below 1
 
 
-# -- test sizes ----------------------------------------------------------------------------
+# -- test sizes ----------------------------------------------------------------------
 def _conv_pool_flatten():
     fs = [formula(n) for n in ("conv2d", "max_pool2d", "avg_pool2d", "flatten")]
     fs += [
@@ -234,3 +234,16 @@ def test_verify_covers_a_stride_other_than_1_2_and_4(op):
         for s in claim(n).formula.params["stride"]
     }
     assert strides - {1, 2, 4}, strides
+
+
+def test_verify_cases_hold_every_kind_of_empty_tensor():
+    for f in _conv_pool_flatten():
+        if f.name == "flatten":
+            continue
+        kinds = {name.split(" (")[0] for name, _ in f.cases}
+        assert {"a batch of 0", "an output of size 0"} <= kinds, f
+        assert kinds & {"no channels", "no output channels"}, f
+        for name, sizes in f.cases:
+            if name.startswith("an output of size 0"):
+                full = f.complete_sizes(sizes)
+                assert full["Ho"] * full["Wo"] == 0 and min(sizes.values()) >= 0

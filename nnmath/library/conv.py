@@ -170,9 +170,11 @@ def _conv_tf(rows: _Axis, cols: _Axis, padding) -> str:
     strides = f"strides=[{rows.stride}, {cols.stride}]"
     dilations = f"dilations=[{rows.dilation}, {cols.dilation}]"
     if max(rows.dilation, cols.dilation) == 1 or max(rows.stride, cols.stride) > 1:
-        return f"tf.nn.conv2d(x, w, {strides}, padding={_tf_padding(padding)}, {dilations})"
+        padding_ = _tf_padding(padding)
+        return f"tf.nn.conv2d(x, w, {strides}, padding={padding_}, {dilations})"
     if isinstance(padding, str):
-        return f"tf.nn.convolution(x, w, {strides}, padding={padding.upper()!r}, {dilations})"
+        padding_ = repr(padding.upper())
+        return f"tf.nn.convolution(x, w, {strides}, padding={padding_}, {dilations})"
     return (
         f"tf.nn.convolution(tf.pad(x, {_tf_padding(padding)}), w, {strides}, "
         f"padding='VALID', {dilations})"
@@ -208,16 +210,15 @@ class _WindowFits:
     padding: object = "valid"  # as the formula's parameter, for messages
 
     def __call__(self, sizes: dict) -> None:
-        if sizes["Ho"] and sizes["Wo"] and (  # at least one window: TensorFlow accepts
-            not self.kernel_names
-            or (sizes["C"] and sizes[self.kernel_names[0]] and sizes[self.kernel_names[1]])
-        ):
-            return
+        kernel = (*self.kernel_names, "C") if self.kernel_names else ()
+        if sizes["Ho"] and sizes["Wo"] and all(sizes[d] for d in kernel):
+            return  # at least one window, a kernel with taps: TensorFlow accepts
         if self.kernel_names:
             empty = [d for d in (*self.kernel_names, "C") if sizes[d] == 0]
             if empty:
                 raise ValueError(
-                    f"{self.op}: the kernel w has {', '.join(f'{d}=0' for d in empty)}; "
+                    f"{self.op}: the kernel w has "
+                    f"{', '.join(f'{d}=0' for d in empty)}; "
                     "TensorFlow rejects a kernel without taps or input channels; "
                     "valid: KH, KW and C of at least 1"
                 )
@@ -236,7 +237,8 @@ class _WindowFits:
         raise ValueError(
             f"{self.op}: the {span[0]}×{span[1]} window (dilation included) is larger "
             f"than the {sizes['H']}×{sizes['W']} input under padding {self.padding!r} "
-            f"by 2·stride (stride {self.rows.stride}×{self.cols.stride}) or more, where "
+            f"by 2·stride (stride {self.rows.stride}×{self.cols.stride}) or more, "
+            "where "
             "TensorFlow's output size is negative; valid: a window that overhangs the "
             "padded input by less than 2·stride (a smaller overhang gives an empty "
             "output), or padding='same'"
@@ -277,7 +279,8 @@ def _with_distinct_sizes(f: Formula, *fixed: dict) -> Formula:
                 except ValueError:
                     continue
                 outputs = {"Ho": full["Ho"], "Wo": full["Wo"]} if with_outputs else {}
-                if min(full["Ho"], full["Wo"]) >= 2 and tells_apart({**sizes, **outputs}):
+                told = tells_apart({**sizes, **outputs})
+                if min(full["Ho"], full["Wo"]) >= 2 and told:
                     return {"N": sizes.pop("N"), "H": h, "W": total - h, **sizes}
         return None
 
@@ -287,28 +290,43 @@ def _with_distinct_sizes(f: Formula, *fixed: dict) -> Formula:
         if found is None:  # pragma: no cover - the library's parameters all fit
             raise ValueError(f"{f.name}: no test sizes tell {dims_} apart")
         cases.append(found)
-    return dataclasses.replace(f, cases=_cases(*cases) + _empty_cases(f, cases[0]))
+    return dataclasses.replace(f, cases=_cases(*cases) + _empty_cases(f, cases))
 
 
-def _empty_cases(f: Formula, sizes: dict) -> tuple:
+def _empty_cases(f: Formula, cases: list[dict]) -> tuple:
     """Empty tensors, as TensorFlow takes them: a batch of 0, no (output)
     channels, and an output of size 0 (a window overhanging the input by less
-    than 2·stride, or an input of height 0 under 'same')."""
+    than 2·stride, or an input of height or width 0), each a case's dimensions
+    still told apart."""
+    sizes = cases[0]
     channels = "O" if "O" in sizes else "C"
     empty = [
         ("a batch of 0", {**sizes, "N": 0}),
         ("no output channels" if channels == "O" else "no channels",
          {**sizes, channels: 0}),
     ]
-    for h in [*range(1, sizes["H"]), 0]:  # an overhang first, else an empty input
-        if not tells_apart({**sizes, "H": h}):
+    # an overhang first (conv2d may take another kernel size for it), else an
+    # empty input
+    tries = (  # lazily: the first that fits ends the search
+        {**base, axis: size, **({kernel: k} if kernel in base else {})}
+        for empty_input in (False, True)
+        for base in cases
+        for axis, kernel in (("H", "KH"), ("W", "KW"))
+        for k in (range(1, 13) if kernel in base else [None])
+        for size in ([0] if empty_input else range(1, 40))
+    )
+    for candidate in tries:
+        if not tells_apart(candidate):
             continue
         try:
-            if f.complete_sizes({**sizes, "H": h})["Ho"] == 0:
-                empty.append((f"an output of size 0 (H={h})", {**sizes, "H": h}))
-                break
+            full = f.complete_sizes(candidate)
         except ValueError:  # TensorFlow rejects it: not an empty output
             continue
+        if full["Ho"] * full["Wo"] == 0:
+            what = ", ".join(f"{d}={candidate[d]}" for d in ("H", "W", "KH", "KW")
+                             if d in candidate and candidate[d] != sizes.get(d))
+            empty.append((f"an output of size 0 ({what})", candidate))
+            break
     return tuple(empty)
 
 
@@ -385,7 +403,8 @@ def _pool(name: str, pool_size, stride, padding) -> tuple[_Axis, _Axis, dict]:
             if pad >= size[axis]:
                 raise ValueError(
                     f"{name}: {side} padding {pad} is not smaller than the pool's "
-                    f"{size[axis]} {('rows', 'columns')[axis]}, as TensorFlow requires; "
+                    f"{size[axis]} {('rows', 'columns')[axis]}, as TensorFlow "
+                    "requires; "
                     f"valid: top and bottom below {size[0]}, left and right below "
                     f"{size[1]}"
                 )
