@@ -133,6 +133,10 @@ def names() -> list[str]:
     return list(_BUILDERS)
 
 
+def _hashable(value):
+    return tuple(map(_hashable, value)) if isinstance(value, (list, tuple)) else value
+
+
 def formula(name: str, **params) -> Formula:
     """The formula registered under ``name``, built with ``params``."""
     _load()
@@ -145,7 +149,8 @@ def formula(name: str, **params) -> Formula:
         raise ValueError(
             f"formula {name!r} has no parameter {', '.join(map(repr, bad))}; "
             f"valid: {', '.join(allowed) or 'none'}")
-    key = (name, tuple(sorted(params.items())))
+    # a list parameter (TensorFlow's padding=[[0, 0], [1, 2], …]) keys as a tuple
+    key = (name, tuple(sorted((k, _hashable(v)) for k, v in params.items())))
     if key not in _CACHE:
         _CACHE[key] = builder(**params)
     _note("formula", *key)
