@@ -13,32 +13,46 @@ every source file it imports (see :mod:`chapters.cache`).
 Manim renders into a throw-away media directory; the finished file is copied
 next to its destination under a temporary name and moved into place with
 ``os.replace``, so an interrupted render never leaves a half-written file where
-a good one was.  Workers turn SIGTERM into an exception so that clean-up runs.
+a good one was.  The local executor (:mod:`chapters.processes`) starts one
+process per scene and stops them all at once on Ctrl-C or SIGTERM; a scene
+whose process dies fails alone, and the others finish.  What a killed run left
+(temporary folders, ``*.partial`` files) is removed by the next.  LaTeX runs
+with file access limited to the scene's temporary folder and no shell escape.
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
-import importlib
-import multiprocessing
 import os
 import shutil
-import signal
 import sys
-import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from .base import Chapter
-from .cache import SceneCache, atomic_copy, cache_root, file_sha
+from .cache import (
+    CacheError,
+    DamagedError,
+    SceneCache,
+    atomic_copy,
+    cache_root,
+    file_sha,
+    sweep_partials,
+    sweep_temp,
+    temp_folder,
+    writable_cache,
+)
 
 __all__ = [
     "FORMATS",
+    "MAX_WORKERS",
     "QUALITIES",
     "REQUIRED_TOOLS",
     "RenderError",
+    "RenderFailed",
     "SceneJob",
     "Rendered",
     "check_latex",
@@ -69,8 +83,25 @@ REQUIRED_TOOLS = {
 }
 
 
+#: the most scenes rendered at once (each process holds Manim and its frames,
+#: a few hundred MB); more is a usage error, not an out-of-memory machine
+MAX_WORKERS = 64
+
+
 class RenderError(RuntimeError):
     """A render that cannot run or failed; the message says what to do."""
+
+
+class RenderFailed(RenderError):
+    """Some scenes failed and the others finished: ``rendered`` holds every result
+    (a failed one has ``error`` set), ``failed`` the failed ones."""
+
+    def __init__(self, rendered: list[Rendered]):
+        self.rendered = rendered
+        self.failed = [r for r in rendered if r.error]
+        more = f" (and {len(self.failed) - 1} more)" if len(self.failed) > 1 else ""
+        super().__init__(f"{len(self.failed)} of {len(rendered)} scenes failed: "
+                         f"{self.failed[0].error}{more}")
 
 
 @dataclass(frozen=True)
@@ -109,6 +140,8 @@ class Rendered:
     cached: bool = False
     reason: str = ""  # why it was (re-)rendered
     worker: int = 0  # the process that rendered it
+    error: str = ""  # why it failed ("" if it did not); then ``path`` was not written
+    note: str = ""  # e.g. why it could not be kept in the cache
 
 
 def _validate(quality: str, fmt: str) -> None:
@@ -168,11 +201,31 @@ def scene_job(
 
 def _scene_class(job: SceneJob):
     from . import load_module
+    from .processes import Stopped
 
     try:
         return getattr(load_module(job.module, job.path), job.scene)
-    except (ImportError, AttributeError) as exc:
-        raise RenderError(f"cannot load scene {job.label}: {exc}") from exc
+    except (KeyboardInterrupt, Stopped):
+        raise
+    except BaseException as exc:  # the chapter file's own error, or sys.exit in it
+        first = (str(exc).strip().splitlines() or [""])[0][:300]
+        raise RenderError(f"cannot load scene {job.label}: {type(exc).__name__}: "
+                          f"{first}") from exc
+
+
+@contextmanager
+def _latex_confined(folder: str) -> Iterator[None]:
+    """While Manim renders: LaTeX may read and write only in ``folder`` (Manim
+    hands it absolute paths there), and may run no shell command."""
+    from .texsvg import tex_environment
+
+    saved = dict(os.environ)
+    os.environ.update(tex_environment(Path(folder)))
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 def _manim_render(job: SceneJob, media: str) -> Path:
@@ -190,15 +243,20 @@ def _manim_render(job: SceneJob, media: str) -> Path:
         "preview": False,
         "output_file": job.scene,
     }
+    from .processes import Stopped
+
     scene_class = _scene_class(job)
     try:
-        with tempconfig(settings):
+        with tempconfig(settings), _latex_confined(media):
             scene = scene_class()
             scene.render()
             writer = scene.renderer.file_writer
             produced = writer.image_file_path if job.fmt == "png" else writer.movie_file_path
-    except (KeyboardInterrupt, SystemExit, RenderError):
+    except (KeyboardInterrupt, Stopped, RenderError):
         raise
+    except SystemExit as exc:  # sys.exit() in the scene's code
+        raise RenderError(f"rendering {job.label} failed: the scene called "
+                          f"sys.exit({exc.code!r})") from exc
     except Exception as exc:  # Manim raises anything from ValueError to OSError
         raise RenderError(_explain(job, exc)) from exc
     if not Path(produced).is_file():
@@ -221,19 +279,30 @@ def run_job(job: SceneJob) -> Rendered:
     start = time.perf_counter()
     fresh = job.module not in sys.modules
     target = Path(job.target)
-    with tempfile.TemporaryDirectory(prefix="nnbook-render-") as media:
+    note = ""
+    with temp_folder("render") as media:
         with registry.recording() as used:
             produced = _manim_render(job, media)
+        sha = file_sha(produced)
         if job.cache:
             if not fresh:  # imported earlier in this process: lookups may be missed
                 used |= {("formula", n, ()) for n in registry.names()}
                 used |= {("claim", n, ()) for n in registry.claim_names()}
             extra = (Path(job.path).resolve().parent,) if job.path else ()
             deps = recorded_dependencies(used, extra)
-            produced = SceneCache(Path(job.cache)).store(
-                job.request, produced, deps, time.perf_counter() - start)
-        atomic_copy(produced, target)
-    return Rendered(job, target, time.perf_counter() - start, worker=os.getpid())
+            try:
+                SceneCache(Path(job.cache)).store(job.request, produced, deps,
+                                                  time.perf_counter() - start)
+            except OSError as exc:  # a full disk: keep the render, lose the cache
+                note = f"not cached: {exc.strerror or exc}"
+        # the fresh file, not the cache's object: another machine may damage that
+        try:
+            atomic_copy(produced, target, sha=sha)
+        except OSError as exc:
+            raise RenderError(f"rendering {job.label}: cannot write {target} "
+                              f"({exc.strerror or exc})") from None
+    return Rendered(job, target, time.perf_counter() - start, worker=os.getpid(),
+                    note=note)
 
 
 def _explain(job: SceneJob, exc: Exception) -> str:
@@ -254,41 +323,20 @@ def _explain(job: SceneJob, exc: Exception) -> str:
 
 
 # -- running many jobs ---------------------------------------------------------
-def _exit_on_sigterm() -> None:
-    """Worker initializer: SIGTERM raises SystemExit, so ``finally`` blocks run."""
+def local_executor(jobs: int = 1):
+    """``jobs`` worker processes, a fresh interpreter per scene (see
+    :class:`chapters.processes.FreshProcesses`); what a scene prints goes to
+    standard error, never into the command's list of written files."""
+    from .processes import FreshProcesses
 
-    def handler(signum, frame):
-        raise SystemExit(128 + signum)
-
-    signal.signal(signal.SIGTERM, handler)
-
-
-def local_executor(jobs: int = 1) -> cf.ProcessPoolExecutor:
-    """``jobs`` worker processes, each a fresh interpreter that renders one scene."""
-    if jobs < 1:
-        raise ValueError(f"--jobs must be at least 1, got {jobs}")
-    return cf.ProcessPoolExecutor(
-        max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
-        max_tasks_per_child=1, initializer=_exit_on_sigterm)
+    _check_workers(jobs)
+    return FreshProcesses(jobs, stdout_to_stderr=True, grace=GRACE)
 
 
-def _sweep_partials(jobs: Sequence[SceneJob]) -> None:
-    """Remove temporary files left by a render that was killed outright (SIGKILL)."""
-    for folder in {Path(j.target).parent for j in jobs}:
-        for p in folder.glob(".*.partial") if folder.is_dir() else ():
-            pid = p.name.rsplit(".", 2)[-2]
-            if pid.isdigit() and not _alive(int(pid)):
-                p.unlink(missing_ok=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+def _check_workers(jobs) -> None:
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or not 1 <= jobs <= MAX_WORKERS:
+        raise ValueError(f"--jobs must be a whole number from 1 to {MAX_WORKERS}, "
+                         f"got {jobs!r}")
 
 
 def _from_cache(job: SceneJob) -> tuple[Rendered | None, str]:
@@ -297,35 +345,65 @@ def _from_cache(job: SceneJob) -> tuple[Rendered | None, str]:
     if blob is None:
         return None, reason
     target = Path(job.target)
-    if not target.is_file() or file_sha(target) != blob.name:
-        atomic_copy(blob, target)
+    try:
+        if not target.is_file() or file_sha(target) != blob.name:
+            atomic_copy(blob, target, sha=blob.name)
+    except DamagedError:  # damaged since it was checked (a shared cache)
+        return None, "cached file missing or damaged"
     return Rendered(job, target, time.perf_counter() - start, cached=True), ""
 
 
-#: seconds a stopped worker gets to clean up before it is killed
-GRACE = 10.0
+#: seconds a stopped worker gets to clean up (its temporary folder, its partial
+#: file) before it is killed; then the parent cleans up after it
+GRACE = 1.0
 
 
-def _stop(executor: cf.Executor) -> None:
-    """Cancel what has not started and stop the workers.
-
-    Each worker turns SIGTERM into SystemExit, so its ``finally`` blocks remove
-    its temporary files.  A worker that then hangs while handing its exception
-    back to a pool that no longer reads it is killed after :data:`GRACE`.
-    """
-    from multiprocessing.connection import wait
-
-    processes = [p for p in getattr(executor, "_processes", {}).values() if p.is_alive()]
-    for p in processes:
-        p.terminate()
-    wait([p.sentinel for p in processes], timeout=GRACE)
-    for p in processes:
-        if p.is_alive():
-            p.kill()
-    executor.shutdown(wait=True, cancel_futures=True)
+def _stop(executor: cf.Executor, futures) -> None:
+    """Cancel what has not started and stop the workers at once."""
+    terminate = getattr(executor, "terminate", None)
+    if terminate is not None:
+        terminate()
+        sweep_temp()  # the folders of workers that had to be killed
+    else:
+        for f in futures:
+            f.cancel()
 
 
-#: ``on_progress(rendered, done, total)``, called after each scene
+def _failure(job: SceneJob, exc: BaseException) -> str:
+    """One line naming the scene: what went wrong."""
+    from .processes import WorkerDied
+
+    if isinstance(exc, RenderError):
+        return str(exc)
+    if isinstance(exc, WorkerDied):
+        return f"rendering {job.label} failed: {exc}"
+    if isinstance(exc, cf.BrokenExecutor):  # a foreign pool lost a worker
+        return f"rendering {job.label} failed: its worker process died ({exc})"
+    first = (str(exc).strip().splitlines() or [""])[0][:300]
+    return f"rendering {job.label} failed: {type(exc).__name__}: {first}"
+
+
+def _sweep(jobs: Sequence[SceneJob]) -> None:
+    """Remove what a killed run left: temporary folders, ``*.partial`` files."""
+    sweep_temp()
+    folders = {Path(j.target).parent for j in jobs}
+    for root in {Path(j.cache) for j in jobs if j.cache}:
+        folders |= {root, *(root / sub for sub in ("objects", "entries", "derived",
+                                                   "verify", "tex"))}
+    for folder in folders:
+        sweep_partials(folder)
+
+
+def _caches_usable(jobs: Sequence[SceneJob]) -> None:
+    for root in {j.cache for j in jobs if j.cache}:
+        try:
+            writable_cache(Path(root))
+        except CacheError as exc:
+            raise RenderError(f"cannot render: the cache {root} {exc}") from None
+
+
+#: ``on_progress(rendered, done, total)``, called after each scene (a failed one
+#: has ``rendered.error`` set)
 Progress = Callable[[Rendered, int, int], None]
 
 
@@ -342,49 +420,66 @@ def render_jobs(
     ``executor`` is any process-based :class:`concurrent.futures.Executor`
     (Dask's ``client.get_executor()`` qualifies); by default a local pool of
     ``workers`` processes.  An executor passed in is left running.  Results come
-    back in job order; on an error or interrupt the remaining jobs are cancelled.
+    back in job order.  A scene that fails does not stop the others; when all
+    have finished, :class:`RenderFailed` names the failures.  On an interrupt
+    (Ctrl-C, SIGTERM) nothing more starts and every worker is stopped at once.
     """
+    if executor is None:
+        _check_workers(workers)  # a usage error before any work
     check_tools()  # fail before the first scene, not in the middle
-    _sweep_partials(jobs)
+    _caches_usable(jobs)
+    _sweep(jobs)
     results: dict[int, Rendered] = {}
     reasons: dict[int, str] = {}
     done = 0
+
+    def finish(i: int, r: Rendered) -> None:
+        nonlocal done
+        results[i] = r
+        done += 1
+        if on_progress:
+            on_progress(r, done, len(jobs))
+
     for i, job in enumerate(jobs):
         if job.cache and not force:
             hit, reason = _from_cache(job)
             if hit is not None:
-                results[i] = hit
-                done += 1
-                if on_progress:
-                    on_progress(hit, done, len(jobs))
+                finish(i, hit)
                 continue
             reasons[i] = reason
         else:
             reasons[i] = "--force" if force else "cache off"
     todo = [i for i in range(len(jobs)) if i not in results]
-    if not todo:
-        return [results[i] for i in range(len(jobs))]
-    own = executor is None
-    pool = local_executor(workers) if own else executor
-    try:
-        futures = {pool.submit(run_job, jobs[i]): i for i in todo}
-        for future in cf.as_completed(futures):
-            i = futures[future]
-            r = future.result()
-            results[i] = Rendered(r.job, r.path, r.seconds, False, reasons[i], r.worker)
-            done += 1
-            if on_progress:
-                on_progress(results[i], done, len(jobs))
-    except BaseException:
+    if todo:
+        own = executor is None
+        pool = local_executor(workers) if own else executor
+        futures: dict[cf.Future, int] = {}
+        try:
+            futures = {pool.submit(run_job, jobs[i]): i for i in todo}
+            for future in cf.as_completed(futures):
+                i = futures[future]
+                try:
+                    r = future.result()
+                except Exception as exc:  # this scene failed; the others go on
+                    finish(i, Rendered(jobs[i], Path(jobs[i].target), 0.0,
+                                       reason=reasons[i], error=_failure(jobs[i], exc)))
+                    continue
+                finish(i, Rendered(r.job, r.path, r.seconds, False, reasons[i],
+                                   r.worker, note=r.note))
+        except BaseException:
+            from .processes import signals_held
+
+            with signals_held():
+                _stop(pool, futures)
+                if own:
+                    _sweep(jobs)
+            raise
         if own:
-            _stop(pool)
-        else:
-            for f in futures:
-                f.cancel()
-        raise
-    if own:
-        pool.shutdown(wait=True)
-    return [results[i] for i in range(len(jobs))]
+            pool.shutdown(wait=True)
+    ordered = [results[i] for i in range(len(jobs))]
+    if any(r.error for r in ordered):
+        raise RenderFailed(ordered)
+    return ordered
 
 
 def render_scene(

@@ -7,9 +7,11 @@ from contextlib import contextmanager
 from typing import Callable, Iterator
 
 from .formula import Formula
+from .params import ParamError, Spec, check, parse
 
 __all__ = ["register", "formula", "names", "UnknownNameError", "register_claims",
-           "claim", "claims", "claim_names", "recording"]
+           "claim", "claims", "claim_names", "recording", "parameters",
+           "parse_params", "ParamError"]
 
 
 class UnknownNameError(KeyError):
@@ -20,6 +22,8 @@ class UnknownNameError(KeyError):
 
 
 _BUILDERS: dict[str, Callable[..., Formula]] = {}
+#: formula name → parameter name → its spec (type and valid range)
+_SPECS: dict[str, dict[str, Spec]] = {}
 _CACHE: dict[tuple, Formula] = {}
 _CLAIM_BUILDERS: list[Callable[[], list]] = []
 _CLAIMS: dict[str, object] = {}
@@ -49,11 +53,27 @@ def _note(kind: str, name: str, params: tuple = ()) -> None:
         used.add((kind, name, params))
 
 
-def register(name: str):
-    """Decorator: register ``builder(**params) -> Formula`` under ``name``."""
+def register(name: str, *, params: dict[str, Spec] | None = None):
+    """Decorator: register ``builder(**params) -> Formula`` under ``name``.
+
+    ``params`` declares each parameter of the builder with its spec (see
+    :mod:`nnmath.params`): the one place its type and valid range are stated.
+    The registry checks every value against it before the builder runs.
+    """
+    specs = dict(params or {})
 
     def deco(builder: Callable[..., Formula]):
+        accepted = list(inspect.signature(builder).parameters)
+        undeclared = [p for p in accepted if p not in specs]
+        unknown = [p for p in specs if p not in accepted]
+        if undeclared or unknown:
+            raise TypeError(
+                f"formula {name!r}: every parameter of its builder needs a spec in "
+                f"register({name!r}, params={{...}}); "
+                + (f"undeclared: {', '.join(undeclared)}" if undeclared else
+                   f"not parameters of the builder: {', '.join(unknown)}"))
         _BUILDERS[name] = builder
+        _SPECS[name] = specs
         return builder
 
     return deco
@@ -69,18 +89,46 @@ def names() -> list[str]:
     return list(_BUILDERS)
 
 
-def formula(name: str, **params) -> Formula:
-    """The formula registered under ``name``, built with ``params``."""
+def _builder(name: str) -> Callable[..., Formula]:
     _load()
     if name not in _BUILDERS:
         raise UnknownNameError(f"unknown formula {name!r}; valid: {', '.join(_BUILDERS)}")
-    builder = _BUILDERS[name]
-    allowed = list(inspect.signature(builder).parameters)
-    bad = [p for p in params if p not in allowed]
+    return _BUILDERS[name]
+
+
+def parameters(name: str) -> dict[str, tuple[Spec, object]]:
+    """Parameter name → (its spec, its default) for the formula ``name``."""
+    defaults = inspect.signature(_builder(name)).parameters
+    return {p: (spec, defaults[p].default) for p, spec in _SPECS[name].items()}
+
+
+def _known(name: str, given) -> dict[str, Spec]:
+    specs = _SPECS[name] if name in _SPECS else {}
+    bad = [p for p in given if p not in specs]
     if bad:
-        raise ValueError(
+        raise ParamError(
             f"formula {name!r} has no parameter {', '.join(map(repr, bad))}; "
-            f"valid: {', '.join(allowed) or 'none'}")
+            f"valid: {', '.join(specs) or 'none'}")
+    return specs
+
+
+def parse_params(name: str, texts: dict[str, str]) -> dict:
+    """Command-line ``key=text`` values as the checked values of ``name``'s specs."""
+    _builder(name)
+    specs = _known(name, texts)
+    return {p: parse(name, p, specs[p], text) for p, text in texts.items()}
+
+
+def formula(name: str, **params) -> Formula:
+    """The formula registered under ``name``, built with ``params``.
+
+    Each value is checked against the parameter's spec first: a
+    :class:`~nnmath.params.ParamError` (a ValueError) names the parameter, the
+    value and what is valid.
+    """
+    builder = _builder(name)
+    specs = _known(name, params)
+    params = {p: check(name, p, specs[p], v) for p, v in params.items()}
     key = (name, tuple(sorted(params.items())))
     if key not in _CACHE:
         _CACHE[key] = builder(**params)

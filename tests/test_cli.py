@@ -97,8 +97,9 @@ def test_unwritable_output_directory_is_one_line(run, tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory")
     result = run("render", "chapter1", "-o", str(blocker / "media"))
-    _one_line_error(result, "not writable", "-o DIR")
+    _one_line_error(result, "a-file is a file, not a directory", "-o DIR")
     assert result.exit_code == 1
+    assert "[Errno" not in result.output
 
 
 def test_verify_without_tensorflow_passes_and_writes_json(run, tmp_path):
@@ -169,10 +170,67 @@ def test_show_takes_formula_parameters(run):
 
 
 @pytest.mark.parametrize(("args", "needles"), [
-    (("-p", "padding=full"), ("unknown padding 'full'", "valid: valid, same")),
+    (("-p", "padding=full"), ("padding=full is not valid", "valid: valid, same")),
     (("-p", "stride=0"), ("stride", "valid: 1, 2")),
     (("-p", "strides=2"), ("no parameter 'strides'", "valid: stride")),
     (("-p", "stride"), ("not key=value",)),
 ])
 def test_show_rejects_bad_parameters_in_one_line(run, args, needles):
     _one_line_error(run("show", "conv2d", *args), *needles)
+
+
+NESTED = "[" * 5000 + "1" + "]" * 5000
+
+
+# issue 11: each was a traceback (TypeError, NameError: inf, RecursionError) or was
+# accepted (stride=True, learning_rate='abc', beta_1=2, epsilon=-1)
+@pytest.mark.parametrize(("name", "param", "valid"), [
+    ("conv2d", "stride=True", "valid: 1, 2, …"),
+    ("conv2d", "stride={}", "valid: 1, 2, …"),
+    ("conv2d", "dilation=1.5", "valid: 1, 2, …"),
+    ("conv2d", "bias=3", "valid: True or False"),
+    ("conv2d", "padding=((1, 0), (2, -1))", "valid: valid, same, ((top, bottom)"),
+    ("max_pool2d", "padding=((1, 0), (2, 1))", "valid: valid, same"),
+    ("leaky_relu", "alpha=abc", "valid: a number in [0, 1)"),
+    ("leaky_relu", "alpha=1", "valid: a number in [0, 1)"),
+    ("sgd", "learning_rate=1e999", "valid: a number > 0"),
+    ("sgd", "learning_rate=nan", "valid: a number > 0"),
+    ("sgd", "learning_rate=abc", "valid: a number > 0"),
+    ("sgd", "learning_rate=0", "valid: a number > 0"),
+    ("adam", "beta_1=2", "valid: a number in [0, 1)"),
+    ("adam", "epsilon=-1", "valid: a number > 0"),
+    ("momentum", "momentum=1.5", "valid: a number in [0, 1]"),
+    ("neuron", "activation=gelu", "valid: sigmoid, tanh, relu, leaky_relu"),
+    ("mlp", "activation=relu", "valid: sigmoid, tanh"),
+    ("mlp_top", "head=softmax2", "valid: softmax, sigmoid"),
+    ("sgd", "learning_rate=" + "9" * 5000, "at most 100 characters"),
+    ("sgd", "learning_rate=" + NESTED, "at most 100 characters"),
+    ("conv2d", "stride=" + "(" * 60 + "1" + ")" * 60, "valid: 1, 2, …"),
+])
+def test_show_checks_each_parameter_against_its_spec(run, name, param, valid):
+    result = run("show", name, "-p", param)
+    key = param.partition("=")[0]
+    _one_line_error(result, f"{name}: ", valid)
+    assert f"{key}=" in result.output or "the value of " + key in result.output
+    assert result.exit_code == 2
+
+
+@pytest.mark.parametrize(("name", "params", "shown"), [
+    ("conv2d", ("stride=(2, 1)", "padding=SAME", "bias=false"),
+     "strides=[2, 1], padding='SAME'"),
+    ("conv2d", ("stride=[2,1]", "dilation=1"), "strides=[2, 1], padding='VALID'"),
+    ("max_pool2d", ("pool_size=3", "stride=None"), "ksize=[3, 3], strides=[3, 3]"),
+    ("sgd", ("learning_rate=1e-3",), "theta - g * 0.001"),
+    ("leaky_relu", ("alpha=0",), "alpha=0.0"),
+])
+def test_show_reads_every_spelling_a_spec_allows(run, name, params, shown):
+    result = run("show", name, *[a for p in params for a in ("-p", p)])
+    assert result.exit_code == 0, result.output
+    assert shown in result.output
+    assert "Parameters (-p KEY=VALUE):" in result.output
+
+
+def test_show_mlp_lists_only_activations_it_can_compose(run):
+    result = run("show", "mlp", "-p", "activation=sigmoid")
+    assert result.exit_code == 0, result.output
+    assert "valid: sigmoid, tanh)" in result.output and "relu" not in result.output

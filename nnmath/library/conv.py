@@ -23,6 +23,7 @@ from ..primitives import (
     row_major_digits,
     row_major_index,
 )
+from ..params import Choice, Flag, Optional, Padding, Pair
 from ..registry import formula, register, register_claims
 
 n, i, j, c, o, p, q, k, u, v = indices("n i j c o p q k u v")
@@ -35,30 +36,20 @@ _x, _w, _b, _g = (sp.IndexedBase(s) for s in ("x", "w", "b", "g"))
 
 
 # -- parameters ----------------------------------------------------------------
+#: each parameter's type and range (the registry checks values against these
+#: before a builder runs); pooling takes no explicit pads, as in TensorFlow
+PAIR, PADDING = Pair(), Padding()
+_CONV = {"stride": PAIR, "padding": PADDING, "dilation": PAIR, "bias": Flag()}
+_POOL = {"pool_size": PAIR, "stride": Optional(PAIR), "padding": Choice(("valid", "same"))}
+
+
 def _pair(name: str, value) -> tuple[int, int]:
     """An int or a pair of ints ≥ 1, as a pair (hashable, one spelling per value)."""
-    try:
-        pair = (value, value) if isinstance(value, int) else tuple(value)
-    except TypeError:  # neither an int nor a pair, e.g. 1.5
-        pair = ()
-    if len(pair) != 2 or not all(isinstance(a, int) and a >= 1 for a in pair):
-        raise ValueError(
-            f"{name} must be a positive int or a pair of them, got {value!r}; "
-            f"valid: 1, 2, … or (rows, columns)"
-        )
-    return pair
+    return PAIR.check(value)
 
 
 def _padding(value) -> str | tuple[tuple[int, int], tuple[int, int]]:
-    if isinstance(value, str) and value.lower() in ("valid", "same"):
-        return value.lower()
-    try:
-        (t, b), (lft, r) = value
-        if all(isinstance(a, int) and a >= 0 for a in (t, b, lft, r)):
-            return (t, b), (lft, r)
-    except (TypeError, ValueError):
-        pass
-    raise ValueError(f"unknown padding {value!r}; valid: {', '.join(PADDINGS)}")
+    return PADDING.check(value)
 
 
 @dataclass(frozen=True)
@@ -197,7 +188,7 @@ _CONV_NOTES = (
 )
 
 
-@register("conv2d")
+@register("conv2d", params=_CONV)
 def _conv2d(stride=1, padding="valid", dilation=1, bias: bool = True) -> Formula:
     rows, cols = _axes((KH, KW), stride, dilation, padding)
     y = sp.Sum(
@@ -304,7 +295,7 @@ def _window_read(rows: _Axis, cols: _Axis, a: sp.Symbol, b: sp.Symbol):
     return _x[n, rows.read(i, a), cols.read(j, b), c]
 
 
-@register("max_pool2d")
+@register("max_pool2d", params=_POOL)
 def _max_pool2d(pool_size=2, stride=None, padding="valid") -> Formula:
     rows, cols, params = _pool("max_pool2d", pool_size, stride, padding)
     expr = Maximum(
@@ -323,7 +314,7 @@ def _max_pool2d(pool_size=2, stride=None, padding="valid") -> Formula:
     )
 
 
-@register("avg_pool2d")
+@register("avg_pool2d", params=_POOL)
 def _avg_pool2d(pool_size=2, stride=None, padding="valid") -> Formula:
     rows, cols, params = _pool("avg_pool2d", pool_size, stride, padding)
     limits = ((p, 0, rows.kernel - 1), (q, 0, cols.kernel - 1))
