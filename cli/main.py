@@ -190,19 +190,19 @@ def show(name: str, params: tuple[str, ...]) -> None:
 
 def _report_path(ctx, param, value):
     """A report path: ``-`` is standard output; an empty path is a usage error."""
-    if value is not None and str(value) == "":
+    if value is not None and str(value).strip() == "":
         raise click.BadParameter("an empty path; give a file name, or - for standard "
                                  "output", ctx=ctx, param=param)
-    return value
+    return Path(value) if value is not None else None
 
 
 @cli.command()
 @click.argument("chapter_names", metavar="[CHAPTER]...", nargs=-1)
 @click.option("--json", "json_path", callback=_report_path,
-              type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+              type=click.Path(dir_okay=False, allow_dash=True),
               help="Also write a JSON report to this file (- for standard output).")
 @click.option("--junit", "junit_path", callback=_report_path,
-              type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+              type=click.Path(dir_okay=False, allow_dash=True),
               help="Also write a JUnit XML report to this file (- for standard output).")
 @click.option("--no-tf", is_flag=True,
               help="Skip the TensorFlow checks (symbolic, lowering and finite differences only).")

@@ -63,6 +63,15 @@ def _writable_dir(folder: Path, path) -> None:
         raise _fail(path, f"permission denied in {probe}")
 
 
+def _target(path) -> Path:
+    """The file ``path`` names: symlinks followed (a dangling one to the file it
+    would create); OSError for a loop."""
+    try:
+        return Path(os.path.realpath(path, strict=True))
+    except (FileNotFoundError, NotADirectoryError):
+        return Path(os.path.realpath(path))
+
+
 def check_destination(path) -> None:
     """Raise :class:`ReportError` now if a report could not be written to ``path``."""
     if str(path) == "":
@@ -70,7 +79,7 @@ def check_destination(path) -> None:
     if is_stdout(path):
         return
     try:
-        target = Path(os.path.realpath(path))
+        target = _target(path)
         info = os.stat(target) if target.exists() else None
     except OSError as exc:  # a symlink loop, a name too long
         raise _fail(path, exc.strerror or str(exc)) from None
@@ -95,8 +104,8 @@ def _write(path, text: str) -> None:
         sys.stdout.flush()
         return
     check_destination(path)
-    target = Path(os.path.realpath(path))
     try:
+        target = _target(path)
         info = os.stat(target) if target.exists() else None
         if info is not None and not stat.S_ISREG(info.st_mode):  # a device or a pipe
             with open(target, "w", encoding="utf-8") as fh:

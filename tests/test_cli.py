@@ -7,6 +7,7 @@ import json
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -234,3 +235,42 @@ def test_show_mlp_lists_only_activations_it_can_compose(run):
     result = run("show", "mlp", "-p", "activation=sigmoid")
     assert result.exit_code == 0, result.output
     assert "valid: sigmoid, tanh)" in result.output and "relu" not in result.output
+
+
+# -- issue 11: a cache that cannot be used is known before any work ---------------
+@pytest.mark.parametrize("how", ["missing", "a file", "unwritable"])
+def test_an_unusable_nnbook_cache_is_one_line_before_any_work(run, monkeypatch, tmp_path,
+                                                             how):
+    import tempfile
+
+    import chapters.verification
+
+    shared = tmp_path / "shared"
+    if how == "a file":
+        shared.write_text("x")
+    elif how == "unwritable":  # as root no mode bit stops a write: refuse the probe
+        shared.mkdir()
+        real = tempfile.mkstemp
+
+        def refused(*args, dir=None, **kw):
+            if dir is not None and Path(dir) == shared:
+                raise PermissionError(13, "Permission denied")
+            return real(*args, dir=dir, **kw)
+
+        monkeypatch.setattr(tempfile, "mkstemp", refused)
+    monkeypatch.setenv("NNBOOK_CACHE", str(shared))
+
+    def no_work(*a, **kw):
+        raise AssertionError("verification started before the cache was checked")
+
+    monkeypatch.setattr(chapters.verification, "cached_verification", no_work)
+    for args in (("render", "chapter2", "-o", str(tmp_path / "out")),
+                 ("build", "chapter2", "-o", str(tmp_path / "site"), "--media",
+                  str(tmp_path / "media")),
+                 ("verify", "chapter2", "--no-tf")):
+        result = run(*args)
+        why = {"missing": "does not exist", "a file": "is not a directory",
+               "unwritable": "is not writable (Permission denied)"}[how]
+        _one_line_error(result, f"NNBOOK_CACHE={shared} {why}", "unset NNBOOK_CACHE")
+        assert result.exit_code == 1
+    assert not shared.is_dir() or how == "unwritable"  # a missing cache is not made
