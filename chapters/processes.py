@@ -153,6 +153,7 @@ def signals_held() -> Iterator[None]:
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
+
 @dataclass
 class _Running:
     future: cf.Future

@@ -18,10 +18,10 @@ from nnmath.report import ReportError, check_destination, write_json, write_juni
 
 CHECKS = [Check("relu", "formula", "lowering", "float64", True, 0.0, 0.0, 1e-10, 1e-12)]
 #: a chapter file with one formula and one claim: a verify of a few seconds
-SMALL = '''from chapters import Chapter
+SMALL = """from chapters import Chapter
 CHAPTER = Chapter(number=95, slug="small", title="Small", module=__name__,
                   formulas=("relu",), claims=("relu'",), scenes=())
-'''
+"""
 
 
 def _doc(text: str) -> dict:
@@ -90,8 +90,11 @@ def test_an_unwritable_path_is_refused_naming_the_path_given(tmp_path, where):
     (tmp_path / "a-file").write_text("x")
     if where == "loop":
         (tmp_path / "loop").symlink_to(tmp_path / "loop")
-    path = {"dir": tmp_path, "under-a-file": tmp_path / "a-file" / "r.json",
-            "loop": tmp_path / "loop"}[where]
+    path = {
+        "dir": tmp_path,
+        "under-a-file": tmp_path / "a-file" / "r.json",
+        "loop": tmp_path / "loop",
+    }[where]
     with pytest.raises(ReportError) as info:
         check_destination(path)
     message = str(info.value)
@@ -109,12 +112,14 @@ def small(tmp_path):
 
 def test_verify_refuses_an_unwritable_report_before_checking_anything(small, nnbook):
     (small / "a-file").write_text("x")
-    done = nnbook("verify", "small.py", "--no-tf", "--json", "a-file/verify.json",
-                  cwd=small)
+    done = nnbook(
+        "verify", "small.py", "--no-tf", "--json", "a-file/verify.json", cwd=small
+    )
     assert done.returncode == 1
     assert done.stderr.strip() == (
         f"Error: cannot write the report to a-file/verify.json: {small / 'a-file'} is "
-        "not a directory")
+        "not a directory"
+    )
     assert "relu" not in done.stdout  # no check ran
 
 
