@@ -10,7 +10,7 @@ Prose is content, not a way in: LaTeX runs with TeX's file access limited to
 its working folder (``openin_any=p``, ``openout_any=p``: no absolute paths, no
 ``..``) and without shell escape, so ``$\input{/etc/hostname}$`` is an error,
 not the machine's name on a page; dvisvgm ignores the specials that would
-embed raw SVG, PostScript or links; and a LaTeX loop is stopped after
+embed raw SVG or links; and a LaTeX loop is stopped after
 :data:`TEX_SECONDS`.
 """
 
@@ -42,9 +42,10 @@ _SIZE = re.compile(r"width=([\d.]+)pt, height=([\d.]+)pt, depth=([\d.]+)pt")
 #: the longest one LaTeX run of a page may take (the whole book's pages take
 #: under 2 s each); a definition that loops forever is stopped
 TEX_SECONDS = 120
-#: dvisvgm specials that could put raw SVG, PostScript or links into an image;
-#: what the preview package's page sizes need (and colour) stays on
-_NO_SPECIALS = "--no-specials=dvisvgm,html,pdf,ps,em,tpic"
+#: dvisvgm specials that could put raw SVG (a script) or links into an image.
+#: Not ``ps``: the preview package's page sizes come through it (and Ghostscript
+#: runs it in SAFER mode).  dvisvgm 3.0.3 reads only two names from this list.
+_NO_SPECIALS = "--no-specials=dvisvgm,html"
 
 
 def tex_environment(folder: Path | None = None) -> dict[str, str]:

@@ -294,7 +294,8 @@ def _gate(chs, cache: Path, force: bool) -> None:
 
 def _report(rendered, done, total) -> str:
     if rendered.error:
-        return f"[{done}/{total}] {rendered.job.label}: FAILED: {rendered.error}"
+        why = rendered.error.removeprefix(f"rendering {rendered.job.label} failed: ")
+        return f"[{done}/{total}] {rendered.job.label}: FAILED: {why}"
     how = "cached" if rendered.cached else f"rendered, {rendered.reason}"
     note = f"; {rendered.note}" if rendered.note else ""
     return f"[{done}/{total}] {rendered.job.label}: {how} ({rendered.seconds:.1f} s){note}"

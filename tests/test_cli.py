@@ -274,3 +274,64 @@ def test_an_unusable_nnbook_cache_is_one_line_before_any_work(run, monkeypatch, 
         _one_line_error(result, f"NNBOOK_CACHE={shared} {why}", "unset NNBOOK_CACHE")
         assert result.exit_code == 1
     assert not shared.is_dir() or how == "unwritable"  # a missing cache is not made
+
+
+# -- issue 11: usage errors and messages that do not mislead ----------------------
+def test_jobs_above_the_bound_is_a_usage_error(run, tmp_path):
+    for command in ("render", "build"):
+        result = run(command, "chapter2", "-j", "99999999999999999999", "-o",
+                     str(tmp_path / "out"))
+        _one_line_error(result, "-j", "1<=x<=64")
+        assert result.exit_code == 2
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_empty_output_folder_is_a_usage_error_not_the_current_folder(run, tmp_path,
+                                                                        monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for args in (("render", "chapter2", "-o", ""), ("build", "chapter2", "-o", ""),
+                 ("build", "chapter2", "--media", " ")):
+        result = run(*args)
+        _one_line_error(result, "empty path")
+        assert result.exit_code == 2
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(("where", "needle"), [
+    ("/dev/null", "cannot use output directory /dev/null: it is a device, not a "
+     "directory; choose another with"),
+    ("{tmp}/a-file/media", "{tmp}/a-file is a file, not a directory; choose another "
+     "with"),
+])
+def test_output_folder_errors_say_what_is_wrong_and_which_option(run, tmp_path, where,
+                                                                 needle):
+    (tmp_path / "a-file").write_text("x")
+    where, needle = where.format(tmp=tmp_path), needle.format(tmp=tmp_path)
+    result = run("render", "chapter2", "-o", where)
+    _one_line_error(result, needle, "-o DIR")
+    result = run("build", "chapter2", "-o", str(tmp_path / "site"), "--media", where)
+    _one_line_error(result, needle, "--media DIR")
+    assert "-o DIR" not in result.output and "[Errno" not in result.output
+    assert result.exit_code == 1
+
+
+def test_a_chapter_named_twice_is_rendered_once(run, monkeypatch, tmp_path):
+    import chapters.render
+
+    asked = []
+    monkeypatch.setattr(chapters.render, "render_chapters",
+                        lambda chs, **kw: asked.append([c.id for c in chs]) or [])
+    result = run("render", "chapter1", "1", "neuron", "chapter2", "1", "--no-verify",
+                 "-o", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert asked == [["chapter1", "chapter2"]]
+
+
+def test_two_chapter_files_of_one_number_are_refused(run, tmp_path):
+    source = ("from chapters import Chapter\nCHAPTER = Chapter(number=94, slug='{s}', "
+              "title='t', module=__name__, formulas=(), claims=(), scenes=())\n")
+    for name in ("a", "b"):
+        (tmp_path / f"{name}.py").write_text(source.format(s=name))
+    result = run("verify", str(tmp_path / "a.py"), str(tmp_path / "b.py"), "--no-tf")
+    _one_line_error(result, "b.py is chapter94 too")
+    assert result.exit_code == 2
