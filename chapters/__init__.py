@@ -94,10 +94,10 @@ def _check_declared(name: str, chapter: Chapter, mod) -> None:
     """One :class:`ChapterFileError` for the first thing wrong in ``CHAPTER``."""
     from nnmath import registry
 
-    if isinstance(chapter.number, bool) or not isinstance(chapter.number, int) \
-            or chapter.number < 0:
-        raise ChapterFileError(f"{name}: CHAPTER.number must be a whole number ≥ 0, "
-                               f"got {chapter.number!r}")
+    number = chapter.number
+    if isinstance(number, bool) or not isinstance(number, int) or not 0 <= number < 10**6:
+        raise ChapterFileError(f"{name}: CHAPTER.number must be a whole number from 0 "
+                               f"to 999999, got {number!r}")
     for field in ("slug", "title", "prose_file"):
         if not isinstance(getattr(chapter, field), str):
             raise ChapterFileError(f"{name}: CHAPTER.{field} must be a string, got "
@@ -114,6 +114,12 @@ def _check_declared(name: str, chapter: Chapter, mod) -> None:
         if formula not in known:
             raise ChapterFileError(f"{name}: CHAPTER.formulas names unknown formula "
                                    f"{formula!r}; valid: {', '.join(sorted(known))}")
+        try:  # a builder of the file's own that fails is the file's mistake
+            registry.formula(formula)
+        except Exception as exc:
+            first = (str(exc).strip().splitlines() or [""])[0][:300]
+            raise ChapterFileError(f"{name}: formula {formula!r} cannot be built: "
+                                   f"{type(exc).__name__}: {first}") from exc
     claims = set(registry.claim_names()) if chapter.claims else set()
     for claim in chapter.claims:
         if claim not in claims:

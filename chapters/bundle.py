@@ -117,8 +117,11 @@ def _derived(mp4: Path, key: str, kind: str, target: Path, cache: Path | None,
                 _ffmpeg(["-i", str(mp4), *RECIPES[kind], str(made)])
             sha = file_sha(made)
             if store:
-                store.keep(made)
-                atomic_write(entry, f'{{"sha256": "{sha}"}}\n')
+                try:
+                    store.keep(made)
+                    atomic_write(entry, f'{{"sha256": "{sha}"}}\n')
+                except OSError:
+                    pass  # a cache that cannot be written only costs time later
             if not target.is_file() or file_sha(target) != sha:
                 atomic_copy(made, target, sha=sha)  # the fresh file, not the object
         return

@@ -226,6 +226,9 @@ def verify(chapter_names, json_path, junit_path, no_tf) -> int:
     to_stdout = [p for p in reports if is_stdout(p)]
     if len(to_stdout) > 1:
         raise BadUsage("--json and --junit cannot both go to standard output")
+    if len(reports) == 2 and not to_stdout and (
+            os.path.realpath(json_path) == os.path.realpath(junit_path)):
+        raise BadUsage("--json and --junit name the same file; give each its own")
     try:  # before the checks run: a report that cannot be written is known now
         for path in reports:
             check_destination(path)

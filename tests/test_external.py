@@ -109,7 +109,16 @@ def _chapter(**fields) -> str:
     (_chapter(formulas='"sigmoid"'), "CHAPTER.formulas must be a tuple of names, e.g. "
      "formulas=(\"sigmoid\",); got the string 'sigmoid'"),
     (_chapter(scenes='"Scene"'), "CHAPTER.scenes must be a tuple of names"),
-    (_chapter(number='"7"'), "CHAPTER.number must be a whole number ≥ 0, got '7'"),
+    (_chapter(number='"7"'), "CHAPTER.number must be a whole number from 0 to 999999, "
+     "got '7'"),
+    (_chapter(number="10**300"), "CHAPTER.number must be a whole number from 0 to"),
+    ("from nnmath.registry import register\nfrom nnmath.params import Real\n"
+     "@register('mine_f', params={'a': Real()})\ndef _f(a=1.0):\n"
+     "    raise ValueError('no such thing')\n" + _chapter(formulas='("mine_f",)'),
+     "formula 'mine_f' cannot be built: ValueError: no such thing"),
+    ("from nnmath.registry import register\n@register('mine_g')\ndef _g(a=1.0):\n"
+     "    pass\n" + _chapter(), "TypeError: formula 'mine_g': every parameter of its "
+     "builder needs a spec"),
     (_chapter(scenes='("Missing",)'), "scene 'Missing' is listed in CHAPTER.scenes but "
      "no class"),
     ("import sys\nsys.exit(3)\n" + _chapter(), "it called sys.exit(3) while loading"),

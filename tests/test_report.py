@@ -123,7 +123,10 @@ def test_verify_refuses_an_unwritable_report_before_checking_anything(small, nnb
     assert "relu" not in done.stdout  # no check ran
 
 
-@pytest.mark.parametrize("path", ["-", "/dev/stdout"])
+# /dev/fd/1 is /dev/stdout by another name: a broken implementation that replaces
+# the path (as the old one did) fails on it without replacing the machine's
+# /dev/stdout, which it did when this test named it
+@pytest.mark.parametrize("path", ["-", "/dev/fd/1"])
 def test_a_report_to_standard_output_is_all_that_goes_there(small, nnbook, path):
     done = nnbook("verify", "small.py", "--no-tf", "--json", path, cwd=small)
     assert done.returncode == 0, done.stderr
@@ -143,3 +146,10 @@ def test_an_empty_report_path_is_a_usage_error(small, nnbook):
     done = nnbook("verify", "small.py", "--json", "", cwd=small)
     assert done.returncode == 2 and "empty path" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_json_and_junit_to_one_file_is_a_usage_error(small, nnbook):
+    (small / "link.json").symlink_to(small / "r.json")
+    done = nnbook("verify", "small.py", "--json", "r.json", "--junit", "link.json",
+                  cwd=small)
+    assert done.returncode == 2 and "name the same file" in done.stderr

@@ -267,3 +267,12 @@ def test_build_says_when_prose_has_raw_html_and_escapes_it_with_safe(tmp_path,
     assert "its prose has raw HTML, passed through to the page (build --safe " \
         "escapes it)" in steps
     assert "its prose has raw HTML, escaped (--safe)" in steps
+
+
+def test_latex_that_loops_forever_is_stopped_with_one_line(tmp_path, monkeypatch):
+    import chapters.texsvg as texsvg
+
+    monkeypatch.setattr(texsvg, "TEX_SECONDS", 3)
+    with pytest.raises(TexError) as info:
+        typeset([(r"\def\x{\x}\x", False)], tmp_path)
+    assert "did not finish in 3 s" in str(info.value) and "\n" not in str(info.value)
