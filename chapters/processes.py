@@ -235,10 +235,13 @@ class FreshProcesses(cf.Executor):
         return future
 
     def _wake(self) -> None:
-        try:
-            os.write(self._wake_w, b"x")
-        except (BlockingIOError, OSError):
-            pass  # already awake, or closed
+        with self._lock:  # the supervisor closes the pipe under the lock
+            if self._wake_w < 0:
+                return
+            try:
+                os.write(self._wake_w, b"x")
+            except BlockingIOError:
+                pass  # already awake
 
     def _start_queued(self) -> None:
         s = self._state
@@ -250,7 +253,7 @@ class FreshProcesses(cf.Executor):
             process = self._ctx.Process(
                 target=_worker,
                 name="nnbook-worker",
-                daemon=False,
+                daemon=True,  # should the parent exit anyway, its atexit stops them
                 args=(there, os.getpid(), self._stdout_to_stderr, fn, args, kwargs),
             )
             try:
@@ -290,8 +293,10 @@ class FreshProcesses(cf.Executor):
                         r.process.join()
                         self._finish(r)
                         s.running.remove(r)
-        os.close(self._wake_r)
-        os.close(self._wake_w)
+        with self._lock:
+            os.close(self._wake_r)
+            os.close(self._wake_w)
+            self._wake_r = self._wake_w = -1
 
     @staticmethod
     def _read(r: _Running) -> None:

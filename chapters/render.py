@@ -219,18 +219,25 @@ def _latex_confined(folder: str) -> Iterator[None]:
     hands it absolute paths there), and may run no shell command."""
     from .texsvg import tex_environment
 
-    saved = dict(os.environ)
-    os.environ.update(tex_environment(Path(folder)))
+    confined = tex_environment(Path(folder))
+    keys = ("openin_any", "openout_any", "shell_escape", "TEXMFOUTPUT")
+    saved = {k: os.environ.get(k) for k in keys}
+    os.environ.update({k: confined[k] for k in keys})
     try:
         yield
     finally:
-        os.environ.clear()
-        os.environ.update(saved)
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def _manim_render(job: SceneJob, media: str) -> Path:
     """Render with Manim into ``media``; return the file it produced."""
     from manim import tempconfig  # imported late: Manim is slow to import
+
+    from .processes import Stopped
 
     settings = {
         "verbosity": "ERROR",
@@ -243,9 +250,8 @@ def _manim_render(job: SceneJob, media: str) -> Path:
         "preview": False,
         "output_file": job.scene,
     }
-    from .processes import Stopped
-
-    scene_class = _scene_class(job)
+    with _latex_confined(media):  # also while the chapter's module is imported
+        scene_class = _scene_class(job)
     try:
         with tempconfig(settings), _latex_confined(media):
             scene = scene_class()
@@ -299,7 +305,7 @@ def run_job(job: SceneJob) -> Rendered:
         try:
             atomic_copy(produced, target, sha=sha)
         except OSError as exc:
-            raise RenderError(f"rendering {job.label}: cannot write {target} "
+            raise RenderError(f"rendering {job.label} failed: cannot write {target} "
                               f"({exc.strerror or exc})") from None
     return Rendered(job, target, time.perf_counter() - start, worker=os.getpid(),
                     note=note)

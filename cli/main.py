@@ -66,14 +66,21 @@ class Group(click.Group):
         sys.exit(rv if isinstance(rv, int) else 0)
 
 
-def _chapters(names: tuple[str, ...]):
-    """The chapters named (each once, in the order given), or all of them."""
+def _quiet():
+    """While chapter code runs in this process: what it prints goes to standard
+    error, so that standard output is only the command's own output (the files
+    written, a report)."""
     from contextlib import redirect_stdout
 
+    return redirect_stdout(sys.stderr)
+
+
+def _chapters(names: tuple[str, ...]):
+    """The chapters named (each once, in the order given), or all of them."""
     import chapters
 
     try:  # what a chapter file prints is not this command's output
-        with redirect_stdout(sys.stderr):
+        with _quiet():
             found = [chapters.get(n) for n in names] if names else chapters.all_chapters()
     except chapters.UnknownChapterError as exc:
         raise BadUsage(str(exc)) from None
@@ -239,9 +246,10 @@ def verify(chapter_names, json_path, junit_path, no_tf) -> int:
         _open_cache(Path("media"))
     table = CheckTable(out=sys.stderr if to_stdout else None)
     try:  # always checked afresh; filed in the cache so render and build reuse it
-        checks, _ = cached_verification(chs, cache_root(Path("media")), force=True,
-                                        whole_library=not chapter_names,
-                                        oracle=not no_tf, on_check=table.add)
+        with _quiet():
+            checks, _ = cached_verification(chs, cache_root(Path("media")), force=True,
+                                            whole_library=not chapter_names,
+                                            oracle=not no_tf, on_check=table.add)
     finally:
         table.close()
     ids = [c.id for c in chs]
@@ -342,29 +350,31 @@ def render(chapter_names, quality, jobs, force, gif, fmt, bundle, out_dir, no_ve
     except (OSError, RenderError) as exc:
         raise Failure(str(exc)) from None
     cache = _open_cache(out_dir)
-    if not no_verify:
-        _gate(chs, cache, force)
     failed = None
     written = []
-    try:
+    with _quiet():
+        if not no_verify:
+            _gate(chs, cache, force)
         try:
-            rendered = render_chapters(
-                chs, quality=quality, fmt=fmt, out_dir=out_dir, workers=jobs,
-                force=force, on_progress=lambda *a: click.echo(_report(*a), err=True))
-        except RenderFailed as exc:  # the other scenes finished: keep and list them
-            rendered, failed = [r for r in exc.rendered if not r.error], exc
-        written = [r.path for r in rendered]
-        if bundle or gif:
-            from chapters.bundle import bundle_scene, write_snippets
+            try:
+                rendered = render_chapters(
+                    chs, quality=quality, fmt=fmt, out_dir=out_dir, workers=jobs,
+                    force=force,
+                    on_progress=lambda *a: click.echo(_report(*a), err=True))
+            except RenderFailed as exc:  # the other scenes finished: keep, list them
+                rendered, failed = [r for r in exc.rendered if not r.error], exc
+            written = [r.path for r in rendered]
+            if bundle or gif:
+                from chapters.bundle import bundle_scene, write_snippets
 
-            for ch in chs:
-                made = [bundle_scene(r.path, gif=gif, cache=cache, force=force)
-                        for r in rendered if r.path.parent.name == ch.id]
-                for b in made:
-                    written += [b.webm, b.poster] + ([b.gif] if b.gif else [])
-                written.append(write_snippets(out_dir / ch.id, made, ch.title))
-    except (RenderError, ValueError, OSError) as exc:
-        failed = exc
+                for ch in chs:
+                    made = [bundle_scene(r.path, gif=gif, cache=cache, force=force)
+                            for r in rendered if r.path.parent.name == ch.id]
+                    for b in made:
+                        written += [b.webm, b.poster] + ([b.gif] if b.gif else [])
+                    written.append(write_snippets(out_dir / ch.id, made, ch.title))
+        except (RenderError, ValueError, OSError) as exc:
+            failed = exc
     for path in written:
         click.echo(str(path))
     if failed is not None:
@@ -412,16 +422,17 @@ def build(chapter_names, quality, jobs, force, gif, out_dir, media_dir, no_verif
     except (OSError, RenderError, ProseError) as exc:
         raise Failure(str(exc)) from None
     cache = _open_cache(media_dir)
-    if not no_verify:
-        _gate(chs, cache, force)
-    try:
-        index = build_site(
-            chs, out_dir, media=media_dir, cache=cache, quality=quality,
-            force=force, gif=gif, safe=safe, workers=jobs,
-            on_step=lambda ch, step: click.echo(f"{ch.id}: {step}", err=True),
-            on_progress=lambda *a: click.echo(_report(*a), err=True))
-    except (OSError, RenderError, TexError, ValueError) as exc:
-        raise Failure(_one_line(exc)) from None
+    with _quiet():
+        if not no_verify:
+            _gate(chs, cache, force)
+        try:
+            index = build_site(
+                chs, out_dir, media=media_dir, cache=cache, quality=quality,
+                force=force, gif=gif, safe=safe, workers=jobs,
+                on_step=lambda ch, step: click.echo(f"{ch.id}: {step}", err=True),
+                on_progress=lambda *a: click.echo(_report(*a), err=True))
+        except (OSError, RenderError, TexError, ValueError) as exc:
+            raise Failure(_one_line(exc)) from None
     click.echo(str(index))
 
 

@@ -19,6 +19,7 @@ from nnmath.report import ReportError, check_destination, write_json, write_juni
 CHECKS = [Check("relu", "formula", "lowering", "float64", True, 0.0, 0.0, 1e-10, 1e-12)]
 #: a chapter file with one formula and one claim: a verify of a few seconds
 SMALL = """from chapters import Chapter
+print("a chapter file that prints")
 CHAPTER = Chapter(number=95, slug="small", title="Small", module=__name__,
                   formulas=("relu",), claims=("relu'",), scenes=())
 """
