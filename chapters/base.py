@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-__all__ = ["Chapter", "fill_equations", "check_prose", "ProseError"]
+__all__ = ["Chapter", "ProseError", "check_prose", "fill_equations"]
 
 #: ``{{formula:NAME}}`` and ``{{claim:NAME}}`` in prose become display equations
 PLACEHOLDER = re.compile(r"\{\{(formula|claim):([^}]+)\}\}")

@@ -33,10 +33,25 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
-__all__ = ["Dependencies", "SceneCache", "cache_root", "open_cache", "CacheError",
-           "DamagedError", "is_sha", "file_sha", "atomic_copy", "atomic_write", "library_versions",
-           "recorded_dependencies", "sweep_partials", "sweep_temp", "temp_folder",
-           "writable_cache", "ROOT"]
+__all__ = [
+    "ROOT",
+    "CacheError",
+    "DamagedError",
+    "Dependencies",
+    "SceneCache",
+    "atomic_copy",
+    "atomic_write",
+    "cache_root",
+    "file_sha",
+    "is_sha",
+    "library_versions",
+    "open_cache",
+    "recorded_dependencies",
+    "sweep_partials",
+    "sweep_temp",
+    "temp_folder",
+    "writable_cache",
+]
 
 #: bump when the layout of entries changes
 LAYOUT = 1
@@ -164,9 +179,9 @@ def sweep_partials(folder: Path) -> None:
         return
     for p in Path(folder).glob(".*.partial"):
         parts = p.name.rsplit(".", 3)
-        if len(parts) == 4 and parts[1] == _HOST and parts[2].isdigit():
-            if not _alive(int(parts[2])):
-                p.unlink(missing_ok=True)
+        mine = len(parts) == 4 and parts[1] == _HOST and parts[2].isdigit()
+        if mine and not _alive(int(parts[2])):
+            p.unlink(missing_ok=True)
 
 
 def temp_folder(kind: str) -> tempfile.TemporaryDirectory:

@@ -28,7 +28,7 @@ from pathlib import Path
 from .cache import atomic_copy, atomic_write, file_sha, is_sha, temp_folder
 from .render import check_latex
 
-__all__ = ["Svg", "TexError", "typeset", "tex_environment", "TEX_SECONDS"]
+__all__ = ["TEX_SECONDS", "Svg", "TexError", "tex_environment", "typeset"]
 
 PREAMBLE = r"""\documentclass{article}
 \usepackage{amsmath,amssymb}
@@ -90,7 +90,7 @@ def _run(tex: str, folder: Path) -> list[tuple[float, float, float]]:
                                "-halt-on-error", "eq.tex"], cwd=folder,
                               capture_output=True, text=True, errors="replace",
                               env=tex_environment(), timeout=TEX_SECONDS,
-                              stdin=subprocess.DEVNULL)
+                              stdin=subprocess.DEVNULL, check=False)
     except subprocess.TimeoutExpired:
         raise TexError(f"LaTeX did not finish in {TEX_SECONDS} s (a definition that "
                        "loops?)") from None
@@ -107,7 +107,7 @@ def _run(tex: str, folder: Path) -> list[tuple[float, float, float]]:
                            "--page=1-", "-o", "eq-%p.svg", "eq.dvi"],
                           cwd=folder, capture_output=True, text=True, errors="replace",
                           env=tex_environment(), timeout=TEX_SECONDS,
-                          stdin=subprocess.DEVNULL)
+                          stdin=subprocess.DEVNULL, check=False)
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or ["no message"])[-1]
         raise TexError(f"dvisvgm failed: {last}")

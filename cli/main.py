@@ -56,7 +56,7 @@ class Group(click.Group):
                 sys.exit(143 if isinstance(cause, Terminated) else 130)
             click.echo("Aborted.", err=True)
             sys.exit(130)
-        except Exception as exc:  # noqa: BLE001 - a bug: still one line, exit 1
+        except Exception as exc:  # a bug: still one line, exit 1
             if os.environ.get("NNBOOK_TRACEBACK"):
                 raise
             first = (str(exc).strip().splitlines() or [""])[0][:300]
@@ -224,8 +224,14 @@ def verify(chapter_names, json_path, junit_path, no_tf) -> int:
     """
     from chapters.cache import cache_root
     from chapters.verification import cached_verification
-    from nnmath.report import (ReportError, check_destination, is_stdout, summary,
-                               write_json, write_junit)
+    from nnmath.report import (
+        ReportError,
+        check_destination,
+        is_stdout,
+        summary,
+        write_json,
+        write_junit,
+    )
 
     from .table import CheckTable
 

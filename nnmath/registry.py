@@ -9,9 +9,20 @@ from typing import Callable, Iterator
 from .formula import Formula
 from .params import ParamError, Spec, check, parse
 
-__all__ = ["register", "formula", "names", "UnknownNameError", "register_claims",
-           "claim", "claims", "claim_names", "recording", "parameters",
-           "parse_params", "ParamError"]
+__all__ = [
+    "ParamError",
+    "UnknownNameError",
+    "claim",
+    "claim_names",
+    "claims",
+    "formula",
+    "names",
+    "parameters",
+    "parse_params",
+    "recording",
+    "register",
+    "register_claims",
+]
 
 
 class UnknownNameError(KeyError):
@@ -103,7 +114,7 @@ def parameters(name: str) -> dict[str, tuple[Spec, object]]:
 
 
 def _known(name: str, given) -> dict[str, Spec]:
-    specs = _SPECS[name] if name in _SPECS else {}
+    specs = _SPECS.get(name, {})
     bad = [p for p in given if p not in specs]
     if bad:
         raise ParamError(

@@ -177,8 +177,8 @@ def test_an_object_damaged_after_its_check_is_not_copied_to_the_output(tmp_path,
 
 @pytest.mark.parametrize("text", [
     "[]", "5", '"x"', "null", "{}", '{"sha256": 5}',
-    '{"sha256": "../../../../etc/passwd", "dependencies": '
-    '{"modules": {}, "formulas": {}, "claims": {}}}',
+    ('{"sha256": "../../../../etc/passwd", "dependencies": '
+    '{"modules": {}, "formulas": {}, "claims": {}}}'),
     '{"sha256": "' + "a" * 64 + '", "dependencies": []}',
     '{"sha256": "' + "a" * 64 + '", "dependencies": {"modules": [], "formulas": {}, '
     '"claims": {}}}',

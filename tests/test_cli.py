@@ -298,10 +298,10 @@ def test_an_empty_output_folder_is_a_usage_error_not_the_current_folder(run, tmp
 
 
 @pytest.mark.parametrize(("where", "needle"), [
-    ("/dev/null", "cannot use output directory /dev/null: it is a device, not a "
-     "directory; choose another with"),
-    ("{tmp}/a-file/media", "{tmp}/a-file is a file, not a directory; choose another "
-     "with"),
+    ("/dev/null", ("cannot use output directory /dev/null: it is a device, not a "
+     "directory; choose another with")),
+    ("{tmp}/a-file/media", ("{tmp}/a-file is a file, not a directory; choose another "
+     "with")),
 ])
 def test_output_folder_errors_say_what_is_wrong_and_which_option(run, tmp_path, where,
                                                                  needle):

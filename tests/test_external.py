@@ -103,24 +103,24 @@ def _chapter(**fields) -> str:
 
 
 @pytest.mark.parametrize(("source", "needle"), [
-    (_chapter(formulas='("nosuch",)'), "CHAPTER.formulas names unknown formula 'nosuch'; "
-     "valid: "),
+    (_chapter(formulas='("nosuch",)'), ("CHAPTER.formulas names unknown formula 'nosuch'; "
+     "valid: ")),
     (_chapter(claims='("nosuch\'",)'), "CHAPTER.claims names unknown claim \"nosuch'\""),
-    (_chapter(formulas='"sigmoid"'), "CHAPTER.formulas must be a tuple of names, e.g. "
-     "formulas=(\"sigmoid\",); got the string 'sigmoid'"),
+    (_chapter(formulas='"sigmoid"'), ("CHAPTER.formulas must be a tuple of names, e.g. "
+     "formulas=(\"sigmoid\",); got the string 'sigmoid'")),
     (_chapter(scenes='"Scene"'), "CHAPTER.scenes must be a tuple of names"),
-    (_chapter(number='"7"'), "CHAPTER.number must be a whole number from 0 to 999999, "
-     "got '7'"),
+    (_chapter(number='"7"'), ("CHAPTER.number must be a whole number from 0 to 999999, "
+     "got '7'")),
     (_chapter(number="10**300"), "CHAPTER.number must be a whole number from 0 to"),
     ("from nnmath.registry import register\nfrom nnmath.params import Real\n"
      "@register('mine_f', params={'a': Real()})\ndef _f(a=1.0):\n"
      "    raise ValueError('no such thing')\n" + _chapter(formulas='("mine_f",)'),
      "formula 'mine_f' cannot be built: ValueError: no such thing"),
     ("from nnmath.registry import register\n@register('mine_g')\ndef _g(a=1.0):\n"
-     "    pass\n" + _chapter(), "TypeError: formula 'mine_g': every parameter of its "
-     "builder needs a spec"),
-    (_chapter(scenes='("Missing",)'), "scene 'Missing' is listed in CHAPTER.scenes but "
-     "no class"),
+     "    pass\n" + _chapter(), ("TypeError: formula 'mine_g': every parameter of its "
+     "builder needs a spec")),
+    (_chapter(scenes='("Missing",)'), ("scene 'Missing' is listed in CHAPTER.scenes but "
+     "no class")),
     ("import sys\nsys.exit(3)\n" + _chapter(), "it called sys.exit(3) while loading"),
     ("raise SystemExit\n", "it called sys.exit(None) while loading"),
 ])
@@ -168,8 +168,8 @@ def test_prose_placeholders_are_checked_before_anything_renders(outside, nnbook)
         "formula; valid: " + done.stderr.split("valid: ", 1)[1].strip()]
     assert not (outside / "media").exists() and not (outside / "site").exists()
     for bad, needle in (("{{claim:gelu''}}", "{{claim:gelu''}} names no claim"),
-                        ("{{scene:NoScene}}", "{{scene:NoScene}} names no scene of "
-                         "chapter101; valid: GeluScene")):
+                        ("{{scene:NoScene}}", ("{{scene:NoScene}} names no scene of "
+                         "chapter101; valid: GeluScene"))):
         (outside / "gelu.md").write_text(prose + bad)
         done = nnbook("build", "gelu.py", "-o", "site", cwd=outside)
         assert done.returncode == 1 and needle in done.stderr

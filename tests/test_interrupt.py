@@ -139,7 +139,7 @@ def test_a_signal_stops_every_scene_at_once(tmp_path, nnbook, jobs, sig, how, co
         os.killpg(proc.pid, sig)
     else:
         os.kill(proc.pid, sig)
-    out, err = proc.communicate(timeout=60)
+    _, err = proc.communicate(timeout=60)
     took = time.monotonic() - signalled
     assert proc.returncode == code, err
     assert took < 2.0, f"took {took:.1f} s to exit"

@@ -248,8 +248,7 @@ def test_raw_html_passes_through_unless_safe(tmp_path):
 
 def test_build_says_when_prose_has_raw_html_and_escapes_it_with_safe(tmp_path,
                                                                       monkeypatch):
-    import chapters.site as site
-    from chapters import Chapter
+    from chapters import Chapter, site
 
     (tmp_path / "p.md").write_text(PROSE)
     ch = Chapter(number=97, slug="p", title="<b>Bold</b> title", module="p",
@@ -270,7 +269,7 @@ def test_build_says_when_prose_has_raw_html_and_escapes_it_with_safe(tmp_path,
 
 
 def test_latex_that_loops_forever_is_stopped_with_one_line(tmp_path, monkeypatch):
-    import chapters.texsvg as texsvg
+    from chapters import texsvg
 
     monkeypatch.setattr(texsvg, "TEX_SECONDS", 3)
     with pytest.raises(TexError) as info:

@@ -16,6 +16,7 @@ import sympy as sp
 
 from ..claim import Claim
 from ..formula import Formula, Input, dims, indices
+from ..params import Choice, Flag, Optional, Padding, Pair
 from ..primitives import (
     FirstArgMax,
     Maximum,
@@ -23,7 +24,6 @@ from ..primitives import (
     row_major_digits,
     row_major_index,
 )
-from ..params import Choice, Flag, Optional, Padding, Pair
 from ..registry import formula, register, register_claims
 
 n, i, j, c, o, p, q, k, u, v = indices("n i j c o p q k u v")
