@@ -40,7 +40,11 @@ _x, _w, _b, _g = (sp.IndexedBase(s) for s in ("x", "w", "b", "g"))
 #: before a builder runs); pooling takes no explicit pads, as in TensorFlow
 PAIR, PADDING = Pair(), Padding()
 _CONV = {"stride": PAIR, "padding": PADDING, "dilation": PAIR, "bias": Flag()}
-_POOL = {"pool_size": PAIR, "stride": Optional(PAIR), "padding": Choice(("valid", "same"))}
+_POOL = {
+    "pool_size": PAIR,
+    "stride": Optional(PAIR),
+    "padding": Choice(("valid", "same")),
+}
 
 
 def _pair(name: str, value) -> tuple[int, int]:
