@@ -482,6 +482,7 @@ def render_jobs(
             raise
         if own:
             pool.shutdown(wait=True)
+            sweep_temp()  # the folder of a worker that died hard (OOM, segfault)
     ordered = [results[i] for i in range(len(jobs))]
     if any(r.error for r in ordered):
         raise RenderFailed(ordered)
