@@ -90,12 +90,13 @@ def _stop_on_sigterm(signum, frame):
 
 def _unraisable(hook):
     """``sys.unraisablehook`` for a worker: a :class:`Stopped` raised while Python
-    ran a finalizer or a weakref callback is swallowed there; deliver it again, so
-    the worker stops at its next line instead of when it is killed."""
+    ran a finalizer or a weakref callback is swallowed there; deliver it again a
+    moment later (from a thread: not inside the hook), so the worker stops at its
+    next line instead of when it is killed."""
 
     def again(info) -> None:
         if isinstance(info.exc_value, Stopped):
-            os.kill(os.getpid(), signal.SIGTERM)
+            threading.Timer(0.01, os.kill, (os.getpid(), signal.SIGTERM)).start()
             return
         hook(info)
 
@@ -153,7 +154,15 @@ def _worker(conn, parent: int, stdout_to_stderr: bool, fn, args, kwargs) -> None
         conn.close()
     # the answer is sent and every file closed: skip tearing down the interpreter
     # (Manim, NumPy, SymPy: about half a second), so that a stopped worker is gone
-    # at once
+    # at once.  What a multiprocessing child runs at its exit still runs: it
+    # releases the semaphores libraries made (tqdm's lock), or the resource
+    # tracker warns of them as leaked.
+    try:
+        from multiprocessing import util
+
+        util._exit_function()
+    except BaseException:  # noqa: BLE001, S110 - exiting anyway
+        pass
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()

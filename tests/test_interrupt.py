@@ -144,6 +144,9 @@ def test_a_signal_stops_every_scene_at_once(tmp_path, nnbook, jobs, sig, how, co
     assert proc.returncode == code, err
     assert took < 2.0, f"took {took:.1f} s to exit"
     assert "Interrupted" in err and "Traceback" not in err, err
+    # nothing but the one line (a stopped worker warns of nothing, prints nothing)
+    assert err.strip().splitlines() == [
+        "Interrupted; finished files are intact, none is half-written."], err
     assert _group_gone(proc.pid, 0.5), "a worker outlived the command"
     time.sleep(3)  # nothing goes on in the background
     assert {p.name for p in tmp_path.glob("marker.*")} == started, "a scene started late"
