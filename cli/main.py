@@ -173,13 +173,13 @@ def show(name: str, params: tuple[str, ...]) -> None:
         domain = "" if i.domain == "real" else f"  [{i.domain}]"
         click.echo(f"  {i.name:5s} {i.shape_text:10s} {i.description}{domain}")
     click.echo(f"  output {f.output}: ({', '.join(f.output_shape)})")
+    if f.constants:
+        click.echo("  constants: " + ", ".join(f"{k} = {v!r}" for k, v in f.constants.items()))
     specs = registry.parameters(f.name)
     if specs:
         click.echo("\nParameters (-p KEY=VALUE):")
         for key, (spec, default) in specs.items():
             click.echo(f"  {key} = {f.params.get(key, default)!r}  (valid: {spec.valid})")
-    if f.constants:
-        click.echo("  constants: " + ", ".join(f"{k} = {v!r}" for k, v in f.constants.items()))
     click.echo(f"\nNumPy (generated from the SymPy expression):\n{f.source}")
     click.echo(f"TensorFlow reference:\n  {f.tf}")
     if f.tf_note:
