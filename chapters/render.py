@@ -26,6 +26,7 @@ import concurrent.futures as cf
 import os
 import shutil
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -224,13 +225,57 @@ def _latex_confined(folder: str) -> Iterator[None]:
     saved = {k: os.environ.get(k) for k in keys}
     os.environ.update({k: confined[k] for k in keys})
     try:
-        yield
+        with _without_dev_null_notice():
+            yield
     finally:
         for k, v in saved.items():
             if v is None:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+#: what TeX says, for every equation, when Manim's template (the standalone
+#: class asks whether /dev/null exists, to tell Unix from Windows) meets the
+#: confinement: true, harmless, and not worth a line
+_DEV_NULL = b"latex: Not reading from /dev/null (openin_any = p)."
+
+
+@contextmanager
+def _without_dev_null_notice() -> Iterator[None]:
+    """Standard error (file descriptor 2, which LaTeX inherits) without the
+    :data:`_DEV_NULL` notice and the blank line before it; all else passes."""
+    sys.stderr.flush()
+    read, write = os.pipe()
+    real = os.dup(2)
+    os.dup2(write, 2)
+    os.close(write)
+
+    def pump() -> None:
+        blank = False
+        with os.fdopen(read, "rb") as lines:
+            for line in lines:
+                text = line.rstrip(b"\r\n")
+                if text == _DEV_NULL:
+                    blank = False
+                    continue
+                if blank:
+                    os.write(real, b"\n")
+                blank = text == b""
+                if not blank:
+                    os.write(real, line)
+        if blank:
+            os.write(real, b"\n")
+
+    thread = threading.Thread(target=pump, daemon=True, name="stderr-filter")
+    thread.start()
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(real, 2)  # the pipe's last writer closes: the pump reads its end
+        thread.join(5)
+        os.close(real)
 
 
 def _manim_render(job: SceneJob, media: str) -> Path:
