@@ -300,3 +300,31 @@ def test_stale_partials_of_dead_processes_are_swept_and_live_ones_kept(tmp_path)
         p.write_bytes(b"x")
     sweep_partials(tmp_path)
     assert not stale.exists() and mine.exists() and other_host.exists()
+
+
+@pytest.mark.render
+def test_a_truncated_object_is_rendered_again_and_healed_not_served(tmp_path, nnbook):
+    """The issue's reproduction: render, truncate every cached object, render again
+    (into another folder sharing the cache, as another machine would): the output
+    is the good video, and so is the cache."""
+    from chapters.cache import file_sha
+
+    work = tmp_path / "work"
+    work.mkdir()
+    shutil.copy(DATA / "tiny_chapter.py", work / "tiny.py")
+    env = {**os.environ, "NNBOOK_CACHE": str(tmp_path / "shared")}
+    (tmp_path / "shared").mkdir()
+    first = nnbook("render", "tiny.py", "-o", "one", "--no-verify", cwd=work, env=env)
+    assert first.returncode == 0, first.stderr
+    good = {p.name: file_sha(p) for p in (work / "one" / "chapter90").iterdir()}
+    objects = list((tmp_path / "shared" / "objects").iterdir())
+    assert len(objects) == 2
+    for args in (("-o", "two"), ("-o", "two", "--force"), ("-o", "one")):
+        for p in objects:
+            with open(p, "r+b") as f:
+                f.truncate(1000)
+        done = nnbook("render", "tiny.py", *args, "--no-verify", cwd=work, env=env)
+        assert done.returncode == 0, done.stderr
+        out = work / args[1] / "chapter90"
+        assert {p.name: file_sha(p) for p in out.iterdir()} == good, args
+        assert all(file_sha(p) == p.name for p in objects), "the cache was not healed"
