@@ -138,11 +138,17 @@ def load_file(name: str) -> Chapter:
     Python file, an error while loading it (``sys.exit`` included), no
     ``CHAPTER``, a name in it that the registry does not know.
     """
-    path = Path(name).expanduser().resolve()
-    if path.is_dir():
+    shown = name if len(name) <= 200 else name[:199] + "…"
+    try:
+        path = Path(name).expanduser().resolve()
+        is_dir, exists = path.is_dir(), path.exists()
+    except (OSError, RuntimeError) as exc:  # a name too long, a symlink loop
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ChapterFileError(f"cannot load chapter file {shown}: {why}") from None
+    if is_dir:
         raise ChapterFileError(f"{name} is a directory; give a chapter file (.py) in it")
-    if not path.exists():
-        raise UnknownChapterError(f"no chapter file {name!r}: {path} does not exist")
+    if not exists:
+        raise UnknownChapterError(f"no chapter file {shown!r}: {path} does not exist")
     if path.suffix != ".py":
         raise ChapterFileError(f"{name} is not a Python file (.py); a chapter file "
                                "declares CHAPTER = Chapter(...) in Python")
@@ -185,8 +191,13 @@ def get(name: str) -> Chapter:
     for ch in all_chapters():
         if name in ch.names():
             return ch
-    if Path(name).exists():  # "examples": a folder or a file, named without a slash
+    try:
+        named_a_file = Path(name).exists()  # "examples": a folder, without a slash
+    except (OSError, ValueError):  # a name too long for a file, a NUL byte
+        named_a_file = False
+    if named_a_file:
         return load_file(name)
     valid = ", ".join(f"{c.id} ({c.slug})" for c in all_chapters())
     raise UnknownChapterError(
-        f"unknown chapter {name!r}; valid: {valid}, or a path to a chapter file (.py)")
+        f"unknown chapter {name[:200]!r}; valid: {valid}, or a path to a chapter file "
+        "(.py)")
