@@ -151,6 +151,7 @@ def test_an_empty_report_path_is_a_usage_error(small, nnbook):
 
 def test_json_and_junit_to_one_file_is_a_usage_error(small, nnbook):
     (small / "link.json").symlink_to(small / "r.json")
-    done = nnbook("verify", "small.py", "--json", "r.json", "--junit", "link.json",
-                  cwd=small)
+    done = nnbook(
+        "verify", "small.py", "--json", "r.json", "--junit", "link.json", cwd=small
+    )
     assert done.returncode == 2 and "name the same file" in done.stderr
