@@ -155,3 +155,17 @@ def test_json_and_junit_to_one_file_is_a_usage_error(small, nnbook):
         "verify", "small.py", "--json", "r.json", "--junit", "link.json", cwd=small
     )
     assert done.returncode == 2 and "name the same file" in done.stderr
+
+
+def test_a_full_device_is_one_error_naming_it_and_stays_a_device(tmp_path):
+    full = tmp_path / "full"
+    try:  # a private /dev/full (major 1, minor 7): a broken writer replaces only it
+        os.mknod(full, stat.S_IFCHR | 0o666, os.makedev(1, 7))
+    except PermissionError:
+        full = Path("/dev/full")
+    with pytest.raises(ReportError) as info:
+        write_json(full, CHECKS, chapters=[])
+    assert str(info.value) == (
+        f"cannot write the report to {full}: No space left on device"
+    )
+    assert stat.S_ISCHR(full.stat().st_mode)
