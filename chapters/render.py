@@ -401,6 +401,8 @@ def _from_cache(job: SceneJob) -> tuple[Rendered | None, str]:
             atomic_copy(blob, target, sha=blob.name)
     except DamagedError:  # damaged since it was checked (a shared cache)
         return None, "cached file missing or damaged"
+    except OSError as exc:  # a full disk, a folder in the way
+        raise RenderError(f"cannot write {target} ({exc.strerror or exc})") from None
     return Rendered(job, target, time.perf_counter() - start, cached=True), ""
 
 

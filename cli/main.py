@@ -200,6 +200,9 @@ def _report_path(ctx, param, value):
     if value is not None and str(value).strip() == "":
         raise click.BadParameter("an empty path; give a file name, or - for standard "
                                  "output", ctx=ctx, param=param)
+    if value is not None and str(value).endswith(("/", os.sep)):
+        raise click.BadParameter(f"{value} names a folder; give a file name",
+                                 ctx=ctx, param=param)
     return Path(value) if value is not None else None
 
 

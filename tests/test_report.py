@@ -169,3 +169,9 @@ def test_a_full_device_is_one_error_naming_it_and_stays_a_device(tmp_path):
         f"cannot write the report to {full}: No space left on device"
     )
     assert stat.S_ISCHR(full.stat().st_mode)
+
+
+def test_a_report_path_that_names_a_folder_is_a_usage_error(small, nnbook):
+    done = nnbook("verify", "small.py", "--json", "reports/", cwd=small)
+    assert done.returncode == 2 and "reports/ names a folder" in done.stderr
+    assert not (small / "reports").exists()
