@@ -192,15 +192,15 @@ def test_kernel_larger_than_input_under_valid_padding():
 
 
 @pytest.mark.parametrize("name", ["conv2d", "max_pool2d", "avg_pool2d"])
-@pytest.mark.parametrize("stride", [0, 1.5, (2, 0), (1, 1, 1)])
+@pytest.mark.parametrize("stride", [0, 1.5, (2, 0), (1, 1, 1), True, {}])
 def test_bad_stride_names_the_valid_values(name, stride):
-    with pytest.raises(ValueError, match=r"stride must be a positive int.*valid: 1, 2"):
+    with pytest.raises(ValueError, match=r"stride=.* is not valid; valid: .*1, 2"):
         formula(name, stride=stride)
 
 
 def test_unknown_padding_lists_the_choices():
     with pytest.raises(
-        ValueError, match=r"unknown padding 'full'; valid: valid, same, "
+        ValueError, match=r"padding='full' is not valid; valid: valid, same, "
     ):
         formula("conv2d", padding="full")
     # pooling takes explicit pads now, as tf.nn.max_pool2d does, each smaller than

@@ -17,6 +17,7 @@ import sympy as sp
 
 from ..claim import Claim
 from ..formula import Formula, Input, dims, indices
+from ..params import Flag, Optional, Padding, Pair
 from ..primitives import (
     FirstArgMax,
     Maximum,
@@ -41,41 +42,27 @@ _x, _w, _b, _g = (sp.IndexedBase(s) for s in ("x", "w", "b", "g"))
 
 
 # -- parameters ----------------------------------------------------------------
+#: each parameter's type and range (the registry checks values against these
+#: before a builder runs); pooling's explicit pads must also be smaller than
+#: the window, which _pool checks
+PAIR, PADDING = Pair(), Padding()
+_CONV = {"stride": PAIR, "padding": PADDING, "dilation": PAIR, "bias": Flag()}
+_POOL = {
+    "pool_size": PAIR,
+    "stride": Optional(PAIR),
+    "padding": PADDING,
+}
+
+
 def _pair(name: str, value) -> tuple[int, int]:
     """An int or a pair of ints ≥ 1, as a pair (hashable, one spelling per value)."""
-    try:
-        pair = (value, value) if isinstance(value, int) else tuple(value)
-    except TypeError:  # neither an int nor a pair, e.g. 1.5
-        pair = ()
-    if len(pair) != 2 or not all(isinstance(a, int) and a >= 1 for a in pair):
-        raise ValueError(
-            f"{name} must be a positive int or a pair of them, got {value!r}; "
-            f"valid: 1, 2, … or (rows, columns)"
-        )
-    return pair
+    return PAIR.check(value)
 
 
 def _padding(value) -> str | tuple[tuple[int, int], tuple[int, int]]:
     """'valid', 'same' or ((top, bottom), (left, right)); TensorFlow's spelling
     [[0, 0], [top, bottom], [left, right], [0, 0]] is the same padding."""
-    if isinstance(value, str) and value.lower() in ("valid", "same"):
-        return value.lower()
-    try:
-        pairs = [tuple(pair) for pair in value]
-    except TypeError:  # not a sequence of pairs
-        pairs = []
-    if len(pairs) == 4 and all(len(pair) == 2 for pair in pairs):
-        if pairs[0] != (0, 0) or pairs[3] != (0, 0):
-            raise ValueError(
-                f"padding {value!r} pads the batch or the channels; valid: "
-                "[[0, 0], [top, bottom], [left, right], [0, 0]], as in TensorFlow"
-            )
-        pairs = pairs[1:3]
-    if len(pairs) == 2 and all(len(pair) == 2 for pair in pairs):
-        (t, b), (lft, r) = pairs
-        if all(isinstance(a, int) and a >= 0 for a in (t, b, lft, r)):
-            return (t, b), (lft, r)
-    raise ValueError(f"unknown padding {value!r}; valid: {', '.join(PADDINGS)}")
+    return PADDING.check(value)
 
 
 @dataclass(frozen=True)
@@ -343,7 +330,7 @@ _CONV_NOTES = (
 )
 
 
-@register("conv2d")
+@register("conv2d", params=_CONV)
 def _conv2d(stride=1, padding="valid", dilation=1, bias: bool = True) -> Formula:
     rows, cols = _axes((KH, KW), stride, dilation, padding)
     y = sp.Sum(
@@ -456,7 +443,7 @@ def _window_read(rows: _Axis, cols: _Axis, a: sp.Symbol, b: sp.Symbol):
     return _x[n, rows.read(i, a), cols.read(j, b), c]
 
 
-@register("max_pool2d")
+@register("max_pool2d", params=_POOL)
 def _max_pool2d(pool_size=2, stride=None, padding="valid") -> Formula:
     rows, cols, params = _pool("max_pool2d", pool_size, stride, padding)
     expr = Maximum(
@@ -476,7 +463,7 @@ def _max_pool2d(pool_size=2, stride=None, padding="valid") -> Formula:
     )
 
 
-@register("avg_pool2d")
+@register("avg_pool2d", params=_POOL)
 def _avg_pool2d(pool_size=2, stride=None, padding="valid") -> Formula:
     rows, cols, params = _pool("avg_pool2d", pool_size, stride, padding)
     limits = ((p, 0, rows.kernel - 1), (q, 0, cols.kernel - 1))
