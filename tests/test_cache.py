@@ -169,8 +169,9 @@ def test_an_object_damaged_after_its_check_is_not_copied_to_the_output(tmp_path,
         return found
 
     monkeypatch.setattr(SceneCache, "lookup", damaged_meanwhile)
-    hit, reason = render._from_cache(job)
-    assert hit is None and reason == "cached file missing or damaged"
+    hit, _ = render._from_cache(job)  # checked, then damaged before the gate places it
+    with pytest.raises(render.RenderError, match="damaged after it was checked"):
+        render._place(hit)
     assert target.read_bytes() == good
     assert not list(target.parent.glob(".*.partial"))
 

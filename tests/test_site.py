@@ -254,7 +254,7 @@ def test_build_says_when_prose_has_raw_html_and_escapes_it_with_safe(tmp_path,
     ch = Chapter(number=97, slug="p", title="<b>Bold</b> title", module="p",
                  formulas=(), claims=(), scenes=(), prose_file=str(tmp_path / "p.md"))
     monkeypatch.setattr(site, "render_chapters", lambda *a, **k: [])
-    monkeypatch.setattr(site, "cached_verification", lambda *a, **k: ([], True))
+    monkeypatch.setattr(site, "chapter_checks", lambda *a, **k: [])
     steps = []
     for safe in (False, True):
         out = tmp_path / f"site-{safe}"
