@@ -3,17 +3,19 @@ GIF on request), plus snippets to paste into HTML, Markdown/MyST or Jupyter.
 
 The webm, GIF and poster are derived from the mp4 with ffmpeg rather than
 rendered again, and cached under the mp4's SHA-256, so a bundle costs one render.
+A derived file is kept like a rendered scene: an entry names the SHA-256 of its
+content, the content is an object of the render cache, and both are checked
+before use, so a damaged webm is made again rather than served.
 """
 
 from __future__ import annotations
 
 import shutil
 import subprocess
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .cache import atomic_copy, file_sha
+from .cache import SceneCache, atomic_copy, atomic_write, file_sha, is_sha, temp_folder
 from .render import RenderError
 
 __all__ = ["Bundle", "bundle_scene", "snippets", "write_snippets", "poster_frame"]
@@ -93,36 +95,54 @@ def poster_frame(video: Path, out: Path) -> tuple[int, int]:
     return best.shape[1], best.shape[0]
 
 
-def _derived(mp4: Path, key: str, kind: str, target: Path, cache: Path | None) -> None:
+def _cached(store: SceneCache, entry: Path) -> Path | None:
+    """The intact object a derived file's entry names, or None."""
+    data = store.read_json(entry)
+    sha = data.get("sha256") if isinstance(data, dict) else None
+    return store.verified(sha) if is_sha(sha) else None
+
+
+def _derived(mp4: Path, key: str, kind: str, target: Path, cache: Path | None,
+             force: bool = False) -> None:
     """Make ``target`` (webm, gif or png poster) from ``mp4``, via the cache."""
-    blob = cache / "derived" / f"{key}.{kind}" if cache else None
-    if blob is None or not blob.is_file():
-        with tempfile.TemporaryDirectory(prefix="nnbook-bundle-") as tmp:
+    store = SceneCache(cache) if cache else None
+    entry = cache / "derived" / f"{key}.{kind}.json" if cache else None
+    blob = _cached(store, entry) if store and not force else None
+    if blob is None:
+        with temp_folder("bundle") as tmp:
             made = Path(tmp) / f"out.{'png' if kind == 'poster' else kind}"
             if kind == "poster":
                 poster_frame(mp4, made)
             else:
                 _ffmpeg(["-i", str(mp4), *RECIPES[kind], str(made)])
-            if blob is None:
-                atomic_copy(made, target)
-                return
-            atomic_copy(made, blob)
-    if not target.is_file() or file_sha(target) != file_sha(blob):
-        atomic_copy(blob, target)
+            sha = file_sha(made)
+            if store:
+                try:
+                    store.keep(made)
+                    atomic_write(entry, f'{{"sha256": "{sha}"}}\n')
+                except OSError:
+                    pass  # a cache that cannot be written only costs time later
+            if not target.is_file() or file_sha(target) != sha:
+                atomic_copy(made, target, sha=sha)  # the fresh file, not the object
+        return
+    if not target.is_file() or file_sha(target) != blob.name:
+        atomic_copy(blob, target, sha=blob.name)
 
 
-def bundle_scene(mp4: Path, *, gif: bool = False, cache: Path | None = None) -> Bundle:
-    """The embed bundle of one rendered mp4, written beside it."""
+def bundle_scene(mp4: Path, *, gif: bool = False, cache: Path | None = None,
+                 force: bool = False) -> Bundle:
+    """The embed bundle of one rendered mp4, written beside it; ``force`` makes
+    the derived files again rather than taking them from the cache."""
     import av
 
     # derived files are keyed on the video and on this module (recipes, poster rule)
     key = f"{file_sha(mp4)}.{file_sha(Path(__file__))[:12]}"
     webm, poster = mp4.with_suffix(".webm"), mp4.with_suffix(".png")
-    _derived(mp4, key, "webm", webm, cache)
-    _derived(mp4, key, "poster", poster, cache)
+    _derived(mp4, key, "webm", webm, cache, force)
+    _derived(mp4, key, "poster", poster, cache, force)
     gif_path = mp4.with_suffix(".gif") if gif else None
     if gif_path:
-        _derived(mp4, key, "gif", gif_path, cache)
+        _derived(mp4, key, "gif", gif_path, cache, force)
     with av.open(str(mp4)) as container:
         ctx = container.streams.video[0].codec_context
         width, height = ctx.width, ctx.height

@@ -5,6 +5,13 @@ toolchain as the videos, its videos (webm and mp4 with a poster), and one badge
 per claim and formula from the verification of exactly this content.  Every link
 is relative and nothing is fetched from a network, so the folder works from
 ``file://`` and from any static host.
+
+Raw HTML in the prose passes through to the page, as Markdown intends (a
+``<details>`` block, an ``<abbr>``), and the build says so, chapter by
+chapter.  With ``safe=True`` (``nnbook build --safe``, for prose from
+contributors you do not trust) it is escaped and shown as text, and the page's
+HTML is sanitized by nh3 (Ammonia): no script, no event handler attribute, no
+``javascript:`` link.
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .base import Chapter
+from .base import SCENE, Chapter, check_prose
 from .bundle import Bundle, bundle_scene
 from .cache import atomic_copy, atomic_write, file_sha
 from .render import render_chapters
@@ -27,7 +34,7 @@ __all__ = ["build_site", "Badge", "badges", "page_html"]
 _DISPLAY = re.compile(r"\$\$(.+?)\$\$", re.S)
 #: $…$ may wrap onto the next line of the source, but not across a paragraph
 _INLINE = re.compile(r"(?<![\\$])\$(?!\$)((?:[^$\n]|\n(?!\n))+?)(?<!\\)\$")
-_SCENE = re.compile(r"\{\{scene:([^}]+)\}\}")
+_SCENE = SCENE
 _METHODS = {"symbolic": "symbolic", "lowering": "50-digit loop oracle",
             "tensorflow-forward": "TensorFlow", "tensorflow-gradient": "TensorFlow",
             "finite-differences": "finite differences",
@@ -87,14 +94,28 @@ def badges(checks) -> list[Badge]:
     return out
 
 
-def _markdown(text: str) -> str:
+def _markdown(text: str, safe: bool = False) -> tuple[str, bool]:
+    """(HTML, whether the text holds raw HTML).  ``safe``: raw HTML escaped as
+    text, and the result sanitized."""
     import markdown
 
-    return markdown.markdown(text, extensions=["extra", "sane_lists"])
+    def convert(raw_html: bool) -> str:
+        md = markdown.Markdown(extensions=["extra", "sane_lists"])
+        if not raw_html:  # Python-Markdown's documented way to escape raw HTML
+            md.preprocessors.deregister("html_block")
+            md.inlinePatterns.deregister("html")
+        return md.convert(text)
+
+    passed, escaped = convert(True), convert(False)
+    if not safe:
+        return passed, passed != escaped
+    import nh3
+
+    return nh3.clean(escaped), passed != escaped
 
 
-def _math_html(text: str, eq_dir: Path, site: Path, cache: Path) -> str:
-    """Markdown with $…$ and $$…$$ → HTML with each equation an SVG image."""
+def _stash_math(text: str) -> tuple[str, list[tuple[str, bool]]]:
+    """``text`` with each $…$ and $$…$$ replaced by ``@@MATHn@@``; the equations."""
     found: list[tuple[str, bool]] = []
 
     def stash(display: bool):
@@ -104,14 +125,27 @@ def _math_html(text: str, eq_dir: Path, site: Path, cache: Path) -> str:
         return repl
 
     text = _DISPLAY.sub(stash(True), text)
-    text = _INLINE.sub(stash(False), text)
-    body = _markdown(text)
+    return _INLINE.sub(stash(False), text), found
+
+
+def raw_html(ch: Chapter) -> bool:
+    """Whether ``ch``'s prose holds raw HTML (passed through unless ``--safe``);
+    a ``<`` inside an equation is not HTML."""
+    prose = ch.prose
+    return bool(prose) and _markdown(_stash_math(prose)[0])[1]
+
+
+def _math_html(text: str, eq_dir: Path, site: Path, cache: Path,
+               safe: bool = False) -> str:
+    """Markdown with $…$ and $$…$$ → HTML with each equation an SVG image."""
+    text, found = _stash_math(text)
+    body, _ = _markdown(text, safe)
     svgs = typeset(found, cache / "tex")
     for n, (latex, display) in enumerate(found):
         svg = svgs[(latex, display)]
         target = eq_dir / svg.path.name
-        if not target.is_file():
-            atomic_copy(svg.path, target)
+        if not target.is_file() or file_sha(target) != svg.sha:
+            atomic_copy(svg.path, target, sha=svg.sha)
         img = (f'<img class="math" src="{target.relative_to(site).as_posix()}" '
                f'alt="{html.escape(latex)}" style="width:{svg.width:.3f}em;'
                f'height:{svg.height:.3f}em;vertical-align:-{svg.depth:.3f}em">')
@@ -126,7 +160,7 @@ def _math_html(text: str, eq_dir: Path, site: Path, cache: Path) -> str:
 
 def _video(b: Bundle, site: Path) -> str:
     rel = lambda p: html.escape(p.relative_to(site).as_posix())  # noqa: E731
-    return (f'<figure id="{b.scene}"><video controls preload="metadata" '
+    return (f'<figure id="{html.escape(b.scene)}"><video controls preload="metadata" '
             f'width="{b.width}" height="{b.height}" poster="{rel(b.poster)}">'
             f'<source src="{rel(b.webm)}" type="video/webm">'
             f'<source src="{rel(b.mp4)}" type="video/mp4"></video>'
@@ -155,7 +189,7 @@ def _page(title: str, nav: str, body: str) -> str:
 
 
 def page_html(ch: Chapter, bundles: list[Bundle], checks, site: Path, cache: Path,
-              nav: str) -> str:
+              nav: str, safe: bool = False) -> str:
     """The chapter page: prose with SVG equations, videos, verification badges."""
     placed: set[str] = set()
     by_scene = {b.scene: b for b in bundles}
@@ -169,7 +203,7 @@ def page_html(ch: Chapter, bundles: list[Bundle], checks, site: Path, cache: Pat
         return f"\n\n@@VIDEO:{name}@@\n\n"
 
     prose = _SCENE.sub(scene, ch.prose or f"# {ch.title}\n")
-    body = _math_html(prose, site / "eq", site, cache)
+    body = _math_html(prose, site / "eq", site, cache, safe)
     for name in placed:
         body = body.replace(f"<p>@@VIDEO:{name}@@</p>", _video(by_scene[name], site))
     rest = [b for b in bundles if b.scene not in placed]
@@ -189,16 +223,24 @@ Step = Callable[[Chapter, str], None]
 
 def build_site(chapters: list[Chapter], out: Path, *, media: Path, cache: Path,
                quality: str = "l", force: bool = False, gif: bool = False,
-               on_step: Step | None = None, verify: bool = True,
+               safe: bool = False, on_step: Step | None = None, verify: bool = True,
                on_verified: Verified | None = None, **run) -> Path:
     """Verify, render (cached) and write every chapter; return the index page.
 
+    The prose's placeholders are checked first (:class:`chapters.base.ProseError`,
+    before anything is rendered).  ``safe`` escapes raw HTML in the prose.
     The renders go through the gate (:func:`chapters.render.render_jobs`): a
     chapter whose declared maths or whose scenes' lookups fail verification
     stops the build, unless ``verify=False``, when its badges say FAILED.
     ``run`` goes to :func:`chapters.render.render_jobs` (``workers``, ``executor``).
     """
     note = on_step or (lambda ch, s: None)
+    for ch in chapters:
+        check_prose(ch)
+        if raw_html(ch):
+            note(ch, "its prose has raw HTML, " + (
+                "escaped (--safe)" if safe else
+                "passed through to the page (build --safe escapes it)"))
     rendered = render_chapters(chapters, quality=quality, fmt="mp4", out_dir=media,
                                force=force, verify=verify, on_verified=on_verified,
                                **run)
@@ -220,15 +262,17 @@ def build_site(chapters: list[Chapter], out: Path, *, media: Path, cache: Path,
             mp4 = out / "media" / ch.id / r.path.name
             if not mp4.is_file() or file_sha(mp4) != file_sha(r.path):
                 atomic_copy(r.path, mp4)
-            bundles.append(bundle_scene(mp4, gif=gif, cache=cache))
+            bundles.append(bundle_scene(mp4, gif=gif, cache=cache, force=force))
         links = ['<a href="index.html">Contents</a>']
         if i > 0:
-            links.append(f'<a href="{chapters[i - 1].id}.html">← {chapters[i - 1].title}</a>')
+            links.append(f'<a href="{chapters[i - 1].id}.html">← '
+                         f'{html.escape(chapters[i - 1].title)}</a>')
         if i + 1 < len(chapters):
-            links.append(f'<a href="{chapters[i + 1].id}.html">{chapters[i + 1].title} →</a>')
+            links.append(f'<a href="{chapters[i + 1].id}.html">'
+                         f'{html.escape(chapters[i + 1].title)} →</a>')
         checks = verified[ch.id]
         atomic_write(out / f"{ch.id}.html",
-                     page_html(ch, bundles, checks, out, cache, " ".join(links)))
+                     page_html(ch, bundles, checks, out, cache, " ".join(links), safe))
         ok = all(c.passed for c in checks)
         entries.append(f'<li><a href="{ch.id}.html">{ch.number}. {html.escape(ch.title)}'
                        f'</a> — {len(ch.scenes)} videos, '

@@ -71,15 +71,64 @@ def verification_key(formulas, claims, *, oracle: bool = True) -> str:
     return text_sha("\n".join(parts))
 
 
-def _store(path: Path, checks) -> None:
+#: bump when the layout of a stored verification changes
+LAYOUT = 2
+
+
+def _subjects(formulas, claims) -> list[str]:
+    """How the checks of these formulas and claims name their subjects: a
+    formula with other than its default parameters is ``conv2d(stride=(2,2))``,
+    and a claim about one brings that formula's checks too."""
+    from nnmath.checks import _subject
+
+    return sorted({_subject(f) for f in [*formulas, *(c.formula for c in claims)]}
+                  | {c.name for c in claims})
+
+
+def _store(path: Path, checks, formulas, claims) -> None:
     import json
 
     from .cache import atomic_write
 
+    doc = {"layout": LAYOUT, "key": path.stem, "subjects": _subjects(formulas, claims),
+           "checks": [c.as_dict() for c in checks]}
     try:
-        atomic_write(path, json.dumps([c.as_dict() for c in checks], indent=1))
+        atomic_write(path, json.dumps(doc, indent=1))
     except OSError:
         pass  # a cache that cannot be written only costs time later
+
+
+def _number(x) -> bool:
+    return x is None or (isinstance(x, (int, float)) and not isinstance(x, bool))
+
+
+def _loaded(data, key: str, subjects: list[str]):
+    """The checks stored in ``data`` if it is a complete verification of exactly
+    ``subjects`` under ``key``; None for anything else (``[]``, another key, a
+    subject without a check, a field of the wrong type): then it is run again."""
+    from dataclasses import fields
+
+    from nnmath.checks import Check
+
+    if not (isinstance(data, dict) and data.get("layout") == LAYOUT
+            and data.get("key") == key and data.get("subjects") == subjects
+            and isinstance(data.get("checks"), list)):
+        return None
+    names = {f.name for f in fields(Check)}
+    checks = []
+    for d in data["checks"]:
+        if not (isinstance(d, dict) and set(d) == names
+                and all(isinstance(d[k], str)
+                        for k in ("subject", "kind", "method", "dtype", "detail"))
+                and isinstance(d["passed"], bool) and isinstance(d["cases"], list)
+                and all(_number(d[k]) for k in ("max_abs", "max_rel", "rtol", "atol",
+                                                "seconds"))
+                and d["kind"] in ("formula", "claim", "error")):
+            return None
+        checks.append(Check(**d))
+    if not set(subjects) <= {c.subject for c in checks}:
+        return None  # every formula and claim has at least one check
+    return checks
 
 
 def verify_cached(formulas: list, claims: list, cache: Path | None, *,
@@ -88,19 +137,17 @@ def verify_cached(formulas: list, claims: list, cache: Path | None, *,
     """``(checks, cached)``: the checks of exactly these formulas and claims,
     reused from ``cache`` (None: no cache) when the very same formulas and claims
     were verified by the very same code."""
-    import json
+    from nnmath.checks import verify
 
-    from nnmath.checks import Check, verify
+    from .cache import SceneCache
 
-    path = None
+    path = key = None
     if cache is not None:
         key = verification_key(formulas, claims, oracle=oracle)
         path = Path(cache) / "verify" / f"{key}.json"
     if path is not None and path.is_file() and not force:
-        try:
-            checks = [Check(**d) for d in json.loads(path.read_text(encoding="utf-8"))]
-        except (ValueError, TypeError):
-            checks = None
+        checks = _loaded(SceneCache(cache).read_json(path), key,
+                         _subjects(formulas, claims))
         if checks is not None:
             for c in checks:
                 if on_check:
@@ -108,7 +155,7 @@ def verify_cached(formulas: list, claims: list, cache: Path | None, *,
             return checks, True
     checks = verify(formulas, claims, oracle=oracle, on_check=on_check)
     if path is not None:
-        _store(path, checks)
+        _store(path, checks, formulas, claims)
     return checks, False
 
 
@@ -129,9 +176,9 @@ def cached_verification(chapters: Iterable[Chapter], cache: Path, *,
         folder = cache / "verify"
         for ch in chapters:
             f, c = subjects([ch])
-            names = {x.name for x in [*f, *c]}
+            names = set(_subjects(f, c))
             _store(folder / f"{verification_key(f, c, oracle=oracle)}.json",
-                   [k for k in checks if k.subject in names])
+                   [k for k in checks if k.subject in names], f, c)
     return checks, cached
 
 

@@ -5,13 +5,14 @@ Imports here are lazy: ``nnbook --help`` loads neither TensorFlow nor Manim.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 import click
 
 # chapters.render imports no Manim at module level, so --help stays light
-from chapters.render import FORMATS, QUALITIES
+from chapters.render import FORMATS, MAX_WORKERS, QUALITIES
 
 
 class Failure(click.ClickException):
@@ -55,17 +56,62 @@ class Group(click.Group):
                 sys.exit(143 if isinstance(cause, Terminated) else 130)
             click.echo("Aborted.", err=True)
             sys.exit(130)
+        except Exception as exc:  # a bug: still one line, exit 1
+            if os.environ.get("NNBOOK_TRACEBACK"):
+                raise
+            first = (str(exc).strip().splitlines() or [""])[0][:300]
+            click.echo(f"Error: unexpected {type(exc).__name__}: {first} (a bug in "
+                       "nnbook; NNBOOK_TRACEBACK=1 shows where)", err=True)
+            sys.exit(1)
         sys.exit(rv if isinstance(rv, int) else 0)
 
 
+def _quiet():
+    """While chapter code runs in this process: what it prints goes to standard
+    error, so that standard output is only the command's own output (the files
+    written, a report)."""
+    from contextlib import redirect_stdout
+
+    return redirect_stdout(sys.stderr)
+
+
 def _chapters(names: tuple[str, ...]):
+    """The chapters named (each once, in the order given), or all of them."""
     import chapters
 
-    try:
-        return [chapters.get(n) for n in names] if names else chapters.all_chapters()
+    try:  # what a chapter file prints is not this command's output
+        with _quiet():
+            found = [chapters.get(n) for n in names] if names else chapters.all_chapters()
     except chapters.UnknownChapterError as exc:
         raise BadUsage(str(exc)) from None
     except chapters.ChapterFileError as exc:
+        raise Failure(str(exc)) from None
+    unique: dict[str, object] = {}
+    for name, ch in zip(names or [c.id for c in found], found):
+        seen = unique.get(ch.id)
+        if seen is None:
+            unique[ch.id] = ch
+        elif (seen.module, seen.path) != (ch.module, ch.path):
+            raise BadUsage(f"{name} is {ch.id} too: two chapters of one number would "
+                           "write the same folder; give one of them another number")
+    return list(unique.values())
+
+
+def _folder(ctx, param, value):
+    """A directory option: an empty path is a usage error, not the current folder."""
+    if value is not None and str(value).strip() == "":
+        raise click.BadParameter("an empty path; give a folder name", ctx=ctx,
+                                 param=param)
+    return Path(value) if value is not None else None
+
+
+def _open_cache(out_dir: Path) -> Path:
+    """The render cache, checked before any work (one line if it is unusable)."""
+    from chapters.cache import CacheError, open_cache
+
+    try:
+        return open_cache(out_dir)
+    except CacheError as exc:
         raise Failure(str(exc)) from None
 
 
@@ -95,22 +141,12 @@ def list_() -> None:
     click.echo("\nformulas: " + ", ".join(registry.names()))
 
 
-def _param(text: str) -> tuple[str, object]:
-    """``key=value`` with value a Python literal (2, (2, 1), True) or else a string."""
-    import ast
-
+def _param(text: str) -> tuple[str, str]:
+    """``key=value``; the formula's parameter spec reads the value."""
     key, eq, value = text.partition("=")
     if not eq or not key:
-        raise BadUsage(f"parameter {text!r} is not key=value, e.g. -p stride=2")
-    try:
-        parsed = ast.literal_eval(value)
-    except (ValueError, SyntaxError):
-        return key, value
-
-    def hashable(v):  # the registry caches formulas by their parameters
-        return tuple(hashable(a) for a in v) if isinstance(v, (list, tuple)) else v
-
-    return key, hashable(parsed)
+        raise BadUsage(f"parameter {text[:40]!r} is not key=value, e.g. -p stride=2")
+    return key.strip(), value
 
 
 @cli.command()
@@ -125,7 +161,7 @@ def show(name: str, params: tuple[str, ...]) -> None:
     from nnmath import registry
 
     try:
-        f = registry.formula(name, **dict(_param(p) for p in params))
+        f = registry.formula(name, **registry.parse_params(name, dict(map(_param, params))))
     except (registry.UnknownNameError, ValueError) as exc:
         raise BadUsage(str(exc)) from None
     click.echo(f"{f.name}: {f.title}\n")
@@ -139,6 +175,11 @@ def show(name: str, params: tuple[str, ...]) -> None:
     click.echo(f"  output {f.output}: ({', '.join(f.output_shape)})")
     if f.constants:
         click.echo("  constants: " + ", ".join(f"{k} = {v!r}" for k, v in f.constants.items()))
+    specs = registry.parameters(f.name)
+    if specs:
+        click.echo("\nParameters (-p KEY=VALUE):")
+        for key, (spec, default) in specs.items():
+            click.echo(f"  {key} = {f.params.get(key, default)!r}  (valid: {spec.valid})")
     click.echo(f"\nNumPy (generated from the SymPy expression):\n{f.source}")
     click.echo(f"TensorFlow reference:\n  {f.tf}")
     if f.tf_note:
@@ -154,12 +195,25 @@ def show(name: str, params: tuple[str, ...]) -> None:
         click.echo(f"\n{f.notes}")
 
 
+def _report_path(ctx, param, value):
+    """A report path: ``-`` is standard output; an empty path is a usage error."""
+    if value is not None and str(value).strip() == "":
+        raise click.BadParameter("an empty path; give a file name, or - for standard "
+                                 "output", ctx=ctx, param=param)
+    if value is not None and str(value).endswith(("/", os.sep)):
+        raise click.BadParameter(f"{value} names a folder; give a file name",
+                                 ctx=ctx, param=param)
+    return Path(value) if value is not None else None
+
+
 @cli.command()
 @click.argument("chapter_names", metavar="[CHAPTER]...", nargs=-1)
-@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Also write a JSON report to this file.")
-@click.option("--junit", "junit_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Also write a JUnit XML report to this file.")
+@click.option("--json", "json_path", callback=_report_path,
+              type=click.Path(dir_okay=False, allow_dash=True),
+              help="Also write a JSON report to this file (- for standard output).")
+@click.option("--junit", "junit_path", callback=_report_path,
+              type=click.Path(dir_okay=False, allow_dash=True),
+              help="Also write a JUnit XML report to this file (- for standard output).")
 @click.option("--no-tf", is_flag=True,
               help="Skip the TensorFlow checks (symbolic, lowering and finite differences only).")
 def verify(chapter_names, json_path, junit_path, no_tf) -> int:
@@ -167,21 +221,44 @@ def verify(chapter_names, json_path, junit_path, no_tf) -> int:
 
     Symbolically on a small instance, against TensorFlow (float64 and float32)
     and by central finite differences. Exit code 0 if all pass, 1 if any fails.
+    A report to standard output (--json -) moves the table to standard error.
 
     Example: nnbook verify chapter1 --json reports/verify.json
     """
     from chapters.cache import cache_root
     from chapters.verification import cached_verification
-    from nnmath.report import summary, write_json, write_junit
+    from nnmath.report import (
+        ReportError,
+        check_destination,
+        is_stdout,
+        summary,
+        write_json,
+        write_junit,
+    )
 
     from .table import CheckTable
 
+    reports = [p for p in (json_path, junit_path) if p is not None]
+    to_stdout = [p for p in reports if is_stdout(p)]
+    if len(to_stdout) > 1:
+        raise BadUsage("--json and --junit cannot both go to standard output")
+    if len(reports) == 2 and not to_stdout and (
+            os.path.realpath(json_path) == os.path.realpath(junit_path)):
+        raise BadUsage("--json and --junit name the same file; give each its own")
+    try:  # before the checks run: a report that cannot be written is known now
+        for path in reports:
+            check_destination(path)
+    except ReportError as exc:
+        raise Failure(str(exc)) from None
     chs = _chapters(chapter_names)
-    table = CheckTable()
+    if os.environ.get("NNBOOK_CACHE"):  # a cache the user chose must be usable
+        _open_cache(Path("media"))
+    table = CheckTable(out=sys.stderr if to_stdout else None)
     try:  # always checked afresh; filed in the cache so render and build reuse it
-        checks, _ = cached_verification(chs, cache_root(Path("media")), force=True,
-                                        whole_library=not chapter_names,
-                                        oracle=not no_tf, on_check=table.add)
+        with _quiet():
+            checks, _ = cached_verification(chs, cache_root(Path("media")), force=True,
+                                            whole_library=not chapter_names,
+                                            oracle=not no_tf, on_check=table.add)
     finally:
         table.close()
     ids = [c.id for c in chs]
@@ -190,14 +267,15 @@ def verify(chapter_names, json_path, junit_path, no_tf) -> int:
             write_json(json_path, checks, chapters=ids)
         if junit_path:
             write_junit(junit_path, checks, chapters=ids)
-    except OSError as exc:
-        raise Failure(f"cannot write the report: {exc.strerror}: {exc.filename}") from None
+    except ReportError as exc:
+        raise Failure(str(exc)) from None
     s = summary(checks)
     unchecked = f", {s['not_checked']} not checked" if s["not_checked"] else ""
-    click.echo(f"{s['passed']} passed, {s['failed']} failed{unchecked}")
+    click.echo(f"{s['passed']} passed, {s['failed']} failed{unchecked}",
+               err=bool(to_stdout))
     for c in checks:
         if c.passed and not c.checked:
-            click.echo(c.line)
+            click.echo(c.line, err=bool(to_stdout))
     for c in checks:
         if not c.passed:
             click.echo(c.line, err=True)
@@ -210,9 +288,9 @@ def _render_options(f):
         click.option("-q", "--quality", type=click.Choice(list(QUALITIES)), default="l",
                      show_default=True,
                      help="l=480p15, m=720p30, h=1080p60, p=1440p60, k=2160p60."),
-        click.option("-j", "--jobs", type=click.IntRange(min=1), default=1,
-                     show_default=True, help="Render this many scenes at once, each in "
-                     "its own process."),
+        click.option("-j", "--jobs", type=click.IntRange(min=1, max=MAX_WORKERS),
+                     default=1, show_default=True, help="Render this many scenes at "
+                     f"once (at most {MAX_WORKERS}), each in its own process."),
         click.option("--force", is_flag=True,
                      help="Ignore the caches: verify and render everything again."),
         click.option("--gif", is_flag=True, help="Also make a GIF of every scene."),
@@ -233,8 +311,12 @@ def _verified(ch, checks, cached: bool, what: str) -> None:
 
 
 def _report(rendered, done, total) -> str:
+    if rendered.error:
+        why = rendered.error.removeprefix(f"rendering {rendered.job.label} failed: ")
+        return f"[{done}/{total}] {rendered.job.label}: FAILED: {why}"
     how = "cached" if rendered.cached else f"rendered, {rendered.reason}"
-    return f"[{done}/{total}] {rendered.job.label}: {how} ({rendered.seconds:.1f} s)"
+    note = f"; {rendered.note}" if rendered.note else ""
+    return f"[{done}/{total}] {rendered.job.label}: {how} ({rendered.seconds:.1f} s){note}"
 
 
 @cli.command()
@@ -246,8 +328,9 @@ def _report(rendered, done, total) -> str:
 @click.option("--bundle", is_flag=True,
               help="Embed bundle: mp4, webm and a poster PNG per scene, and EMBED.md "
               "with HTML, MyST and Jupyter snippets.")
-@click.option("-o", "--output", "out_dir", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("media"), show_default=True, help="Directory to write into.")
+@click.option("-o", "--output", "out_dir", type=click.Path(file_okay=False),
+              callback=_folder, default="media", show_default=True,
+              help="Directory to write into.")
 @click.option("--no-verify", is_flag=True,
               help="Render even if the chapter's claims fail verification.")
 def render(chapter_names, quality, jobs, force, gif, fmt, bundle, out_dir, no_verify) -> None:
@@ -262,52 +345,64 @@ def render(chapter_names, quality, jobs, force, gif, fmt, bundle, out_dir, no_ve
       nnbook render chapter1 -q m --bundle --jobs 2
       nnbook render path/to/my_chapter.py
     """
-    from chapters.cache import cache_root
     from chapters.paths import ensure_writable
-    from chapters.render import RenderError, check_tools, render_chapters
+    from chapters.render import RenderError, RenderFailed, check_tools, render_chapters
     from chapters.verification import GateError
 
-    chs = _chapters(chapter_names)
     if (bundle or gif) and fmt != "mp4":
         raise BadUsage("--bundle and --gif are made from the mp4; leave --format at mp4")
+    chs = _chapters(chapter_names)
     try:
-        ensure_writable(out_dir)
+        ensure_writable(out_dir, "-o DIR")
         check_tools()
     except (OSError, RenderError) as exc:
         raise Failure(str(exc)) from None
-    cache = cache_root(out_dir)
-    try:
-        rendered = render_chapters(chs, quality=quality, fmt=fmt, out_dir=out_dir,
-                                   workers=jobs, force=force, verify=not no_verify,
-                                   on_verified=_verified,
-                                   on_progress=lambda *a: click.echo(_report(*a), err=True))
-        written = [r.path for r in rendered]
-        if bundle or gif:
-            from chapters.bundle import bundle_scene, write_snippets
+    cache = _open_cache(out_dir)
+    failed = None
+    written = []
+    with _quiet():
+        try:
+            try:
+                rendered = render_chapters(
+                    chs, quality=quality, fmt=fmt, out_dir=out_dir, workers=jobs,
+                    force=force, verify=not no_verify, on_verified=_verified,
+                    on_progress=lambda *a: click.echo(_report(*a), err=True))
+            except RenderFailed as exc:  # the other scenes finished: keep, list them
+                rendered, failed = [r for r in exc.rendered if not r.error], exc
+            written = [r.path for r in rendered]
+            if bundle or gif:
+                from chapters.bundle import bundle_scene, write_snippets
 
-            for ch in chs:
-                made = [bundle_scene(r.path, gif=gif, cache=cache) for r in rendered
-                        if r.path.parent.name == ch.id]
-                for b in made:
-                    written += [b.webm, b.poster] + ([b.gif] if b.gif else [])
-                written.append(write_snippets(out_dir / ch.id, made, ch.title))
-    except (RenderError, GateError, ValueError) as exc:
-        raise Failure(str(exc)) from None
+                for ch in chs:
+                    made = [bundle_scene(r.path, gif=gif, cache=cache, force=force)
+                            for r in rendered if r.path.parent.name == ch.id]
+                    for b in made:
+                        written += [b.webm, b.poster] + ([b.gif] if b.gif else [])
+                    written.append(write_snippets(out_dir / ch.id, made, ch.title))
+        except (RenderError, GateError, ValueError, OSError) as exc:
+            failed = exc
     for path in written:
         click.echo(str(path))
+    if failed is not None:
+        raise Failure(_one_line(failed))
 
 
 @cli.command()
 @click.argument("chapter_names", metavar="[CHAPTER]...", nargs=-1)
 @_render_options
-@click.option("-o", "--output", "out_dir", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("site"), show_default=True, help="Directory of the site.")
-@click.option("--media", "media_dir", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("media"), show_default=True,
+@click.option("-o", "--output", "out_dir", type=click.Path(file_okay=False),
+              callback=_folder, default="site", show_default=True,
+              help="Directory of the site.")
+@click.option("--media", "media_dir", type=click.Path(file_okay=False), callback=_folder,
+              default="media", show_default=True,
               help="Where rendered videos and the cache live.")
 @click.option("--no-verify", is_flag=True,
               help="Build even if a chapter's claims fail (their badges say FAILED).")
-def build(chapter_names, quality, jobs, force, gif, out_dir, media_dir, no_verify) -> None:
+@click.option("--safe", is_flag=True,
+              help="Escape raw HTML in the prose (for prose from contributors you do "
+              "not trust); without it raw HTML passes through, as in Markdown.")
+def build(chapter_names, quality, jobs, force, gif, out_dir, media_dir, no_verify,
+          safe) -> None:
     """Build the book as a static HTML site (all chapters by default).
 
     Verifies and renders what changed (cached otherwise), typesets the equations
@@ -317,7 +412,7 @@ def build(chapter_names, quality, jobs, force, gif, out_dir, media_dir, no_verif
 
     Example: nnbook build -o site && xdg-open site/index.html
     """
-    from chapters.cache import cache_root
+    from chapters.base import ProseError, check_prose
     from chapters.paths import ensure_writable
     from chapters.render import RenderError, check_tools
     from chapters.site import build_site
@@ -326,21 +421,34 @@ def build(chapter_names, quality, jobs, force, gif, out_dir, media_dir, no_verif
 
     chs = _chapters(chapter_names)
     try:
-        ensure_writable(out_dir)
-        ensure_writable(media_dir)
+        for ch in chs:  # a placeholder that names nothing: now, not after rendering
+            check_prose(ch)
+        ensure_writable(out_dir, "-o DIR")
+        ensure_writable(media_dir, "--media DIR")
         check_tools()
-    except (OSError, RenderError) as exc:
+    except (OSError, RenderError, ProseError) as exc:
         raise Failure(str(exc)) from None
-    try:
-        index = build_site(
-            chs, out_dir, media=media_dir, cache=cache_root(media_dir), quality=quality,
-            force=force, gif=gif, workers=jobs, verify=not no_verify,
-            on_verified=_verified,
-            on_step=lambda ch, step: click.echo(f"{ch.id}: {step}", err=True),
-            on_progress=lambda *a: click.echo(_report(*a), err=True))
-    except (OSError, RenderError, GateError, TexError, ValueError) as exc:
-        raise Failure(str(exc)) from None
+    cache = _open_cache(media_dir)
+    with _quiet():
+        try:
+            index = build_site(
+                chs, out_dir, media=media_dir, cache=cache, quality=quality,
+                force=force, gif=gif, safe=safe, workers=jobs, verify=not no_verify,
+                on_verified=_verified,
+                on_step=lambda ch, step: click.echo(f"{ch.id}: {step}", err=True),
+                on_progress=lambda *a: click.echo(_report(*a), err=True))
+        except (OSError, RenderError, GateError, TexError, ValueError) as exc:
+            raise Failure(_one_line(exc)) from None
     click.echo(str(index))
+
+
+def _one_line(exc: BaseException) -> str:
+    """A library error as the one line the README promises (an OSError without its
+    ``[Errno N]`` prefix)."""
+    if isinstance(exc, OSError) and type(exc).__str__ is OSError.__str__:
+        where = f": {exc.filename}" if exc.filename else ""
+        return f"{exc.strerror or exc}{where}"
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 @cli.command()

@@ -214,26 +214,23 @@ class Formula:
         return found
 
     @cached_property
-    def _derived_functions(self) -> list[tuple[sp.Symbol, sp.Expr, tuple[str, ...], Callable]]:
-        """Each derived size as a plain Python function (SymPy's subs costs ~100 µs)."""
-        out = []
-        for s, expr in self.derived:
-            args = tuple(sorted(a.name for a in expr.free_symbols))
-            out.append((s, expr, args, sp.lambdify([sp.Symbol(a) for a in args],
-                                             expr.subs({a: sp.Symbol(a.name)
-                                                        for a in expr.free_symbols}),
-                                             modules="math")))
-        return out
+    def _derived_sizes(self) -> Callable[[dict], tuple]:
+        """All derived sizes as Python integer code in one compiled call: exact (a
+        float ⌊7/3 − 4/3⌋ is 0), and cheap (SymPy's subs costs ~100 µs; see
+        :func:`nnmath.integers.sizes_function`)."""
+        from .integers import sizes_function
+
+        return sizes_function(self.derived)[0]
 
     def complete_sizes(self, sizes: dict[str, int]) -> dict[str, int]:
         """``sizes`` plus every derived size; ShapeError where they disagree."""
         out = dict(sizes)
-        for s, expr, args, fn in self._derived_functions:
-            value = int(fn(*(out[a] for a in args)))
-            if s.name in out and out[s.name] != value:
-                raise ShapeError(f"{self.name}: {s.name} must be {expr} = {value} for "
-                                 f"these inputs, but an input gives {out[s.name]}")
-            out[s.name] = value
+        if self.derived:
+            for (s, expr), value in zip(self.derived, self._derived_sizes(out)):
+                if s.name in out and out[s.name] != value:
+                    raise ShapeError(f"{self.name}: {s.name} must be {expr} = {value} for "
+                                     f"these inputs, but an input gives {out[s.name]}")
+                out[s.name] = value
         if self.check_sizes is not None:
             self.check_sizes(out)
         return out

@@ -13,7 +13,7 @@ axis is replaced by one view axis per index symbol (:func:`window`), padded
 where the read leaves the input and dilated where the index is a fraction
 (``g[(u - p)/s]`` reads only where s divides u − p).  A read outside an input
 is *absent*: it adds nothing to a sum and never wins a ``Maximum`` (the view is
-padded with 0 or −∞).  A row-major decomposition of one index
+padded with 0, or the lowest value under a max).  A row-major decomposition of one index
 (:func:`~nnmath.primitives.row_major_digits`) is a reshape.
 
 The slow oracle this lowering is checked against is :func:`loop_oracle`, built
@@ -35,6 +35,7 @@ import numpy as np
 import sympy as sp
 from sympy.printing.pycode import MpmathPrinter
 
+from .integers import quotient
 from .primitives import (
     FirstArgMax,
     Maximum,
@@ -104,7 +105,7 @@ FUNCTIONS: dict[type, tuple[str, int]] = {
 }
 
 
-def window(a: np.ndarray, *reads: tuple, fill: float = 0.0) -> np.ndarray:
+def window(a: np.ndarray, *reads: tuple, fill: float | str = 0.0) -> np.ndarray:
     """``a`` read along several axes at once, each at an affine index.
 
     Each read is ``(axis, steps, counts, offset)`` or ``(axis, steps, counts,
@@ -115,13 +116,18 @@ def window(a: np.ndarray, *reads: tuple, fill: float = 0.0) -> np.ndarray:
     ``den`` > 1 (``a`` dilated by den − 1 cells of ``fill``).  Padding every
     axis in one copy matters: padding one axis of a view already windowed
     along another would copy the overlapping windows out, KW times the input.
+
+    ``fill="lowest"`` is the dtype's lowest finite value, TensorFlow's start for a
+    max: never above a real cell, and what a window of padding alone yields.
     """
     a = np.asarray(a)
+    if fill == "lowest":
+        fill = np.finfo(a.dtype if a.dtype.kind == "f" else float).min
     reads = sorted((r[0], r[1], r[2], r[3], r[4] if len(r) > 4 else 1) for r in reads)
     if any(den != 1 for *_, den in reads):  # a read at a fraction of an index is absent
         shape, spread = list(a.shape), [slice(None)] * a.ndim
         for axis, *_, den in reads:
-            shape[axis] = (a.shape[axis] - 1) * den + 1
+            shape[axis] = max(0, (a.shape[axis] - 1) * den + 1)  # an empty axis stays
             spread[axis] = slice(None, None, den)
         dilated = np.full(shape, fill, dtype=a.dtype if a.dtype.kind == "f" else float)
         dilated[tuple(spread)] = a
@@ -207,7 +213,7 @@ def reduce_window(a: np.ndarray, axes: tuple[int, ...], ufunc: np.ufunc) -> np.n
     if parts < 2 or pool is None:
         part(slice(None))
         return out
-    cuts = np.linspace(0, rows, parts + 1).astype(int)
+    cuts = [rows * k // parts for k in range(parts + 1)]  # exact, no float rounding
     jobs = [pool.submit(part, slice(lo, hi)) for lo, hi in zip(cuts[:-1], cuts[1:])]
     for job in jobs:
         job.result()
@@ -265,12 +271,18 @@ def contract(spec: str, a: np.ndarray, b: np.ndarray, add=None) -> np.ndarray:
     """
     inputs, out = spec.split("->")
     sa, sb = inputs.split(",")
-    if a.size > b.size:
-        a, b, sa, sb = b, a, sb, sa
     summed = [c for c in sa if c in sb]
-    if any(c in out for c in summed) or len(set(sa)) < len(sa) or len(set(sb)) < len(sb):
+    if (
+        any(c in out for c in summed)
+        or len(set(sa)) < len(sa)
+        or len(set(sb)) < len(sb)
+        or a.size == 0  # an empty batch, no channels, an output of size 0:
+        or b.size == 0  # einsum gives the empty (or all-zero) result
+    ):
         product = np.einsum(spec, a, b, optimize=True)
         return product if add is None else product + add
+    if a.size > b.size:
+        a, b, sa, sb = b, a, sb, sa
     free_a = [c for c in sa if c not in summed]
     free_b = [c for c in sb if c not in summed]
     labels = free_b + free_a
@@ -448,7 +460,9 @@ def _shifted_gemm(gemm, big, small, plan: _Shift, shape, add) -> np.ndarray:
 def argmax_over(a: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
     """The row-major position of the first maximum over ``axes`` (NumPy's tie rule)."""
     moved = np.moveaxis(a, axes, tuple(range(-len(axes), 0)))
-    return moved.reshape(moved.shape[: -len(axes)] + (-1,)).argmax(axis=-1)
+    cells = int(np.prod(moved.shape[-len(axes) :], dtype=np.int64))
+    # the window's size, not -1, which NumPy cannot infer for an empty batch
+    return moved.reshape(moved.shape[: -len(axes)] + (cells,)).argmax(axis=-1)
 
 
 def _tuple(items) -> str:
@@ -618,8 +632,10 @@ class NumpyLowering:
                 head = e.indices[:lead]
                 if not all(i.is_Symbol for i in head):
                     return None
+                # the size itself, not -1, which NumPy cannot infer for an empty batch
                 shape = ", ".join(
-                    [f"{e.base}.shape[{a}]" for a in range(lead)] + ["-1"]
+                    [f"{e.base}.shape[{a}]" for a in range(lead)]
+                    + [self.lower(self.extent[k]).code]
                 )
                 return Term(f"{e.base}.reshape({shape})", (*head, k), CALL)
         return None
@@ -837,9 +853,10 @@ class NumpyLowering:
 
     # -- windows --------------------------------------------------------------
     def _windowed(self, e) -> tuple[Term, str]:
-        """The reduced term with absent reads at −∞, and its reduced axes."""
+        """The reduced term with absent reads at the dtype's lowest value (as in
+        TensorFlow), and its reduced axes."""
         reduced = [self._check_full_range(lim) for lim in e.limits]
-        outer, self.fill = self.fill, "-np.inf"
+        outer, self.fill = self.fill, "'lowest'"
         try:
             t = self.lower(e.function)
         finally:
@@ -929,19 +946,26 @@ class _Absent:
 
 
 ABSENT = _Absent()
+#: an index a/b where b does not divide a: between two cells of a dilated input
+BETWEEN = object()
+
+
+def _exact(a: int, b: int):
+    """a/b in integers: a // b when b divides a, else BETWEEN (never a float, so
+    no rounding can make a fraction an index or an index a fraction)."""
+    return a // b if a % b == 0 else BETWEEN
 
 
 class _ZeroOutside:
-    """An input array whose reads outside it, or at a fractional index, are ABSENT."""
+    """An input array whose reads outside it, or between its cells, are ABSENT."""
 
     def __init__(self, values: np.ndarray):
         self.values = values
 
     def __getitem__(self, idx):
         idx = idx if isinstance(idx, tuple) else (idx,)
-        if any(int(i) != i for i in idx):
+        if any(i is BETWEEN for i in idx):
             return ABSENT
-        idx = tuple(int(i) for i in idx)
         if any(not 0 <= i < n for i, n in zip(idx, self.values.shape)):
             return ABSENT
         return self.values[idx]
@@ -972,6 +996,15 @@ class _OraclePrinter(MpmathPrinter):
 
     def _print_present(self, e):
         return f"(0 if {self._print(e.args[0])} is ABSENT else 1)"
+
+    def _print_Indexed(self, e):
+        """Indices in Python integers: (u + P − p)/s as _exact(u + P − p, s), a
+        row-major digit ⌊k/(W·C)⌋ as k // (W*C); mpmath would round both."""
+        def index(i):
+            num, den = quotient(i, self._print)
+            return num if den == "1" else f"_exact({num}, {den})"
+
+        return f"{e.base}[{', '.join(index(i) for i in e.indices)}]"
 
 
 def loop_oracle(formula: Formula, digits: int = 50) -> Callable[..., np.ndarray]:
@@ -1009,6 +1042,7 @@ def loop_oracle(formula: Formula, digits: int = 50) -> Callable[..., np.ndarray]
                 "mpmath": mpmath,
                 "ABSENT": ABSENT,
                 "_first_argmax": _first_argmax,
+                "_exact": _exact,
             },
         ],
         printer=_OraclePrinter,

@@ -58,6 +58,11 @@ def gradient(claim: Claim, arrays: dict, dtype: str = "float64") -> np.ndarray:
     with tf.GradientTape() as tape:
         tape.watch(x)
         out = eval(f.tf, {"tf": tf}, env)  # noqa: S307
+        if f.output_shape and out.shape.num_elements() == 0:
+            # L sums over no outputs: its gradient is exactly 0.  TensorFlow 2.21's
+            # conv2d filter gradient crashes the process (a segmentation fault) or
+            # leaves its result uninitialised on an output of size 0
+            return np.zeros(np.shape(arrays[claim.wrt]))
         if f.output_shape:
             out = tf.reduce_sum(out * tf.constant(arrays[UPSTREAM], dtype=dtype))
     grad = tape.gradient(out, x)

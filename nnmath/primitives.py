@@ -151,6 +151,12 @@ class FirstArgMax(_WindowReduction):
     TensorFlow's max-pool gradient goes to this cell when several cells tie.
     """
 
+    # a position: saying so lets SymPy decide Eq(k, argmax) without searching
+    # the window's cells for assumptions
+    is_integer = True
+    is_nonnegative = True
+    is_finite = True
+
     def _latex(self, printer):
         ks = ",".join(printer._print(lim[0]) for lim in self.limits)
         return r"\operatorname{argmax}^{\text{first}}_{%s} %s" % (

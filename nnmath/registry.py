@@ -8,9 +8,23 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from .formula import Formula
+from .params import ParamError, Spec, check, parse
 
-__all__ = ["register", "formula", "names", "UnknownNameError", "register_claims",
-           "claim", "claims", "claim_names", "recording", "RegistryConflict"]
+__all__ = [
+    "ParamError",
+    "RegistryConflict",
+    "UnknownNameError",
+    "claim",
+    "claim_names",
+    "claims",
+    "formula",
+    "names",
+    "parameters",
+    "parse_params",
+    "recording",
+    "register",
+    "register_claims",
+]
 
 
 class UnknownNameError(KeyError):
@@ -28,6 +42,8 @@ class RegistryConflict(ValueError):
 _BUILDERS: dict[str, Callable[..., Formula]] = {}
 #: formula name → where its builder was registered ("nnmath/library/x.py:12")
 _ORIGIN: dict[str, str] = {}
+#: formula name → parameter name → its spec (type and valid range)
+_SPECS: dict[str, dict[str, Spec]] = {}
 _CACHE: dict[tuple, Formula] = {}
 #: claim builders in registration order, each with its override flag
 _CLAIM_BUILDERS: list[tuple[Callable[[], list], bool]] = []
@@ -89,8 +105,13 @@ def _invalidate() -> None:
     _BUILT.clear()
 
 
-def register(name: str, *, override: bool = False):
+def register(name: str, *, params: dict[str, Spec] | None = None,
+             override: bool = False):
     """Decorator: register ``builder(**params) -> Formula`` under ``name``.
+
+    ``params`` declares each parameter of the builder with its spec (see
+    :mod:`nnmath.params`): the one place its type and valid range are stated.
+    The registry checks every value against it before the builder runs.
 
     A name that is already registered is a :class:`RegistryConflict` naming
     both places, unless ``override=True``: then this builder replaces the other,
@@ -98,8 +119,18 @@ def register(name: str, *, override: bool = False):
     registration, so a chapter file's override always comes after it.
     """
     _load()
+    specs = dict(params or {})
 
     def deco(builder: Callable[..., Formula]):
+        accepted = list(inspect.signature(builder).parameters)
+        undeclared = [p for p in accepted if p not in specs]
+        unknown = [p for p in specs if p not in accepted]
+        if undeclared or unknown:
+            raise TypeError(
+                f"formula {name!r}: every parameter of its builder needs a spec in "
+                f"register({name!r}, params={{...}}); "
+                + (f"undeclared: {', '.join(undeclared)}" if undeclared else
+                   f"not parameters of the builder: {', '.join(unknown)}"))
         where = _where(builder)
         # the same definition again (a module executed twice) is no conflict
         if name in _BUILDERS and _ORIGIN[name] != where:
@@ -109,6 +140,7 @@ def register(name: str, *, override: bool = False):
             _invalidate()
         _BUILDERS[name] = builder
         _ORIGIN[name] = where
+        _SPECS[name] = specs
         return builder
 
     return deco
@@ -133,19 +165,52 @@ def names() -> list[str]:
     return list(_BUILDERS)
 
 
-def formula(name: str, **params) -> Formula:
-    """The formula registered under ``name``, built with ``params``."""
+def _hashable(value):
+    return tuple(map(_hashable, value)) if isinstance(value, (list, tuple)) else value
+
+
+def _builder(name: str) -> Callable[..., Formula]:
     _load()
     if name not in _BUILDERS:
         raise UnknownNameError(f"unknown formula {name!r}; valid: {', '.join(_BUILDERS)}")
-    builder = _BUILDERS[name]
-    allowed = list(inspect.signature(builder).parameters)
-    bad = [p for p in params if p not in allowed]
+    return _BUILDERS[name]
+
+
+def parameters(name: str) -> dict[str, tuple[Spec, object]]:
+    """Parameter name → (its spec, its default) for the formula ``name``."""
+    defaults = inspect.signature(_builder(name)).parameters
+    return {p: (spec, defaults[p].default) for p, spec in _SPECS[name].items()}
+
+
+def _known(name: str, given) -> dict[str, Spec]:
+    specs = _SPECS.get(name, {})
+    bad = [p for p in given if p not in specs]
     if bad:
-        raise ValueError(
+        raise ParamError(
             f"formula {name!r} has no parameter {', '.join(map(repr, bad))}; "
-            f"valid: {', '.join(allowed) or 'none'}")
-    key = (name, tuple(sorted(params.items())))
+            f"valid: {', '.join(specs) or 'none'}")
+    return specs
+
+
+def parse_params(name: str, texts: dict[str, str]) -> dict:
+    """Command-line ``key=text`` values as the checked values of ``name``'s specs."""
+    _builder(name)
+    specs = _known(name, texts)
+    return {p: parse(name, p, specs[p], text) for p, text in texts.items()}
+
+
+def formula(name: str, **params) -> Formula:
+    """The formula registered under ``name``, built with ``params``.
+
+    Each value is checked against the parameter's spec first: a
+    :class:`~nnmath.params.ParamError` (a ValueError) names the parameter, the
+    value and what is valid.
+    """
+    builder = _builder(name)
+    specs = _known(name, params)
+    params = {p: check(name, p, specs[p], v) for p, v in params.items()}
+    # a list parameter (TensorFlow's padding=[[0, 0], [1, 2], …]) keys as a tuple
+    key = (name, tuple(sorted((k, _hashable(v)) for k, v in params.items())))
     if key not in _CACHE:
         _CACHE[key] = builder(**params)
     _note("formula", *key)

@@ -1,7 +1,13 @@
 """Verify reports: JSON for machines, JUnit XML for CI dashboards.
 
-Both are written to a temporary file beside the target and moved into place, so
-a report is either complete or absent.
+A report goes where the user said.  A regular file (or a new one) is written to
+a temporary file beside it and moved into place, so it is either complete or the
+old one; a symlink is followed and its target written that way, so the link
+stays a link; a character device or a pipe (``/dev/stdout``, ``/dev/null``, a
+FIFO) is written directly, and ``-`` means standard output.  A new report gets
+the usual permissions (0666 less the umask), a replaced one keeps its mode.
+:func:`check_destination` refuses a path that cannot be written before the
+(long) verification runs, naming the path as the user gave it.
 """
 
 from __future__ import annotations
@@ -9,26 +15,128 @@ from __future__ import annotations
 import json
 import os
 import platform
-import tempfile
+import stat
+import sys
 import time
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
 from .checks import Check
 
-__all__ = ["write_json", "write_junit", "summary"]
+__all__ = ["write_json", "write_junit", "summary", "check_destination", "is_stdout",
+           "ReportError"]
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+class ReportError(OSError):
+    """A report that cannot be written; the message names the path as given."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+def _fail(path, why: str) -> ReportError:
+    return ReportError(f"cannot write the report to {path}: {why}")
+
+
+def is_stdout(path) -> bool:
+    """``-``, or a path that is this process's standard output (``/dev/stdout``)."""
+    if str(path) == "-":
+        return True
+    try:
+        here = os.fstat(sys.stdout.fileno())
+        there = os.stat(path)
+    except (OSError, ValueError, AttributeError):  # no real stdout (a test runner)
+        return False
+    return os.path.samestat(here, there)
+
+
+def _writable_dir(folder: Path, path) -> None:
+    """``folder`` exists as a writable directory, or can be made in one."""
+    probe = folder
+    while not probe.exists():
+        if probe.is_symlink():
+            raise _fail(path, f"{probe} is a broken symbolic link")
+        probe = probe.parent
+    if not probe.is_dir():
+        raise _fail(path, f"{probe} is not a directory")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise _fail(path, f"permission denied in {probe}")
+
+
+def _target(path) -> Path:
+    """The file ``path`` names: symlinks followed (a dangling one to the file it
+    would create); OSError for a loop."""
+    try:
+        return Path(os.path.realpath(path, strict=True))
+    except (FileNotFoundError, NotADirectoryError):
+        return Path(os.path.realpath(path))
+
+
+def check_destination(path) -> None:
+    """Raise :class:`ReportError` now if a report could not be written to ``path``."""
+    if str(path) == "":
+        raise _fail('""', "an empty path; give a file name, or - for standard output")
+    if is_stdout(path):
+        return
+    try:
+        target = _target(path)
+        info = os.stat(target) if target.exists() else None
+    except OSError as exc:  # a symlink loop, a name too long
+        raise _fail(path, exc.strerror or str(exc)) from None
+    if info is None:
+        _writable_dir(target.parent, path)
+    elif stat.S_ISDIR(info.st_mode):
+        raise _fail(path, "it is a directory")
+    elif stat.S_ISREG(info.st_mode):
+        if not os.access(target, os.W_OK):
+            raise _fail(path, "permission denied")
+        _writable_dir(target.parent, path)
+    elif not (stat.S_ISCHR(info.st_mode) or stat.S_ISFIFO(info.st_mode)):
+        raise _fail(path, "it is neither a file, a character device nor a pipe")
+    elif not os.access(target, os.W_OK):
+        raise _fail(path, "permission denied")
+
+
+def _write(path, text: str) -> None:
+    """``text`` to ``path`` as the module docstring says."""
+    if is_stdout(path):
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    check_destination(path)
+    try:
+        target = _target(path)
+        info = os.stat(target) if target.exists() else None
+        if info is not None and not stat.S_ISREG(info.st_mode):  # a device or a pipe
+            with open(target, "w", encoding="utf-8") as fh:
+                fh.write(text)
+            return
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _replace(target, text, None if info is None else stat.S_IMODE(info.st_mode))
+    except OSError as exc:
+        raise _fail(path, exc.strerror or str(exc)) from None
+
+
+def _replace(target: Path, text: str, mode: int | None) -> None:
+    """Write a temporary file beside ``target`` and move it onto ``target``."""
+    for attempt in range(100):
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.{attempt}.tmp")
+        try:  # 0666 less the umask, as any program's new file; O_EXCL: never reuse
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            break
+        except FileExistsError:
+            continue
+    else:
+        raise FileExistsError(f"no free temporary name beside {target}")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
-        os.replace(tmp, path)
+            fh.flush()
+            if mode is not None:
+                os.fchmod(fh.fileno(), mode)
+        os.replace(tmp, target)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 
@@ -56,7 +164,7 @@ def write_json(path: Path, checks: list[Check], *, chapters: list[str]) -> None:
     doc = {"tool": "nnbook verify", "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
            "python": platform.python_version(), "chapters": chapters,
            "summary": summary(checks), "checks": rows}
-    _atomic_write(path, json.dumps(doc, indent=2, allow_nan=False) + "\n")
+    _write(path, json.dumps(doc, indent=2, allow_nan=False) + "\n")
 
 
 def write_junit(path: Path, checks: list[Check], *, chapters: list[str]) -> None:
@@ -74,4 +182,4 @@ def write_junit(path: Path, checks: list[Check], *, chapters: list[str]) -> None
             fail = ET.SubElement(case, "failure", message=c.detail)
             fail.text = (f"max_abs={c.max_abs} max_rel={c.max_rel} "
                          f"rtol={c.rtol} atol={c.atol}\n{c.detail}")
-    _atomic_write(path, ET.tostring(suite, encoding="unicode", xml_declaration=True) + "\n")
+    _write(path, ET.tostring(suite, encoding="unicode", xml_declaration=True) + "\n")

@@ -120,3 +120,212 @@ def test_jobs_render_in_separate_processes_and_executor_is_a_parameter(tmp_path)
         again = render_jobs(jobs, executor=pool)
         assert all(r.path.is_file() and not r.cached for r in again)
         assert pool.submit(abs, -1).result() == 1  # an executor passed in stays open
+
+
+# -- a cache that heals (issue 11) ------------------------------------------------
+def _video(path: Path, seed: int) -> Path:
+    """A stand-in for a rendered file: 64 kB that differ by seed."""
+    import numpy as np
+
+    path.write_bytes(np.random.default_rng(seed).bytes(1 << 16))
+    return path
+
+
+REQUEST = {"module": "m", "path": "", "scene": "S", "quality": "l", "format": "mp4"}
+
+
+def test_a_damaged_object_is_a_miss_and_the_fresh_render_replaces_it(tmp_path):
+    from chapters.cache import SceneCache, file_sha
+
+    cache = SceneCache(tmp_path / "cache")
+    produced = _video(tmp_path / "fresh.mp4", 1)
+    sha = cache.store(REQUEST, produced, Dependencies(), 1.0)
+    assert cache.lookup(REQUEST)[0] == cache.object(sha)
+    with open(cache.object(sha), "r+b") as f:  # a full disk, a crash: truncated
+        f.truncate(1000)
+    assert cache.lookup(REQUEST) == (None, "cached file missing or damaged")
+    # the next render stores the same content: the damaged object must not stay
+    cache.store(REQUEST, produced, Dependencies(), 1.0)
+    assert file_sha(cache.object(sha)) == sha
+    assert cache.lookup(REQUEST)[0] == cache.object(sha)
+
+
+def test_an_object_damaged_after_its_check_is_not_copied_to_the_output(tmp_path,
+                                                                        monkeypatch):
+    from chapters import render
+    from chapters.cache import SceneCache
+
+    cache = SceneCache(tmp_path / "shared")  # e.g. NNBOOK_CACHE on another machine
+    sha = cache.store(REQUEST, _video(tmp_path / "fresh.mp4", 2), Dependencies(), 1.0)
+    target = tmp_path / "media" / "S.mp4"
+    target.parent.mkdir()
+    good = _video(target, 3).read_bytes()
+    job = render.SceneJob("m", "S", "l", "mp4", str(target), "", str(cache.root))
+    real = SceneCache.lookup
+
+    def damaged_meanwhile(self, request):
+        found = real(self, request)
+        cache.object(sha).write_bytes(b"\0" * 1000)  # between the check and the copy
+        return found
+
+    monkeypatch.setattr(SceneCache, "lookup", damaged_meanwhile)
+    hit, _ = render._from_cache(job)  # checked, then damaged before the gate places it
+    with pytest.raises(render.RenderError, match="damaged after it was checked"):
+        render._place(hit)
+    assert target.read_bytes() == good
+    assert not list(target.parent.glob(".*.partial"))
+
+
+@pytest.mark.parametrize("text", [
+    "[]", "5", '"x"', "null", "{}", '{"sha256": 5}',
+    ('{"sha256": "../../../../etc/passwd", "dependencies": '
+    '{"modules": {}, "formulas": {}, "claims": {}}}'),
+    '{"sha256": "' + "a" * 64 + '", "dependencies": []}',
+    '{"sha256": "' + "a" * 64 + '", "dependencies": {"modules": [], "formulas": {}, '
+    '"claims": {}}}',
+    '{"sha256": "' + "a" * 64 + '", "dependencies": {"modules": {"x": 1}, '
+    '"formulas": {}, "claims": {}}}',
+    '{"sha256": "' + "a" * 64 + '", "dependencies": {"modules": {}, '
+    '"formulas": {"relu|((": "0"}, "claims": {}}}',
+    '{"sha256": "' + "a" * 64 + '", "dependencies": {"modules": {}, '
+    '"formulas": {"relu|5": "0"}, "claims": {}}}',
+    '{"sha256": "' + "a" * 64 + '", "dependencies": {"modules": {}, '
+    '"formulas": {"conv2d|((\'stride\', True),)": "0"}, "claims": {}}}',
+    '{"sha256": "' + "a" * 64 + '", "dependencies": {"modules": {"a\\u0000b": "0"}, '
+    '"formulas": {}, "claims": {}}}',
+    "[" * 100000 + "]" * 100000,
+    "\xff\xfe not utf-8",
+])
+def test_a_cache_entry_of_an_unexpected_form_is_a_miss(tmp_path, text):
+    from chapters.cache import SceneCache
+
+    cache = SceneCache(tmp_path)
+    entry = cache._entry(cache.request_key(REQUEST))
+    entry.parent.mkdir(parents=True)
+    entry.write_text(text, encoding="latin-1")
+    blob, reason = cache.lookup(REQUEST)
+    assert blob is None and reason in ("cache entry unreadable", "formula relu is gone",
+                                       "formula conv2d is gone", "a\x00b changed")
+
+
+def test_a_verification_that_parses_but_is_wrong_does_not_pass_the_gate(tmp_path):
+    import json
+
+    from chapters import Chapter
+    from chapters.verification import cached_verification, subjects, verification_key
+
+    ch = Chapter(number=99, slug="t", title="t", module="t", formulas=("relu",),
+                 claims=("relu'",), scenes=())
+    f, c = subjects([ch])
+    path = tmp_path / "verify" / f"{verification_key(f, c, oracle=False)}.json"
+    checks, cached = cached_verification([ch], tmp_path, oracle=False)
+    assert not cached and {k.subject for k in checks} == {"relu", "relu'"}
+    good = json.loads(path.read_text())
+    one = good["checks"][0]
+    for wrong in ([], {}, {**good, "checks": []},
+                  {**good, "checks": [x for x in good["checks"] if x["subject"] == "relu"]},
+                  {**good, "key": "0" * 64}, {**good, "checks": [{**one, "passed": "yes"}]},
+                  {**good, "checks": [{**one, "extra": 1}]}, [one]):
+        path.write_text(json.dumps(wrong))
+        again, cached = cached_verification([ch], tmp_path, oracle=False)
+        assert not cached, wrong  # checked again, not "0 checks passed"
+        assert {k.subject for k in again} == {"relu", "relu'"}
+    assert cached_verification([ch], tmp_path, oracle=False)[1]  # and filed again
+
+
+def test_damaged_derived_files_are_made_again_not_served(tmp_path):
+    import subprocess
+
+    import av
+
+    from chapters.bundle import bundle_scene
+    from chapters.cache import file_sha
+
+    mp4 = tmp_path / "media" / "Scene.mp4"
+    mp4.parent.mkdir()
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i",
+                    "testsrc=size=160x120:rate=10:duration=1", "-pix_fmt", "yuv420p",
+                    str(mp4)], check=True)
+    cache = tmp_path / "cache"
+    first = bundle_scene(mp4, gif=True, cache=cache)
+    made = {p: p.stat().st_size for p in (first.webm, first.poster, first.gif)}
+
+    def damage_everything_cached():
+        for p in cache.rglob("*"):
+            if p.is_file() and p.stat().st_size > 1000:
+                with open(p, "r+b") as f:
+                    f.truncate(1000)
+
+    for force in (False, True):
+        damage_everything_cached()
+        for p in made:
+            p.unlink()
+        again = bundle_scene(mp4, gif=True, cache=cache, force=force)
+        for p in (again.webm, again.poster, again.gif):
+            assert p.stat().st_size > 1000, p  # not the damaged 1000 bytes
+        with av.open(str(again.webm)) as container:
+            assert sum(1 for _ in container.decode(video=0)) == 10
+        # a damaged file in the output folder is replaced as well
+        with open(again.webm, "r+b") as f:
+            f.truncate(1000)
+        bundle_scene(mp4, gif=True, cache=cache)
+        assert again.webm.stat().st_size > 1000
+        assert file_sha(again.webm) != "0"
+
+
+def test_damaged_typeset_equations_are_typeset_again(tmp_path):
+    from chapters.cache import file_sha
+    from chapters.texsvg import typeset
+
+    svg = typeset([("x^2", False)], tmp_path)[("x^2", False)]
+    good = svg.path.read_bytes()
+    svg.path.write_bytes(good[:100])
+    again = typeset([("x^2", False)], tmp_path)[("x^2", False)]
+    assert again.path.read_bytes() == good and file_sha(again.path) == again.sha
+    for meta in ("[]", "{}", '{"sha256": 1, "width": "a"}', "not json"):
+        (tmp_path / f"{svg.path.stem}.json").write_text(meta)
+        assert typeset([("x^2", False)], tmp_path)[("x^2", False)].path.read_bytes() == good
+
+
+def test_stale_partials_of_dead_processes_are_swept_and_live_ones_kept(tmp_path):
+    import subprocess
+
+    from chapters.cache import _HOST, sweep_partials
+
+    gone = subprocess.Popen(["true"])  # a process id that is gone
+    gone.wait()
+    stale = tmp_path / f".S.mp4.{_HOST}.{gone.pid}.partial"
+    mine = tmp_path / f".S.mp4.{_HOST}.{os.getpid()}.partial"
+    other_host = tmp_path / f".S.mp4.elsewhere.{gone.pid}.partial"
+    for p in (stale, mine, other_host):
+        p.write_bytes(b"x")
+    sweep_partials(tmp_path)
+    assert not stale.exists() and mine.exists() and other_host.exists()
+
+
+@pytest.mark.render
+def test_a_truncated_object_is_rendered_again_and_healed_not_served(tmp_path, nnbook):
+    """The issue's reproduction: render, truncate every cached object, render again
+    (into another folder sharing the cache, as another machine would): the output
+    is the good video, and so is the cache."""
+    from chapters.cache import file_sha
+
+    work = tmp_path / "work"
+    work.mkdir()
+    shutil.copy(DATA / "tiny_chapter.py", work / "tiny.py")
+    env = {**os.environ, "NNBOOK_CACHE": str(tmp_path / "shared")}
+    (tmp_path / "shared").mkdir()
+    first = nnbook("render", "tiny.py", "-o", "one", "--no-verify", cwd=work, env=env)
+    assert first.returncode == 0, first.stderr
+    good = {p.name: file_sha(p) for p in (work / "one" / "chapter90").iterdir()}
+    objects = list((tmp_path / "shared" / "objects").iterdir())
+    assert len(objects) == 2
+    for args in (("-o", "two"), ("-o", "two", "--force"), ("-o", "one")):
+        for p in objects:
+            with open(p, "r+b") as f:
+                f.truncate(1000)
+        done = nnbook("render", "tiny.py", *args, "--no-verify", cwd=work, env=env)
+        assert done.returncode == 0, done.stderr
+        out = work / args[1] / "chapter90"
+        assert {p.name: file_sha(p) for p in out.iterdir()} == good, args
+        assert all(file_sha(p) == p.name for p in objects), "the cache was not healed"

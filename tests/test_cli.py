@@ -7,6 +7,7 @@ import json
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -97,8 +98,9 @@ def test_unwritable_output_directory_is_one_line(run, tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory")
     result = run("render", "chapter1", "-o", str(blocker / "media"))
-    _one_line_error(result, "not writable", "-o DIR")
+    _one_line_error(result, "a-file is a file, not a directory", "-o DIR")
     assert result.exit_code == 1
+    assert "[Errno" not in result.output
 
 
 def test_verify_without_tensorflow_passes_and_writes_json(run, tmp_path):
@@ -169,10 +171,167 @@ def test_show_takes_formula_parameters(run):
 
 
 @pytest.mark.parametrize(("args", "needles"), [
-    (("-p", "padding=full"), ("unknown padding 'full'", "valid: valid, same")),
+    (("-p", "padding=full"), ("padding=full is not valid", "valid: valid, same")),
     (("-p", "stride=0"), ("stride", "valid: 1, 2")),
     (("-p", "strides=2"), ("no parameter 'strides'", "valid: stride")),
     (("-p", "stride"), ("not key=value",)),
 ])
 def test_show_rejects_bad_parameters_in_one_line(run, args, needles):
     _one_line_error(run("show", "conv2d", *args), *needles)
+
+
+NESTED = "[" * 5000 + "1" + "]" * 5000
+
+
+# issue 11: each was a traceback (TypeError, NameError: inf, RecursionError) or was
+# accepted (stride=True, learning_rate='abc', beta_1=2, epsilon=-1)
+@pytest.mark.parametrize(("name", "param", "valid"), [
+    ("conv2d", "stride=True", "valid: 1, 2, …"),
+    ("conv2d", "stride={}", "valid: 1, 2, …"),
+    ("conv2d", "dilation=1.5", "valid: 1, 2, …"),
+    ("conv2d", "bias=3", "valid: True or False"),
+    ("conv2d", "padding=((1, 0), (2, -1))", "valid: valid, same, ((top, bottom)"),
+    ("max_pool2d", "padding=full", "valid: valid, same"),
+    ("leaky_relu", "alpha=abc", "valid: a number in [0, 1)"),
+    ("leaky_relu", "alpha=1", "valid: a number in [0, 1)"),
+    ("sgd", "learning_rate=1e999", "valid: a number > 0"),
+    ("sgd", "learning_rate=nan", "valid: a number > 0"),
+    ("sgd", "learning_rate=abc", "valid: a number > 0"),
+    ("sgd", "learning_rate=0", "valid: a number > 0"),
+    ("adam", "beta_1=2", "valid: a number in [0, 1)"),
+    ("adam", "epsilon=-1", "valid: a number > 0"),
+    ("momentum", "momentum=1.5", "valid: a number in [0, 1]"),
+    ("neuron", "activation=gelu", "valid: sigmoid, tanh, relu, leaky_relu"),
+    ("mlp", "activation=relu", "valid: sigmoid, tanh"),
+    ("mlp_top", "head=softmax2", "valid: softmax, sigmoid"),
+    ("sgd", "learning_rate=" + "9" * 5000, "at most 100 characters"),
+    ("sgd", "learning_rate=" + NESTED, "at most 100 characters"),
+    ("conv2d", "stride=" + "(" * 60 + "1" + ")" * 60, "valid: 1, 2, …"),
+])
+def test_show_checks_each_parameter_against_its_spec(run, name, param, valid):
+    result = run("show", name, "-p", param)
+    key = param.partition("=")[0]
+    _one_line_error(result, f"{name}: ", valid)
+    assert f"{key}=" in result.output or "the value of " + key in result.output
+    assert result.exit_code == 2
+
+
+@pytest.mark.parametrize(("name", "params", "shown"), [
+    ("conv2d", ("stride=(2, 1)", "padding=SAME", "bias=false"),
+     "strides=[2, 1], padding='SAME'"),
+    ("conv2d", ("stride=[2,1]", "dilation=1"), "strides=[2, 1], padding='VALID'"),
+    ("max_pool2d", ("pool_size=3", "stride=None"), "ksize=[3, 3], strides=[3, 3]"),
+    ("sgd", ("learning_rate=1e-3",), "theta - g * 0.001"),
+    ("leaky_relu", ("alpha=0",), "alpha=0.0"),
+])
+def test_show_reads_every_spelling_a_spec_allows(run, name, params, shown):
+    result = run("show", name, *[a for p in params for a in ("-p", p)])
+    assert result.exit_code == 0, result.output
+    assert shown in result.output
+    assert "Parameters (-p KEY=VALUE):" in result.output
+
+
+def test_show_mlp_lists_only_activations_it_can_compose(run):
+    result = run("show", "mlp", "-p", "activation=sigmoid")
+    assert result.exit_code == 0, result.output
+    assert "valid: sigmoid, tanh)" in result.output and "relu" not in result.output
+
+
+# -- issue 11: a cache that cannot be used is known before any work ---------------
+@pytest.mark.parametrize("how", ["missing", "a file", "unwritable"])
+def test_an_unusable_nnbook_cache_is_one_line_before_any_work(run, monkeypatch, tmp_path,
+                                                             how):
+    import tempfile
+
+    import chapters.verification
+
+    shared = tmp_path / "shared"
+    if how == "a file":
+        shared.write_text("x")
+    elif how == "unwritable":  # as root no mode bit stops a write: refuse the probe
+        shared.mkdir()
+        real = tempfile.mkstemp
+
+        def refused(*args, dir=None, **kw):
+            if dir is not None and Path(dir) == shared:
+                raise PermissionError(13, "Permission denied")
+            return real(*args, dir=dir, **kw)
+
+        monkeypatch.setattr(tempfile, "mkstemp", refused)
+    monkeypatch.setenv("NNBOOK_CACHE", str(shared))
+
+    def no_work(*a, **kw):
+        raise AssertionError("verification started before the cache was checked")
+
+    monkeypatch.setattr(chapters.verification, "cached_verification", no_work)
+    for args in (("render", "chapter2", "-o", str(tmp_path / "out")),
+                 ("build", "chapter2", "-o", str(tmp_path / "site"), "--media",
+                  str(tmp_path / "media")),
+                 ("verify", "chapter2", "--no-tf")):
+        result = run(*args)
+        why = {"missing": "does not exist", "a file": "is not a directory",
+               "unwritable": "is not writable (Permission denied)"}[how]
+        _one_line_error(result, f"NNBOOK_CACHE={shared} {why}", "unset NNBOOK_CACHE")
+        assert result.exit_code == 1
+    assert not shared.is_dir() or how == "unwritable"  # a missing cache is not made
+
+
+# -- issue 11: usage errors and messages that do not mislead ----------------------
+def test_jobs_above_the_bound_is_a_usage_error(run, tmp_path):
+    for command in ("render", "build"):
+        result = run(command, "chapter2", "-j", "99999999999999999999", "-o",
+                     str(tmp_path / "out"))
+        _one_line_error(result, "-j", "1<=x<=64")
+        assert result.exit_code == 2
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_empty_output_folder_is_a_usage_error_not_the_current_folder(run, tmp_path,
+                                                                        monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for args in (("render", "chapter2", "-o", ""), ("build", "chapter2", "-o", ""),
+                 ("build", "chapter2", "--media", " ")):
+        result = run(*args)
+        _one_line_error(result, "empty path")
+        assert result.exit_code == 2
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(("where", "needle"), [
+    ("/dev/null", ("cannot use output directory /dev/null: it is a device, not a "
+     "directory; choose another with")),
+    ("{tmp}/a-file/media", ("{tmp}/a-file is a file, not a directory; choose another "
+     "with")),
+])
+def test_output_folder_errors_say_what_is_wrong_and_which_option(run, tmp_path, where,
+                                                                 needle):
+    (tmp_path / "a-file").write_text("x")
+    where, needle = where.format(tmp=tmp_path), needle.format(tmp=tmp_path)
+    result = run("render", "chapter2", "-o", where)
+    _one_line_error(result, needle, "-o DIR")
+    result = run("build", "chapter2", "-o", str(tmp_path / "site"), "--media", where)
+    _one_line_error(result, needle, "--media DIR")
+    assert "-o DIR" not in result.output and "[Errno" not in result.output
+    assert result.exit_code == 1
+
+
+def test_a_chapter_named_twice_is_rendered_once(run, monkeypatch, tmp_path):
+    import chapters.render
+
+    asked = []
+    monkeypatch.setattr(chapters.render, "render_chapters",
+                        lambda chs, **kw: asked.append([c.id for c in chs]) or [])
+    result = run("render", "chapter1", "1", "neuron", "chapter2", "1", "--no-verify",
+                 "-o", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert asked == [["chapter1", "chapter2"]]
+
+
+def test_two_chapter_files_of_one_number_are_refused(run, tmp_path):
+    source = ("from chapters import Chapter\nCHAPTER = Chapter(number=94, slug='{s}', "
+              "title='t', module=__name__, formulas=(), claims=(), scenes=())\n")
+    for name in ("a", "b"):
+        (tmp_path / f"{name}.py").write_text(source.format(s=name))
+    result = run("verify", str(tmp_path / "a.py"), str(tmp_path / "b.py"), "--no-tf")
+    _one_line_error(result, "b.py is chapter94 too")
+    assert result.exit_code == 2

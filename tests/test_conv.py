@@ -22,10 +22,18 @@ VARIANTS = [
     ("conv2d", {"stride": 2, "padding": "same"}),
     ("conv2d", {"dilation": 2, "padding": ((1, 0), (2, 1))}),
     ("conv2d", {"stride": (2, 1), "bias": False}),
+    # strides whose output sizes floats got wrong, with dilation and every padding
+    ("conv2d", {"stride": 3}),
+    ("conv2d", {"stride": (5, 7), "dilation": (1, 3), "padding": "same"}),
+    ("conv2d", {"stride": (6, 3), "dilation": 2, "padding": ((2, 0), (1, 3))}),
     ("max_pool2d", {}),
     ("max_pool2d", {"pool_size": 3, "stride": 2, "padding": "same"}),
+    ("max_pool2d", {"pool_size": 2, "stride": 3}),
+    ("max_pool2d", {"pool_size": (2, 3), "stride": (3, 1), "padding": ((1, 0), (0, 2))}),
     ("avg_pool2d", {}),
     ("avg_pool2d", {"pool_size": 3, "stride": 2, "padding": "same"}),
+    ("avg_pool2d", {"pool_size": (5, 2), "stride": (7, 5)}),
+    ("avg_pool2d", {"pool_size": (2, 3), "stride": (3, 1), "padding": ((1, 0), (0, 2))}),
     ("flatten", {}),
 ]
 
@@ -145,7 +153,9 @@ def test_flatten_is_numpys_row_major_reshape():
     x = np.arange(24.0).reshape(2, 2, 3, 2)
     f = formula("flatten")
     np.testing.assert_array_equal(f.numpy(x=x), x.reshape(2, 12))
-    assert f.source.strip().endswith("return x.reshape(x.shape[0], -1)")
+    assert f.source.strip().endswith("return x.reshape(x.shape[0], F)")
+    # -1 could not be inferred for an empty batch: "cannot reshape array of size 0"
+    assert f.numpy(x=np.ones((0, 2, 3, 2))).shape == (0, 12)
 
 
 def test_integer_and_pair_parameters_are_one_formula():
@@ -164,28 +174,43 @@ def test_mismatched_channels_name_both_shapes():
 
 
 def test_kernel_larger_than_input_under_valid_padding():
-    with pytest.raises(ValueError, match=r"5×5 window .* 4×4 input .*valid: .*'same'"):
+    # TensorFlow's output size is (4 − 5 + 1) / 1 = 0 here and (2 − 3 + 3) / 3 = 0
+    # for the pool: an empty output, not an error (tests/test_conv_tf.py checks
+    # both against TensorFlow); it raises once the overhang reaches 2·stride
+    y = formula("conv2d", dilation=2).numpy(
+        x=np.ones((1, 4, 4, 1)), w=np.ones((3, 3, 1, 1)), b=np.ones(1)
+    )
+    assert y.shape == (1, 0, 0, 1)
+    assert formula("max_pool2d", pool_size=3).numpy(x=np.ones((1, 2, 2, 1))).shape == (
+        1, 0, 0, 1)
+    with pytest.raises(ValueError, match=r"5×5 window .* 2×2 input .*valid: .*'same'"):
         formula("conv2d", dilation=2).numpy(
-            x=np.ones((1, 4, 4, 1)), w=np.ones((3, 3, 1, 1)), b=np.ones(1)
+            x=np.ones((1, 2, 2, 1)), w=np.ones((3, 3, 1, 1)), b=np.ones(1)
         )
     with pytest.raises(ValueError, match="3×3 window"):
-        formula("max_pool2d", pool_size=3).numpy(x=np.ones((1, 2, 2, 1)))
+        formula("max_pool2d", pool_size=3, stride=1).numpy(x=np.ones((1, 1, 2, 1)))
 
 
 @pytest.mark.parametrize("name", ["conv2d", "max_pool2d", "avg_pool2d"])
-@pytest.mark.parametrize("stride", [0, 1.5, (2, 0), (1, 1, 1)])
+@pytest.mark.parametrize("stride", [0, 1.5, (2, 0), (1, 1, 1), True, {}])
 def test_bad_stride_names_the_valid_values(name, stride):
-    with pytest.raises(ValueError, match=r"stride must be a positive int.*valid: 1, 2"):
+    with pytest.raises(ValueError, match=r"stride=.* is not valid; valid: .*1, 2"):
         formula(name, stride=stride)
 
 
 def test_unknown_padding_lists_the_choices():
     with pytest.raises(
-        ValueError, match=r"unknown padding 'full'; valid: valid, same, "
+        ValueError, match=r"padding='full' is not valid; valid: valid, same, "
     ):
         formula("conv2d", padding="full")
-    with pytest.raises(ValueError, match=r"valid: valid, same$"):
-        formula("avg_pool2d", padding=((1, 1), (1, 1)))
+    # pooling takes explicit pads now, as tf.nn.max_pool2d does, each smaller than
+    # the window (a window of padding alone would have nothing to pool)
+    with pytest.raises(
+        ValueError, match=r"left padding 2 is not smaller than the pool's 2 columns"
+    ):
+        formula("avg_pool2d", padding=((1, 1), (2, 1)))
+    with pytest.raises(ValueError, match=r"pads the batch or the channels"):
+        formula("max_pool2d", padding=[[0, 0], [1, 1], [1, 1], [0, 1]])
 
 
 # -- gradients: proved, and wrong ones caught ---------------------------------------

@@ -117,3 +117,61 @@ def test_random_pooling_parameterisations_match_tensorflow(name):
         np.testing.assert_allclose(got, want, rtol=tol, atol=tol,
                                    err_msg=str((x.shape, pool, stride, padding)))
         checked += 1
+
+
+def test_the_issues_examples_match_tensorflow():
+    """max_pool2d(2, stride 3) on 5×5 and conv2d stride 3 on (2, 8, 7, 2) ∗
+    (4, 4, 2, 3): one row or column short before (sizes through floats), and the
+    filter gradient a ShapeError."""
+    import tensorflow as tf
+
+    from nnmath.library.conv import gradient_claims
+
+    x = np.random.default_rng(3).normal(size=(1, 5, 5, 1))
+    got = formula("max_pool2d", pool_size=2, stride=3, padding="valid").numpy(x=x)
+    # a typed constant: a NumPy array came back float32 after a float32 call
+    want = tf.nn.max_pool2d(tf.constant(x, tf.float64), 2, 3, "VALID").numpy()
+    assert got.shape == want.shape == (1, 2, 2, 1)
+    np.testing.assert_array_equal(got, want)
+
+    rng = np.random.default_rng(4)
+    x, w, b = rng.normal(size=(2, 8, 7, 2)), rng.normal(size=(4, 4, 2, 3)), np.zeros(3)
+    xt, wt = tf.constant(x, tf.float64), tf.constant(w, tf.float64)
+    with tf.GradientTape() as tape:
+        tape.watch([xt, wt])
+        want = tf.nn.conv2d(xt, wt, 3, "VALID")
+        g = rng.normal(size=want.shape)
+        loss = tf.reduce_sum(want * g)
+    dx, dw = tape.gradient(loss, [xt, wt])
+    got = formula("conv2d", stride=3, padding="valid").numpy(x=x, w=w, b=b)
+    assert got.shape == (2, 2, 2, 3)
+    np.testing.assert_allclose(got, want.numpy(), rtol=1e-12, atol=1e-12)
+    claims = {c.wrt: c.gradient for c in gradient_claims("conv2d", stride=3)}
+    arrays = {"x": x, "w": w, "b": b, "g": g}
+    for name, ref in (("x", dx), ("w", dw)):
+        ours = claims[name].numpy(**{k: arrays[k] for k in claims[name].input_names})
+        np.testing.assert_allclose(ours, ref.numpy(), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["max_pool2d", "avg_pool2d"])
+def test_explicitly_padded_pooling_and_its_gradient_match_tensorflow(name):
+    """verify's own checks of the explicit-padding claims, float64 and float32."""
+    c = claim(f"{name}/dx.padded")
+    assert not isinstance(c.formula.params["padding"], str)
+    for dtype in ("float64", "float32"):
+        assert check_forward(c.formula, dtype).passed
+        check = check_gradient(c, dtype)
+        assert check.passed, check.detail
+
+
+@pytest.mark.parametrize("name", ["conv2d/dw", "max_pool2d/dx", "avg_pool2d/dx.padded"])
+def test_verify_checks_empty_tensors_against_tensorflow(name):
+    """A batch of 0, no (output) channels and an output of size 0 are cases of
+    verify's own checks, forward and gradient (where TensorFlow's conv2d filter
+    gradient would crash the process on the empty output)."""
+    c = claim(name)
+    for check in (check_forward(c.formula, "float64"), check_gradient(c, "float64")):
+        assert check.passed, check.detail
+        cases = {r["case"].split(" (")[0] for r in check.cases}
+        assert {"a batch of 0", "an output of size 0"} <= cases
+        assert cases & {"no channels", "no output channels"}

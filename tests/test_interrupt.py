@@ -78,3 +78,142 @@ def test_interrupted_render_leaves_nothing_and_next_run_completes(tmp_path, nnbo
     with av.open(str(video)) as container:
         assert float(container.duration) / av.time_base > 7.5
     assert not [f for f in _files(media) if f.endswith(".partial")]
+
+
+# -- issue 11: several scenes, one worker or two; orphans; hard deaths -------------
+def _group_gone(pgid: int, within: float) -> bool:
+    """Whether every process of the group has exited within ``within`` seconds (a
+    zombie has exited: multiprocessing's resource tracker, reparented to init,
+    may wait a moment to be reaped)."""
+
+    def running() -> list[int]:
+        pids = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
+                pids.append(int(stat.parent.name))
+        return pids
+
+    deadline = time.monotonic() + within
+    while running():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def _slow_render(tmp_path, nnbook, jobs: int):
+    work, tmp = tmp_path / "work", tmp_path / "tmp"
+    work.mkdir()
+    tmp.mkdir()
+    (work / "slow3.py").write_text((DATA / "slow_scenes.py").read_text())
+    marker = tmp_path / "marker"
+    env = {**os.environ, "NNBOOK_TEST_MARKER": str(marker), "TMPDIR": str(tmp)}
+    env.pop("NNBOOK_CACHE", None)
+    args = ["render", "slow3.py", "-o", "media", "--no-verify", "-j", str(jobs)]
+    proc = _start(nnbook.command, args, work, env)
+    deadline = time.monotonic() + 120
+    while not list(tmp_path.glob("marker.*")):
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "no scene started rendering"
+        time.sleep(0.1)
+    time.sleep(1.0)  # well inside the first scenes' ~6 s of frames
+    assert proc.poll() is None, "the render finished before it could be interrupted"
+    return proc, work, tmp, {p.name for p in tmp_path.glob("marker.*")}
+
+
+@pytest.mark.render
+@pytest.mark.parametrize("jobs", [1, 2])
+@pytest.mark.parametrize("sig, how, code", [
+    (signal.SIGINT, "group", 130),
+    (signal.SIGTERM, "parent", 143),
+])
+def test_a_signal_stops_every_scene_at_once(tmp_path, nnbook, jobs, sig, how, code):
+    proc, work, tmp, started = _slow_render(tmp_path, nnbook, jobs)
+    assert len(started) == jobs  # -j 2: two scenes render side by side
+    signalled = time.monotonic()
+    if how == "group":
+        os.killpg(proc.pid, sig)
+    else:
+        os.kill(proc.pid, sig)
+    _, err = proc.communicate(timeout=60)
+    took = time.monotonic() - signalled
+    assert proc.returncode == code, err
+    assert took < 2.0, f"took {took:.1f} s to exit"
+    assert "Interrupted" in err and "Traceback" not in err, err
+    # nothing but the one line (a stopped worker warns of nothing, prints nothing)
+    assert err.strip().splitlines() == [
+        "Interrupted; finished files are intact, none is half-written."], err
+    assert _group_gone(proc.pid, 0.5), "a worker outlived the command"
+    time.sleep(3)  # nothing goes on in the background
+    assert {p.name for p in tmp_path.glob("marker.*")} == started, "a scene started late"
+    media = work / "media"
+    left = [f for f in _files(media) if not f.startswith(".cache/verify")]
+    assert left == [], f"files written after the signal: {left}"
+    assert _files(tmp) == [], "temporary folders were left behind"
+
+
+@pytest.mark.render
+def test_orphaned_workers_stop_and_the_next_run_sweeps_what_was_left(tmp_path, nnbook):
+    proc, work, tmp, started = _slow_render(tmp_path, nnbook, 2)
+    os.kill(proc.pid, signal.SIGKILL)  # the command dies outright: nothing cleans up
+    proc.communicate(timeout=60)
+    # its workers notice (PR_SET_PDEATHSIG) and stop rendering at once
+    assert _group_gone(proc.pid, 2.0), "orphaned workers went on rendering"
+    time.sleep(2)
+    assert {p.name for p in tmp_path.glob("marker.*")} == started
+    assert not list((work / "media").rglob("*.mp4"))
+
+    # what a SIGKILL leaves: a worker's temporary folder, a cache write's partial
+    import socket
+
+    host = "".join(c if c.isalnum() or c == "-" else "-" for c in socket.gethostname())
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    left = tmp / f"nnbook-render-{host[:40]}-{gone.pid}-abc123_x"
+    (left / "videos").mkdir(parents=True)
+    (left / "videos" / "partial_movie.mp4").write_bytes(b"x" * 1000)
+    objects = work / "media" / ".cache" / "objects"
+    objects.mkdir(parents=True, exist_ok=True)
+    partial = objects / f".{'0' * 64}.{host[:40]}.{gone.pid}.partial"
+    partial.write_bytes(b"x" * 1000)
+    live = tmp / f"nnbook-render-{host[:40]}-{os.getpid()}-abc123_y"  # still running
+    live.mkdir()
+
+    env = {**os.environ, "TMPDIR": str(tmp)}
+    env.pop("NNBOOK_CACHE", None)
+    (work / "tiny.py").write_text((DATA / "tiny_chapter.py").read_text())
+    done = nnbook("render", "tiny.py", "-o", "media", "--no-verify", cwd=work, env=env)
+    assert done.returncode == 0, done.stderr
+    assert not left.exists() and not partial.exists()
+    assert live.is_dir()
+
+
+@pytest.mark.render
+def test_a_scene_whose_process_dies_fails_alone_in_one_line(tmp_path, nnbook):
+    (tmp_path / "crash.py").write_text((DATA / "crashing_chapter.py").read_text())
+    env = {**os.environ}
+    env.pop("NNBOOK_CACHE", None)
+    done = nnbook("render", "crash.py", "-o", "media", "--no-verify", "-j", "2",
+                  cwd=tmp_path, env=env, timeout=300)
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr and "BrokenProcessPool" not in done.stderr
+    media = tmp_path / "media" / "chapter93"
+    # the good scenes finished, and only the files written are on stdout (what the
+    # chapter file and its scenes print goes to stderr)
+    assert done.stdout.splitlines() == [str(media / "Good.mp4"),
+                                        str(media / "AlsoGood.mp4")]
+    assert "a scene that prints while it renders" in done.stderr
+    lines = done.stderr.splitlines()
+    assert any(ln.startswith("[") and "crash.py/HardExit: FAILED: its process ended "
+               "without an answer: exit code 3" in ln for ln in lines), done.stderr
+    assert any("crash.py/Segfault: FAILED: its process ended without an answer: "
+               "killed by SIGSEGV" in ln for ln in lines), done.stderr
+    assert any("crash.py/Exits: FAILED: the scene called sys.exit(3)" in ln
+               for ln in lines), done.stderr
+    assert lines[-1].startswith("Error: 3 of 5 scenes failed: rendering "
+                                "crash.py/HardExit failed")
+    assert sorted(p.name for p in media.iterdir()) == ["AlsoGood.mp4", "Good.mp4"]

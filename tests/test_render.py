@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import pickle
 from pathlib import Path
 
@@ -11,6 +12,8 @@ import pytest
 import chapters
 from chapters import render
 from chapters.render import RenderError, render_scene, scene_job
+
+DATA = Path(__file__).parent / "data"
 
 
 @pytest.fixture
@@ -71,3 +74,20 @@ def test_neuron_scene_renders_at_low_quality(ch1, tmp_path):
     assert middle.std() > 20, "the middle frame is blank"
     # nothing but the finished file is left behind
     assert [p.name for p in path.parent.iterdir()] == ["NeuronScene.mp4"]
+
+
+@pytest.mark.render
+def test_manims_latex_reads_no_file_outside_its_folder(tmp_path, nnbook):
+    (tmp_path / "prying.py").write_text((DATA / "prying_chapter.py").read_text())
+    env = {**os.environ}
+    env.pop("NNBOOK_CACHE", None)
+    done = nnbook("render", "prying.py", "-o", "media", "--no-verify", cwd=tmp_path,
+                  env=env)
+    assert done.returncode == 1
+    assert "Not reading from /etc/hostname (openin_any = p)" in done.stderr
+    # the standalone class's harmless probe of /dev/null is not a line per equation
+    assert "/dev/null" not in done.stderr
+    assert done.stderr.strip().splitlines()[-1].startswith(
+        "Error: 1 of 1 scenes failed: rendering prying.py/Prying failed: LaTeX could "
+        "not typeset an equation")
+    assert not list((tmp_path / "media").rglob("*.mp4"))

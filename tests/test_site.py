@@ -196,3 +196,82 @@ def test_typesetting_without_latex_is_the_render_error_naming_the_packages(
     with pytest.raises(RenderError, match=r"cannot typeset equations: latex, dvisvgm "
                                           r"not found on PATH; install it \(apt-get"):
         typeset([("x", False)], tmp_path)
+
+
+# -- issue 11: prose is content, not a way in --------------------------------------
+@pytest.mark.parametrize("latex", [
+    r"\input{/etc/hostname}",  # an absolute path: the machine's name on a page
+    r"\input{../../../../../../etc/hostname}",
+    r'\input|"kpsewhich -var-value=TEXMFMAIN" \relax',  # a command (shell escape)
+])
+def test_latex_in_prose_reads_no_file_outside_its_folder_and_runs_no_command(tmp_path,
+                                                                            latex):
+    with pytest.raises(TexError) as info:
+        typeset([(latex, False)], tmp_path / "cache")
+    assert "\n" not in str(info.value)
+    assert not list((tmp_path / "cache").glob("*.svg"))
+
+
+def test_typeset_svgs_carry_no_raw_svg_from_the_prose(tmp_path):
+    special = (r"x \special{dvisvgm:raw <script>alert(1)</script>}"
+               r'\special{html:<a href="javascript:alert(2)">}y\special{html:</a>}')
+    svg = typeset([(special, False)], tmp_path)[(special, False)]
+    text = svg.path.read_text()
+    assert "<path" in text and "script" not in text and "<a" not in text
+
+
+PROSE = """# A page
+
+Raw HTML: <span onclick="alert(1)">click</span>, <script>alert(2)</script>
+
+<details><summary>more</summary>hidden</details>
+
+A [link](javascript:alert(3)) and an equation $a < b$.
+"""
+
+
+def test_raw_html_passes_through_unless_safe(tmp_path):
+    from chapters.site import _markdown, _stash_math
+
+    text, _ = _stash_math(PROSE)
+    passed, has_html = _markdown(text)
+    assert has_html
+    assert "<script>alert(2)</script>" in passed and "<details>" in passed
+    safe, _ = _markdown(text, safe=True)
+    assert "&lt;script&gt;alert(2)&lt;/script&gt;" in safe  # shown as text
+    for gone in ("<script", "<span onclick", 'href="javascript:', "<details"):
+        assert gone not in safe, gone
+    assert "@@MATH0@@" in safe  # the equation is still placed
+    # an equation's "<" is not HTML
+    assert not _markdown(_stash_math("Only $a < b$ and $$c<d$$ here.")[0])[1]
+
+
+def test_build_says_when_prose_has_raw_html_and_escapes_it_with_safe(tmp_path,
+                                                                      monkeypatch):
+    from chapters import Chapter, site
+
+    (tmp_path / "p.md").write_text(PROSE)
+    ch = Chapter(number=97, slug="p", title="<b>Bold</b> title", module="p",
+                 formulas=(), claims=(), scenes=(), prose_file=str(tmp_path / "p.md"))
+    monkeypatch.setattr(site, "render_chapters", lambda *a, **k: [])
+    monkeypatch.setattr(site, "chapter_checks", lambda *a, **k: [])
+    steps = []
+    for safe in (False, True):
+        out = tmp_path / f"site-{safe}"
+        site.build_site([ch, ch], out, media=tmp_path / "m", cache=tmp_path / "c",
+                        safe=safe, on_step=lambda c, s: steps.append(s))
+        page = (out / "chapter97.html").read_text()
+        assert ("<script>alert(2)</script>" in page) is not safe
+        assert "<b>Bold</b> title" not in page  # a title is text, in the links too
+    assert "its prose has raw HTML, passed through to the page (build --safe " \
+        "escapes it)" in steps
+    assert "its prose has raw HTML, escaped (--safe)" in steps
+
+
+def test_latex_that_loops_forever_is_stopped_with_one_line(tmp_path, monkeypatch):
+    from chapters import texsvg
+
+    monkeypatch.setattr(texsvg, "TEX_SECONDS", 3)
+    with pytest.raises(TexError) as info:
+        typeset([(r"\def\x{\x}\x", False)], tmp_path)
+    assert "did not finish in 3 s" in str(info.value) and "\n" not in str(info.value)

@@ -13,6 +13,7 @@ import sympy as sp
 from ..claim import Claim
 from ..formula import Formula, Input
 from ..primitives import MaxShift, sigmoid as _sigma
+from ..params import Real
 from ..registry import formula, register, register_claims
 from ._symbols import K, N, i, j, k, n
 
@@ -73,10 +74,9 @@ def _relu() -> Formula:
     return _elementwise("relu", "Rectified linear unit")
 
 
-@register("leaky_relu")
+#: the slope below 0: below 1, or it is no longer a "leaky" ReLU
+@register("leaky_relu", params={"alpha": Real(0, 1, high_open=True)})
 def _leaky_relu(alpha: float = 0.2) -> Formula:
-    if not 0 <= alpha < 1:
-        raise ValueError(f"leaky_relu alpha must be in [0, 1), got {alpha}")
     # tf.nn.leaky_relu keeps alpha as a float32 attribute even on float64 tensors:
     # 0.2 becomes 0.20000000298…, a relative difference of 1.5e-8 on the slope.
     rounding = abs(float(np.float32(alpha)) - alpha) / max(alpha, 1e-300)

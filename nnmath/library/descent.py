@@ -14,6 +14,7 @@ import sympy as sp
 from ..claim import Claim
 from ..descent import NoKeras, keras_rule
 from ..formula import Formula, Input, dims, indices
+from ..params import Real
 from ..registry import formula, register, register_claims
 from ._symbols import N, n
 
@@ -21,6 +22,8 @@ __all__ = ["LEARNING_RATE"]
 
 #: the learning rate the rules default to (Keras's SGD default)
 LEARNING_RATE = 0.01
+#: a step along −g: a learning rate of 0 or below does not descend
+_RATE = {"learning_rate": Real(0, low_open=True)}
 
 p, b_ = indices("p b")
 P, B = dims("P B")
@@ -73,19 +76,19 @@ def _averaged(name: str, title: str, index: sp.Symbol, size: sp.Symbol,
         _AVERAGES)
 
 
-@register("gd_batch")
+@register("gd_batch", params=_RATE)
 def _gd_batch(learning_rate: float = LEARNING_RATE) -> Formula:
     return _averaged("gd_batch", "Batch gradient descent: the mean gradient over all N "
                      "samples", n, N, "every sample", learning_rate)
 
 
-@register("gd_minibatch")
+@register("gd_minibatch", params=_RATE)
 def _gd_minibatch(learning_rate: float = LEARNING_RATE) -> Formula:
     return _averaged("gd_minibatch", "Mini-batch gradient descent: the mean gradient "
                      "over B samples", b_, B, "the mini-batch's samples", learning_rate)
 
 
-@register("gd_stochastic")
+@register("gd_stochastic", params=_RATE)
 def _gd_stochastic(learning_rate: float = LEARNING_RATE) -> Formula:
     return _rule(
         "gd_stochastic", "Stochastic gradient descent: the gradient of one sample",

@@ -6,6 +6,7 @@ import sympy as sp
 
 from ..claim import Claim
 from ..formula import Formula, Input
+from ..params import Choice
 from ..registry import formula, register, register_claims
 from ._symbols import I, J, N, i, j, n
 from .activations import SCALAR, activation_of
@@ -14,10 +15,8 @@ _TF_ACT = {"sigmoid": "tf.math.sigmoid", "tanh": "tf.math.tanh", "relu": "tf.nn.
            "leaky_relu": "tf.nn.leaky_relu"}
 
 
-@register("neuron")
+@register("neuron", params={"activation": Choice(tuple(SCALAR))})
 def _neuron(activation: str = "sigmoid") -> Formula:
-    if activation not in SCALAR:
-        raise ValueError(f"unknown activation {activation!r}; valid: {', '.join(SCALAR)}")
     x, w = sp.IndexedBase("x"), sp.IndexedBase("w")
     b = sp.Symbol("b")
     zsum = sp.Sum(w[j] * x[n, j], (j, 0, J - 1)) + b

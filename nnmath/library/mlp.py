@@ -23,6 +23,7 @@ import sympy as sp
 
 from ..claim import Claim
 from ..formula import Formula, Input, indices
+from ..params import Choice
 from ..registry import claim, formula, register, register_claims
 from ._symbols import I, J, K, N, i, j, k, n
 from .activations import z as _z_scalar
@@ -44,6 +45,13 @@ HEADS = {
     "softmax": "categorical_crossentropy_logits",
     "sigmoid": "binary_crossentropy_logits",
 }
+#: the activations the composed loss (the ``mlp`` formulas) is stated for.  Not
+#: ReLU: SymPy folds a Piecewise inside the sum over hidden units out of that sum,
+#: leaving one condition (on a bound index) for every unit, so the composed
+#: expression would be wrong; training with ReLU evaluates the element-wise
+#: ``relu`` formula and its claim instead (:class:`nnmath.training.Network`).
+COMPOSED = ("sigmoid", "tanh")
+_NETWORK = {"activation": Choice(COMPOSED), "head": Choice(tuple(HEADS))}
 #: the output head's TensorFlow loss on logits ``{z}``
 _TF_LOSS = {
     "softmax": "tf.reduce_mean(tf.keras.losses.categorical_crossentropy(y, {z}, "
@@ -146,7 +154,7 @@ _TARGETS = {"softmax": "onehot", "sigmoid": "binary"}
 _TOP = (Input("W2", ("K", "I"), "output weights"), Input("b2", ("K",), "output biases"))
 
 
-@register("mlp")
+@register("mlp", params=_NETWORK)
 def loss_formula(activation: str = "tanh", head: str = "softmax") -> Formula:
     """The whole network's loss as a function of its input and weights."""
     net = _Net(activation, head)
@@ -170,7 +178,7 @@ def loss_formula(activation: str = "tanh", head: str = "softmax") -> Formula:
     )
 
 
-@register("mlp_top")
+@register("mlp_top", params=_NETWORK)
 def _top_formula(activation: str = "tanh", head: str = "softmax") -> Formula:
     """The same loss as a function of the hidden pre-activations z₁: where δ₁ lives."""
     net = _Net(activation, head, z1_is_input=True)

@@ -31,6 +31,7 @@ import sympy as sp
 
 from ..descent import keras_rule
 from ..formula import Formula, Input, dims, indices
+from ..params import Real
 from ..registry import register
 
 __all__ = ["SYMBOL", "THETA", "GRAD", "STEP"]
@@ -46,6 +47,16 @@ eta, mu, _rho, eps, _b1, _b2 = sp.symbols("eta mu rho epsilon beta_1 beta_2",
 #: Keras's argument name → the symbol the equations print
 SYMBOL = {"learning_rate": "eta", "momentum": "mu", "rho": "rho", "epsilon": "epsilon",
           "beta_1": "beta_1", "beta_2": "beta_2", "weight_decay": "lamda"}
+
+#: the hyperparameters' valid ranges.  A learning rate and ε are positive (ε = 0
+#: divides 0 by 0 at a zero gradient); a decay rate β or ρ is a weight in [0, 1],
+#: and β < 1 since Adam divides by 1 − β₁ᵗ⁺¹ (Keras asks momentum for [0, 1]).
+_RATE, _EPSILON = Real(0, low_open=True), Real(0, low_open=True)
+_DECAY, _BETA = Real(0, 1), Real(0, 1, high_open=True)
+_SGD = {"learning_rate": _RATE}
+_MOMENTUM = {"learning_rate": _RATE, "momentum": _DECAY}
+_RMSPROP = {"learning_rate": _RATE, "rho": _DECAY, "epsilon": _EPSILON}
+_ADAM = {"learning_rate": _RATE, "beta_1": _BETA, "beta_2": _BETA, "epsilon": _EPSILON}
 
 THETA = Input("theta", ("P",), "parameters before the step")
 GRAD = Input("g", ("P",), "gradient of the loss at θ")
@@ -68,7 +79,7 @@ def _rule(name: str, title: str, output: str, expr: sp.Expr, inputs: tuple[Input
 
 
 # -- SGD, momentum, Nesterov --------------------------------------------------
-@register("sgd")
+@register("sgd", params=_SGD)
 def _sgd(learning_rate: float = 0.01) -> Formula:
     return _rule("sgd", "SGD step (Keras SGD, no momentum)", r"\theta'",
                  _theta[p] - eta * _g[p], (THETA, GRAD),
@@ -80,12 +91,10 @@ _VELOCITY = Input("v", ("P",), "velocity before the step (0 at the start)")
 
 
 def _momentum_hyper(learning_rate: float, momentum: float) -> dict:
-    if not 0.0 <= momentum <= 1.0:
-        raise ValueError(f"momentum must be in [0, 1], got {momentum}")
     return {"learning_rate": learning_rate, "momentum": momentum}
 
 
-@register("momentum_velocity")
+@register("momentum_velocity", params=_MOMENTUM)
 def _momentum_velocity(learning_rate: float = 0.01, momentum: float = 0.9) -> Formula:
     hyper = _momentum_hyper(learning_rate, momentum)
     return _rule("momentum_velocity", "Momentum: the velocity update (Keras SGD)", "v'",
@@ -95,7 +104,7 @@ def _momentum_velocity(learning_rate: float = 0.01, momentum: float = 0.9) -> Fo
                  keras="SGD")
 
 
-@register("momentum")
+@register("momentum", params=_MOMENTUM)
 def _momentum(learning_rate: float = 0.01, momentum: float = 0.9) -> Formula:
     hyper = _momentum_hyper(learning_rate, momentum)
     return _rule("momentum", "Momentum: the parameter update (Keras SGD, momentum>0)",
@@ -105,7 +114,7 @@ def _momentum(learning_rate: float = 0.01, momentum: float = 0.9) -> Formula:
                  "θ moves by the new velocity μv − ηg.", keras="SGD")
 
 
-@register("nesterov")
+@register("nesterov", params=_MOMENTUM)
 def _nesterov(learning_rate: float = 0.01, momentum: float = 0.9) -> Formula:
     hyper = _momentum_hyper(learning_rate, momentum)
     return _rule("nesterov", "Nesterov momentum: the parameter update (Keras SGD, "
@@ -131,7 +140,7 @@ def _mean_square() -> sp.Expr:
     return _rho * _s[p] + (1 - _rho) * _g[p] ** 2
 
 
-@register("rmsprop_velocity")
+@register("rmsprop_velocity", params=_RMSPROP)
 def _rmsprop_velocity(learning_rate: float = 0.001, rho: float = 0.9,
                       epsilon: float = 1e-7) -> Formula:
     return _rule("rmsprop_velocity", "RMSprop: running mean of squared gradients", "s'",
@@ -141,7 +150,7 @@ def _rmsprop_velocity(learning_rate: float = 0.001, rho: float = 0.9,
                  "Keras calls it `velocities`.", keras="RMSprop")
 
 
-@register("rmsprop")
+@register("rmsprop", params=_RMSPROP)
 def _rmsprop(learning_rate: float = 0.001, rho: float = 0.9,
              epsilon: float = 1e-7) -> Formula:
     return _rule("rmsprop", "RMSprop: the parameter update (Keras RMSprop)", r"\theta'",
@@ -174,7 +183,7 @@ def _second() -> sp.Expr:
     return _b2 * _v[p] + (1 - _b2) * _g[p] ** 2
 
 
-@register("adam_m")
+@register("adam_m", params=_ADAM)
 def _adam_m(learning_rate: float = 0.001, beta_1: float = 0.9, beta_2: float = 0.999,
             epsilon: float = 1e-7) -> Formula:
     return _rule("adam_m", "Adam: first moment", "m'", _first(), (_FIRST, GRAD),
@@ -182,7 +191,7 @@ def _adam_m(learning_rate: float = 0.001, beta_1: float = 0.9, beta_2: float = 0
                  _adam_hyper(learning_rate, beta_1, beta_2, epsilon), keras="Adam")
 
 
-@register("adam_v")
+@register("adam_v", params=_ADAM)
 def _adam_v(learning_rate: float = 0.001, beta_1: float = 0.9, beta_2: float = 0.999,
             epsilon: float = 1e-7) -> Formula:
     return _rule("adam_v", "Adam: second moment", "v'", _second(), (_SECOND, GRAD),
@@ -190,7 +199,7 @@ def _adam_v(learning_rate: float = 0.001, beta_1: float = 0.9, beta_2: float = 0
                  _adam_hyper(learning_rate, beta_1, beta_2, epsilon), keras="Adam")
 
 
-@register("adam")
+@register("adam", params=_ADAM)
 def _adam(learning_rate: float = 0.001, beta_1: float = 0.9, beta_2: float = 0.999,
           epsilon: float = 1e-7) -> Formula:
     step = eta * sp.sqrt(1 - _b2 ** (t + 1)) / (1 - _b1 ** (t + 1))

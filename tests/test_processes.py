@@ -1,0 +1,97 @@
+"""The executor behind ``render -j N``: one fresh process per call, stopped at once.
+
+The calls are small standard-library functions (and two helpers here), so these
+tests need no Manim: about a second each, spent starting interpreters.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import os
+import time
+
+import pytest
+
+from chapters.processes import FreshProcesses, RemoteTraceback, WorkerDied
+
+
+def _stubborn(seconds: float) -> None:
+    """Ignores being told to stop (a scene that catches everything)."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        try:
+            time.sleep(0.05)
+        except BaseException:  # noqa: BLE001, S110 - deliberately deaf
+            pass
+
+
+def _pid() -> int:
+    return os.getpid()
+
+
+def test_results_errors_and_each_call_in_its_own_process():
+    pool = FreshProcesses(2)
+    try:
+        pids = [pool.submit(_pid) for _ in range(3)]
+        failing = pool.submit(divmod, 1, 0)
+        assert len({f.result(timeout=60) for f in pids} | {os.getpid()}) == 4
+        with pytest.raises(ZeroDivisionError) as info:
+            failing.result(timeout=60)
+        assert isinstance(info.value.__cause__, RemoteTraceback)
+        assert "ZeroDivisionError" in str(info.value.__cause__)
+    finally:
+        pool.shutdown()
+
+
+def test_a_process_that_dies_fails_its_call_alone():
+    pool = FreshProcesses(1)
+    try:
+        dead, fine = pool.submit(os._exit, 3), pool.submit(abs, -2)
+        with pytest.raises(WorkerDied, match="ended without an answer: exit code 3"):
+            dead.result(timeout=60)
+        assert fine.result(timeout=60) == 2  # the pool is not broken
+    finally:
+        pool.shutdown()
+
+
+def test_terminate_cancels_the_queue_and_stops_every_worker_at_once():
+    pool = FreshProcesses(2, grace=0.5)
+    running = [pool.submit(time.sleep, 60), pool.submit(_stubborn, 60)]
+    queued = [pool.submit(time.sleep, 60) for _ in range(3)]
+    deadline = time.monotonic() + 60
+    while len(pool.pids) < 2:  # both started
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    time.sleep(1.0)  # past the workers' start-up: in the calls
+    pids = pool.pids
+    start = time.monotonic()
+    pool.terminate()
+    took = time.monotonic() - start
+    assert took < 1.5, took  # SIGTERM; the deaf one SIGKILLed after the grace
+    assert all(f.cancelled() for f in queued)
+    for f in running:
+        with pytest.raises(WorkerDied):
+            f.result(timeout=1)
+    for pid in pids:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+    with pytest.raises(RuntimeError, match="after shutdown"):
+        pool.submit(abs, 1)
+
+
+def test_what_a_call_prints_can_go_to_standard_error(capfd):
+    pool = FreshProcesses(1, stdout_to_stderr=True)
+    try:
+        pool.submit(print, "printed by a worker").result(timeout=60)
+    finally:
+        pool.shutdown()
+    out, err = capfd.readouterr()
+    assert "printed by a worker" in err and "printed by a worker" not in out
+
+
+def test_shutdown_waits_for_every_call():
+    pool = FreshProcesses(2)
+    futures = [pool.submit(time.sleep, 0.2) for _ in range(3)]
+    pool.shutdown(wait=True)
+    assert all(f.done() and f.exception() is None for f in futures)
+    assert cf.wait(futures, timeout=0).not_done == set()
