@@ -326,3 +326,77 @@ def test_a_keras_layer_declaration_names_what_is_valid():
             {"x": "inputs", "gamma": "gamma"},
             output="moving_mean",
         )
+
+
+# -- the networks trained in nnmath/regularized.py ------------------------------------
+def _central_differences(loss, params: dict, key: str, step: float = 1e-6):
+    grad = np.zeros_like(params[key])
+    for at in np.ndindex(*grad.shape):
+        up = {k: v.copy() for k, v in params.items()}
+        down = {k: v.copy() for k, v in params.items()}
+        up[key][at] += step
+        down[key][at] -= step
+        grad[at] = (loss(up) - loss(down)) / (2 * step)
+    return grad
+
+
+def test_batch_norm_network_backward_is_the_gradient_of_its_training_loss():
+    from nnmath.regularized import BatchNormNetwork, init_batch_norm
+
+    rng = np.random.default_rng(3)
+    # F=5 inputs, H=4 hidden, K=3 classes, a batch of N=7: all told apart
+    p = init_batch_norm(5, 4, 3, seed=1)
+    p["gamma"], p["beta"] = rng.uniform(0.5, 2, 4), rng.normal(size=4)
+    p = {k: v for k, v in p.items() if not k.startswith("moving")}
+    x, y = rng.normal(size=(7, 5)), np.eye(3)[rng.integers(0, 3, 7)]
+    net = BatchNormNetwork()
+
+    def loss(q):  # training mode: the batch's own statistics
+        return float(net.loss_formula.numpy(z=net.forward(q, x)["z2"], y=y))
+
+    grads = net.backward(p, x, y)
+    for key in ("W1", "b1", "gamma", "beta", "W2", "b2"):
+        np.testing.assert_allclose(
+            grads[key],
+            _central_differences(loss, p, key),
+            rtol=1e-5,
+            atol=1e-8,
+            err_msg=key,
+        )
+    # b1 only shifts the batch mean, which batch norm removes
+    assert np.abs(grads["b1"]).max() < 1e-15
+
+
+def test_dropout_network_backward_is_the_gradient_of_its_training_loss():
+    from nnmath.regularized import DropoutNetwork, draw_masks
+    from nnmath.training import init_params
+
+    rng = np.random.default_rng(4)
+    p = init_params(5, 4, 3, seed=2)
+    x, y = rng.normal(size=(7, 5)), np.eye(3)[rng.integers(0, 3, 7)]
+    for rate in (0.3, 0.6):
+        net, mask = DropoutNetwork(rate), draw_masks(rng, (7, 4), rate)
+
+        def loss(q, net=net, mask=mask):
+            return float(net.loss_formula.numpy(z=net.forward(q, x, mask)["z2"], y=y))
+
+        grads = net.backward(p, x, y, mask)
+        for key in p:
+            np.testing.assert_allclose(
+                grads[key],
+                _central_differences(loss, p, key),
+                rtol=1e-5,
+                atol=1e-8,
+                err_msg=(rate, key),
+            )
+
+
+def test_dropout_at_rate_zero_trains_exactly_as_the_plain_network():
+    from nnmath.regularized import train_dropout
+    from nnmath.training import load, train
+
+    data = load("iris")
+    plain = train(data, hidden=8, epochs=3)
+    kept = train_dropout(data, hidden=8, rate=0.0, epochs=3)
+    assert kept.losses == plain.losses
+    assert kept.test_accuracy == plain.test_accuracy

@@ -221,13 +221,10 @@ def _adam(learning_rate: float = 0.001, beta_1: float = 0.9, beta_2: float = 0.9
 _wd = sp.Symbol("lamda", positive=True)  # printed λ; "lambda" is a Python keyword
 
 
-@register("adamw")
+@register("adamw", params={**_ADAM, "weight_decay": Real(0)})
 def _adamw(learning_rate: float = 0.001, weight_decay: float = 0.004,
            beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-7
            ) -> Formula:
-    if not (isinstance(weight_decay, (int, float)) and weight_decay >= 0):
-        raise ValueError(f"adamw: weight_decay={weight_decay!r} is not valid; "
-                         "valid: a number ≥ 0")
     step = eta * sp.sqrt(1 - _b2 ** (t + 1)) / (1 - _b1 ** (t + 1))
     # Keras's order: variable.assign_sub(variable * wd * lr), then Adam's step;
     # θ − θλη − step is computed left to right

@@ -27,7 +27,6 @@ batch of one in training mode, whose variance is 0.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,11 +35,12 @@ import sympy as sp
 from ..claim import Claim
 from ..formula import Formula, Input, defined, indices
 from ..keras_layer import keras_layer
+from ..params import Flag, Real
 from ..primitives import reciprocal
 from ..registry import formula, register, register_claims
 from ._symbols import I, J, N, i, j, n
 
-__all__ = ["PARAMS", "bn_backward_compact", "bn_backward_paths", "float32_rounding"]
+__all__ = ["bn_backward_compact", "bn_backward_paths", "float32_rounding"]
 
 # bound indices: m and q run over the batch (or, in layer norm, the features)
 m, q = indices("m q")
@@ -69,35 +69,9 @@ MOMENTUM = 0.99  # BatchNormalization's default
 RATE = 0.3  # a rate where 1/rate, 1/(1 − rate) and 1 all differ
 L2 = 0.01  # keras.regularizers.L2's default
 
-#: each parameter's valid range, in words (the registry's parameter specs,
-#: nnmath/params.py, take these over when they arrive)
-PARAMS = {
-    "rate": "a number in [0, 1)",
-    "epsilon": "a number > 0",
-    "momentum": "a number in [0, 1]",
-    "l2": "a number ≥ 0",
-    "training": "True or False",
-}
-
-
-def _check(name: str, param: str, value, ok: bool) -> None:
-    if not ok:
-        raise ValueError(
-            f"{name}: {param}={value!r} is not valid; valid: {PARAMS[param]}"
-        )
-
-
-def _real(value) -> bool:
-    return (
-        isinstance(value, (int, float))
-        and not isinstance(value, bool)
-        and math.isfinite(value)
-    )
-
-
-def _epsilon(name: str, epsilon: float) -> float:
-    _check(name, "epsilon", epsilon, _real(epsilon) and epsilon > 0)
-    return float(epsilon)
+#: each parameter's type and valid range, checked by the registry
+_EPSILON = {"epsilon": Real(0, low_open=True)}
+_MOMENTUM = {"momentum": Real(0, 1)}
 
 
 def float32_rounding(value: float) -> float:
@@ -149,10 +123,8 @@ class _ZeroOne:
 
 
 # -- dropout -------------------------------------------------------------------
-@register("dropout")
+@register("dropout", params={"rate": Real(0, 1, high_open=True), "training": Flag()})
 def _dropout(rate: float = RATE, training: bool = True) -> Formula:
-    _check("dropout", "rate", rate, _real(rate) and 0 <= rate < 1)
-    _check("dropout", "training", training, isinstance(training, bool))
     X = Input("x", ("N", "I"), "activations, one row per sample")
     if not training:
         return Formula(
@@ -240,9 +212,8 @@ _BN_CASES = (
 _ONE_SAMPLE = "is a batch of one in training mode"
 
 
-@register("batch_norm")
+@register("batch_norm", params=_EPSILON)
 def _batch_norm(epsilon: float = EPSILON) -> Formula:
-    epsilon = _epsilon("batch_norm", epsilon)
     shown = _affine(scale[i], mu[i], beta[i])
     where = (*_moments("N"), (scale[i], _inv(var[i])))
     return Formula(
@@ -274,9 +245,8 @@ def _batch_norm(epsilon: float = EPSILON) -> Formula:
     )
 
 
-@register("batch_norm_inference")
+@register("batch_norm_inference", params=_EPSILON)
 def _batch_norm_inference(epsilon: float = EPSILON) -> Formula:
-    epsilon = _epsilon("batch_norm_inference", epsilon)
     shown = _affine(scale[i], moving_mean[i], beta[i])
     where = ((scale[i], _inv(moving_variance[i])),)
     return Formula(
@@ -317,7 +287,6 @@ def _batch_norm_inference(epsilon: float = EPSILON) -> Formula:
 
 
 def _moving(name: str, which: str, momentum_: float) -> Formula:
-    _check(name, "momentum", momentum_, _real(momentum_) and 0 <= momentum_ <= 1)
     where = _moments("N")[: 1 if which == "mean" else 2]
     old = {"mean": moving_mean, "variance": moving_variance}[which]
     shown = sp.Add(
@@ -367,20 +336,19 @@ def _moving(name: str, which: str, momentum_: float) -> Formula:
     )
 
 
-@register("batch_norm_moving_mean")
+@register("batch_norm_moving_mean", params=_MOMENTUM)
 def _moving_mean(momentum: float = MOMENTUM) -> Formula:
     return _moving("batch_norm_moving_mean", "mean", momentum)
 
 
-@register("batch_norm_moving_variance")
+@register("batch_norm_moving_variance", params=_MOMENTUM)
 def _moving_variance(momentum: float = MOMENTUM) -> Formula:
     return _moving("batch_norm_moving_variance", "variance", momentum)
 
 
 # -- layer normalization -------------------------------------------------------
-@register("layer_norm")
+@register("layer_norm", params=_EPSILON)
 def _layer_norm(epsilon: float = EPSILON) -> Formula:
-    epsilon = _epsilon("layer_norm", epsilon)
     shown = _affine(scale[n, i], mu[n], beta[i])
     where = (*_moments("I"), (scale[n, i], _inv(var[n])))
     return Formula(
@@ -416,9 +384,8 @@ def _layer_norm(epsilon: float = EPSILON) -> Formula:
 
 
 # -- L2 ------------------------------------------------------------------------
-@register("l2_penalty")
+@register("l2_penalty", params={"l2": Real(0)})
 def _l2_penalty(l2: float = L2) -> Formula:
-    _check("l2_penalty", "l2", l2, _real(l2) and l2 >= 0)
     rounding = float32_rounding(float(l2))
     held = float(np.float32(l2))
     return Formula(
