@@ -1,7 +1,9 @@
 """Regularization and normalization, each exactly as Keras 3 computes it.
 
-What Keras does (keras/src/layers/..., TensorFlow's nn ops; see
-/work/shared/KERAS-NOTES.md §A1-A3, A6), and so what these formulas say:
+What Keras does (keras/src/layers/regularization/dropout.py,
+layers/normalization/*.py, regularizers/regularizers.py and the TensorFlow ops
+they call: nn_ops.py's dropout, nn_impl.py's moments and batch_normalization),
+and so what these formulas say:
 
 * ``Dropout(rate)`` is *inverted* dropout: in training, the kept units are scaled
   by 1/(1 − rate), ``where(mask, x·(1/(1 − rate)), 0)``; at inference the layer
@@ -40,7 +42,7 @@ from ..primitives import reciprocal
 from ..registry import formula, register, register_claims
 from ._symbols import I, J, N, i, j, n
 
-__all__ = ["bn_backward_compact", "bn_backward_paths", "float32_rounding"]
+__all__ = ["bn_backward_compact", "bn_backward_paths", "float32_rounding", "moments"]
 
 # bound indices: m and q run over the batch (or, in layer norm, the features)
 m, q = indices("m q")
@@ -117,8 +119,7 @@ class _ZeroOne:
             raise ValueError(
                 f"{self.name}: mask[{', '.join(map(str, at))}] = "
                 f"{float(arrays['mask'][at])!r}; valid: a mask of 0 (dropped) and 1 "
-                "(kept) "
-                "only, shaped like x"
+                "(kept) only, shaped like x"
             )
 
 
@@ -171,8 +172,8 @@ def _dropout(rate: float = RATE, training: bool = True) -> Formula:
 
 
 # -- batch normalization -----------------------------------------------------------
-def _moments(over: str) -> tuple:
-    """The named parts (μ, σ²): over the batch for each feature i (``over="N"``)
+def moments(over: str) -> tuple:
+    """The named parts ((μ, its definition), (σ², its definition)): over the batch for each feature i (``over="N"``)
     or over the features of each sample n (``"I"``): μ = Σx/size and the biased
     σ² = Σ(x − μ)²/size."""
     if over == "N":
@@ -215,7 +216,7 @@ _ONE_SAMPLE = "is a batch of one in training mode"
 @register("batch_norm", params=_EPSILON)
 def _batch_norm(epsilon: float = EPSILON) -> Formula:
     shown = _affine(scale[i], mu[i], beta[i])
-    where = (*_moments("N"), (scale[i], _inv(var[i])))
+    where = (*moments("N"), (scale[i], _inv(var[i])))
     return Formula(
         name="batch_norm",
         title="Batch normalization in training (batch statistics)",
@@ -287,7 +288,7 @@ def _batch_norm_inference(epsilon: float = EPSILON) -> Formula:
 
 
 def _moving(name: str, which: str, momentum_: float) -> Formula:
-    where = _moments("N")[: 1 if which == "mean" else 2]
+    where = moments("N")[: 1 if which == "mean" else 2]
     old = {"mean": moving_mean, "variance": moving_variance}[which]
     shown = sp.Add(
         sp.Mul(old[i], momentum, evaluate=False),
@@ -350,7 +351,7 @@ def _moving_variance(momentum: float = MOMENTUM) -> Formula:
 @register("layer_norm", params=_EPSILON)
 def _layer_norm(epsilon: float = EPSILON) -> Formula:
     shown = _affine(scale[n, i], mu[n], beta[i])
-    where = (*_moments("I"), (scale[n, i], _inv(var[n])))
+    where = (*moments("I"), (scale[n, i], _inv(var[n])))
     return Formula(
         name="layer_norm",
         title="Layer normalization (over each sample's features)",
@@ -424,9 +425,8 @@ r = indices("r")
 
 def _xhat(over: str) -> tuple:
     """x̂ = (x − μ)/√(σ² + ε), with its moments: named parts for a claim."""
-    moments = _moments(over)
     at = i if over == "N" else n
-    return (*moments, (xhat[n, i], (x[n, i] - mu[at]) / sp.sqrt(var[at] + eps)))
+    return (*moments(over), (xhat[n, i], (x[n, i] - mu[at]) / sp.sqrt(var[at] + eps)))
 
 
 def bn_backward_paths() -> tuple[sp.Expr, tuple]:
@@ -434,7 +434,7 @@ def bn_backward_paths() -> tuple[sp.Expr, tuple]:
     directly, through σ², and through μ (which also moves σ²)."""
     root = sp.sqrt(var[i] + eps)
     where = (
-        *_moments("N"),
+        *moments("N"),
         (d_xhat[n, i], g[n, i] * gamma[i]),
         (
             d_var[i],
