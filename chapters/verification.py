@@ -77,16 +77,21 @@ def _store(path: Path, checks) -> None:
 
 def cached_verification(chapters: Iterable[Chapter], cache: Path, *,
                         whole_library: bool = False, oracle: bool = True,
-                        force: bool = False, on_check: Callable | None = None):
+                        force: bool = False, on_check: Callable | None = None,
+                        on_start: Callable | None = None, timeout: float | None = None):
     """``(checks, cached)``: the checks of ``chapters``, reused from ``cache`` when
     the very same formulas and claims were verified by the very same code.
 
     A fresh run is also filed under each chapter's own key, so ``nnbook verify``
-    followed by ``nnbook render chapter3`` verifies nothing twice.
+    followed by ``nnbook render chapter3`` verifies nothing twice.  A run in
+    which a check ran out of time (``timeout`` seconds each, default
+    :data:`nnmath.deadline.DEFAULT_SECONDS`) is not filed: the time a check
+    takes says nothing about the maths.
     """
     import json
 
     from nnmath.checks import Check, verify
+    from nnmath.deadline import DEFAULT_SECONDS
 
     chapters = list(chapters)
     folder = cache / "verify"
@@ -102,7 +107,10 @@ def cached_verification(chapters: Iterable[Chapter], cache: Path, *,
                 if on_check:
                     on_check(c)
             return checks, True
-    checks = verify(formulas, claims, oracle=oracle, on_check=on_check)
+    checks = verify(formulas, claims, oracle=oracle, on_check=on_check, on_start=on_start,
+                    timeout=DEFAULT_SECONDS if timeout is None else timeout)
+    if any(c.detail.startswith("timed out after") for c in checks):
+        return checks, False
     _store(path, checks)
     if len(chapters) > 1 or whole_library:
         for ch in chapters:

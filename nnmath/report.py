@@ -33,9 +33,12 @@ def _atomic_write(path: Path, text: str) -> None:
 
 
 def summary(checks: list[Check]) -> dict:
-    failed = [c for c in checks if not c.passed]
-    return {"checks": len(checks), "passed": len(checks) - len(failed),
-            "failed": len(failed), "ok": not failed}
+    """Counts; ``ok`` when nothing failed, ``complete`` when nothing was skipped."""
+    skipped = [c for c in checks if c.skipped]
+    failed = [c for c in checks if not c.passed and not c.skipped]
+    return {"checks": len(checks), "passed": len(checks) - len(failed) - len(skipped),
+            "failed": len(failed), "skipped": len(skipped), "ok": not failed,
+            "complete": not skipped}
 
 
 def _finite(x):
@@ -60,11 +63,14 @@ def write_junit(path: Path, checks: list[Check], *, chapters: list[str]) -> None
     s = summary(checks)
     suite = ET.Element("testsuite", name="nnbook verify " + " ".join(chapters),
                        tests=str(s["checks"]), failures=str(s["failed"]), errors="0",
+                       skipped=str(s["skipped"]),
                        time=f"{sum(c.seconds for c in checks):.3f}")
     for c in checks:
         case = ET.SubElement(suite, "testcase", classname=f"nnbook.{c.kind}.{c.subject}",
                              name=f"{c.method}[{c.dtype}]", time=f"{c.seconds:.3f}")
-        if not c.passed:
+        if c.skipped:
+            ET.SubElement(case, "skipped", message=c.detail)
+        elif not c.passed:
             fail = ET.SubElement(case, "failure", message=c.detail)
             fail.text = (f"max_abs={c.max_abs} max_rel={c.max_rel} "
                          f"rtol={c.rtol} atol={c.atol}\n{c.detail}")

@@ -257,6 +257,7 @@ def _conv2d(stride=1, padding="valid", dilation=1, bias: bool = True) -> Formula
             {"N": 3, "H": 8, "W": 6, "C": 2, "KH": 2, "KW": 3, "O": 1},
         ),
         check_sizes=_WindowFits("conv2d", rows, cols, ("KH", "KW")),
+        padded=("x",),  # the zero border of 'same' and explicit padding
         tf_tolerance={"float32": (1e-4, 1e-5)},
         tf_note="float32 sums up to KH·KW·C products per output",
         notes=_CONV_NOTES,
@@ -296,6 +297,7 @@ def _pool_formula(name, title, expr, rows, cols, params, tf, notes) -> Formula:
             {"N": 3, "H": 7, "W": 6, "C": 1},
         ),
         check_sizes=_WindowFits(name, rows, cols),
+        padded=("x",),  # 'same' windows reach past the edge
         notes=notes,
     )
 
@@ -386,6 +388,7 @@ def _conv_claims(suffix: str, params: dict, sizes: dict) -> list[Claim]:
             "between its cells: a fractional index reads nothing)",
             indices=(n, u, v, c),
             sizes=sizes,
+            padded=("g",),  # the full correlation reads g past its edges
         ),
         Claim(
             f"conv2d/dw{suffix}",
@@ -443,6 +446,7 @@ def _pool_claim(name: str, suffix: str, params: dict, sizes: dict) -> Claim:
         text,
         indices=(n, u, v, c),
         sizes=sizes,
+        padded=("g",),  # windows past g's edges, or between strided cells
     )
 
 
