@@ -124,7 +124,7 @@ def _outside(shape: tuple, reads: list) -> list[str]:
 
 #: node kinds the printer lowers that are not functions a formula calls
 STRUCTURE = {"Add", "Mul", "Pow", "And", "Integer", "Rational", "Float", "NumberSymbol",
-             "Indexed", "Symbol", "Relational", "Piecewise", "Sum", "call"}
+             "Indexed", "Symbol", "Relational", "Piecewise", "Sum", "call", "Mul_terms"}
 
 
 def window(a: np.ndarray, *reads: tuple, fill: float = 0.0, strict: str = "") -> np.ndarray:

@@ -98,8 +98,8 @@ def prove_by_regions(f: sp.Expr, claimed: sp.Expr, z: sp.Symbol,
     notes = []
     for k, p in enumerate(cuts):
         (left, d_left), (right, d_right) = pieces[k], pieces[k + 1]
-        value = _branch(fp, z, p)
-        stated = sp.simplify(_branch(cp, z, p))
+        value = _branch(fp, z, p).subs(z, p)
+        stated = sp.simplify(_branch(cp, z, p).subs(z, p))
         smooth = (sp.simplify(left.subs(z, p) - value) == 0
                   and sp.simplify(right.subs(z, p) - value) == 0
                   and sp.simplify((d_left - d_right).subs(z, p)) == 0)

@@ -228,11 +228,12 @@ NETWORKS = {
     "mlp.sigmoid": ("sigmoid", "softmax"),
     "mlp.sigmoid_out": ("sigmoid", "sigmoid"),
 }
-#: a small instance: 2 samples, 2 inputs, 2 hidden units, 2 classes (one output
-#: unit for the sigmoid head, as in binary classification)
+#: the smallest instance: the checker gives the four dimensions the sizes 2, 3,
+#: 5 and 7 (N, J, I, K), which no sum or mean over the wrong one can hide; the
+#: sigmoid head has K independent output units (multi-label), 7 here too
 SIZES = {
     "softmax": {"N": 2, "J": 2, "I": 2, "K": 2},
-    "sigmoid": {"N": 2, "J": 2, "I": 2, "K": 1},
+    "sigmoid": {"N": 2, "J": 2, "I": 2, "K": 2},
 }
 
 

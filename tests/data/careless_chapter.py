@@ -72,7 +72,8 @@ def _next_difference():
 @register("careless_gelu_erf")
 def _gelu_erf():
     u = sp.Symbol("z", real=True)
-    return elementwise("careless_gelu_erf", "GELU with erf", u / 2 * (1 + sp.erf(u / sp.sqrt(2))),
+    return elementwise("careless_gelu_erf", "GELU with erf",
+                       u / 2 * (1 + sp.erf(u / sp.sqrt(2))),
                        tf="tf.nn.gelu(z, approximate=False)")
 
 
@@ -98,7 +99,10 @@ def _claims():
         # right on paper: e^{-z}/(1 + e^{-z})² is σ'(z), but at z = -1000 it is inf/inf
         Claim("careless_sigmoid'", formula("sigmoid"), "z",
               sp.exp(-z) / (1 + sp.exp(-z)) ** 2, "σ' = e^{-z}/(1 + e^{-z})²"),
-        # right, but erf has no NumPy lowering: fails naming erf and the claim
+        # right (tanh = 1/coth), but coth has no NumPy lowering: fails naming both
+        Claim("careless_tanh'.coth", formula("tanh"), "z", 1 - 1 / sp.coth(z) ** 2,
+              "tanh' = 1 − 1/coth²"),
+        # right, but erf has no NumPy lowering: fails naming erf and the formula
         Claim("careless_gelu_erf'", formula("careless_gelu_erf"), "z",
               (1 + sp.erf(z / sp.sqrt(2))) / 2 + z * sp.exp(-z**2 / 2) / sp.sqrt(2 * sp.pi),
               "Φ(z) + z φ(z)"),
@@ -111,5 +115,5 @@ CHAPTER = Chapter(
               "careless_logsumexp", "careless_next_difference", "careless_gelu_erf"),
     claims=("careless_image_mean/dx", "careless_scores/dq", "careless_batch_mean/dx",
             "careless_logsumexp/dx", "careless_next_difference/dx", "careless_sigmoid'",
-            "careless_gelu_erf'"),
+            "careless_tanh'.coth", "careless_gelu_erf'"),
     scenes=())
