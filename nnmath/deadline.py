@@ -17,10 +17,10 @@ from __future__ import annotations
 import signal
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
-__all__ = ["CheckTimeout", "time_limit", "DEFAULT_SECONDS"]
+__all__ = ["DEFAULT_SECONDS", "CheckTimeout", "time_limit"]
 
 #: the default limit of one check.  The slowest check of the book takes about
 #: 15 s on a 2-core machine (a symbolic proof through the whole perceptron);
@@ -44,7 +44,10 @@ class CheckTimeout(BaseException):
 
 
 def _can_alarm() -> bool:
-    return hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+    return (
+        hasattr(signal, "setitimer")
+        and threading.current_thread() is threading.main_thread()
+    )
 
 
 @contextmanager

@@ -12,13 +12,14 @@ noted, not a failure.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import sympy as sp
 
 from .zero import as_piecewise, is_zero
 
-__all__ = ["RegionResult", "prove_by_regions", "Undecided"]
+__all__ = ["RegionResult", "Undecided", "prove_by_regions"]
 
 
 class Undecided(ValueError):
@@ -68,14 +69,15 @@ def _samples(cuts: list[sp.Expr]) -> list[tuple[str, sp.Expr]]:
     if not cuts:
         return [("every real z", sp.Integer(0))]
     out = [(f"z < {cuts[0]}", sp.floor(cuts[0]) - 1)]
-    for lo, hi in zip(cuts, cuts[1:]):
+    for lo, hi in itertools.pairwise(cuts):
         out.append((f"{lo} < z < {hi}", sp.nsimplify((lo + hi) / 2)))
     out.append((f"z > {cuts[-1]}", sp.ceiling(cuts[-1]) + 1))
     return out
 
 
-def prove_by_regions(f: sp.Expr, claimed: sp.Expr, z: sp.Symbol,
-                     values: dict | None = None) -> RegionResult:
+def prove_by_regions(
+    f: sp.Expr, claimed: sp.Expr, z: sp.Symbol, values: dict | None = None
+) -> RegionResult:
     """Prove d f/dz = ``claimed`` for every real z, region by region.
 
     ``values``: the formula's constants as exact numbers (α = 1/5), used where a
@@ -93,20 +95,27 @@ def prove_by_regions(f: sp.Expr, claimed: sp.Expr, z: sp.Symbol,
         derivative = sp.diff(fi, z)
         pieces.append((fi, derivative))
         if not is_zero(derivative - ci):
-            return RegionResult(False, f"for {where}: d/dz = {sp.simplify(derivative)}, "
-                                       f"claimed {sp.simplify(ci)}")
+            return RegionResult(
+                False,
+                f"for {where}: d/dz = {sp.simplify(derivative)}, "
+                f"claimed {sp.simplify(ci)}",
+            )
     notes = []
     for k, p in enumerate(cuts):
         (left, d_left), (right, d_right) = pieces[k], pieces[k + 1]
         value = _branch(fp, z, p).subs(z, p)
         stated = sp.simplify(_branch(cp, z, p).subs(z, p))
-        smooth = (sp.simplify(left.subs(z, p) - value) == 0
-                  and sp.simplify(right.subs(z, p) - value) == 0
-                  and sp.simplify((d_left - d_right).subs(z, p)) == 0)
+        smooth = (
+            sp.simplify(left.subs(z, p) - value) == 0
+            and sp.simplify(right.subs(z, p) - value) == 0
+            and sp.simplify((d_left - d_right).subs(z, p)) == 0
+        )
         if smooth:
             exact = sp.simplify(d_left.subs(z, p))
             if sp.simplify(exact - stated) != 0:
-                return RegionResult(False, f"at z = {p}: d/dz = {exact}, claimed {stated}")
+                return RegionResult(
+                    False, f"at z = {p}: d/dz = {exact}, claimed {stated}"
+                )
         else:
             notes.append(f"z = {p} (a kink: no derivative; the claim gives {stated})")
     regions = "; ".join(where for where, _ in _samples(cuts))

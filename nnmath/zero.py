@@ -28,8 +28,14 @@ try:  # optional: without it the proofs are the same, only slower
 except ImportError:  # pragma: no cover - a dependency in pyproject.toml
     symengine = None
 
-__all__ = ["is_zero", "nonzero_somewhere", "as_piecewise", "KINKED", "measure_zero",
-           "FastZero"]
+__all__ = [
+    "KINKED",
+    "FastZero",
+    "as_piecewise",
+    "is_zero",
+    "measure_zero",
+    "nonzero_somewhere",
+]
 
 #: functions with a kink or a jump, proved region by region as Piecewise
 KINKED = (sp.Heaviside, sp.sign, sp.Abs, sp.Max, sp.Min)
@@ -65,13 +71,20 @@ def _kink_of(rel) -> tuple[sp.Expr, int] | None:
     return sp.expand(sign * h), sign
 
 
-def _zero_by_sign_regions(e: sp.Expr, notes: list | None, limit: int = 6) -> bool | None:
+def _zero_by_sign_regions(
+    e: sp.Expr, notes: list | None, limit: int = 6
+) -> bool | None:
     """Zero on every open region cut out by the conditions' boundaries h = 0
     (each region: a sign for each h).  None where this cannot decide: too many
     boundaries, or a region in which no point could be found."""
-    rels = {r for pw in e.atoms(sp.Piecewise) for _, c in pw.args
-            for r in (c.atoms(sp.core.relational.Relational) if isinstance(c, sp.Basic)
-                      else ())}
+    rels = {
+        r
+        for pw in e.atoms(sp.Piecewise)
+        for _, c in pw.args
+        for r in (
+            c.atoms(sp.core.relational.Relational) if isinstance(c, sp.Basic) else ()
+        )
+    }
     kinks = {}
     for r in rels:
         k = _kink_of(r)
@@ -83,23 +96,48 @@ def _zero_by_sign_regions(e: sp.Expr, notes: list | None, limit: int = 6) -> boo
         return None
     free = sorted(set().union(*(h.free_symbols for h in hs)), key=sp.default_sort_key)
     rng = np.random.default_rng(len(hs))
-    points = [dict(zip(free, (sp.Rational(int(v), 7) for v in rng.integers(-70, 71, len(free)))))
-              for _ in range(400)]
+    points = [
+        dict(
+            zip(
+                free, (sp.Rational(int(v), 7) for v in rng.integers(-70, 71, len(free)))
+            )
+        )
+        for _ in range(400)
+    ]
     for signs in itertools.product((-1, 1), repeat=len(hs)):
-        witness = next((p for p in points
-                        if all(sp.sign(h.xreplace(p)) == s for h, s in zip(hs, signs))), None)
+        witness = next(
+            (
+                p
+                for p in points
+                if all(sp.sign(h.xreplace(p)) == s for h, s in zip(hs, signs))
+            ),
+            None,
+        )
 
-        def truth(rel, _signs=dict(zip(hs, signs))):
+        region = dict(zip(hs, signs))
+
+        def truth(rel, _signs=region):
             h, s = _kink_of(rel)
             value = s * _signs[h]  # the sign of lhs − rhs in this region
-            return {"<": value < 0, "<=": value < 0, ">": value > 0, ">=": value > 0,
-                    "==": False, "!=": True}[rel.rel_op]
+            return {
+                "<": value < 0,
+                "<=": value < 0,
+                ">": value > 0,
+                ">=": value > 0,
+                "==": False,
+                "!=": True,
+            }[rel.rel_op]
 
         def pick(pw):
             for value, cond in pw.args:
-                held = cond.replace(lambda x: isinstance(x, sp.core.relational.Relational),
-                                    lambda x: sp.true if truth(x) else sp.false) \
-                    if isinstance(cond, sp.Basic) else cond
+                held = (
+                    cond.replace(
+                        lambda x: isinstance(x, sp.core.relational.Relational),
+                        lambda x: sp.true if truth(x) else sp.false,
+                    )
+                    if isinstance(cond, sp.Basic)
+                    else cond
+                )
                 if held in (sp.true, True):
                     return value
             return sp.nan
@@ -145,7 +183,13 @@ class FastZero:
             for w, v in terms:
                 d = d + self._se(w) * self._se(v).diff(x)
             return symengine.expand(d) == 0
-        except (RuntimeError, TypeError, ValueError, NotImplementedError, AttributeError):
+        except (
+            RuntimeError,
+            TypeError,
+            ValueError,
+            NotImplementedError,
+            AttributeError,
+        ):
             return False
 
 
@@ -249,12 +293,17 @@ def nonzero_somewhere(e: sp.Expr, tries: int = 3) -> bool:
     """
     reads = e.atoms(sp.Indexed)
     labels = {r.base.label for r in reads}
-    free = sorted(reads | {s for s in e.free_symbols if isinstance(s, sp.Symbol)
-                           and s not in labels}, key=sp.default_sort_key)
+    free = sorted(
+        reads
+        | {s for s in e.free_symbols if isinstance(s, sp.Symbol) and s not in labels},
+        key=sp.default_sort_key,
+    )
     rng = np.random.default_rng(len(free))
     for _ in range(tries):
-        point = {s: sp.Float(int(v) / 1009, 30) for s, v in
-                 zip(free, rng.integers(1, 1009, size=len(free)))}
+        point = {
+            s: sp.Float(int(v) / 1009, 30)
+            for s, v in zip(free, rng.integers(1, 1009, size=len(free)))
+        }
         try:  # 30-digit floats: SymPy folds each node to a number as it rebuilds
             value = complex(e.xreplace(point).evalf(30))
         except (TypeError, ValueError, ZeroDivisionError):

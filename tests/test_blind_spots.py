@@ -38,9 +38,9 @@ from nnmath.lowering import loop_oracle
 from nnmath.symbolic import prove
 
 DATA = Path(__file__).parent / "data"
-CARELESS, REWRITES, HANGING = (DATA / f for f in
-                               ("careless_chapter.py", "rewrites_chapter.py",
-                                "hanging_claim.py"))
+CARELESS, REWRITES, HANGING = (
+    DATA / f for f in ("careless_chapter.py", "rewrites_chapter.py", "hanging_claim.py")
+)
 #: formulas whose sizes are chosen by nnmath/library/conv.py (issue 20)
 CONV = {"conv2d", "max_pool2d", "avg_pool2d", "flatten"}
 
@@ -50,7 +50,9 @@ def _load(path: Path):
 
 
 def _rows(claims=(), formulas=(), **kw):
-    return {(r.subject, r.method): r for r in verify(formulas, claims, oracle=False, **kw)}
+    return {
+        (r.subject, r.method): r for r in verify(formulas, claims, oracle=False, **kw)
+    }
 
 
 def _free(f: Formula, sizes: dict) -> dict:
@@ -74,9 +76,18 @@ def test_declared_sizes_that_collide_are_moved_apart():
 
 
 def _formula_params():
-    return [pytest.param(n, marks=pytest.mark.xfail(
-        strict=True, reason="conv.py's own cases are chosen by issue 20 (helper shapes)"))
-        if n in CONV else n for n in names()]
+    return [
+        pytest.param(
+            n,
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="conv.py's own cases are chosen by issue 20 (helper shapes)",
+            ),
+        )
+        if n in CONV
+        else n
+        for n in names()
+    ]
 
 
 @pytest.mark.parametrize("name", _formula_params())
@@ -87,10 +98,19 @@ def test_every_numeric_case_tells_every_dimension_apart(name):
 
 
 def _claim_params():
-    return [pytest.param(n, marks=pytest.mark.xfail(
-        strict=True, reason="conv.py's claim sizes are chosen by issue 20 (helper shapes)"))
-        if claim(n).formula.name in CONV else n
-        for n in claim_names() if not claim(n).elementwise]
+    return [
+        pytest.param(
+            n,
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="conv.py's claim sizes are chosen by issue 20 (helper shapes)",
+            ),
+        )
+        if claim(n).formula.name in CONV
+        else n
+        for n in claim_names()
+        if not claim(n).elementwise
+    ]
 
 
 @pytest.mark.parametrize("name", _claim_params())
@@ -104,10 +124,16 @@ def test_large_magnitudes_go_to_inputs_that_reach_exp_log_a_division_or_a_clip()
     n, k = indices("n k")
     K = dims("K")
     x, y = sp.IndexedBase("x"), sp.IndexedBase("y")
-    lse = Formula(name="t_lse", title="", output="l", indices=(n,),
-                  expr=sp.log(sp.Sum(sp.exp(x[n, k]), (k, 0, K - 1))) + y[n, 0],
-                  inputs=(Input("x", ("N", "K"), ""), Input("y", ("N", "K"), "")),
-                  tf="", output_shape=("N",))
+    lse = Formula(
+        name="t_lse",
+        title="",
+        output="l",
+        indices=(n,),
+        expr=sp.log(sp.Sum(sp.exp(x[n, k]), (k, 0, K - 1))) + y[n, 0],
+        inputs=(Input("x", ("N", "K"), ""), Input("y", ("N", "K"), "")),
+        tf="",
+        output_shape=("N",),
+    )
     assert reaching(lse) == {"x": ["exp", "log"]}  # y is only added
     (large,) = [c for c in cases_for(lse) if c.kind == "large"]
     assert large.large == ("x",) and large.name.startswith("x at ±100..1000")
@@ -117,8 +143,10 @@ def test_large_magnitudes_go_to_inputs_that_reach_exp_log_a_division_or_a_clip()
     assert not [c for c in cases_for(formula("relu")) if c.kind == "large"]
     # a claim that writes σ' with exp brings the case to a formula without exp
     z = formula("relu").var
-    assert any(c.kind == "large" for c in
-               cases_for(formula("relu"), sp.exp(-z) / (1 + sp.exp(-z)) ** 2))
+    assert any(
+        c.kind == "large"
+        for c in cases_for(formula("relu"), sp.exp(-z) / (1 + sp.exp(-z)) ** 2)
+    )
 
 
 def test_large_draws_always_include_both_extremes():
@@ -143,17 +171,30 @@ def test_the_worst_failing_case_is_reported_not_the_first():
     assert acc.failed == 2 and "worst on case 'bad'" in acc.worst
     acc = _Errors()
     _accumulate(acc, Case("bad", {}), np.array([3.0]), np.array([1.0]), tol)
-    _accumulate(acc, Case("overflow", {}), np.array([np.inf]), np.array([1.0]), tol,
-                reference="TensorFlow", arrays={"z": np.array([-1000.0])})
+    _accumulate(
+        acc,
+        Case("overflow", {}),
+        np.array([np.inf]),
+        np.array([1.0]),
+        tol,
+        reference="TensorFlow",
+        arrays={"z": np.array([-1000.0])},
+    )
     _accumulate(acc, Case("mild", {}), np.array([1.01]), np.array([1.0]), tol)
-    assert acc.worst == "NaN/inf where TensorFlow is finite at z[0] = -1000, case 'overflow'"
+    assert (
+        acc.worst
+        == "NaN/inf where TensorFlow is finite at z[0] = -1000, case 'overflow'"
+    )
 
 
-@pytest.mark.parametrize(("name", "symbolic"), [
-    ("careless_image_mean/dx", "∂L = g[0]/15, claimed g[0]/9"),  # H·W = 3·5 vs H·H
-    ("careless_scores/dq", "sqrt(3)"),  # √D with D = 3, claimed √T with T = 5
-    ("careless_batch_mean/dx", "∂L = g[0]/2, claimed g[0]/3"),  # 1/N vs 1/K
-])
+@pytest.mark.parametrize(
+    ("name", "symbolic"),
+    [
+        ("careless_image_mean/dx", "∂L = g[0]/15, claimed g[0]/9"),  # H·W = 3·5 vs H·H
+        ("careless_scores/dq", "sqrt(3)"),  # √D with D = 3, claimed √T with T = 5
+        ("careless_batch_mean/dx", "∂L = g[0]/2, claimed g[0]/3"),  # 1/N vs 1/K
+    ],
+)
 def test_a_claim_that_confuses_two_dimensions_is_caught(name, symbolic):
     _load(CARELESS)
     rows = _rows([claim(name)])
@@ -178,14 +219,18 @@ def test_a_proof_sympy_cannot_decide_times_out_and_the_others_go_on():
     rows = _rows([claim("hanging_row_max/dx")], timeout=2)
     assert time.monotonic() - start < 30
     sym = rows[("hanging_row_max/dx", "symbolic")]
-    assert not sym.passed and sym.detail == "timed out after 2 s" and sym.kind == "claim"
+    assert (
+        not sym.passed and sym.detail == "timed out after 2 s" and sym.kind == "claim"
+    )
     assert rows[("hanging_row_max/dx", "finite-differences")].passed
 
 
 def _verify_hanging_in_a_worker():
     chapters.get(str(HANGING))
-    return [(r.method, r.detail) for r in
-            verify([], [claim("hanging_row_max/dx")], oracle=False, timeout=1)]
+    return [
+        (r.method, r.detail)
+        for r in verify([], [claim("hanging_row_max/dx")], oracle=False, timeout=1)
+    ]
 
 
 def test_the_time_limit_holds_in_a_worker_process_too():
@@ -214,7 +259,7 @@ def test_time_limit_is_not_swallowed_by_except_exception():
     with pytest.raises(CheckTimeout), time_limit(0.05):
         try:
             time.sleep(1)
-        except Exception:  # noqa: BLE001 - what SymPy's own code does
+        except Exception:  # noqa: BLE001, S110 - what SymPy's own code does
             pass
 
 
@@ -238,13 +283,17 @@ def test_the_table_shows_the_running_check():
     table.start("relu lowering")
     assert screen.getvalue().endswith("running: relu lowering …")
     table.add(row)
-    assert "\r\033[K" in screen.getvalue() and screen.getvalue().rstrip().endswith("pass")
+    assert "\r\033[K" in screen.getvalue() and screen.getvalue().rstrip().endswith(
+        "pass"
+    )
 
 
 def test_verify_command_times_a_check_out_and_names_it(nnbook):
     done = nnbook("verify", HANGING, "--no-tf", "--timeout", "2", timeout=300)
     assert done.returncode == 1, done.stdout + done.stderr
-    assert "FAILED hanging_row_max/dx [symbolic exact]: timed out after 2 s" in done.stderr
+    assert (
+        "FAILED hanging_row_max/dx [symbolic exact]: timed out after 2 s" in done.stderr
+    )
 
 
 # -- 5. correct claims written another way pass ---------------------------------------
@@ -253,30 +302,57 @@ _n, _i = indices("n i")
 
 
 def _elementwise(expr, name):
-    return Formula(name=name, title="", output="a", indices=(_n, _i), expr=expr,
-                   inputs=(Input("z", ("N", "I"), ""),), tf="", output_shape=("N", "I"))
+    return Formula(
+        name=name,
+        title="",
+        output="a",
+        indices=(_n, _i),
+        expr=expr,
+        inputs=(Input("z", ("N", "I"), ""),),
+        tf="",
+        output_shape=("N", "I"),
+    )
 
 
-@pytest.mark.parametrize("expr", [
-    sp.sech(Z[_n, _i]), sp.cosh(Z[_n, _i]), sp.sinh(Z[_n, _i]), sp.sign(Z[_n, _i]),
-    sp.Heaviside(Z[_n, _i]), sp.Heaviside(Z[_n, _i], 0),
-    sp.KroneckerDelta(_n, _i) * Z[_n, _i],
-    sp.Abs(Z[_n, _i]) ** 3 / (1 + sp.Abs(Z[_n, _i])),
-    sp.Max(Z[_n, _i], Z[_n, _i] ** 2 - 1), sp.Min(Z[_n, _i], 1 - Z[_n, _i]),
-    sp.Max(Z[_n, _i], 0, 2 * Z[_n, _i] - 1), sp.Min(Z[_n, _i], 0, sp.exp(Z[_n, _i]) / 2 - 1),
-], ids=lambda e: sp.srepr(e).split("(")[0])
+@pytest.mark.parametrize(
+    "expr",
+    [
+        sp.sech(Z[_n, _i]),
+        sp.cosh(Z[_n, _i]),
+        sp.sinh(Z[_n, _i]),
+        sp.sign(Z[_n, _i]),
+        sp.Heaviside(Z[_n, _i]),
+        sp.Heaviside(Z[_n, _i], 0),
+        sp.KroneckerDelta(_n, _i) * Z[_n, _i],
+        sp.Abs(Z[_n, _i]) ** 3 / (1 + sp.Abs(Z[_n, _i])),
+        sp.Max(Z[_n, _i], Z[_n, _i] ** 2 - 1),
+        sp.Min(Z[_n, _i], 1 - Z[_n, _i]),
+        sp.Max(Z[_n, _i], 0, 2 * Z[_n, _i] - 1),
+        sp.Min(Z[_n, _i], 0, sp.exp(Z[_n, _i]) / 2 - 1),
+    ],
+    ids=lambda e: sp.srepr(e).split("(")[0],
+)
 def test_textbook_functions_lower_like_the_loop_oracle(expr):
     f = _elementwise(expr, "t_function")
     z = np.random.default_rng(1).uniform(-3, 3, size=(3, 5))
     z[0, 0] = 0.0  # sign, Heaviside at 0
-    np.testing.assert_allclose(f.numpy(z=z), loop_oracle(f)(z=z), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(
+        f.numpy(z=z), loop_oracle(f)(z=z), rtol=1e-12, atol=1e-14
+    )
 
 
 def test_a_sum_of_absolute_values_lowers_like_the_loop_oracle():
     k = indices("k")
-    f = Formula(name="t_l1", title="", output="L", indices=(_n,),
-                expr=sp.Sum(sp.Abs(Z[_n, k]) * sp.sign(Z[_n, k]), (k, 0, dims("K") - 1)),
-                inputs=(Input("z", ("N", "K"), ""),), tf="", output_shape=("N",))
+    f = Formula(
+        name="t_l1",
+        title="",
+        output="L",
+        indices=(_n,),
+        expr=sp.Sum(sp.Abs(Z[_n, k]) * sp.sign(Z[_n, k]), (k, 0, dims("K") - 1)),
+        inputs=(Input("z", ("N", "K"), ""),),
+        tf="",
+        output_shape=("N",),
+    )
     z = np.random.default_rng(2).normal(size=(4, 3))
     np.testing.assert_allclose(f.numpy(z=z), loop_oracle(f)(z=z), rtol=1e-12)
 
@@ -288,8 +364,11 @@ def test_a_factor_before_a_sum_is_aligned_with_the_sum():
     grad = claim("rewrite_softmax'.kronecker").gradient
     rng = np.random.default_rng(3)
     arrays = {"z": rng.normal(size=(3, 4)), "g": rng.normal(size=(3, 4))}
-    _, _, ok = compare(grad.numpy(**arrays), loop_oracle(grad)(**arrays),
-                       TOLERANCES[("lowering", "float64")])
+    _, _, ok = compare(
+        grad.numpy(**arrays),
+        loop_oracle(grad)(**arrays),
+        TOLERANCES[("lowering", "float64")],
+    )
     assert ok
 
 
@@ -308,7 +387,9 @@ def test_correct_rewrites_pass_every_check_without_tensorflow():
 @pytest.mark.tf
 def test_correct_rewrites_pass_against_tensorflow():
     formulas, claims = _load(REWRITES)
-    failed = [f"{r.label}: {r.detail}" for r in verify(formulas, claims) if not r.passed]
+    failed = [
+        f"{r.label}: {r.detail}" for r in verify(formulas, claims) if not r.passed
+    ]
     assert not failed, failed
 
 
@@ -323,8 +404,13 @@ def test_a_claim_wrong_in_one_region_fails_naming_the_region():
 def test_a_claim_wrong_at_a_point_where_the_derivative_exists_fails():
     c = claim("tanh'")
     z = c.formula.var
-    wrong = Claim("t_tanh'", c.formula, "z",
-                  sp.Piecewise((5, sp.Eq(z, 0)), (1 - sp.tanh(z) ** 2, True)), "")
+    wrong = Claim(
+        "t_tanh'",
+        c.formula,
+        "z",
+        sp.Piecewise((5, sp.Eq(z, 0)), (1 - sp.tanh(z) ** 2, True)),
+        "",
+    )
     assert not prove(wrong).passed
 
 
@@ -334,7 +420,7 @@ def test_an_unsupported_function_fails_naming_it_and_the_claim():
     assert rows[("careless_tanh'.coth", "symbolic")].passed
     fd = rows[("careless_tanh'.coth", "finite-differences")]
     assert not fd.passed
-    assert "claim \"careless_tanh'.coth\": no NumPy lowering for coth" in fd.detail
+    assert 'claim "careless_tanh\'.coth": no NumPy lowering for coth' in fd.detail
 
 
 def test_an_overflowing_correct_claim_says_nan_where_the_reference_is_finite():
@@ -361,12 +447,19 @@ def test_an_undeclared_read_outside_an_input_is_an_error_naming_it():
     formulas, _ = _load(CARELESS)
     (f,) = [f for f in formulas if f.name == "careless_next_difference"]
     x = np.arange(6.0).reshape(2, 3)
-    with pytest.raises(OutOfBounds, match=r"^careless_next_difference reads x\[n, i \+ 1\] "
-                       r"outside x: index 3 on axis 1 \(size 3\); .*padded=\('x',\)"):
+    with pytest.raises(
+        OutOfBounds,
+        match=r"^careless_next_difference reads x\[n, i \+ 1\] "
+        r"outside x: index 3 on axis 1 \(size 3\); .*padded=\('x',\)",
+    ):
         f.numpy(x=x)
-    with pytest.raises(OutOfBounds, match=r"careless_next_difference reads x\[0, 3\] outside x"):
+    with pytest.raises(
+        OutOfBounds, match=r"careless_next_difference reads x\[0, 3\] outside x"
+    ):
         loop_oracle(f)(x=x)
-    with pytest.raises(OutOfBounds, match=r"careless_next_difference reads x\[0, 3\] outside x"):
+    with pytest.raises(
+        OutOfBounds, match=r"careless_next_difference reads x\[0, 3\] outside x"
+    ):
         prove(claim("careless_next_difference/dx"))
     rows = _rows([claim("careless_next_difference/dx")], [f])
     assert all(not r.passed and "outside x" in r.detail for r in rows.values())
@@ -379,8 +472,10 @@ def test_declared_padding_reads_as_zero():
     expected = np.concatenate([x[:, 1:], np.zeros((2, 1))], axis=1) - x
     np.testing.assert_array_equal(f.numpy(x=x), expected)
     np.testing.assert_allclose(loop_oracle(f)(x=x), expected)
-    assert "strict=" not in f.source and "strict='x[n, i + 1]'" in formula(
-        "careless_next_difference").source
+    assert (
+        "strict=" not in f.source
+        and "strict='x[n, i + 1]'" in formula("careless_next_difference").source
+    )
 
 
 def test_the_careless_chapter_fails_and_the_rewrites_pass_from_the_command(nnbook):
@@ -389,3 +484,35 @@ def test_the_careless_chapter_fails_and_the_rewrites_pass_from_the_command(nnboo
     good = nnbook("verify", REWRITES, "--no-tf", timeout=300)
     assert good.returncode == 3, good.stdout + good.stderr  # passed, TF skipped
     assert "not a full verification" in good.stdout and "FAILED" not in good.stderr
+
+
+# -- issue 11, item 6: the same report whatever the hash seed -------------------------
+def _report(nnbook, tmp_path, seed: str) -> str:
+    import json
+    import os
+
+    path = tmp_path / f"report-{seed}.json"
+    done = nnbook(
+        "verify",
+        CARELESS,
+        REWRITES,
+        "chapter2",
+        "--no-tf",
+        "--json",
+        path,
+        env={**os.environ, "PYTHONHASHSEED": seed},
+        timeout=600,
+    )
+    assert done.returncode == 1, done.stderr
+    doc = json.loads(path.read_text())
+    # measured, not computed: when the report was made and how long each check took
+    del doc["created"]
+    for row in doc["checks"]:
+        del row["seconds"]
+    return json.dumps(doc, indent=2)
+
+
+def test_verify_json_is_the_same_under_any_hash_seed(nnbook, tmp_path):
+    first, second = _report(nnbook, tmp_path, "1"), _report(nnbook, tmp_path, "2")
+    assert "exact on the instance K=3, N=2" in first  # sizes sorted by name
+    assert first == second

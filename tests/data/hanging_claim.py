@@ -22,20 +22,38 @@ x, g = sp.IndexedBase("x"), sp.IndexedBase("g")
 @register("hanging_row_max")
 def _row_max():
     return Formula(
-        name="hanging_row_max", title="The largest score of each row", output="m",
-        indices=(n,), expr=Maximum(x[n, k], (k, 0, K - 1)),
-        inputs=(Input("x", ("N", "K"), "scores"),), tf="tf.reduce_max(x, axis=-1)",
-        output_shape=("N",))
+        name="hanging_row_max",
+        title="The largest score of each row",
+        output="m",
+        indices=(n,),
+        expr=Maximum(x[n, k], (k, 0, K - 1)),
+        inputs=(Input("x", ("N", "K"), "scores"),),
+        tf="tf.reduce_max(x, axis=-1)",
+        output_shape=("N",),
+    )
 
 
 @register_claims
 def _claims():
     top = Maximum(x[n, k], (k, 0, K - 1))
-    return [Claim("hanging_row_max/dx", formula("hanging_row_max"), "x",
-                  sp.Piecewise((g[n], sp.Eq(x[n, j], top)), (0, True)),
-                  "the gradient goes to the maximum", indices=(n, j))]
+    return [
+        Claim(
+            "hanging_row_max/dx",
+            formula("hanging_row_max"),
+            "x",
+            sp.Piecewise((g[n], sp.Eq(x[n, j], top)), (0, True)),
+            "the gradient goes to the maximum",
+            indices=(n, j),
+        )
+    ]
 
 
-CHAPTER = Chapter(number=112, slug="hanging", title="A claim SymPy cannot decide",
-                  module=__name__, formulas=("hanging_row_max",),
-                  claims=("hanging_row_max/dx",), scenes=())
+CHAPTER = Chapter(
+    number=112,
+    slug="hanging",
+    title="A claim SymPy cannot decide",
+    module=__name__,
+    formulas=("hanging_row_max",),
+    claims=("hanging_row_max/dx",),
+    scenes=(),
+)
