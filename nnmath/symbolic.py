@@ -1,10 +1,13 @@
 """Symbolic proof of a claim on a small concrete instance.
 
-The indexed formula is instantiated at small sizes (say N = 2, K = 3): sums are
-expanded into explicit scalar equations over symbols such as ``z[0, 1]``,
-primitives are replaced by their elementary definitions, and SymPy
-differentiates.  The claim holds on the instance when ``derivative − claimed``
-simplifies to exactly 0 (branch by branch where the functions are piecewise).
+The indexed formula is instantiated at small sizes that tell every dimension
+apart (say N = 2, K = 3; see :func:`nnmath.cases.instance_sizes`): sums are
+expanded into explicit scalar equations over real symbols such as ``z[0, 1]``,
+primitives are replaced by their elementary definitions, and the expression is
+differentiated.  The claim holds on the instance when ``derivative − claimed``
+is exactly 0 (see :mod:`nnmath.zero`; region by region where the functions are
+piecewise, see :mod:`nnmath.regions` for element-wise claims).  A read outside
+an input that the formula does not declare padded is an error.
 """
 
 from __future__ import annotations
