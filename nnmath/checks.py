@@ -17,8 +17,8 @@ from typing import Callable, Iterable
 import numpy as np
 
 from .cases import Case, cases_for, sample
-from .deadline import DEFAULT_SECONDS, CheckTimeout, time_limit
 from .claim import UPSTREAM, Claim
+from .deadline import DEFAULT_SECONDS, CheckTimeout, time_limit
 from .descent import optimizer_of
 from .formula import Formula
 from .lowering import LoweringError, loop_oracle
@@ -267,7 +267,7 @@ def _claim_cases(c: Claim) -> list[Case]:
 def _claimed(c: Claim, arrays: dict) -> np.ndarray:
     grad = c.gradient
     try:
-        grad.lowered
+        _ = grad.lowered  # lowered here, so that an error can name the claim
     except LoweringError as exc:  # name the claim, not its gradient's formula
         text = str(exc).removeprefix(f"{grad.name}: ")
         raise LoweringError(f"claim {c.name!r}: {text}") from None

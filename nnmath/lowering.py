@@ -35,6 +35,7 @@ import numpy as np
 import sympy as sp
 from sympy.printing.pycode import MpmathPrinter
 
+from .formula import out_of_bounds
 from .primitives import (
     FirstArgMax,
     Maximum,
@@ -48,8 +49,6 @@ from .primitives import (
     sigmoid,
     softplus,
 )
-
-from .formula import out_of_bounds
 
 if TYPE_CHECKING:
     from .formula import Formula

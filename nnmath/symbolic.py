@@ -22,7 +22,15 @@ from sympy.concrete.expr_with_limits import ExprWithLimits
 from .cases import instance_sizes
 from .claim import UPSTREAM, Claim
 from .formula import Formula, out_of_bounds
-from .primitives import FirstArgMax, MaxShift, Maximum, clip, elementary, inside, present
+from .primitives import (
+    FirstArgMax,
+    Maximum,
+    MaxShift,
+    clip,
+    elementary,
+    inside,
+    present,
+)
 from .regions import Undecided, prove_by_regions
 from .zero import KINKED, FastZero, as_piecewise, is_zero
 
@@ -279,7 +287,6 @@ def prove(claim: Claim) -> SymbolicResult:
     # its derivative, so each derivative differentiates only the outputs that do
     terms = ([(sp.Integer(1), outputs[()])] if not out_shape else
              [(inst.symbol(UPSTREAM, idx), v) for idx, v in outputs.items()])
-    L = sp.Add(*(w * v for w, v in terms))
     reads = [v.free_symbols for _, v in terms]
 
     for shift in inst.shifts.values():  # the max-shift must not change any value
