@@ -32,8 +32,13 @@ class Claim:
     rhs: sp.Expr
     text: str
     indices: tuple[sp.Symbol, ...] = ()
-    #: sizes of the concrete instance the symbolic proof expands
+    #: sizes of the concrete instance the symbolic proof expands (hints: sizes
+    #: that cannot tell two dimensions apart are moved, see nnmath.cases)
     sizes: dict = field(default_factory=dict)
+    #: inputs the claimed gradient may read outside their bounds, as padding
+    #: (the upstream gradient ``g`` of a convolution, read beyond its edges);
+    #: the formula's own padded inputs are padded here too
+    padded: tuple[str, ...] = ()
 
     @property
     def elementwise(self) -> bool:
@@ -72,7 +77,7 @@ class Claim:
             name=self.name.replace("/", "_").replace("'", "_prime").replace(".", "_"),
             title=self.text, output=f"grad_{self.wrt}", indices=tuple(idx), expr=expr,
             inputs=inputs, tf="", output_shape=wrt.shape, constants=f.constants,
-            derived=f.derived)
+            derived=f.derived, padded=tuple(dict.fromkeys(f.padded + self.padded)))
 
     def __repr__(self) -> str:
         return f"Claim({self.name!r})"
