@@ -120,7 +120,8 @@ def _loaded(data, key: str, subjects: list[str]):
         if not (isinstance(d, dict) and set(d) == names
                 and all(isinstance(d[k], str)
                         for k in ("subject", "kind", "method", "dtype", "detail"))
-                and isinstance(d["passed"], bool) and isinstance(d["cases"], list)
+                and all(isinstance(d[k], bool) for k in ("passed", "checked", "skipped"))
+                and isinstance(d["cases"], list)
                 and all(_number(d[k]) for k in ("max_abs", "max_rel", "rtol", "atol",
                                                 "seconds"))
                 and d["kind"] in ("formula", "claim", "error")):
@@ -131,13 +132,23 @@ def _loaded(data, key: str, subjects: list[str]):
     return checks
 
 
+def _timed_out(checks) -> bool:
+    return any(c.detail.startswith("timed out after") for c in checks)
+
+
 def verify_cached(formulas: list, claims: list, cache: Path | None, *,
                   oracle: bool = True, force: bool = False,
-                  on_check: Callable | None = None):
+                  on_check: Callable | None = None, on_start: Callable | None = None,
+                  timeout: float | None = None):
     """``(checks, cached)``: the checks of exactly these formulas and claims,
     reused from ``cache`` (None: no cache) when the very same formulas and claims
-    were verified by the very same code."""
+    were verified by the very same code.
+
+    Each check runs within ``timeout`` seconds (default
+    :data:`nnmath.deadline.DEFAULT_SECONDS`); a run in which one ran out of time
+    is not filed: the time a check takes says nothing about the maths."""
     from nnmath.checks import verify
+    from nnmath.deadline import DEFAULT_SECONDS
 
     from .cache import SceneCache
 
@@ -153,26 +164,32 @@ def verify_cached(formulas: list, claims: list, cache: Path | None, *,
                 if on_check:
                     on_check(c)
             return checks, True
-    checks = verify(formulas, claims, oracle=oracle, on_check=on_check)
-    if path is not None:
+    checks = verify(formulas, claims, oracle=oracle, on_check=on_check, on_start=on_start,
+                    timeout=DEFAULT_SECONDS if timeout is None else timeout)
+    if path is not None and not _timed_out(checks):
         _store(path, checks, formulas, claims)
     return checks, False
 
 
 def cached_verification(chapters: Iterable[Chapter], cache: Path, *,
                         whole_library: bool = False, oracle: bool = True,
-                        force: bool = False, on_check: Callable | None = None):
+                        force: bool = False, on_check: Callable | None = None,
+                        on_start: Callable | None = None, timeout: float | None = None):
     """``(checks, cached)``: the checks of ``chapters``, reused from ``cache`` when
     the very same formulas and claims were verified by the very same code.
 
     A fresh run is also filed under each chapter's own key, so ``nnbook verify``
-    followed by ``nnbook render chapter3`` verifies nothing twice.
+    followed by ``nnbook render chapter3`` verifies nothing twice.  A run in
+    which a check ran out of time (``timeout`` seconds each, default
+    :data:`nnmath.deadline.DEFAULT_SECONDS`) is not filed: the time a check
+    takes says nothing about the maths.
     """
     chapters = list(chapters)
     formulas, claims = subjects(chapters, whole_library=whole_library)
     checks, cached = verify_cached(formulas, claims, cache, oracle=oracle, force=force,
-                                   on_check=on_check)
-    if not cached and (len(chapters) > 1 or whole_library):
+                                   on_check=on_check, on_start=on_start,
+                                   timeout=timeout)
+    if not cached and not _timed_out(checks) and (len(chapters) > 1 or whole_library):
         folder = cache / "verify"
         for ch in chapters:
             f, c = subjects([ch])

@@ -18,13 +18,15 @@ import numpy as np
 
 from .cases import Case, cases_for, sample
 from .claim import UPSTREAM, Claim
+from .deadline import DEFAULT_SECONDS, CheckTimeout, time_limit
 from .descent import KerasRule, NoKeras, updated_variable
 from .formula import Formula
 from .keras_layer import KerasLayer
-from .lowering import loop_oracle
+from .lowering import LoweringError, loop_oracle
 from .symbolic import prove
 
-__all__ = ["Check", "Tolerance", "TOLERANCES", "verify", "compare"]
+__all__ = ["Check", "Tolerance", "TOLERANCES", "verify", "compare", "comparison",
+           "skipped", "describe", "plan"]
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,8 @@ class Check:
     #: False for a row that reports what is *not* checked (an update rule that
     #: declares no Keras counterpart): it fails nothing, and is no pass either
     checked: bool = True
+    #: not run (``--no-tf``): neither passed nor failed
+    skipped: bool = False
 
     @property
     def label(self) -> str:
@@ -94,36 +98,102 @@ class _Errors:
     max_abs: float = 0.0
     max_rel: float = 0.0
     passed: bool = True
+    #: how far the worst failing case is over its tolerance (inf: NaN/inf)
+    badness: float = 0.0
     worst: str = ""
+    failed: int = 0
     cases: list = field(default_factory=list)
 
 
-def compare(ours: np.ndarray, ref: np.ndarray, tol: Tolerance) -> tuple[float, float, bool]:
-    """(max abs error, max rel error, within tolerance) — NaN/inf count as failure."""
+@dataclass(frozen=True)
+class Comparison:
+    """One case's comparison: the errors, and where it is worst.
+
+    ``badness`` is the largest ratio of an element's error to its tolerance
+    (above 1 fails; inf where one side is NaN or infinite and the other is
+    not); ``at`` is that element's index.  ``nonfinite`` says which side was
+    NaN/inf where the other was finite: "ours" or "reference".
+    """
+
+    max_abs: float
+    max_rel: float
+    ok: bool
+    badness: float = 0.0
+    at: tuple = ()
+    nonfinite: str = ""
+
+
+def comparison(ours: np.ndarray, ref: np.ndarray, tol: Tolerance) -> Comparison:
+    """Compare elementwise: ``|ours − ref| ≤ atol + rtol·|ref|``, NaN/inf failing."""
     ours, ref = np.asarray(ours, np.float64), np.asarray(ref, np.float64)
+    inf = float("inf")
     if ours.shape != ref.shape:
-        return float("inf"), float("inf"), False
+        return Comparison(inf, inf, False, inf, nonfinite="shape")
     finite = np.isfinite(ref)
-    if not np.array_equal(np.isfinite(ours), finite) or np.any(ours[~finite] != ref[~finite]):
-        return float("inf"), float("inf"), False  # an overflow or NaN on one side only
+    with np.errstate(invalid="ignore"):
+        mismatch = (np.isfinite(ours) != finite) | (~finite & (ours != ref))
+    if mismatch.any():  # an overflow or NaN on one side only
+        at = tuple(int(i) for i in np.argwhere(mismatch)[0])
+        side = "ours" if finite[at] else "reference" if np.isfinite(ours[at]) else "both"
+        return Comparison(inf, inf, False, inf, at, side)
     ours, ref = np.where(finite, ours, 0.0), np.where(finite, ref, 0.0)
     with np.errstate(all="ignore"):  # a huge error is a result, not a warning
         err = np.abs(ours - ref)
         rel = err / np.maximum(np.abs(ref), np.finfo(np.float64).tiny)
+        ratio = err / (tol.atol + tol.rtol * np.abs(ref))
     # a relative error means nothing where the reference is below atol (a softmax
     # probability of 1e-300 in float32): there the absolute error is what counts
     rel = np.where((err == 0) | (np.abs(ref) <= tol.atol), 0.0, rel)
     ok = bool(np.all(err <= tol.atol + tol.rtol * np.abs(ref)))
-    return float(err.max(initial=0.0)), float(rel.max(initial=0.0)), ok
+    at = tuple(int(i) for i in np.unravel_index(np.argmax(ratio), ratio.shape)) \
+        if ratio.size else ()
+    return Comparison(float(err.max(initial=0.0)), float(rel.max(initial=0.0)), ok,
+                      float(ratio.max(initial=0.0)), at)
 
 
-def _accumulate(acc: _Errors, case: Case, ours, ref, tol: Tolerance) -> None:
-    a, r, ok = compare(ours, ref, tol)
-    acc.cases.append({"case": case.name, "max_abs": a, "max_rel": r, "passed": ok})
-    if not ok and acc.passed:
-        acc.worst = f"fails on case '{case.name}' (max abs error {a:.3g})"
-    acc.passed &= ok
-    acc.max_abs, acc.max_rel = max(acc.max_abs, a), max(acc.max_rel, r)
+def compare(ours: np.ndarray, ref: np.ndarray, tol: Tolerance) -> tuple[float, float, bool]:
+    """(max abs error, max rel error, within tolerance) — NaN/inf count as failure."""
+    c = comparison(ours, ref, tol)
+    return c.max_abs, c.max_rel, c.ok
+
+
+def _where(at: tuple, arrays: dict | None, shape: tuple) -> str:
+    """The inputs at a failing element: ``z[3, 0] = -1000`` for every input shaped
+    like the compared array (the output, or the input a gradient is about)."""
+    if arrays is None:
+        return ""
+    shown = [f"{n}{list(at) if at else ''} = {float(np.asarray(v)[at]):.6g}"
+             for n, v in arrays.items() if n != UPSTREAM and np.shape(v) == shape]
+    return ", ".join(shown)
+
+
+def _accumulate(acc: _Errors, case: Case, ours, ref, tol: Tolerance, *,
+                reference: str = "the reference", arrays: dict | None = None) -> None:
+    """Add one case; keep the description of the case that fails worst."""
+    c = comparison(ours, ref, tol)
+    acc.cases.append({"case": case.name, "max_abs": c.max_abs, "max_rel": c.max_rel,
+                      "passed": c.ok})
+    if not c.ok:
+        acc.failed += 1
+        if c.badness >= acc.badness:
+            where = _where(c.at, arrays, np.shape(ours))
+            at = f" at {where}" if where else f" at index {list(c.at)}" if c.at else ""
+            if c.nonfinite == "ours":
+                acc.worst = f"NaN/inf where {reference} is finite{at}, case '{case.name}'"
+            elif c.nonfinite == "both":
+                acc.worst = (f"NaN/inf here and in {reference} (which differ){at}, "
+                             f"case '{case.name}'")
+            elif c.nonfinite == "reference":
+                acc.worst = f"finite where {reference} is NaN/inf{at}, case '{case.name}'"
+            elif c.nonfinite == "shape":
+                acc.worst = (f"shape {np.shape(ours)} where {reference} has "
+                             f"{np.shape(ref)}, case '{case.name}'")
+            else:
+                acc.worst = (f"worst on case '{case.name}'{at}: max abs error "
+                             f"{c.max_abs:.3g}, {c.badness:.3g}× the tolerance")
+            acc.badness = c.badness
+    acc.passed &= c.ok
+    acc.max_abs, acc.max_rel = max(acc.max_abs, c.max_abs), max(acc.max_rel, c.max_rel)
 
 
 def tolerance(method: str, dtype: str, formula: Formula | None = None) -> Tolerance:
@@ -146,7 +216,8 @@ def _row(subject, kind, method, dtype, acc: _Errors, start: float, note: str = "
     if (formula is not None and method == "keras-layer"
             and isinstance(formula.keras, KerasLayer) and formula.keras.note):
         note = f"{note}; {formula.keras.note}" if note else formula.keras.note
-    detail = acc.worst or (f"{len(acc.cases)} cases" + (f"; {note}" if note else ""))
+    detail = (f"fails on {acc.failed} of {len(acc.cases)} cases; {acc.worst}" if acc.worst
+              else f"{len(acc.cases)} cases" + (f"; {note}" if note else ""))
     return Check(subject, kind, method, dtype, acc.passed, acc.max_abs, acc.max_rel,
                  tol.rtol, tol.atol, detail, acc.cases, time.perf_counter() - start)
 
@@ -175,12 +246,12 @@ def check_lowering(f: Formula) -> Check:
     """The fast lowering equals lambdify's loop code, on tiny shapes."""
     start, acc = time.perf_counter(), _Errors()
     slow = loop_oracle(f)
-    for case in cases_for(f):
-        tiny = case if f.cases else Case(  # a formula's own cases are small already
-            case.name, {d: min(v, 3) for d, v in case.sizes.items()}, case.kind)
-        arrays = sample(f, tiny)
-        _accumulate(acc, tiny, f.numpy(**arrays), slow(**arrays),
-                    TOLERANCES[("lowering", "float64")])
+    for case in cases_for(f):  # every size at most 11 (13 for a sixth dimension)
+        arrays = sample(f, case)
+        with np.errstate(all="ignore"):  # an overflow shows up as inf in the row
+            ours = f.numpy(**arrays)
+        _accumulate(acc, case, ours, slow(**arrays), TOLERANCES[("lowering", "float64")],
+                    reference="the 50-digit definition", arrays=arrays)
     return _row(_subject(f), "formula", "lowering", "float64", acc, start)
 
 
@@ -193,7 +264,8 @@ def check_forward(f: Formula, dtype: str) -> Check:
         with np.errstate(all="ignore"):  # an overflow shows up as inf in the row
             ours = f.numpy(**arrays)
         _accumulate(acc, case, ours, oracle.forward(f, arrays, dtype),
-                    tolerance("tensorflow-forward", dtype, f))
+                    tolerance("tensorflow-forward", dtype, f), reference="TensorFlow",
+                    arrays=arrays)
     return _row(_subject(f), "formula", "tensorflow-forward", dtype, acc, start, formula=f)
 
 
@@ -209,8 +281,19 @@ def check_symbolic(c: Claim) -> Check:
                  seconds=time.perf_counter() - start)
 
 
+def _claim_cases(c: Claim) -> list[Case]:
+    """The formula's cases, and large magnitudes for inputs that reach exp, log,
+    a division or a clip in the claimed gradient too."""
+    return cases_for(c.formula, c.gradient.expr)
+
+
 def _claimed(c: Claim, arrays: dict) -> np.ndarray:
     grad = c.gradient
+    try:
+        _ = grad.lowered  # lowered here, so that an error can name the claim
+    except LoweringError as exc:  # name the claim, not its gradient's formula
+        text = str(exc).removeprefix(f"{grad.name}: ")
+        raise LoweringError(f"claim {c.name!r}: {text}") from None
     with np.errstate(all="ignore"):
         return grad.numpy(**{n: arrays[n] for n in grad.input_names})
 
@@ -219,10 +302,11 @@ def check_gradient(c: Claim, dtype: str) -> Check:
     from . import oracle
 
     start, acc = time.perf_counter(), _Errors()
-    for case in cases_for(c.formula):
+    for case in _claim_cases(c):
         arrays = _cast(sample(c.formula, case, upstream=True, salt="grad"), dtype)
         _accumulate(acc, case, _claimed(c, arrays), oracle.gradient(c, arrays, dtype),
-                    tolerance("tensorflow-gradient", dtype, c.formula))
+                    tolerance("tensorflow-gradient", dtype, c.formula),
+                    reference="TensorFlow", arrays=arrays)
     return _row(c.name, "claim", "tensorflow-gradient", dtype, acc, start, formula=c.formula)
 
 
@@ -248,14 +332,17 @@ def finite_differences(f: Formula, wrt: str, arrays: dict, step: float = FD_STEP
 
 def check_finite_differences(c: Claim) -> Check:
     start, acc = time.perf_counter(), _Errors()
-    skipped = [case.name for case in cases_for(c.formula) if not case.smooth]
-    for case in cases_for(c.formula):
+    cases = _claim_cases(c)
+    skipped = [case.name for case in cases if not case.smooth]
+    for case in cases:
         if not case.smooth:
             continue
         arrays = sample(c.formula, case, upstream=True, salt="fd")
-        _accumulate(acc, case, _claimed(c, arrays),
-                    finite_differences(c.formula, c.wrt, arrays),
-                    TOLERANCES[("finite-differences", "float64")])
+        with np.errstate(all="ignore"):
+            reference = finite_differences(c.formula, c.wrt, arrays)
+        _accumulate(acc, case, _claimed(c, arrays), reference,
+                    TOLERANCES[("finite-differences", "float64")],
+                    reference="the finite-difference estimate", arrays=arrays)
     note = (f"not on '{', '.join(skipped)}' (points on a clip edge or a tie of a "
             "max, covered by the symbolic and TensorFlow checks)") if skipped else ""
     return _row(c.name, "claim", "finite-differences", "float64", acc, start, note)
@@ -427,20 +514,76 @@ def plan(formulas: Iterable[Formula], claims: Iterable[Claim], *, oracle: bool =
     return jobs
 
 
-def _safe(label: str, thunk: Callable[[], Check]) -> Check:
+#: a plan label's tail → (kind, method, dtype) of the check it names
+_LABELS = {
+    "lowering": ("formula", "lowering", "float64"),
+    "tf float64": ("formula", "tensorflow-forward", "float64"),
+    "tf float32": ("formula", "tensorflow-forward", "float32"),
+    "keras-trajectory": ("formula", "keras-trajectory", "float64"),
+    "symbolic": ("claim", "symbolic", "exact"),
+    "tf-grad float64": ("claim", "tensorflow-gradient", "float64"),
+    "tf-grad float32": ("claim", "tensorflow-gradient", "float32"),
+    "finite differences": ("claim", "finite-differences", "float64"),
+}
+
+
+def describe(label: str) -> tuple[str, str, str, str]:
+    """(subject, kind, method, dtype) of a plan label such as ``sigmoid' tf-grad
+    float32`` (subjects have no spaces)."""
+    subject, _, tail = label.partition(" ")
+    kind, method, dtype = _LABELS.get(tail, ("error", tail, "-"))
+    return subject, kind, method, dtype
+
+
+def _safe(label: str, thunk: Callable[[], Check], timeout: float | None = None) -> Check:
+    """Run one check: a crash is that check's failure, and so is running out of
+    time; neither stops the others."""
+    start = time.perf_counter()
     try:
-        return thunk()
+        with time_limit(timeout) as limited:
+            check = thunk()
+        if timeout and not limited:
+            check.detail += f" (ran without the {timeout:g} s limit: not the main thread)"
+        return check
+    except CheckTimeout as exc:
+        subject, kind, method, dtype = describe(label)
+        return Check(subject, kind, method, dtype, False, detail=str(exc),
+                     seconds=time.perf_counter() - start)
     except Exception as exc:  # a crash in one check is that check's failure
-        subject, _, method = label.partition(" ")
-        return Check(subject, "error", method, "-", False,
-                     detail=f"{type(exc).__name__}: {exc}")
+        subject, _, method, dtype = describe(label)
+        return Check(subject, "error", method, dtype, False,
+                     detail=f"{type(exc).__name__}: {exc}",
+                     seconds=time.perf_counter() - start)
+
+
+def skipped(formulas: Iterable[Formula], claims: Iterable[Claim]) -> list[Check]:
+    """The checks that ``verify(..., oracle=False)`` does not run, as rows marked
+    skipped: what a ``--no-tf`` run leaves unchecked."""
+    formulas, claims = list(formulas), list(claims)
+    run = {label for label, _ in plan(formulas, claims, oracle=False)}
+    rows = []
+    for label, _ in plan(formulas, claims, oracle=True):
+        if label not in run:
+            subject, kind, method, dtype = describe(label)
+            rows.append(Check(subject, kind, method, dtype, False, skipped=True,
+                              detail="skipped: TensorFlow was not run (--no-tf)"))
+    return rows
 
 
 def verify(formulas: Iterable[Formula], claims: Iterable[Claim], *, oracle: bool = True,
-           on_check: Callable[[Check], None] | None = None) -> list[Check]:
+           on_check: Callable[[Check], None] | None = None,
+           on_start: Callable[[str], None] | None = None,
+           timeout: float | None = DEFAULT_SECONDS) -> list[Check]:
+    """Run every check (see :func:`plan`), each within ``timeout`` seconds.
+
+    ``on_start(label)`` is called as each check begins, ``on_check(check)`` as it
+    ends, so a caller can show which check is running.
+    """
     results = []
     for label, thunk in plan(formulas, claims, oracle=oracle):
-        check = _safe(label, thunk)
+        if on_start:
+            on_start(label)
+        check = _safe(label, thunk, timeout)
         results.append(check)
         if on_check:
             on_check(check)

@@ -32,8 +32,13 @@ class Claim:
     rhs: sp.Expr
     text: str
     indices: tuple[sp.Symbol, ...] = ()
-    #: sizes of the concrete instance the symbolic proof expands
+    #: sizes of the concrete instance the symbolic proof expands (hints: sizes
+    #: that cannot tell two dimensions apart are moved, see nnmath.cases)
     sizes: dict = field(default_factory=dict)
+    #: inputs the claimed gradient may read outside their bounds, as padding
+    #: (the upstream gradient ``g`` of a convolution, read beyond its edges);
+    #: the formula's own padded inputs are padded here too
+    padded: tuple[str, ...] = ()
     #: a long right-hand side as it is printed, in named parts defined in
     #: ``where`` (see :class:`~nnmath.formula.Formula`); ``rhs`` must then be
     #: :func:`~nnmath.formula.defined` (shown, where)
@@ -84,8 +89,8 @@ class Claim:
             name=self.name.replace("/", "_").replace("'", "_prime").replace(".", "_"),
             title=self.text, output=f"grad_{self.wrt}", indices=tuple(idx), expr=expr,
             inputs=inputs, tf="", output_shape=wrt.shape, constants=f.constants,
-            derived=f.derived, shown=None if self.elementwise else self.shown,
-            where=self.where)
+            derived=f.derived, padded=tuple(dict.fromkeys(f.padded + self.padded)),
+            shown=None if self.elementwise else self.shown, where=self.where)
 
     def __repr__(self) -> str:
         return f"Claim({self.name!r})"

@@ -16,8 +16,8 @@ import sympy as sp
 
 from .typeset import latex
 
-__all__ = ["Input", "Formula", "dims", "indices", "ShapeError", "defined",
-           "where_latex"]
+__all__ = ["Input", "Formula", "dims", "indices", "ShapeError", "OutOfBounds",
+           "defined", "where_latex"]
 
 #: how random test inputs are drawn and how the symbolic instance constrains them
 DOMAINS = ("real", "prob", "simplex", "onehot", "binary", "distinct")
@@ -25,6 +25,23 @@ DOMAINS = ("real", "prob", "simplex", "onehot", "binary", "distinct")
 
 class ShapeError(ValueError):
     """Arrays whose shapes do not fit a formula's shape conventions."""
+
+
+class OutOfBounds(IndexError):
+    """A formula reads an input outside its bounds, and that input is not
+    declared padded (``Formula(..., padded=("x",))``)."""
+
+    def __str__(self) -> str:  # IndexError would not quote, but be explicit
+        return str(self.args[0])
+
+
+def out_of_bounds(formula: str, read: str, detail: str, base: str) -> OutOfBounds:
+    """The one message for an undeclared read outside an input, wherever found."""
+    return OutOfBounds(
+        f"{formula + ' ' if formula else ''}reads {read} outside {base}: {detail}; "
+        f"a read outside an input "
+        f"is an error unless the formula declares it padding "
+        f"(padded=({base!r},): such reads add nothing to a sum and never win a max)")
 
 
 def dims(names: str) -> tuple[sp.Symbol, ...]:
@@ -139,6 +156,10 @@ class Formula:
     #: :class:`nnmath.descent.KerasRule` (checked against that Keras optimizer),
     #: :class:`nnmath.descent.NoKeras` (no counterpart, reported), or None
     keras: object = None
+    #: inputs this formula may read outside their bounds (a convolution's zero
+    #: border): such a read is padding, adding nothing to a sum and never winning
+    #: a max.  A read outside any other input is an error (:class:`OutOfBounds`).
+    padded: tuple[str, ...] = ()
     #: raises ValueError, naming what is valid, on input values the formula
     #: rejects (a dropout mask that is not 0/1); called with the arrays by
     #: :meth:`numpy`.  A dataclass, not a closure, keeps the fingerprint stable
@@ -286,7 +307,10 @@ class Formula:
             self.check_inputs(arrays)
         fn: Callable = self.lowered.function
         kwargs = {n: sizes[n] for n in self.lowered.dim_args}
-        return fn(**arrays, **kwargs)
+        try:
+            return fn(**arrays, **kwargs)
+        except OutOfBounds as exc:  # raised by window(), which knows no formula
+            raise OutOfBounds(f"{self.name} {exc}") from None
 
     def __repr__(self) -> str:
         return f"Formula({self.name!r})"

@@ -36,6 +36,7 @@ import sympy as sp
 from sympy.printing.pycode import MpmathPrinter
 
 from .integers import quotient
+from .formula import out_of_bounds
 from .primitives import (
     FirstArgMax,
     Maximum,
@@ -94,8 +95,9 @@ FUNCTIONS: dict[type, tuple[str, int]] = {
     sp.log: ("np.log({0})", 0),
     sp.tanh: ("np.tanh({0})", 0),
     sp.Abs: ("np.abs({0})", 0),
-    sp.Max: ("np.maximum({0}, {1})", 0),
-    sp.Min: ("np.minimum({0}, {1})", 0),
+    sp.cosh: ("np.cosh({0})", 0),
+    sp.sinh: ("np.sinh({0})", 0),
+    sp.sign: ("np.sign({0})", 0),  # −1, 0 or 1, as SymPy's sign
     # stable for |z| up to 1e308; the argument is negated, so it must be atomic
     sigmoid: ("np.exp(-np.logaddexp(0, -{0}))", POW),
     softplus: ("np.logaddexp(0, {0})", 0),  # log(1 + e^z) without overflow
@@ -105,7 +107,31 @@ FUNCTIONS: dict[type, tuple[str, int]] = {
 }
 
 
-def window(a: np.ndarray, *reads: tuple, fill: float | str = 0.0) -> np.ndarray:
+def _outside(shape: tuple, reads: list) -> list[str]:
+    """What each read of ``reads`` (sorted, 5-tuples) does outside ``shape``."""
+    bad = []
+    for axis, steps, counts, offset, den in reads:
+        spans = [st * (c - 1) for st, c in zip(steps, counts)]
+        lo = offset + sum(min(0, x) for x in spans)
+        hi = offset + sum(max(0, x) for x in spans)
+        size = shape[axis]
+        if den != 1:
+            bad.append(f"fractional indices (÷{den}) on axis {axis}")
+        if lo < 0 or hi > (size - 1) * den:
+            at = lo if lo < 0 else hi
+            at = at if den == 1 else f"{at}/{den}"
+            bad.append(f"index {at} on axis {axis} (size {size})")
+    return bad
+
+
+#: node kinds the printer lowers that are not functions a formula calls
+STRUCTURE = {"Add", "Mul", "Pow", "And", "Integer", "Rational", "Float", "NumberSymbol",
+             "Indexed", "Symbol", "Relational", "Piecewise", "Sum", "call", "Mul_terms"}
+
+
+def window(
+    a: np.ndarray, *reads: tuple, fill: float | str = 0.0, strict: str = ""
+) -> np.ndarray:
     """``a`` read along several axes at once, each at an affine index.
 
     Each read is ``(axis, steps, counts, offset)`` or ``(axis, steps, counts,
@@ -113,7 +139,9 @@ def window(a: np.ndarray, *reads: tuple, fill: float | str = 0.0) -> np.ndarray:
     t_k < counts[k], and replaced by one axis per t_k (``sliding_window_view``
     generalised).  The result is a strided view of ``a``: nothing is copied
     unless a read leaves ``a`` (padded with ``fill``, all axes in one copy) or
-    ``den`` > 1 (``a`` dilated by den − 1 cells of ``fill``).  Padding every
+    ``den`` > 1 (``a`` dilated by den − 1 cells of ``fill``).  With ``strict``
+    (the read as text, ``"x[n, i + 1]"``), reading outside ``a`` or at a
+    fraction raises :class:`~nnmath.formula.OutOfBounds` instead.  Padding every
     axis in one copy matters: padding one axis of a view already windowed
     along another would copy the overlapping windows out, KW times the input.
 
@@ -124,6 +152,10 @@ def window(a: np.ndarray, *reads: tuple, fill: float | str = 0.0) -> np.ndarray:
     if fill == "lowest":
         fill = np.finfo(a.dtype if a.dtype.kind == "f" else float).min
     reads = sorted((r[0], r[1], r[2], r[3], r[4] if len(r) > 4 else 1) for r in reads)
+    if strict:  # an input not declared padded: a read outside it is an error
+        bad = _outside(a.shape, reads)
+        if bad:
+            raise out_of_bounds("", strict, ", ".join(bad), strict.partition("[")[0])
     if any(den != 1 for *_, den in reads):  # a read at a fraction of an index is absent
         shape, spread = list(a.shape), [slice(None)] * a.ndim
         for axis, *_, den in reads:
@@ -529,7 +561,15 @@ class NumpyLowering:
                 return method(e)
         if type(e) in FUNCTIONS or isinstance(e, tuple(FUNCTIONS)):
             return self._lower_call(e)
-        raise LoweringError(f"no NumPy lowering for {type(e).__name__}: {e}")
+        known = sorted(
+            {k.__name__ for k in FUNCTIONS}
+            | {m[len("_lower_"):] for m in dir(self) if m.startswith("_lower_")}
+            - STRUCTURE
+        )
+        raise LoweringError(
+            f"no NumPy lowering for {type(e).__name__} (in {e}); lowered: "
+            + ", ".join(known)
+        )
 
     def _sorted(self, labels) -> tuple[sp.Symbol, ...]:
         return tuple(sorted(set(labels), key=self.order.index))
@@ -562,9 +602,10 @@ class NumpyLowering:
         if flat is not None:
             return flat
         axes = list(enumerate(zip(e.indices, inp.shape)))
-        return self._read(str(e.base), axes, self.fill)
+        strict = "" if inp.name in self.formula.padded else str(e)
+        return self._read(str(e.base), axes, self.fill, strict)
 
-    def _read(self, code: str, axes: list, fill: str) -> Term:
+    def _read(self, code: str, axes: list, fill: str, strict: str = "") -> Term:
         """``code`` read at the given (axis, (index, dim)) pairs, affine ones windowed."""
         labels: list[sp.Symbol] = []
         reads = []
@@ -581,7 +622,8 @@ class NumpyLowering:
             )
             labels += syms
         if reads:
-            tail = f", fill={fill}" if fill != "0.0" else ""
+            tail = f", fill={fill}" if fill != "0.0" and not strict else ""
+            tail += f", strict={strict!r}" if strict else ""
             code = f"window({code}, {', '.join(reads)}{tail})"
         if len(set(labels)) != len(labels):
             raise LoweringError(
@@ -738,16 +780,44 @@ class NumpyLowering:
 
     def _lower_call(self, e) -> Term:
         template, least = next(v for k, v in FUNCTIONS.items() if isinstance(e, k))
-        if isinstance(e, (sp.Max, sp.Min)) and len(e.args) != 2:
-            raise LoweringError(f"{type(e).__name__} of {len(e.args)} arguments")
-        args = [self.lower(a) for a in e.args]
-        target = self._sorted(itertools.chain.from_iterable(t.labels for t in args))
-        codes = [self.align(t, target) for t in args]
+        return self._apply(template, e.args, least)
+
+    def _apply(self, template: str, args, least: int = 0, prec: int = CALL) -> Term:
+        """``template`` over the lowered ``args``, aligned to their joint labels;
+        an argument of precedence below ``least`` is parenthesised."""
+        terms = [self.lower(a) for a in args]
+        target = self._sorted(itertools.chain.from_iterable(t.labels for t in terms))
+        codes = [self.align(t, target) for t in terms]
         codes = [
             f"({c})" if t.prec < least and c == t.code else c
-            for c, t in zip(codes, args)
+            for c, t in zip(codes, terms)
         ]
-        return Term(template.format(*codes), target, CALL)
+        return Term(template.format(*codes), target, prec)
+
+    def _lower_sech(self, e) -> Term:
+        # cosh overflows to inf beyond |z| ≈ 710, and 1/inf = 0 is sech's limit
+        return self._apply("1 / np.cosh({0})", e.args, prec=MUL)
+
+    def _lower_Heaviside(self, e) -> Term:
+        # SymPy's Heaviside(x) is Heaviside(x, 1/2): H0 is the value at 0
+        return self._apply("np.heaviside({0}, {1})", e.args)
+
+    def _lower_KroneckerDelta(self, e) -> Term:
+        # δ_ij over index labels: np.arange(I)[:, None] == np.arange(J)
+        return self._apply("np.equal({0}, {1}).astype(float)", e.args)
+
+    def _lower_Max(self, e) -> Term:
+        return self._fold("np.maximum", e.args)
+
+    def _lower_Min(self, e) -> Term:
+        return self._fold("np.minimum", e.args)
+
+    def _fold(self, ufunc: str, args) -> Term:
+        """max(a, b, c) as np.maximum(np.maximum(a, b), c): any number of arguments."""
+        template = "{0}"
+        for k in range(1, len(args)):
+            template = f"{ufunc}({template}, {{{k}}})"
+        return self._apply(template, args)
 
     def _lower_Piecewise(self, e: sp.Piecewise) -> Term:
         *branches, (last, cond) = e.args
@@ -841,7 +911,10 @@ class NumpyLowering:
     def _lower_Mul_terms(self, scalars, body: Term) -> Term:
         coeff = self.lower(sp.Mul(*scalars))
         target = self._sorted(coeff.labels + body.labels)
-        return Term(f"{_paren(coeff, MUL)} * {self.align(body, target)}", target, MUL)
+        # both aligned: a factor over n before a sum over n, j needs [:, None]
+        scale = self.align(coeff, target)
+        scale = f"({scale})" if coeff.prec < MUL and scale == coeff.code else scale
+        return Term(f"{scale} * {self.align(body, target)}", target, MUL)
 
     def _lower_MaxShift(self, e: MaxShift) -> Term:
         (lim,) = e.limits
@@ -897,12 +970,21 @@ class NumpyLowering:
 def lower(formula: Formula) -> Lowered:
     """Lower a formula to NumPy source and compile it."""
     low = NumpyLowering(formula)
-    body = low.lower(formula.expr)
-    code = low.align(body, tuple(formula.indices))
-    if set(body.labels) != set(formula.indices):
+    try:
+        body = low.lower(formula.expr)
+    except LoweringError as exc:
+        raise LoweringError(f"{formula.name}: {exc}") from None
+    if not set(body.labels) <= set(formula.indices):
         raise LoweringError(
             f"{formula.name}: expression has indices {body.labels}, output has {formula.indices}"
         )
+    code = low.align(body, tuple(formula.indices))
+    if set(body.labels) != set(formula.indices):
+        # constant along some output axes (a claim g[n]/(H·W) about x[n, h, w])
+        shape = _tuple(
+            low.lower(formula.dim_symbols[d]).code for d in formula.output_shape
+        )
+        code = f"np.broadcast_to({code}, {shape})"
     dim_args = tuple(sorted(low.dims_used))
     args = ", ".join(formula.input_names)
     keywords = list(dim_args) + [
@@ -938,6 +1020,12 @@ class _Absent:
 
     __rmul__ = __truediv__ = __neg__ = __mul__
 
+    def __sub__(self, other):  # 0 − x
+        return -other
+
+    def __rsub__(self, other):  # x − 0
+        return other
+
     def __lt__(self, other):
         return True
 
@@ -957,18 +1045,28 @@ def _exact(a: int, b: int):
 
 
 class _ZeroOutside:
-    """An input array whose reads outside it, or between its cells, are ABSENT."""
+    """An input array whose reads outside it, or between its cells, are ABSENT
+    if the formula declares it padded, and an :class:`OutOfBounds` error if not."""
 
-    def __init__(self, values: np.ndarray):
-        self.values = values
+    def __init__(self, values: np.ndarray, name: str, padded: bool, formula: str):
+        self.values, self.name, self.padded, self.formula = values, name, padded, formula
 
     def __getitem__(self, idx):
         idx = idx if isinstance(idx, tuple) else (idx,)
-        if any(i is BETWEEN for i in idx):
-            return ABSENT
-        if any(not 0 <= i < n for i, n in zip(idx, self.values.shape)):
-            return ABSENT
-        return self.values[idx]
+        shape = self.values.shape
+        bad = [
+            f"a fractional index on axis {a}" if i is BETWEEN
+            else f"index {i} on axis {a} (size {n})"
+            for a, (i, n) in enumerate(zip(idx, shape))
+            if i is BETWEEN or not 0 <= i < n
+        ]
+        if bad:
+            if self.padded:
+                return ABSENT
+            shown = ", ".join("a fraction" if i is BETWEEN else str(i) for i in idx)
+            raise out_of_bounds(self.formula, f"{self.name}[{shown}]", ", ".join(bad),
+                                self.name)
+        return self.values[tuple(int(i) for i in idx)]
 
 
 def _first_argmax(values: list) -> int:
@@ -1055,7 +1153,10 @@ def loop_oracle(formula: Formula, digits: int = 50) -> Callable[..., np.ndarray]
                 _ZeroOutside(
                     np.vectorize(mpmath.mpf, otypes=[object])(
                         np.asarray(arrays[n], float)
-                    )
+                    ),
+                    n,
+                    n in formula.padded,
+                    formula.name,
                 )
                 if np.ndim(arrays[n])
                 else mpmath.mpf(float(arrays[n]))

@@ -141,12 +141,19 @@ def _replace(target: Path, text: str, mode: int | None) -> None:
 
 
 def summary(checks: list[Check]) -> dict:
-    """Counts; a row that reports something not checked (``checked`` False) is
+    """Counts; ``ok`` when nothing failed, ``complete`` when nothing was skipped.
+
+    A row that reports something not checked (``checked`` False: an update rule
+    that declares no Keras counterpart) and a skipped one (``--no-tf``) are
     neither passed nor failed."""
-    failed = [c for c in checks if not c.passed]
+    skipped = [c for c in checks if c.skipped]
     unchecked = [c for c in checks if c.passed and not c.checked]
-    return {"checks": len(checks), "passed": len(checks) - len(failed) - len(unchecked),
-            "failed": len(failed), "not_checked": len(unchecked), "ok": not failed}
+    failed = [c for c in checks if not c.passed and not c.skipped]
+    return {"checks": len(checks),
+            "passed": len(checks) - len(failed) - len(skipped) - len(unchecked),
+            "failed": len(failed), "skipped": len(skipped),
+            "not_checked": len(unchecked), "ok": not failed,
+            "complete": not skipped}
 
 
 def _finite(x):
@@ -171,14 +178,14 @@ def write_junit(path: Path, checks: list[Check], *, chapters: list[str]) -> None
     s = summary(checks)
     suite = ET.Element("testsuite", name="nnbook verify " + " ".join(chapters),
                        tests=str(s["checks"]), failures=str(s["failed"]), errors="0",
-                       skipped=str(s["not_checked"]),
+                       skipped=str(s["skipped"] + s["not_checked"]),
                        time=f"{sum(c.seconds for c in checks):.3f}")
     for c in checks:
         case = ET.SubElement(suite, "testcase", classname=f"nnbook.{c.kind}.{c.subject}",
                              name=f"{c.method}[{c.dtype}]", time=f"{c.seconds:.3f}")
-        if c.passed and not c.checked:
+        if c.skipped or (c.passed and not c.checked):
             ET.SubElement(case, "skipped", message=c.detail)
-        if not c.passed:
+        elif not c.passed:
             fail = ET.SubElement(case, "failure", message=c.detail)
             fail.text = (f"max_abs={c.max_abs} max_rel={c.max_rel} "
                          f"rtol={c.rtol} atol={c.atol}\n{c.detail}")

@@ -86,7 +86,9 @@ def test_unshifted_softmax_is_equal_on_paper_but_overflows_at_1000():
         a = bad.numpy(z=np.array([[1000.0, 0.0]]))
     assert np.isnan(a).any()
     check = check_lowering(bad)
-    assert not check.passed and "logits" in check.detail
+    assert not check.passed
+    assert "NaN/inf where the 50-digit definition is finite at z[" in check.detail
+    assert "z at ±100..1000 (reaches a division, exp)" in check.detail
 
 
 def test_a_check_that_crashes_is_a_failure_not_a_crash():

@@ -103,13 +103,24 @@ def test_unwritable_output_directory_is_one_line(run, tmp_path):
     assert "[Errno" not in result.output
 
 
-def test_verify_without_tensorflow_passes_and_writes_json(run, tmp_path):
-    report = tmp_path / "r" / "verify.json"
-    result = run("verify", "chapter2", "--no-tf", "--json", str(report))
-    assert result.exit_code == 0, result.output
+def test_verify_without_tensorflow_says_what_it_skipped(run, tmp_path):
+    # exit 3, not 0: a CI running --no-tf must not take it for a full pass
+    report, junit = tmp_path / "r" / "verify.json", tmp_path / "r" / "verify.xml"
+    result = run("verify", "chapter2", "--no-tf", "--json", str(report), "--junit", str(junit))
+    assert result.exit_code == 3, result.output
     doc = json.loads(report.read_text())
     assert doc["summary"]["ok"] and doc["chapters"] == ["chapter2"]
-    assert "passed, 0 failed" in result.output
+    assert not doc["summary"]["complete"] and doc["summary"]["skipped"] > 0
+    skipped = {(c["subject"], c["method"], c["dtype"]) for c in doc["checks"] if c["skipped"]}
+    assert ("sigmoid'", "tensorflow-gradient", "float32") in skipped
+    assert ("softmax", "tensorflow-forward", "float64") in skipped
+    assert not any(c["method"].startswith("tensorflow") and not c["skipped"]
+                   for c in doc["checks"])
+    assert re.search(r"sigmoid' +tensorflow-gradient +float64 .* skip", result.output)
+    assert re.search(r"\d+ passed, 0 failed, \d+ skipped \(the TensorFlow checks, --no-tf\): "
+                     "not a full verification", result.output)
+    assert f'skipped="{doc["summary"]["skipped"]}"' in junit.read_text()
+    assert junit.read_text().count("<skipped ") == doc["summary"]["skipped"]
 
 
 def test_verify_fails_with_exit_1_naming_a_wrong_claim(run, monkeypatch):

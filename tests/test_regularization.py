@@ -12,7 +12,7 @@ import pytest
 import sympy as sp
 
 from nnmath import ShapeError, claim, formula
-from nnmath.checks import check_lowering, plan, verify
+from nnmath.checks import check_lowering, check_symbolic, plan, verify
 from nnmath.formula import Formula, Input, defined, dims, indices
 from nnmath.keras_layer import KerasLayer, keras_layer
 from nnmath.library import regularization as reg
@@ -183,6 +183,15 @@ def test_a_product_written_inside_a_product_is_multiplied_as_written():
     assert out[0] == 1e308
 
 
+def test_a_reciprocal_is_a_division_for_the_edge_cases():
+    from nnmath.cases import cases_for, reaching
+
+    # x reaches 1/√(σ² + ε) only through reciprocal(): still drawn at ±100..1000
+    assert reaching(formula("batch_norm"))["x"] == ["a division"]
+    assert any(c.kind == "large" for c in cases_for(formula("layer_norm")))
+    assert "x" not in reaching(formula("dropout"))  # 1/(1 − p) reads no input
+
+
 def test_reciprocal_is_one_division_and_elementary_for_the_proofs():
     from nnmath.primitives import elementary
 
@@ -215,6 +224,8 @@ def test_the_compact_batch_norm_backward_is_a_correct_rewrite():
 
 
 def test_dropout_gradient_without_the_scale_or_scaled_by_one_over_rate_is_caught():
+    # regression: the proof once took "mask = 1" for a kink (an equation, so a set
+    # of measure zero) and passed both; a binary mask is 1 on half its inputs
     c = claim("dropout/dx")
     g, mask = sp.IndexedBase("g"), sp.IndexedBase("mask")
     kept = sp.Eq(mask[reg.n, reg.i], 1)
@@ -223,6 +234,7 @@ def test_dropout_gradient_without_the_scale_or_scaled_by_one_over_rate_is_caught
             c, rhs=g[reg.n, reg.i] * sp.Piecewise((factor, kept), (0, True))
         )
         assert {"symbolic", "finite-differences"} <= _failed(wrong)
+        assert "kink" not in check_symbolic(wrong).detail
 
 
 def test_l2_gradient_with_the_textbook_half_is_caught():

@@ -365,6 +365,7 @@ def _conv2d(stride=1, padding="valid", dilation=1, bias: bool = True) -> Formula
             "bias": bool(bias),
         },
         check_sizes=_WindowFits("conv2d", rows, cols, ("KH", "KW"), _padding(padding)),
+        padded=("x",),  # the zero border of 'same' and explicit padding
         tf_tolerance={"float32": (1e-4, 1e-5)},
         tf_note="float32 sums up to KH·KW·C products per output",
         notes=_CONV_NOTES,
@@ -434,6 +435,7 @@ def _pool_formula(name, title, expr, rows, cols, params, tf, notes) -> Formula:
         derived=_derived(rows, cols),
         params=params,
         check_sizes=_WindowFits(name, rows, cols, padding=params["padding"]),
+        padded=("x",),  # 'same' and explicit windows reach past the edge
         notes=notes,
     )
     return _with_distinct_sizes(f, {"N": 2, "C": 3}, {"N": 1, "C": 2}, {"N": 3, "C": 1})
@@ -529,6 +531,7 @@ def _conv_claims(suffix: str, params: dict, sizes: dict) -> list[Claim]:
             "between its cells: a fractional index reads nothing)",
             indices=(n, u, v, c),
             sizes=sizes,
+            padded=("g",),  # the full correlation reads g past its edges
         ),
         Claim(
             f"conv2d/dw{suffix}",
@@ -586,6 +589,7 @@ def _pool_claim(name: str, suffix: str, params: dict, sizes: dict) -> Claim:
         text,
         indices=(n, u, v, c),
         sizes=sizes,
+        padded=("g",),  # windows past g's edges, or between strided cells
     )
 
 
@@ -615,9 +619,9 @@ def _claims() -> list[Claim]:
     which is what tells a wrong index, bound or reshape apart; across tensors a
     size may repeat (e.g. KH = H = 3): telling all seven conv2d dimensions apart
     at once needs sizes like N=1, H=8, W=11, C=5, KH=3, KW=2, O=7, whose three
-    proofs took 316 s against 4.3 s.  A max-pooling proof costs 0.1–0.6 s per
-    cell, so its instances tell x's axes apart and keep g small (Ho = Wo or
-    Ho = C there); average pooling, cheap, tells g's apart too."""
+    proofs took 316 s against 4.3 s.  A max-pooling proof costs about 0.1 s per
+    cell of x (8–13 s each here), so its channels, independent of each other,
+    are what grows to keep g's axes apart from x's."""
     same_pool = {"pool_size": 3, "stride": 2, "padding": "same"}
     padded_pool = {"pool_size": (2, 3), "stride": (3, 1), "padding": ((1, 0), (0, 2))}
     return [
@@ -642,10 +646,10 @@ def _claims() -> list[Claim]:
             {"N": 1, "H": 6, "W": 5, "C": 2, "KH": 3, "KW": 1, "O": 5},
         )[:2],
         _pool_claim("max_pool2d", "", {"pool_size": 2, "stride": 2},
-                    {"N": 1, "H": 4, "W": 5, "C": 3}),
-        _pool_claim("max_pool2d", ".same", same_pool, {"N": 1, "H": 3, "W": 5, "C": 2}),
+                    {"N": 1, "H": 6, "W": 4, "C": 5}),
+        _pool_claim("max_pool2d", ".same", same_pool, {"N": 1, "H": 3, "W": 5, "C": 7}),
         _pool_claim("max_pool2d", ".padded", padded_pool,
-                    {"N": 1, "H": 5, "W": 3, "C": 2}),
+                    {"N": 1, "H": 5, "W": 3, "C": 7}),
         _pool_claim("avg_pool2d", "", {"pool_size": 2, "stride": 2},
                     {"N": 1, "H": 6, "W": 10, "C": 2}),
         _pool_claim("avg_pool2d", ".same", same_pool, {"N": 1, "H": 5, "W": 9, "C": 2}),

@@ -1,0 +1,313 @@
+"""Is an expression exactly zero?  The test behind every symbolic proof.
+
+Cheapest first:
+
+1. SymEngine (SymPy's C++ core) expands it: if every term cancels, it is zero.
+   A network's derivative minus its claimed backpropagation cancels this way
+   in milliseconds, where SymPy's ``cancel`` takes seconds.  Expanding only
+   applies identities, so a 0 is a proof.
+2. A clearly non-zero value at a random point ends the search: it is not zero.
+3. SymPy's ``cancel`` and ``simplify``, which know the identities expansion
+   does not (σ(1 − σ) = e^{−z}/(1 + e^{−z})²).
+
+Piecewise expressions (and Heaviside, sign, |x|, max and min, rewritten as
+such) are compared branch by branch.  A branch whose condition holds only on
+a set of measure zero (``z = 0``: a kink, where no derivative exists) does not
+count; it is reported as a note instead.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import sympy as sp
+
+try:  # optional: without it the proofs are the same, only slower
+    import symengine
+except ImportError:  # pragma: no cover - a dependency in pyproject.toml
+    symengine = None
+
+__all__ = [
+    "KINKED",
+    "FastZero",
+    "as_piecewise",
+    "is_zero",
+    "measure_zero",
+    "nonzero_somewhere",
+]
+
+#: functions with a kink or a jump, proved region by region as Piecewise
+KINKED = (sp.Heaviside, sp.sign, sp.Abs, sp.Max, sp.Min)
+
+
+def _piecewise(node: sp.Expr) -> sp.Expr:
+    """One kinked function as Piecewise; every argument is real here."""
+    if isinstance(node, sp.sign):
+        (u,) = node.args
+        return sp.Piecewise((1, u > 0), (-1, u < 0), (0, True))
+    if isinstance(node, sp.Abs):
+        (u,) = node.args
+        return sp.Piecewise((u, u >= 0), (-u, True))
+    if isinstance(node, sp.Heaviside):
+        u, at_zero = node.args[0], node.args[1] if len(node.args) > 1 else sp.S.Half
+        return sp.Piecewise((0, u < 0), (at_zero, sp.Eq(u, 0)), (1, True))
+    return node.rewrite(sp.Piecewise)  # Max, Min
+
+
+def as_piecewise(e: sp.Expr) -> sp.Expr:
+    """Heaviside, sign, Abs, Max and Min written as Piecewise (of real arguments)."""
+    if not e.has(*KINKED):
+        return e
+    return e.replace(lambda x: isinstance(x, KINKED), _piecewise)
+
+
+def _kink_of(rel) -> tuple[sp.Expr, int] | None:
+    """(h, s): the relation compares s·h with 0, h canonical up to sign."""
+    h = sp.expand(rel.lhs - rel.rhs)
+    if h.is_number:
+        return None
+    sign = -1 if h.could_extract_minus_sign() else 1
+    return sp.expand(sign * h), sign
+
+
+def _zero_by_sign_regions(
+    e: sp.Expr, notes: list | None, limit: int = 6
+) -> bool | None:
+    """Zero on every open region cut out by the conditions' boundaries h = 0
+    (each region: a sign for each h).  None where this cannot decide: too many
+    boundaries, or a region in which no point could be found."""
+    rels = {
+        r
+        for pw in e.atoms(sp.Piecewise)
+        for _, c in pw.args
+        for r in (
+            c.atoms(sp.core.relational.Relational) if isinstance(c, sp.Basic) else ()
+        )
+    }
+    kinks = {}
+    for r in rels:
+        k = _kink_of(r)
+        if k is None:
+            return None
+        kinks.setdefault(k[0], None)
+    hs = sorted(kinks, key=sp.default_sort_key)
+    if not hs or len(hs) > limit:
+        return None
+    free = sorted(set().union(*(h.free_symbols for h in hs)), key=sp.default_sort_key)
+    rng = np.random.default_rng(len(hs))
+    points = [
+        dict(
+            zip(
+                free, (sp.Rational(int(v), 7) for v in rng.integers(-70, 71, len(free)))
+            )
+        )
+        for _ in range(400)
+    ]
+    for signs in itertools.product((-1, 1), repeat=len(hs)):
+        witness = next(
+            (
+                p
+                for p in points
+                if all(sp.sign(h.xreplace(p)) == s for h, s in zip(hs, signs))
+            ),
+            None,
+        )
+
+        region = dict(zip(hs, signs))
+
+        def truth(rel, _signs=region):
+            h, s = _kink_of(rel)
+            value = s * _signs[h]  # the sign of lhs − rhs in this region
+            return {
+                "<": value < 0,
+                "<=": value < 0,
+                ">": value > 0,
+                ">=": value > 0,
+                "==": False,
+                "!=": True,
+            }[rel.rel_op]
+
+        def pick(pw):
+            for value, cond in pw.args:
+                held = (
+                    cond.replace(
+                        lambda x: isinstance(x, sp.core.relational.Relational),
+                        lambda x: sp.true if truth(x) else sp.false,
+                    )
+                    if isinstance(cond, sp.Basic)
+                    else cond
+                )
+                if held in (sp.true, True):
+                    return value
+            return sp.nan
+
+        branch = e.replace(lambda x: isinstance(x, sp.Piecewise), pick)
+        if branch.has(sp.nan):
+            return None
+        if is_zero(branch):
+            continue
+        if witness is None:
+            return None  # perhaps an empty region: undecided
+        return False
+    if notes is not None:
+        notes.extend(sp.Eq(h, 0) for h in hs)
+    return True
+
+
+class FastZero:
+    """Derivative-minus-claim tests done wholly in SymEngine, for one instance.
+
+    ``zero(terms, var, claimed)`` is True when Σ w·∂v/∂var − claimed expands
+    to 0.  Both sides are first written in sinh and cosh (:func:`hyperbolic`),
+    where the derivatives of σ, softplus and tanh and the claims σ(1 − σ),
+    σ and 1 − tanh² expand alike.  False means "not shown": the caller asks
+    SymPy.  Each large term is converted to SymEngine once.
+    """
+
+    def __init__(self):
+        self.ok = symengine is not None
+        self.converted: dict = {}
+
+    def _se(self, e: sp.Expr):
+        if e not in self.converted:
+            self.converted[e] = symengine.sympify(hyperbolic(e))
+        return self.converted[e]
+
+    def zero(self, terms, var: sp.Symbol, claimed: sp.Expr) -> bool:
+        if not self.ok:
+            return False
+        try:
+            x = self._se(var)
+            d = -self._se(claimed)
+            for w, v in terms:
+                d = d + self._se(w) * self._se(v).diff(x)
+            return symengine.expand(d) == 0
+        except (
+            RuntimeError,
+            TypeError,
+            ValueError,
+            NotImplementedError,
+            AttributeError,
+        ):
+            return False
+
+
+def _exponent_of_one_plus_exp(base: sp.Expr) -> sp.Expr | None:
+    """w if ``base`` is 1 + e^w."""
+    if base.is_Add and len(base.args) == 2 and sp.S.One in base.args:
+        (other,) = [a for a in base.args if a is not sp.S.One]
+        if isinstance(other, sp.exp):
+            return other.args[0]
+    return None
+
+
+def _rewrite(node: sp.Expr) -> sp.Expr:
+    if isinstance(node, sp.tanh):
+        return sp.sinh(node.args[0]) / sp.cosh(node.args[0])
+    if isinstance(node, sp.log):
+        w = _exponent_of_one_plus_exp(node.args[0])
+        if w is not None:  # softplus: log(1 + e^w) = w/2 + log(2 cosh(w/2))
+            return w / 2 + sp.log(2) + sp.log(sp.cosh(w / 2))
+    if isinstance(node, sp.Pow) and node.exp.is_Integer and node.exp < 0:
+        w = _exponent_of_one_plus_exp(node.base)
+        if w is not None:  # 1/(1 + e^w) = σ(−w) = (1 − tanh(w/2))/2
+            return ((1 - sp.sinh(w / 2) / sp.cosh(w / 2)) / 2) ** (-node.exp)
+    return node
+
+
+def hyperbolic(e: sp.Expr) -> sp.Expr:
+    """``e`` with tanh, the logistic 1/(1 + e^w) and softplus log(1 + e^w) written
+    in sinh and cosh of w/2: exact identities, applied from the leaves up."""
+    if not e.has(sp.tanh, sp.log, sp.Pow):
+        return e
+    return e.replace(lambda x: isinstance(x, (sp.tanh, sp.log, sp.Pow)), _rewrite)
+
+
+def _expands_to_zero(e: sp.Expr) -> bool:
+    if symengine is None:
+        return sp.expand(e) == 0 if sp.count_ops(e) < 200 else False
+    try:
+        return symengine.expand(symengine.sympify(e)) == 0
+    except (RuntimeError, TypeError, ValueError, NotImplementedError, AttributeError):
+        return False  # a node SymEngine does not know: SymPy decides
+
+
+def measure_zero(cond) -> bool:
+    """True if ``cond`` holds only on a set of measure zero (an equation)."""
+    if isinstance(cond, sp.Eq):
+        return True
+    if isinstance(cond, sp.And):
+        return any(measure_zero(a) for a in cond.args)
+    free = cond.free_symbols if isinstance(cond, sp.Basic) else set()
+    if len(free) == 1 and not isinstance(cond, sp.logic.boolalg.BooleanAtom):
+        try:
+            where = cond.as_set()
+        except (NotImplementedError, TypeError, ValueError):
+            return False
+        return bool(where.is_FiniteSet or where.is_empty)
+    return False
+
+
+def is_zero(e: sp.Expr, notes: list | None = None) -> bool:
+    """Exactly zero, branch by branch for piecewise expressions.
+
+    Folding two piecewise sides pairs every branch with every other, including
+    pairs whose conditions cannot hold together; a non-zero value on such an
+    impossible pair would be a false alarm, so on failure the whole difference is
+    simplified once more, which lets SymPy merge equal conditions first.
+    ``notes`` collects the measure-zero sets where the two sides differ.
+    """
+    e = as_piecewise(e)
+    folded = sp.piecewise_fold(e) if e.has(sp.Piecewise) else e
+    if isinstance(folded, sp.Piecewise):
+        kinks = []
+        for branch, cond in folded.args:
+            if cond is sp.false or is_zero(branch):
+                continue
+            if measure_zero(cond):
+                kinks.append(cond)
+                continue
+            break
+        else:
+            if notes is not None:
+                notes.extend(kinks)
+            return True
+        by_regions = _zero_by_sign_regions(e, notes)
+        if by_regions is not None:
+            return by_regions
+        return not nonzero_somewhere(e) and sp.simplify(e) == 0
+    if folded == 0 or _expands_to_zero(folded):
+        return True
+    if nonzero_somewhere(folded):  # cheaper than cancel() when it is not zero
+        return False
+    return sp.cancel(sp.together(folded)) == 0 or sp.simplify(folded) == 0
+
+
+def nonzero_somewhere(e: sp.Expr, tries: int = 3) -> bool:
+    """True if ``e`` is clearly non-zero at a random point in (0, 1)ⁿ (30 digits).
+
+    Then it is not identically zero, and ``simplify`` need not try: on a wrong
+    claim about a whole network it can run for many minutes.  A failure to show
+    a non-zero value proves nothing, so the caller still simplifies.
+    """
+    reads = e.atoms(sp.Indexed)
+    labels = {r.base.label for r in reads}
+    free = sorted(
+        reads
+        | {s for s in e.free_symbols if isinstance(s, sp.Symbol) and s not in labels},
+        key=sp.default_sort_key,
+    )
+    rng = np.random.default_rng(len(free))
+    for _ in range(tries):
+        point = {
+            s: sp.Float(int(v) / 1009, 30)
+            for s, v in zip(free, rng.integers(1, 1009, size=len(free)))
+        }
+        try:  # 30-digit floats: SymPy folds each node to a number as it rebuilds
+            value = complex(e.xreplace(point).evalf(30))
+        except (TypeError, ValueError, ZeroDivisionError):
+            continue
+        if np.isfinite(value) and abs(value) > 1e-12:
+            return True
+    return False
