@@ -19,6 +19,7 @@ __all__ = [
     "claims",
     "formula",
     "names",
+    "origin",
     "parameters",
     "parse_params",
     "recording",
@@ -174,6 +175,13 @@ def _builder(name: str) -> Callable[..., Formula]:
     if name not in _BUILDERS:
         raise UnknownNameError(f"unknown formula {name!r}; valid: {', '.join(_BUILDERS)}")
     return _BUILDERS[name]
+
+
+def origin(name: str) -> str:
+    """Where the formula ``name`` was registered: ``nnmath/library/conv.py:412``
+    (relative to the project when inside it)."""
+    _builder(name)
+    return _ORIGIN[name]
 
 
 def parameters(name: str) -> dict[str, tuple[Spec, object]]:

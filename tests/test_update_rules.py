@@ -132,7 +132,7 @@ def test_a_declaration_that_is_not_one_fails_naming_what_is_valid():
 
 def test_the_table_and_summary_name_what_was_not_checked(nnbook, tmp_path):
     done = nnbook("verify", "4", "--no-tf", cwd=tmp_path)
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 3, done.stderr  # --no-tf: not a full verification
     assert "passed, 0 failed, 2 not checked" in done.stdout
     rows = [
         ln
