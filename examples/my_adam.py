@@ -8,6 +8,7 @@ import sympy as sp
 from chapters import Chapter
 from nnmath.descent import keras_rule
 from nnmath.formula import Formula, Input, indices
+from nnmath.params import Real
 from nnmath.registry import register
 
 p = indices("p")
@@ -16,7 +17,17 @@ t = sp.Symbol("t")
 eta, b1, b2, eps = sp.symbols("eta beta_1 beta_2 epsilon", positive=True)
 
 
-@register("my_adam")
+#: each parameter's type and valid range, checked before the builder runs
+BETA = Real(0, 1, high_open=True)
+SPECS = {
+    "learning_rate": Real(0, low_open=True),
+    "beta_1": BETA,
+    "beta_2": BETA,
+    "epsilon": Real(0, low_open=True),
+}
+
+
+@register("my_adam", params=SPECS)
 def _my_adam(learning_rate=0.01, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
     m_new = b1 * m[p] + (1 - b1) * grad[p]
     v_new = b2 * v[p] + (1 - b2) * grad[p] ** 2

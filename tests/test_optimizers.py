@@ -117,7 +117,7 @@ def test_rule_follows_the_keras_optimizer_for_100_steps(name):
 def test_wrong_adam_is_caught(wrong):
     check = check_keras_trajectory(_mutant("adam", _wrong_adam_rules()[wrong]))
     assert not check.passed, wrong
-    assert "fails on case" in check.detail
+    assert "worst on case" in check.detail
 
 
 @pytest.mark.tf

@@ -50,7 +50,7 @@ def test_reports_parse(tmp_path):
     write_junit(tmp_path / "v.xml", rows, chapters=["chapter2"])
     doc = json.loads((tmp_path / "v.json").read_text())
     assert doc["summary"] == {"checks": len(rows), "passed": len(rows), "failed": 0,
-                              "skipped": 0, "ok": True, "complete": True}
+                              "skipped": 0, "not_checked": 0, "ok": True, "complete": True}
     assert {r["method"] for r in doc["checks"]} >= {"symbolic", "tensorflow-gradient"}
     from xml.etree import ElementTree as ET
 
