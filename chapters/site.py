@@ -38,7 +38,7 @@ _SCENE = SCENE
 _METHODS = {"symbolic": "symbolic", "lowering": "50-digit loop oracle",
             "tensorflow-forward": "TensorFlow", "tensorflow-gradient": "TensorFlow",
             "finite-differences": "finite differences",
-            "keras-trajectory": "Keras optimizer"}
+            "keras-trajectory": "Keras optimizer", "keras-layer": "Keras layer"}
 
 CSS = """
 body { font: 18px/1.55 Georgia, 'DejaVu Serif', serif; max-width: 50em; margin: 2em auto;

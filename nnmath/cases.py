@@ -23,7 +23,7 @@ import sympy as sp
 
 from .claim import UPSTREAM, Claim
 from .formula import Formula, Input
-from .primitives import clip, inside, sigmoid, softplus
+from .primitives import clip, inside, reciprocal, sigmoid, softplus
 
 __all__ = ["Case", "cases_for", "sample", "collisions", "distinct_sizes",
            "instance_sizes", "reaching", "LARGE"]
@@ -158,6 +158,8 @@ def reaching(formula: Formula, *more: sp.Expr) -> dict[str, list[str]]:
         for node in sp.preorder_traversal(expr):
             if isinstance(node, _DANGEROUS):
                 note(node, type(node).__name__)
+            elif isinstance(node, reciprocal):  # 1/a, written so to keep Keras's order
+                note(node.args[0], "a division")
             elif isinstance(node, sp.Pow):
                 if node.exp.is_number and node.exp.is_negative:
                     note(node.base, "a division")

@@ -21,6 +21,7 @@ from .claim import UPSTREAM, Claim
 from .deadline import DEFAULT_SECONDS, CheckTimeout, time_limit
 from .descent import KerasRule, NoKeras, updated_variable
 from .formula import Formula
+from .keras_layer import KerasLayer
 from .lowering import LoweringError, loop_oracle
 from .symbolic import prove
 
@@ -48,6 +49,9 @@ TOLERANCES = {
     # 100 steps of an update rule against the Keras optimizer; the two differ
     # only in the order of float64 roundings (about 1e-16 per step)
     ("keras-trajectory", "float64"): Tolerance(1e-10, 1e-12),
+    # a keras.layers layer on the same inputs, and GradientTape through it: the
+    # same ops as the TensorFlow reference, in Keras's order
+    ("keras-layer", "float64"): Tolerance(1e-10, 1e-12),
 }
 FD_STEP = 1e-6  # relative step of the central differences
 
@@ -193,9 +197,14 @@ def _accumulate(acc: _Errors, case: Case, ours, ref, tol: Tolerance, *,
 
 
 def tolerance(method: str, dtype: str, formula: Formula | None = None) -> Tolerance:
-    """The stated tolerance of a check; a formula may loosen its TensorFlow ones."""
+    """The stated tolerance of a check; a formula may loosen its TensorFlow ones,
+    and its Keras layer declaration the keras-layer ones."""
     if formula is not None and method.startswith("tensorflow") and dtype in formula.tf_tolerance:
         return Tolerance(*formula.tf_tolerance[dtype])
+    layer = formula.keras if formula is not None else None
+    if method == "keras-layer" and isinstance(layer, KerasLayer):
+        if dtype in layer.tolerance:
+            return Tolerance(*layer.tolerance[dtype])
     return TOLERANCES[(method, dtype)]
 
 
@@ -204,6 +213,9 @@ def _row(subject, kind, method, dtype, acc: _Errors, start: float, note: str = "
     tol = tolerance(method, dtype, formula)
     if formula is not None and dtype in formula.tf_tolerance and method.startswith("tensorflow"):
         note = note or formula.tf_note
+    if (formula is not None and method == "keras-layer"
+            and isinstance(formula.keras, KerasLayer) and formula.keras.note):
+        note = f"{note}; {formula.keras.note}" if note else formula.keras.note
     detail = (f"fails on {acc.failed} of {len(acc.cases)} cases; {acc.worst}" if acc.worst
               else f"{len(acc.cases)} cases" + (f"; {note}" if note else ""))
     return Check(subject, kind, method, dtype, acc.passed, acc.max_abs, acc.max_rel,
@@ -419,6 +431,51 @@ def check_update_rule_claim(f: Formula) -> Check:
     return Check(subject, "formula", "keras-trajectory", "-", False, detail=detail)
 
 
+# -- checks against a Keras layer -----------------------------------------------
+def check_keras_layer(f: Formula) -> Check:
+    """A layer formula against the ``keras.layers`` layer it declares
+    (``Formula.keras``, see :func:`nnmath.keras_layer.keras_layer`), on every
+    case: the layer is built in float64 with the case's weights and called on
+    its inputs; a mask the layer draws itself is read off it and given to ours."""
+    from . import oracle
+    from .cases import _seed
+
+    layer: KerasLayer = f.keras
+    tol = tolerance("keras-layer", "float64", f)
+    start, acc = time.perf_counter(), _Errors()
+    for case in cases_for(f):
+        arrays = sample(f, case, salt="keras-layer")
+        seed = _seed(f.name, case.name)
+        ref = oracle.keras_layer(layer, arrays, case.sizes, seed=seed)
+        arrays.update(ref["drawn"])
+        with np.errstate(all="ignore"):
+            ours = f.numpy(**{n: arrays[n] for n in f.input_names})
+        _accumulate(acc, case, ours, ref["value"], tol)
+    return _row(_subject(f), "formula", "keras-layer", "float64", acc, start,
+                layer.text, formula=f)
+
+
+def check_keras_layer_gradient(c: Claim) -> Check:
+    """A claim about a layer formula against ``tf.GradientTape`` through the
+    Keras layer the formula declares, with the mask that layer drew."""
+    from . import oracle
+    from .cases import _seed
+
+    f = c.formula
+    layer: KerasLayer = f.keras
+    tol = tolerance("keras-layer", "float64", f)
+    start, acc = time.perf_counter(), _Errors()
+    for case in cases_for(f):
+        arrays = sample(f, case, upstream=True, salt="keras-layer-gradient")
+        seed = _seed(f.name, case.name)
+        ref = oracle.keras_layer(layer, arrays, case.sizes, seed=seed, wrt=c.wrt,
+                                 upstream=arrays.get(UPSTREAM))
+        arrays.update(ref["drawn"])
+        _accumulate(acc, case, _claimed(c, arrays), ref["grad"], tol)
+    return _row(c.name, "claim", "keras-layer", "float64", acc, start,
+                f"GradientTape through {layer.text}", formula=f)
+
+
 # -- orchestration ------------------------------------------------------------
 def plan(formulas: Iterable[Formula], claims: Iterable[Claim], *, oracle: bool = True
          ) -> list[tuple[str, Callable[[], Check]]]:
@@ -438,7 +495,10 @@ def plan(formulas: Iterable[Formula], claims: Iterable[Claim], *, oracle: bool =
             if isinstance(f.keras, KerasRule):
                 jobs.append((f"{_subject(f)} keras-trajectory",
                              lambda f=f: check_keras_trajectory(f)))
-        if not isinstance(f.keras, KerasRule) and (
+            if isinstance(f.keras, KerasLayer):
+                jobs.append((f"{_subject(f)} keras-layer",
+                             lambda f=f: check_keras_layer(f)))
+        if not isinstance(f.keras, (KerasRule, KerasLayer)) and (
                 f.keras is not None or updated_variable(f) is not None):
             jobs.append((f"{_subject(f)} keras-trajectory",
                          lambda f=f: check_update_rule_claim(f)))
@@ -447,6 +507,9 @@ def plan(formulas: Iterable[Formula], claims: Iterable[Claim], *, oracle: bool =
         if oracle:
             for dt in ("float64", "float32"):
                 jobs.append((f"{c.name} tf-grad {dt}", lambda c=c, dt=dt: check_gradient(c, dt)))
+            if isinstance(c.formula.keras, KerasLayer):
+                jobs.append((f"{c.name} keras-layer",
+                             lambda c=c: check_keras_layer_gradient(c)))
         jobs.append((f"{c.name} finite differences", lambda c=c: check_finite_differences(c)))
     return jobs
 

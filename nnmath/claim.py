@@ -7,7 +7,7 @@ from functools import cached_property
 
 import sympy as sp
 
-from .formula import Formula, Input
+from .formula import Formula, Input, defined, where_latex
 from .typeset import latex
 
 __all__ = ["Claim", "UPSTREAM"]
@@ -39,6 +39,16 @@ class Claim:
     #: (the upstream gradient ``g`` of a convolution, read beyond its edges);
     #: the formula's own padded inputs are padded here too
     padded: tuple[str, ...] = ()
+    #: a long right-hand side as it is printed, in named parts defined in
+    #: ``where`` (see :class:`~nnmath.formula.Formula`); ``rhs`` must then be
+    #: :func:`~nnmath.formula.defined` (shown, where)
+    shown: sp.Expr | None = None
+    where: tuple = ()
+
+    def __post_init__(self) -> None:
+        if self.shown is not None and defined(self.shown, self.where) != self.rhs:
+            raise ValueError(f"{self.name}: rhs is not its shown form with the "
+                             "definitions of where put in (use formula.defined)")
 
     @property
     def elementwise(self) -> bool:
@@ -52,7 +62,9 @@ class Claim:
             return rf"{name}'\left({latex(f.var)}\right) = {latex(self.rhs)}"
         wrt = sp.IndexedBase(self.wrt)[self.indices] if self.indices else sp.Symbol(self.wrt)
         out = "L" if not f.indices else "L"
-        return rf"\frac{{\partial {out}}}{{\partial {latex(wrt)}}} = {latex(self.rhs)}"
+        rhs = latex(self.rhs if self.shown is None else self.shown)
+        return (rf"\frac{{\partial {out}}}{{\partial {latex(wrt)}}} = {rhs}"
+                + where_latex(self.where))
 
     @property
     def upstream(self) -> Input | None:
@@ -77,7 +89,8 @@ class Claim:
             name=self.name.replace("/", "_").replace("'", "_prime").replace(".", "_"),
             title=self.text, output=f"grad_{self.wrt}", indices=tuple(idx), expr=expr,
             inputs=inputs, tf="", output_shape=wrt.shape, constants=f.constants,
-            derived=f.derived, padded=tuple(dict.fromkeys(f.padded + self.padded)))
+            derived=f.derived, padded=tuple(dict.fromkeys(f.padded + self.padded)),
+            shown=None if self.elementwise else self.shown, where=self.where)
 
     def __repr__(self) -> str:
         return f"Claim({self.name!r})"

@@ -50,6 +50,8 @@ class Optimizer:
     updates: dict
     #: slot → attribute of the Keras optimizer holding it (one entry per variable)
     slots: dict = field(default_factory=dict)
+    #: hyperparameters only the θ rule takes (AdamW's decay never reaches m or v)
+    theta_only: tuple = ()
 
     def defaults(self) -> dict:
         """The hyperparameters and Keras's defaults for them (momentum, which Keras
@@ -59,7 +61,9 @@ class Optimizer:
     def formulas(self, **hyper) -> dict[str, Formula]:
         """State variable → its update formula, built with ``hyper`` (the registry
         rejects an unknown hyperparameter, naming the valid ones)."""
-        return {var: formula(name, **hyper) for var, name in self.updates.items()}
+        slots = {k: v for k, v in hyper.items() if k not in self.theta_only}
+        return {var: formula(name, **(hyper if var == THETA else slots))
+                for var, name in self.updates.items()}
 
     def init(self, theta: np.ndarray) -> dict[str, np.ndarray]:
         """The state before the first step: the slots start at zero, as in Keras."""
@@ -87,6 +91,10 @@ OPTIMIZERS: dict[str, Optimizer] = {o.name: o for o in (
     Optimizer("adam", "Adam", "Adam", {},
               {"m": "adam_m", "v": "adam_v", THETA: "adam"},
               {"m": "_momentums", "v": "_velocities"}),
+    # Adam's own moments: Keras's AdamW is Adam with a weight_decay
+    Optimizer("adamw", "AdamW", "AdamW", {},
+              {"m": "adam_m", "v": "adam_v", THETA: "adamw"},
+              {"m": "_momentums", "v": "_velocities"}, theta_only=("weight_decay",)),
 )}
 
 
@@ -105,6 +113,7 @@ _KERAS_ARGS = {
     "nesterov": ("learning_rate", "momentum", "nesterov"),
     "rmsprop": ("learning_rate", "rho", "epsilon"),
     "adam": ("learning_rate", "beta_1", "beta_2", "epsilon"),
+    "adamw": ("learning_rate", "weight_decay", "beta_1", "beta_2", "epsilon"),
 }
 
 
@@ -152,7 +161,7 @@ def _book_name(cls: str, hyper: dict) -> str:
         if hyper.get("nesterov"):
             return "nesterov"
         return "momentum" if "momentum" in hyper else "sgd"
-    return {"RMSprop": "rmsprop", "Adam": "adam"}[cls]
+    return {"RMSprop": "rmsprop", "Adam": "adam", "AdamW": "adamw"}[cls]
 
 
 def keras_rule(optimizer: str, /, *, variable: str = THETA,

@@ -16,7 +16,8 @@ import sympy as sp
 
 from .typeset import latex
 
-__all__ = ["Input", "Formula", "dims", "indices", "ShapeError", "OutOfBounds"]
+__all__ = ["Input", "Formula", "dims", "indices", "ShapeError", "OutOfBounds",
+           "defined", "where_latex"]
 
 #: how random test inputs are drawn and how the symbolic instance constrains them
 DOMAINS = ("real", "prob", "simplex", "onehot", "binary", "distinct")
@@ -51,6 +52,46 @@ def dims(names: str) -> tuple[sp.Symbol, ...]:
 def indices(names: str) -> tuple[sp.Symbol, ...]:
     """Index symbols that run over an axis, e.g. ``n, j = indices("n j")``."""
     return sp.symbols(names, integer=True, nonnegative=True)
+
+
+def defined(shown: sp.Expr, where: tuple) -> sp.Expr:
+    """``shown`` with each named part of ``where`` ((name, definition), …) put in,
+    definitions inside definitions too.
+
+    A part named by an indexed read (``μ[i]``) is defined for every index:
+    ``μ[m]`` gets the definition with i renamed m.  The tree is rebuilt as it was
+    written: a sum or product written unevaluated (Keras's ``x·inv + (β − μ·inv)``)
+    stays one, so the NumPy lowered from the result computes in the written order.
+    """
+    table: dict = {}
+    for name, definition in where:
+        key = name.base if isinstance(name, sp.Indexed) else name
+        table[key] = (name.indices if isinstance(name, sp.Indexed) else (), definition)
+
+    def put(e: sp.Basic, rename: dict) -> sp.Basic:
+        if isinstance(e, sp.Indexed):
+            at = tuple(put(k, rename) for k in e.indices)
+            if e.base in table:
+                names, definition = table[e.base]
+                return put(definition, dict(zip(names, at)))
+            return e.base[at]
+        if e in table:
+            return put(table[e][1], {})
+        if e.is_Symbol:
+            return rename.get(e, e)
+        if e.is_Atom or not e.args:
+            return e
+        args = [put(a, rename) for a in e.args]
+        if isinstance(e, (sp.Add, sp.Mul, sp.Pow)):
+            return e.func(*args, evaluate=False)
+        return e.func(*args)
+
+    return put(shown, {})
+
+
+def where_latex(where: tuple) -> str:
+    """``,\\quad μ_i = …,\\quad σ²_i = …``: the named parts after an equation."""
+    return "".join(rf",\quad {latex(name)} = {latex(d)}" for name, d in where)
 
 
 @dataclass(frozen=True)
@@ -119,6 +160,20 @@ class Formula:
     #: border): such a read is padding, adding nothing to a sum and never winning
     #: a max.  A read outside any other input is an error (:class:`OutOfBounds`).
     padded: tuple[str, ...] = ()
+    #: raises ValueError, naming what is valid, on input values the formula
+    #: rejects (a dropout mask that is not 0/1); called with the arrays by
+    #: :meth:`numpy`.  A dataclass, not a closure, keeps the fingerprint stable
+    check_inputs: Callable[[dict], None] | None = None
+    #: a long right-hand side as it is printed: ``shown`` in named parts (μ, σ²),
+    #: each defined in ``where`` ((name, definition), …); then ``expr`` must be
+    #: :func:`defined` (shown, where), which is checked here
+    shown: sp.Expr | None = None
+    where: tuple = ()
+
+    def __post_init__(self) -> None:
+        if self.shown is not None and defined(self.shown, self.where) != self.expr:
+            raise ValueError(f"{self.name}: expr is not its shown form with the "
+                             "definitions of where put in (use formula.defined)")
 
     # -- the equation -------------------------------------------------------
     @property
@@ -142,11 +197,13 @@ class Formula:
             if isinstance(definition, sp.Function) and definition.args == (self.var,):
                 definition = definition.rewrite(sp.exp)  # tanh(z) = tanh(z) says nothing
             return rf"{name}\left({latex(self.var)}\right) = {latex(definition)}"
-        return f"{latex(self.lhs)} = {latex(self.expr)}"
+        return self.indexed_latex
 
     @property
     def indexed_latex(self) -> str:
-        """The equation in indexed form, over a batch."""
+        """The equation in indexed form, over a batch (in its named parts, if any)."""
+        if self.shown is not None:
+            return f"{latex(self.lhs)} = {latex(self.shown)}{where_latex(self.where)}"
         return f"{latex(self.lhs)} = {latex(self.expr)}"
 
     @cached_property
@@ -246,6 +303,8 @@ class Formula:
         """Evaluate the lowered, vectorized NumPy function on real arrays."""
         arrays = {k: np.asarray(v) for k, v in arrays.items()}
         sizes = self.bind_dims(arrays)
+        if self.check_inputs is not None:
+            self.check_inputs(arrays)
         fn: Callable = self.lowered.function
         kwargs = {n: sizes[n] for n in self.lowered.dim_args}
         try:

@@ -45,6 +45,7 @@ from .primitives import (
     elementary,
     inside,
     present,
+    reciprocal,
     row_major_digits,
     row_major_index,
     sigmoid,
@@ -102,6 +103,7 @@ FUNCTIONS: dict[type, tuple[str, int]] = {
     softplus: ("np.logaddexp(0, {0})", 0),  # log(1 + e^z) without overflow
     clip: ("np.clip({0}, {1}, {2})", 0),
     inside: ("(({1} < {0}) & ({0} < {2})).astype(float)", ADD),
+    reciprocal: ("(1 / {0})", UNARY),  # once, then multiplied by (Keras's order)
 }
 
 
@@ -722,9 +724,12 @@ class NumpyLowering:
             return Term(f"{terms[k].code[:-1]}, add={self.align(rest, target)})",
                         target, CALL)
         code = ""
-        for (_, op), t in zip(signed, terms):
+        for (a, op), t in zip(signed, terms):
             part = self.align(t, target)
-            if op == "-" and t.prec <= ADD and part == t.code:
+            # a sum written unevaluated inside a sum is computed as written:
+            # x·inv + (β − μ·inv) is not (x·inv + β) − μ·inv in floating point
+            nested = op == "+" and code and isinstance(a, sp.Add)
+            if (op == "-" or nested) and t.prec <= ADD and part == t.code:
                 part = f"({part})"
             code = (
                 (f"-{part}" if op == "-" else part)
@@ -748,9 +753,13 @@ class NumpyLowering:
         nt = [self.lower(f) for f in num] or [Term("1", ())]
         dt = [self.lower(f) for f in den]
         target = self._sorted(itertools.chain.from_iterable(t.labels for t in nt + dt))
+        # a product written unevaluated inside a product (x·(rsqrt(v)·γ)) is
+        # computed as written, not left to right
         code = " * ".join(
-            self.align(t, target) if t.prec >= MUL else f"({self.align(t, target)})"
-            for t in nt
+            self.align(t, target)
+            if t.prec > MUL or (t.prec == MUL and not (k and isinstance(f, sp.Mul)))
+            else f"({self.align(t, target)})"
+            for k, (f, t) in enumerate(zip(num or [None], nt))
         )
         for t in dt:
             a = self.align(t, target)

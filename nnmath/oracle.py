@@ -16,7 +16,8 @@ import numpy as np
 from .claim import UPSTREAM, Claim
 from .formula import Formula
 
-__all__ = ["tensorflow", "forward", "gradient", "keras_trajectory", "OracleUnavailable"]
+__all__ = ["tensorflow", "forward", "gradient", "keras_trajectory", "keras_layer",
+           "OracleUnavailable"]
 
 
 class OracleUnavailable(RuntimeError):
@@ -105,15 +106,95 @@ def keras_trajectory(keras_class: str, args: dict, theta0: np.ndarray,
     return {k: np.stack(v) for k, v in out.items()}
 
 
+def keras_layer(decl, arrays: dict, sizes: dict, *, seed: int = 0,
+                wrt: str | None = None, upstream: np.ndarray | None = None) -> dict:
+    """The Keras layer a formula declares (:class:`nnmath.keras_layer.KerasLayer`),
+    built in float64 with its weights set from ``arrays`` and called on them.
+
+    Returns ``value`` (the call's output, the layer's summed regularization
+    losses, or a weight read after the call, as declared), ``drawn`` (inputs the
+    layer drew itself: a dropout mask, read off a fresh layer with the same seed
+    applied to ones, which draws the same mask on its first call) and, with
+    ``wrt``, ``grad``: ``tf.GradientTape``'s gradient of Σ upstream·value (or of
+    the value itself when it is a scalar) with respect to that input or weight.
+    """
+    tensorflow()
+    import keras
+    import tensorflow as tf
+
+    roles = decl.inputs
+    x_name = next((n for n, role in roles.items() if role == "inputs"), None)
+    mask_name = next((n for n, role in roles.items() if role == "mask"), None)
+    floatx = keras.config.floatx()
+    keras.config.set_floatx("float64")
+    try:
+        def fresh():
+            args = {**decl.args, **{k: sizes[d] for k, d in decl.sized.items()}}
+            if mask_name is not None:
+                args["seed"] = seed
+            layer = getattr(keras.layers, decl.layer)(**args)
+            shape = (np.shape(arrays[x_name])[1:] if x_name is not None
+                     else tuple(sizes[d] for d in decl.build))
+            layer.build((None, *shape))
+            for name, role in roles.items():
+                if role not in ("inputs", "mask"):
+                    getattr(layer, role).assign(np.asarray(arrays[name], np.float64))
+            return layer
+
+        def call(layer, x):
+            if decl.training is None:
+                return layer(x)
+            return layer(x, training=decl.training)
+
+        drawn = {}
+        if mask_name is not None:
+            kept = call(fresh(), tf.ones(np.shape(arrays[x_name]), tf.float64))
+            drawn[mask_name] = (np.asarray(kept) != 0).astype(np.float64)
+        layer = fresh()
+        x = None if x_name is None else tf.constant(arrays[x_name], tf.float64)
+        target = None
+        with tf.GradientTape() as tape:
+            if wrt is not None and wrt == x_name:
+                tape.watch(x)
+                target = x
+            out = None if x is None else call(layer, x)
+            if decl.output == "outputs":
+                value = out
+            elif decl.output == "losses":
+                value = tf.add_n(layer.losses)
+            else:
+                value = getattr(layer, decl.output)
+            loss = value if upstream is None else tf.reduce_sum(
+                value * tf.constant(upstream, tf.float64))
+        grad = None
+        if wrt is not None:
+            if target is None:  # a weight: the backend's own tf.Variable
+                target = getattr(layer, roles[wrt]).value
+            grad = tape.gradient(loss, target)
+            grad = np.zeros(np.shape(arrays[wrt])) if grad is None else np.asarray(grad)
+        value = np.asarray(value)
+    finally:
+        keras.config.set_floatx(floatx)
+    return {"value": value, "drawn": drawn, "grad": grad}
+
+
 def train_keras(x: np.ndarray, y: np.ndarray, params: dict, orders: list, *,
                 activation: str, head: str, learning_rate: float, batch_size: int,
-                x_test: np.ndarray | None = None) -> dict:
+                x_test: np.ndarray | None = None, batch_norm: bool = False,
+                dropout: tuple[float, int] | None = None) -> dict:
     """Keras's own ``fit`` of the two-layer perceptron, from ``params`` (our
     convention, W[out, in]) and in the batch order ``orders`` (one permutation per
     epoch, ``shuffle=False``), everything in float64.
 
+    ``batch_norm`` puts a ``BatchNormalization`` between the first dense layer and
+    its activation (``params`` then holds gamma, beta, moving_mean and
+    moving_variance); ``dropout=(rate, seed)`` puts a ``Dropout(rate, seed=seed)``
+    after the activation, and the result's ``mask`` is the mask it drew on its
+    first call (a fresh layer with the same seed draws it again on ones).
+
     Returns the training loss before the first step and after every epoch (by the
-    Keras loss object), the final weights in our convention, the seconds each
+    Keras loss object on ``model(x)``, so batch norm uses its moving statistics
+    and dropout is off), the final weights in our convention, the seconds each
     ``fit`` epoch took, and the logits on ``x_test``.
     """
     import time
@@ -121,15 +202,22 @@ def train_keras(x: np.ndarray, y: np.ndarray, params: dict, orders: list, *,
     tensorflow()
     import keras
 
+    hidden = params["W1"].shape[0]
     floatx = keras.config.floatx()
     keras.config.set_floatx("float64")  # layers, loss and the SGD learning rate
     try:
-        model = keras.Sequential([
-            keras.Input((x.shape[1],)),
-            keras.layers.Dense(params["W1"].shape[0], activation=activation),
-            keras.layers.Dense(params["W2"].shape[0])])
-        model.layers[0].set_weights([params["W1"].T, params["b1"]])
-        model.layers[1].set_weights([params["W2"].T, params["b2"]])
+        first = keras.layers.Dense(hidden, activation=None if batch_norm else activation)
+        middle = ([keras.layers.BatchNormalization(), keras.layers.Activation(activation)]
+                  if batch_norm else [])
+        if dropout is not None:
+            middle.append(keras.layers.Dropout(dropout[0], seed=dropout[1]))
+        last = keras.layers.Dense(params["W2"].shape[0])
+        model = keras.Sequential([keras.Input((x.shape[1],)), first, *middle, last])
+        first.set_weights([params["W1"].T, params["b1"]])
+        last.set_weights([params["W2"].T, params["b2"]])
+        if batch_norm:
+            middle[0].set_weights([params[k] for k in
+                                   ("gamma", "beta", "moving_mean", "moving_variance")])
         loss = {"softmax": keras.losses.CategoricalCrossentropy,
                 "sigmoid": keras.losses.BinaryCrossentropy}[head](from_logits=True)
         model.compile(optimizer=keras.optimizers.SGD(learning_rate=learning_rate), loss=loss)
@@ -140,9 +228,18 @@ def train_keras(x: np.ndarray, y: np.ndarray, params: dict, orders: list, *,
                       verbose=0)
             seconds.append(time.perf_counter() - start)
             losses.append(float(loss(y, model(x))))
-        (W1, b1), (W2, b2) = (layer.get_weights() for layer in model.layers)
+        (W1, b1), (W2, b2) = first.get_weights(), last.get_weights()
+        out = {"W1": W1.T, "b1": b1, "W2": W2.T, "b2": b2}
+        if batch_norm:
+            out.update(zip(("gamma", "beta", "moving_mean", "moving_variance"),
+                           middle[0].get_weights()))
+        mask = None
+        if dropout is not None:
+            fresh = keras.layers.Dropout(dropout[0], seed=dropout[1])
+            ones = np.ones((min(batch_size, len(orders[0])), hidden))
+            mask = (np.asarray(fresh(ones, training=True)) != 0).astype(np.float64)
         logits = None if x_test is None else np.asarray(model(x_test))
     finally:
         keras.config.set_floatx(floatx)
-    return {"losses": losses, "params": {"W1": W1.T, "b1": b1, "W2": W2.T, "b2": b2},
-            "seconds_per_epoch": seconds, "test_logits": logits}
+    return {"losses": losses, "params": out, "seconds_per_epoch": seconds,
+            "test_logits": logits, "mask": mask}

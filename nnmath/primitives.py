@@ -12,8 +12,9 @@ from __future__ import annotations
 import sympy as sp
 from sympy.concrete.expr_with_limits import ExprWithLimits
 
-__all__ = ["sigmoid", "softplus", "clip", "inside", "MaxShift", "Maximum", "FirstArgMax",
-           "present", "row_major_digits", "row_major_index", "elementary"]
+__all__ = ["sigmoid", "softplus", "clip", "inside", "reciprocal", "MaxShift",
+           "Maximum", "FirstArgMax", "present", "row_major_digits", "row_major_index",
+           "elementary"]
 
 
 class _Primitive(sp.Function):
@@ -84,6 +85,25 @@ class inside(_Primitive):  # noqa: N801
     def _latex(self, printer):
         x, lo, hi = (printer._print(a) for a in self.args)
         return r"\left[%s < %s < %s\right]" % (lo, x, hi)
+
+
+class reciprocal(_Primitive):
+    """1/a, computed once and then multiplied by, as Keras does.
+
+    ``x·(1/(1 − p))`` and ``x/(1 − p)`` are one number in exact arithmetic but
+    not always in float64 (1 ulp apart for p = 0.3): Keras's dropout multiplies
+    by ``1/(1 − rate)`` and its batch norm by ``rsqrt(σ² + ε)·γ``, and the
+    lowering keeps that order when a formula writes the reciprocal out.
+    """
+
+    nargs = 1
+
+    @classmethod
+    def definition(cls, a):
+        return 1 / a
+
+    def _latex(self, printer):
+        return rf"\frac{{1}}{{{printer._print(self.args[0])}}}"
 
 
 class MaxShift(ExprWithLimits):
@@ -176,7 +196,8 @@ def row_major_index(digits: tuple[sp.Expr, ...], sizes: tuple[sp.Expr, ...]) -> 
     return k
 
 
-_PRIMITIVES: tuple[type[_Primitive], ...] = (sigmoid, softplus, clip, inside)
+_PRIMITIVES: tuple[type[_Primitive], ...] = (
+    sigmoid, softplus, clip, inside, reciprocal)
 
 
 def elementary(expr: sp.Expr) -> sp.Expr:

@@ -269,6 +269,27 @@ def _prove_scalar(claim: Claim) -> SymbolicResult:
     return SymbolicResult(True, "for every real z" + kinks)
 
 
+def _binary_values(inst: _Instance, e: sp.Expr) -> list[dict]:
+    """Every 0/1 assignment of the binary inputs (a dropout mask) that a piecewise
+    condition of ``e`` tests, or [{}].
+
+    ``mask = 1`` is no kink: a binary input takes only the values 0 and 1, so a
+    difference where it is 1 is a difference on half the inputs, and each value
+    is proved on its own.
+    """
+    binary = {sym for read, sym in inst.reads.items()
+              if str(read.base) in inst.f.input_names
+              and inst.f.input(str(read.base)).domain == "binary"}
+    tested = set()
+    for pw in e.atoms(sp.Piecewise):
+        for _, cond in pw.args:
+            if isinstance(cond, sp.Basic):
+                tested |= cond.free_symbols & binary
+    tested = sorted(tested, key=sp.default_sort_key)
+    return [dict(zip(tested, map(sp.Integer, bits)))
+            for bits in itertools.product((0, 1), repeat=len(tested))] or [{}]
+
+
 def prove(claim: Claim) -> SymbolicResult:
     """Prove ``claim`` exactly on its small instance."""
     f = claim.formula
@@ -321,7 +342,8 @@ def prove(claim: Claim) -> SymbolicResult:
             for point, claimed in zip(points, claimed_at):
                 derivative = exact.xreplace(point) if point else exact
                 stated = in_region(claimed[idx])
-                if is_zero(derivative - stated, notes):
+                if all(is_zero((derivative - stated).xreplace(values), notes)
+                       for values in _binary_values(inst, derivative - stated)):
                     continue
                 where = "" if not region else " where clip is " + ", ".join(
                     sorted(set(region.values())))

@@ -28,6 +28,8 @@ __all__ = [
     "epoch_orders",
     "init_params",
     "load",
+    "minibatches",
+    "sgd_step",
     "train",
 ]
 
@@ -142,6 +144,12 @@ class Network:
         return np.argmax(self.forward(p, x)["z2"], axis=1)
 
 
+def minibatches(order: np.ndarray, batch_size: int) -> list[np.ndarray]:
+    """``order`` cut into batches of ``batch_size``, the last one shorter when the
+    size does not divide it: the batches Keras's ``fit`` takes with shuffle=False."""
+    return [order[lo : lo + batch_size] for lo in range(0, len(order), batch_size)]
+
+
 def sgd_step(params: dict, grads: dict, learning_rate: float) -> dict[str, np.ndarray]:
     """θ ← θ − ηg for every parameter, through the registered ``sgd`` formula."""
     rule = formula("sgd", learning_rate=learning_rate)
@@ -194,8 +202,7 @@ def train(
     losses, seconds = [net.loss(p, x, y)], []
     for order in epoch_orders(len(x), epochs, seed):
         start = time.perf_counter()
-        for lo in range(0, len(order), batch_size):
-            idx = order[lo : lo + batch_size]
+        for idx in minibatches(order, batch_size):
             p = sgd_step(p, net.backward(p, x[idx], y[idx]), learning_rate)
         seconds.append(time.perf_counter() - start)
         losses.append(net.loss(p, x, y))

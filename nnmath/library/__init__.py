@@ -8,3 +8,4 @@ from . import mlp  # noqa: F401
 from . import descent  # noqa: F401
 from . import optimizers  # noqa: F401
 from . import conv  # noqa: F401
+from . import regularization  # noqa: F401

@@ -16,6 +16,9 @@ What Keras 3 does, from ``keras/src/optimizers/*.py`` (the truth, not the papers
   ``θ ← θ − η·√(1 − β₂ᵗ⁺¹)/(1 − β₁ᵗ⁺¹) · m / (√v + ε)`` after t steps: the bias
   correction is folded
   into the step size and ε is added to √v, not to the paper's √v̂.
+* AdamW (any optimizer's ``weight_decay``, base_optimizer.py): first
+  ``θ ← θ − θ·λ·η`` on the weights *before* the step, then Adam's step with the
+  gradient taken at those weights: the decay never enters m or v.
 
 Keras keeps its learning rate in a ``floatx`` variable (float32 by default);
 the trajectory oracle builds the optimizer under float64 so that the comparison
@@ -43,7 +46,7 @@ eta, mu, _rho, eps, _b1, _b2 = sp.symbols("eta mu rho epsilon beta_1 beta_2",
 
 #: Keras's argument name → the symbol the equations print
 SYMBOL = {"learning_rate": "eta", "momentum": "mu", "rho": "rho", "epsilon": "epsilon",
-          "beta_1": "beta_1", "beta_2": "beta_2"}
+          "beta_1": "beta_1", "beta_2": "beta_2", "weight_decay": "lamda"}
 
 #: the hyperparameters' valid ranges.  A learning rate and ε are positive (ε = 0
 #: divides 0 by 0 at a zero gradient); a decay rate β or ρ is a weight in [0, 1],
@@ -212,3 +215,36 @@ def _adam(learning_rate: float = 0.001, beta_1: float = 0.9, beta_2: float = 0.9
         "Keras folds the bias correction into the step size, "
         "η√(1 − β₂ᵗ⁺¹)/(1 − β₁ᵗ⁺¹) at step t + 1, and adds ε to √v, not to √v̂ as "
         "the paper does.", keras="Adam")
+
+
+# -- AdamW ----------------------------------------------------------------------
+_wd = sp.Symbol("lamda", positive=True)  # printed λ; "lambda" is a Python keyword
+
+
+@register("adamw", params={**_ADAM, "weight_decay": Real(0)})
+def _adamw(learning_rate: float = 0.001, weight_decay: float = 0.004,
+           beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-7
+           ) -> Formula:
+    step = eta * sp.sqrt(1 - _b2 ** (t + 1)) / (1 - _b1 ** (t + 1))
+    # Keras's order: variable.assign_sub(variable * wd * lr), then Adam's step;
+    # θ − θλη − step is computed left to right
+    decay = -sp.Mul(sp.Mul(_theta[p], _wd, evaluate=False), eta, evaluate=False)
+    hyper = {"learning_rate": learning_rate, "weight_decay": weight_decay,
+             **_adam_hyper(learning_rate, beta_1, beta_2, epsilon)}
+    return _rule(
+        "adamw", "AdamW: decoupled weight decay, then Adam's step (Keras AdamW)",
+        r"\theta'",
+        sp.Add(_theta[p], decay, -step * _first() / (sp.sqrt(_second()) + eps),
+               evaluate=False),
+        (THETA, _FIRST, _SECOND, GRAD, STEP),
+        f"theta - theta * {weight_decay!r} * {learning_rate!r} - (m + (g - m) * (1 - "
+        f"{beta_1!r})) * ({learning_rate!r} * tf.sqrt(1 - tf.pow(tf.constant("
+        f"{beta_2!r}, t.dtype), t + 1)) / (1 - tf.pow(tf.constant({beta_1!r}, "
+        f"t.dtype), t + 1))) / (tf.sqrt(v + (tf.square(g) - v) * (1 - {beta_2!r})) + "
+        f"{epsilon!r})",
+        hyper,
+        "The decay is applied to the weights before the step and scaled by η "
+        "(θ − θλη, as PyTorch's AdamW; Loshchilov and Hutter scale it by a schedule "
+        "instead); m and v see the raw gradient. Adding λθ to the gradient instead "
+        "(L2 through Adam) is a different optimizer: Adam divides it by √v.",
+        keras="AdamW")

@@ -1,0 +1,113 @@
+"""What a layer formula claims to compute: a ``keras.layers`` layer, called on
+the same inputs.
+
+A formula declares it with ``Formula(keras=keras_layer(...))``: the layer class
+and its arguments, which of the formula's inputs is the call's argument and which
+are the layer's weights, and which value it gives (the call's output, a weight
+after the call such as the moving mean, or the layer's regularization losses).
+``nnbook verify`` then builds that layer in float64, sets its weights, calls it
+and compares (``keras-layer``), and compares every claim about the formula with
+``tf.GradientTape`` through the layer.  The declaration is data only: nothing
+here imports TensorFlow (:func:`nnmath.oracle.keras_layer` does).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = ["ROLES", "KerasLayer", "keras_layer"]
+
+#: how a formula's input reaches the layer: the call's argument, a mask the
+#: layer draws itself (dropout: the check reads it off the layer and gives it to
+#: the formula), or else a weight of the layer by its attribute name
+ROLES = ("inputs", "mask")
+#: the values a declaration can compare besides a weight read after the call
+OUTPUTS = ("outputs", "losses")
+
+
+@dataclass(frozen=True)
+class KerasLayer:
+    """A formula's claim: it computes ``output`` of
+    ``keras.layers.<layer>(**args)`` called on its inputs.
+
+    Make one with :func:`keras_layer`.
+    """
+
+    layer: str
+    args: dict
+    #: the formula's input name → "inputs", "mask" or the layer's weight attribute
+    inputs: dict
+    #: None: the layer takes no ``training`` argument (LayerNormalization)
+    training: bool | None = None
+    #: "outputs" (the call's result), "losses" (Σ layer.losses, the weight
+    #: penalties) or a weight attribute read after the call ("moving_mean")
+    output: str = "outputs"
+    #: layer arguments given by the case's sizes: {"units": "I"}
+    sized: dict = field(default_factory=dict)
+    #: the call's input shape after the batch axis, by dimension names, for a
+    #: layer whose formula has no "inputs" (a Dense built only to hold a
+    #: regularized kernel)
+    build: tuple = ()
+    #: dtype → (rtol, atol) replacing the default, with the reason in ``note``
+    #: (Keras casting a hyperparameter through float32)
+    tolerance: dict = field(default_factory=dict)
+    note: str = ""
+
+    @property
+    def text(self) -> str:
+        """``keras.layers.BatchNormalization(epsilon=0.001)(x, training=True)``."""
+        args = ", ".join(
+            [
+                *(f"{k}={v!r}" for k, v in self.args.items()),
+                *(f"{k}={d}" for k, d in self.sized.items()),
+            ]
+        )
+        made = f"keras.layers.{self.layer}({args})"
+        if "inputs" not in self.inputs.values():  # built, never called
+            return f"{made}, its {self.output}"
+        call = "" if self.training is None else f", training={self.training}"
+        what = "" if self.output == "outputs" else f", then its {self.output}"
+        return f"{made}(x{call}){what}"
+
+
+def keras_layer(
+    layer: str,
+    args: dict,
+    inputs: dict,
+    *,
+    training: bool | None = None,
+    output: str = "outputs",
+    sized: dict | None = None,
+    build: tuple = (),
+    tolerance: dict | None = None,
+    note: str = "",
+) -> KerasLayer:
+    """Declare that a formula computes ``output`` of ``keras.layers.<layer>``.
+
+    ``args`` are the layer's arguments, ``sized`` those taken from the test
+    case's sizes (``{"units": "I"}``); ``inputs`` maps
+    each of the formula's inputs to its role (:data:`ROLES`) or to the layer's
+    weight attribute.  Raises ValueError naming what is valid.
+    """
+    if "inputs" not in inputs.values() and not build:
+        raise ValueError(
+            f"{layer}: no input is the call's argument; valid: map one "
+            "input to 'inputs', or give build=(dimension names)"
+        )
+    if output not in OUTPUTS and output not in inputs.values():
+        raise ValueError(
+            f"{layer}: output {output!r} is neither one of "
+            f"{', '.join(OUTPUTS)} nor a weight the formula gives "
+            f"(valid: {', '.join(sorted(set(inputs.values())))})"
+        )
+    return KerasLayer(
+        layer,
+        dict(args),
+        dict(inputs),
+        training,
+        output,
+        dict(sized or {}),
+        tuple(build),
+        dict(tolerance or {}),
+        note,
+    )
