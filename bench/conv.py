@@ -32,7 +32,7 @@ import numpy as np
 
 from nnmath import formula
 from nnmath.lowering import loop_oracle, window
-from nnmath.oracle import tensorflow
+from nnmath.checker.oracle import tensorflow
 
 CONV_SHAPES = (((64, 8, 8, 1), (3, 3, 1, 8)), ((64, 28, 28, 32), (3, 3, 32, 64)))
 POOL_SHAPES = ((64, 8, 8, 8), (64, 28, 28, 32))

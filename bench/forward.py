@@ -16,8 +16,8 @@ import time
 import numpy as np
 
 from nnmath import formula, names
-from nnmath.cases import Case, sample
-from nnmath.oracle import tensorflow
+from nnmath.checker.cases import Case, sample
+from nnmath.checker.oracle import tensorflow
 
 
 def _median_seconds(fn, repeat: int) -> float:

@@ -3,7 +3,7 @@
     .venv/bin/python bench/optimizers.py [--params 100000] [--repeat 50]
 
 For each optimizer, the median time of one step through the registered formulas
-(:meth:`nnmath.descent.Optimizer.step`, every state variable's formula evaluated
+(:meth:`nnmath.update_rules.Optimizer.step`, every state variable's formula evaluated
 on the old state) and of one ``apply_gradients`` of the matching
 ``tf.keras.optimizers`` class on a float64 variable of the same size, and the
 ratio ours ÷ Keras (below 1 means we are faster).  Keras runs eagerly here, as
@@ -18,8 +18,8 @@ import argparse
 import numpy as np
 
 from forward import _median_seconds  # bench/forward.py's timing, run from bench/
-from nnmath.descent import OPTIMIZERS
-from nnmath.oracle import tensorflow
+from nnmath.update_rules import OPTIMIZERS
+from nnmath.checker.oracle import tensorflow
 
 
 def main() -> None:

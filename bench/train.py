@@ -16,8 +16,8 @@ import statistics
 
 import numpy as np
 
-from nnmath import oracle
-from nnmath.training import epoch_orders, init_params, load, train
+from nnmath.checker import oracle
+from nnmath.runs.training import epoch_orders, init_params, load, train
 
 BAR = 1.0  # ours ÷ Keras, per epoch
 

@@ -23,7 +23,7 @@ from manim import (
     VGroup,
 )
 
-from nnmath import tutorials
+from nnmath.runs import tutorials
 from nnmath.primitives import MaxShift, clip
 from nnmath.registry import formula
 
@@ -140,8 +140,8 @@ def tutorial_verdict() -> list[str]:
     """``nnbook verify``'s lines for the tutorials' cross-entropy, checked as the
     categorical cross-entropy it claims to be: against TensorFlow, so this runs
     TensorFlow (or says it could not)."""
-    from nnmath.checks import check_forward
-    from nnmath.oracle import OracleUnavailable
+    from nnmath.checker.checks import check_forward
+    from nnmath.checker.oracle import OracleUnavailable
 
     wrong = tutorials.cross_entropy_formula()
     try:

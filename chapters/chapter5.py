@@ -23,9 +23,9 @@ from manim import (
     VGroup,
 )
 
-from nnmath import tutorials
+from nnmath.runs import tutorials
 from nnmath.registry import claim, formula
-from nnmath.training import PARAMS, Network, sgd_step
+from nnmath.runs.training import PARAMS, Network, sgd_step
 
 from . import chapter1
 from .base import Chapter
@@ -70,7 +70,7 @@ def example() -> dict:
 
     The weight whose chain rule is written out is the first-layer weight with the
     largest gradient.  Every number is nnmath's: the backward pass of
-    :class:`nnmath.training.Network` (one claim per step), and each factor of the
+    :class:`nnmath.runs.training.Network` (one claim per step), and each factor of the
     chain rule from the claim that states it.
     """
     ex = chapter1.example()
@@ -118,11 +118,11 @@ def slip() -> dict:
     """The tutorials' σ′(a) for σ′(z), on this chapter's flower and weights with
     the sigmoid hidden layer the tutorials use.
 
-    The tutorial's numbers come from its own code (:func:`nnmath.tutorials.train_step`),
+    The tutorial's numbers come from its own code (:func:`nnmath.runs.tutorials.train_step`),
     the right ones from the proved claims, and the verdict from the checker run on
-    the claim that code states (:func:`nnmath.tutorials.d_hidden_claim`).
+    the claim that code states (:func:`nnmath.runs.tutorials.d_hidden_claim`).
     """
-    from nnmath.checks import check_finite_differences, check_symbolic
+    from nnmath.checker.checks import check_finite_differences, check_symbolic
 
     ex = chapter1.example()
     params = {k: ex[k] for k in PARAMS}

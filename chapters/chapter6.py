@@ -20,20 +20,20 @@ from manim import (
     linear,
 )
 
-from nnmath.descent import (
+from nnmath.update_rules import (
     OPTIMIZERS,
     optimizer,
     quadratic_gradient,
     quadratic_loss,
     race,
 )
-from nnmath.descent import surface as loss_grid
+from nnmath.update_rules import surface as loss_grid
 from nnmath.registry import formula
 from nnmath.worked import fmt, substituted_latex
 
 from .base import Chapter
 from .blocks import EquationPanel, FunctionPlot, equation, fit, label, legend, title
-from .surface import LossSurface
+from .blocks.surface import LossSurface
 
 __all__ = ["CHAPTER", "AdamStepScene", "RaceScene", "RulesScene", "example"]
 

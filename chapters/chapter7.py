@@ -26,7 +26,7 @@ from nnmath.worked import fmt, substituted_latex
 
 from .base import Chapter
 from .blocks import COLORS, EquationPanel, equation, title
-from .grid import ArrayImage, NumberGrid, heading, link, note
+from .blocks.grid import ArrayImage, NumberGrid, heading, link, note
 
 __all__ = [
     "CHAPTER",

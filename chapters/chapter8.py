@@ -1,7 +1,7 @@
 """Chapter 8: pooling, flatten, and a small CNN trained on real digits.
 
 The pooling numbers are ``formula("max_pool2d"/"avg_pool2d").numpy`` on the edge
-maps of chapter 7; the network is :mod:`nnmath.cnn`, trained with the formulas'
+maps of chapter 7; the network is :mod:`nnmath.runs.cnn`, trained with the formulas'
 own NumPy and the claims' gradients; the backward pass shown is the claims'
 ``gradient.numpy``.
 """
@@ -24,14 +24,14 @@ from manim import (
     VGroup,
 )
 
-from nnmath.cnn import CNN, trained
+from nnmath.runs.cnn import CNN, trained
 from nnmath.registry import claim, formula
 from nnmath.worked import fmt
 
 from . import chapter7
 from .base import Chapter
 from .blocks import COLORS, EquationPanel, ProbabilityBars, label, title
-from .grid import ArrayImage, NumberGrid, heading, link, note
+from .blocks.grid import ArrayImage, NumberGrid, heading, link, note
 
 __all__ = [
     "BackwardScene",

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import click
 
-# chapters.render imports no Manim at module level, so --help stays light
-from chapters.render import FORMATS, MAX_WORKERS, QUALITIES
+# publishing.render imports no Manim at module level, so --help stays light
+from publishing.render import FORMATS, MAX_WORKERS, QUALITIES
 
 
 class Failure(click.ClickException):
@@ -107,7 +107,7 @@ def _folder(ctx, param, value):
 
 def _open_cache(out_dir: Path) -> Path:
     """The render cache, checked before any work (one line if it is unusable)."""
-    from chapters.cache import CacheError, open_cache
+    from publishing.cache import CacheError, open_cache
 
     try:
         return open_cache(out_dir)
@@ -232,10 +232,10 @@ def verify(chapter_names, json_path, junit_path, no_tf, timeout) -> int:
 
     Example: nnbook verify chapter1 --json reports/verify.json
     """
-    from chapters.cache import cache_root
-    from chapters.verification import cached_verification, subjects
-    from nnmath.checks import skipped
-    from nnmath.report import (
+    from publishing.cache import cache_root
+    from publishing.gate import cached_verification, subjects
+    from nnmath.checker.checks import skipped
+    from nnmath.checker.report import (
         ReportError,
         check_destination,
         is_stdout,
@@ -322,7 +322,7 @@ def _render_options(f):
 
 def _verified(ch, checks, cached: bool, what: str) -> None:
     """A line per verification the render gate ran (the gate is library code:
-    chapters.verification.gate, called by every render)."""
+    publishing.gate.gate, called by every render)."""
     what = "" if what == "declared" else ", for what its scenes looked up beyond its lists"
     more = "" if not what else " more"
     click.echo(f"{ch.id}: {len(checks)}{more} checks passed{what}"
@@ -365,9 +365,9 @@ def render(chapter_names, quality, jobs, force, gif, fmt, bundle, out_dir, no_ve
       nnbook render chapter1 -q m --bundle --jobs 2
       nnbook render path/to/my_chapter.py
     """
-    from chapters.paths import ensure_writable
-    from chapters.render import RenderError, RenderFailed, check_tools, render_chapters
-    from chapters.verification import GateError
+    from publishing.paths import ensure_writable
+    from publishing.render import RenderError, RenderFailed, check_tools, render_chapters
+    from publishing.gate import GateError
 
     if (bundle or gif) and fmt != "mp4":
         raise BadUsage("--bundle and --gif are made from the mp4; leave --format at mp4")
@@ -391,7 +391,7 @@ def render(chapter_names, quality, jobs, force, gif, fmt, bundle, out_dir, no_ve
                 rendered, failed = [r for r in exc.rendered if not r.error], exc
             written = [r.path for r in rendered]
             if bundle or gif:
-                from chapters.bundle import bundle_scene, write_snippets
+                from publishing.bundle import bundle_scene, write_snippets
 
                 for ch in chs:
                     made = [bundle_scene(r.path, gif=gif, cache=cache, force=force)
@@ -433,11 +433,11 @@ def build(chapter_names, quality, jobs, force, gif, out_dir, media_dir, no_verif
     Example: nnbook build -o site && xdg-open site/index.html
     """
     from chapters.base import ProseError, check_prose
-    from chapters.paths import ensure_writable
-    from chapters.render import RenderError, check_tools
-    from chapters.site import build_site
-    from chapters.texsvg import TexError
-    from chapters.verification import GateError
+    from publishing.paths import ensure_writable
+    from publishing.render import RenderError, check_tools
+    from publishing.site import build_site
+    from publishing.texsvg import TexError
+    from publishing.gate import GateError
 
     chs = _chapters(chapter_names)
     try:
@@ -477,7 +477,7 @@ def doctor() -> int:
 
     Example: nnbook doctor
     """
-    from chapters.doctor import diagnose
+    from publishing.doctor import diagnose
 
     findings = diagnose()
     for f in findings:

@@ -33,7 +33,7 @@ class Claim:
     text: str
     indices: tuple[sp.Symbol, ...] = ()
     #: sizes of the concrete instance the symbolic proof expands (hints: sizes
-    #: that cannot tell two dimensions apart are moved, see nnmath.cases)
+    #: that cannot tell two dimensions apart are moved, see nnmath.checker.cases)
     sizes: dict = field(default_factory=dict)
     #: inputs the claimed gradient may read outside their bounds, as padding
     #: (the upstream gradient ``g`` of a convolution, read beyond its edges);

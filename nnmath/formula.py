@@ -112,8 +112,8 @@ class Formula:
     #: raises ValueError, naming the valid choices, on sizes the formula rejects
     check_sizes: Callable[[dict], None] | None = None
     #: for an update rule, what it claims to compute: a
-    #: :class:`nnmath.descent.KerasRule` (checked against that Keras optimizer),
-    #: :class:`nnmath.descent.NoKeras` (no counterpart, reported), or None
+    #: :class:`nnmath.update_rules.KerasRule` (checked against that Keras optimizer),
+    #: :class:`nnmath.update_rules.NoKeras` (no counterpart, reported), or None
     keras: object = None
     #: inputs this formula may read outside their bounds (a convolution's zero
     #: border): such a read is padding, adding nothing to a sum and never winning

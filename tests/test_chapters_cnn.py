@@ -3,7 +3,7 @@ data is real, the trained network's accuracy is a real evaluation, and its
 backward pass (chained from the claims) is the true gradient.
 
 Fast tests need neither TensorFlow nor rendering; the network is trained once
-per process (about 3 s) by :func:`nnmath.cnn.trained`.
+per process (about 3 s) by :func:`nnmath.runs.cnn.trained`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from chapters import chapter7, chapter8
-from nnmath.cnn import CNN, digits_split, trained
+from nnmath.runs.cnn import CNN, digits_split, trained
 from nnmath.registry import claim, formula
 from nnmath.worked import fmt
 
@@ -277,7 +277,7 @@ def test_a_claim_about_other_parameters_is_refused():
 
 @pytest.mark.tf
 def test_cnn_loss_and_gradients_match_tensorflow():
-    from nnmath.oracle import tensorflow
+    from nnmath.checker.oracle import tensorflow
 
     tf = tensorflow()
     cnn, split = CNN(), digits_split()
@@ -308,7 +308,7 @@ def test_cnn_loss_and_gradients_match_tensorflow():
 def test_edge_scene_renders_at_low_quality(tmp_path):
     from test_render import _video_facts
 
-    from chapters.render import render_scene
+    from publishing.render import render_scene
 
     path = render_scene(chapter7.CHAPTER, "EdgeScene", quality="l", out_dir=tmp_path)
     assert path == tmp_path / "chapter7" / "EdgeScene.mp4"
@@ -321,7 +321,7 @@ def test_edge_scene_renders_at_low_quality(tmp_path):
 
 # -- the grid blocks (no rendering) ------------------------------------------------
 def test_grid_cells_are_addressed_in_input_coordinates_with_padding():
-    from chapters.grid import NumberGrid
+    from chapters.blocks.grid import NumberGrid
 
     grid = NumberGrid(np.arange(6.0).reshape(2, 3), pad=(1, 1, 1, 1), cell=0.5)
     assert len(grid.cells) == 6 and len(grid.padding) == 4 * 5 - 6
@@ -341,7 +341,7 @@ def test_colours_show_sign_and_intensity():
     from manim import color_to_rgb
 
     from chapters.blocks import COLORS
-    from chapters.grid import to_rgb, value_range
+    from chapters.blocks.grid import to_rgb, value_range
 
     signed = np.array([[-4.0, 0.0, 2.0, 4.0]])
     lo, hi, is_signed = value_range(signed)

@@ -9,10 +9,10 @@ import pytest
 import sympy as sp
 
 from nnmath import claim, claim_names, formula, names
-from nnmath.checks import check_finite_differences, check_lowering, check_symbolic, verify
-from nnmath.descent import optimizer_of
+from nnmath.checker.checks import check_finite_differences, check_lowering, check_symbolic, verify
+from nnmath.update_rules import optimizer_of
 from nnmath.primitives import MaxShift, sigmoid
-from nnmath.symbolic import prove
+from nnmath.checker.symbolic import prove
 
 z = formula("sigmoid").var
 

@@ -10,7 +10,7 @@ import pytest
 import sympy as sp
 
 from nnmath import ShapeError, claim, claim_names, formula
-from nnmath.checks import check_lowering, verify
+from nnmath.checker.checks import check_lowering, verify
 from nnmath.lowering import reduce_window, window
 from nnmath.primitives import present
 

@@ -197,7 +197,7 @@ def _check(tf, op: str, params: dict, arrays: dict, seen: dict) -> None:
 
 
 def test_sweep_matches_tensorflow():
-    from nnmath.oracle import tensorflow
+    from nnmath.checker.oracle import tensorflow
 
     tf = tensorflow()
     rng = np.random.default_rng(SEED)

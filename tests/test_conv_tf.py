@@ -11,8 +11,8 @@ import sympy as sp
 from test_conv import VARIANTS, _shifted_calls
 
 from nnmath import claim, formula
-from nnmath.cases import cases_for, sample
-from nnmath.checks import check_forward, check_gradient
+from nnmath.checker.cases import cases_for, sample
+from nnmath.checker.checks import check_forward, check_gradient
 from nnmath.primitives import FirstArgMax, Maximum
 
 pytestmark = pytest.mark.tf

@@ -11,9 +11,9 @@ import pytest
 import sympy as sp
 
 from nnmath import ShapeError, claim, formula
-from nnmath.checks import verify
+from nnmath.checker.checks import verify
 from nnmath.worked import fmt
-from nnmath.descent import (
+from nnmath.update_rules import (
     CLASSIC_X,
     CLASSIC_Y,
     RULES,
@@ -211,7 +211,7 @@ def test_chapter4_prose_numbers_are_computed_numbers(ex4):
     assert not np.isfinite(ex4["rates"]["diverges"]["theta"]).all() or (
         ex4["rates"]["diverges"]["loss"][-1] > 1e3)
     # "about 46 times larger across the valley than along it"
-    from nnmath.descent import linreg_hessian
+    from nnmath.update_rules import linreg_hessian
 
     lam = np.linalg.eigvalsh(linreg_hessian(X, Y))
     assert round(lam[1] / lam[0]) == 46
@@ -222,7 +222,7 @@ def test_trap_scene_renders_at_low_quality(tmp_path):
     import av
 
     import chapters
-    from chapters.render import render_scene
+    from publishing.render import render_scene
 
     path = render_scene(chapters.get("gradient-descent"), "TrapScene", quality="l",
                         out_dir=tmp_path, cache=False)

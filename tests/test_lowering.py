@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from nnmath import ShapeError, UnknownNameError, formula, names
-from nnmath.cases import Case, cases_for, sample
-from nnmath.checks import TOLERANCES, compare
+from nnmath.checker.cases import Case, cases_for, sample
+from nnmath.checker.checks import TOLERANCES, compare
 from nnmath.lowering import loop_oracle
 
 REQUIRED = ["neuron", "dense", "sigmoid", "tanh", "relu", "leaky_relu", "softmax", "mse",
@@ -113,7 +113,7 @@ def test_latex_is_a_nonempty_equation(name):
 def test_relative_error_is_not_reported_below_the_absolute_tolerance():
     # regression: a float32 softmax row passed by atol yet printed a relative
     # error of 7.6e+263, from a reference probability of about 1e-300
-    from nnmath.checks import Tolerance
+    from nnmath.checker.checks import Tolerance
 
     tol = Tolerance(rtol=2e-5, atol=1e-6)
     max_abs, max_rel, ok = compare(np.array([0.5, 1e-8]), np.array([0.5, 1e-300]), tol)

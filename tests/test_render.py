@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 import chapters
-from chapters import render
-from chapters.render import RenderError, render_scene, scene_job
+from publishing import render
+from publishing.render import RenderError, render_scene, scene_job
 
 DATA = Path(__file__).parent / "data"
 

@@ -8,9 +8,9 @@ import json
 import pytest
 
 from nnmath import claim, claim_names, formula, names
-from nnmath.checks import check_forward, check_gradient, verify
+from nnmath.checker.checks import check_forward, check_gradient, verify
 from nnmath.primitives import sigmoid
-from nnmath.report import write_json, write_junit
+from nnmath.checker.report import write_json, write_junit
 
 pytestmark = pytest.mark.tf
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from nnmath import formula
-from nnmath.training import (
+from nnmath.runs.training import (
     Network,
     epoch_orders,
     init_params,
@@ -77,7 +77,7 @@ class _SummedBatch(Network):
 
 @pytest.mark.tf
 def test_keras_fit_follows_the_same_loss_trajectory(setup):
-    from nnmath import oracle
+    from nnmath.checker import oracle
 
     name, data, p0, epochs = setup
     hidden = p0["W1"].shape[0]
@@ -110,7 +110,7 @@ def test_keras_fit_follows_the_same_loss_trajectory(setup):
 def test_keras_agrees_for_relu_and_a_sigmoid_head():
     """Independent sigmoid outputs with binary cross-entropy, averaged over the
     batch and the classes as Keras does."""
-    from nnmath import oracle
+    from nnmath.checker import oracle
 
     data = load("iris")
     p0 = init_params(4, 8, 3, seed=1)

@@ -49,7 +49,7 @@ HEADS = {
 #: ReLU: SymPy folds a Piecewise inside the sum over hidden units out of that sum,
 #: leaving one condition (on a bound index) for every unit, so the composed
 #: expression would be wrong; training with ReLU evaluates the element-wise
-#: ``relu`` formula and its claim instead (:class:`nnmath.training.Network`).
+#: ``relu`` formula and its claim instead (:class:`nnmath.runs.training.Network`).
 COMPOSED = ("sigmoid", "tanh")
 _NETWORK = {"activation": Choice(COMPOSED), "head": Choice(tuple(HEADS))}
 #: the output head's TensorFlow loss on logits ``{z}``

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .base import Chapter
+from chapters.base import Chapter
 
 __all__ = ["FRAME_MARGIN", "DryRun", "dry_run", "dry_run_chapters"]
 
@@ -122,7 +122,7 @@ def dry_run(
 
     from nnmath import registry
 
-    from . import load_module
+    from chapters import load_module
     from .render import QUALITIES
 
     run = DryRun(scene_name)
@@ -178,7 +178,7 @@ def _dry_chapter(
     the other scenes still run."""
     import importlib
 
-    from . import load_file
+    from chapters import load_file
 
     chapter = load_file(path) if path else importlib.import_module(module).CHAPTER
     runs = {}

@@ -22,12 +22,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .base import SCENE, Chapter, check_prose
+from chapters.base import SCENE, Chapter, check_prose
 from .bundle import Bundle, bundle_scene
 from .cache import atomic_copy, atomic_write, file_sha
 from .render import render_chapters
 from .texsvg import typeset
-from .verification import Verified, chapter_checks
+from .gate import Verified, chapter_checks
 
 __all__ = ["build_site", "Badge", "badges", "page_html"]
 
@@ -229,10 +229,10 @@ def build_site(chapters: list[Chapter], out: Path, *, media: Path, cache: Path,
 
     The prose's placeholders are checked first (:class:`chapters.base.ProseError`,
     before anything is rendered).  ``safe`` escapes raw HTML in the prose.
-    The renders go through the gate (:func:`chapters.render.render_jobs`): a
+    The renders go through the gate (:func:`publishing.render.render_jobs`): a
     chapter whose declared maths or whose scenes' lookups fail verification
     stops the build, unless ``verify=False``, when its badges say FAILED.
-    ``run`` goes to :func:`chapters.render.render_jobs` (``workers``, ``executor``).
+    ``run`` goes to :func:`publishing.render.render_jobs` (``workers``, ``executor``).
     """
     note = on_step or (lambda ch, s: None)
     for ch in chapters:

@@ -13,8 +13,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from .claim import UPSTREAM, Claim
-from .formula import Formula
+from ..claim import UPSTREAM, Claim
+from ..formula import Formula
 
 __all__ = ["tensorflow", "forward", "gradient", "keras_trajectory", "OracleUnavailable"]
 

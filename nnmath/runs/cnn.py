@@ -23,8 +23,8 @@ from functools import cached_property, lru_cache
 import numpy as np
 
 from .data import bundled, stratified_split
-from .descent import THETA, optimizer
-from .registry import claim, formula
+from ..update_rules import THETA, optimizer
+from ..registry import claim, formula
 from .training import epoch_orders
 
 __all__ = [

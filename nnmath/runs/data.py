@@ -1,6 +1,6 @@
 """The real datasets the book trains on, from scikit-learn's bundled files.
 
-The one module of nnmath that imports scikit-learn (as :mod:`nnmath.oracle` is the
+The one module of nnmath that imports scikit-learn (as :mod:`nnmath.checker.oracle` is the
 one that imports TensorFlow): the data ship inside the package, so nothing is
 downloaded, ever.
 """

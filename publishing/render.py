@@ -8,14 +8,14 @@ executor can be passed instead without touching the chapters.
 
 A fresh process per scene is what makes the cache exact: while the scene renders,
 the registry records every formula and claim it looks up and ``sys.modules``
-every source file it imports (see :mod:`chapters.cache`).
+every source file it imports (see :mod:`publishing.cache`).
 
 Manim renders into a throw-away media directory; the finished file is kept in
 the cache (or staged beside its destination under a hidden temporary name), and
-only after the gate (:func:`chapters.verification.gate`) has verified what the
+only after the gate (:func:`publishing.gate.gate`) has verified what the
 chapter declares *and* what its scenes looked up is it moved into place with
 ``os.replace``: no render reaches ``media/`` ungated, and an interrupted render
-never leaves a half-written file where a good one was.  The local executor (:mod:`chapters.processes`) starts one
+never leaves a half-written file where a good one was.  The local executor (:mod:`publishing.processes`) starts one
 process per scene and stops them all at once on Ctrl-C or SIGTERM; a scene
 whose process dies fails alone, and the others finish.  What a killed run left
 (temporary folders, ``*.partial`` files) is removed by the next.  LaTeX runs
@@ -37,7 +37,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from .base import Chapter
+from chapters.base import Chapter
 from .cache import (
     CacheError,
     DamagedError,
@@ -50,7 +50,7 @@ from .cache import (
     temp_folder,
     writable_cache,
 )
-from .verification import Verified
+from .gate import Verified
 
 __all__ = [
     "FORMATS",
@@ -213,7 +213,7 @@ def scene_job(
 
 
 def _scene_class(job: SceneJob):
-    from . import load_module
+    from chapters import load_module
     from .processes import Stopped
 
     try:
@@ -331,7 +331,7 @@ def _staging(target: Path) -> Path:
     """A hidden name beside ``target`` for a finished file awaiting the gate.
 
     It carries the host and pid of the process that will place it (the worker's
-    parent), so :func:`chapters.cache.sweep_partials` removes it only once that
+    parent), so :func:`publishing.cache.sweep_partials` removes it only once that
     process is gone.
     """
     from .cache import _HOST
@@ -405,7 +405,7 @@ def _explain(job: SceneJob, exc: Exception) -> str:
 # -- running many jobs ---------------------------------------------------------
 def local_executor(jobs: int = 1):
     """``jobs`` worker processes, a fresh interpreter per scene (see
-    :class:`chapters.processes.FreshProcesses`); what a scene prints goes to
+    :class:`publishing.processes.FreshProcesses`); what a scene prints goes to
     standard error, never into the command's list of written files."""
     from .processes import FreshProcesses
 
@@ -460,7 +460,7 @@ def _discard(results) -> None:
 
 def _chapters_of(jobs: Sequence[SceneJob]) -> dict[tuple[str, str], Chapter]:
     """The chapter of each job's module (a book chapter, or a chapter file)."""
-    from . import load_file
+    from chapters import load_file
 
     found: dict[tuple[str, str], Chapter] = {}
     for job in jobs:
@@ -538,11 +538,11 @@ def render_jobs(
     """Run ``jobs``: cached ones are taken from the cache, the rest are rendered,
     and everything passes the gate before it is moved into place.
 
-    The gate (:func:`chapters.verification.gate`) verifies each chapter's
+    The gate (:func:`publishing.gate.gate`) verifies each chapter's
     declared formulas and claims before any scene runs, and then everything its
     scenes looked up (recorded while they rendered, or in their cache entries)
     before any file reaches its target; a failure raises
-    :class:`~chapters.verification.GateError` and nothing of that batch is placed.
+    :class:`~publishing.gate.GateError` and nothing of that batch is placed.
     ``verify=False`` (``--no-verify``) skips it.  Verifications are cached by
     content, so an unchanged chapter is not verified again.
 
@@ -554,7 +554,7 @@ def render_jobs(
     failures.  On an interrupt (Ctrl-C, SIGTERM) nothing more starts and every
     worker is stopped at once.
     """
-    from .verification import gate
+    from .gate import gate
 
     if executor is None:
         _check_workers(workers)  # a usage error before any work

@@ -5,7 +5,7 @@ loss on logits); the backward pass evaluates the *claims'* gradient formulas,
 layer by layer, exactly as the chain rule of :mod:`nnmath.library.mlp` states
 it: δ₂ from the loss claim, ∂W₂/∂b₂/∂a₁ from the dense claims, δ₁ from the
 activation claim, then ∂W₁/∂b₁.  The update is the registered ``sgd`` formula.
-Nothing here imports TensorFlow: :func:`nnmath.oracle.train_keras` runs the same
+Nothing here imports TensorFlow: :func:`nnmath.checker.oracle.train_keras` runs the same
 training in Keras, from the same initial weights and in the same batch order.
 """
 
@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .data import BUNDLED, bundled
-from .library.mlp import HEADS, check_network
-from .registry import claim, formula
+from ..library.mlp import HEADS, check_network
+from ..registry import claim, formula
 
 __all__ = [
     "DATASETS",

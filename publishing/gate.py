@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Callable, Iterable
 
-from .base import Chapter
+from chapters.base import Chapter
 
 __all__ = ["subjects", "cached_verification", "verification_key", "verify_cached",
            "GateError", "gate", "chapter_checks", "looked_up"]
@@ -79,7 +79,7 @@ def _subjects(formulas, claims) -> list[str]:
     """How the checks of these formulas and claims name their subjects: a
     formula with other than its default parameters is ``conv2d(stride=(2,2))``,
     and a claim about one brings that formula's checks too."""
-    from nnmath.checks import _subject
+    from nnmath.checker.checks import _subject
 
     return sorted({_subject(f) for f in [*formulas, *(c.formula for c in claims)]}
                   | {c.name for c in claims})
@@ -108,7 +108,7 @@ def _loaded(data, key: str, subjects: list[str]):
     subject without a check, a field of the wrong type): then it is run again."""
     from dataclasses import fields
 
-    from nnmath.checks import Check
+    from nnmath.checker.checks import Check
 
     if not (isinstance(data, dict) and data.get("layout") == LAYOUT
             and data.get("key") == key and data.get("subjects") == subjects
@@ -145,10 +145,10 @@ def verify_cached(formulas: list, claims: list, cache: Path | None, *,
     were verified by the very same code.
 
     Each check runs within ``timeout`` seconds (default
-    :data:`nnmath.deadline.DEFAULT_SECONDS`); a run in which one ran out of time
+    :data:`nnmath.checker.deadline.DEFAULT_SECONDS`); a run in which one ran out of time
     is not filed: the time a check takes says nothing about the maths."""
-    from nnmath.checks import verify
-    from nnmath.deadline import DEFAULT_SECONDS
+    from nnmath.checker.checks import verify
+    from nnmath.checker.deadline import DEFAULT_SECONDS
 
     from .cache import SceneCache
 
@@ -181,7 +181,7 @@ def cached_verification(chapters: Iterable[Chapter], cache: Path, *,
     A fresh run is also filed under each chapter's own key, so ``nnbook verify``
     followed by ``nnbook render chapter3`` verifies nothing twice.  A run in
     which a check ran out of time (``timeout`` seconds each, default
-    :data:`nnmath.deadline.DEFAULT_SECONDS`) is not filed: the time a check
+    :data:`nnmath.checker.deadline.DEFAULT_SECONDS`) is not filed: the time a check
     takes says nothing about the maths.
     """
     chapters = list(chapters)
@@ -228,7 +228,7 @@ def looked_up(uses: Iterable[tuple]) -> tuple[list, list]:
 def _beyond(chapter: Chapter, uses: Mapping[str, Iterable[tuple]]):
     """What the scenes looked up beyond the chapter's declared lists: (formulas,
     claims, scenes that used each, by subject label)."""
-    from nnmath.checks import _subject
+    from nnmath.checker.checks import _subject
 
     f_decl, c_decl = subjects([chapter])
     known = {id(f) for f in f_decl} | {id(c.formula) for c in c_decl}
@@ -272,7 +272,7 @@ def gate(chapter: Chapter, cache: Path | None, *,
     Without ``uses``: its declared formulas and claims.  With ``uses`` (scene →
     what it looked up while it rendered): everything beyond the declared lists.
     Every render goes through this twice, before and after the scenes run (see
-    :func:`chapters.render.render_jobs`).  Both verifications are cached by
+    :func:`publishing.render.render_jobs`).  Both verifications are cached by
     content, so re-renders verify nothing again.
     """
     if uses is None:
