@@ -9,7 +9,7 @@ For the book's digits CNN (x 64×8×8×1, w 3×3×1×8) and a mid-sized layer
 * our GFLOP/s as a fraction of NumPy's own matmul GFLOP/s (1024×1024, same
   dtype, same run), and, for context, a plain im2col + one GEMM;
 * the speed-up over a direct Python-loop evaluation of the formula: the loop
-  oracle (``nnmath.lowering.loop_oracle``) timed on a 1×5×5×2 input with a
+  oracle (``nnmath.checker.loop_oracle``) timed on a 1×5×5×2 input with a
   3×3×2×2 kernel and scaled by the ratio of multiply-adds;
 * max/avg pooling (2×2, stride 2) ÷ ``tf.nn.max_pool2d``/``avg_pool2d``.
 
@@ -31,8 +31,9 @@ import time
 import numpy as np
 
 from nnmath import formula
-from nnmath.lowering import loop_oracle, window
+from nnmath.checker.loop_oracle import loop_oracle
 from nnmath.checker.oracle import tensorflow
+from nnmath.kernels import keep_freed_memory, window
 
 CONV_SHAPES = (((64, 8, 8, 1), (3, 3, 1, 8)), ((64, 28, 28, 32), (3, 3, 32, 64)))
 POOL_SHAPES = ((64, 8, 8, 8), (64, 28, 28, 32))
@@ -216,4 +217,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    keep_freed_memory()  # as nnbook does: see nnmath.kernels
     main()

@@ -18,6 +18,7 @@ import numpy as np
 from nnmath import formula, names
 from nnmath.checker.cases import Case, sample
 from nnmath.checker.oracle import tensorflow
+from nnmath.kernels import keep_freed_memory
 
 
 def _median_seconds(fn, repeat: int) -> float:
@@ -55,4 +56,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    keep_freed_memory()  # as nnbook does: see nnmath.kernels
     main()

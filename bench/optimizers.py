@@ -20,6 +20,7 @@ import numpy as np
 from forward import _median_seconds  # bench/forward.py's timing, run from bench/
 from nnmath.update_rules import OPTIMIZERS
 from nnmath.checker.oracle import tensorflow
+from nnmath.kernels import keep_freed_memory
 
 
 def main() -> None:
@@ -56,4 +57,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    keep_freed_memory()  # as nnbook does: see nnmath.kernels
     main()

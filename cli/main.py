@@ -75,6 +75,14 @@ def _quiet():
     return redirect_stdout(sys.stderr)
 
 
+def _keep_freed_memory() -> None:
+    """This command evaluates formulas in bulk in this process (the checks, the
+    gate): keep freed memory mapped, see :func:`nnmath.kernels.keep_freed_memory`."""
+    from nnmath.kernels import keep_freed_memory
+
+    keep_freed_memory()
+
+
 def _chapters(names: tuple[str, ...]):
     """The chapters named (each once, in the order given), or all of them."""
     import chapters
@@ -246,6 +254,7 @@ def verify(chapter_names, json_path, junit_path, no_tf, timeout) -> int:
 
     from .table import CheckTable
 
+    _keep_freed_memory()
     reports = [p for p in (json_path, junit_path) if p is not None]
     to_stdout = [p for p in reports if is_stdout(p)]
     if len(to_stdout) > 1:
@@ -369,6 +378,7 @@ def render(chapter_names, quality, jobs, force, gif, fmt, bundle, out_dir, no_ve
     from publishing.render import RenderError, RenderFailed, check_tools, render_chapters
     from publishing.gate import GateError
 
+    _keep_freed_memory()
     if (bundle or gif) and fmt != "mp4":
         raise BadUsage("--bundle and --gif are made from the mp4; leave --format at mp4")
     chs = _chapters(chapter_names)
@@ -439,6 +449,7 @@ def build(chapter_names, quality, jobs, force, gif, out_dir, media_dir, no_verif
     from publishing.texsvg import TexError
     from publishing.gate import GateError
 
+    _keep_freed_memory()
     chs = _chapters(chapter_names)
     try:
         for ch in chs:  # a placeholder that names nothing: now, not after rendering

@@ -179,7 +179,9 @@ def _dry_chapter(
     import importlib
 
     from chapters import load_file
+    from nnmath.kernels import keep_freed_memory
 
+    keep_freed_memory()  # as a render worker: chapter 8's scenes train a CNN
     chapter = load_file(path) if path else importlib.import_module(module).CHAPTER
     runs = {}
     for scene in chapter.scenes if frames is None else frames:

@@ -349,9 +349,11 @@ def run_job(job: SceneJob) -> Rendered:
     what it looked up is what the gate verifies.
     """
     from nnmath import registry
+    from nnmath.kernels import keep_freed_memory
 
     from .cache import recorded_dependencies
 
+    keep_freed_memory()  # a worker evaluates formulas in bulk (chapter 8 trains)
     _validate(job.quality, job.fmt)
     check_tools()
     start = time.perf_counter()

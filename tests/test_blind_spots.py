@@ -34,7 +34,7 @@ from nnmath.checker.cases import (
 from nnmath.checker.checks import TOLERANCES, Tolerance, _accumulate, _Errors, compare, verify
 from nnmath.checker.deadline import CheckTimeout, time_limit
 from nnmath.formula import OutOfBounds, dims, indices
-from nnmath.lowering import loop_oracle
+from nnmath.checker.loop_oracle import loop_oracle
 from nnmath.checker.symbolic import prove
 
 DATA = Path(__file__).parent / "data"

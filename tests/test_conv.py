@@ -11,7 +11,8 @@ import sympy as sp
 
 from nnmath import ShapeError, claim, claim_names, formula
 from nnmath.checker.checks import check_lowering, verify
-from nnmath.lowering import reduce_window, window
+from nnmath.checker.loop_oracle import loop_oracle
+from nnmath.kernels import reduce_window, window
 from nnmath.primitives import present
 
 #: parameterisations that exercise stride > 1, 'same' with an odd total,
@@ -66,22 +67,22 @@ def test_conv2d_source_is_a_strided_window_contracted_by_a_blocked_gemm():
     ("ni,ni->n", [(5, 3), (5, 3)]),  # an axis in both and the output: einsum
 ])
 def test_contract_equals_einsum_across_block_boundaries(monkeypatch, spec, shapes):
-    from nnmath import lowering
+    from nnmath import kernels
 
     rng = np.random.default_rng(7)
     a, b = (rng.standard_normal(s) for s in shapes)
     b = b[..., ::-1]  # a non-contiguous view, like a window
-    monkeypatch.setattr(lowering, "GEMM_BLOCK_BYTES", 200)  # many blocks, a ragged last
-    got = lowering.contract(spec, a, b)
+    monkeypatch.setattr(kernels, "GEMM_BLOCK_BYTES", 200)  # many blocks, a ragged last
+    got = kernels.contract(spec, a, b)
     np.testing.assert_allclose(got, np.einsum(spec, a, b), rtol=1e-12, atol=1e-12)
-    f32 = lowering.contract(spec, a.astype(np.float32), b.astype(np.float32))
+    f32 = kernels.contract(spec, a.astype(np.float32), b.astype(np.float32))
     assert f32.dtype == np.float32
     # a bias (the last output axis) is added inside the blocks, broadcast as NumPy would
     bias = rng.standard_normal(got.shape[-1])
-    np.testing.assert_allclose(lowering.contract(spec, a, b, add=bias),
+    np.testing.assert_allclose(kernels.contract(spec, a, b, add=bias),
                                np.einsum(spec, a, b) + bias, rtol=1e-12, atol=1e-12)
     column = rng.standard_normal(got.shape[:1] + (1,) * (got.ndim - 1))
-    np.testing.assert_allclose(lowering.contract(spec, a, b, add=column),
+    np.testing.assert_allclose(kernels.contract(spec, a, b, add=column),
                                np.einsum(spec, a, b) + column, rtol=1e-12, atol=1e-12)
 
 
@@ -348,12 +349,12 @@ def test_window_reads_several_axes_with_one_padded_copy():
 
 
 def _shifted_calls(monkeypatch) -> list:
-    from nnmath import lowering
+    from nnmath import kernels
 
     calls = []
-    real = lowering._shifted_gemm
+    real = kernels._shifted_gemm
     monkeypatch.setattr(
-        lowering, "_shifted_gemm", lambda *a, **k: calls.append(a[1].shape) or real(*a, **k)
+        kernels, "_shifted_gemm", lambda *a, **k: calls.append(a[1].shape) or real(*a, **k)
     )
     return calls
 
@@ -369,10 +370,10 @@ def test_stride_one_conv2d_multiplies_shifted_rows_of_the_input(
 ):
     """The zero-copy path (one GEMM per kernel tap on a row range of x, β = 1)
     equals einsum on the same window, across row blocks, with a bias."""
-    from nnmath import lowering
+    from nnmath import kernels
 
     calls = _shifted_calls(monkeypatch)
-    monkeypatch.setattr(lowering, "GEMM_BLOCK_BYTES", 300)  # many blocks, a ragged last
+    monkeypatch.setattr(kernels, "GEMM_BLOCK_BYTES", 300)  # many blocks, a ragged last
     rng = np.random.default_rng(3)
     x = rng.normal(size=(3, 9, 11, 4)).astype(dtype)
     w = rng.normal(size=(3, 2, 4, 5)).astype(dtype)
@@ -380,13 +381,13 @@ def test_stride_one_conv2d_multiplies_shifted_rows_of_the_input(
     f = formula("conv2d", **params)
     got = f.numpy(x=x, w=w, b=b)
     assert calls, "the shifted-row path was not taken"
-    want = lowering.loop_oracle(f)(x=x.astype(float), w=w.astype(float), b=b.astype(float))
+    want = loop_oracle(f)(x=x.astype(float), w=w.astype(float), b=b.astype(float))
     assert got.dtype == dtype
     np.testing.assert_allclose(got, want, rtol=rtol, atol=rtol)
 
 
 def test_shifted_rows_leave_strided_flipped_and_integer_windows_to_im2col():
-    from nnmath.lowering import _shifted_rows
+    from nnmath.kernels import _shifted_rows
 
     x = np.random.default_rng(0).normal(size=(2, 12, 12, 4))
     order = (0, 1, 3, 2, 4, 5)  # as contract puts it: free n, i, j, then summed p, q, c
@@ -405,7 +406,7 @@ def test_shifted_rows_leave_strided_flipped_and_integer_windows_to_im2col():
     (np.float32, np.ones(2)),  # a float64 bias makes the product float64
 ])
 def test_mixed_dtypes_take_the_im2col_path(monkeypatch, small_dtype, add):
-    from nnmath import lowering
+    from nnmath import kernels
 
     calls = _shifted_calls(monkeypatch)
     x = np.random.default_rng(4).normal(size=(2, 12, 12, 3)).astype(np.float32)
@@ -415,7 +416,7 @@ def test_mixed_dtypes_take_the_im2col_path(monkeypatch, small_dtype, add):
     v = window(x, (1, (1, 1), (10, 3), 0), (2, (1, 1), (10, 3), 0))
     spec = "pqco,nipjqc->nijo"
     want = np.einsum(spec, w, v) + (0 if add is None else add)
-    got = lowering.contract(spec, w, v, add=add)
+    got = kernels.contract(spec, w, v, add=add)
     assert got.dtype == want.dtype
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
     assert not calls
@@ -427,32 +428,32 @@ def test_conv2d_gemm_is_numpys_own_blas(monkeypatch):
     import glob
     import os
 
-    from nnmath import lowering
+    from nnmath import kernels
 
     wheel = os.path.join(os.path.dirname(os.path.dirname(np.__file__)), "numpy.libs")
     if glob.glob(os.path.join(wheel, "*openblas*")):
-        assert lowering._numpy_blas_gemm(np.float32) is not None
-        assert lowering._numpy_blas_gemm(np.float64) is not None
+        assert kernels._numpy_blas_gemm(np.float32) is not None
+        assert kernels._numpy_blas_gemm(np.float64) is not None
     rng = np.random.default_rng(0)
     x, w = rng.normal(size=(2, 6, 6, 3)), rng.normal(size=(3, 3, 3, 2))
     f = formula("conv2d", padding="same", bias=False)
-    want = lowering.loop_oracle(f)(x=x, w=w)
+    want = loop_oracle(f)(x=x, w=w)
     calls = _shifted_calls(monkeypatch)
-    monkeypatch.setattr(lowering, "_numpy_blas_gemm", lambda dtype: None)
+    monkeypatch.setattr(kernels, "_numpy_blas_gemm", lambda dtype: None)
     np.testing.assert_allclose(f.numpy(x=x, w=w), want, rtol=1e-12, atol=1e-12)
     assert not calls
 
 
 @pytest.mark.parametrize("ufunc", [np.maximum, np.add])
 def test_reduce_window_in_threads_equals_one_thread(monkeypatch, ufunc):
-    from nnmath import lowering
+    from nnmath import kernels
 
     x = np.random.default_rng(2).normal(size=(7, 10, 10, 3))
     v = window(x, (1, (2, 1), (5, 2), 0), (2, (2, 1), (5, 2), 0))
-    monkeypatch.setattr(lowering, "THREAD_BYTES", 1 << 40)
+    monkeypatch.setattr(kernels, "THREAD_BYTES", 1 << 40)
     alone = reduce_window(v, (2, 4), ufunc)
-    monkeypatch.setattr(lowering, "THREAD_BYTES", 64)  # 7 rows over every core
-    assert lowering._threads()[0] >= 1
+    monkeypatch.setattr(kernels, "THREAD_BYTES", 64)  # 7 rows over every core
+    assert kernels._threads()[0] >= 1
     np.testing.assert_array_equal(reduce_window(v, (2, 4), ufunc), alone)
     np.testing.assert_array_equal(alone, (x.reshape(7, 5, 2, 5, 2, 3).max(axis=(2, 4))
                                           if ufunc is np.maximum else

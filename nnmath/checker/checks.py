@@ -21,7 +21,8 @@ from ..claim import UPSTREAM, Claim
 from .deadline import DEFAULT_SECONDS, CheckTimeout, time_limit
 from ..update_rules import KerasRule, NoKeras, updated_variable
 from ..formula import Formula
-from ..lowering import LoweringError, loop_oracle
+from ..lowering import LoweringError
+from .loop_oracle import loop_oracle
 from .symbolic import prove
 
 __all__ = ["Check", "Tolerance", "TOLERANCES", "verify", "compare", "comparison",
