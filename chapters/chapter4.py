@@ -22,16 +22,7 @@ from manim import (
 )
 
 from nnmath import ShapeError, tutorials
-from nnmath.update_rules import (
-    CLASSIC_X,
-    CLASSIC_Y,
-    RULES,
-    descend,
-    linreg_loss,
-    stability_limit,
-    surface,
-    tutorial_error_matrix,
-)
+from nnmath.runs.trajectories import CLASSIC_X, CLASSIC_Y, RULES, descend, linreg_loss, stability_limit, surface, tutorial_error_matrix
 from nnmath.registry import claim, formula
 from nnmath.worked import fmt, substituted_latex
 

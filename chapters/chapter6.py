@@ -20,14 +20,10 @@ from manim import (
     linear,
 )
 
-from nnmath.update_rules import (
-    OPTIMIZERS,
-    optimizer,
-    quadratic_gradient,
-    quadratic_loss,
-    race,
-)
-from nnmath.update_rules import surface as loss_grid
+from nnmath.runs.trajectories import quadratic_gradient, quadratic_loss, race
+
+from nnmath.update_rules import OPTIMIZERS, optimizer
+from nnmath.runs.trajectories import surface as loss_grid
 from nnmath.registry import formula
 from nnmath.worked import fmt, substituted_latex
 

@@ -13,19 +13,8 @@ import sympy as sp
 from nnmath import ShapeError, claim, formula
 from nnmath.checker.checks import verify
 from nnmath.worked import fmt
-from nnmath.update_rules import (
-    CLASSIC_X,
-    CLASSIC_Y,
-    RULES,
-    descend,
-    linreg_loss,
-    race,
-    sample_gradients,
-    stability_limit,
-    trajectory,
-    optimizer,
-    tutorial_error_matrix,
-)
+from nnmath.runs.trajectories import CLASSIC_X, CLASSIC_Y, RULES, descend, linreg_loss, race, sample_gradients, stability_limit, tutorial_error_matrix
+from nnmath.update_rules import trajectory, optimizer
 
 X, Y = CLASSIC_X, CLASSIC_Y
 
@@ -211,7 +200,7 @@ def test_chapter4_prose_numbers_are_computed_numbers(ex4):
     assert not np.isfinite(ex4["rates"]["diverges"]["theta"]).all() or (
         ex4["rates"]["diverges"]["loss"][-1] > 1e3)
     # "about 46 times larger across the valley than along it"
-    from nnmath.update_rules import linreg_hessian
+    from nnmath.runs.trajectories import linreg_hessian
 
     lam = np.linalg.eigvalsh(linreg_hessian(X, Y))
     assert round(lam[1] / lam[0]) == 46

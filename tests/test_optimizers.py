@@ -151,7 +151,7 @@ def ex6():
 
 def test_race_paths_are_trajectories_of_the_registered_rules(ex6):
     from chapters import chapter6
-    from nnmath.update_rules import quadratic_gradient
+    from nnmath.runs.trajectories import quadratic_gradient
 
     grad = quadratic_gradient(chapter6.A)
     for name, hyper in chapter6.SETTINGS.items():
