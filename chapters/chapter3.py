@@ -37,6 +37,8 @@ from .blocks import (
     fmt,
     label,
     legend,
+    shown,
+    table,
     title,
     verdict,
 )
@@ -148,34 +150,6 @@ def tutorial_verdict() -> list[str]:
         return [check_forward(wrong, dtype).line for dtype in ("float64", "float32")]
     except OracleUnavailable as exc:
         return [f"{wrong.name} [tensorflow-forward]: not run: {exc}"]
-
-
-def shown(x: float) -> str:
-    """A number as the scenes print it; IEEE's inf and nan spelled out."""
-    if np.isnan(x):
-        return "NaN"
-    if np.isinf(x):
-        return "\u221e" if x > 0 else "\u2212\u221e"
-    return fmt(x).replace("-", "\u2212")
-
-
-def table(
-    rows: list[list[str]], colors: list | None = None, *, font_size: float = 24
-) -> VGroup:
-    """Rows of text in aligned columns; the first column is the row's name."""
-    cells = VGroup()
-    for r, row in enumerate(rows):
-        color = (colors or [None] * len(rows))[r] or "#FFFFFF"
-        for c, text in enumerate(row):
-            cells.add(
-                label(text, font_size=font_size, color=GREY_B if c == 0 else color)
-            )
-    return cells.arrange_in_grid(
-        rows=len(rows),
-        cols=len(rows[0]),
-        buff=(0.5, 0.28),
-        col_alignments="l" + "r" * (len(rows[0]) - 1),
-    )
 
 
 class LossCurvesScene(Scene):

@@ -30,7 +30,7 @@ from manim import (
     rgb_to_color,
 )
 
-from .diagrams import COLORS, LABEL_SIZE, NUMBER_SIZE, fit, label, number
+from .text import COLORS, LABEL_SIZE, NUMBER_SIZE, fit, label, number
 
 __all__ = [
     "ArrayImage",

@@ -29,7 +29,7 @@ from manim import (
     rgb_to_color,
 )
 
-from .diagrams import number
+from .text import number
 
 __all__ = ["LossSurface", "contour_segments", "heat_rgb", "levels_for"]
 
