@@ -26,8 +26,8 @@ from ..formula import Formula, Input, indices
 from ..params import Choice
 from ..registry import claim, formula, register, register_claims
 from ._symbols import I, J, K, N, i, j, k, n
+from .activations import TF_FUNCTION
 from .activations import z as _z_scalar
-from .layers import _TF_ACT
 
 __all__ = [
     "HEADS",
@@ -146,7 +146,7 @@ class _Net:
 
 
 def _tf(activation: str, head: str, z1: str) -> str:
-    a1 = f"{_TF_ACT[activation]}({z1})"
+    a1 = f"{TF_FUNCTION[activation]}({z1})"
     return _TF_LOSS[head].format(z=f"tf.matmul({a1}, W2, transpose_b=True) + b2")
 
 
