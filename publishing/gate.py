@@ -14,7 +14,7 @@ from typing import Callable, Iterable
 from chapters.base import Chapter
 
 __all__ = ["subjects", "cached_verification", "verification_key", "verify_cached",
-           "GateError", "gate", "chapter_checks", "looked_up"]
+           "GateError", "gate", "chapter_checks", "looked_up", "engine_files"]
 
 
 def subjects(chapters: Iterable[Chapter], *, whole_library: bool = False):
@@ -42,14 +42,30 @@ def subjects(chapters: Iterable[Chapter], *, whole_library: bool = False):
 
 
 # -- cached verification ---------------------------------------------------------
-def _engine_digest() -> str:
-    """The checker's own code: every nnmath source file except the formula library,
-    which the subjects' fingerprints already cover."""
-    from .cache import ROOT, file_sha, text_sha
+def engine_files() -> list[Path]:
+    """The checker's own code: every source file of nnmath except the formula
+    library (the subjects' fingerprints cover it) and the example and training
+    runs (the checker imports none of them; a test holds it to that).  Found
+    through the imported packages, so a module that moves is still covered."""
+    import nnmath
+    import nnmath.runs
 
-    engine = ROOT / "nnmath"
-    files = sorted(p for p in engine.rglob("*.py") if "library" not in p.relative_to(engine).parts)
-    return text_sha("".join(f"{p.name}:{file_sha(p)}" for p in files))
+    from .cache import fingerprinted_root, package_dir
+
+    left_out = (fingerprinted_root(), package_dir(nnmath.runs))
+    return sorted(p for p in package_dir(nnmath).rglob("*.py")
+                  if not any(p.is_relative_to(x) for x in left_out))
+
+
+def _engine_digest() -> str:
+    """One hash of :func:`engine_files` (a checker change re-verifies)."""
+    import nnmath
+
+    from .cache import file_sha, package_dir, text_sha
+
+    root = package_dir(nnmath)
+    return text_sha("".join(f"{p.relative_to(root)}:{file_sha(p)}"
+                            for p in engine_files()))
 
 
 def verification_key(formulas, claims, *, oracle: bool = True) -> str:
