@@ -229,7 +229,11 @@ def _report_path(ctx, param, value):
               metavar="SECONDS",
               help="Time limit of each check; one that runs out FAILs and the others "
               "go on. [default: 120]")
-def verify(chapter_names, json_path, junit_path, no_tf, timeout) -> int:
+@click.option("--media", "media_dir", type=click.Path(file_okay=False), callback=_folder,
+              default="media", show_default=True,
+              help="The media folder whose cache (DIR/.cache, or $NNBOOK_CACHE) files "
+              "the results, so that render and build there verify nothing again.")
+def verify(chapter_names, json_path, junit_path, no_tf, timeout, media_dir) -> int:
     """Prove every claim of the chapters (by default: all chapters and every formula).
 
     Symbolically on a small instance, against TensorFlow (float64 and float32)
@@ -240,9 +244,6 @@ def verify(chapter_names, json_path, junit_path, no_tf, timeout) -> int:
 
     Example: nnbook verify chapter1 --json reports/verify.json
     """
-    from publishing.cache import cache_root
-    from publishing.gate import cached_verification, subjects
-    from nnmath.checker.checks import skipped
     from nnmath.checker.report import (
         ReportError,
         check_destination,
@@ -251,6 +252,8 @@ def verify(chapter_names, json_path, junit_path, no_tf, timeout) -> int:
         write_json,
         write_junit,
     )
+
+    from publishing.gate import verify_chapters
 
     from .table import CheckTable
 
@@ -269,19 +272,13 @@ def verify(chapter_names, json_path, junit_path, no_tf, timeout) -> int:
         raise Failure(str(exc)) from None
     chs = _chapters(chapter_names)
     if os.environ.get("NNBOOK_CACHE"):  # a cache the user chose must be usable
-        _open_cache(Path("media"))
+        _open_cache(media_dir)
     table = CheckTable(out=sys.stderr if to_stdout else None)
     try:  # always checked afresh; filed in the cache so render and build reuse it
         with _quiet():
-            checks, _ = cached_verification(chs, cache_root(Path("media")), force=True,
-                                            whole_library=not chapter_names,
-                                            oracle=not no_tf, on_check=table.add,
-                                            on_start=table.start, timeout=timeout)
-        if no_tf:  # what was not checked is listed, and counted, as such
-            left_out = skipped(*subjects(chs, whole_library=not chapter_names))
-            for c in left_out:
-                table.add(c)
-            checks = checks + left_out
+            checks = verify_chapters(chs, media_dir, whole_library=not chapter_names,
+                                     oracle=not no_tf, on_check=table.add,
+                                     on_start=table.start, timeout=timeout)
     finally:
         table.close()
     ids = [c.id for c in chs]
@@ -375,7 +372,8 @@ def render(chapter_names, quality, jobs, force, gif, fmt, bundle, out_dir, no_ve
       nnbook render path/to/my_chapter.py
     """
     from publishing.paths import ensure_writable
-    from publishing.render import RenderError, RenderFailed, check_tools, render_chapters
+    from publishing.render import RenderFailed, render_chapters
+    from publishing.tools import RenderError, check_tools
     from publishing.gate import GateError
 
     _keep_freed_memory()
@@ -401,14 +399,11 @@ def render(chapter_names, quality, jobs, force, gif, fmt, bundle, out_dir, no_ve
                 rendered, failed = [r for r in exc.rendered if not r.error], exc
             written = [r.path for r in rendered]
             if bundle or gif:
-                from publishing.bundle import bundle_scene, write_snippets
+                from publishing.bundle import bundle_chapters
 
-                for ch in chs:
-                    made = [bundle_scene(r.path, gif=gif, cache=cache, force=force)
-                            for r in rendered if r.path.parent.name == ch.id]
-                    for b in made:
-                        written += [b.webm, b.poster] + ([b.gif] if b.gif else [])
-                    written.append(write_snippets(out_dir / ch.id, made, ch.title))
+                for path in bundle_chapters(chs, rendered, out_dir, gif=gif,
+                                            cache=cache, force=force):
+                    written.append(path)
         except (RenderError, GateError, ValueError, OSError) as exc:
             failed = exc
     for path in written:
@@ -444,7 +439,7 @@ def build(chapter_names, quality, jobs, force, gif, out_dir, media_dir, no_verif
     """
     from chapters.base import ProseError, check_prose
     from publishing.paths import ensure_writable
-    from publishing.render import RenderError, check_tools
+    from publishing.tools import RenderError, check_tools
     from publishing.site import build_site
     from publishing.texsvg import TexError
     from publishing.gate import GateError

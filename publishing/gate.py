@@ -14,7 +14,8 @@ from typing import Callable, Iterable
 from chapters.base import Chapter
 
 __all__ = ["subjects", "cached_verification", "verification_key", "verify_cached",
-           "GateError", "gate", "chapter_checks", "looked_up", "engine_files"]
+           "GateError", "gate", "chapter_checks", "looked_up", "engine_files",
+           "verify_chapters"]
 
 
 def subjects(chapters: Iterable[Chapter], *, whole_library: bool = False):
@@ -213,6 +214,34 @@ def cached_verification(chapters: Iterable[Chapter], cache: Path, *,
             _store(folder / f"{verification_key(f, c, oracle=oracle)}.json",
                    [k for k in checks if k.subject in names], f, c)
     return checks, cached
+
+
+def verify_chapters(chapters: Iterable[Chapter], media: Path, *,
+                    whole_library: bool = False, oracle: bool = True,
+                    on_check: Callable | None = None, on_start: Callable | None = None,
+                    timeout: float | None = None) -> list:
+    """``nnbook verify``: every check of ``chapters`` (and of the whole library
+    with ``whole_library``), run afresh and filed in the cache of ``media`` (see
+    :func:`publishing.cache.cache_root`: ``media/.cache`` or ``$NNBOOK_CACHE``),
+    so that render and build there verify nothing again.  With ``oracle=False``
+    the TensorFlow checks are not run: they come back as rows marked skipped
+    (each also passed to ``on_check``), so a report says what was left out."""
+    from nnmath.checker.checks import skipped
+
+    from .cache import cache_root
+
+    chapters = list(chapters)
+    checks, _ = cached_verification(chapters, cache_root(media), force=True,
+                                    whole_library=whole_library, oracle=oracle,
+                                    on_check=on_check, on_start=on_start,
+                                    timeout=timeout)
+    if not oracle:
+        left_out = skipped(*subjects(chapters, whole_library=whole_library))
+        for c in left_out:
+            if on_check:
+                on_check(c)
+        checks = checks + left_out
+    return checks
 
 
 # -- the gate ----------------------------------------------------------------------

@@ -28,7 +28,6 @@ import concurrent.futures as cf
 import dataclasses
 import importlib
 import os
-import shutil
 import sys
 import threading
 import time
@@ -51,17 +50,16 @@ from .cache import (
     writable_cache,
 )
 from .gate import Verified
+from .tools import RenderError, check_tools
 
 __all__ = [
     "FORMATS",
     "MAX_WORKERS",
     "QUALITIES",
-    "REQUIRED_TOOLS",
     "RenderError",
     "RenderFailed",
     "SceneJob",
     "Rendered",
-    "check_latex",
     "check_tools",
     "local_executor",
     "render_chapters",
@@ -81,21 +79,11 @@ QUALITIES = {
 }
 #: output formats, named as Manim names them; png is the scene's last frame
 FORMATS = ("mp4", "webm", "mov", "gif", "png")
-#: programs MathTex needs, and how to get them (Debian/Ubuntu package names)
-REQUIRED_TOOLS = {
-    "latex": "texlive-latex-base texlive-latex-extra texlive-fonts-recommended "
-    "texlive-science cm-super-minimal",
-    "dvisvgm": "dvisvgm",
-}
 
 
 #: the most scenes rendered at once (each process holds Manim and its frames,
 #: a few hundred MB); more is a usage error, not an out-of-memory machine
 MAX_WORKERS = 64
-
-
-class RenderError(RuntimeError):
-    """A render that cannot run or failed; the message says what to do."""
 
 
 class RenderFailed(RenderError):
@@ -165,30 +153,6 @@ def _validate(quality: str, fmt: str) -> None:
         )
     if fmt not in FORMATS:
         raise ValueError(f"invalid format {fmt!r}; valid: {', '.join(FORMATS)}")
-
-
-def check_latex(doing: str = "render") -> None:
-    """Raise :class:`RenderError` if ``latex`` or ``dvisvgm`` is missing: every
-    equation, in a video or on a web page, goes through them."""
-    missing = [tool for tool in REQUIRED_TOOLS if shutil.which(tool) is None]
-    if missing:
-        packages = " ".join(REQUIRED_TOOLS[t] for t in missing)
-        raise RenderError(
-            f"cannot {doing}: {', '.join(missing)} not found on PATH; "
-            f"install it (apt-get install {packages}, or ./run.sh setup)"
-        )
-
-
-def check_tools() -> None:
-    """Raise :class:`RenderError` if a program or library rendering needs is missing."""
-    check_latex()
-    try:  # Manim encodes video with PyAV's bundled FFmpeg, not an ffmpeg program
-        import av  # noqa: F401
-    except ImportError as exc:
-        raise RenderError(
-            f"cannot render: the video encoder PyAV (av) does not import "
-            f"({exc}); reinstall it with ./run.sh setup"
-        ) from None
 
 
 def scene_job(

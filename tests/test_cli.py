@@ -145,13 +145,25 @@ def test_doctor_reports_each_dependency(run):
         assert name in result.output
 
 
+def test_verify_files_its_results_in_the_media_folder_it_is_given(run, tmp_path,
+                                                                  monkeypatch):
+    """The verification cache is the one render and build use for that folder
+    (DIR/.cache), not a media/ in whatever the current folder is."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("NNBOOK_CACHE", raising=False)
+    result = run("verify", "chapter2", "--no-tf", "--media", str(tmp_path / "elsewhere"))
+    assert result.exit_code == 3, result.output
+    assert list((tmp_path / "elsewhere" / ".cache" / "verify").glob("*.json"))
+    assert not (tmp_path / "media").exists()
+
+
 def test_missing_latex_is_one_line_before_any_render(run, monkeypatch, tmp_path):
     import shutil
 
-    import publishing.render as render
+    import publishing.tools as tools
 
     real_which = shutil.which
-    monkeypatch.setattr(render.shutil, "which",
+    monkeypatch.setattr(tools.shutil, "which",
                         lambda name: None if name in ("latex", "dvisvgm") else real_which(name))
     result = run("render", "chapter1", "-o", str(tmp_path / "out"))
     _one_line_error(result, "latex", "not found", "apt-get install")

@@ -45,7 +45,9 @@ def test_job_is_picklable_and_targets_chapter_dir(ch1, tmp_path):
 
 
 def test_missing_latex_is_a_one_line_render_error(monkeypatch):
-    monkeypatch.setattr(render.shutil, "which", lambda tool: None)
+    from publishing import tools
+
+    monkeypatch.setattr(tools.shutil, "which", lambda tool: None)
     with pytest.raises(RenderError) as info:
         render.check_tools()
     message = str(info.value)

@@ -189,10 +189,10 @@ def test_poster_is_a_still_frame_not_the_inkiest_cross_fade(tmp_path):
 
 def test_typesetting_without_latex_is_the_render_error_naming_the_packages(
         tmp_path, monkeypatch):
-    from publishing import render
+    from publishing import tools
     from publishing.render import RenderError
 
-    monkeypatch.setattr(render.shutil, "which", lambda tool: None)
+    monkeypatch.setattr(tools.shutil, "which", lambda tool: None)
     with pytest.raises(RenderError, match=r"cannot typeset equations: latex, dvisvgm "
                                           r"not found on PATH; install it \(apt-get"):
         typeset([("x", False)], tmp_path)
