@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from helpers import assert_close_to_tensorflow
+
 from chapters import chapter7, chapter8
 from nnmath.runs.cnn import CNN, digits_split, trained
 from nnmath.registry import claim, formula
@@ -296,24 +298,24 @@ def test_cnn_loss_and_gradients_match_tensorflow():
             tf.keras.losses.categorical_crossentropy(y, z2, from_logits=True)
         )
     expected = tape.gradient(loss, t)
-    assert cnn.loss(acts, y) == pytest.approx(float(loss), rel=1e-12)
+    assert_close_to_tensorflow(cnn.loss(acts, y), float(loss), "tensorflow-forward",
+                               "float64", what="loss")
     for k in params:
-        np.testing.assert_allclose(
-            grads[k], expected[k].numpy(), rtol=1e-9, atol=1e-12, err_msg=k
-        )
+        assert_close_to_tensorflow(grads[k], expected[k].numpy(), "tensorflow-gradient",
+                                   "float64", what=k)
 
 
 # -- rendering -------------------------------------------------------------------------
 @pytest.mark.render
 def test_edge_scene_renders_at_low_quality(tmp_path):
-    from test_render import _video_facts
+    from helpers import video_facts
 
     from publishing.render import render_scene
 
     path = render_scene(chapter7.CHAPTER, "EdgeScene", quality="l", out_dir=tmp_path)
     assert path == tmp_path / "chapter7" / "EdgeScene.mp4"
     assert path.is_file()
-    width, height, duration, middle = _video_facts(path)
+    width, height, duration, middle = video_facts(path)
     assert (width, height) == (854, 480)
     assert 5 < duration < 25
     assert middle.std() > 20, "the middle frame is blank"

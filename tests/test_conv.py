@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 import sympy as sp
 
+from helpers import VARIANTS, shifted_calls
+
 from nnmath import ShapeError, claim, claim_names, formula
 from nnmath.checker.checks import check_lowering, verify
 from nnmath.checker.loop_oracle import loop_oracle
@@ -17,28 +19,6 @@ from nnmath.primitives import present
 
 #: parameterisations that exercise stride > 1, 'same' with an odd total,
 #: dilation > 1, explicit padding and multiple channels
-VARIANTS = [
-    ("conv2d", {}),
-    ("conv2d", {"stride": 1, "padding": "same"}),
-    ("conv2d", {"stride": 2, "padding": "same"}),
-    ("conv2d", {"dilation": 2, "padding": ((1, 0), (2, 1))}),
-    ("conv2d", {"stride": (2, 1), "bias": False}),
-    # strides whose output sizes floats got wrong, with dilation and every padding
-    ("conv2d", {"stride": 3}),
-    ("conv2d", {"stride": (5, 7), "dilation": (1, 3), "padding": "same"}),
-    ("conv2d", {"stride": (6, 3), "dilation": 2, "padding": ((2, 0), (1, 3))}),
-    ("max_pool2d", {}),
-    ("max_pool2d", {"pool_size": 3, "stride": 2, "padding": "same"}),
-    ("max_pool2d", {"pool_size": 2, "stride": 3}),
-    ("max_pool2d", {"pool_size": (2, 3), "stride": (3, 1), "padding": ((1, 0), (0, 2))}),
-    ("avg_pool2d", {}),
-    ("avg_pool2d", {"pool_size": 3, "stride": 2, "padding": "same"}),
-    ("avg_pool2d", {"pool_size": (5, 2), "stride": (7, 5)}),
-    ("avg_pool2d", {"pool_size": (2, 3), "stride": (3, 1), "padding": ((1, 0), (0, 2))}),
-    ("flatten", {}),
-]
-
-
 @pytest.mark.parametrize(("name", "params"), VARIANTS)
 def test_lowering_equals_the_loop_oracle(name, params):
     check = check_lowering(formula(name, **params))
@@ -348,17 +328,6 @@ def test_window_reads_several_axes_with_one_padded_copy():
         np.testing.assert_array_equal(d[:, u, p, j, q], want)
 
 
-def _shifted_calls(monkeypatch) -> list:
-    from nnmath import kernels
-
-    calls = []
-    real = kernels._shifted_gemm
-    monkeypatch.setattr(
-        kernels, "_shifted_gemm", lambda *a, **k: calls.append(a[1].shape) or real(*a, **k)
-    )
-    return calls
-
-
 @pytest.mark.parametrize("dtype, rtol", [(np.float64, 1e-12), (np.float32, 1e-5)])
 @pytest.mark.parametrize("params", [
     {"padding": "same"},
@@ -372,7 +341,7 @@ def test_stride_one_conv2d_multiplies_shifted_rows_of_the_input(
     equals einsum on the same window, across row blocks, with a bias."""
     from nnmath import kernels
 
-    calls = _shifted_calls(monkeypatch)
+    calls = shifted_calls(monkeypatch)
     monkeypatch.setattr(kernels, "GEMM_BLOCK_BYTES", 300)  # many blocks, a ragged last
     rng = np.random.default_rng(3)
     x = rng.normal(size=(3, 9, 11, 4)).astype(dtype)
@@ -408,7 +377,7 @@ def test_shifted_rows_leave_strided_flipped_and_integer_windows_to_im2col():
 def test_mixed_dtypes_take_the_im2col_path(monkeypatch, small_dtype, add):
     from nnmath import kernels
 
-    calls = _shifted_calls(monkeypatch)
+    calls = shifted_calls(monkeypatch)
     x = np.random.default_rng(4).normal(size=(2, 12, 12, 3)).astype(np.float32)
     w = np.random.default_rng(5).normal(size=(3, 3, 3, 2)).astype(small_dtype)
     if small_dtype is np.complex128:
@@ -438,7 +407,7 @@ def test_conv2d_gemm_is_numpys_own_blas(monkeypatch):
     x, w = rng.normal(size=(2, 6, 6, 3)), rng.normal(size=(3, 3, 3, 2))
     f = formula("conv2d", padding="same", bias=False)
     want = loop_oracle(f)(x=x, w=w)
-    calls = _shifted_calls(monkeypatch)
+    calls = shifted_calls(monkeypatch)
     monkeypatch.setattr(kernels, "_numpy_blas_gemm", lambda dtype: None)
     np.testing.assert_allclose(f.numpy(x=x, w=w), want, rtol=1e-12, atol=1e-12)
     assert not calls

@@ -37,7 +37,7 @@ def test_wrong_sigmoid_derivative_fails_against_tensorflow():
 
 
 def test_unshifted_softmax_fails_against_tensorflow_at_large_logits():
-    from test_claims import unshifted_softmax
+    from helpers import unshifted_softmax
 
     check = check_forward(unshifted_softmax(), "float64")
     assert not check.passed
