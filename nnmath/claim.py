@@ -51,8 +51,7 @@ class Claim:
             name = f.symbol or rf"\operatorname{{{f.name}}}"
             return rf"{name}'\left({latex(f.var)}\right) = {latex(self.rhs)}"
         wrt = sp.IndexedBase(self.wrt)[self.indices] if self.indices else sp.Symbol(self.wrt)
-        out = "L" if not f.indices else "L"
-        return rf"\frac{{\partial {out}}}{{\partial {latex(wrt)}}} = {latex(self.rhs)}"
+        return rf"\frac{{\partial L}}{{\partial {latex(wrt)}}} = {latex(self.rhs)}"
 
     @property
     def upstream(self) -> Input | None:

@@ -1,8 +1,8 @@
 """The Formula: one named equation, written once in indexed SymPy form.
 
 Everything else about a formula is derived from ``expr``: its LaTeX, its lowered
-NumPy function and source, and (in :mod:`nnmath.instances`) the concrete scalar
-equations that the symbolic checks differentiate.
+NumPy function and source (:mod:`nnmath.lowering`), and the concrete scalar
+equations that the symbolic checks differentiate (:mod:`nnmath.checker.symbolic`).
 """
 
 from __future__ import annotations

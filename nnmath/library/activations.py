@@ -15,7 +15,7 @@ from ..formula import Formula, Input
 from ..primitives import MaxShift, sigmoid as _sigma
 from ..params import Real
 from ..registry import formula, register, register_claims
-from ._symbols import K, N, i, j, k, n
+from ._symbols import K, i, j, k, n
 
 z = sp.Symbol("z", real=True)
 alpha = sp.Symbol("alpha", positive=True)
@@ -116,7 +116,6 @@ def _softmax() -> Formula:
 def _claims() -> list[Claim]:
     s = _sigma(z)
     g = sp.IndexedBase("g")
-    zb = sp.IndexedBase("z")
     a = formula("softmax").expr
     return [
         Claim("sigmoid'", formula("sigmoid"), "z", s * (1 - s), "σ'(z) = σ(z)(1 − σ(z))"),
