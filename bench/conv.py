@@ -114,7 +114,8 @@ def _blas() -> str:
     blas = next((i for i in threadpool_info() if "numpy" in i["filepath"]), None)
     if blas is None:
         return "NumPy's BLAS: not found by threadpoolctl"
-    line = f"NumPy's BLAS: {blas['internal_api']} {blas['version']}, kernel {blas.get('architecture', '?')}"
+    kernel = blas.get("architecture", "?")
+    line = f"NumPy's BLAS: {blas['internal_api']} {blas['version']}, kernel {kernel}"
     pin = os.environ.get("OPENBLAS_CORETYPE")
     if pin:
         env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_CORETYPE"}
@@ -139,7 +140,8 @@ def main() -> None:
     per_mac = _loop_seconds_per_mac()
     print(f"loop oracle: {per_mac * 1e6:.1f} µs per multiply-add (1×5×5×2 ∗ 3×3×2×2)")
     print(
-        f"min of {args.repeat} interleaved runs; ours = formula('conv2d', padding='same')"
+        f"min of {args.repeat} interleaved runs; "
+        "ours = formula('conv2d', padding='same')"
     )
     print(
         f"{'conv2d x, w':34s} {'dtype':8s} {'ours':>9s} {'tf':>9s} {'÷tf':>6s} "
@@ -175,7 +177,8 @@ def main() -> None:
         print(f"  NumPy matmul 1024² {dtype}: {mm_gflops:.1f} GFLOP/s")
 
     print(
-        f"\n{'pooling 2×2 stride 2':34s} {'dtype':8s} {'ours':>9s} {'tf':>9s} {'÷tf':>6s}"
+        f"\n{'pooling 2×2 stride 2':34s} {'dtype':8s} "
+        f"{'ours':>9s} {'tf':>9s} {'÷tf':>6s}"
     )
     pool_ratios = []
     for name, tf_op in (
@@ -207,7 +210,8 @@ def main() -> None:
         f"{_verdict(worst_tf <= BARS['tf'])}"
     )
     print(
-        f"bar: conv2d ≥ {BARS['loop']:.0f}× faster than the loop: worst {worst_loop:.0f}× "
+        f"bar: conv2d ≥ {BARS['loop']:.0f}× faster than the loop: "
+        f"worst {worst_loop:.0f}× "
         f"{_verdict(worst_loop >= BARS['loop'])}"
     )
     print(

@@ -55,7 +55,8 @@ def neuron_equations(ex: dict) -> tuple[str, str]:
 
 
 def layer_equations(ex: dict, layer: int, at: int = 0) -> tuple[str, str]:
-    """Layer ``layer`` (1 or 2) as ``z = Wx + b``: symbolic, and row ``at`` with numbers."""
+    """Layer ``layer`` (1 or 2) as ``z = Wx + b``: symbolic, and row ``at`` with
+    numbers."""
     x = ex["x"] if layer == 1 else ex["a1"]
     arrays = {"x": x, "W": ex[f"W{layer}"], "b": ex[f"b{layer}"]}
     f = formula("dense")

@@ -119,7 +119,8 @@ def slip() -> dict:
     """The tutorials' σ′(a) for σ′(z), on this chapter's flower and weights with
     the sigmoid hidden layer the tutorials use.
 
-    The tutorial's numbers come from its own code (:func:`nnmath.runs.tutorials.train_step`),
+    The tutorial's numbers come from its own code
+    (:func:`nnmath.runs.tutorials.train_step`),
     the right ones from the proved claims, and the verdict from the checker run on
     the claim that code states (:func:`nnmath.runs.tutorials.d_hidden_claim`).
     """

@@ -223,7 +223,8 @@ class SlidingWindowScene(Scene):
             if n < len(data["written"]):
                 row = EquationPanel(
                     data["written"][n],
-                    caption=f"output ({i}, {j}): each weight × the input under it, summed",
+                    caption=f"output ({i}, {j}): each weight × the input under it, "
+                    "summed",
                     max_width=13.4,
                     font_size=30,
                 ).move_to(panel)
@@ -327,7 +328,8 @@ class EdgeScene(Scene):
         edges = ex["edges"]
         head = title(
             "Edges of a real digit",
-            f"digit #{SAMPLE} (a {ex['target']}), Sobel kernels, stride 1, 'same' padding",
+            f"digit #{SAMPLE} (a {ex['target']}), Sobel kernels, stride 1, "
+            "'same' padding",
         )
         self.play(FadeIn(head), run_time=0.6)
         image = ArrayImage(

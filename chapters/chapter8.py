@@ -252,8 +252,9 @@ class CNNForwardScene(Scene):
         data = example()["cnn"]
         head = title(
             f"A trained CNN: test accuracy {100 * data['test_accuracy']:.1f} %",
-            f"on {data['test_size']} held-out digits; here test digit #{data['sample']} "
-            f"(a {data['target']}); 4 of its 8 feature maps",
+            f"on {data['test_size']} held-out digits; "
+            f"here test digit #{data['sample']} (a {data['target']}); "
+            "4 of its 8 feature maps",
         )
         self.play(FadeIn(head), run_time=0.6)
         digit = ArrayImage(

@@ -273,7 +273,8 @@ SHIFT_MAX_WASTE = 1.5
 
 @dataclass(frozen=True)
 class _Shift:
-    """A window view read as shifted row ranges of one matrix: see :func:`_shifted_rows`."""
+    """A window view read as shifted row ranges of one matrix (see
+    :func:`_shifted_rows`)."""
 
     channel: int  # which summed axis is the contiguous one
     rows: int  # rows computed: the grid the free axes span, gaps included

@@ -207,7 +207,8 @@ class NumpyLowering:
         return self._read(str(e.base), axes, self.fill, strict)
 
     def _read(self, code: str, axes: list, fill: str, strict: str = "") -> Term:
-        """``code`` read at the given (axis, (index, dim)) pairs, affine ones windowed."""
+        """``code`` read at the given (axis, (index, dim)) pairs, affine ones
+        windowed."""
         labels: list[sp.Symbol] = []
         reads = []
         for axis, (idx, _) in axes:
@@ -570,7 +571,8 @@ def lower(formula: Formula) -> Lowered:
         raise LoweringError(f"{formula.name}: {exc}") from None
     if not set(body.labels) <= set(formula.indices):
         raise LoweringError(
-            f"{formula.name}: expression has indices {body.labels}, output has {formula.indices}"
+            f"{formula.name}: expression has indices {body.labels}, "
+            f"output has {formula.indices}"
         )
     code = low.align(body, tuple(formula.indices))
     if set(body.labels) != set(formula.indices):

@@ -101,7 +101,8 @@ class MaxShift(ExprWithLimits):
 
     def doit(self, **hints):
         # Never expanded into Max(...): the symbolic checker replaces each shift by
-        # a free symbol (see nnmath.checker.symbolic), the loop oracle prints a max() loop.
+        # a free symbol (see nnmath.checker.symbolic), the loop oracle prints a
+        # max() loop.
         return self.func(self.function.doit(**hints), *self.limits)
 
 

@@ -145,7 +145,8 @@ def open_cache(out_dir: Path) -> Path:
         if shared:
             raise CacheError(
                 f"the cache NNBOOK_CACHE={shared} {exc}; create it or make it "
-                f"writable, or unset NNBOOK_CACHE to cache in {Path(out_dir) / '.cache'}"
+                "writable, or unset NNBOOK_CACHE to cache in "
+                f"{Path(out_dir) / '.cache'}"
             ) from None
         raise CacheError(f"the cache {root} {exc}; choose another output folder "
                          "or set NNBOOK_CACHE to a writable folder") from None
@@ -208,8 +209,9 @@ def sweep_partials(folder: Path) -> None:
 
 
 def temp_folder(kind: str) -> tempfile.TemporaryDirectory:
-    """A temporary folder named for this host and process (``nnbook-render-HOST-PID-…``),
-    so that :func:`sweep_temp` can tell when its process is gone."""
+    """A temporary folder named for this host and process
+    (``nnbook-render-HOST-PID-…``), so that :func:`sweep_temp` can tell when its
+    process is gone."""
     return tempfile.TemporaryDirectory(prefix=f"nnbook-{kind}-{_HOST}-{os.getpid()}-")
 
 

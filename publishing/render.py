@@ -15,9 +15,10 @@ the cache (or staged beside its destination under a hidden temporary name), and
 only after the gate (:func:`publishing.gate.gate`) has verified what the
 chapter declares *and* what its scenes looked up is it moved into place with
 ``os.replace``: no render reaches ``media/`` ungated, and an interrupted render
-never leaves a half-written file where a good one was.  The local executor (:mod:`publishing.processes`) starts one
-process per scene and stops them all at once on Ctrl-C or SIGTERM; a scene
-whose process dies fails alone, and the others finish.  What a killed run left
+never leaves a half-written file where a good one was.  The local executor
+(:mod:`publishing.processes`) starts one process per scene and stops them all at
+once on Ctrl-C or SIGTERM; a scene whose process dies fails alone, and the
+others finish.  What a killed run left
 (temporary folders, ``*.partial`` files) is removed by the next.  LaTeX runs
 with file access limited to the scene's temporary folder and no shell escape.
 """

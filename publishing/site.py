@@ -41,8 +41,8 @@ _METHODS = {"symbolic": "symbolic", "lowering": "50-digit loop oracle",
             "keras-trajectory": "Keras optimizer"}
 
 CSS = """
-body { font: 18px/1.55 Georgia, 'DejaVu Serif', serif; max-width: 50em; margin: 2em auto;
-       padding: 0 1em; color: #1d1d1f; background: #fdfdfb; }
+body { font: 18px/1.55 Georgia, 'DejaVu Serif', serif; max-width: 50em;
+       margin: 2em auto; padding: 0 1em; color: #1d1d1f; background: #fdfdfb; }
 nav { font-family: sans-serif; font-size: 0.85em; margin-bottom: 2em; }
 nav a { margin-right: 1.2em; }
 h1, h2, h3 { font-family: sans-serif; line-height: 1.2; }
@@ -183,7 +183,8 @@ def _badge_table(items: list[Badge]) -> str:
 
 def _page(title: str, nav: str, body: str) -> str:
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            f"<meta name=\"viewport\" content=\"width=device-width\"><title>{html.escape(title)}"
+            "<meta name=\"viewport\" content=\"width=device-width\">"
+            f"<title>{html.escape(title)}"
             "</title><link rel=\"stylesheet\" href=\"style.css\"></head>"
             f"<body><nav>{nav}</nav>{body}</body></html>\n")
 

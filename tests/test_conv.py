@@ -319,7 +319,8 @@ def test_window_reads_several_axes_with_one_padded_copy():
     padded = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
     for i, p, j, q in np.ndindex(5, 3, 6, 3):
         np.testing.assert_array_equal(v[:, i, p, j, q], padded[:, i + p, j + q])
-    # dilation on one axis and padding on another, in the same call: x[(u - p)/2, j + q - 1]
+    # dilation on one axis and padding on another, in the same call:
+    # x[(u - p)/2, j + q - 1]
     d = window(x, (1, (1, -1), (5, 2), 0, 2), (2, (1, 1), (6, 3), -1), fill=-np.inf)
     for u, p, j, q in np.ndindex(5, 2, 6, 3):
         row, col = (u - p) // 2, j + q - 1

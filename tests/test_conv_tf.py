@@ -73,7 +73,8 @@ def test_random_conv2d_parameterisations_match_tensorflow(monkeypatch):
         extra = padding if kind == "explicit" else ((0, 0), (0, 0))
         if kind != "same" and (h + sum(extra[0]) < (kh - 1) * dil[0] + 1
                                or w + sum(extra[1]) < (kw - 1) * dil[1] + 1):
-            continue  # the kernel is larger than the input: a ValueError, tested elsewhere
+            # the kernel is larger than the input: a ValueError, tested elsewhere
+            continue
         dtype = ("float64", "float32")[checked % 2]
         f = formula("conv2d", stride=stride, padding=padding, dilation=dilation)
         x = rng.normal(size=(n, h, w, c)).astype(dtype)

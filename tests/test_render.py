@@ -79,6 +79,6 @@ def test_manims_latex_reads_no_file_outside_its_folder(tmp_path, nnbook):
     # the standalone class's harmless probe of /dev/null is not a line per equation
     assert "/dev/null" not in done.stderr
     assert done.stderr.strip().splitlines()[-1].startswith(
-        "Error: 1 of 1 scenes failed: rendering prying.py/Prying failed: LaTeX could "
-        "not typeset an equation")
+        "Error: 1 of 1 scenes failed: rendering prying.py/Prying failed: "
+        "LaTeX could not typeset an equation")
     assert not list((tmp_path / "media").rglob("*.mp4"))

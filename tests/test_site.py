@@ -149,8 +149,8 @@ def test_built_site_works_in_chromium_from_file_urls(tmp_path, nnbook):
                 assert error is None and ready >= 1 and duration > 0, (page, src)
             equations = driver.execute_script(
                 "return [...document.querySelectorAll('img.math')].map(i => "
-                "[i.alt, i.complete && i.naturalWidth > 0, i.getBoundingClientRect().width,"
-                " i.getBoundingClientRect().height])")
+                "[i.alt, i.complete && i.naturalWidth > 0, "
+                "i.getBoundingClientRect().width, i.getBoundingClientRect().height])")
             for alt, loaded, width, height in equations:
                 assert loaded and width > 1 and height > 1, (page, alt)
             if page != "index.html":

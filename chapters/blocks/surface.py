@@ -1,7 +1,8 @@
 """A loss surface seen from above, with descent paths on it.
 
 :class:`LossSurface` draws a grid of loss values (computed by nnmath, e.g.
-:func:`nnmath.runs.trajectories.surface`) as a heat map with contour lines, on axes in the
+:func:`nnmath.runs.trajectories.surface`) as a heat map with contour lines, on axes in
+the
 parameters' own units, and draws paths of parameters (a run's θ after each step)
 on it.  Colours and contours are only a view of the values: the level lines are
 traced through the grid by marching squares, nothing is recomputed.

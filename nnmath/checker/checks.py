@@ -84,7 +84,8 @@ class Check:
         scenes show a wrong claim's verdict with this very line)."""
         if not self.passed:
             return f"FAILED {self.label}: {self.detail}"
-        return f"{'NOT CHECKED' if not self.checked else 'passed'} {self.label}: {self.detail}"
+        verdict = "passed" if self.checked else "NOT CHECKED"
+        return f"{verdict} {self.label}: {self.detail}"
 
     def as_dict(self) -> dict:
         return asdict(self)

@@ -32,7 +32,8 @@ def tensorflow():
         import tensorflow as tf
     except ImportError as exc:  # pragma: no cover - depends on the machine
         raise OracleUnavailable(
-            "TensorFlow is not installed; run ./run.sh setup (or pip install tensorflow-cpu)"
+            "TensorFlow is not installed; run ./run.sh setup "
+            "(or pip install tensorflow-cpu)"
         ) from exc
     tf.get_logger().setLevel("ERROR")
     tf.config.experimental.enable_op_determinism()

@@ -52,6 +52,7 @@ def _claims() -> list[Claim]:
               "∂L/∂x = g W: the gradient flows back through the transposed weights",
               indices=(n, j), sizes=sizes),
         Claim("dense/db", dense, "b", sp.Sum(g[n, i], (n, 0, N - 1)),
-              "∂L/∂b = Σ_n g: the bias gradient sums the upstream gradient over the batch",
+              "∂L/∂b = Σ_n g: the bias gradient sums the upstream gradient over the "
+              "batch",
               indices=(i,), sizes=sizes),
     ]

@@ -46,7 +46,7 @@ def source(*functions) -> str:
     return "\n\n".join(textwrap.dedent(inspect.getsource(f)).strip() for f in functions)
 
 
-# -- chapter 3: the cross-entropy without the clip --------------------------------------
+# -- chapter 3: the cross-entropy without the clip ---------------------------------
 def cross_entropy(p, y):
     return -np.sum(y * np.log(p)) / len(p)
 
