@@ -17,7 +17,7 @@ import argparse
 
 import numpy as np
 
-from forward import _median_seconds  # bench/forward.py's timing, run from bench/
+from forward import median_seconds  # bench/forward.py's timing, run from bench/
 from nnmath.update_rules import OPTIMIZERS
 from nnmath.checker.oracle import tensorflow
 from nnmath.kernels import keep_freed_memory
@@ -39,7 +39,7 @@ def main() -> None:
     for name, opt in OPTIMIZERS.items():
         formulas = opt.formulas()
         state = opt.init(theta)
-        ours = _median_seconds(lambda: opt.step(state, g, formulas), args.repeat)
+        ours = median_seconds(lambda: opt.step(state, g, formulas), args.repeat)
         floatx = keras.config.floatx()
         keras.config.set_floatx("float64")  # as the keras-trajectory check builds it
         try:
@@ -48,7 +48,7 @@ def main() -> None:
         finally:
             keras.config.set_floatx(floatx)
         var, grad = tf.Variable(theta), tf.constant(g)
-        theirs = _median_seconds(lambda: k.apply_gradients([(grad, var)]), args.repeat)
+        theirs = median_seconds(lambda: k.apply_gradients([(grad, var)]), args.repeat)
         ratios.append(ours / theirs)
         print(f"{name:10s} {ours * 1e6:8.1f}µs {theirs * 1e6:8.1f}µs "
               f"{ours / theirs:7.2f}")
