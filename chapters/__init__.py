@@ -173,7 +173,8 @@ def load_file(name: str) -> Chapter:
     chapter = getattr(mod, "CHAPTER", None)
     if not isinstance(chapter, Chapter):
         raise ChapterFileError(
-            f"{name} defines no CHAPTER = Chapter(...); see the GELU example in README.md")
+            f"{name} defines no CHAPTER = Chapter(...); see the GELU example in "
+            "README.md")
     if chapter.module != module:
         raise ChapterFileError(f"{name}: write Chapter(module=__name__, ...) so its "
                                "scenes can be found")

@@ -11,7 +11,7 @@ __all__ = ["Chapter", "ProseError", "check_prose", "fill_equations"]
 
 #: ``{{formula:NAME}}`` and ``{{claim:NAME}}`` in prose become display equations
 PLACEHOLDER = re.compile(r"\{\{(formula|claim):([^}]+)\}\}")
-#: ``{{scene:NAME}}`` places a video (see :mod:`chapters.site`)
+#: ``{{scene:NAME}}`` places a video (see :mod:`publishing.site`)
 SCENE = re.compile(r"\{\{scene:([^}]+)\}\}")
 
 

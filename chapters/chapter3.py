@@ -23,7 +23,7 @@ from manim import (
     VGroup,
 )
 
-from nnmath import tutorials
+from nnmath.runs import tutorials
 from nnmath.primitives import MaxShift, clip
 from nnmath.registry import formula
 
@@ -37,6 +37,8 @@ from .blocks import (
     fmt,
     label,
     legend,
+    shown,
+    table,
     title,
     verdict,
 )
@@ -140,42 +142,14 @@ def tutorial_verdict() -> list[str]:
     """``nnbook verify``'s lines for the tutorials' cross-entropy, checked as the
     categorical cross-entropy it claims to be: against TensorFlow, so this runs
     TensorFlow (or says it could not)."""
-    from nnmath.checks import check_forward
-    from nnmath.oracle import OracleUnavailable
+    from nnmath.checker.checks import check_forward
+    from nnmath.checker.oracle import OracleUnavailable
 
     wrong = tutorials.cross_entropy_formula()
     try:
         return [check_forward(wrong, dtype).line for dtype in ("float64", "float32")]
     except OracleUnavailable as exc:
         return [f"{wrong.name} [tensorflow-forward]: not run: {exc}"]
-
-
-def shown(x: float) -> str:
-    """A number as the scenes print it; IEEE's inf and nan spelled out."""
-    if np.isnan(x):
-        return "NaN"
-    if np.isinf(x):
-        return "\u221e" if x > 0 else "\u2212\u221e"
-    return fmt(x).replace("-", "\u2212")
-
-
-def table(
-    rows: list[list[str]], colors: list | None = None, *, font_size: float = 24
-) -> VGroup:
-    """Rows of text in aligned columns; the first column is the row's name."""
-    cells = VGroup()
-    for r, row in enumerate(rows):
-        color = (colors or [None] * len(rows))[r] or "#FFFFFF"
-        for c, text in enumerate(row):
-            cells.add(
-                label(text, font_size=font_size, color=GREY_B if c == 0 else color)
-            )
-    return cells.arrange_in_grid(
-        rows=len(rows),
-        cols=len(rows[0]),
-        buff=(0.5, 0.28),
-        col_alignments="l" + "r" * (len(rows[0]) - 1),
-    )
 
 
 class LossCurvesScene(Scene):

@@ -22,22 +22,13 @@ from manim import (
 )
 
 from nnmath import ShapeError, tutorials
-from nnmath.descent import (
-    CLASSIC_X,
-    CLASSIC_Y,
-    RULES,
-    descend,
-    linreg_loss,
-    stability_limit,
-    surface,
-    tutorial_error_matrix,
-)
+from nnmath.runs.trajectories import CLASSIC_X, CLASSIC_Y, RULES, descend, linreg_loss, stability_limit, surface, tutorial_error_matrix
 from nnmath.registry import claim, formula
 from nnmath.worked import fmt, substituted_latex
 
 from .base import Chapter
 from .blocks import COLORS, code, equation, fit, label, legend, matrix, title, verdict
-from .surface import LossSurface
+from .blocks.surface import LossSurface
 
 __all__ = [
     "CHAPTER",
@@ -103,7 +94,7 @@ def tutorial_loop() -> dict:
     """The tutorial's own loop on X shaped (3, 1), next to the registered batch
     rule on x shaped (3,): same η, same number of steps, from w = b = 0; and
     verify's verdict on the gradient that loop computes."""
-    from nnmath.checks import check_finite_differences, check_symbolic
+    from nnmath.checker.checks import check_finite_differences, check_symbolic
 
     x, y = CLASSIC_X, CLASSIC_Y
     column = x.reshape(-1, 1)

@@ -23,15 +23,16 @@ from manim import (
     VGroup,
 )
 
-from nnmath import tutorials
+from nnmath.runs import tutorials
 from nnmath.registry import claim, formula
-from nnmath.training import PARAMS, Network, sgd_step
+from nnmath.runs import iris
+from nnmath.runs.training import PARAMS, Network, sgd_step
 
-from . import chapter1
 from .base import Chapter
 from .blocks import (
     COLORS,
     EquationPanel,
+    equation_card,
     NetworkDiagram,
     ProbabilityBars,
     code,
@@ -70,11 +71,11 @@ def example() -> dict:
 
     The weight whose chain rule is written out is the first-layer weight with the
     largest gradient.  Every number is nnmath's: the backward pass of
-    :class:`nnmath.training.Network` (one claim per step), and each factor of the
+    :class:`nnmath.runs.training.Network` (one claim per step), and each factor of the
     chain rule from the claim that states it.
     """
-    ex = chapter1.example()
-    net = Network(chapter1.HIDDEN, "softmax")
+    ex = iris.example()
+    net = Network(iris.HIDDEN, "softmax")
     params = {k: ex[k] for k in PARAMS}
     x, y = ex["x"], np.eye(len(ex["class_names"]))[[ex["target"]]]
     cache = net.forward(params, x)
@@ -87,7 +88,7 @@ def example() -> dict:
     back = claim("dense/dx").gradient.numpy(
         x=cache["a1"], W=params["W2"], b=params["b2"], g=grads["z2"]
     )
-    slope = claim(f"{chapter1.HIDDEN}'").gradient.numpy(
+    slope = claim(f"{iris.HIDDEN}'").gradient.numpy(
         z=cache["z1"], g=np.ones_like(cache["z1"])
     )
     after = sgd_step(params, grads, LEARNING_RATE)
@@ -118,13 +119,14 @@ def slip() -> dict:
     """The tutorials' σ′(a) for σ′(z), on this chapter's flower and weights with
     the sigmoid hidden layer the tutorials use.
 
-    The tutorial's numbers come from its own code (:func:`nnmath.tutorials.train_step`),
+    The tutorial's numbers come from its own code
+    (:func:`nnmath.runs.tutorials.train_step`),
     the right ones from the proved claims, and the verdict from the checker run on
-    the claim that code states (:func:`nnmath.tutorials.d_hidden_claim`).
+    the claim that code states (:func:`nnmath.runs.tutorials.d_hidden_claim`).
     """
-    from nnmath.checks import check_finite_differences, check_symbolic
+    from nnmath.checker.checks import check_finite_differences, check_symbolic
 
-    ex = chapter1.example()
+    ex = iris.example()
     params = {k: ex[k] for k in PARAMS}
     x, y = ex["x"], np.eye(len(ex["class_names"]))[[ex["target"]]]
     net = Network("sigmoid", "softmax")
@@ -160,13 +162,8 @@ def _diagram() -> NetworkDiagram:
 
 def _panel(latex: str, caption: str, body=None, width: float = 7.6) -> VGroup:
     """The right-hand column: an equation card with an optional body under it."""
-    card = EquationPanel(latex, caption=caption, max_width=width, font_size=32)
-    parts = (
-        VGroup(card)
-        if body is None
-        else VGroup(card, fit(body, width=width, height=3.6))
-    )
-    parts.arrange(DOWN, buff=0.3)
+    parts = equation_card(latex, caption, body, width=width, font_size=32,
+                          body_height=3.6, buff=0.3)
     return parts.move_to([2.9, 0, 0]).to_edge(UP, buff=1.25)
 
 

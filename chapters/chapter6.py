@@ -20,20 +20,16 @@ from manim import (
     linear,
 )
 
-from nnmath.descent import (
-    OPTIMIZERS,
-    optimizer,
-    quadratic_gradient,
-    quadratic_loss,
-    race,
-)
-from nnmath.descent import surface as loss_grid
+from nnmath.runs.trajectories import quadratic_gradient, quadratic_loss, race
+
+from nnmath.update_rules import OPTIMIZERS, optimizer
+from nnmath.runs.trajectories import surface as loss_grid
 from nnmath.registry import formula
 from nnmath.worked import fmt, substituted_latex
 
 from .base import Chapter
 from .blocks import EquationPanel, FunctionPlot, equation, fit, label, legend, title
-from .surface import LossSurface
+from .blocks.surface import LossSurface
 
 __all__ = ["CHAPTER", "AdamStepScene", "RaceScene", "RulesScene", "example"]
 
@@ -188,9 +184,9 @@ class AdamStepScene(Scene):
         self.play(LaggedStart(*[FadeIn(p) for p in panels], lag_ratio=0.4), run_time=2)
         self.wait(1.5)
         caption = label(
-            f"step 1 of the race, coordinate 0 (t = 0 steps taken, m = v = 0, "
-            f"g = {fmt(first['g'][0])}, η = {fmt(SETTINGS['adam']['learning_rate'])})"
-            .replace("-", "−"),
+            (f"step 1 of the race, coordinate 0 (t = 0 steps taken, m = v = 0, "
+             f"g = {fmt(first['g'][0])}, "
+             f"η = {fmt(SETTINGS['adam']['learning_rate'])})").replace("-", "−"),
             font_size=22, color=GREY_B)
         worked = VGroup(*[
             equation(substituted_latex(fs[v], {n: first[n] for n in fs[v].input_names},

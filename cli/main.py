@@ -11,8 +11,8 @@ from pathlib import Path
 
 import click
 
-# chapters.render imports no Manim at module level, so --help stays light
-from chapters.render import FORMATS, MAX_WORKERS, QUALITIES
+# publishing.render imports no Manim at module level, so --help stays light
+from publishing.render import FORMATS, MAX_WORKERS, QUALITIES
 
 
 class Failure(click.ClickException):
@@ -75,6 +75,14 @@ def _quiet():
     return redirect_stdout(sys.stderr)
 
 
+def _keep_freed_memory() -> None:
+    """This command evaluates formulas in bulk in this process (the checks, the
+    gate): keep freed memory mapped, see :func:`nnmath.kernels.keep_freed_memory`."""
+    from nnmath.kernels import keep_freed_memory
+
+    keep_freed_memory()
+
+
 def _chapters(names: tuple[str, ...]):
     """The chapters named (each once, in the order given), or all of them."""
     import chapters
@@ -107,7 +115,7 @@ def _folder(ctx, param, value):
 
 def _open_cache(out_dir: Path) -> Path:
     """The render cache, checked before any work (one line if it is unusable)."""
-    from chapters.cache import CacheError, open_cache
+    from publishing.cache import CacheError, open_cache
 
     try:
         return open_cache(out_dir)
@@ -221,7 +229,11 @@ def _report_path(ctx, param, value):
               metavar="SECONDS",
               help="Time limit of each check; one that runs out FAILs and the others "
               "go on. [default: 120]")
-def verify(chapter_names, json_path, junit_path, no_tf, timeout) -> int:
+@click.option("--media", "media_dir", type=click.Path(file_okay=False), callback=_folder,
+              default="media", show_default=True,
+              help="The media folder whose cache (DIR/.cache, or $NNBOOK_CACHE) files "
+              "the results, so that render and build there verify nothing again.")
+def verify(chapter_names, json_path, junit_path, no_tf, timeout, media_dir) -> int:
     """Prove every claim of the chapters (by default: all chapters and every formula).
 
     Symbolically on a small instance, against TensorFlow (float64 and float32)
@@ -232,10 +244,7 @@ def verify(chapter_names, json_path, junit_path, no_tf, timeout) -> int:
 
     Example: nnbook verify chapter1 --json reports/verify.json
     """
-    from chapters.cache import cache_root
-    from chapters.verification import cached_verification, subjects
-    from nnmath.checks import skipped
-    from nnmath.report import (
+    from nnmath.checker.report import (
         ReportError,
         check_destination,
         is_stdout,
@@ -244,8 +253,11 @@ def verify(chapter_names, json_path, junit_path, no_tf, timeout) -> int:
         write_junit,
     )
 
+    from publishing.gate import verify_chapters
+
     from .table import CheckTable
 
+    _keep_freed_memory()
     reports = [p for p in (json_path, junit_path) if p is not None]
     to_stdout = [p for p in reports if is_stdout(p)]
     if len(to_stdout) > 1:
@@ -260,19 +272,13 @@ def verify(chapter_names, json_path, junit_path, no_tf, timeout) -> int:
         raise Failure(str(exc)) from None
     chs = _chapters(chapter_names)
     if os.environ.get("NNBOOK_CACHE"):  # a cache the user chose must be usable
-        _open_cache(Path("media"))
+        _open_cache(media_dir)
     table = CheckTable(out=sys.stderr if to_stdout else None)
     try:  # always checked afresh; filed in the cache so render and build reuse it
         with _quiet():
-            checks, _ = cached_verification(chs, cache_root(Path("media")), force=True,
-                                            whole_library=not chapter_names,
-                                            oracle=not no_tf, on_check=table.add,
-                                            on_start=table.start, timeout=timeout)
-        if no_tf:  # what was not checked is listed, and counted, as such
-            left_out = skipped(*subjects(chs, whole_library=not chapter_names))
-            for c in left_out:
-                table.add(c)
-            checks = checks + left_out
+            checks = verify_chapters(chs, media_dir, whole_library=not chapter_names,
+                                     oracle=not no_tf, on_check=table.add,
+                                     on_start=table.start, timeout=timeout)
     finally:
         table.close()
     ids = [c.id for c in chs]
@@ -322,7 +328,7 @@ def _render_options(f):
 
 def _verified(ch, checks, cached: bool, what: str) -> None:
     """A line per verification the render gate ran (the gate is library code:
-    chapters.verification.gate, called by every render)."""
+    publishing.gate.gate, called by every render)."""
     what = "" if what == "declared" else ", for what its scenes looked up beyond its lists"
     more = "" if not what else " more"
     click.echo(f"{ch.id}: {len(checks)}{more} checks passed{what}"
@@ -365,10 +371,12 @@ def render(chapter_names, quality, jobs, force, gif, fmt, bundle, out_dir, no_ve
       nnbook render chapter1 -q m --bundle --jobs 2
       nnbook render path/to/my_chapter.py
     """
-    from chapters.paths import ensure_writable
-    from chapters.render import RenderError, RenderFailed, check_tools, render_chapters
-    from chapters.verification import GateError
+    from publishing.paths import ensure_writable
+    from publishing.render import RenderFailed, render_chapters
+    from publishing.tools import RenderError, check_tools
+    from publishing.gate import GateError
 
+    _keep_freed_memory()
     if (bundle or gif) and fmt != "mp4":
         raise BadUsage("--bundle and --gif are made from the mp4; leave --format at mp4")
     chs = _chapters(chapter_names)
@@ -391,14 +399,11 @@ def render(chapter_names, quality, jobs, force, gif, fmt, bundle, out_dir, no_ve
                 rendered, failed = [r for r in exc.rendered if not r.error], exc
             written = [r.path for r in rendered]
             if bundle or gif:
-                from chapters.bundle import bundle_scene, write_snippets
+                from publishing.bundle import bundle_chapters
 
-                for ch in chs:
-                    made = [bundle_scene(r.path, gif=gif, cache=cache, force=force)
-                            for r in rendered if r.path.parent.name == ch.id]
-                    for b in made:
-                        written += [b.webm, b.poster] + ([b.gif] if b.gif else [])
-                    written.append(write_snippets(out_dir / ch.id, made, ch.title))
+                for path in bundle_chapters(chs, rendered, out_dir, gif=gif,
+                                            cache=cache, force=force):
+                    written.append(path)
         except (RenderError, GateError, ValueError, OSError) as exc:
             failed = exc
     for path in written:
@@ -433,12 +438,13 @@ def build(chapter_names, quality, jobs, force, gif, out_dir, media_dir, no_verif
     Example: nnbook build -o site && xdg-open site/index.html
     """
     from chapters.base import ProseError, check_prose
-    from chapters.paths import ensure_writable
-    from chapters.render import RenderError, check_tools
-    from chapters.site import build_site
-    from chapters.texsvg import TexError
-    from chapters.verification import GateError
+    from publishing.paths import ensure_writable
+    from publishing.tools import RenderError, check_tools
+    from publishing.site import build_site
+    from publishing.texsvg import TexError
+    from publishing.gate import GateError
 
+    _keep_freed_memory()
     chs = _chapters(chapter_names)
     try:
         for ch in chs:  # a placeholder that names nothing: now, not after rendering
@@ -477,7 +483,7 @@ def doctor() -> int:
 
     Example: nnbook doctor
     """
-    from chapters.doctor import diagnose
+    from publishing.doctor import diagnose
 
     findings = diagnose()
     for f in findings:

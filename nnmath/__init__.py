@@ -5,7 +5,7 @@
 >>> print(f.latex)
 \\sigma\\left(z\\right) = \\frac{1}{1 + e^{- z}}
 
-TensorFlow is imported only by :mod:`nnmath.oracle`, and only when a check
+TensorFlow is imported only by :mod:`nnmath.checker.oracle`, and only when a check
 needs it.
 """
 

@@ -33,7 +33,7 @@ class Claim:
     text: str
     indices: tuple[sp.Symbol, ...] = ()
     #: sizes of the concrete instance the symbolic proof expands (hints: sizes
-    #: that cannot tell two dimensions apart are moved, see nnmath.cases)
+    #: that cannot tell two dimensions apart are moved, see nnmath.checker.cases)
     sizes: dict = field(default_factory=dict)
     #: inputs the claimed gradient may read outside their bounds, as padding
     #: (the upstream gradient ``g`` of a convolution, read beyond its edges);
@@ -61,9 +61,8 @@ class Claim:
             name = f.symbol or rf"\operatorname{{{f.name}}}"
             return rf"{name}'\left({latex(f.var)}\right) = {latex(self.rhs)}"
         wrt = sp.IndexedBase(self.wrt)[self.indices] if self.indices else sp.Symbol(self.wrt)
-        out = "L" if not f.indices else "L"
         rhs = latex(self.rhs if self.shown is None else self.shown)
-        return (rf"\frac{{\partial {out}}}{{\partial {latex(wrt)}}} = {rhs}"
+        return (rf"\frac{{\partial L}}{{\partial {latex(wrt)}}} = {rhs}"
                 + where_latex(self.where))
 
     @property

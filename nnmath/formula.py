@@ -1,8 +1,8 @@
 """The Formula: one named equation, written once in indexed SymPy form.
 
 Everything else about a formula is derived from ``expr``: its LaTeX, its lowered
-NumPy function and source, and (in :mod:`nnmath.instances`) the concrete scalar
-equations that the symbolic checks differentiate.
+NumPy function and source (:mod:`nnmath.lowering`), and the concrete scalar
+equations that the symbolic checks differentiate (:mod:`nnmath.checker.symbolic`).
 """
 
 from __future__ import annotations
@@ -153,8 +153,8 @@ class Formula:
     #: raises ValueError, naming the valid choices, on sizes the formula rejects
     check_sizes: Callable[[dict], None] | None = None
     #: for an update rule, what it claims to compute: a
-    #: :class:`nnmath.descent.KerasRule` (checked against that Keras optimizer),
-    #: :class:`nnmath.descent.NoKeras` (no counterpart, reported), or None
+    #: :class:`nnmath.update_rules.KerasRule` (checked against that Keras optimizer),
+    #: :class:`nnmath.update_rules.NoKeras` (no counterpart, reported), or None
     keras: object = None
     #: inputs this formula may read outside their bounds (a convolution's zero
     #: border): such a read is padding, adding nothing to a sum and never winning

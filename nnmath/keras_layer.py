@@ -8,7 +8,7 @@ after the call such as the moving mean, or the layer's regularization losses).
 ``nnbook verify`` then builds that layer in float64, sets its weights, calls it
 and compares (``keras-layer``), and compares every claim about the formula with
 ``tf.GradientTape`` through the layer.  The declaration is data only: nothing
-here imports TensorFlow (:func:`nnmath.oracle.keras_layer` does).
+here imports TensorFlow (:func:`nnmath.checker.oracle.keras_layer` does).
 """
 
 from __future__ import annotations

@@ -121,7 +121,8 @@ class MaxShift(ExprWithLimits):
 
     def doit(self, **hints):
         # Never expanded into Max(...): the symbolic checker replaces each shift by
-        # a free symbol (see nnmath.symbolic), the loop oracle prints a max() loop.
+        # a free symbol (see nnmath.checker.symbolic), the loop oracle prints a
+        # max() loop.
         return self.func(self.function.doit(**hints), *self.limits)
 
 
@@ -130,7 +131,7 @@ class _WindowReduction(ExprWithLimits):
 
     A read outside an input (a padded cell) is *absent*: it never wins a max or
     an argmax.  Only with concrete sizes can one tell which reads are absent, so
-    :mod:`nnmath.symbolic` expands these nodes itself and ``doit`` leaves them.
+    :mod:`nnmath.checker.symbolic` expands these nodes itself and ``doit`` leaves them.
     """
 
     def doit(self, **hints):

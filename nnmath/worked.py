@@ -135,7 +135,8 @@ class Worked:
 def worked(
     formula: Formula, arrays: dict[str, np.ndarray], at: dict[str, int] | None = None
 ) -> Worked:
-    """The element ``at`` (default: all output indices 0) of ``formula`` at ``arrays``."""
+    """The element ``at`` (default: all output indices 0) of ``formula`` at
+    ``arrays``."""
     arrays = {k: np.asarray(v, dtype=float) for k, v in arrays.items()}
     sizes = formula.bind_dims(arrays)
     names = [s.name for s in formula.indices]
@@ -170,8 +171,9 @@ def substituted_latex(
 ) -> str:
     """The equation for one output element with the real numbers substituted in.
 
-    >>> substituted_latex(formula("neuron"), {"x": X, "w": w, "b": 0.1})  # doctest: +SKIP
-    'a = \\sigma\\left(0.10 + 0.52 \\cdot 5.10 + (-0.31) \\cdot 3.50 + ...\\right) = 0.73'
+    >>> f = formula("neuron")
+    >>> substituted_latex(f, {"x": X, "w": w, "b": 0.1})  # doctest: +SKIP
+    'a = \\sigma\\left(0.10 + 0.52 \\cdot 5.10 + ...\\right) = 0.73'
 
     Terms keep the order of the symbolic equation and sums are written out in
     index order; negative numbers are put in parentheses (except where nothing

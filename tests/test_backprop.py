@@ -11,12 +11,12 @@ import pytest
 import sympy as sp
 
 from nnmath import claim, formula
-from nnmath.cases import Case, sample
-from nnmath.checks import check_gradient, verify
+from nnmath.checker.cases import Case, sample
+from nnmath.checker.checks import check_gradient, verify
 from nnmath.library import mlp
 from nnmath.library._symbols import N, i, k, n
 from nnmath.library.activations import z
-from nnmath.training import Network
+from nnmath.runs.training import Network
 
 STEPS = ("dW2", "db2", "dz1", "dW1", "db1", "dx")
 

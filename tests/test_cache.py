@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 import chapters
-from chapters.cache import Dependencies, recorded_dependencies
-from chapters.render import render_chapters, render_jobs, scene_job
+from publishing.cache import Dependencies, recorded_dependencies
+from publishing.render import render_chapters, render_jobs, scene_job
 from nnmath import registry
 from nnmath.fingerprint import fingerprint
 
@@ -135,7 +135,7 @@ REQUEST = {"module": "m", "path": "", "scene": "S", "quality": "l", "format": "m
 
 
 def test_a_damaged_object_is_a_miss_and_the_fresh_render_replaces_it(tmp_path):
-    from chapters.cache import SceneCache, file_sha
+    from publishing.cache import SceneCache, file_sha
 
     cache = SceneCache(tmp_path / "cache")
     produced = _video(tmp_path / "fresh.mp4", 1)
@@ -152,8 +152,8 @@ def test_a_damaged_object_is_a_miss_and_the_fresh_render_replaces_it(tmp_path):
 
 def test_an_object_damaged_after_its_check_is_not_copied_to_the_output(tmp_path,
                                                                         monkeypatch):
-    from chapters import render
-    from chapters.cache import SceneCache
+    from publishing import render
+    from publishing.cache import SceneCache
 
     cache = SceneCache(tmp_path / "shared")  # e.g. NNBOOK_CACHE on another machine
     sha = cache.store(REQUEST, _video(tmp_path / "fresh.mp4", 2), Dependencies(), 1.0)
@@ -197,7 +197,7 @@ def test_an_object_damaged_after_its_check_is_not_copied_to_the_output(tmp_path,
     "\xff\xfe not utf-8",
 ])
 def test_a_cache_entry_of_an_unexpected_form_is_a_miss(tmp_path, text):
-    from chapters.cache import SceneCache
+    from publishing.cache import SceneCache
 
     cache = SceneCache(tmp_path)
     entry = cache._entry(cache.request_key(REQUEST))
@@ -212,7 +212,7 @@ def test_a_verification_that_parses_but_is_wrong_does_not_pass_the_gate(tmp_path
     import json
 
     from chapters import Chapter
-    from chapters.verification import cached_verification, subjects, verification_key
+    from publishing.gate import cached_verification, subjects, verification_key
 
     ch = Chapter(number=99, slug="t", title="t", module="t", formulas=("relu",),
                  claims=("relu'",), scenes=())
@@ -238,8 +238,8 @@ def test_damaged_derived_files_are_made_again_not_served(tmp_path):
 
     import av
 
-    from chapters.bundle import bundle_scene
-    from chapters.cache import file_sha
+    from publishing.bundle import bundle_scene
+    from publishing.cache import file_sha
 
     mp4 = tmp_path / "media" / "Scene.mp4"
     mp4.parent.mkdir()
@@ -274,8 +274,8 @@ def test_damaged_derived_files_are_made_again_not_served(tmp_path):
 
 
 def test_damaged_typeset_equations_are_typeset_again(tmp_path):
-    from chapters.cache import file_sha
-    from chapters.texsvg import typeset
+    from publishing.cache import file_sha
+    from publishing.texsvg import typeset
 
     svg = typeset([("x^2", False)], tmp_path)[("x^2", False)]
     good = svg.path.read_bytes()
@@ -290,7 +290,7 @@ def test_damaged_typeset_equations_are_typeset_again(tmp_path):
 def test_stale_partials_of_dead_processes_are_swept_and_live_ones_kept(tmp_path):
     import subprocess
 
-    from chapters.cache import _HOST, sweep_partials
+    from publishing.cache import _HOST, sweep_partials
 
     gone = subprocess.Popen(["true"])  # a process id that is gone
     gone.wait()
@@ -308,7 +308,7 @@ def test_a_truncated_object_is_rendered_again_and_healed_not_served(tmp_path, nn
     """The issue's reproduction: render, truncate every cached object, render again
     (into another folder sharing the cache, as another machine would): the output
     is the good video, and so is the cache."""
-    from chapters.cache import file_sha
+    from publishing.cache import file_sha
 
     work = tmp_path / "work"
     work.mkdir()

@@ -8,11 +8,13 @@ import numpy as np
 import pytest
 import sympy as sp
 
+from helpers import unshifted_softmax
+
 from nnmath import claim, claim_names, formula, names
-from nnmath.checks import check_finite_differences, check_lowering, check_symbolic, verify
-from nnmath.descent import optimizer_of, updated_variable
+from nnmath.checker.checks import check_finite_differences, check_lowering, check_symbolic, verify
+from nnmath.update_rules import optimizer_of, updated_variable
 from nnmath.primitives import MaxShift, sigmoid
-from nnmath.symbolic import prove
+from nnmath.checker.symbolic import prove
 
 z = formula("sigmoid").var
 
@@ -72,12 +74,6 @@ def test_batch_sum_where_the_loss_takes_the_mean_is_caught():
     c = claim("mse/dyhat")
     N = formula("mse").dim_symbols["N"]
     assert "symbolic" in _failed_methods(_mutant(c.name, c.rhs * N))
-
-
-def unshifted_softmax():
-    f = formula("softmax")
-    expr = f.expr.replace(MaxShift, lambda *args: sp.Integer(0))
-    return dataclasses.replace(f, expr=expr)
 
 
 def test_unshifted_softmax_is_equal_on_paper_but_overflows_at_1000():

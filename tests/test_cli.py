@@ -145,13 +145,25 @@ def test_doctor_reports_each_dependency(run):
         assert name in result.output
 
 
+def test_verify_files_its_results_in_the_media_folder_it_is_given(run, tmp_path,
+                                                                  monkeypatch):
+    """The verification cache is the one render and build use for that folder
+    (DIR/.cache), not a media/ in whatever the current folder is."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("NNBOOK_CACHE", raising=False)
+    result = run("verify", "chapter2", "--no-tf", "--media", str(tmp_path / "elsewhere"))
+    assert result.exit_code == 3, result.output
+    assert list((tmp_path / "elsewhere" / ".cache" / "verify").glob("*.json"))
+    assert not (tmp_path / "media").exists()
+
+
 def test_missing_latex_is_one_line_before_any_render(run, monkeypatch, tmp_path):
     import shutil
 
-    import chapters.render as render
+    import publishing.tools as tools
 
     real_which = shutil.which
-    monkeypatch.setattr(render.shutil, "which",
+    monkeypatch.setattr(tools.shutil, "which",
                         lambda name: None if name in ("latex", "dvisvgm") else real_which(name))
     result = run("render", "chapter1", "-o", str(tmp_path / "out"))
     _one_line_error(result, "latex", "not found", "apt-get install")
@@ -254,7 +266,7 @@ def test_an_unusable_nnbook_cache_is_one_line_before_any_work(run, monkeypatch, 
                                                              how):
     import tempfile
 
-    import chapters.verification
+    import publishing.gate
 
     shared = tmp_path / "shared"
     if how == "a file":
@@ -274,7 +286,7 @@ def test_an_unusable_nnbook_cache_is_one_line_before_any_work(run, monkeypatch, 
     def no_work(*a, **kw):
         raise AssertionError("verification started before the cache was checked")
 
-    monkeypatch.setattr(chapters.verification, "cached_verification", no_work)
+    monkeypatch.setattr(publishing.gate, "cached_verification", no_work)
     for args in (("render", "chapter2", "-o", str(tmp_path / "out")),
                  ("build", "chapter2", "-o", str(tmp_path / "site"), "--media",
                   str(tmp_path / "media")),
@@ -327,10 +339,10 @@ def test_output_folder_errors_say_what_is_wrong_and_which_option(run, tmp_path, 
 
 
 def test_a_chapter_named_twice_is_rendered_once(run, monkeypatch, tmp_path):
-    import chapters.render
+    import publishing.render
 
     asked = []
-    monkeypatch.setattr(chapters.render, "render_chapters",
+    monkeypatch.setattr(publishing.render, "render_chapters",
                         lambda chs, **kw: asked.append([c.id for c in chs]) or [])
     result = run("render", "chapter1", "1", "neuron", "chapter2", "1", "--no-verify",
                  "-o", str(tmp_path))

@@ -11,21 +11,10 @@ import pytest
 import sympy as sp
 
 from nnmath import ShapeError, claim, formula
-from nnmath.checks import verify
+from nnmath.checker.checks import verify
 from nnmath.worked import fmt
-from nnmath.descent import (
-    CLASSIC_X,
-    CLASSIC_Y,
-    RULES,
-    descend,
-    linreg_loss,
-    race,
-    sample_gradients,
-    stability_limit,
-    trajectory,
-    optimizer,
-    tutorial_error_matrix,
-)
+from nnmath.runs.trajectories import CLASSIC_X, CLASSIC_Y, RULES, descend, linreg_loss, race, sample_gradients, stability_limit, tutorial_error_matrix
+from nnmath.update_rules import trajectory, optimizer
 
 X, Y = CLASSIC_X, CLASSIC_Y
 
@@ -211,7 +200,7 @@ def test_chapter4_prose_numbers_are_computed_numbers(ex4):
     assert not np.isfinite(ex4["rates"]["diverges"]["theta"]).all() or (
         ex4["rates"]["diverges"]["loss"][-1] > 1e3)
     # "about 46 times larger across the valley than along it"
-    from nnmath.descent import linreg_hessian
+    from nnmath.runs.trajectories import linreg_hessian
 
     lam = np.linalg.eigvalsh(linreg_hessian(X, Y))
     assert round(lam[1] / lam[0]) == 46
@@ -222,7 +211,7 @@ def test_trap_scene_renders_at_low_quality(tmp_path):
     import av
 
     import chapters
-    from chapters.render import render_scene
+    from publishing.render import render_scene
 
     path = render_scene(chapters.get("gradient-descent"), "TrapScene", quality="l",
                         out_dir=tmp_path, cache=False)

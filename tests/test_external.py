@@ -116,8 +116,8 @@ def _chapter(**fields) -> str:
      "@register('mine_f', params={'a': Real()})\ndef _f(a=1.0):\n"
      "    raise ValueError('no such thing')\n" + _chapter(formulas='("mine_f",)'),
      "formula 'mine_f' cannot be built: ValueError: no such thing"),
-    ("from nnmath.registry import register\n@register('mine_g')\ndef _g(a=1.0):\n"
-     "    pass\n" + _chapter(), ("TypeError: formula 'mine_g': every parameter of its "
+    ("from nnmath.registry import register\n@register('mine_g')\n"
+     "def _g(a=1.0):\n    pass\n" + _chapter(), ("TypeError: formula 'mine_g': every parameter of its "
      "builder needs a spec")),
     (_chapter(scenes='("Missing",)'), ("scene 'Missing' is listed in CHAPTER.scenes but "
      "no class")),
@@ -164,8 +164,8 @@ def test_prose_placeholders_are_checked_before_anything_renders(outside, nnbook)
     done = nnbook("build", "gelu.py", "-o", "site", "--media", "media", cwd=outside)
     assert done.returncode == 1
     assert done.stderr.strip().splitlines() == [
-        f"Error: chapter101 prose {outside / 'gelu.md'}: {{{{formula:nosuch}}}} names no "
-        "formula; valid: " + done.stderr.split("valid: ", 1)[1].strip()]
+        f"Error: chapter101 prose {outside / 'gelu.md'}: "
+        "{{formula:nosuch}} names no formula; valid: " + done.stderr.split("valid: ", 1)[1].strip()]
     assert not (outside / "media").exists() and not (outside / "site").exists()
     for bad, needle in (("{{claim:gelu''}}", "{{claim:gelu''}} names no claim"),
                         ("{{scene:NoScene}}", ("{{scene:NoScene}} names no scene of "

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from nnmath import ShapeError, UnknownNameError, formula, names
-from nnmath.cases import Case, cases_for, sample
-from nnmath.checks import TOLERANCES, compare
-from nnmath.lowering import loop_oracle
+from nnmath.checker.cases import Case, cases_for, sample
+from nnmath.checker.checks import TOLERANCES, compare
+from nnmath.checker.loop_oracle import loop_oracle
 
 REQUIRED = ["neuron", "dense", "sigmoid", "tanh", "relu", "leaky_relu", "softmax", "mse",
             "binary_crossentropy", "binary_crossentropy_logits", "categorical_crossentropy",
@@ -113,7 +113,7 @@ def test_latex_is_a_nonempty_equation(name):
 def test_relative_error_is_not_reported_below_the_absolute_tolerance():
     # regression: a float32 softmax row passed by atol yet printed a relative
     # error of 7.6e+263, from a reference probability of about 1e-300
-    from nnmath.checks import Tolerance
+    from nnmath.checker.checks import Tolerance
 
     tol = Tolerance(rtol=2e-5, atol=1e-6)
     max_abs, max_rel, ok = compare(np.array([0.5, 1e-8]), np.array([0.5, 1e-300]), tol)
@@ -152,8 +152,31 @@ def test_freed_numpy_memory_stays_in_the_process():
     import ctypes.util
     import sys
 
-    from nnmath.lowering import keep_freed_memory
+    from nnmath.kernels import keep_freed_memory
 
     if not sys.platform.startswith("linux") or not ctypes.util.find_library("c"):
         pytest.skip("a glibc setting")
     assert keep_freed_memory() is True
+
+
+def test_importing_nnmath_changes_no_process_setting():
+    """Nothing runs at import but definitions: importing every module of nnmath
+    loads no C library (keep_freed_memory used to set glibc's malloc on import
+    of the lowering); the entry points call it explicitly."""
+    import subprocess
+    import sys
+
+    probe = """
+import ctypes, importlib, pkgutil
+loaded = []
+real = ctypes.CDLL
+ctypes.CDLL = lambda name, *a, **k: loaded.append(name) or real(name, *a, **k)
+import nnmath
+for m in pkgutil.walk_packages(nnmath.__path__, "nnmath."):
+    importlib.import_module(m.name)
+print(loaded)
+"""
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

@@ -11,8 +11,8 @@ import pytest
 import sympy as sp
 
 from nnmath import formula
-from nnmath.checks import check_keras_trajectory, check_lowering, plan
-from nnmath.descent import OPTIMIZERS, optimizer, optimizer_of, trajectory
+from nnmath.checker.checks import check_keras_trajectory, check_lowering, plan
+from nnmath.update_rules import OPTIMIZERS, optimizer, optimizer_of, trajectory
 from nnmath.library.optimizers import eps, eta
 
 RULES = sorted({name for o in OPTIMIZERS.values() for name in o.updates.values()})
@@ -151,7 +151,7 @@ def ex6():
 
 def test_race_paths_are_trajectories_of_the_registered_rules(ex6):
     from chapters import chapter6
-    from nnmath.descent import quadratic_gradient
+    from nnmath.runs.trajectories import quadratic_gradient
 
     grad = quadratic_gradient(chapter6.A)
     for name, hyper in chapter6.SETTINGS.items():
@@ -203,7 +203,7 @@ def test_keras_rounds_a_python_float_momentum_through_float32():
     # ops.cast gives μ = float32(0.9), and 100 steps drift far beyond float64 noise
     import keras
 
-    from nnmath.oracle import tensorflow
+    from nnmath.checker.oracle import tensorflow
 
     tf = tensorflow()
     rng = np.random.default_rng(0)

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from chapters.processes import FreshProcesses, RemoteTraceback, WorkerDied
+from publishing.processes import FreshProcesses, RemoteTraceback, WorkerDied
 
 
 def _stubborn(seconds: float) -> None:

@@ -15,7 +15,7 @@ import pytest
 import sympy as sp
 
 from nnmath import claim, claims, formula
-from nnmath.checks import (
+from nnmath.checker.checks import (
     check_forward,
     check_keras_layer,
     check_keras_trajectory,
@@ -40,7 +40,7 @@ NEW = (
 
 @pytest.fixture(scope="module")
 def keras():
-    from nnmath import oracle
+    from nnmath.checker import oracle
 
     oracle.tensorflow()
     import keras
@@ -312,9 +312,9 @@ def test_adamw_rounds_a_python_float_weight_decay_to_float32(keras):
 
 # -- training on digits -----------------------------------------------------------------
 def test_batch_norm_mlp_follows_kerass_fit_for_five_epochs():
-    from nnmath import oracle
-    from nnmath.regularized import init_batch_norm, train_batch_norm
-    from nnmath.training import epoch_orders, load
+    from nnmath.checker import oracle
+    from nnmath.runs.regularized import init_batch_norm, train_batch_norm
+    from nnmath.runs.training import epoch_orders, load
 
     data = load("digits")
     p0 = init_batch_norm(64, 32, 10, seed=0)
@@ -341,9 +341,9 @@ def test_batch_norm_mlp_follows_kerass_fit_for_five_epochs():
 
 
 def test_one_dropout_step_equals_kerass_with_the_masks_keras_drew():
-    from nnmath import oracle
-    from nnmath.regularized import DropoutNetwork
-    from nnmath.training import init_params, load, sgd_step
+    from nnmath.checker import oracle
+    from nnmath.runs.regularized import DropoutNetwork
+    from nnmath.runs.training import init_params, load, sgd_step
 
     data = load("digits")
     p0 = init_params(64, 32, 10, seed=0)

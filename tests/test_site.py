@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from chapters.bundle import bundle_scene, snippets
-from chapters.site import _math_html, badges
-from chapters.texsvg import TexError, typeset
-from nnmath.checks import Check
+from publishing.bundle import bundle_scene, snippets
+from publishing.site import _math_html, badges
+from publishing.texsvg import TexError, typeset
+from nnmath.checker.checks import Check
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -149,8 +149,8 @@ def test_built_site_works_in_chromium_from_file_urls(tmp_path, nnbook):
                 assert error is None and ready >= 1 and duration > 0, (page, src)
             equations = driver.execute_script(
                 "return [...document.querySelectorAll('img.math')].map(i => "
-                "[i.alt, i.complete && i.naturalWidth > 0, i.getBoundingClientRect().width,"
-                " i.getBoundingClientRect().height])")
+                "[i.alt, i.complete && i.naturalWidth > 0, "
+                "i.getBoundingClientRect().width, i.getBoundingClientRect().height])")
             for alt, loaded, width, height in equations:
                 assert loaded and width > 1 and height > 1, (page, alt)
             if page != "index.html":
@@ -167,7 +167,7 @@ def test_poster_is_a_still_frame_not_the_inkiest_cross_fade(tmp_path):
     import numpy as np
     from PIL import Image
 
-    from chapters.bundle import poster_frame
+    from publishing.bundle import poster_frame
 
     a = np.zeros((96, 160, 3), np.uint8)
     a[:, :40] = 255  # a quarter of the picture
@@ -189,10 +189,10 @@ def test_poster_is_a_still_frame_not_the_inkiest_cross_fade(tmp_path):
 
 def test_typesetting_without_latex_is_the_render_error_naming_the_packages(
         tmp_path, monkeypatch):
-    from chapters import render
-    from chapters.render import RenderError
+    from publishing import tools
+    from publishing.render import RenderError
 
-    monkeypatch.setattr(render.shutil, "which", lambda tool: None)
+    monkeypatch.setattr(tools.shutil, "which", lambda tool: None)
     with pytest.raises(RenderError, match=r"cannot typeset equations: latex, dvisvgm "
                                           r"not found on PATH; install it \(apt-get"):
         typeset([("x", False)], tmp_path)
@@ -231,7 +231,7 @@ A [link](javascript:alert(3)) and an equation $a < b$.
 
 
 def test_raw_html_passes_through_unless_safe(tmp_path):
-    from chapters.site import _markdown, _stash_math
+    from publishing.site import _markdown, _stash_math
 
     text, _ = _stash_math(PROSE)
     passed, has_html = _markdown(text)
@@ -248,7 +248,8 @@ def test_raw_html_passes_through_unless_safe(tmp_path):
 
 def test_build_says_when_prose_has_raw_html_and_escapes_it_with_safe(tmp_path,
                                                                       monkeypatch):
-    from chapters import Chapter, site
+    from chapters import Chapter
+    from publishing import site
 
     (tmp_path / "p.md").write_text(PROSE)
     ch = Chapter(number=97, slug="p", title="<b>Bold</b> title", module="p",
@@ -269,7 +270,7 @@ def test_build_says_when_prose_has_raw_html_and_escapes_it_with_safe(tmp_path,
 
 
 def test_latex_that_loops_forever_is_stopped_with_one_line(tmp_path, monkeypatch):
-    from chapters import texsvg
+    from publishing import texsvg
 
     monkeypatch.setattr(texsvg, "TEX_SECONDS", 3)
     with pytest.raises(TexError) as info:

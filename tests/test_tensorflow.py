@@ -8,9 +8,9 @@ import json
 import pytest
 
 from nnmath import claim, claim_names, formula, names
-from nnmath.checks import check_forward, check_gradient, verify
+from nnmath.checker.checks import check_forward, check_gradient, verify
 from nnmath.primitives import sigmoid
-from nnmath.report import write_json, write_junit
+from nnmath.checker.report import write_json, write_junit
 
 pytestmark = pytest.mark.tf
 
@@ -37,7 +37,7 @@ def test_wrong_sigmoid_derivative_fails_against_tensorflow():
 
 
 def test_unshifted_softmax_fails_against_tensorflow_at_large_logits():
-    from test_claims import unshifted_softmax
+    from helpers import unshifted_softmax
 
     check = check_forward(unshifted_softmax(), "float64")
     assert not check.passed

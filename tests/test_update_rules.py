@@ -18,9 +18,9 @@ import pytest
 import sympy as sp
 
 from nnmath import formula
-from nnmath.checks import check_keras_trajectory, plan, verify
-from nnmath.descent import OPTIMIZERS, KerasRule, NoKeras, keras_rule, optimizer_of
-from nnmath.report import summary, write_junit
+from nnmath.checker.checks import check_keras_trajectory, plan, verify
+from nnmath.update_rules import OPTIMIZERS, KerasRule, NoKeras, keras_rule, optimizer_of
+from nnmath.checker.report import summary, write_junit
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "examples" / "my_adam.py"

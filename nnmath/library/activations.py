@@ -15,18 +15,29 @@ from ..formula import Formula, Input
 from ..primitives import MaxShift, sigmoid as _sigma
 from ..params import Real
 from ..registry import formula, register, register_claims
-from ._symbols import K, N, i, j, k, n
+from ._symbols import K, i, j, k, n
 
 z = sp.Symbol("z", real=True)
 alpha = sp.Symbol("alpha", positive=True)
 
+#: name → the TensorFlow function that computes it (the one place these are
+#: written: the activations' references, the neuron's and the networks')
+TF_FUNCTION = {
+    "sigmoid": "tf.math.sigmoid",
+    "tanh": "tf.math.tanh",
+    "relu": "tf.nn.relu",
+    "leaky_relu": "tf.nn.leaky_relu",
+}
+
 #: name → (scalar f(z), its printed name, the TensorFlow reference)
 SCALAR = {
-    "sigmoid": (_sigma(z), r"\sigma", "tf.math.sigmoid(z)"),
-    "tanh": (sp.tanh(z), r"\tanh", "tf.math.tanh(z)"),
-    "relu": (sp.Piecewise((z, z > 0), (0, True)), r"\operatorname{ReLU}", "tf.nn.relu(z)"),
+    "sigmoid": (_sigma(z), r"\sigma", f"{TF_FUNCTION['sigmoid']}(z)"),
+    "tanh": (sp.tanh(z), r"\tanh", f"{TF_FUNCTION['tanh']}(z)"),
+    "relu": (sp.Piecewise((z, z > 0), (0, True)), r"\operatorname{ReLU}",
+             f"{TF_FUNCTION['relu']}(z)"),
     "leaky_relu": (sp.Piecewise((z, z > 0), (alpha * z, True)),
-                   r"\operatorname{LeakyReLU}", "tf.nn.leaky_relu(z, alpha={alpha})"),
+                   r"\operatorname{LeakyReLU}",
+                   f"{TF_FUNCTION['leaky_relu']}(z, alpha={{alpha}})"),
 }
 
 
@@ -105,7 +116,6 @@ def _softmax() -> Formula:
 def _claims() -> list[Claim]:
     s = _sigma(z)
     g = sp.IndexedBase("g")
-    zb = sp.IndexedBase("z")
     a = formula("softmax").expr
     return [
         Claim("sigmoid'", formula("sigmoid"), "z", s * (1 - s), "σ'(z) = σ(z)(1 − σ(z))"),

@@ -31,12 +31,6 @@ n, i, j, c, o, p, q, k, u, v = indices("n i j c o p q k u v")
 p2, q2 = sp.symbols("p' q'", integer=True, nonnegative=True)
 N, H, W, C, KH, KW, O = dims("N H W C KH KW O")
 Ho, Wo, F = dims("Ho Wo F")
-PADDINGS = (
-    "valid",
-    "same",
-    "((top, bottom), (left, right))",
-    "[[0, 0], [top, bottom], [left, right], [0, 0]]",
-)
 
 _x, _w, _b, _g = (sp.IndexedBase(s) for s in ("x", "w", "b", "g"))
 

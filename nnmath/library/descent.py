@@ -12,7 +12,7 @@ from __future__ import annotations
 import sympy as sp
 
 from ..claim import Claim
-from ..descent import NoKeras, keras_rule
+from ..update_rules import NoKeras, keras_rule
 from ..formula import Formula, Input, dims, indices
 from ..params import Real
 from ..registry import formula, register, register_claims

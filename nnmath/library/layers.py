@@ -9,10 +9,7 @@ from ..formula import Formula, Input
 from ..params import Choice
 from ..registry import formula, register, register_claims
 from ._symbols import I, J, N, i, j, n
-from .activations import SCALAR, activation_of
-
-_TF_ACT = {"sigmoid": "tf.math.sigmoid", "tanh": "tf.math.tanh", "relu": "tf.nn.relu",
-           "leaky_relu": "tf.nn.leaky_relu"}
+from .activations import SCALAR, TF_FUNCTION, activation_of
 
 
 @register("neuron", params={"activation": Choice(tuple(SCALAR))})
@@ -25,7 +22,7 @@ def _neuron(activation: str = "sigmoid") -> Formula:
         output="a", indices=(n,), expr=activation_of(activation, zsum),
         inputs=(Input("x", ("N", "J"), "inputs, one row per sample"),
                 Input("w", ("J",), "weights"), Input("b", (), "bias")),
-        tf=f"{_TF_ACT[activation]}(tf.linalg.matvec(x, w) + b)",
+        tf=f"{TF_FUNCTION[activation]}(tf.linalg.matvec(x, w) + b)",
         output_shape=("N",), params={"activation": activation},
         constants={"alpha": 0.2} if activation == "leaky_relu" else {})
 
@@ -55,6 +52,7 @@ def _claims() -> list[Claim]:
               "∂L/∂x = g W: the gradient flows back through the transposed weights",
               indices=(n, j), sizes=sizes),
         Claim("dense/db", dense, "b", sp.Sum(g[n, i], (n, 0, N - 1)),
-              "∂L/∂b = Σ_n g: the bias gradient sums the upstream gradient over the batch",
+              "∂L/∂b = Σ_n g: the bias gradient sums the upstream gradient over the "
+              "batch",
               indices=(i,), sizes=sizes),
     ]

@@ -17,7 +17,8 @@ _yhat, _y, _p, _z = (sp.IndexedBase(s) for s in ("yhat", "y", "p", "z"))
 
 
 def _mean_over(expr: sp.Expr) -> sp.Expr:
-    """Keras's reduction for per-class losses: mean over classes, then over the batch."""
+    """Keras's reduction for per-class losses: mean over classes, then over the
+    batch."""
     return sp.Sum(expr, (n, 0, N - 1), (k, 0, K - 1)) / (N * K)
 
 
@@ -70,7 +71,8 @@ def _cce() -> Formula:
     q = _p[n, k] / sp.Sum(_p[n, j], (j, 0, K - 1))
     return _loss(
         "categorical_crossentropy",
-        "Categorical cross-entropy on probabilities (renormalised and clipped as Keras does)",
+        "Categorical cross-entropy on probabilities (renormalised and clipped as "
+        "Keras does)",
         -_sum_k(_y[n, k] * sp.log(clip(q, eps, 1 - eps))) / N,
         (Input("p", ("N", "K"), "predicted class probabilities", "simplex"),
          _targets("onehot")),
@@ -88,7 +90,8 @@ def _cce_logits() -> Formula:
         "Categorical cross-entropy on logits (log-sum-exp, shifted by the max)",
         _sum_k(_y[n, k] * (lse - _z[n, k])) / N,
         (Input("z", ("N", "K"), "logits"), _targets("onehot")),
-        "tf.reduce_mean(tf.keras.losses.categorical_crossentropy(y, z, from_logits=True))",
+        "tf.reduce_mean(tf.keras.losses.categorical_crossentropy(y, z, "
+        "from_logits=True))",
         notes="log Σ e^{z_j} = m + log Σ e^{z_j − m} with m = max z: the same number, "
               "but no exponent exceeds 0.")
 
@@ -116,8 +119,9 @@ def _claims() -> list[Claim]:
         Claim("categorical_crossentropy/dp", formula("categorical_crossentropy"), "p",
               (sp.Sum(_y[n, j] * inside(qj, eps, 1 - eps) * qj / clip(qj, eps, 1 - eps),
                       (j, 0, K - 1)) - _y[n, k] * ins / c) / (N * S),
-              "∂L/∂p_k = (Σ_j y_j q_j/q̂_j [q_j unclipped] − y_k/q̂_k [q_k unclipped])/(N Σp), "
-              "q = p/Σp, q̂ = clip(q): for one-hot y and Σp = 1, (1 − y_k/p_k)/N",
+              "∂L/∂p_k = (Σ_j y_j q_j/q̂_j [q_j unclipped] − y_k/q̂_k [q_k unclipped])"
+              "/(N Σp), q = p/Σp, q̂ = clip(q): for one-hot y and Σp = 1, "
+              "(1 − y_k/p_k)/N",
               indices=(n, k), sizes={"N": 2, "K": 2}),
         Claim("categorical_crossentropy_logits/dz", formula("categorical_crossentropy_logits"),
               "z", (lse_soft - _y[n, k]) / N,

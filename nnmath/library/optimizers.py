@@ -4,7 +4,7 @@ Design: **one formula per state variable**.  Every formula of an optimizer reads
 the state *before* the step (parameters θ, the gradient g, the optimizer's slots,
 the number t of steps taken) and gives one variable *after* it, so one step is one
 evaluation of each formula on the same old state, in any order (see
-:meth:`nnmath.descent.Optimizer.step`).  The parameter update therefore contains
+:meth:`nnmath.update_rules.Optimizer.step`).  The parameter update therefore contains
 the slot update written out in full, e.g. Adam's ``β₁m + (1 − β₁)g``.
 
 What Keras 3 does, from ``keras/src/optimizers/*.py`` (the truth, not the papers):
@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from ..descent import keras_rule
+from ..update_rules import keras_rule
 from ..formula import Formula, Input, dims, indices
 from ..params import Real
 from ..registry import register

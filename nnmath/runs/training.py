@@ -5,7 +5,7 @@ loss on logits); the backward pass evaluates the *claims'* gradient formulas,
 layer by layer, exactly as the chain rule of :mod:`nnmath.library.mlp` states
 it: δ₂ from the loss claim, ∂W₂/∂b₂/∂a₁ from the dense claims, δ₁ from the
 activation claim, then ∂W₁/∂b₁.  The update is the registered ``sgd`` formula.
-Nothing here imports TensorFlow: :func:`nnmath.oracle.train_keras` runs the same
+Nothing here imports TensorFlow: :func:`nnmath.checker.oracle.train_keras` runs the same
 training in Keras, from the same initial weights and in the same batch order.
 """
 
@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .data import BUNDLED, bundled
-from .library.mlp import HEADS, check_network
-from .registry import claim, formula
+from ..library.mlp import HEADS, check_network
+from ..registry import claim, formula
 
 __all__ = [
     "DATASETS",
@@ -26,6 +26,7 @@ __all__ = [
     "Run",
     "accuracy",
     "epoch_orders",
+    "glorot_uniform",
     "init_params",
     "load",
     "minibatches",
@@ -70,20 +71,24 @@ def load(name: str, *, test_fraction: float = 0.25, seed: int = 0) -> Dataset:
     )
 
 
+def glorot_uniform(
+    rng: np.random.Generator, shape: tuple[int, ...], *, fan_in: int, fan_out: int
+) -> np.ndarray:
+    """Keras's default initialisation (``GlorotUniform``): uniform in
+    ±sqrt(6 / (fan_in + fan_out))."""
+    limit = np.sqrt(6 / (fan_in + fan_out))
+    return rng.uniform(-limit, limit, size=shape)
+
+
 def init_params(
     n_in: int, n_hidden: int, n_out: int, seed: int
 ) -> dict[str, np.ndarray]:
     """Keras's defaults: Glorot-uniform weights (W[out, in]), zero biases."""
     rng = np.random.default_rng(seed)
-
-    def glorot(fan_out: int, fan_in: int) -> np.ndarray:
-        limit = np.sqrt(6 / (fan_in + fan_out))
-        return rng.uniform(-limit, limit, size=(fan_out, fan_in))
-
     return {
-        "W1": glorot(n_hidden, n_in),
+        "W1": glorot_uniform(rng, (n_hidden, n_in), fan_in=n_in, fan_out=n_hidden),
         "b1": np.zeros(n_hidden),
-        "W2": glorot(n_out, n_hidden),
+        "W2": glorot_uniform(rng, (n_out, n_hidden), fan_in=n_hidden, fan_out=n_out),
         "b2": np.zeros(n_out),
     }
 

@@ -34,7 +34,6 @@ from importlib import metadata
 from pathlib import Path
 
 __all__ = [
-    "ROOT",
     "CacheError",
     "DamagedError",
     "Dependencies",
@@ -43,10 +42,13 @@ __all__ = [
     "atomic_write",
     "cache_root",
     "file_sha",
+    "fingerprinted_root",
     "is_sha",
     "library_versions",
     "open_cache",
+    "package_dir",
     "recorded_dependencies",
+    "source_roots",
     "sweep_partials",
     "sweep_temp",
     "temp_folder",
@@ -55,12 +57,33 @@ __all__ = [
 
 #: bump when the layout of entries changes
 LAYOUT = 1
-#: the project checkout: its sources are dependencies, its .venv is not
-ROOT = Path(__file__).resolve().parent.parent
-#: formula definitions are tracked by fingerprint, not by source file; the
-#: command line (imported by worker processes as their main module) draws nothing
-_LIBRARY = ROOT / "nnmath" / "library"
-_CLI = ROOT / "cli"
+
+
+def package_dir(package) -> Path:
+    """The folder an imported package's code lives in: code is found through the
+    packages Python imported, wherever they are installed, never through paths
+    written here (a package that moves is still found)."""
+    return Path(package.__file__).resolve().parent
+
+
+def source_roots() -> tuple[Path, ...]:
+    """The folders whose source files a render depends on: the packages that
+    compute and draw it (nnmath, chapters, publishing).  The command line is
+    not one of them: it draws nothing."""
+    import chapters
+    import nnmath
+
+    import publishing
+
+    return tuple(package_dir(p) for p in (nnmath, chapters, publishing))
+
+
+def fingerprinted_root() -> Path:
+    """The formula library: its definitions are tracked by the fingerprints of
+    the formulas and claims a render looked up, not by their source files."""
+    import nnmath.library
+
+    return package_dir(nnmath.library)
 
 
 #: a SHA-256 as the cache writes it: the only names an entry may point to
@@ -122,7 +145,8 @@ def open_cache(out_dir: Path) -> Path:
         if shared:
             raise CacheError(
                 f"the cache NNBOOK_CACHE={shared} {exc}; create it or make it "
-                f"writable, or unset NNBOOK_CACHE to cache in {Path(out_dir) / '.cache'}"
+                "writable, or unset NNBOOK_CACHE to cache in "
+                f"{Path(out_dir) / '.cache'}"
             ) from None
         raise CacheError(f"the cache {root} {exc}; choose another output folder "
                          "or set NNBOOK_CACHE to a writable folder") from None
@@ -185,8 +209,9 @@ def sweep_partials(folder: Path) -> None:
 
 
 def temp_folder(kind: str) -> tempfile.TemporaryDirectory:
-    """A temporary folder named for this host and process (``nnbook-render-HOST-PID-…``),
-    so that :func:`sweep_temp` can tell when its process is gone."""
+    """A temporary folder named for this host and process
+    (``nnbook-render-HOST-PID-…``), so that :func:`sweep_temp` can tell when its
+    process is gone."""
     return tempfile.TemporaryDirectory(prefix=f"nnbook-{kind}-{_HOST}-{os.getpid()}-")
 
 
@@ -285,34 +310,39 @@ class Dependencies:
         return found
 
 
-def _project_file(module) -> Path | None:
+def _source_file(module, roots: tuple[Path, ...], extra: tuple[Path, ...]) -> Path | None:
+    """The module's source file if a render depends on it: a ``.py`` file of the
+    project's packages (``roots``) outside the formula library, or of a
+    lecturer's folder (``extra``) outside any Python installation."""
     path = getattr(module, "__file__", None)
-    if not path:
-        return None
+    if not path or getattr(module, "__name__", "") in ("__main__", "__mp_main__"):
+        return None  # the process's main program (the command line) draws nothing
     p = Path(path).resolve()
-    prefixes = {Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve()}
-    if p.suffix != ".py" or any(p.is_relative_to(x) for x in prefixes):
+    if p.suffix != ".py" or p.is_relative_to(fingerprinted_root()):
         return None
-    if p.is_relative_to(_LIBRARY) or p.is_relative_to(_CLI) or "site-packages" in p.parts:
+    if any(p.is_relative_to(r) for r in roots):
+        return p
+    installed = {Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve()}
+    if any(p.is_relative_to(x) for x in installed) or "site-packages" in p.parts:
         return None
-    return p
+    return p if any(p.is_relative_to(r) for r in extra) else None
 
 
 def recorded_dependencies(used: set, extra_roots: tuple[Path, ...] = ()) -> Dependencies:
     """Dependencies of a render that just ran in this process.
 
     ``used`` is what :func:`nnmath.registry.recording` collected.  Project source
-    files are those imported from this checkout or from ``extra_roots`` (the
-    folder of a lecturer's chapter file).
+    files are those imported from the project's packages (:func:`source_roots`)
+    or from ``extra_roots`` (the folder of a lecturer's chapter file).
     """
     from nnmath import registry
     from nnmath.fingerprint import fingerprint
 
-    roots = (ROOT, *extra_roots)
+    roots, extra = source_roots(), tuple(Path(r).resolve() for r in extra_roots)
     deps = Dependencies()
     for module in list(sys.modules.values()):
-        p = _project_file(module)
-        if p is not None and any(p.is_relative_to(r) for r in roots):
+        p = _source_file(module, roots, extra)
+        if p is not None:
             deps.modules[str(p)] = file_sha(p)
     for kind, name, params in sorted(used, key=repr):
         if kind == "formula":

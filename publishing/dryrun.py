@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .base import Chapter
+from chapters.base import Chapter
 
 __all__ = ["FRAME_MARGIN", "DryRun", "dry_run", "dry_run_chapters"]
 
@@ -122,7 +122,7 @@ def dry_run(
 
     from nnmath import registry
 
-    from . import load_module
+    from chapters import load_module
     from .render import QUALITIES
 
     run = DryRun(scene_name)
@@ -178,8 +178,10 @@ def _dry_chapter(
     the other scenes still run."""
     import importlib
 
-    from . import load_file
+    from chapters import load_file
+    from nnmath.kernels import keep_freed_memory
 
+    keep_freed_memory()  # as a render worker: chapter 8's scenes train a CNN
     chapter = load_file(path) if path else importlib.import_module(module).CHAPTER
     runs = {}
     for scene in chapter.scenes if frames is None else frames:

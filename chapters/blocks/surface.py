@@ -1,7 +1,8 @@
 """A loss surface seen from above, with descent paths on it.
 
 :class:`LossSurface` draws a grid of loss values (computed by nnmath, e.g.
-:func:`nnmath.descent.surface`) as a heat map with contour lines, on axes in the
+:func:`nnmath.runs.trajectories.surface`) as a heat map with contour lines, on axes in
+the
 parameters' own units, and draws paths of parameters (a run's θ after each step)
 on it.  Colours and contours are only a view of the values: the level lines are
 traced through the grid by marching squares, nothing is recomputed.
@@ -29,7 +30,7 @@ from manim import (
     rgb_to_color,
 )
 
-from .blocks import number
+from .text import number
 
 __all__ = ["LossSurface", "contour_segments", "heat_rgb", "levels_for"]
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .cache import atomic_copy, atomic_write, file_sha, is_sha, temp_folder
-from .render import check_latex
+from .tools import check_latex
 
 __all__ = ["TEX_SECONDS", "Svg", "TexError", "tex_environment", "typeset"]
 
@@ -117,7 +117,7 @@ def _run(tex: str, folder: Path) -> list[tuple[float, float, float]]:
 def typeset(equations: list[tuple[str, bool]], cache: Path) -> dict[tuple[str, bool], Svg]:
     """SVGs of ``(latex, display)`` pairs, typeset once and kept in ``cache``.
 
-    Raises :class:`chapters.render.RenderError` if LaTeX is not installed and
+    Raises :class:`publishing.tools.RenderError` if LaTeX is not installed and
     :class:`TexError` for an equation it cannot typeset."""
     cache.mkdir(parents=True, exist_ok=True)
     todo = sorted({e for e in equations if _cached(cache, _key(*e)) is None})

@@ -12,7 +12,7 @@ nnmath's formulas (forward) and claims (backward).
 
 The backward passes chain the claims' gradient formulas, as
 :class:`nnmath.training.Network` does; the update is the registered ``sgd``.
-Nothing here imports TensorFlow: :func:`nnmath.oracle.train_keras` trains the
+Nothing here imports TensorFlow: :func:`nnmath.checker.oracle.train_keras` trains the
 same networks in Keras.
 """
 
@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .library.mlp import HEADS, check_network
-from .registry import claim, formula
+from ..library.mlp import HEADS, check_network
+from ..registry import claim, formula
 from .training import Dataset, epoch_orders, init_params, minibatches, sgd_step
 
 __all__ = [

@@ -8,7 +8,7 @@ import shutil
 import sys
 from dataclasses import dataclass
 
-from .render import REQUIRED_TOOLS
+from .tools import REQUIRED_TOOLS
 
 __all__ = ["Finding", "diagnose"]
 

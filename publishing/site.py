@@ -22,12 +22,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .base import SCENE, Chapter, check_prose
+from chapters.base import SCENE, Chapter, check_prose
 from .bundle import Bundle, bundle_scene
 from .cache import atomic_copy, atomic_write, file_sha
 from .render import render_chapters
 from .texsvg import typeset
-from .verification import Verified, chapter_checks
+from .gate import Verified, chapter_checks
 
 __all__ = ["build_site", "Badge", "badges", "page_html"]
 
@@ -41,8 +41,8 @@ _METHODS = {"symbolic": "symbolic", "lowering": "50-digit loop oracle",
             "keras-trajectory": "Keras optimizer", "keras-layer": "Keras layer"}
 
 CSS = """
-body { font: 18px/1.55 Georgia, 'DejaVu Serif', serif; max-width: 50em; margin: 2em auto;
-       padding: 0 1em; color: #1d1d1f; background: #fdfdfb; }
+body { font: 18px/1.55 Georgia, 'DejaVu Serif', serif; max-width: 50em;
+       margin: 2em auto; padding: 0 1em; color: #1d1d1f; background: #fdfdfb; }
 nav { font-family: sans-serif; font-size: 0.85em; margin-bottom: 2em; }
 nav a { margin-right: 1.2em; }
 h1, h2, h3 { font-family: sans-serif; line-height: 1.2; }
@@ -183,7 +183,8 @@ def _badge_table(items: list[Badge]) -> str:
 
 def _page(title: str, nav: str, body: str) -> str:
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            f"<meta name=\"viewport\" content=\"width=device-width\"><title>{html.escape(title)}"
+            "<meta name=\"viewport\" content=\"width=device-width\">"
+            f"<title>{html.escape(title)}"
             "</title><link rel=\"stylesheet\" href=\"style.css\"></head>"
             f"<body><nav>{nav}</nav>{body}</body></html>\n")
 
@@ -229,10 +230,10 @@ def build_site(chapters: list[Chapter], out: Path, *, media: Path, cache: Path,
 
     The prose's placeholders are checked first (:class:`chapters.base.ProseError`,
     before anything is rendered).  ``safe`` escapes raw HTML in the prose.
-    The renders go through the gate (:func:`chapters.render.render_jobs`): a
+    The renders go through the gate (:func:`publishing.render.render_jobs`): a
     chapter whose declared maths or whose scenes' lookups fail verification
     stops the build, unless ``verify=False``, when its badges say FAILED.
-    ``run`` goes to :func:`chapters.render.render_jobs` (``workers``, ``executor``).
+    ``run`` goes to :func:`publishing.render.render_jobs` (``workers``, ``executor``).
     """
     note = on_step or (lambda ch, s: None)
     for ch in chapters:

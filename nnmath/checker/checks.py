@@ -17,12 +17,13 @@ from typing import Callable, Iterable
 import numpy as np
 
 from .cases import Case, cases_for, sample
-from .claim import UPSTREAM, Claim
+from ..claim import UPSTREAM, Claim
 from .deadline import DEFAULT_SECONDS, CheckTimeout, time_limit
-from .descent import KerasRule, NoKeras, updated_variable
-from .formula import Formula
-from .keras_layer import KerasLayer
-from .lowering import LoweringError, loop_oracle
+from ..update_rules import KerasRule, NoKeras, updated_variable
+from ..formula import Formula
+from ..keras_layer import KerasLayer
+from ..lowering import LoweringError
+from .loop_oracle import loop_oracle
 from .symbolic import prove
 
 __all__ = ["Check", "Tolerance", "TOLERANCES", "verify", "compare", "comparison",
@@ -87,7 +88,8 @@ class Check:
         scenes show a wrong claim's verdict with this very line)."""
         if not self.passed:
             return f"FAILED {self.label}: {self.detail}"
-        return f"{'NOT CHECKED' if not self.checked else 'passed'} {self.label}: {self.detail}"
+        verdict = "passed" if self.checked else "NOT CHECKED"
+        return f"{verdict} {self.label}: {self.detail}"
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -230,7 +232,7 @@ def _cast(arrays: dict, dtype: str) -> dict:
 def _subject(f: Formula) -> str:
     """``conv2d``, or ``conv2d(stride=(2,2),padding='same')`` naming the
     parameters that differ from the registered default's."""
-    from .registry import formula
+    from ..registry import formula
 
     try:
         default = formula(f.name).params
@@ -372,13 +374,13 @@ class _AsState:
 
 def check_keras_trajectory(f: Formula) -> Check:
     """An update rule against the ``tf.keras.optimizers`` class it declares
-    (``Formula.keras``, see :func:`nnmath.descent.keras_rule`): both are fed the
+    (``Formula.keras``, see :func:`nnmath.update_rules.keras_rule`): both are fed the
     same seeded gradients for 100 steps, and the variable ``f`` claims to give is
     compared after every step.  The other variables come from the book's rules
     for that optimizer, with the same hyperparameters."""
     from . import oracle
     from .cases import _seed
-    from .descent import STEPS, trajectory
+    from ..update_rules import STEPS, trajectory
 
     rule: KerasRule = f.keras
     opt, var = rule.book, rule.variable
@@ -422,12 +424,12 @@ def check_update_rule_claim(f: Formula) -> Check:
         var = updated_variable(f)
         detail = (f"gives {var}' from {var}, so it is an update rule, but it names no "
                   "Keras optimizer: its only reference is the TensorFlow written "
-                  "beside it; declare keras=keras_rule('Adam', ...) (nnmath.descent) "
+                  "beside it; declare keras=keras_rule('Adam', ...) (nnmath.update_rules) "
                   "to check it against tf.keras.optimizers, or keras=NoKeras('why') "
                   "if it has none")
     else:
         detail = (f"keras={rule!r} is neither keras_rule(...) nor NoKeras(...) "
-                  "(nnmath.descent)")
+                  "(nnmath.update_rules)")
     return Check(subject, "formula", "keras-trajectory", "-", False, detail=detail)
 
 

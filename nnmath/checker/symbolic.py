@@ -1,12 +1,12 @@
 """Symbolic proof of a claim on a small concrete instance.
 
 The indexed formula is instantiated at small sizes that tell every dimension
-apart (say N = 2, K = 3; see :func:`nnmath.cases.instance_sizes`): sums are
+apart (say N = 2, K = 3; see :func:`nnmath.checker.cases.instance_sizes`): sums are
 expanded into explicit scalar equations over real symbols such as ``z[0, 1]``,
 primitives are replaced by their elementary definitions, and the expression is
 differentiated.  The claim holds on the instance when ``derivative − claimed``
-is exactly 0 (see :mod:`nnmath.zero`; region by region where the functions are
-piecewise, see :mod:`nnmath.regions` for element-wise claims).  A read outside
+is exactly 0 (see :mod:`nnmath.checker.zero`; region by region where the functions are
+piecewise, see :mod:`nnmath.checker.regions` for element-wise claims).  A read outside
 an input that the formula does not declare padded is an error.
 """
 
@@ -20,9 +20,9 @@ import sympy as sp
 from sympy.concrete.expr_with_limits import ExprWithLimits
 
 from .cases import instance_sizes
-from .claim import UPSTREAM, Claim
-from .formula import Formula, out_of_bounds
-from .primitives import (
+from ..claim import UPSTREAM, Claim
+from ..formula import Formula, out_of_bounds
+from ..primitives import (
     FirstArgMax,
     Maximum,
     MaxShift,

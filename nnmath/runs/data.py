@@ -1,8 +1,8 @@
 """The real datasets the book trains on, from scikit-learn's bundled files.
 
-The one module of nnmath that imports scikit-learn (as :mod:`nnmath.oracle` is the
-one that imports TensorFlow): the data ship inside the package, so nothing is
-downloaded, ever.
+The one module of nnmath that imports scikit-learn (as
+:mod:`nnmath.checker.oracle` is the one that imports TensorFlow): the data ship
+inside the package, so nothing is downloaded, ever.
 """
 
 from __future__ import annotations

@@ -21,9 +21,9 @@ from dataclasses import dataclass
 import numpy as np
 import sympy as sp
 
-from .claim import UPSTREAM, Claim
-from .formula import Formula, Input
-from .primitives import clip, inside, reciprocal, sigmoid, softplus
+from ..claim import UPSTREAM, Claim
+from ..formula import Formula, Input
+from ..primitives import clip, inside, reciprocal, sigmoid, softplus
 
 __all__ = ["Case", "cases_for", "sample", "collisions", "distinct_sizes",
            "instance_sizes", "reaching", "LARGE"]

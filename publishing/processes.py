@@ -16,9 +16,10 @@ A worker turns SIGTERM into :class:`Stopped`, so its ``finally`` blocks (and
 temporary folders) are cleaned up, and it is killed if it has not exited after
 ``grace`` seconds.  Workers start with SIGINT blocked: Ctrl-C reaches every
 process of the terminal's group, and the parent alone decides what stops (a
-worker interrupted while its interpreter starts would print a traceback).  It asks Linux to send it SIGTERM when the thread that
-started it goes (``PR_SET_PDEATHSIG``; elsewhere a thread watches the parent
-process id), so a worker whose parent was killed outright does not render on.
+worker interrupted while its interpreter starts would print a traceback).  It
+asks Linux to send it SIGTERM when the thread that started it goes
+(``PR_SET_PDEATHSIG``; elsewhere a thread watches the parent process id), so a
+worker whose parent was killed outright does not render on.
 """
 
 from __future__ import annotations

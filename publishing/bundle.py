@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from .cache import SceneCache, atomic_copy, atomic_write, file_sha, is_sha, temp_folder
-from .render import RenderError
+from .tools import RenderError
 
-__all__ = ["Bundle", "bundle_scene", "snippets", "write_snippets", "poster_frame"]
+__all__ = ["Bundle", "bundle_chapters", "bundle_scene", "snippets", "write_snippets",
+           "poster_frame"]
 
 #: ffmpeg arguments of each derived file
 RECIPES = {
@@ -166,8 +168,6 @@ def snippets(b: Bundle) -> dict[str, str]:
 
 def write_snippets(folder: Path, bundles: list[Bundle], title: str) -> Path:
     """``EMBED.md`` in the chapter folder: every scene's snippets, ready to paste."""
-    from .cache import atomic_write
-
     lines = [f"# {title}: embeds", "",
              "Paths are relative to this folder; copy the folder with the page.", ""]
     for b in bundles:
@@ -179,3 +179,19 @@ def write_snippets(folder: Path, bundles: list[Bundle], title: str) -> Path:
     path = folder / "EMBED.md"
     atomic_write(path, "\n".join(lines))
     return path
+
+
+def bundle_chapters(chapters: Iterable, rendered: Iterable, out_dir: Path, *,
+                    gif: bool = False, cache: Path | None = None,
+                    force: bool = False) -> Iterator[Path]:
+    """The embed bundle of each chapter's rendered scenes (``rendered``: what
+    :func:`publishing.render.render_chapters` returned): each mp4's webm and
+    poster (and GIF), then the chapter's ``EMBED.md``.  Yields every file as it
+    is written, so a caller can list what was made before a failure."""
+    rendered = list(rendered)
+    for ch in chapters:
+        made = [bundle_scene(r.path, gif=gif, cache=cache, force=force)
+                for r in rendered if r.path.parent.name == ch.id]
+        for b in made:
+            yield from [b.webm, b.poster] + ([b.gif] if b.gif else [])
+        yield write_snippets(Path(out_dir) / ch.id, made, ch.title)

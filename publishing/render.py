@@ -8,16 +8,17 @@ executor can be passed instead without touching the chapters.
 
 A fresh process per scene is what makes the cache exact: while the scene renders,
 the registry records every formula and claim it looks up and ``sys.modules``
-every source file it imports (see :mod:`chapters.cache`).
+every source file it imports (see :mod:`publishing.cache`).
 
 Manim renders into a throw-away media directory; the finished file is kept in
 the cache (or staged beside its destination under a hidden temporary name), and
-only after the gate (:func:`chapters.verification.gate`) has verified what the
+only after the gate (:func:`publishing.gate.gate`) has verified what the
 chapter declares *and* what its scenes looked up is it moved into place with
 ``os.replace``: no render reaches ``media/`` ungated, and an interrupted render
-never leaves a half-written file where a good one was.  The local executor (:mod:`chapters.processes`) starts one
-process per scene and stops them all at once on Ctrl-C or SIGTERM; a scene
-whose process dies fails alone, and the others finish.  What a killed run left
+never leaves a half-written file where a good one was.  The local executor
+(:mod:`publishing.processes`) starts one process per scene and stops them all at
+once on Ctrl-C or SIGTERM; a scene whose process dies fails alone, and the
+others finish.  What a killed run left
 (temporary folders, ``*.partial`` files) is removed by the next.  LaTeX runs
 with file access limited to the scene's temporary folder and no shell escape.
 """
@@ -28,7 +29,6 @@ import concurrent.futures as cf
 import dataclasses
 import importlib
 import os
-import shutil
 import sys
 import threading
 import time
@@ -37,7 +37,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from .base import Chapter
+from chapters.base import Chapter
 from .cache import (
     CacheError,
     DamagedError,
@@ -50,18 +50,17 @@ from .cache import (
     temp_folder,
     writable_cache,
 )
-from .verification import Verified
+from .gate import Verified
+from .tools import RenderError, check_tools
 
 __all__ = [
     "FORMATS",
     "MAX_WORKERS",
     "QUALITIES",
-    "REQUIRED_TOOLS",
     "RenderError",
     "RenderFailed",
     "SceneJob",
     "Rendered",
-    "check_latex",
     "check_tools",
     "local_executor",
     "render_chapters",
@@ -81,21 +80,11 @@ QUALITIES = {
 }
 #: output formats, named as Manim names them; png is the scene's last frame
 FORMATS = ("mp4", "webm", "mov", "gif", "png")
-#: programs MathTex needs, and how to get them (Debian/Ubuntu package names)
-REQUIRED_TOOLS = {
-    "latex": "texlive-latex-base texlive-latex-extra texlive-fonts-recommended "
-    "texlive-science cm-super-minimal",
-    "dvisvgm": "dvisvgm",
-}
 
 
 #: the most scenes rendered at once (each process holds Manim and its frames,
 #: a few hundred MB); more is a usage error, not an out-of-memory machine
 MAX_WORKERS = 64
-
-
-class RenderError(RuntimeError):
-    """A render that cannot run or failed; the message says what to do."""
 
 
 class RenderFailed(RenderError):
@@ -167,30 +156,6 @@ def _validate(quality: str, fmt: str) -> None:
         raise ValueError(f"invalid format {fmt!r}; valid: {', '.join(FORMATS)}")
 
 
-def check_latex(doing: str = "render") -> None:
-    """Raise :class:`RenderError` if ``latex`` or ``dvisvgm`` is missing: every
-    equation, in a video or on a web page, goes through them."""
-    missing = [tool for tool in REQUIRED_TOOLS if shutil.which(tool) is None]
-    if missing:
-        packages = " ".join(REQUIRED_TOOLS[t] for t in missing)
-        raise RenderError(
-            f"cannot {doing}: {', '.join(missing)} not found on PATH; "
-            f"install it (apt-get install {packages}, or ./run.sh setup)"
-        )
-
-
-def check_tools() -> None:
-    """Raise :class:`RenderError` if a program or library rendering needs is missing."""
-    check_latex()
-    try:  # Manim encodes video with PyAV's bundled FFmpeg, not an ffmpeg program
-        import av  # noqa: F401
-    except ImportError as exc:
-        raise RenderError(
-            f"cannot render: the video encoder PyAV (av) does not import "
-            f"({exc}); reinstall it with ./run.sh setup"
-        ) from None
-
-
 def scene_job(
     chapter: Chapter,
     scene_name: str,
@@ -213,7 +178,7 @@ def scene_job(
 
 
 def _scene_class(job: SceneJob):
-    from . import load_module
+    from chapters import load_module
     from .processes import Stopped
 
     try:
@@ -331,7 +296,7 @@ def _staging(target: Path) -> Path:
     """A hidden name beside ``target`` for a finished file awaiting the gate.
 
     It carries the host and pid of the process that will place it (the worker's
-    parent), so :func:`chapters.cache.sweep_partials` removes it only once that
+    parent), so :func:`publishing.cache.sweep_partials` removes it only once that
     process is gone.
     """
     from .cache import _HOST
@@ -349,9 +314,11 @@ def run_job(job: SceneJob) -> Rendered:
     what it looked up is what the gate verifies.
     """
     from nnmath import registry
+    from nnmath.kernels import keep_freed_memory
 
     from .cache import recorded_dependencies
 
+    keep_freed_memory()  # a worker evaluates formulas in bulk (chapter 8 trains)
     _validate(job.quality, job.fmt)
     check_tools()
     start = time.perf_counter()
@@ -405,7 +372,7 @@ def _explain(job: SceneJob, exc: Exception) -> str:
 # -- running many jobs ---------------------------------------------------------
 def local_executor(jobs: int = 1):
     """``jobs`` worker processes, a fresh interpreter per scene (see
-    :class:`chapters.processes.FreshProcesses`); what a scene prints goes to
+    :class:`publishing.processes.FreshProcesses`); what a scene prints goes to
     standard error, never into the command's list of written files."""
     from .processes import FreshProcesses
 
@@ -460,7 +427,7 @@ def _discard(results) -> None:
 
 def _chapters_of(jobs: Sequence[SceneJob]) -> dict[tuple[str, str], Chapter]:
     """The chapter of each job's module (a book chapter, or a chapter file)."""
-    from . import load_file
+    from chapters import load_file
 
     found: dict[tuple[str, str], Chapter] = {}
     for job in jobs:
@@ -538,11 +505,11 @@ def render_jobs(
     """Run ``jobs``: cached ones are taken from the cache, the rest are rendered,
     and everything passes the gate before it is moved into place.
 
-    The gate (:func:`chapters.verification.gate`) verifies each chapter's
+    The gate (:func:`publishing.gate.gate`) verifies each chapter's
     declared formulas and claims before any scene runs, and then everything its
     scenes looked up (recorded while they rendered, or in their cache entries)
     before any file reaches its target; a failure raises
-    :class:`~chapters.verification.GateError` and nothing of that batch is placed.
+    :class:`~publishing.gate.GateError` and nothing of that batch is placed.
     ``verify=False`` (``--no-verify``) skips it.  Verifications are cached by
     content, so an unchanged chapter is not verified again.
 
@@ -554,7 +521,7 @@ def render_jobs(
     failures.  On an interrupt (Ctrl-C, SIGTERM) nothing more starts and every
     worker is stopped at once.
     """
-    from .verification import gate
+    from .gate import gate
 
     if executor is None:
         _check_workers(workers)  # a usage error before any work

@@ -23,9 +23,9 @@ from functools import cached_property, lru_cache
 import numpy as np
 
 from .data import bundled, stratified_split
-from .descent import THETA, optimizer
-from .registry import claim, formula
-from .training import epoch_orders
+from ..update_rules import THETA, optimizer
+from ..registry import claim, formula
+from .training import epoch_orders, glorot_uniform
 
 __all__ = [
     "CNN",
@@ -70,17 +70,13 @@ class CNN:
 
     def init(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
         """Keras's defaults: Glorot-uniform kernels, zero biases."""
-        k, f = self.kernel, self.filters
-
-        def glorot(shape: tuple[int, ...], fan_in: int, fan_out: int) -> np.ndarray:
-            limit = np.sqrt(6 / (fan_in + fan_out))
-            return rng.uniform(-limit, limit, size=shape)
-
+        k, f, classes, features = self.kernel, self.filters, self.classes, self.features
         return {
-            "w": glorot((k, k, 1, f), k * k, k * k * f),
+            "w": glorot_uniform(rng, (k, k, 1, f), fan_in=k * k, fan_out=k * k * f),
             "b": np.zeros(f),
-            "W": glorot((self.classes, self.features), self.features, self.classes),
-            "c": np.zeros(self.classes),
+            "W": glorot_uniform(rng, (classes, features), fan_in=features,
+                                fan_out=classes),
+            "c": np.zeros(classes),
         }
 
     # -- forward ------------------------------------------------------------

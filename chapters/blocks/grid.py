@@ -30,7 +30,7 @@ from manim import (
     rgb_to_color,
 )
 
-from .blocks import COLORS, LABEL_SIZE, NUMBER_SIZE, fit, label, number
+from .text import COLORS, LABEL_SIZE, NUMBER_SIZE, fit, label, number
 
 __all__ = [
     "ArrayImage",
@@ -64,7 +64,8 @@ def _as_padding(pad: int | Sequence[int]) -> Padding:
         return (pad, pad, pad, pad)
     if len(pad) != 4 or any(p < 0 for p in pad):
         raise ValueError(
-            f"unknown padding {pad!r}; valid: an int or (top, bottom, left, right), >= 0"
+            f"unknown padding {pad!r}; valid: an int or (top, bottom, left, right), "
+            ">= 0"
         )
     return tuple(int(p) for p in pad)  # type: ignore[return-value]
 

@@ -24,8 +24,8 @@ import textwrap
 import numpy as np
 import sympy as sp
 
-from .claim import Claim
-from .formula import Formula
+from ..claim import Claim
+from ..formula import Formula
 
 __all__ = [
     "cross_entropy",
@@ -46,7 +46,7 @@ def source(*functions) -> str:
     return "\n\n".join(textwrap.dedent(inspect.getsource(f)).strip() for f in functions)
 
 
-# -- chapter 3: the cross-entropy without the clip --------------------------------------
+# -- chapter 3: the cross-entropy without the clip ---------------------------------
 def cross_entropy(p, y):
     return -np.sum(y * np.log(p)) / len(p)
 
@@ -54,7 +54,7 @@ def cross_entropy(p, y):
 def cross_entropy_formula() -> Formula:
     """What :func:`cross_entropy` claims to be: the categorical cross-entropy
     Keras trains with, written without Keras's clip (or its renormalization)."""
-    from .registry import formula
+    from ..registry import formula
 
     keras = formula("categorical_crossentropy")
     n, k = sp.symbols("n k", integer=True, nonnegative=True)
@@ -93,7 +93,7 @@ def dw_claim() -> Claim:
     """What :func:`gradients` computes for ∂L/∂w when X is a (N, 1) column: every
     input paired with every target, (2/N²) Σᵢ Σⱼ (w xᵢ + b − yⱼ) xᵢ, claimed as
     the gradient of the mean squared error."""
-    from .registry import claim
+    from ..registry import claim
 
     right = claim("linreg_mse/dw")
     f = right.formula
@@ -135,9 +135,9 @@ def train_step(X, y, W1, b1, W2, b2):
 def d_hidden_claim() -> Claim:
     """δ₁ as :func:`train_step` computes it, claimed as ∂L/∂z₁ of the sigmoid
     network: back through W₂, then σ′ taken at the activation a₁ = σ(z₁)."""
-    from .library import mlp
-    from .library.activations import z
-    from .registry import claim
+    from ..library import mlp
+    from ..library.activations import z
+    from ..registry import claim
 
     right = claim("mlp.sigmoid/dz1")
     top = mlp._Net("sigmoid", "softmax", z1_is_input=True)

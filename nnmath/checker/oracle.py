@@ -13,8 +13,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from .claim import UPSTREAM, Claim
-from .formula import Formula
+from ..claim import UPSTREAM, Claim
+from ..formula import Formula
 
 __all__ = ["tensorflow", "forward", "gradient", "keras_trajectory", "keras_layer",
            "OracleUnavailable"]
@@ -33,7 +33,8 @@ def tensorflow():
         import tensorflow as tf
     except ImportError as exc:  # pragma: no cover - depends on the machine
         raise OracleUnavailable(
-            "TensorFlow is not installed; run ./run.sh setup (or pip install tensorflow-cpu)"
+            "TensorFlow is not installed; run ./run.sh setup "
+            "(or pip install tensorflow-cpu)"
         ) from exc
     tf.get_logger().setLevel("ERROR")
     tf.config.experimental.enable_op_determinism()

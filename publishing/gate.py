@@ -11,10 +11,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Callable, Iterable
 
-from .base import Chapter
+from chapters.base import Chapter
 
 __all__ = ["subjects", "cached_verification", "verification_key", "verify_cached",
-           "GateError", "gate", "chapter_checks", "looked_up"]
+           "GateError", "gate", "chapter_checks", "looked_up", "engine_files",
+           "verify_chapters"]
 
 
 def subjects(chapters: Iterable[Chapter], *, whole_library: bool = False):
@@ -42,14 +43,30 @@ def subjects(chapters: Iterable[Chapter], *, whole_library: bool = False):
 
 
 # -- cached verification ---------------------------------------------------------
-def _engine_digest() -> str:
-    """The checker's own code: every nnmath source file except the formula library,
-    which the subjects' fingerprints already cover."""
-    from .cache import ROOT, file_sha, text_sha
+def engine_files() -> list[Path]:
+    """The checker's own code: every source file of nnmath except the formula
+    library (the subjects' fingerprints cover it) and the example and training
+    runs (the checker imports none of them; a test holds it to that).  Found
+    through the imported packages, so a module that moves is still covered."""
+    import nnmath
+    import nnmath.runs
 
-    engine = ROOT / "nnmath"
-    files = sorted(p for p in engine.rglob("*.py") if "library" not in p.relative_to(engine).parts)
-    return text_sha("".join(f"{p.name}:{file_sha(p)}" for p in files))
+    from .cache import fingerprinted_root, package_dir
+
+    left_out = (fingerprinted_root(), package_dir(nnmath.runs))
+    return sorted(p for p in package_dir(nnmath).rglob("*.py")
+                  if not any(p.is_relative_to(x) for x in left_out))
+
+
+def _engine_digest() -> str:
+    """One hash of :func:`engine_files` (a checker change re-verifies)."""
+    import nnmath
+
+    from .cache import file_sha, package_dir, text_sha
+
+    root = package_dir(nnmath)
+    return text_sha("".join(f"{p.relative_to(root)}:{file_sha(p)}"
+                            for p in engine_files()))
 
 
 def verification_key(formulas, claims, *, oracle: bool = True) -> str:
@@ -79,7 +96,7 @@ def _subjects(formulas, claims) -> list[str]:
     """How the checks of these formulas and claims name their subjects: a
     formula with other than its default parameters is ``conv2d(stride=(2,2))``,
     and a claim about one brings that formula's checks too."""
-    from nnmath.checks import _subject
+    from nnmath.checker.checks import _subject
 
     return sorted({_subject(f) for f in [*formulas, *(c.formula for c in claims)]}
                   | {c.name for c in claims})
@@ -108,7 +125,7 @@ def _loaded(data, key: str, subjects: list[str]):
     subject without a check, a field of the wrong type): then it is run again."""
     from dataclasses import fields
 
-    from nnmath.checks import Check
+    from nnmath.checker.checks import Check
 
     if not (isinstance(data, dict) and data.get("layout") == LAYOUT
             and data.get("key") == key and data.get("subjects") == subjects
@@ -145,10 +162,10 @@ def verify_cached(formulas: list, claims: list, cache: Path | None, *,
     were verified by the very same code.
 
     Each check runs within ``timeout`` seconds (default
-    :data:`nnmath.deadline.DEFAULT_SECONDS`); a run in which one ran out of time
+    :data:`nnmath.checker.deadline.DEFAULT_SECONDS`); a run in which one ran out of time
     is not filed: the time a check takes says nothing about the maths."""
-    from nnmath.checks import verify
-    from nnmath.deadline import DEFAULT_SECONDS
+    from nnmath.checker.checks import verify
+    from nnmath.checker.deadline import DEFAULT_SECONDS
 
     from .cache import SceneCache
 
@@ -181,7 +198,7 @@ def cached_verification(chapters: Iterable[Chapter], cache: Path, *,
     A fresh run is also filed under each chapter's own key, so ``nnbook verify``
     followed by ``nnbook render chapter3`` verifies nothing twice.  A run in
     which a check ran out of time (``timeout`` seconds each, default
-    :data:`nnmath.deadline.DEFAULT_SECONDS`) is not filed: the time a check
+    :data:`nnmath.checker.deadline.DEFAULT_SECONDS`) is not filed: the time a check
     takes says nothing about the maths.
     """
     chapters = list(chapters)
@@ -197,6 +214,34 @@ def cached_verification(chapters: Iterable[Chapter], cache: Path, *,
             _store(folder / f"{verification_key(f, c, oracle=oracle)}.json",
                    [k for k in checks if k.subject in names], f, c)
     return checks, cached
+
+
+def verify_chapters(chapters: Iterable[Chapter], media: Path, *,
+                    whole_library: bool = False, oracle: bool = True,
+                    on_check: Callable | None = None, on_start: Callable | None = None,
+                    timeout: float | None = None) -> list:
+    """``nnbook verify``: every check of ``chapters`` (and of the whole library
+    with ``whole_library``), run afresh and filed in the cache of ``media`` (see
+    :func:`publishing.cache.cache_root`: ``media/.cache`` or ``$NNBOOK_CACHE``),
+    so that render and build there verify nothing again.  With ``oracle=False``
+    the TensorFlow checks are not run: they come back as rows marked skipped
+    (each also passed to ``on_check``), so a report says what was left out."""
+    from nnmath.checker.checks import skipped
+
+    from .cache import cache_root
+
+    chapters = list(chapters)
+    checks, _ = cached_verification(chapters, cache_root(media), force=True,
+                                    whole_library=whole_library, oracle=oracle,
+                                    on_check=on_check, on_start=on_start,
+                                    timeout=timeout)
+    if not oracle:
+        left_out = skipped(*subjects(chapters, whole_library=whole_library))
+        for c in left_out:
+            if on_check:
+                on_check(c)
+        checks = checks + left_out
+    return checks
 
 
 # -- the gate ----------------------------------------------------------------------
@@ -228,7 +273,7 @@ def looked_up(uses: Iterable[tuple]) -> tuple[list, list]:
 def _beyond(chapter: Chapter, uses: Mapping[str, Iterable[tuple]]):
     """What the scenes looked up beyond the chapter's declared lists: (formulas,
     claims, scenes that used each, by subject label)."""
-    from nnmath.checks import _subject
+    from nnmath.checker.checks import _subject
 
     f_decl, c_decl = subjects([chapter])
     known = {id(f) for f in f_decl} | {id(c.formula) for c in c_decl}
@@ -272,7 +317,7 @@ def gate(chapter: Chapter, cache: Path | None, *,
     Without ``uses``: its declared formulas and claims.  With ``uses`` (scene →
     what it looked up while it rendered): everything beyond the declared lists.
     Every render goes through this twice, before and after the scenes run (see
-    :func:`chapters.render.render_jobs`).  Both verifications are cached by
+    :func:`publishing.render.render_jobs`).  Both verifications are cached by
     content, so re-renders verify nothing again.
     """
     if uses is None:
