@@ -119,9 +119,12 @@ def _blas() -> str:
     pin = os.environ.get("OPENBLAS_CORETYPE")
     if pin:
         env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_CORETYPE"}
-        own = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                             text=True).stdout.strip()
-        line += f" (pinned by OPENBLAS_CORETYPE={pin}; OpenBLAS's own choice here: {own})"
+        own = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True
+        ).stdout.strip()
+        line += (
+            f" (pinned by OPENBLAS_CORETYPE={pin}; OpenBLAS's own choice here: {own})"
+        )
     return line
 
 

@@ -48,11 +48,16 @@ def main() -> None:
         tensors = {k: tf.constant(v) for k, v in arrays.items()}
         ours = median_seconds(lambda: f.numpy(**arrays), args.repeat)
         theirs = median_seconds(
-            lambda: np.asarray(eval(f.tf, {"tf": tf}, tensors)), args.repeat)  # noqa: S307
+            lambda: np.asarray(eval(f.tf, {"tf": tf}, tensors)), args.repeat
+        )  # noqa: S307
         ratios.append(ours / theirs)
-        print(f"{name:34s} {ours * 1e6:8.1f}µs {theirs * 1e6:9.1f}µs {ours / theirs:7.2f}")
-    print(f"geometric mean ratio (ours ÷ TensorFlow): "
-          f"{float(np.exp(np.mean(np.log(ratios)))):.2f}")
+        print(
+            f"{name:34s} {ours * 1e6:8.1f}µs {theirs * 1e6:9.1f}µs {ours / theirs:7.2f}"
+        )
+    print(
+        f"geometric mean ratio (ours ÷ TensorFlow): "
+        f"{float(np.exp(np.mean(np.log(ratios)))):.2f}"
+    )
 
 
 if __name__ == "__main__":

@@ -18,9 +18,9 @@ import argparse
 import numpy as np
 
 from forward import median_seconds  # bench/forward.py's timing, run from bench/
-from nnmath.update_rules import OPTIMIZERS
 from nnmath.checker.oracle import tensorflow
 from nnmath.kernels import keep_freed_memory
+from nnmath.update_rules import OPTIMIZERS
 
 
 def main() -> None:
@@ -43,17 +43,21 @@ def main() -> None:
         floatx = keras.config.floatx()
         keras.config.set_floatx("float64")  # as the keras-trajectory check builds it
         try:
-            k = getattr(tf.keras.optimizers, opt.keras)(**{**opt.keras_args,
-                                                          **opt.defaults()})
+            k = getattr(tf.keras.optimizers, opt.keras)(
+                **{**opt.keras_args, **opt.defaults()}
+            )
         finally:
             keras.config.set_floatx(floatx)
         var, grad = tf.Variable(theta), tf.constant(g)
         theirs = median_seconds(lambda: k.apply_gradients([(grad, var)]), args.repeat)
         ratios.append(ours / theirs)
-        print(f"{name:10s} {ours * 1e6:8.1f}µs {theirs * 1e6:8.1f}µs "
-              f"{ours / theirs:7.2f}")
-    print(f"geometric mean ratio (ours ÷ Keras): "
-          f"{float(np.exp(np.mean(np.log(ratios)))):.2f}")
+        print(
+            f"{name:10s} {ours * 1e6:8.1f}µs {theirs * 1e6:8.1f}µs {ours / theirs:7.2f}"
+        )
+    print(
+        f"geometric mean ratio (ours ÷ Keras): "
+        f"{float(np.exp(np.mean(np.log(ratios)))):.2f}"
+    )
 
 
 if __name__ == "__main__":

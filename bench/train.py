@@ -17,8 +17,8 @@ import statistics
 import numpy as np
 
 from nnmath.checker import oracle
-from nnmath.runs.training import epoch_orders, init_params, load, train
 from nnmath.kernels import keep_freed_memory
+from nnmath.runs.training import epoch_orders, init_params, load, train
 
 BAR = 1.0  # ours ÷ Keras, per epoch
 

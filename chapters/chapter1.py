@@ -33,11 +33,11 @@ from .base import Chapter
 from .blocks import (
     COLORS,
     EquationPanel,
-    equation_card,
     FunctionPlot,
     NetworkDiagram,
     ProbabilityBars,
     equation,
+    equation_card,
     fit,
     label,
     matrix,

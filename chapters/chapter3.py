@@ -23,9 +23,9 @@ from manim import (
     VGroup,
 )
 
-from nnmath.runs import tutorials
 from nnmath.primitives import MaxShift, clip
 from nnmath.registry import formula
+from nnmath.runs import tutorials
 
 from .base import Chapter
 from .blocks import (
@@ -43,8 +43,15 @@ from .blocks import (
     verdict,
 )
 
-__all__ = ["CHAPTER", "ClippingScene", "LogSumExpScene", "LossCurvesScene",
-           "TutorialLossScene", "example", "tutorial_loss"]
+__all__ = [
+    "CHAPTER",
+    "ClippingScene",
+    "LogSumExpScene",
+    "LossCurvesScene",
+    "TutorialLossScene",
+    "example",
+    "tutorial_loss",
+]
 
 #: the three losses plotted over the predicted probability of the true class
 CURVES = ("mse", "binary_crossentropy", "categorical_crossentropy")
@@ -131,11 +138,17 @@ def tutorial_loss() -> dict:
     ex = example()
     p, onehot = ex["probs"][None, :], np.eye(len(ex["probs"]))
     with np.errstate(all="ignore"):  # log 0 and 0·log 0: the point
-        losses = [float(tutorials.cross_entropy(p, onehot[[k]]))
-                  for k in range(len(onehot))]
-    return {"logits": ex["logits"], "probs": ex["probs"], "tutorial": losses,
-            "keras": ex["clipped_loss"], "exact": ex["logits_loss"],
-            "source": tutorials.source(tutorials.cross_entropy)}
+        losses = [
+            float(tutorials.cross_entropy(p, onehot[[k]])) for k in range(len(onehot))
+        ]
+    return {
+        "logits": ex["logits"],
+        "probs": ex["probs"],
+        "tutorial": losses,
+        "keras": ex["clipped_loss"],
+        "exact": ex["logits_loss"],
+        "source": tutorials.source(tutorials.cross_entropy),
+    }
 
 
 def tutorial_verdict() -> list[str]:
@@ -347,8 +360,11 @@ class TutorialLossScene(Scene):
         self.play(FadeIn(lines[2]), FadeIn(lines[3]), run_time=1)
         self.wait(1)
         report = VGroup(
-            label("nnbook verify, on this code as categorical cross-entropy:",
-                  font_size=22, color=GREY_B),
+            label(
+                "nnbook verify, on this code as categorical cross-entropy:",
+                font_size=22,
+                color=GREY_B,
+            ),
             verdict(tutorial_verdict(), width=13),
         ).arrange(DOWN, aligned_edge=LEFT, buff=0.15)
         report.to_edge(DOWN, buff=0.35)

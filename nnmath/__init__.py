@@ -15,5 +15,15 @@ from .claim import Claim
 from .formula import Formula, Input, ShapeError
 from .registry import UnknownNameError, claim, claim_names, claims, formula, names
 
-__all__ = ["Formula", "Input", "Claim", "ShapeError", "UnknownNameError", "formula",
-           "names", "claim", "claims", "claim_names"]
+__all__ = [
+    "Formula",
+    "Input",
+    "Claim",
+    "ShapeError",
+    "UnknownNameError",
+    "formula",
+    "names",
+    "claim",
+    "claims",
+    "claim_names",
+]

@@ -22,7 +22,11 @@ def _canonical(value) -> str:
             return fingerprint(value)
         return _canonical(dataclasses.astuple(value))
     if isinstance(value, dict):
-        return "{" + ",".join(f"{k!r}:{_canonical(v)}" for k, v in sorted(value.items())) + "}"
+        return (
+            "{"
+            + ",".join(f"{k!r}:{_canonical(v)}" for k, v in sorted(value.items()))
+            + "}"
+        )
     if isinstance(value, (list, tuple)):
         return "(" + ",".join(_canonical(v) for v in value) + ")"
     return repr(value)

@@ -194,8 +194,9 @@ def keep_freed_memory() -> bool:
     except (OSError, AttributeError):
         return False
     m_trim_threshold, m_mmap_threshold = -1, -3  # from <malloc.h>
-    return bool(mallopt(m_mmap_threshold, 1 << 30) and mallopt(m_trim_threshold, 1 << 31))
-
+    return bool(
+        mallopt(m_mmap_threshold, 1 << 30) and mallopt(m_trim_threshold, 1 << 31)
+    )
 
 
 #: bytes of the im2col block :func:`contract` copies a window view into per GEMM:
@@ -309,8 +310,11 @@ def _shifted_rows(big: np.ndarray, n_free: int) -> _Shift | None:
     if len(channel) != 1:
         return None
     row = shape[channel[0]] * e
-    if any(n > 1 and (s <= 0 or s % row) for k, (n, s) in enumerate(zip(shape, strides))
-           if k != channel[0]):
+    if any(
+        n > 1 and (s <= 0 or s % row)
+        for k, (n, s) in enumerate(zip(shape, strides))
+        if k != channel[0]
+    ):
         return None
     steps = tuple(s // row if n > 1 else 0 for n, s in zip(shape[:n_free], strides))
     span = 0  # the largest row an output position reaches so far
@@ -380,7 +384,9 @@ def _shifted_gemm(gemm, big, small, plan: _Shift, shape, add) -> np.ndarray:
     row_major, no_trans = 101, 111  # from <cblas.h>
     n_free = len(plan.steps)
     channels, width = plan.matrix.shape[1], small.shape[1]
-    per_tap = np.moveaxis(small.reshape(big.shape[n_free:] + (width,)), plan.channel, -2)
+    per_tap = np.moveaxis(
+        small.reshape(big.shape[n_free:] + (width,)), plan.channel, -2
+    )
     weights = [np.ascontiguousarray(w) for w in per_tap.reshape(-1, channels, width)]
     first = None
     if add is not None and all(

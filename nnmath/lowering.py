@@ -98,8 +98,23 @@ FUNCTIONS: dict[type, tuple[str, int]] = {
 KERNELS = ("window", "reduce_window", "argmax_over", "contract")
 
 #: node kinds the printer lowers that are not functions a formula calls
-STRUCTURE = {"Add", "Mul", "Pow", "And", "Integer", "Rational", "Float", "NumberSymbol",
-             "Indexed", "Symbol", "Relational", "Piecewise", "Sum", "call", "Mul_terms"}
+STRUCTURE = {
+    "Add",
+    "Mul",
+    "Pow",
+    "And",
+    "Integer",
+    "Rational",
+    "Float",
+    "NumberSymbol",
+    "Indexed",
+    "Symbol",
+    "Relational",
+    "Piecewise",
+    "Sum",
+    "call",
+    "Mul_terms",
+}
 
 
 def _tuple(items) -> str:
@@ -168,7 +183,7 @@ class NumpyLowering:
             return self._lower_call(e)
         known = sorted(
             {k.__name__ for k in FUNCTIONS}
-            | {m[len("_lower_"):] for m in dir(self) if m.startswith("_lower_")}
+            | {m[len("_lower_") :] for m in dir(self) if m.startswith("_lower_")}
             - STRUCTURE
         )
         raise LoweringError(
@@ -319,14 +334,25 @@ class NumpyLowering:
         signed = [(-a, "-") if a.could_extract_minus_sign() else (a, "+") for a in args]
         terms = [self.lower(a) for a, _ in signed]
         target = self._sorted(itertools.chain.from_iterable(t.labels for t in terms))
-        fused = [k for k, ((_, op), t) in enumerate(zip(signed, terms))
-                 if op == "+" and t.code.startswith("contract(") and t.labels == target]
+        fused = [
+            k
+            for k, ((_, op), t) in enumerate(zip(signed, terms))
+            if op == "+" and t.code.startswith("contract(") and t.labels == target
+        ]
         if len(fused) == 1 and len(terms) > 1:  # a bias: added inside the blocked GEMM
             k = fused[0]
-            rest = self.lower(sp.Add(*(a if op == "+" else -a
-                                       for j, (a, op) in enumerate(signed) if j != k)))
-            return Term(f"{terms[k].code[:-1]}, add={self.align(rest, target)})",
-                        target, CALL)
+            rest = self.lower(
+                sp.Add(
+                    *(
+                        a if op == "+" else -a
+                        for j, (a, op) in enumerate(signed)
+                        if j != k
+                    )
+                )
+            )
+            return Term(
+                f"{terms[k].code[:-1]}, add={self.align(rest, target)})", target, CALL
+            )
         code = ""
         for (a, op), t in zip(signed, terms):
             part = self.align(t, target)

@@ -12,9 +12,20 @@ from __future__ import annotations
 import sympy as sp
 from sympy.concrete.expr_with_limits import ExprWithLimits
 
-__all__ = ["sigmoid", "softplus", "clip", "inside", "reciprocal", "MaxShift",
-           "Maximum", "FirstArgMax", "present", "row_major_digits", "row_major_index",
-           "elementary"]
+__all__ = [
+    "sigmoid",
+    "softplus",
+    "clip",
+    "inside",
+    "reciprocal",
+    "MaxShift",
+    "Maximum",
+    "FirstArgMax",
+    "present",
+    "row_major_digits",
+    "row_major_index",
+    "elementary",
+]
 
 
 class _Primitive(sp.Function):
@@ -116,7 +127,7 @@ class MaxShift(ExprWithLimits):
     """
 
     def _latex(self, printer):
-        (k, _, _), = self.limits
+        ((k, _, _),) = self.limits
         return r"\max_{%s} %s" % (printer._print(k), printer._print(self.function))
 
     def doit(self, **hints):
@@ -161,7 +172,9 @@ class FirstArgMax(_WindowReduction):
     def _latex(self, printer):
         ks = ",".join(printer._print(lim[0]) for lim in self.limits)
         return r"\operatorname{argmax}^{\text{first}}_{%s} %s" % (
-            ks, printer._print(self.function))
+            ks,
+            printer._print(self.function),
+        )
 
 
 class present(sp.Function):  # noqa: N801
@@ -175,8 +188,10 @@ class present(sp.Function):  # noqa: N801
 
     def _latex(self, printer):
         read = self.args[0]
-        return r"\left[%s \text{ inside } %s\right]" % (printer._print(read),
-                                                        printer._print(read.base))
+        return r"\left[%s \text{ inside } %s\right]" % (
+            printer._print(read),
+            printer._print(read.base),
+        )
 
 
 def row_major_digits(k: sp.Expr, sizes: tuple[sp.Expr, ...]) -> tuple[sp.Expr, ...]:
@@ -184,7 +199,7 @@ def row_major_digits(k: sp.Expr, sizes: tuple[sp.Expr, ...]) -> tuple[sp.Expr, .
     row-major: k = (a·B + b)·C + c.  Flattening reads its input at these."""
     out = []
     for a, size in enumerate(sizes):
-        digit = sp.floor(k / sp.Mul(*sizes[a + 1:]))
+        digit = sp.floor(k / sp.Mul(*sizes[a + 1 :]))
         out.append(digit if a == 0 else sp.Mod(digit, size))
     return tuple(out)
 
@@ -198,7 +213,12 @@ def row_major_index(digits: tuple[sp.Expr, ...], sizes: tuple[sp.Expr, ...]) -> 
 
 
 _PRIMITIVES: tuple[type[_Primitive], ...] = (
-    sigmoid, softplus, clip, inside, reciprocal)
+    sigmoid,
+    softplus,
+    clip,
+    inside,
+    reciprocal,
+)
 
 
 def elementary(expr: sp.Expr) -> sp.Expr:

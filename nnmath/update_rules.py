@@ -24,8 +24,19 @@ import numpy as np
 from .formula import Formula
 from .registry import formula
 
-__all__ = ["Optimizer", "OPTIMIZERS", "optimizer", "optimizer_of", "trajectory",
-           "KerasRule", "NoKeras", "keras_rule", "updated_variable", "THETA", "STEPS"]
+__all__ = [
+    "Optimizer",
+    "OPTIMIZERS",
+    "optimizer",
+    "optimizer_of",
+    "trajectory",
+    "KerasRule",
+    "NoKeras",
+    "keras_rule",
+    "updated_variable",
+    "THETA",
+    "STEPS",
+]
 
 #: the state variable every optimizer updates: the parameters
 THETA = "theta"
@@ -59,40 +70,80 @@ class Optimizer:
         """State variable → its update formula, built with ``hyper`` (the registry
         rejects an unknown hyperparameter, naming the valid ones)."""
         slots = {k: v for k, v in hyper.items() if k not in self.theta_only}
-        return {var: formula(name, **(hyper if var == THETA else slots))
-                for var, name in self.updates.items()}
+        return {
+            var: formula(name, **(hyper if var == THETA else slots))
+            for var, name in self.updates.items()
+        }
 
     def init(self, theta: np.ndarray) -> dict[str, np.ndarray]:
         """The state before the first step: the slots start at zero, as in Keras."""
         theta = np.asarray(theta, dtype=np.float64)
-        return {THETA: theta, **{s: np.zeros_like(theta) for s in self.slots},
-                STEPS: np.asarray(0.0)}
+        return {
+            THETA: theta,
+            **{s: np.zeros_like(theta) for s in self.slots},
+            STEPS: np.asarray(0.0),
+        }
 
-    def step(self, state: dict, g: np.ndarray, formulas: dict[str, Formula]
-             ) -> dict[str, np.ndarray]:
+    def step(
+        self, state: dict, g: np.ndarray, formulas: dict[str, Formula]
+    ) -> dict[str, np.ndarray]:
         """One step: every update formula evaluated on the state before it."""
         values = {**state, "g": np.asarray(g, dtype=np.float64)}
-        new = {var: f.numpy(**{n: values[n] for n in f.input_names})
-               for var, f in formulas.items()}
+        new = {
+            var: f.numpy(**{n: values[n] for n in f.input_names})
+            for var, f in formulas.items()
+        }
         return {**new, STEPS: np.asarray(state[STEPS] + 1.0)}
 
 
-OPTIMIZERS: dict[str, Optimizer] = {o.name: o for o in (
-    Optimizer("sgd", "SGD", "SGD", {}, {THETA: "sgd"}),
-    Optimizer("momentum", "Momentum", "SGD", {},
-              {"v": "momentum_velocity", THETA: "momentum"}, {"v": "momentums"}),
-    Optimizer("nesterov", "Nesterov", "SGD", {"nesterov": True},
-              {"v": "momentum_velocity", THETA: "nesterov"}, {"v": "momentums"}),
-    Optimizer("rmsprop", "RMSprop", "RMSprop", {},
-              {"s": "rmsprop_velocity", THETA: "rmsprop"}, {"s": "_velocities"}),
-    Optimizer("adam", "Adam", "Adam", {},
-              {"m": "adam_m", "v": "adam_v", THETA: "adam"},
-              {"m": "_momentums", "v": "_velocities"}),
-    # Adam's own moments: Keras's AdamW is Adam with a weight_decay
-    Optimizer("adamw", "AdamW", "AdamW", {},
-              {"m": "adam_m", "v": "adam_v", THETA: "adamw"},
-              {"m": "_momentums", "v": "_velocities"}, theta_only=("weight_decay",)),
-)}
+OPTIMIZERS: dict[str, Optimizer] = {
+    o.name: o
+    for o in (
+        Optimizer("sgd", "SGD", "SGD", {}, {THETA: "sgd"}),
+        Optimizer(
+            "momentum",
+            "Momentum",
+            "SGD",
+            {},
+            {"v": "momentum_velocity", THETA: "momentum"},
+            {"v": "momentums"},
+        ),
+        Optimizer(
+            "nesterov",
+            "Nesterov",
+            "SGD",
+            {"nesterov": True},
+            {"v": "momentum_velocity", THETA: "nesterov"},
+            {"v": "momentums"},
+        ),
+        Optimizer(
+            "rmsprop",
+            "RMSprop",
+            "RMSprop",
+            {},
+            {"s": "rmsprop_velocity", THETA: "rmsprop"},
+            {"s": "_velocities"},
+        ),
+        Optimizer(
+            "adam",
+            "Adam",
+            "Adam",
+            {},
+            {"m": "adam_m", "v": "adam_v", THETA: "adam"},
+            {"m": "_momentums", "v": "_velocities"},
+        ),
+        # Adam's own moments: Keras's AdamW is Adam with a weight_decay
+        Optimizer(
+            "adamw",
+            "AdamW",
+            "AdamW",
+            {},
+            {"m": "adam_m", "v": "adam_v", THETA: "adamw"},
+            {"m": "_momentums", "v": "_velocities"},
+            theta_only=("weight_decay",),
+        ),
+    )
+}
 
 
 def optimizer(name: str) -> Optimizer:
@@ -161,8 +212,9 @@ def _book_name(cls: str, hyper: dict) -> str:
     return {"RMSprop": "rmsprop", "Adam": "adam", "AdamW": "adamw"}[cls]
 
 
-def keras_rule(optimizer: str, /, *, variable: str = THETA,
-               inputs: dict | None = None, **hyper) -> KerasRule:
+def keras_rule(
+    optimizer: str, /, *, variable: str = THETA, inputs: dict | None = None, **hyper
+) -> KerasRule:
     """Declare that an update rule computes ``variable`` of
     ``tf.keras.optimizers.<optimizer>(**hyper)``, e.g.
     ``Formula(..., keras=keras_rule("Adam", learning_rate=0.01))``.
@@ -174,18 +226,24 @@ def keras_rule(optimizer: str, /, *, variable: str = THETA,
     """
     classes = sorted({o.keras for o in OPTIMIZERS.values()})
     if optimizer not in classes:
-        raise ValueError(f"no book optimizer for tf.keras.optimizers.{optimizer}; "
-                         f"valid: {', '.join(classes)}")
+        raise ValueError(
+            f"no book optimizer for tf.keras.optimizers.{optimizer}; "
+            f"valid: {', '.join(classes)}"
+        )
     book = _book_name(optimizer, hyper)
     valid = _KERAS_ARGS[book]
     bad = [k for k in hyper if k not in valid]
     if bad:
-        raise ValueError(f"{optimizer} as the book runs it ({book}) takes no "
-                         f"{', '.join(bad)}; valid: {', '.join(valid)}")
+        raise ValueError(
+            f"{optimizer} as the book runs it ({book}) takes no "
+            f"{', '.join(bad)}; valid: {', '.join(valid)}"
+        )
     state = list(OPTIMIZERS[book].updates)
     if variable not in state:
-        raise ValueError(f"{optimizer} ({book}) keeps no variable {variable!r}; "
-                         f"valid: {', '.join(state)}")
+        raise ValueError(
+            f"{optimizer} ({book}) keeps no variable {variable!r}; "
+            f"valid: {', '.join(state)}"
+        )
     return KerasRule(optimizer, dict(hyper), variable, dict(inputs or {}))
 
 
@@ -208,9 +266,15 @@ def optimizer_of(f: Formula) -> tuple[Optimizer, str] | None:
     return None
 
 
-def trajectory(opt: Optimizer, theta0: np.ndarray, gradient: Callable | np.ndarray,
-               steps: int | None = None, *, replace: dict[str, Formula] | None = None,
-               **hyper) -> dict[str, np.ndarray]:
+def trajectory(
+    opt: Optimizer,
+    theta0: np.ndarray,
+    gradient: Callable | np.ndarray,
+    steps: int | None = None,
+    *,
+    replace: dict[str, Formula] | None = None,
+    **hyper,
+) -> dict[str, np.ndarray]:
     """Every state variable before the first step and after each step, stacked
     (first axis: step).
 

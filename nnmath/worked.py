@@ -77,7 +77,9 @@ class Worked:
             array = self.arrays[leaf.base.name]
             at = tuple(int(i) for i in leaf.indices)
             if any(not 0 <= k < size for k, size in zip(at, np.shape(array))):
-                return 0.0  # outside the array: a zero-padding cell, never a wrap-around
+                return (
+                    0.0  # outside the array: a zero-padding cell, never a wrap-around
+                )
             return float(array[at])
         if isinstance(leaf, sp.Symbol):
             if leaf.name in self.arrays and np.ndim(self.arrays[leaf.name]) == 0:

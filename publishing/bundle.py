@@ -19,15 +19,39 @@ from pathlib import Path
 from .cache import SceneCache, atomic_copy, atomic_write, file_sha, is_sha, temp_folder
 from .tools import RenderError
 
-__all__ = ["Bundle", "bundle_chapters", "bundle_scene", "snippets", "write_snippets",
-           "poster_frame"]
+__all__ = [
+    "Bundle",
+    "bundle_chapters",
+    "bundle_scene",
+    "snippets",
+    "write_snippets",
+    "poster_frame",
+]
 
 #: ffmpeg arguments of each derived file
 RECIPES = {
-    "webm": ["-c:v", "libvpx-vp9", "-b:v", "0", "-crf", "34", "-row-mt", "1",
-             "-deadline", "good", "-cpu-used", "5", "-pix_fmt", "yuv420p", "-an"],
-    "gif": ["-vf", "fps=12,scale=640:-1:flags=lanczos,split[a][b];[a]palettegen"
-            "=stats_mode=diff[p];[b][p]paletteuse=dither=bayer:bayer_scale=3"],
+    "webm": [
+        "-c:v",
+        "libvpx-vp9",
+        "-b:v",
+        "0",
+        "-crf",
+        "34",
+        "-row-mt",
+        "1",
+        "-deadline",
+        "good",
+        "-cpu-used",
+        "5",
+        "-pix_fmt",
+        "yuv420p",
+        "-an",
+    ],
+    "gif": [
+        "-vf",
+        "fps=12,scale=640:-1:flags=lanczos,split[a][b];[a]palettegen"
+        "=stats_mode=diff[p];[b][p]paletteuse=dither=bayer:bayer_scale=3",
+    ],
 }
 POSTER_SAMPLES = 24
 
@@ -45,10 +69,13 @@ class Bundle:
 
 def _ffmpeg(args: list[str]) -> None:
     if shutil.which("ffmpeg") is None:
-        raise RenderError("cannot make the embed bundle: ffmpeg not found; install it "
-                          "(apt-get install ffmpeg, or ./run.sh setup)")
-    done = subprocess.run(["ffmpeg", "-y", "-v", "error", *args],
-                          capture_output=True, text=True)
+        raise RenderError(
+            "cannot make the embed bundle: ffmpeg not found; install it "
+            "(apt-get install ffmpeg, or ./run.sh setup)"
+        )
+    done = subprocess.run(
+        ["ffmpeg", "-y", "-v", "error", *args], capture_output=True, text=True
+    )
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or ["no message"])[-1]
         raise RenderError(f"ffmpeg failed: {last}")
@@ -77,9 +104,11 @@ def poster_frame(video: Path, out: Path) -> tuple[int, int]:
     near = {i: (max(i - later, 0), min(i + later, count - 1)) for i in picks}
     wanted = {0, *picks, *(j for pair in near.values() for j in pair)}
     with av.open(str(video)) as container:
-        frames = {n: f.to_ndarray(format="rgb24")
-                  for n, f in enumerate(container.decode(container.streams.video[0]))
-                  if n in wanted}
+        frames = {
+            n: f.to_ndarray(format="rgb24")
+            for n, f in enumerate(container.decode(container.streams.video[0]))
+            if n in wanted
+        }
     background = np.median(frames[0].reshape(-1, 3), axis=0)
 
     def changed(a, b) -> np.ndarray:
@@ -104,8 +133,14 @@ def _cached(store: SceneCache, entry: Path) -> Path | None:
     return store.verified(sha) if is_sha(sha) else None
 
 
-def _derived(mp4: Path, key: str, kind: str, target: Path, cache: Path | None,
-             force: bool = False) -> None:
+def _derived(
+    mp4: Path,
+    key: str,
+    kind: str,
+    target: Path,
+    cache: Path | None,
+    force: bool = False,
+) -> None:
     """Make ``target`` (webm, gif or png poster) from ``mp4``, via the cache."""
     store = SceneCache(cache) if cache else None
     entry = cache / "derived" / f"{key}.{kind}.json" if cache else None
@@ -131,8 +166,9 @@ def _derived(mp4: Path, key: str, kind: str, target: Path, cache: Path | None,
         atomic_copy(blob, target, sha=blob.name)
 
 
-def bundle_scene(mp4: Path, *, gif: bool = False, cache: Path | None = None,
-                 force: bool = False) -> Bundle:
+def bundle_scene(
+    mp4: Path, *, gif: bool = False, cache: Path | None = None, force: bool = False
+) -> Bundle:
     """The embed bundle of one rendered mp4, written beside it; ``force`` makes
     the derived files again rather than taking them from the cache."""
     import av
@@ -154,44 +190,81 @@ def bundle_scene(mp4: Path, *, gif: bool = False, cache: Path | None = None,
 def snippets(b: Bundle) -> dict[str, str]:
     """Paste-ready embeds, with paths relative to the bundle's folder."""
     mp4, webm, poster = b.mp4.name, b.webm.name, b.poster.name
-    html = (f'<video controls preload="metadata" width="{b.width}" poster="{poster}">\n'
-            f'  <source src="{webm}" type="video/webm">\n'
-            f'  <source src="{mp4}" type="video/mp4">\n'
-            f'  <img src="{b.gif.name if b.gif else poster}" alt="{b.scene}">\n'
-            "</video>")
-    myst = f":::{{figure}} {mp4}\n:alt: {b.scene}\n:width: {b.width}px\n\n{b.scene}\n:::"
-    jupyter = ("from IPython.display import Video\n"
-               f'Video("{mp4}", width={b.width}, html_attributes="controls loop muted '
-               f'poster=\'{poster}\'")')
+    html = (
+        f'<video controls preload="metadata" width="{b.width}" poster="{poster}">\n'
+        f'  <source src="{webm}" type="video/webm">\n'
+        f'  <source src="{mp4}" type="video/mp4">\n'
+        f'  <img src="{b.gif.name if b.gif else poster}" alt="{b.scene}">\n'
+        "</video>"
+    )
+    myst = (
+        f":::{{figure}} {mp4}\n:alt: {b.scene}\n:width: {b.width}px\n\n{b.scene}\n:::"
+    )
+    jupyter = (
+        "from IPython.display import Video\n"
+        f'Video("{mp4}", width={b.width}, html_attributes="controls loop muted '
+        f"poster='{poster}'\")"
+    )
     return {"html": html, "myst": myst, "jupyter": jupyter}
 
 
 def write_snippets(folder: Path, bundles: list[Bundle], title: str) -> Path:
     """``EMBED.md`` in the chapter folder: every scene's snippets, ready to paste."""
-    lines = [f"# {title}: embeds", "",
-             "Paths are relative to this folder; copy the folder with the page.", ""]
+    lines = [
+        f"# {title}: embeds",
+        "",
+        "Paths are relative to this folder; copy the folder with the page.",
+        "",
+    ]
     for b in bundles:
         s = snippets(b)
-        lines += [f"## {b.scene}", "", "HTML, or Markdown that allows raw HTML:", "",
-                  "```html", s["html"], "```", "", "MyST (Jupyter Book, mystmd):", "",
-                  "````markdown", s["myst"], "````", "", "Jupyter:", "",
-                  "```python", s["jupyter"], "```", ""]
+        lines += [
+            f"## {b.scene}",
+            "",
+            "HTML, or Markdown that allows raw HTML:",
+            "",
+            "```html",
+            s["html"],
+            "```",
+            "",
+            "MyST (Jupyter Book, mystmd):",
+            "",
+            "````markdown",
+            s["myst"],
+            "````",
+            "",
+            "Jupyter:",
+            "",
+            "```python",
+            s["jupyter"],
+            "```",
+            "",
+        ]
     path = folder / "EMBED.md"
     atomic_write(path, "\n".join(lines))
     return path
 
 
-def bundle_chapters(chapters: Iterable, rendered: Iterable, out_dir: Path, *,
-                    gif: bool = False, cache: Path | None = None,
-                    force: bool = False) -> Iterator[Path]:
+def bundle_chapters(
+    chapters: Iterable,
+    rendered: Iterable,
+    out_dir: Path,
+    *,
+    gif: bool = False,
+    cache: Path | None = None,
+    force: bool = False,
+) -> Iterator[Path]:
     """The embed bundle of each chapter's rendered scenes (``rendered``: what
     :func:`publishing.render.render_chapters` returned): each mp4's webm and
     poster (and GIF), then the chapter's ``EMBED.md``.  Yields every file as it
     is written, so a caller can list what was made before a failure."""
     rendered = list(rendered)
     for ch in chapters:
-        made = [bundle_scene(r.path, gif=gif, cache=cache, force=force)
-                for r in rendered if r.path.parent.name == ch.id]
+        made = [
+            bundle_scene(r.path, gif=gif, cache=cache, force=force)
+            for r in rendered
+            if r.path.parent.name == ch.id
+        ]
         for b in made:
             yield from [b.webm, b.poster] + ([b.gif] if b.gif else [])
         yield write_snippets(Path(out_dir) / ch.id, made, ch.title)

@@ -72,7 +72,6 @@ def source_roots() -> tuple[Path, ...]:
     not one of them: it draws nothing."""
     import chapters
     import nnmath
-
     import publishing
 
     return tuple(package_dir(p) for p in (nnmath, chapters, publishing))
@@ -120,8 +119,9 @@ def writable_cache(root: Path, *, create: bool = True) -> Path:
     try:
         if not root.is_dir():
             if not create or root.exists():
-                raise CacheError("does not exist" if not root.exists()
-                                 else "is not a directory")
+                raise CacheError(
+                    "does not exist" if not root.exists() else "is not a directory"
+                )
             root.mkdir(parents=True, exist_ok=True)
         fd, probe = tempfile.mkstemp(dir=root, prefix=".nnbook-write-test-")
         os.close(fd)
@@ -148,8 +148,10 @@ def open_cache(out_dir: Path) -> Path:
                 "writable, or unset NNBOOK_CACHE to cache in "
                 f"{Path(out_dir) / '.cache'}"
             ) from None
-        raise CacheError(f"the cache {root} {exc}; choose another output folder "
-                         "or set NNBOOK_CACHE to a writable folder") from None
+        raise CacheError(
+            f"the cache {root} {exc}; choose another output folder "
+            "or set NNBOOK_CACHE to a writable folder"
+        ) from None
 
 
 def file_sha(path: Path) -> str:
@@ -264,7 +266,9 @@ class Dependencies:
     """What one render read: source files and registry entries, with digests."""
 
     modules: dict[str, str] = field(default_factory=dict)  # path → sha256
-    formulas: dict[str, str] = field(default_factory=dict)  # "name|params" → fingerprint
+    formulas: dict[str, str] = field(
+        default_factory=dict
+    )  # "name|params" → fingerprint
     claims: dict[str, str] = field(default_factory=dict)  # name → fingerprint
 
     def stale(self) -> str:
@@ -283,9 +287,17 @@ class Dependencies:
             try:
                 if len(params) > 1000:  # the cache writes a short tuple of pairs
                     raise ValueError("parameters too long")
-                now = fingerprint(registry.formula(name, **dict(ast.literal_eval(params))))
-            except (KeyError, ValueError, TypeError, SyntaxError, MemoryError,
-                    RecursionError):
+                now = fingerprint(
+                    registry.formula(name, **dict(ast.literal_eval(params)))
+                )
+            except (
+                KeyError,
+                ValueError,
+                TypeError,
+                SyntaxError,
+                MemoryError,
+                RecursionError,
+            ):
                 return f"formula {name} is gone"
             if now != fp:
                 return f"formula {name} changed"
@@ -310,7 +322,9 @@ class Dependencies:
         return found
 
 
-def _source_file(module, roots: tuple[Path, ...], extra: tuple[Path, ...]) -> Path | None:
+def _source_file(
+    module, roots: tuple[Path, ...], extra: tuple[Path, ...]
+) -> Path | None:
     """The module's source file if a render depends on it: a ``.py`` file of the
     project's packages (``roots``) outside the formula library, or of a
     lecturer's folder (``extra``) outside any Python installation."""
@@ -328,7 +342,9 @@ def _source_file(module, roots: tuple[Path, ...], extra: tuple[Path, ...]) -> Pa
     return p if any(p.is_relative_to(r) for r in extra) else None
 
 
-def recorded_dependencies(used: set, extra_roots: tuple[Path, ...] = ()) -> Dependencies:
+def recorded_dependencies(
+    used: set, extra_roots: tuple[Path, ...] = ()
+) -> Dependencies:
     """Dependencies of a render that just ran in this process.
 
     ``used`` is what :func:`nnmath.registry.recording` collected.  Project source
@@ -419,16 +435,29 @@ class SceneCache:
         parsed = _entry(self.read_json(self._entry(self.request_key(request))))
         return None if parsed is None else parsed[1]
 
-    def store(self, request: dict, produced: Path, deps: Dependencies,
-              seconds: float) -> str:
+    def store(
+        self, request: dict, produced: Path, deps: Dependencies, seconds: float
+    ) -> str:
         """Keep ``produced`` under its SHA and point the request's entry at it;
         return the SHA."""
         sha = self.keep(produced)
-        atomic_write(self._entry(self.request_key(request)), json.dumps({
-            "request": request, "sha256": sha, "seconds": round(seconds, 3),
-            "dependencies": {"modules": deps.modules, "formulas": deps.formulas,
-                             "claims": deps.claims},
-        }, indent=1, sort_keys=True))
+        atomic_write(
+            self._entry(self.request_key(request)),
+            json.dumps(
+                {
+                    "request": request,
+                    "sha256": sha,
+                    "seconds": round(seconds, 3),
+                    "dependencies": {
+                        "modules": deps.modules,
+                        "formulas": deps.formulas,
+                        "claims": deps.claims,
+                    },
+                },
+                indent=1,
+                sort_keys=True,
+            ),
+        )
         return sha
 
 
@@ -441,7 +470,9 @@ def _entry(data) -> tuple[str, Dependencies] | None:
         return None
     tables = [deps.get(k) for k in ("modules", "formulas", "claims")]
     if set(deps) != {"modules", "formulas", "claims"} or not all(
-            isinstance(t, dict) and all(isinstance(k, str) and isinstance(v, str)
-                                        for k, v in t.items()) for t in tables):
+        isinstance(t, dict)
+        and all(isinstance(k, str) and isinstance(v, str) for k, v in t.items())
+        for t in tables
+    ):
         return None
     return data["sha256"], Dependencies(*tables)

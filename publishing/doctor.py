@@ -32,8 +32,12 @@ def _version(dist: str) -> str | None:
 
 def _program(name: str, package: str, why: str) -> Finding:
     path = shutil.which(name)
-    return Finding(name, path is not None, path or f"not on PATH ({why})",
-                   f"sudo apt-get install {package}   # or {SETUP}")
+    return Finding(
+        name,
+        path is not None,
+        path or f"not on PATH ({why})",
+        f"sudo apt-get install {package}   # or {SETUP}",
+    )
 
 
 def _module(name: str, dist: str, why: str, fix: str) -> Finding:
@@ -47,18 +51,37 @@ def diagnose() -> list[Finding]:
     py_ok = sys.version_info >= (3, 11)
     pip = f"{sys.executable} -m pip install -e .   # or {SETUP}"
     return [
-        Finding("python", py_ok, f"Python {sys.version.split()[0]}" + ("" if py_ok else
-                " (3.11 or newer needed)"), "sudo apt-get install python3 python3-venv"),
+        Finding(
+            "python",
+            py_ok,
+            f"Python {sys.version.split()[0]}"
+            + ("" if py_ok else " (3.11 or newer needed)"),
+            "sudo apt-get install python3 python3-venv",
+        ),
         _program("latex", REQUIRED_TOOLS["latex"], "typesets every equation"),
-        _program("dvisvgm", REQUIRED_TOOLS["dvisvgm"], "turns LaTeX into SVG for Manim"),
+        _program(
+            "dvisvgm", REQUIRED_TOOLS["dvisvgm"], "turns LaTeX into SVG for Manim"
+        ),
         _program("ffmpeg", "ffmpeg", "frame extraction and GIF/WebM conversion"),
         _module("av", "av", "PyAV encodes Manim's video", pip),
-        _module("cairo", "pycairo", "Cairo draws every frame",
-                f"sudo apt-get install libcairo2-dev pkg-config && {pip}"),
-        _module("manimpango", "manimpango", "Pango lays out text",
-                f"sudo apt-get install libpango1.0-dev pkg-config && {pip}"),
+        _module(
+            "cairo",
+            "pycairo",
+            "Cairo draws every frame",
+            f"sudo apt-get install libcairo2-dev pkg-config && {pip}",
+        ),
+        _module(
+            "manimpango",
+            "manimpango",
+            "Pango lays out text",
+            f"sudo apt-get install libpango1.0-dev pkg-config && {pip}",
+        ),
         _module("manim", "manim", "renders the videos", pip),
         _module("markdown", "Markdown", "nnbook build turns the prose into HTML", pip),
-        _module("tensorflow", "tensorflow-cpu" if _version("tensorflow-cpu") else "tensorflow",
-                "the oracle nnbook verify checks against", pip),
+        _module(
+            "tensorflow",
+            "tensorflow-cpu" if _version("tensorflow-cpu") else "tensorflow",
+            "the oracle nnbook verify checks against",
+            pip,
+        ),
     ]

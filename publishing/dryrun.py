@@ -120,9 +120,9 @@ def dry_run(
     """
     from manim import tempconfig
 
+    from chapters import load_module
     from nnmath import registry
 
-    from chapters import load_module
     from .render import QUALITIES
 
     run = DryRun(scene_name)

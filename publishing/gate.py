@@ -13,9 +13,18 @@ from typing import Callable, Iterable
 
 from chapters.base import Chapter
 
-__all__ = ["subjects", "cached_verification", "verification_key", "verify_cached",
-           "GateError", "gate", "chapter_checks", "looked_up", "engine_files",
-           "verify_chapters"]
+__all__ = [
+    "subjects",
+    "cached_verification",
+    "verification_key",
+    "verify_cached",
+    "GateError",
+    "gate",
+    "chapter_checks",
+    "looked_up",
+    "engine_files",
+    "verify_chapters",
+]
 
 
 def subjects(chapters: Iterable[Chapter], *, whole_library: bool = False):
@@ -54,8 +63,11 @@ def engine_files() -> list[Path]:
     from .cache import fingerprinted_root, package_dir
 
     left_out = (fingerprinted_root(), package_dir(nnmath.runs))
-    return sorted(p for p in package_dir(nnmath).rglob("*.py")
-                  if not any(p.is_relative_to(x) for x in left_out))
+    return sorted(
+        p
+        for p in package_dir(nnmath).rglob("*.py")
+        if not any(p.is_relative_to(x) for x in left_out)
+    )
 
 
 def _engine_digest() -> str:
@@ -65,8 +77,9 @@ def _engine_digest() -> str:
     from .cache import file_sha, package_dir, text_sha
 
     root = package_dir(nnmath)
-    return text_sha("".join(f"{p.relative_to(root)}:{file_sha(p)}"
-                            for p in engine_files()))
+    return text_sha(
+        "".join(f"{p.relative_to(root)}:{file_sha(p)}" for p in engine_files())
+    )
 
 
 def verification_key(formulas, claims, *, oracle: bool = True) -> str:
@@ -83,8 +96,12 @@ def verification_key(formulas, claims, *, oracle: bool = True) -> str:
             versions.append(f"{dist}={metadata.version(dist)}")
         except metadata.PackageNotFoundError:
             pass
-    parts = [f"oracle={oracle}", _engine_digest(), *versions,
-             *sorted(fingerprint(x) for x in [*formulas, *claims])]
+    parts = [
+        f"oracle={oracle}",
+        _engine_digest(),
+        *versions,
+        *sorted(fingerprint(x) for x in [*formulas, *claims]),
+    ]
     return text_sha("\n".join(parts))
 
 
@@ -98,8 +115,10 @@ def _subjects(formulas, claims) -> list[str]:
     and a claim about one brings that formula's checks too."""
     from nnmath.checker.checks import _subject
 
-    return sorted({_subject(f) for f in [*formulas, *(c.formula for c in claims)]}
-                  | {c.name for c in claims})
+    return sorted(
+        {_subject(f) for f in [*formulas, *(c.formula for c in claims)]}
+        | {c.name for c in claims}
+    )
 
 
 def _store(path: Path, checks, formulas, claims) -> None:
@@ -107,8 +126,12 @@ def _store(path: Path, checks, formulas, claims) -> None:
 
     from .cache import atomic_write
 
-    doc = {"layout": LAYOUT, "key": path.stem, "subjects": _subjects(formulas, claims),
-           "checks": [c.as_dict() for c in checks]}
+    doc = {
+        "layout": LAYOUT,
+        "key": path.stem,
+        "subjects": _subjects(formulas, claims),
+        "checks": [c.as_dict() for c in checks],
+    }
     try:
         atomic_write(path, json.dumps(doc, indent=1))
     except OSError:
@@ -127,21 +150,31 @@ def _loaded(data, key: str, subjects: list[str]):
 
     from nnmath.checker.checks import Check
 
-    if not (isinstance(data, dict) and data.get("layout") == LAYOUT
-            and data.get("key") == key and data.get("subjects") == subjects
-            and isinstance(data.get("checks"), list)):
+    if not (
+        isinstance(data, dict)
+        and data.get("layout") == LAYOUT
+        and data.get("key") == key
+        and data.get("subjects") == subjects
+        and isinstance(data.get("checks"), list)
+    ):
         return None
     names = {f.name for f in fields(Check)}
     checks = []
     for d in data["checks"]:
-        if not (isinstance(d, dict) and set(d) == names
-                and all(isinstance(d[k], str)
-                        for k in ("subject", "kind", "method", "dtype", "detail"))
-                and all(isinstance(d[k], bool) for k in ("passed", "checked", "skipped"))
-                and isinstance(d["cases"], list)
-                and all(_number(d[k]) for k in ("max_abs", "max_rel", "rtol", "atol",
-                                                "seconds"))
-                and d["kind"] in ("formula", "claim", "error")):
+        if not (
+            isinstance(d, dict)
+            and set(d) == names
+            and all(
+                isinstance(d[k], str)
+                for k in ("subject", "kind", "method", "dtype", "detail")
+            )
+            and all(isinstance(d[k], bool) for k in ("passed", "checked", "skipped"))
+            and isinstance(d["cases"], list)
+            and all(
+                _number(d[k]) for k in ("max_abs", "max_rel", "rtol", "atol", "seconds")
+            )
+            and d["kind"] in ("formula", "claim", "error")
+        ):
             return None
         checks.append(Check(**d))
     if not set(subjects) <= {c.subject for c in checks}:
@@ -153,10 +186,17 @@ def _timed_out(checks) -> bool:
     return any(c.detail.startswith("timed out after") for c in checks)
 
 
-def verify_cached(formulas: list, claims: list, cache: Path | None, *,
-                  oracle: bool = True, force: bool = False,
-                  on_check: Callable | None = None, on_start: Callable | None = None,
-                  timeout: float | None = None):
+def verify_cached(
+    formulas: list,
+    claims: list,
+    cache: Path | None,
+    *,
+    oracle: bool = True,
+    force: bool = False,
+    on_check: Callable | None = None,
+    on_start: Callable | None = None,
+    timeout: float | None = None,
+):
     """``(checks, cached)``: the checks of exactly these formulas and claims,
     reused from ``cache`` (None: no cache) when the very same formulas and claims
     were verified by the very same code.
@@ -174,24 +214,38 @@ def verify_cached(formulas: list, claims: list, cache: Path | None, *,
         key = verification_key(formulas, claims, oracle=oracle)
         path = Path(cache) / "verify" / f"{key}.json"
     if path is not None and path.is_file() and not force:
-        checks = _loaded(SceneCache(cache).read_json(path), key,
-                         _subjects(formulas, claims))
+        checks = _loaded(
+            SceneCache(cache).read_json(path), key, _subjects(formulas, claims)
+        )
         if checks is not None:
             for c in checks:
                 if on_check:
                     on_check(c)
             return checks, True
-    checks = verify(formulas, claims, oracle=oracle, on_check=on_check, on_start=on_start,
-                    timeout=DEFAULT_SECONDS if timeout is None else timeout)
+    checks = verify(
+        formulas,
+        claims,
+        oracle=oracle,
+        on_check=on_check,
+        on_start=on_start,
+        timeout=DEFAULT_SECONDS if timeout is None else timeout,
+    )
     if path is not None and not _timed_out(checks):
         _store(path, checks, formulas, claims)
     return checks, False
 
 
-def cached_verification(chapters: Iterable[Chapter], cache: Path, *,
-                        whole_library: bool = False, oracle: bool = True,
-                        force: bool = False, on_check: Callable | None = None,
-                        on_start: Callable | None = None, timeout: float | None = None):
+def cached_verification(
+    chapters: Iterable[Chapter],
+    cache: Path,
+    *,
+    whole_library: bool = False,
+    oracle: bool = True,
+    force: bool = False,
+    on_check: Callable | None = None,
+    on_start: Callable | None = None,
+    timeout: float | None = None,
+):
     """``(checks, cached)``: the checks of ``chapters``, reused from ``cache`` when
     the very same formulas and claims were verified by the very same code.
 
@@ -203,23 +257,40 @@ def cached_verification(chapters: Iterable[Chapter], cache: Path, *,
     """
     chapters = list(chapters)
     formulas, claims = subjects(chapters, whole_library=whole_library)
-    checks, cached = verify_cached(formulas, claims, cache, oracle=oracle, force=force,
-                                   on_check=on_check, on_start=on_start,
-                                   timeout=timeout)
+    checks, cached = verify_cached(
+        formulas,
+        claims,
+        cache,
+        oracle=oracle,
+        force=force,
+        on_check=on_check,
+        on_start=on_start,
+        timeout=timeout,
+    )
     if not cached and not _timed_out(checks) and (len(chapters) > 1 or whole_library):
         folder = cache / "verify"
         for ch in chapters:
             f, c = subjects([ch])
             names = set(_subjects(f, c))
-            _store(folder / f"{verification_key(f, c, oracle=oracle)}.json",
-                   [k for k in checks if k.subject in names], f, c)
+            _store(
+                folder / f"{verification_key(f, c, oracle=oracle)}.json",
+                [k for k in checks if k.subject in names],
+                f,
+                c,
+            )
     return checks, cached
 
 
-def verify_chapters(chapters: Iterable[Chapter], media: Path, *,
-                    whole_library: bool = False, oracle: bool = True,
-                    on_check: Callable | None = None, on_start: Callable | None = None,
-                    timeout: float | None = None) -> list:
+def verify_chapters(
+    chapters: Iterable[Chapter],
+    media: Path,
+    *,
+    whole_library: bool = False,
+    oracle: bool = True,
+    on_check: Callable | None = None,
+    on_start: Callable | None = None,
+    timeout: float | None = None,
+) -> list:
     """``nnbook verify``: every check of ``chapters`` (and of the whole library
     with ``whole_library``), run afresh and filed in the cache of ``media`` (see
     :func:`publishing.cache.cache_root`: ``media/.cache`` or ``$NNBOOK_CACHE``),
@@ -231,10 +302,16 @@ def verify_chapters(chapters: Iterable[Chapter], media: Path, *,
     from .cache import cache_root
 
     chapters = list(chapters)
-    checks, _ = cached_verification(chapters, cache_root(media), force=True,
-                                    whole_library=whole_library, oracle=oracle,
-                                    on_check=on_check, on_start=on_start,
-                                    timeout=timeout)
+    checks, _ = cached_verification(
+        chapters,
+        cache_root(media),
+        force=True,
+        whole_library=whole_library,
+        oracle=oracle,
+        on_check=on_check,
+        on_start=on_start,
+        timeout=timeout,
+    )
     if not oracle:
         left_out = skipped(*subjects(chapters, whole_library=whole_library))
         for c in left_out:
@@ -301,16 +378,25 @@ def _refuse(chapter: Chapter, checks: list, users: Mapping[str, list]) -> None:
     parts = []
     for subject, labels in by_subject.items():
         scenes = users.get(subject)
-        parts.append(", ".join(labels) + (
-            f" (looked up by {', '.join(sorted(set(scenes)))})" if scenes else ""))
-    raise GateError(f"not rendering {chapter.id}: verification failed for "
-                    f"{', '.join(parts)}; fix the claim, or render anyway with "
-                    "--no-verify")
+        parts.append(
+            ", ".join(labels)
+            + (f" (looked up by {', '.join(sorted(set(scenes)))})" if scenes else "")
+        )
+    raise GateError(
+        f"not rendering {chapter.id}: verification failed for "
+        f"{', '.join(parts)}; fix the claim, or render anyway with "
+        "--no-verify"
+    )
 
 
-def gate(chapter: Chapter, cache: Path | None, *,
-         uses: Mapping[str, Iterable[tuple]] | None = None, force: bool = False,
-         on_verified: Verified | None = None) -> list:
+def gate(
+    chapter: Chapter,
+    cache: Path | None,
+    *,
+    uses: Mapping[str, Iterable[tuple]] | None = None,
+    force: bool = False,
+    on_verified: Verified | None = None,
+) -> list:
     """Verify ``chapter`` before anything of it is rendered or published; raise
     :class:`GateError` if a check fails.
 
@@ -336,9 +422,12 @@ def gate(chapter: Chapter, cache: Path | None, *,
     return checks
 
 
-def chapter_checks(chapter: Chapter, cache: Path | None,
-                   uses: Mapping[str, Iterable[tuple]] | None = None,
-                   force: bool = False) -> list:
+def chapter_checks(
+    chapter: Chapter,
+    cache: Path | None,
+    uses: Mapping[str, Iterable[tuple]] | None = None,
+    force: bool = False,
+) -> list:
     """Every check of ``chapter`` (declared and looked up by its scenes), passed
     or not: what its page's badges show."""
     checks, _ = verify_cached(*subjects([chapter]), cache, force=force)

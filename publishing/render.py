@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from chapters.base import Chapter
+
 from .cache import (
     CacheError,
     DamagedError,
@@ -95,8 +96,10 @@ class RenderFailed(RenderError):
         self.rendered = rendered
         self.failed = [r for r in rendered if r.error]
         more = f" (and {len(self.failed) - 1} more)" if len(self.failed) > 1 else ""
-        super().__init__(f"{len(self.failed)} of {len(rendered)} scenes failed: "
-                         f"{self.failed[0].error}{more}")
+        super().__init__(
+            f"{len(self.failed)} of {len(rendered)} scenes failed: "
+            f"{self.failed[0].error}{more}"
+        )
 
 
 @dataclass(frozen=True)
@@ -121,8 +124,13 @@ class SceneJob:
     @property
     def request(self) -> dict:
         """What names this render in the cache (the target folder does not)."""
-        return {"module": self.module, "path": self.path, "scene": self.scene,
-                "quality": self.quality, "format": self.fmt}
+        return {
+            "module": self.module,
+            "path": self.path,
+            "scene": self.scene,
+            "quality": self.quality,
+            "format": self.fmt,
+        }
 
 
 @dataclass(frozen=True)
@@ -173,12 +181,20 @@ def scene_job(
             f"valid: {', '.join(chapter.scenes)}"
         )
     target = Path(out_dir) / chapter.id / f"{scene_name}.{fmt}"
-    return SceneJob(chapter.module, scene_name, quality, fmt, str(target.absolute()),
-                    chapter.path, str(cache_root(out_dir).absolute()) if cache else "")
+    return SceneJob(
+        chapter.module,
+        scene_name,
+        quality,
+        fmt,
+        str(target.absolute()),
+        chapter.path,
+        str(cache_root(out_dir).absolute()) if cache else "",
+    )
 
 
 def _scene_class(job: SceneJob):
     from chapters import load_module
+
     from .processes import Stopped
 
     try:
@@ -187,8 +203,9 @@ def _scene_class(job: SceneJob):
         raise
     except BaseException as exc:  # the chapter file's own error, or sys.exit in it
         first = (str(exc).strip().splitlines() or [""])[0][:300]
-        raise RenderError(f"cannot load scene {job.label}: {type(exc).__name__}: "
-                          f"{first}") from exc
+        raise RenderError(
+            f"cannot load scene {job.label}: {type(exc).__name__}: {first}"
+        ) from exc
 
 
 @contextmanager
@@ -279,12 +296,15 @@ def _manim_render(job: SceneJob, media: str) -> Path:
             scene = scene_class()
             scene.render()
             writer = scene.renderer.file_writer
-            produced = writer.image_file_path if job.fmt == "png" else writer.movie_file_path
+            produced = (
+                writer.image_file_path if job.fmt == "png" else writer.movie_file_path
+            )
     except (KeyboardInterrupt, Stopped, RenderError):
         raise
     except SystemExit as exc:  # sys.exit() in the scene's code
-        raise RenderError(f"rendering {job.label} failed: the scene called "
-                          f"sys.exit({exc.code!r})") from exc
+        raise RenderError(
+            f"rendering {job.label} failed: the scene called sys.exit({exc.code!r})"
+        ) from exc
     except Exception as exc:  # Manim raises anything from ValueError to OSError
         raise RenderError(_explain(job, exc)) from exc
     if not Path(produced).is_file():
@@ -346,10 +366,20 @@ def run_job(job: SceneJob) -> Rendered:
             try:
                 atomic_copy(produced, staged, sha=sha)
             except OSError as exc:
-                raise RenderError(f"rendering {job.label} failed: cannot write "
-                                  f"{staged.parent} ({exc.strerror or exc})") from None
-    return Rendered(job, target, time.perf_counter() - start, worker=os.getpid(),
-                    note=note, uses=frozenset(used), staged=str(staged), sha=sha)
+                raise RenderError(
+                    f"rendering {job.label} failed: cannot write "
+                    f"{staged.parent} ({exc.strerror or exc})"
+                ) from None
+    return Rendered(
+        job,
+        target,
+        time.perf_counter() - start,
+        worker=os.getpid(),
+        note=note,
+        uses=frozenset(used),
+        staged=str(staged),
+        sha=sha,
+    )
 
 
 def _explain(job: SceneJob, exc: Exception) -> str:
@@ -381,9 +411,14 @@ def local_executor(jobs: int = 1):
 
 
 def _check_workers(jobs) -> None:
-    if isinstance(jobs, bool) or not isinstance(jobs, int) or not 1 <= jobs <= MAX_WORKERS:
-        raise ValueError(f"--jobs must be a whole number from 1 to {MAX_WORKERS}, "
-                         f"got {jobs!r}")
+    if (
+        isinstance(jobs, bool)
+        or not isinstance(jobs, int)
+        or not 1 <= jobs <= MAX_WORKERS
+    ):
+        raise ValueError(
+            f"--jobs must be a whole number from 1 to {MAX_WORKERS}, got {jobs!r}"
+        )
 
 
 def _from_cache(job: SceneJob) -> tuple[Rendered | None, str]:
@@ -393,9 +428,15 @@ def _from_cache(job: SceneJob) -> tuple[Rendered | None, str]:
     if blob is None:
         return None, reason
     deps = cache.recorded(job.request)
-    return Rendered(job, Path(job.target), time.perf_counter() - start, cached=True,
-                    uses=frozenset(deps.uses()) if deps else frozenset(),
-                    staged=str(blob), sha=blob.name), ""
+    return Rendered(
+        job,
+        Path(job.target),
+        time.perf_counter() - start,
+        cached=True,
+        uses=frozenset(deps.uses()) if deps else frozenset(),
+        staged=str(blob),
+        sha=blob.name,
+    ), ""
 
 
 def _place(r: Rendered) -> Rendered:
@@ -409,9 +450,11 @@ def _place(r: Rendered) -> Rendered:
         elif not target.is_file() or file_sha(target) != r.sha:
             atomic_copy(staged, target, sha=r.sha)
     except DamagedError:
-        raise RenderError(f"{r.job.label}: the cached file {staged} was damaged after "
-                          "it was checked (a shared cache?); run again to re-render "
-                          "it") from None
+        raise RenderError(
+            f"{r.job.label}: the cached file {staged} was damaged after "
+            "it was checked (a shared cache?); run again to re-render "
+            "it"
+        ) from None
     except OSError as exc:  # a full disk, a folder in the way
         raise RenderError(f"cannot write {target} ({exc.strerror or exc})") from None
     return dataclasses.replace(r, staged="")
@@ -433,8 +476,11 @@ def _chapters_of(jobs: Sequence[SceneJob]) -> dict[tuple[str, str], Chapter]:
     for job in jobs:
         key = (job.module, job.path)
         if key not in found:
-            found[key] = (load_file(job.path) if job.path
-                          else importlib.import_module(job.module).CHAPTER)
+            found[key] = (
+                load_file(job.path)
+                if job.path
+                else importlib.import_module(job.module).CHAPTER
+            )
     return found
 
 
@@ -473,8 +519,10 @@ def _sweep(jobs: Sequence[SceneJob]) -> None:
     sweep_temp()
     folders = {Path(j.target).parent for j in jobs}
     for root in {Path(j.cache) for j in jobs if j.cache}:
-        folders |= {root, *(root / sub for sub in ("objects", "entries", "derived",
-                                                   "verify", "tex"))}
+        folders |= {
+            root,
+            *(root / sub for sub in ("objects", "entries", "derived", "verify", "tex")),
+        }
     for folder in folders:
         sweep_partials(folder)
 
@@ -530,8 +578,9 @@ def render_jobs(
     _sweep(jobs)
     books = _chapters_of(jobs) if verify else {}
     for key, chapter in books.items():  # the declared maths, before any scene runs
-        cache = next((Path(j.cache) for j in jobs
-                      if (j.module, j.path) == key and j.cache), None)
+        cache = next(
+            (Path(j.cache) for j in jobs if (j.module, j.path) == key and j.cache), None
+        )
         gate(chapter, cache, force=force, on_verified=on_verified)
     results = _run(jobs, executor, workers, force, on_progress)
     done = [r for r in results if not r.error]
@@ -539,8 +588,13 @@ def render_jobs(
         for key, chapter in books.items():  # what the scenes really looked up
             mine = [r for r in done if (r.job.module, r.job.path) == key]
             cache = next((Path(r.job.cache) for r in mine if r.job.cache), None)
-            gate(chapter, cache, uses={r.job.scene: r.uses for r in mine}, force=force,
-                 on_verified=on_verified)
+            gate(
+                chapter,
+                cache,
+                uses={r.job.scene: r.uses for r in mine},
+                force=force,
+                on_verified=on_verified,
+            )
         placed = [r if r.error else _place(r) for r in results]
     finally:
         _discard(done)
@@ -549,8 +603,13 @@ def render_jobs(
     return placed
 
 
-def _run(jobs: Sequence[SceneJob], executor: cf.Executor | None, workers: int,
-         force: bool, on_progress: Progress | None) -> list[Rendered]:
+def _run(
+    jobs: Sequence[SceneJob],
+    executor: cf.Executor | None,
+    workers: int,
+    force: bool,
+    on_progress: Progress | None,
+) -> list[Rendered]:
     """Every job's result, from the cache or rendered, not yet in place; a
     failed scene has ``error`` set."""
     results: dict[int, Rendered] = {}
@@ -586,8 +645,16 @@ def _run(jobs: Sequence[SceneJob], executor: cf.Executor | None, workers: int,
             try:
                 r = future.result()
             except Exception as exc:  # this scene failed; the others go on
-                finish(i, Rendered(jobs[i], Path(jobs[i].target), 0.0,
-                                   reason=reasons[i], error=_failure(jobs[i], exc)))
+                finish(
+                    i,
+                    Rendered(
+                        jobs[i],
+                        Path(jobs[i].target),
+                        0.0,
+                        reason=reasons[i],
+                        error=_failure(jobs[i], exc),
+                    ),
+                )
                 continue
             finish(i, dataclasses.replace(r, reason=reasons[i]))
     except BaseException:
@@ -621,8 +688,9 @@ def render_scene(
     >>> render_scene(chapters.get("1"), "NeuronScene", quality="l")  # doctest: +SKIP
     PosixPath('.../media/chapter1/NeuronScene.mp4')
     """
-    job = scene_job(chapter, scene_name, quality=quality, fmt=fmt, out_dir=out_dir,
-                    cache=cache)
+    job = scene_job(
+        chapter, scene_name, quality=quality, fmt=fmt, out_dir=out_dir, cache=cache
+    )
     return render_jobs([job], verify=verify)[0].path
 
 
@@ -638,6 +706,9 @@ def render_chapters(
     run scenes of different chapters side by side), through the gate; ``run``
     goes to :func:`render_jobs` (``verify``, ``on_verified``, ``workers``, …).
     Results are in book order."""
-    jobs = [scene_job(ch, s, quality=quality, fmt=fmt, out_dir=out_dir)
-            for ch in chapters for s in ch.scenes]
+    jobs = [
+        scene_job(ch, s, quality=quality, fmt=fmt, out_dir=out_dir)
+        for ch in chapters
+        for s in ch.scenes
+    ]
     return render_jobs(jobs, **run)

@@ -86,35 +86,71 @@ def _run(tex: str, folder: Path) -> list[tuple[float, float, float]]:
     """Typeset ``tex`` in ``folder``: one SVG per page, and the size of each."""
     (folder / "eq.tex").write_text(tex, encoding="utf-8")
     try:
-        done = subprocess.run(["latex", "-no-shell-escape", "-interaction=nonstopmode",
-                               "-halt-on-error", "eq.tex"], cwd=folder,
-                              capture_output=True, text=True, errors="replace",
-                              env=tex_environment(), timeout=TEX_SECONDS,
-                              stdin=subprocess.DEVNULL, check=False)
+        done = subprocess.run(
+            [
+                "latex",
+                "-no-shell-escape",
+                "-interaction=nonstopmode",
+                "-halt-on-error",
+                "eq.tex",
+            ],
+            cwd=folder,
+            capture_output=True,
+            text=True,
+            errors="replace",
+            env=tex_environment(),
+            timeout=TEX_SECONDS,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
     except subprocess.TimeoutExpired:
-        raise TexError(f"LaTeX did not finish in {TEX_SECONDS} s (a definition that "
-                       "loops?)") from None
+        raise TexError(
+            f"LaTeX did not finish in {TEX_SECONDS} s (a definition that loops?)"
+        ) from None
     if done.returncode != 0:
-        refused = re.search(r"Not (?:reading from|writing to) (\S+) \((open\w+_any) = p\)",
-                            done.stderr + done.stdout)
+        refused = re.search(
+            r"Not (?:reading from|writing to) (\S+) \((open\w+_any) = p\)",
+            done.stderr + done.stdout,
+        )
         if refused:
-            raise TexError(f"LaTeX may not read or write {refused.group(1)}: prose "
-                           "reaches no file outside its working folder")
-        error = next((line for line in done.stdout.splitlines() if line.startswith("!")),
-                     "LaTeX error")
+            raise TexError(
+                f"LaTeX may not read or write {refused.group(1)}: prose "
+                "reaches no file outside its working folder"
+            )
+        error = next(
+            (line for line in done.stdout.splitlines() if line.startswith("!")),
+            "LaTeX error",
+        )
         raise TexError(error)
-    done = subprocess.run(["dvisvgm", "--no-fonts", "--bbox=preview", _NO_SPECIALS,
-                           "--page=1-", "-o", "eq-%p.svg", "eq.dvi"],
-                          cwd=folder, capture_output=True, text=True, errors="replace",
-                          env=tex_environment(), timeout=TEX_SECONDS,
-                          stdin=subprocess.DEVNULL, check=False)
+    done = subprocess.run(
+        [
+            "dvisvgm",
+            "--no-fonts",
+            "--bbox=preview",
+            _NO_SPECIALS,
+            "--page=1-",
+            "-o",
+            "eq-%p.svg",
+            "eq.dvi",
+        ],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        errors="replace",
+        env=tex_environment(),
+        timeout=TEX_SECONDS,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or ["no message"])[-1]
         raise TexError(f"dvisvgm failed: {last}")
     return [tuple(float(v) / PT_PER_EM for v in m) for m in _SIZE.findall(done.stderr)]
 
 
-def typeset(equations: list[tuple[str, bool]], cache: Path) -> dict[tuple[str, bool], Svg]:
+def typeset(
+    equations: list[tuple[str, bool]], cache: Path
+) -> dict[tuple[str, bool], Svg]:
     """SVGs of ``(latex, display)`` pairs, typeset once and kept in ``cache``.
 
     Raises :class:`publishing.tools.RenderError` if LaTeX is not installed and
@@ -130,7 +166,10 @@ def typeset(equations: list[tuple[str, bool]], cache: Path) -> dict[tuple[str, b
             except TexError as exc:  # find the equation at fault, for the message
                 for latex, display in todo:
                     try:
-                        _run(PREAMBLE + _page(latex, display) + r"\end{document}", Path(tmp))
+                        _run(
+                            PREAMBLE + _page(latex, display) + r"\end{document}",
+                            Path(tmp),
+                        )
                     except TexError as one:
                         raise TexError(f"cannot typeset ${latex}$: {one}") from None
                 raise exc
@@ -140,8 +179,10 @@ def typeset(equations: list[tuple[str, bool]], cache: Path) -> dict[tuple[str, b
                 key, sha = _key(latex, display), file_sha(page)
                 atomic_copy(page, cache / f"{key}.svg", sha=sha)
                 w, h, d = (round(v, 4) for v in size)
-                atomic_write(cache / f"{key}.json", json.dumps(
-                    {"sha256": sha, "width": w, "height": h, "depth": d}))
+                atomic_write(
+                    cache / f"{key}.json",
+                    json.dumps({"sha256": sha, "width": w, "height": h, "depth": d}),
+                )
     found = {}
     for latex, display in equations:
         svg = _cached(cache, _key(latex, display))
@@ -156,8 +197,10 @@ def _cached(cache: Path, key: str) -> Svg | None:
     try:
         meta = json.loads((cache / f"{key}.json").read_text(encoding="utf-8"))
         w, h, d = (float(meta[k]) for k in ("width", "height", "depth"))
-        if not (is_sha(meta["sha256"]) and all(math.isfinite(v) and v >= 0
-                                                for v in (w, h, d))):
+        if not (
+            is_sha(meta["sha256"])
+            and all(math.isfinite(v) and v >= 0 for v in (w, h, d))
+        ):
             return None
         path = cache / f"{key}.svg"
         if file_sha(path) != meta["sha256"]:

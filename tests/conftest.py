@@ -22,8 +22,14 @@ def nnbook():
     exit code, stdout and stderr."""
 
     def run(*args, cwd=None, env=None, timeout=600) -> subprocess.CompletedProcess:
-        return subprocess.run([*NNBOOK, *map(str, args)], cwd=cwd, env=env,
-                              capture_output=True, text=True, timeout=timeout)
+        return subprocess.run(
+            [*NNBOOK, *map(str, args)],
+            cwd=cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
 
     run.command = NNBOOK  # for a test that must start it with Popen
     return run

@@ -34,32 +34,42 @@ VARIANTS = [
     ("max_pool2d", {}),
     ("max_pool2d", {"pool_size": 3, "stride": 2, "padding": "same"}),
     ("max_pool2d", {"pool_size": 2, "stride": 3}),
-    ("max_pool2d", {"pool_size": (2, 3), "stride": (3, 1), "padding": ((1, 0), (0, 2))}),
+    (
+        "max_pool2d",
+        {"pool_size": (2, 3), "stride": (3, 1), "padding": ((1, 0), (0, 2))},
+    ),
     ("avg_pool2d", {}),
     ("avg_pool2d", {"pool_size": 3, "stride": 2, "padding": "same"}),
     ("avg_pool2d", {"pool_size": (5, 2), "stride": (7, 5)}),
-    ("avg_pool2d", {"pool_size": (2, 3), "stride": (3, 1), "padding": ((1, 0), (0, 2))}),
+    (
+        "avg_pool2d",
+        {"pool_size": (2, 3), "stride": (3, 1), "padding": ((1, 0), (0, 2))},
+    ),
     ("flatten", {}),
 ]
 
 
-def close_to_tensorflow(ours, reference, method: str, dtype: str,
-                        formula=None) -> Comparison:
+def close_to_tensorflow(
+    ours, reference, method: str, dtype: str, formula=None
+) -> Comparison:
     """``ours`` against a TensorFlow ``reference`` by verify's rule: every element
     within the stated tolerance of ``(method, dtype)`` (a formula's own where it
     states one), NaN or inf on one side only failing, shapes equal."""
     return comparison(ours, reference, tolerance(method, dtype, formula))
 
 
-def assert_close_to_tensorflow(ours, reference, method: str, dtype: str, formula=None,
-                               what: str = "") -> None:
+def assert_close_to_tensorflow(
+    ours, reference, method: str, dtype: str, formula=None, what: str = ""
+) -> None:
     """:func:`close_to_tensorflow`, failing with the worst element and the
     tolerance it broke."""
     tol = tolerance(method, dtype, formula)
     c = comparison(ours, reference, tol)
-    assert c.ok, (f"{what}: shapes {np.shape(ours)} and {np.shape(reference)}, max abs "
-                  f"error {c.max_abs:.3g}, {c.badness:.3g}x {method} {dtype}'s "
-                  f"tolerance (rtol {tol.rtol}, atol {tol.atol}) at {list(c.at)}")
+    assert c.ok, (
+        f"{what}: shapes {np.shape(ours)} and {np.shape(reference)}, max abs "
+        f"error {c.max_abs:.3g}, {c.badness:.3g}x {method} {dtype}'s "
+        f"tolerance (rtol {tol.rtol}, atol {tol.atol}) at {list(c.at)}"
+    )
 
 
 def shifted_calls(monkeypatch) -> list:
@@ -70,7 +80,9 @@ def shifted_calls(monkeypatch) -> list:
     calls = []
     real = kernels._shifted_gemm
     monkeypatch.setattr(
-        kernels, "_shifted_gemm", lambda *a, **k: calls.append(a[1].shape) or real(*a, **k)
+        kernels,
+        "_shifted_gemm",
+        lambda *a, **k: calls.append(a[1].shape) or real(*a, **k),
     )
     return calls
 

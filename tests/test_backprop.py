@@ -59,7 +59,9 @@ def test_unknown_activation_or_head_names_the_valid_choices():
         formula("mlp", activation="swish")
     # issue 11: relu was listed, then crashed in the lowering (SymPy folds its
     # Piecewise out of the sum over hidden units): the composed loss does not take it
-    with pytest.raises(ValueError, match="activation='relu' is not valid; valid: sigmoid"):
+    with pytest.raises(
+        ValueError, match="activation='relu' is not valid; valid: sigmoid"
+    ):
         formula("mlp", activation="relu")
     with pytest.raises(ValueError, match="valid: softmax, sigmoid"):
         formula("mlp", head="linear")

@@ -19,7 +19,6 @@ import pytest
 import sympy as sp
 
 import chapters
-from publishing.gate import subjects
 from nnmath import Claim, Formula, Input, claim, claim_names, formula, names
 from nnmath.checker.cases import (
     Case,
@@ -31,11 +30,19 @@ from nnmath.checker.cases import (
     reaching,
     sample,
 )
-from nnmath.checker.checks import TOLERANCES, Tolerance, _accumulate, _Errors, compare, verify
+from nnmath.checker.checks import (
+    TOLERANCES,
+    Tolerance,
+    _accumulate,
+    _Errors,
+    compare,
+    verify,
+)
 from nnmath.checker.deadline import CheckTimeout, time_limit
-from nnmath.formula import OutOfBounds, dims, indices
 from nnmath.checker.loop_oracle import loop_oracle
 from nnmath.checker.symbolic import prove
+from nnmath.formula import OutOfBounds, dims, indices
+from publishing.gate import subjects
 
 DATA = Path(__file__).parent / "data"
 CARELESS, REWRITES, HANGING = (
@@ -82,9 +89,7 @@ def test_every_numeric_case_tells_every_dimension_apart(name):
         assert not collisions(_free(f, case.sizes)), (case.name, collisions(case.sizes))
 
 
-@pytest.mark.parametrize(
-    "name", [n for n in claim_names() if not claim(n).elementwise]
-)
+@pytest.mark.parametrize("name", [n for n in claim_names() if not claim(n).elementwise])
 def test_every_symbolic_instance_tells_every_dimension_apart(name):
     c = claim(name)
     sizes = _free(c.formula, instance_sizes(c))

@@ -11,11 +11,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from helpers import assert_close_to_tensorflow
-
 from chapters import chapter7, chapter8
-from nnmath.runs.cnn import CNN, digits_split, trained
+from helpers import assert_close_to_tensorflow
 from nnmath.registry import claim, formula
+from nnmath.runs.cnn import CNN, digits_split, trained
 from nnmath.worked import fmt
 
 
@@ -298,18 +297,19 @@ def test_cnn_loss_and_gradients_match_tensorflow():
             tf.keras.losses.categorical_crossentropy(y, z2, from_logits=True)
         )
     expected = tape.gradient(loss, t)
-    assert_close_to_tensorflow(cnn.loss(acts, y), float(loss), "tensorflow-forward",
-                               "float64", what="loss")
+    assert_close_to_tensorflow(
+        cnn.loss(acts, y), float(loss), "tensorflow-forward", "float64", what="loss"
+    )
     for k in params:
-        assert_close_to_tensorflow(grads[k], expected[k].numpy(), "tensorflow-gradient",
-                                   "float64", what=k)
+        assert_close_to_tensorflow(
+            grads[k], expected[k].numpy(), "tensorflow-gradient", "float64", what=k
+        )
 
 
 # -- rendering -------------------------------------------------------------------------
 @pytest.mark.render
 def test_edge_scene_renders_at_low_quality(tmp_path):
     from helpers import video_facts
-
     from publishing.render import render_scene
 
     path = render_scene(chapter7.CHAPTER, "EdgeScene", quality="l", out_dir=tmp_path)

@@ -10,12 +10,12 @@ import pytest
 import sympy as sp
 
 from helpers import VARIANTS, shifted_calls
-
 from nnmath import ShapeError, claim, claim_names, formula
 from nnmath.checker.checks import check_lowering, verify
 from nnmath.checker.loop_oracle import loop_oracle
 from nnmath.kernels import reduce_window, window
 from nnmath.primitives import present
+
 
 #: parameterisations that exercise stride > 1, 'same' with an odd total,
 #: dilation > 1, explicit padding and multiple channels
@@ -34,18 +34,22 @@ def test_generated_source_has_no_python_loop(name, params):
 
 def test_conv2d_source_is_a_strided_window_contracted_by_a_blocked_gemm():
     src = formula("conv2d", stride=2, padding="same").source
-    assert (
-        "window(x, (1, (2, 1), (Ho, KH), -P_t), (2, (2, 1), (Wo, KW), -P_l))" in src
-    )
+    assert "window(x, (1, (2, 1), (Ho, KH), -P_t), (2, (2, 1), (Wo, KW), -P_l))" in src
     assert "contract('pqco,nipjqc->nijo', w, window(" in src
 
 
-@pytest.mark.parametrize("spec, shapes", [
-    ("pqco,nipjqc->nijo", [(3, 2, 4, 5), (7, 6, 3, 5, 2, 4)]),  # conv2d
-    ("nipjqc,pqco->nijo", [(7, 6, 3, 5, 2, 4), (3, 2, 4, 5)]),  # operands swapped
-    ("nipjqc,nijo->pqco", [(2, 6, 3, 5, 2, 4), (2, 6, 5, 7)]),  # dw: sum over n, i, j
-    ("ni,ni->n", [(5, 3), (5, 3)]),  # an axis in both and the output: einsum
-])
+@pytest.mark.parametrize(
+    "spec, shapes",
+    [
+        ("pqco,nipjqc->nijo", [(3, 2, 4, 5), (7, 6, 3, 5, 2, 4)]),  # conv2d
+        ("nipjqc,pqco->nijo", [(7, 6, 3, 5, 2, 4), (3, 2, 4, 5)]),  # operands swapped
+        (
+            "nipjqc,nijo->pqco",
+            [(2, 6, 3, 5, 2, 4), (2, 6, 5, 7)],
+        ),  # dw: sum over n, i, j
+        ("ni,ni->n", [(5, 3), (5, 3)]),  # an axis in both and the output: einsum
+    ],
+)
 def test_contract_equals_einsum_across_block_boundaries(monkeypatch, spec, shapes):
     from nnmath import kernels
 
@@ -59,11 +63,19 @@ def test_contract_equals_einsum_across_block_boundaries(monkeypatch, spec, shape
     assert f32.dtype == np.float32
     # a bias (the last output axis) is added inside the blocks, broadcast as NumPy would
     bias = rng.standard_normal(got.shape[-1])
-    np.testing.assert_allclose(kernels.contract(spec, a, b, add=bias),
-                               np.einsum(spec, a, b) + bias, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(
+        kernels.contract(spec, a, b, add=bias),
+        np.einsum(spec, a, b) + bias,
+        rtol=1e-12,
+        atol=1e-12,
+    )
     column = rng.standard_normal(got.shape[:1] + (1,) * (got.ndim - 1))
-    np.testing.assert_allclose(kernels.contract(spec, a, b, add=column),
-                               np.einsum(spec, a, b) + column, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(
+        kernels.contract(spec, a, b, add=column),
+        np.einsum(spec, a, b) + column,
+        rtol=1e-12,
+        atol=1e-12,
+    )
 
 
 def _delta_kernel(kh: int, kw: int) -> np.ndarray:
@@ -163,7 +175,11 @@ def test_kernel_larger_than_input_under_valid_padding():
     )
     assert y.shape == (1, 0, 0, 1)
     assert formula("max_pool2d", pool_size=3).numpy(x=np.ones((1, 2, 2, 1))).shape == (
-        1, 0, 0, 1)
+        1,
+        0,
+        0,
+        1,
+    )
     with pytest.raises(ValueError, match=r"5×5 window .* 2×2 input .*valid: .*'same'"):
         formula("conv2d", dilation=2).numpy(
             x=np.ones((1, 2, 2, 1)), w=np.ones((3, 3, 1, 1)), b=np.ones(1)
@@ -330,11 +346,14 @@ def test_window_reads_several_axes_with_one_padded_copy():
 
 
 @pytest.mark.parametrize("dtype, rtol", [(np.float64, 1e-12), (np.float32, 1e-5)])
-@pytest.mark.parametrize("params", [
-    {"padding": "same"},
-    {"padding": "valid"},
-    {"padding": ((2, 0), (1, 3)), "dilation": (1, 2)},
-])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"padding": "same"},
+        {"padding": "valid"},
+        {"padding": ((2, 0), (1, 3)), "dilation": (1, 2)},
+    ],
+)
 def test_stride_one_conv2d_multiplies_shifted_rows_of_the_input(
     monkeypatch, dtype, rtol, params
 ):
@@ -361,20 +380,29 @@ def test_shifted_rows_leave_strided_flipped_and_integer_windows_to_im2col():
 
     x = np.random.default_rng(0).normal(size=(2, 12, 12, 4))
     order = (0, 1, 3, 2, 4, 5)  # as contract puts it: free n, i, j, then summed p, q, c
-    same = window(x, (1, (1, 1), (12, 3), -1), (2, (1, 1), (12, 3), -1)).transpose(order)
+    same = window(x, (1, (1, 1), (12, 3), -1), (2, (1, 1), (12, 3), -1)).transpose(
+        order
+    )
     assert _shifted_rows(same, 3) is not None
     # stride 2 would compute 4 rows per row kept
-    strided = window(x, (1, (2, 1), (6, 3), -1), (2, (2, 1), (6, 3), -1)).transpose(order)
+    strided = window(x, (1, (2, 1), (6, 3), -1), (2, (2, 1), (6, 3), -1)).transpose(
+        order
+    )
     assert _shifted_rows(strided, 3) is None
-    flipped = window(x, (1, (1, -1), (10, 3), 2), (2, (1, 1), (10, 3), 0)).transpose(order)
+    flipped = window(x, (1, (1, -1), (10, 3), 2), (2, (1, 1), (10, 3), 0)).transpose(
+        order
+    )
     assert _shifted_rows(flipped, 3) is None
     assert _shifted_rows(same.astype(np.int64), 3) is None
 
 
-@pytest.mark.parametrize("small_dtype, add", [
-    (np.complex128, None),  # looked BLAS up for complex128 first: KeyError
-    (np.float32, np.ones(2)),  # a float64 bias makes the product float64
-])
+@pytest.mark.parametrize(
+    "small_dtype, add",
+    [
+        (np.complex128, None),  # looked BLAS up for complex128 first: KeyError
+        (np.float32, np.ones(2)),  # a float64 bias makes the product float64
+    ],
+)
 def test_mixed_dtypes_take_the_im2col_path(monkeypatch, small_dtype, add):
     from nnmath import kernels
 
@@ -425,6 +453,11 @@ def test_reduce_window_in_threads_equals_one_thread(monkeypatch, ufunc):
     monkeypatch.setattr(kernels, "THREAD_BYTES", 64)  # 7 rows over every core
     assert kernels._threads()[0] >= 1
     np.testing.assert_array_equal(reduce_window(v, (2, 4), ufunc), alone)
-    np.testing.assert_array_equal(alone, (x.reshape(7, 5, 2, 5, 2, 3).max(axis=(2, 4))
-                                          if ufunc is np.maximum else
-                                          x.reshape(7, 5, 2, 5, 2, 3).sum(axis=(2, 4))))
+    np.testing.assert_array_equal(
+        alone,
+        (
+            x.reshape(7, 5, 2, 5, 2, 3).max(axis=(2, 4))
+            if ufunc is np.maximum
+            else x.reshape(7, 5, 2, 5, 2, 3).sum(axis=(2, 4))
+        ),
+    )

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from helpers import assert_close_to_tensorflow
 
+from helpers import assert_close_to_tensorflow
 from nnmath import formula
 from nnmath.library.conv import gradient_claims
 
@@ -26,7 +26,6 @@ SEED = 20
 PARAMETERISATIONS = {"conv2d": 80, "max_pool2d": 50, "avg_pool2d": 50}
 SHAPES = 3
 CONFIGURATIONS = sum(PARAMETERISATIONS.values()) * SHAPES  # 540
-
 
 
 def _pair(rng, lo, hi) -> tuple[int, int]:
@@ -187,8 +186,9 @@ def _check(tf, op: str, params: dict, arrays: dict, seen: dict) -> None:
         )
         ref = grads[c.wrt]
         ref = np.zeros(arrays[c.wrt].shape) if ref is None else ref.numpy()
-        _close(ours, ref, "tensorflow-gradient", "float64", c.formula,
-               f"{c.name}: {what}")
+        _close(
+            ours, ref, "tensorflow-gradient", "float64", c.formula, f"{c.name}: {what}"
+        )
         seen["gradients"] += 1
 
 

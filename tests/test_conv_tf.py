@@ -8,8 +8,8 @@ import dataclasses
 import numpy as np
 import pytest
 import sympy as sp
-from helpers import VARIANTS, assert_close_to_tensorflow, shifted_calls
 
+from helpers import VARIANTS, assert_close_to_tensorflow, shifted_calls
 from nnmath import claim, formula
 from nnmath.checker.cases import cases_for, sample
 from nnmath.checker.checks import check_forward, check_gradient
@@ -63,16 +63,28 @@ def test_random_conv2d_parameterisations_match_tensorflow(monkeypatch):
     while checked < 80:
         n, h, w, c, o = (int(v) for v in rng.integers(1, [4, 12, 12, 6, 6]))
         kh, kw = (int(v) for v in rng.integers(1, 5, size=2))
-        stride = tuple(int(v) for v in rng.integers(1, 3, size=2)) if rng.random() < 0.3 else 1
-        dilation = (tuple(int(v) for v in rng.integers(1, 3, size=2))
-                    if stride == 1 and rng.random() < 0.3 else 1)
+        stride = (
+            tuple(int(v) for v in rng.integers(1, 3, size=2))
+            if rng.random() < 0.3
+            else 1
+        )
+        dilation = (
+            tuple(int(v) for v in rng.integers(1, 3, size=2))
+            if stride == 1 and rng.random() < 0.3
+            else 1
+        )
         kind = rng.choice(["valid", "same", "explicit"])
-        padding = (tuple(tuple(int(v) for v in rng.integers(0, 3, size=2)) for _ in range(2))
-                   if kind == "explicit" else str(kind))
+        padding = (
+            tuple(tuple(int(v) for v in rng.integers(0, 3, size=2)) for _ in range(2))
+            if kind == "explicit"
+            else str(kind)
+        )
         dil = (dilation, dilation) if isinstance(dilation, int) else dilation
         extra = padding if kind == "explicit" else ((0, 0), (0, 0))
-        if kind != "same" and (h + sum(extra[0]) < (kh - 1) * dil[0] + 1
-                               or w + sum(extra[1]) < (kw - 1) * dil[1] + 1):
+        if kind != "same" and (
+            h + sum(extra[0]) < (kh - 1) * dil[0] + 1
+            or w + sum(extra[1]) < (kw - 1) * dil[1] + 1
+        ):
             # the kernel is larger than the input: a ValueError, tested elsewhere
             continue
         dtype = ("float64", "float32")[checked % 2]
@@ -83,8 +95,14 @@ def test_random_conv2d_parameterisations_match_tensorflow(monkeypatch):
         want = oracle.forward(f, {"x": x, "w": k, "b": b}, dtype)
         got = f.numpy(x=x, w=k, b=b)
         assert got.shape == want.shape, (x.shape, k.shape, stride, dilation, padding)
-        assert_close_to_tensorflow(got, want, "tensorflow-forward", dtype, f,
-                                   str((x.shape, k.shape, stride, dilation, padding)))
+        assert_close_to_tensorflow(
+            got,
+            want,
+            "tensorflow-forward",
+            dtype,
+            f,
+            str((x.shape, k.shape, stride, dilation, padding)),
+        )
         checked += 1
     assert 10 < len(shifted) < checked  # both paths were exercised
 
@@ -113,8 +131,14 @@ def test_random_pooling_parameterisations_match_tensorflow(name):
         # tf.nn.max_pool2d right after a float32 call came back float32 (TF 2.21)
         want = oracle.forward(f, {"x": x}, dtype)
         assert got.shape == want.shape, (x.shape, pool, stride, padding)
-        assert_close_to_tensorflow(got, want, "tensorflow-forward", dtype, f,
-                                   str((x.shape, pool, stride, padding)))
+        assert_close_to_tensorflow(
+            got,
+            want,
+            "tensorflow-forward",
+            dtype,
+            f,
+            str((x.shape, pool, stride, padding)),
+        )
         checked += 1
 
 
@@ -150,8 +174,9 @@ def test_the_issues_examples_match_tensorflow():
     arrays = {"x": x, "w": w, "b": b, "g": g}
     for name, ref in (("x", dx), ("w", dw)):
         ours = claims[name].numpy(**{k: arrays[k] for k in claims[name].input_names})
-        assert_close_to_tensorflow(ours, ref.numpy(), "tensorflow-gradient", "float64",
-                                   f, name)
+        assert_close_to_tensorflow(
+            ours, ref.numpy(), "tensorflow-gradient", "float64", f, name
+        )
 
 
 @pytest.mark.parametrize("name", ["max_pool2d", "avg_pool2d"])

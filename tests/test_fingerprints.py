@@ -23,8 +23,9 @@ def _imported_in_a_fresh_process(*modules: str) -> list[Path]:
         "print(json.dumps([getattr(m, '__file__', None) or '' "
         "for m in list(sys.modules.values())]))\n"
     )
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                          timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stderr
     return [Path(p).resolve() for p in json.loads(done.stdout) if p.endswith(".py")]
 
@@ -33,10 +34,16 @@ def test_the_checkers_fingerprint_covers_every_module_the_checker_imports():
     covered = set(engine_files())
     assert covered, "the checker's fingerprint covers no file"
     nnmath_dir = Path(registry.__file__).resolve().parent
-    used = [p for p in _imported_in_a_fresh_process(
-        "nnmath.checker.checks", "nnmath.checker.oracle", "nnmath.checker.report",
-        "publishing.gate")
-        if p.is_relative_to(nnmath_dir) and not p.is_relative_to(fingerprinted_root())]
+    used = [
+        p
+        for p in _imported_in_a_fresh_process(
+            "nnmath.checker.checks",
+            "nnmath.checker.oracle",
+            "nnmath.checker.report",
+            "publishing.gate",
+        )
+        if p.is_relative_to(nnmath_dir) and not p.is_relative_to(fingerprinted_root())
+    ]
     assert used
     missed = sorted(str(p.relative_to(nnmath_dir)) for p in used if p not in covered)
     assert not missed, f"the checker imports modules its fingerprint misses: {missed}"
@@ -50,10 +57,16 @@ def test_a_renders_fingerprint_covers_every_project_module_it_imports():
     with registry.recording() as used:
         registry.formula("relu")
     deps = {Path(p) for p in recorded_dependencies(used).modules}
-    imported = [p for p in map(Path, (getattr(m, "__file__", None) or ""
-                                      for m in list(sys.modules.values())))
-                if p.suffix == ".py" and any(p.resolve().is_relative_to(r) for r in roots)
-                and not p.resolve().is_relative_to(fingerprinted_root())]
+    imported = [
+        p
+        for p in map(
+            Path,
+            (getattr(m, "__file__", None) or "" for m in list(sys.modules.values())),
+        )
+        if p.suffix == ".py"
+        and any(p.resolve().is_relative_to(r) for r in roots)
+        and not p.resolve().is_relative_to(fingerprinted_root())
+    ]
     assert imported
     missed = [str(p) for p in imported if p.resolve() not in deps]
     assert not missed, f"a render's fingerprint misses {missed}"

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from publishing.cache import Dependencies, recorded_dependencies
 from nnmath import registry
+from publishing.cache import Dependencies, recorded_dependencies
 
 DATA = Path(__file__).resolve().parent / "data"
 WRONG = "sigmoid'.at_activation"

@@ -340,7 +340,7 @@ def test_a_keras_layer_declaration_names_what_is_valid():
         )
 
 
-# -- the networks trained in nnmath/runs/regularized.py ------------------------------------
+# -- the networks trained in nnmath/runs/regularized.py --------------------------------
 def _central_differences(loss, params: dict, key: str, step: float = 1e-6):
     grad = np.zeros_like(params[key])
     for at in np.ndindex(*grad.shape):

@@ -105,7 +105,7 @@ def test_dropout_is_kerass_bit_for_bit_with_the_mask_it_drew(keras):
     assert 0.6 < mask.mean() < 0.8
 
 
-# -- the printed errors, caught by name -------------------------------------------------
+# -- the printed errors, caught by name ------------------------------------------------
 def _unbiased(f):
     """``f`` with σ² divided by N − 1 (the sample variance) instead of N."""
     N = reg.N
@@ -310,7 +310,7 @@ def test_adamw_rounds_a_python_float_weight_decay_to_float32(keras):
     assert np.all(np.abs(one_step(0.004) - ours(0.004)) > 1e-9)
 
 
-# -- training on digits -----------------------------------------------------------------
+# -- training on digits ----------------------------------------------------------------
 def test_batch_norm_mlp_follows_kerass_fit_for_five_epochs():
     from nnmath.checker import oracle
     from nnmath.runs.regularized import init_batch_norm, train_batch_norm

@@ -72,13 +72,19 @@ def test_manims_latex_reads_no_file_outside_its_folder(tmp_path, nnbook):
     (tmp_path / "prying.py").write_text((DATA / "prying_chapter.py").read_text())
     env = {**os.environ}
     env.pop("NNBOOK_CACHE", None)
-    done = nnbook("render", "prying.py", "-o", "media", "--no-verify", cwd=tmp_path,
-                  env=env)
+    done = nnbook(
+        "render", "prying.py", "-o", "media", "--no-verify", cwd=tmp_path, env=env
+    )
     assert done.returncode == 1
     assert "Not reading from /etc/hostname (openin_any = p)" in done.stderr
     # the standalone class's harmless probe of /dev/null is not a line per equation
     assert "/dev/null" not in done.stderr
-    assert done.stderr.strip().splitlines()[-1].startswith(
-        "Error: 1 of 1 scenes failed: rendering prying.py/Prying failed: "
-        "LaTeX could not typeset an equation")
+    assert (
+        done.stderr.strip()
+        .splitlines()[-1]
+        .startswith(
+            "Error: 1 of 1 scenes failed: rendering prying.py/Prying failed: "
+            "LaTeX could not typeset an equation"
+        )
+    )
     assert not list((tmp_path / "media").rglob("*.mp4"))

@@ -14,7 +14,12 @@ from pathlib import Path
 import pytest
 
 from nnmath.checker.checks import Check
-from nnmath.checker.report import ReportError, check_destination, write_json, write_junit
+from nnmath.checker.report import (
+    ReportError,
+    check_destination,
+    write_json,
+    write_junit,
+)
 
 CHECKS = [Check("relu", "formula", "lowering", "float64", True, 0.0, 0.0, 1e-10, 1e-12)]
 #: a chapter file with one formula and one claim: a verify of a few seconds

@@ -14,9 +14,9 @@ import textwrap
 import pytest
 
 import chapters
+from nnmath.checker.checks import plan
 from publishing.dryrun import dry_run, dry_run_chapters
 from publishing.gate import _beyond
-from nnmath.checker.checks import plan
 
 ALL = chapters.all_chapters()
 SCENES = [(ch.id, scene) for ch in ALL for scene in ch.scenes]

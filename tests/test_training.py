@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from helpers import assert_close_to_tensorflow, close_to_tensorflow
 
+from helpers import assert_close_to_tensorflow, close_to_tensorflow
 from nnmath import formula
 from nnmath.runs.training import (
     Network,
@@ -98,15 +98,18 @@ def test_keras_fit_follows_the_same_loss_trajectory(setup):
     assert len(keras["losses"]) == epochs + 1 >= 6
     assert_close_to_tensorflow(ours.losses, keras["losses"], *TRAJECTORY, what="losses")
     for k in ours.params:
-        assert_close_to_tensorflow(ours.params[k], keras["params"][k], *TRAJECTORY,
-                                   what=k)
+        assert_close_to_tensorflow(
+            ours.params[k], keras["params"][k], *TRAJECTORY, what=k
+        )
     keras_accuracy = np.mean(keras["test_logits"].argmax(1) == data.y_test.argmax(1))
     assert ours.test_accuracy == keras_accuracy
     if name == "digits":
         assert keras_accuracy >= 0.95
         # the comparison can fail: a backward pass that sums the batch leaves Keras
         wrong = train(data, hidden=hidden, epochs=1, params=p0, net=_SummedBatch())
-        assert not close_to_tensorflow(wrong.losses[1], keras["losses"][1], *TRAJECTORY).ok
+        assert not close_to_tensorflow(
+            wrong.losses[1], keras["losses"][1], *TRAJECTORY
+        ).ok
 
 
 @pytest.mark.tf

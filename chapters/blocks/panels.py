@@ -23,7 +23,15 @@ from nnmath.worked import fmt
 
 from .text import COLORS, EQUATION_SIZE, LABEL_SIZE, equation, fit, label
 
-__all__ = ["EquationPanel", "MONO", "code", "equation_card", "shown", "table", "verdict"]
+__all__ = [
+    "EquationPanel",
+    "MONO",
+    "code",
+    "equation_card",
+    "shown",
+    "table",
+    "verdict",
+]
 
 
 class EquationPanel(VGroup):
@@ -62,6 +70,7 @@ class EquationPanel(VGroup):
             fill_opacity=1,
         ).move_to(body)
         self.add(self.card, body)
+
 
 def equation_card(
     latex: str,
@@ -117,28 +126,35 @@ def table(
 MONO = "DejaVu Sans Mono"
 
 
-def code(source: str, *, width: float = 6.6, mark: str = "", font_size: float = 20
-         ) -> VGroup:
+def code(
+    source: str, *, width: float = 6.6, mark: str = "", font_size: float = 20
+) -> VGroup:
     """Python as a tutorial prints it, coloured by Pygments (Manim's ``Code``),
     fitted to ``width``; the first line containing ``mark`` gets a red box."""
     from manim import Code, SurroundingRectangle
 
-    listing = Code(code_string=source, language="python", formatter_style="monokai",
-                   add_line_numbers=False,
-                   paragraph_config={"font": MONO, "font_size": font_size},
-                   background_config={"stroke_width": 0, "fill_color": "#1c1c22"})
+    listing = Code(
+        code_string=source,
+        language="python",
+        formatter_style="monokai",
+        add_line_numbers=False,
+        paragraph_config={"font": MONO, "font_size": font_size},
+        background_config={"stroke_width": 0, "fill_color": "#1c1c22"},
+    )
     fit(listing, width=width)
     if mark:
         lines = source.splitlines()
         at = next(i for i, line in enumerate(lines) if mark in line)
-        box = SurroundingRectangle(listing.code_lines[at], color=COLORS["wrong"],
-                                   buff=0.05, stroke_width=3)
+        box = SurroundingRectangle(
+            listing.code_lines[at], color=COLORS["wrong"], buff=0.05, stroke_width=3
+        )
         return VGroup(listing, box)
     return VGroup(listing)
 
 
-def verdict(lines: Sequence[str], *, width: float = 13.0, font_size: float = 18,
-            chars: int = 96) -> VGroup:
+def verdict(
+    lines: Sequence[str], *, width: float = 13.0, font_size: float = 18, chars: int = 96
+) -> VGroup:
     """What ``nnbook verify`` prints for failed checks (``Check.line``), each
     wrapped at ``chars`` characters, in red type, fitted to ``width``."""
     import textwrap
@@ -146,7 +162,14 @@ def verdict(lines: Sequence[str], *, width: float = 13.0, font_size: float = 18,
     rows = VGroup()
     for line in lines:
         wrapped = textwrap.wrap(line, chars, subsequent_indent="    ")
-        rows.add(Text("\n".join(wrapped), font=MONO, font_size=font_size,
-                      color=COLORS["wrong"], line_spacing=0.8))
+        rows.add(
+            Text(
+                "\n".join(wrapped),
+                font=MONO,
+                font_size=font_size,
+                color=COLORS["wrong"],
+                line_spacing=0.8,
+            )
+        )
     rows.arrange(DOWN, aligned_edge=LEFT, buff=0.15)
     return fit(rows, width=width)

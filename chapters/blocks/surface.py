@@ -69,8 +69,9 @@ def heat_rgb(Z: np.ndarray) -> np.ndarray:
     return stops[k] * (1 - frac) + stops[k + 1] * frac
 
 
-def contour_segments(xs: np.ndarray, ys: np.ndarray, Z: np.ndarray, level: float
-                     ) -> list[tuple[np.ndarray, np.ndarray]]:
+def contour_segments(
+    xs: np.ndarray, ys: np.ndarray, Z: np.ndarray, level: float
+) -> list[tuple[np.ndarray, np.ndarray]]:
     """Marching squares: the pieces of the line ``Z = level``, in grid units.
 
     Each cell whose corners straddle the level contributes one segment between
@@ -86,7 +87,7 @@ def contour_segments(xs: np.ndarray, ys: np.ndarray, Z: np.ndarray, level: float
             if all(flags) or not any(flags):
                 continue
             points = []
-            for (a, b) in zip(corners, corners[1:] + corners[:1]):
+            for a, b in zip(corners, corners[1:] + corners[:1]):
                 za, zb = Z[a[1], a[0]], Z[b[1], b[0]]
                 if (za > level) != (zb > level):
                     s = (level - za) / (zb - za)
@@ -124,20 +125,26 @@ class LossSurface(VGroup):
         super().__init__()
         self.xs, self.ys = np.asarray(xs, float), np.asarray(ys, float)
         Z = np.asarray(Z, float)
-        self.frame = Rectangle(width=width, height=height, stroke_color=GREY_B,
-                               stroke_width=1.5)
+        self.frame = Rectangle(
+            width=width, height=height, stroke_color=GREY_B, stroke_width=1.5
+        )
         self.heat = self._cells(Z)
-        self.contours = VGroup(*[
-            self._level_line(seg) for level in levels_for(Z, levels)
-            if (seg := contour_segments(self.xs, self.ys, Z, level))
-        ])
+        self.contours = VGroup(
+            *[
+                self._level_line(seg)
+                for level in levels_for(Z, levels)
+                if (seg := contour_segments(self.xs, self.ys, Z, level))
+            ]
+        )
         self.scale_marks = self._scale(x_step, y_step, numbers)
         framed = VGroup(self.frame, self.scale_marks)
         self.labels = VGroup(
             MathTex(x_label, font_size=30, color=GREY_B).next_to(
-                framed, DOWN, buff=0.08),
+                framed, DOWN, buff=0.08
+            ),
             MathTex(y_label, font_size=30, color=GREY_B).next_to(
-                framed, LEFT, buff=0.12),
+                framed, LEFT, buff=0.12
+            ),
         )
         self.add(self.heat, self.contours, self.frame, self.scale_marks, self.labels)
 
@@ -160,14 +167,20 @@ class LossSurface(VGroup):
             at = self.point((value, self.ys[0]))
             marks.add(Line(at, at + DOWN * 0.1, stroke_width=1.5, color=GREY_B))
             if numbers:
-                marks.add(number(value, font_size=18, digits=_digits(x_step),
-                                 color=GREY_B).next_to(at, DOWN, buff=0.14))
+                marks.add(
+                    number(
+                        value, font_size=18, digits=_digits(x_step), color=GREY_B
+                    ).next_to(at, DOWN, buff=0.14)
+                )
         for value in _ticks(self.ys, y_step):
             at = self.point((self.xs[0], value))
             marks.add(Line(at, at + LEFT * 0.1, stroke_width=1.5, color=GREY_B))
             if numbers:
-                marks.add(number(value, font_size=18, digits=_digits(y_step),
-                                 color=GREY_B).next_to(at, LEFT, buff=0.14))
+                marks.add(
+                    number(
+                        value, font_size=18, digits=_digits(y_step), color=GREY_B
+                    ).next_to(at, LEFT, buff=0.14)
+                )
         return marks
 
     def _cells(self, Z: np.ndarray) -> VGroup:
@@ -180,12 +193,21 @@ class LossSurface(VGroup):
         dx = self.frame.width / (len(xs) - 1)
         dy = self.frame.height / (len(ys) - 1)
         # a little overlap, so no seams show between neighbours
-        return VGroup(*[
-            Rectangle(width=dx * 1.15, height=dy * 1.15, stroke_width=0,
-                      fill_color=rgb_to_color(rgb[j, i]), fill_opacity=1
-                      ).move_to(self.point(((xs[i] + xs[i + 1]) / 2,
-                                            (ys[j] + ys[j + 1]) / 2)))
-            for j in range(len(ys) - 1) for i in range(len(xs) - 1)])
+        return VGroup(
+            *[
+                Rectangle(
+                    width=dx * 1.15,
+                    height=dy * 1.15,
+                    stroke_width=0,
+                    fill_color=rgb_to_color(rgb[j, i]),
+                    fill_opacity=1,
+                ).move_to(
+                    self.point(((xs[i] + xs[i + 1]) / 2, (ys[j] + ys[j + 1]) / 2))
+                )
+                for j in range(len(ys) - 1)
+                for i in range(len(xs) - 1)
+            ]
+        )
 
     def _level_line(self, segments) -> VMobject:
         line = VMobject(stroke_color=WHITE, stroke_width=1.2, stroke_opacity=0.35)
@@ -200,13 +222,23 @@ class LossSurface(VGroup):
         out = [k for k, t in enumerate(path) if not self.inside(t)]
         return path if not out else path[: out[0]]
 
-    def path(self, path: np.ndarray, color, *, dots: bool = True,
-             stroke_width: float = 3.0, dot_radius: float = 0.045) -> VGroup:
+    def path(
+        self,
+        path: np.ndarray,
+        color,
+        *,
+        dots: bool = True,
+        stroke_width: float = 3.0,
+        dot_radius: float = 0.045,
+    ) -> VGroup:
         """The line through θ after each step, with a dot per step (on the map)."""
         shown = self.visible(path)
         line = VMobject(stroke_color=color, stroke_width=stroke_width)
         if len(shown) >= 2:
             line.set_points_as_corners([self.point(t) for t in shown])
-        marks = VGroup(*[Dot(self.point(t), radius=dot_radius, color=color)
-                         for t in shown]) if dots else VGroup()
+        marks = (
+            VGroup(*[Dot(self.point(t), radius=dot_radius, color=color) for t in shown])
+            if dots
+            else VGroup()
+        )
         return VGroup(line, marks)

@@ -30,7 +30,23 @@ from manim import (
 
 from nnmath.worked import DIGITS, fmt
 
-__all__ = ["COLORS", "DIGITS", "EQUATION_SIZE", "FONT", "LABEL_SIZE", "NUMBER_SIZE", "TITLE_SIZE", "equation", "fit", "fmt", "label", "matrix", "number", "title", "wrap"]
+__all__ = [
+    "COLORS",
+    "DIGITS",
+    "EQUATION_SIZE",
+    "FONT",
+    "LABEL_SIZE",
+    "NUMBER_SIZE",
+    "TITLE_SIZE",
+    "equation",
+    "fit",
+    "fmt",
+    "label",
+    "matrix",
+    "number",
+    "title",
+    "wrap",
+]
 
 
 #: the typeface of LaTeX (ships with TeX Live), so labels match the equations

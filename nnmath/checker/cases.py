@@ -25,8 +25,16 @@ from ..claim import UPSTREAM, Claim
 from ..formula import Formula, Input
 from ..primitives import clip, inside, reciprocal, sigmoid, softplus
 
-__all__ = ["Case", "cases_for", "sample", "collisions", "distinct_sizes",
-           "instance_sizes", "reaching", "LARGE"]
+__all__ = [
+    "Case",
+    "cases_for",
+    "sample",
+    "collisions",
+    "distinct_sizes",
+    "instance_sizes",
+    "reaching",
+    "LARGE",
+]
 
 #: how large a "large magnitude" is: e^1000 overflows float64 (and e^100 float32)
 LARGE = (100.0, 1000.0)
@@ -135,8 +143,20 @@ def instance_sizes(claim: Claim) -> dict[str, int]:
 # -- edge cases from the structure ------------------------------------------------
 #: functions whose value or derivative overflows, underflows or saturates at
 #: large arguments (each is exp in disguise), and those that clip or take a log
-_DANGEROUS = (sp.exp, sp.log, sp.sinh, sp.cosh, sp.tanh, sp.sech, sp.csch, sp.coth,
-              sigmoid, softplus, clip, inside)
+_DANGEROUS = (
+    sp.exp,
+    sp.log,
+    sp.sinh,
+    sp.cosh,
+    sp.tanh,
+    sp.sech,
+    sp.csch,
+    sp.coth,
+    sigmoid,
+    softplus,
+    clip,
+    inside,
+)
 
 
 def reaching(formula: Formula, *more: sp.Expr) -> dict[str, list[str]]:
@@ -176,7 +196,9 @@ def cases_for(formula: Formula, *more: sp.Expr) -> list[Case]:
     """
     domains = {i.name: i.domain for i in formula.inputs}
     if formula.cases:  # shapes that must fit together (a kernel inside an image)
-        cases = [Case(name, formula.complete_sizes(sizes)) for name, sizes in formula.cases]
+        cases = [
+            Case(name, formula.complete_sizes(sizes)) for name, sizes in formula.cases
+        ]
         first = cases[0].sizes
         if "distinct" in domains.values():
             cases.append(Case("ties, as after a ReLU", first, "ties"))
@@ -187,15 +209,24 @@ def cases_for(formula: Formula, *more: sp.Expr) -> list[Case]:
             names[2] = f"batch of one: {names[2]}"
         cases = [Case(nm, formula.complete_sizes(s)) for nm, s in zip(names, rows)]
         first = cases[0].sizes
-    large = {n: why for n, why in reaching(formula, *more).items() if domains[n] == "real"}
+    large = {
+        n: why for n, why in reaching(formula, *more).items() if domains[n] == "real"
+    }
     if large:
         what = sorted({w for why in large.values() for w in why})
-        cases.append(Case(f"{', '.join(large)} at ±{LARGE[0]:g}..{LARGE[1]:g} "
-                          f"(reach{'es' if len(large) == 1 else ''} {', '.join(what)})",
-                          first, "large", tuple(large)))
+        cases.append(
+            Case(
+                f"{', '.join(large)} at ±{LARGE[0]:g}..{LARGE[1]:g} "
+                f"(reach{'es' if len(large) == 1 else ''} {', '.join(what)})",
+                first,
+                "large",
+                tuple(large),
+            )
+        )
     if {"prob", "simplex"} & set(domains.values()):
-        cases.append(Case("probabilities at exactly 0 and 1", first,
-                          "saturated-probabilities"))
+        cases.append(
+            Case("probabilities at exactly 0 and 1", first, "saturated-probabilities")
+        )
     return cases
 
 
@@ -208,8 +239,9 @@ def _large(shape: tuple, rng: np.random.Generator) -> np.ndarray:
     always among them (wherever the shuffle puts them): e^{±1000} overflows
     float64 for sure, where random draws might all have stayed below 709."""
     size = int(np.prod(shape))
-    magnitude = np.concatenate([[LARGE[1], LARGE[1]],
-                                np.linspace(LARGE[0], LARGE[1], max(size - 2, 0))])[:size]
+    magnitude = np.concatenate(
+        [[LARGE[1], LARGE[1]], np.linspace(LARGE[0], LARGE[1], max(size - 2, 0))]
+    )[:size]
     values = magnitude * np.resize([-1.0, 1.0], size)
     return rng.permutation(values).reshape(shape)
 
@@ -228,7 +260,9 @@ def _draw(inp: Input, shape: tuple, case: Case, rng: np.random.Generator) -> np.
         return rng.permutation(grid).reshape(shape)
     if inp.domain == "binary":
         return rng.integers(0, 2, size=shape).astype(float)
-    if inp.domain == "onehot" or (inp.domain == "simplex" and kind == "saturated-probabilities"):
+    if inp.domain == "onehot" or (
+        inp.domain == "simplex" and kind == "saturated-probabilities"
+    ):
         out = np.zeros(shape)
         hot = rng.integers(0, shape[-1], size=shape[:-1])
         np.put_along_axis(out, hot[..., None], 1.0, axis=-1)
@@ -243,11 +277,15 @@ def _draw(inp: Input, shape: tuple, case: Case, rng: np.random.Generator) -> np.
     raise ValueError(f"no sampler for domain {inp.domain!r}")  # pragma: no cover
 
 
-def sample(formula: Formula, case: Case, *, upstream: bool = False, salt: str = "") -> dict:
+def sample(
+    formula: Formula, case: Case, *, upstream: bool = False, salt: str = ""
+) -> dict:
     """float64 arrays for every input (and the upstream gradient ``g`` if asked)."""
     rng = np.random.default_rng(_seed(formula.name, case.name, salt))
-    arrays = {i.name: _draw(i, tuple(case.sizes[d] for d in i.shape), case, rng)
-              for i in formula.inputs}
+    arrays = {
+        i.name: _draw(i, tuple(case.sizes[d] for d in i.shape), case, rng)
+        for i in formula.inputs
+    }
     if upstream and formula.output_shape:
         shape = tuple(case.sizes[d] for d in formula.output_shape)
         arrays[UPSTREAM] = rng.normal(size=shape)

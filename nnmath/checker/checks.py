@@ -16,18 +16,27 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from .cases import Case, cases_for, sample
 from ..claim import UPSTREAM, Claim
-from .deadline import DEFAULT_SECONDS, CheckTimeout, time_limit
-from ..update_rules import KerasRule, NoKeras, updated_variable
 from ..formula import Formula
 from ..keras_layer import KerasLayer
 from ..lowering import LoweringError
+from ..update_rules import KerasRule, NoKeras, updated_variable
+from .cases import Case, cases_for, sample
+from .deadline import DEFAULT_SECONDS, CheckTimeout, time_limit
 from .loop_oracle import loop_oracle
 from .symbolic import prove
 
-__all__ = ["Check", "Tolerance", "TOLERANCES", "verify", "compare", "comparison",
-           "skipped", "describe", "plan"]
+__all__ = [
+    "Check",
+    "Tolerance",
+    "TOLERANCES",
+    "verify",
+    "compare",
+    "comparison",
+    "skipped",
+    "describe",
+    "plan",
+]
 
 
 @dataclass(frozen=True)
@@ -136,7 +145,9 @@ def comparison(ours: np.ndarray, ref: np.ndarray, tol: Tolerance) -> Comparison:
         mismatch = (np.isfinite(ours) != finite) | (~finite & (ours != ref))
     if mismatch.any():  # an overflow or NaN on one side only
         at = tuple(int(i) for i in np.argwhere(mismatch)[0])
-        side = "ours" if finite[at] else "reference" if np.isfinite(ours[at]) else "both"
+        side = (
+            "ours" if finite[at] else "reference" if np.isfinite(ours[at]) else "both"
+        )
         return Comparison(inf, inf, False, inf, at, side)
     ours, ref = np.where(finite, ours, 0.0), np.where(finite, ref, 0.0)
     with np.errstate(all="ignore"):  # a huge error is a result, not a warning
@@ -147,13 +158,23 @@ def comparison(ours: np.ndarray, ref: np.ndarray, tol: Tolerance) -> Comparison:
     # probability of 1e-300 in float32): there the absolute error is what counts
     rel = np.where((err == 0) | (np.abs(ref) <= tol.atol), 0.0, rel)
     ok = bool(np.all(err <= tol.atol + tol.rtol * np.abs(ref)))
-    at = tuple(int(i) for i in np.unravel_index(np.argmax(ratio), ratio.shape)) \
-        if ratio.size else ()
-    return Comparison(float(err.max(initial=0.0)), float(rel.max(initial=0.0)), ok,
-                      float(ratio.max(initial=0.0)), at)
+    at = (
+        tuple(int(i) for i in np.unravel_index(np.argmax(ratio), ratio.shape))
+        if ratio.size
+        else ()
+    )
+    return Comparison(
+        float(err.max(initial=0.0)),
+        float(rel.max(initial=0.0)),
+        ok,
+        float(ratio.max(initial=0.0)),
+        at,
+    )
 
 
-def compare(ours: np.ndarray, ref: np.ndarray, tol: Tolerance) -> tuple[float, float, bool]:
+def compare(
+    ours: np.ndarray, ref: np.ndarray, tol: Tolerance
+) -> tuple[float, float, bool]:
     """(max abs error, max rel error, within tolerance) — NaN/inf count as failure."""
     c = comparison(ours, ref, tol)
     return c.max_abs, c.max_rel, c.ok
@@ -164,35 +185,57 @@ def _where(at: tuple, arrays: dict | None, shape: tuple) -> str:
     like the compared array (the output, or the input a gradient is about)."""
     if arrays is None:
         return ""
-    shown = [f"{n}{list(at) if at else ''} = {float(np.asarray(v)[at]):.6g}"
-             for n, v in arrays.items() if n != UPSTREAM and np.shape(v) == shape]
+    shown = [
+        f"{n}{list(at) if at else ''} = {float(np.asarray(v)[at]):.6g}"
+        for n, v in arrays.items()
+        if n != UPSTREAM and np.shape(v) == shape
+    ]
     return ", ".join(shown)
 
 
-def _accumulate(acc: _Errors, case: Case, ours, ref, tol: Tolerance, *,
-                reference: str = "the reference", arrays: dict | None = None) -> None:
+def _accumulate(
+    acc: _Errors,
+    case: Case,
+    ours,
+    ref,
+    tol: Tolerance,
+    *,
+    reference: str = "the reference",
+    arrays: dict | None = None,
+) -> None:
     """Add one case; keep the description of the case that fails worst."""
     c = comparison(ours, ref, tol)
-    acc.cases.append({"case": case.name, "max_abs": c.max_abs, "max_rel": c.max_rel,
-                      "passed": c.ok})
+    acc.cases.append(
+        {"case": case.name, "max_abs": c.max_abs, "max_rel": c.max_rel, "passed": c.ok}
+    )
     if not c.ok:
         acc.failed += 1
         if c.badness >= acc.badness:
             where = _where(c.at, arrays, np.shape(ours))
             at = f" at {where}" if where else f" at index {list(c.at)}" if c.at else ""
             if c.nonfinite == "ours":
-                acc.worst = f"NaN/inf where {reference} is finite{at}, case '{case.name}'"
+                acc.worst = (
+                    f"NaN/inf where {reference} is finite{at}, case '{case.name}'"
+                )
             elif c.nonfinite == "both":
-                acc.worst = (f"NaN/inf here and in {reference} (which differ){at}, "
-                             f"case '{case.name}'")
+                acc.worst = (
+                    f"NaN/inf here and in {reference} (which differ){at}, "
+                    f"case '{case.name}'"
+                )
             elif c.nonfinite == "reference":
-                acc.worst = f"finite where {reference} is NaN/inf{at}, case '{case.name}'"
+                acc.worst = (
+                    f"finite where {reference} is NaN/inf{at}, case '{case.name}'"
+                )
             elif c.nonfinite == "shape":
-                acc.worst = (f"shape {np.shape(ours)} where {reference} has "
-                             f"{np.shape(ref)}, case '{case.name}'")
+                acc.worst = (
+                    f"shape {np.shape(ours)} where {reference} has "
+                    f"{np.shape(ref)}, case '{case.name}'"
+                )
             else:
-                acc.worst = (f"worst on case '{case.name}'{at}: max abs error "
-                             f"{c.max_abs:.3g}, {c.badness:.3g}× the tolerance")
+                acc.worst = (
+                    f"worst on case '{case.name}'{at}: max abs error "
+                    f"{c.max_abs:.3g}, {c.badness:.3g}× the tolerance"
+                )
             acc.badness = c.badness
     acc.passed &= c.ok
     acc.max_abs, acc.max_rel = max(acc.max_abs, c.max_abs), max(acc.max_rel, c.max_rel)
@@ -201,7 +244,11 @@ def _accumulate(acc: _Errors, case: Case, ours, ref, tol: Tolerance, *,
 def tolerance(method: str, dtype: str, formula: Formula | None = None) -> Tolerance:
     """The stated tolerance of a check; a formula may loosen its TensorFlow ones,
     and its Keras layer declaration the keras-layer ones."""
-    if formula is not None and method.startswith("tensorflow") and dtype in formula.tf_tolerance:
+    if (
+        formula is not None
+        and method.startswith("tensorflow")
+        and dtype in formula.tf_tolerance
+    ):
         return Tolerance(*formula.tf_tolerance[dtype])
     layer = formula.keras if formula is not None else None
     if method == "keras-layer" and isinstance(layer, KerasLayer):
@@ -210,18 +257,49 @@ def tolerance(method: str, dtype: str, formula: Formula | None = None) -> Tolera
     return TOLERANCES[(method, dtype)]
 
 
-def _row(subject, kind, method, dtype, acc: _Errors, start: float, note: str = "",
-         formula: Formula | None = None) -> Check:
+def _row(
+    subject,
+    kind,
+    method,
+    dtype,
+    acc: _Errors,
+    start: float,
+    note: str = "",
+    formula: Formula | None = None,
+) -> Check:
     tol = tolerance(method, dtype, formula)
-    if formula is not None and dtype in formula.tf_tolerance and method.startswith("tensorflow"):
+    if (
+        formula is not None
+        and dtype in formula.tf_tolerance
+        and method.startswith("tensorflow")
+    ):
         note = note or formula.tf_note
-    if (formula is not None and method == "keras-layer"
-            and isinstance(formula.keras, KerasLayer) and formula.keras.note):
+    if (
+        formula is not None
+        and method == "keras-layer"
+        and isinstance(formula.keras, KerasLayer)
+        and formula.keras.note
+    ):
         note = f"{note}; {formula.keras.note}" if note else formula.keras.note
-    detail = (f"fails on {acc.failed} of {len(acc.cases)} cases; {acc.worst}" if acc.worst
-              else f"{len(acc.cases)} cases" + (f"; {note}" if note else ""))
-    return Check(subject, kind, method, dtype, acc.passed, acc.max_abs, acc.max_rel,
-                 tol.rtol, tol.atol, detail, acc.cases, time.perf_counter() - start)
+    detail = (
+        f"fails on {acc.failed} of {len(acc.cases)} cases; {acc.worst}"
+        if acc.worst
+        else f"{len(acc.cases)} cases" + (f"; {note}" if note else "")
+    )
+    return Check(
+        subject,
+        kind,
+        method,
+        dtype,
+        acc.passed,
+        acc.max_abs,
+        acc.max_rel,
+        tol.rtol,
+        tol.atol,
+        detail,
+        acc.cases,
+        time.perf_counter() - start,
+    )
 
 
 def _cast(arrays: dict, dtype: str) -> dict:
@@ -239,8 +317,11 @@ def _subject(f: Formula) -> str:
     except (KeyError, TypeError, ValueError):  # not registered, or no default
         default = f.params
     # no spaces: a progress label is "<subject> <method>"
-    changed = [f"{k}={v!r}".replace(" ", "") for k, v in f.params.items()
-               if default.get(k) != v]
+    changed = [
+        f"{k}={v!r}".replace(" ", "")
+        for k, v in f.params.items()
+        if default.get(k) != v
+    ]
     return f"{f.name}({','.join(changed)})" if changed else f.name
 
 
@@ -252,8 +333,15 @@ def check_lowering(f: Formula) -> Check:
         arrays = sample(f, case)
         with np.errstate(all="ignore"):  # an overflow shows up as inf in the row
             ours = f.numpy(**arrays)
-        _accumulate(acc, case, ours, slow(**arrays), TOLERANCES[("lowering", "float64")],
-                    reference="the 50-digit definition", arrays=arrays)
+        _accumulate(
+            acc,
+            case,
+            ours,
+            slow(**arrays),
+            TOLERANCES[("lowering", "float64")],
+            reference="the 50-digit definition",
+            arrays=arrays,
+        )
     return _row(_subject(f), "formula", "lowering", "float64", acc, start)
 
 
@@ -265,10 +353,18 @@ def check_forward(f: Formula, dtype: str) -> Check:
         arrays = _cast(sample(f, case), dtype)
         with np.errstate(all="ignore"):  # an overflow shows up as inf in the row
             ours = f.numpy(**arrays)
-        _accumulate(acc, case, ours, oracle.forward(f, arrays, dtype),
-                    tolerance("tensorflow-forward", dtype, f), reference="TensorFlow",
-                    arrays=arrays)
-    return _row(_subject(f), "formula", "tensorflow-forward", dtype, acc, start, formula=f)
+        _accumulate(
+            acc,
+            case,
+            ours,
+            oracle.forward(f, arrays, dtype),
+            tolerance("tensorflow-forward", dtype, f),
+            reference="TensorFlow",
+            arrays=arrays,
+        )
+    return _row(
+        _subject(f), "formula", "tensorflow-forward", dtype, acc, start, formula=f
+    )
 
 
 # -- checks of a claim --------------------------------------------------------
@@ -278,9 +374,19 @@ def check_symbolic(c: Claim) -> Check:
         result = prove(c)
         passed, detail = result.passed, result.detail
     except Exception as exc:  # an unprovable claim is a failed claim, with reason
-        passed, detail = False, f"could not be instantiated: {type(exc).__name__}: {exc}"
-    return Check(c.name, "claim", "symbolic", "exact", passed, detail=detail,
-                 seconds=time.perf_counter() - start)
+        passed, detail = (
+            False,
+            f"could not be instantiated: {type(exc).__name__}: {exc}",
+        )
+    return Check(
+        c.name,
+        "claim",
+        "symbolic",
+        "exact",
+        passed,
+        detail=detail,
+        seconds=time.perf_counter() - start,
+    )
 
 
 def _claim_cases(c: Claim) -> list[Case]:
@@ -306,13 +412,23 @@ def check_gradient(c: Claim, dtype: str) -> Check:
     start, acc = time.perf_counter(), _Errors()
     for case in _claim_cases(c):
         arrays = _cast(sample(c.formula, case, upstream=True, salt="grad"), dtype)
-        _accumulate(acc, case, _claimed(c, arrays), oracle.gradient(c, arrays, dtype),
-                    tolerance("tensorflow-gradient", dtype, c.formula),
-                    reference="TensorFlow", arrays=arrays)
-    return _row(c.name, "claim", "tensorflow-gradient", dtype, acc, start, formula=c.formula)
+        _accumulate(
+            acc,
+            case,
+            _claimed(c, arrays),
+            oracle.gradient(c, arrays, dtype),
+            tolerance("tensorflow-gradient", dtype, c.formula),
+            reference="TensorFlow",
+            arrays=arrays,
+        )
+    return _row(
+        c.name, "claim", "tensorflow-gradient", dtype, acc, start, formula=c.formula
+    )
 
 
-def finite_differences(f: Formula, wrt: str, arrays: dict, step: float = FD_STEP) -> np.ndarray:
+def finite_differences(
+    f: Formula, wrt: str, arrays: dict, step: float = FD_STEP
+) -> np.ndarray:
     """Central differences of L = Σ g·f (or the scalar f) with respect to ``wrt``."""
     g = arrays.get(UPSTREAM)
     inputs = {n: np.array(arrays[n], dtype=np.float64) for n in f.input_names}
@@ -342,11 +458,23 @@ def check_finite_differences(c: Claim) -> Check:
         arrays = sample(c.formula, case, upstream=True, salt="fd")
         with np.errstate(all="ignore"):
             reference = finite_differences(c.formula, c.wrt, arrays)
-        _accumulate(acc, case, _claimed(c, arrays), reference,
-                    TOLERANCES[("finite-differences", "float64")],
-                    reference="the finite-difference estimate", arrays=arrays)
-    note = (f"not on '{', '.join(skipped)}' (points on a clip edge or a tie of a "
-            "max, covered by the symbolic and TensorFlow checks)") if skipped else ""
+        _accumulate(
+            acc,
+            case,
+            _claimed(c, arrays),
+            reference,
+            TOLERANCES[("finite-differences", "float64")],
+            reference="the finite-difference estimate",
+            arrays=arrays,
+        )
+    note = (
+        (
+            f"not on '{', '.join(skipped)}' (points on a clip edge or a tie of a "
+            "max, covered by the symbolic and TensorFlow checks)"
+        )
+        if skipped
+        else ""
+    )
     return _row(c.name, "claim", "finite-differences", "float64", acc, start, note)
 
 
@@ -369,7 +497,9 @@ class _AsState:
         return tuple(self.names.get(n, n) for n in self.f.input_names)
 
     def numpy(self, **state: np.ndarray) -> np.ndarray:
-        return self.f.numpy(**{n: state[self.names.get(n, n)] for n in self.f.input_names})
+        return self.f.numpy(
+            **{n: state[self.names.get(n, n)] for n in self.f.input_names}
+        )
 
 
 def check_keras_trajectory(f: Formula) -> Check:
@@ -378,9 +508,9 @@ def check_keras_trajectory(f: Formula) -> Check:
     same seeded gradients for 100 steps, and the variable ``f`` claims to give is
     compared after every step.  The other variables come from the book's rules
     for that optimizer, with the same hyperparameters."""
+    from ..update_rules import STEPS, trajectory
     from . import oracle
     from .cases import _seed
-    from ..update_rules import STEPS, trajectory
 
     rule: KerasRule = f.keras
     opt, var = rule.book, rule.variable
@@ -390,24 +520,33 @@ def check_keras_trajectory(f: Formula) -> Check:
     unknown = [n for n in rule_f.input_names if n not in state]
     if unknown:
         acc.passed = False
-        acc.worst = (f"reads {', '.join(unknown)}, which {opt.title}'s state has not "
-                     f"(valid: {', '.join(dict.fromkeys(state))}); name its inputs so, "
-                     "or map them with keras_rule(..., inputs={'w': 'theta'})")
+        acc.worst = (
+            f"reads {', '.join(unknown)}, which {opt.title}'s state has not "
+            f"(valid: {', '.join(dict.fromkeys(state))}); name its inputs so, "
+            "or map them with keras_rule(..., inputs={'w': 'theta'})"
+        )
         return _row(_subject(f), "formula", "keras-trajectory", "float64", acc, start)
     for name, size, scale in TRAJECTORY_CASES:
         rng = np.random.default_rng(_seed(f.name, name, "trajectory"))
         theta0 = rng.normal(size=size)
         grads = scale * rng.normal(size=(TRAJECTORY_STEPS, size))
-        ours = trajectory(opt, theta0, grads, replace={var: rule_f},
-                          **rule.formula_params)[var][1:]
-        ref = oracle.keras_trajectory(rule.optimizer, rule.hyper, theta0, grads,
-                                      opt.slots)
+        ours = trajectory(
+            opt, theta0, grads, replace={var: rule_f}, **rule.formula_params
+        )[var][1:]
+        ref = oracle.keras_trajectory(
+            rule.optimizer, rule.hyper, theta0, grads, opt.slots
+        )
         if var not in ref:
             acc.passed = False
             acc.worst = f"{rule.text}: Keras keeps no {var} with these arguments"
             break
-        _accumulate(acc, Case(name, {f.output_shape[0]: size}), ours, ref[var],
-                    TOLERANCES[("keras-trajectory", "float64")])
+        _accumulate(
+            acc,
+            Case(name, {f.output_shape[0]: size}),
+            ours,
+            ref[var],
+            TOLERANCES[("keras-trajectory", "float64")],
+        )
     note = f"{TRAJECTORY_STEPS} steps of {rule.text}"
     return _row(_subject(f), "formula", "keras-trajectory", "float64", acc, start, note)
 
@@ -418,18 +557,29 @@ def check_update_rule_claim(f: Formula) -> Check:
     (a failure: its only reference is the TensorFlow string beside it)."""
     subject, rule = _subject(f), f.keras
     if isinstance(rule, NoKeras):
-        return Check(subject, "formula", "keras-trajectory", "-", True, checked=False,
-                     detail=f"no Keras counterpart: {rule.reason}")
+        return Check(
+            subject,
+            "formula",
+            "keras-trajectory",
+            "-",
+            True,
+            checked=False,
+            detail=f"no Keras counterpart: {rule.reason}",
+        )
     if rule is None:
         var = updated_variable(f)
-        detail = (f"gives {var}' from {var}, so it is an update rule, but it names no "
-                  "Keras optimizer: its only reference is the TensorFlow written "
-                  "beside it; declare keras=keras_rule('Adam', ...) (nnmath.update_rules) "
-                  "to check it against tf.keras.optimizers, or keras=NoKeras('why') "
-                  "if it has none")
+        detail = (
+            f"gives {var}' from {var}, so it is an update rule, but it names no "
+            "Keras optimizer: its only reference is the TensorFlow written "
+            "beside it; declare keras=keras_rule('Adam', ...) (nnmath.update_rules) "
+            "to check it against tf.keras.optimizers, or keras=NoKeras('why') "
+            "if it has none"
+        )
     else:
-        detail = (f"keras={rule!r} is neither keras_rule(...) nor NoKeras(...) "
-                  "(nnmath.update_rules)")
+        detail = (
+            f"keras={rule!r} is neither keras_rule(...) nor NoKeras(...) "
+            "(nnmath.update_rules)"
+        )
     return Check(subject, "formula", "keras-trajectory", "-", False, detail=detail)
 
 
@@ -453,8 +603,16 @@ def check_keras_layer(f: Formula) -> Check:
         with np.errstate(all="ignore"):
             ours = f.numpy(**{n: arrays[n] for n in f.input_names})
         _accumulate(acc, case, ours, ref["value"], tol)
-    return _row(_subject(f), "formula", "keras-layer", "float64", acc, start,
-                layer.text, formula=f)
+    return _row(
+        _subject(f),
+        "formula",
+        "keras-layer",
+        "float64",
+        acc,
+        start,
+        layer.text,
+        formula=f,
+    )
 
 
 def check_keras_layer_gradient(c: Claim) -> Check:
@@ -470,49 +628,83 @@ def check_keras_layer_gradient(c: Claim) -> Check:
     for case in cases_for(f):
         arrays = sample(f, case, upstream=True, salt="keras-layer-gradient")
         seed = _seed(f.name, case.name)
-        ref = oracle.keras_layer(layer, arrays, case.sizes, seed=seed, wrt=c.wrt,
-                                 upstream=arrays.get(UPSTREAM))
+        ref = oracle.keras_layer(
+            layer,
+            arrays,
+            case.sizes,
+            seed=seed,
+            wrt=c.wrt,
+            upstream=arrays.get(UPSTREAM),
+        )
         arrays.update(ref["drawn"])
         _accumulate(acc, case, _claimed(c, arrays), ref["grad"], tol)
-    return _row(c.name, "claim", "keras-layer", "float64", acc, start,
-                f"GradientTape through {layer.text}", formula=f)
+    return _row(
+        c.name,
+        "claim",
+        "keras-layer",
+        "float64",
+        acc,
+        start,
+        f"GradientTape through {layer.text}",
+        formula=f,
+    )
 
 
 # -- orchestration ------------------------------------------------------------
-def plan(formulas: Iterable[Formula], claims: Iterable[Claim], *, oracle: bool = True
-         ) -> list[tuple[str, Callable[[], Check]]]:
+def plan(
+    formulas: Iterable[Formula], claims: Iterable[Claim], *, oracle: bool = True
+) -> list[tuple[str, Callable[[], Check]]]:
     """The checks to run, each a (label, thunk), so a caller can show progress."""
     jobs: list[tuple[str, Callable[[], Check]]] = []
     formulas, claims = list(formulas), list(claims)
     # a claim about a formula with other than default parameters (conv2d with
     # stride 2) brings that formula's own lowering and TensorFlow checks
-    formulas += [f for f in {id(c.formula): c.formula for c in claims}.values()
-                 if _subject(f) != f.name and not any(f is g for g in formulas)]
+    formulas += [
+        f
+        for f in {id(c.formula): c.formula for c in claims}.values()
+        if _subject(f) != f.name and not any(f is g for g in formulas)
+    ]
     for f in formulas:
         jobs.append((f"{_subject(f)} lowering", lambda f=f: check_lowering(f)))
         if oracle:
             for dt in ("float64", "float32"):
-                jobs.append((f"{_subject(f)} tf {dt}",
-                             lambda f=f, dt=dt: check_forward(f, dt)))
+                jobs.append(
+                    (f"{_subject(f)} tf {dt}", lambda f=f, dt=dt: check_forward(f, dt))
+                )
             if isinstance(f.keras, KerasRule):
-                jobs.append((f"{_subject(f)} keras-trajectory",
-                             lambda f=f: check_keras_trajectory(f)))
+                jobs.append(
+                    (
+                        f"{_subject(f)} keras-trajectory",
+                        lambda f=f: check_keras_trajectory(f),
+                    )
+                )
             if isinstance(f.keras, KerasLayer):
-                jobs.append((f"{_subject(f)} keras-layer",
-                             lambda f=f: check_keras_layer(f)))
+                jobs.append(
+                    (f"{_subject(f)} keras-layer", lambda f=f: check_keras_layer(f))
+                )
         if not isinstance(f.keras, (KerasRule, KerasLayer)) and (
-                f.keras is not None or updated_variable(f) is not None):
-            jobs.append((f"{_subject(f)} keras-trajectory",
-                         lambda f=f: check_update_rule_claim(f)))
+            f.keras is not None or updated_variable(f) is not None
+        ):
+            jobs.append(
+                (
+                    f"{_subject(f)} keras-trajectory",
+                    lambda f=f: check_update_rule_claim(f),
+                )
+            )
     for c in claims:
         jobs.append((f"{c.name} symbolic", lambda c=c: check_symbolic(c)))
         if oracle:
             for dt in ("float64", "float32"):
-                jobs.append((f"{c.name} tf-grad {dt}", lambda c=c, dt=dt: check_gradient(c, dt)))
+                jobs.append(
+                    (f"{c.name} tf-grad {dt}", lambda c=c, dt=dt: check_gradient(c, dt))
+                )
             if isinstance(c.formula.keras, KerasLayer):
-                jobs.append((f"{c.name} keras-layer",
-                             lambda c=c: check_keras_layer_gradient(c)))
-        jobs.append((f"{c.name} finite differences", lambda c=c: check_finite_differences(c)))
+                jobs.append(
+                    (f"{c.name} keras-layer", lambda c=c: check_keras_layer_gradient(c))
+                )
+        jobs.append(
+            (f"{c.name} finite differences", lambda c=c: check_finite_differences(c))
+        )
     return jobs
 
 
@@ -537,7 +729,9 @@ def describe(label: str) -> tuple[str, str, str, str]:
     return subject, kind, method, dtype
 
 
-def _safe(label: str, thunk: Callable[[], Check], timeout: float | None = None) -> Check:
+def _safe(
+    label: str, thunk: Callable[[], Check], timeout: float | None = None
+) -> Check:
     """Run one check: a crash is that check's failure, and so is running out of
     time; neither stops the others."""
     start = time.perf_counter()
@@ -545,17 +739,32 @@ def _safe(label: str, thunk: Callable[[], Check], timeout: float | None = None) 
         with time_limit(timeout) as limited:
             check = thunk()
         if timeout and not limited:
-            check.detail += f" (ran without the {timeout:g} s limit: not the main thread)"
+            check.detail += (
+                f" (ran without the {timeout:g} s limit: not the main thread)"
+            )
         return check
     except CheckTimeout as exc:
         subject, kind, method, dtype = describe(label)
-        return Check(subject, kind, method, dtype, False, detail=str(exc),
-                     seconds=time.perf_counter() - start)
+        return Check(
+            subject,
+            kind,
+            method,
+            dtype,
+            False,
+            detail=str(exc),
+            seconds=time.perf_counter() - start,
+        )
     except Exception as exc:  # a crash in one check is that check's failure
         subject, _, method, dtype = describe(label)
-        return Check(subject, "error", method, dtype, False,
-                     detail=f"{type(exc).__name__}: {exc}",
-                     seconds=time.perf_counter() - start)
+        return Check(
+            subject,
+            "error",
+            method,
+            dtype,
+            False,
+            detail=f"{type(exc).__name__}: {exc}",
+            seconds=time.perf_counter() - start,
+        )
 
 
 def skipped(formulas: Iterable[Formula], claims: Iterable[Claim]) -> list[Check]:
@@ -567,15 +776,29 @@ def skipped(formulas: Iterable[Formula], claims: Iterable[Claim]) -> list[Check]
     for label, _ in plan(formulas, claims, oracle=True):
         if label not in run:
             subject, kind, method, dtype = describe(label)
-            rows.append(Check(subject, kind, method, dtype, False, skipped=True,
-                              detail="skipped: TensorFlow was not run (--no-tf)"))
+            rows.append(
+                Check(
+                    subject,
+                    kind,
+                    method,
+                    dtype,
+                    False,
+                    skipped=True,
+                    detail="skipped: TensorFlow was not run (--no-tf)",
+                )
+            )
     return rows
 
 
-def verify(formulas: Iterable[Formula], claims: Iterable[Claim], *, oracle: bool = True,
-           on_check: Callable[[Check], None] | None = None,
-           on_start: Callable[[str], None] | None = None,
-           timeout: float | None = DEFAULT_SECONDS) -> list[Check]:
+def verify(
+    formulas: Iterable[Formula],
+    claims: Iterable[Claim],
+    *,
+    oracle: bool = True,
+    on_check: Callable[[Check], None] | None = None,
+    on_start: Callable[[str], None] | None = None,
+    timeout: float | None = DEFAULT_SECONDS,
+) -> list[Check]:
     """Run every check (see :func:`plan`), each within ``timeout`` seconds.
 
     ``on_start(label)`` is called as each check begins, ``on_check(check)`` as it

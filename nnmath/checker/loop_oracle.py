@@ -70,13 +70,19 @@ class _ZeroOutside:
     if the formula declares it padded, and an :class:`OutOfBounds` error if not."""
 
     def __init__(self, values: np.ndarray, name: str, padded: bool, formula: str):
-        self.values, self.name, self.padded, self.formula = values, name, padded, formula
+        self.values, self.name, self.padded, self.formula = (
+            values,
+            name,
+            padded,
+            formula,
+        )
 
     def __getitem__(self, idx):
         idx = idx if isinstance(idx, tuple) else (idx,)
         shape = self.values.shape
         bad = [
-            f"a fractional index on axis {a}" if i is BETWEEN
+            f"a fractional index on axis {a}"
+            if i is BETWEEN
             else f"index {i} on axis {a} (size {n})"
             for a, (i, n) in enumerate(zip(idx, shape))
             if i is BETWEEN or not 0 <= i < n
@@ -85,8 +91,9 @@ class _ZeroOutside:
             if self.padded:
                 return ABSENT
             shown = ", ".join("a fraction" if i is BETWEEN else str(i) for i in idx)
-            raise out_of_bounds(self.formula, f"{self.name}[{shown}]", ", ".join(bad),
-                                self.name)
+            raise out_of_bounds(
+                self.formula, f"{self.name}[{shown}]", ", ".join(bad), self.name
+            )
         return self.values[tuple(int(i) for i in idx)]
 
 
@@ -119,6 +126,7 @@ class _OraclePrinter(MpmathPrinter):
     def _print_Indexed(self, e):
         """Indices in Python integers: (u + P − p)/s as _exact(u + P − p, s), a
         row-major digit ⌊k/(W·C)⌋ as k // (W*C); mpmath would round both."""
+
         def index(i):
             num, den = quotient(i, self._print)
             return num if den == "1" else f"_exact({num}, {den})"

@@ -16,8 +16,14 @@ import numpy as np
 from ..claim import UPSTREAM, Claim
 from ..formula import Formula
 
-__all__ = ["tensorflow", "forward", "gradient", "keras_trajectory", "keras_layer",
-           "OracleUnavailable"]
+__all__ = [
+    "tensorflow",
+    "forward",
+    "gradient",
+    "keras_trajectory",
+    "keras_layer",
+    "OracleUnavailable",
+]
 
 
 class OracleUnavailable(RuntimeError):
@@ -42,7 +48,9 @@ def tensorflow():
 
 
 def _tensors(tf, formula: Formula, arrays: dict, dtype: str) -> dict:
-    return {n: tf.constant(np.asarray(arrays[n]), dtype=dtype) for n in formula.input_names}
+    return {
+        n: tf.constant(np.asarray(arrays[n]), dtype=dtype) for n in formula.input_names
+    }
 
 
 def forward(formula: Formula, arrays: dict, dtype: str = "float64") -> np.ndarray:
@@ -72,8 +80,9 @@ def gradient(claim: Claim, arrays: dict, dtype: str = "float64") -> np.ndarray:
     return np.asarray(grad)
 
 
-def keras_trajectory(keras_class: str, args: dict, theta0: np.ndarray,
-                     grads: np.ndarray, slots: dict) -> dict[str, np.ndarray]:
+def keras_trajectory(
+    keras_class: str, args: dict, theta0: np.ndarray, grads: np.ndarray, slots: dict
+) -> dict[str, np.ndarray]:
     """``tf.keras.optimizers.<keras_class>(**args)`` fed ``grads`` one step at a time.
 
     Returns the variable and each slot (``slots``: our name → the optimizer's
@@ -90,7 +99,8 @@ def keras_trajectory(keras_class: str, args: dict, theta0: np.ndarray,
     keras.config.set_floatx("float64")
     try:
         opt = getattr(tf.keras.optimizers, keras_class)(
-            **{k: np.float64(v) if isinstance(v, float) else v for k, v in args.items()})
+            **{k: np.float64(v) if isinstance(v, float) else v for k, v in args.items()}
+        )
     finally:
         keras.config.set_floatx(floatx)
     var = tf.Variable(np.asarray(theta0, np.float64), dtype=tf.float64)
@@ -107,8 +117,15 @@ def keras_trajectory(keras_class: str, args: dict, theta0: np.ndarray,
     return {k: np.stack(v) for k, v in out.items()}
 
 
-def keras_layer(decl, arrays: dict, sizes: dict, *, seed: int = 0,
-                wrt: str | None = None, upstream: np.ndarray | None = None) -> dict:
+def keras_layer(
+    decl,
+    arrays: dict,
+    sizes: dict,
+    *,
+    seed: int = 0,
+    wrt: str | None = None,
+    upstream: np.ndarray | None = None,
+) -> dict:
     """The Keras layer a formula declares (:class:`nnmath.keras_layer.KerasLayer`),
     built in float64 with its weights set from ``arrays`` and called on them.
 
@@ -129,13 +146,17 @@ def keras_layer(decl, arrays: dict, sizes: dict, *, seed: int = 0,
     floatx = keras.config.floatx()
     keras.config.set_floatx("float64")
     try:
+
         def fresh():
             args = {**decl.args, **{k: sizes[d] for k, d in decl.sized.items()}}
             if mask_name is not None:
                 args["seed"] = seed
             layer = getattr(keras.layers, decl.layer)(**args)
-            shape = (np.shape(arrays[x_name])[1:] if x_name is not None
-                     else tuple(sizes[d] for d in decl.build))
+            shape = (
+                np.shape(arrays[x_name])[1:]
+                if x_name is not None
+                else tuple(sizes[d] for d in decl.build)
+            )
             layer.build((None, *shape))
             for name, role in roles.items():
                 if role not in ("inputs", "mask"):
@@ -165,8 +186,11 @@ def keras_layer(decl, arrays: dict, sizes: dict, *, seed: int = 0,
                 value = tf.add_n(layer.losses)
             else:
                 value = getattr(layer, decl.output)
-            loss = value if upstream is None else tf.reduce_sum(
-                value * tf.constant(upstream, tf.float64))
+            loss = (
+                value
+                if upstream is None
+                else tf.reduce_sum(value * tf.constant(upstream, tf.float64))
+            )
         grad = None
         if wrt is not None:
             if target is None:  # a weight: the backend's own tf.Variable
@@ -179,10 +203,20 @@ def keras_layer(decl, arrays: dict, sizes: dict, *, seed: int = 0,
     return {"value": value, "drawn": drawn, "grad": grad}
 
 
-def train_keras(x: np.ndarray, y: np.ndarray, params: dict, orders: list, *,
-                activation: str, head: str, learning_rate: float, batch_size: int,
-                x_test: np.ndarray | None = None, batch_norm: bool = False,
-                dropout: tuple[float, int] | None = None) -> dict:
+def train_keras(
+    x: np.ndarray,
+    y: np.ndarray,
+    params: dict,
+    orders: list,
+    *,
+    activation: str,
+    head: str,
+    learning_rate: float,
+    batch_size: int,
+    x_test: np.ndarray | None = None,
+    batch_norm: bool = False,
+    dropout: tuple[float, int] | None = None,
+) -> dict:
     """Keras's own ``fit`` of the two-layer perceptron, from ``params`` (our
     convention, W[out, in]) and in the batch order ``orders`` (one permutation per
     epoch, ``shuffle=False``), everything in float64.
@@ -207,9 +241,14 @@ def train_keras(x: np.ndarray, y: np.ndarray, params: dict, orders: list, *,
     floatx = keras.config.floatx()
     keras.config.set_floatx("float64")  # layers, loss and the SGD learning rate
     try:
-        first = keras.layers.Dense(hidden, activation=None if batch_norm else activation)
-        middle = ([keras.layers.BatchNormalization(), keras.layers.Activation(activation)]
-                  if batch_norm else [])
+        first = keras.layers.Dense(
+            hidden, activation=None if batch_norm else activation
+        )
+        middle = (
+            [keras.layers.BatchNormalization(), keras.layers.Activation(activation)]
+            if batch_norm
+            else []
+        )
         if dropout is not None:
             middle.append(keras.layers.Dropout(dropout[0], seed=dropout[1]))
         last = keras.layers.Dense(params["W2"].shape[0])
@@ -217,23 +256,38 @@ def train_keras(x: np.ndarray, y: np.ndarray, params: dict, orders: list, *,
         first.set_weights([params["W1"].T, params["b1"]])
         last.set_weights([params["W2"].T, params["b2"]])
         if batch_norm:
-            middle[0].set_weights([params[k] for k in
-                                   ("gamma", "beta", "moving_mean", "moving_variance")])
-        loss = {"softmax": keras.losses.CategoricalCrossentropy,
-                "sigmoid": keras.losses.BinaryCrossentropy}[head](from_logits=True)
-        model.compile(optimizer=keras.optimizers.SGD(learning_rate=learning_rate), loss=loss)
+            middle[0].set_weights(
+                [params[k] for k in ("gamma", "beta", "moving_mean", "moving_variance")]
+            )
+        loss = {
+            "softmax": keras.losses.CategoricalCrossentropy,
+            "sigmoid": keras.losses.BinaryCrossentropy,
+        }[head](from_logits=True)
+        model.compile(
+            optimizer=keras.optimizers.SGD(learning_rate=learning_rate), loss=loss
+        )
         losses, seconds = [float(loss(y, model(x)))], []
         for order in orders:
             start = time.perf_counter()
-            model.fit(x[order], y[order], batch_size=batch_size, epochs=1, shuffle=False,
-                      verbose=0)
+            model.fit(
+                x[order],
+                y[order],
+                batch_size=batch_size,
+                epochs=1,
+                shuffle=False,
+                verbose=0,
+            )
             seconds.append(time.perf_counter() - start)
             losses.append(float(loss(y, model(x))))
         (W1, b1), (W2, b2) = first.get_weights(), last.get_weights()
         out = {"W1": W1.T, "b1": b1, "W2": W2.T, "b2": b2}
         if batch_norm:
-            out.update(zip(("gamma", "beta", "moving_mean", "moving_variance"),
-                           middle[0].get_weights()))
+            out.update(
+                zip(
+                    ("gamma", "beta", "moving_mean", "moving_variance"),
+                    middle[0].get_weights(),
+                )
+            )
         mask = None
         if dropout is not None:
             fresh = keras.layers.Dropout(dropout[0], seed=dropout[1])
@@ -242,5 +296,10 @@ def train_keras(x: np.ndarray, y: np.ndarray, params: dict, orders: list, *,
         logits = None if x_test is None else np.asarray(model(x_test))
     finally:
         keras.config.set_floatx(floatx)
-    return {"losses": losses, "params": out, "seconds_per_epoch": seconds,
-            "test_logits": logits, "mask": mask}
+    return {
+        "losses": losses,
+        "params": out,
+        "seconds_per_epoch": seconds,
+        "test_logits": logits,
+        "mask": mask,
+    }

@@ -23,8 +23,14 @@ from xml.etree import ElementTree as ET
 
 from .checks import Check
 
-__all__ = ["write_json", "write_junit", "summary", "check_destination", "is_stdout",
-           "ReportError"]
+__all__ = [
+    "write_json",
+    "write_junit",
+    "summary",
+    "check_destination",
+    "is_stdout",
+    "ReportError",
+]
 
 
 class ReportError(OSError):
@@ -149,11 +155,15 @@ def summary(checks: list[Check]) -> dict:
     skipped = [c for c in checks if c.skipped]
     unchecked = [c for c in checks if c.passed and not c.checked]
     failed = [c for c in checks if not c.passed and not c.skipped]
-    return {"checks": len(checks),
-            "passed": len(checks) - len(failed) - len(skipped) - len(unchecked),
-            "failed": len(failed), "skipped": len(skipped),
-            "not_checked": len(unchecked), "ok": not failed,
-            "complete": not skipped}
+    return {
+        "checks": len(checks),
+        "passed": len(checks) - len(failed) - len(skipped) - len(unchecked),
+        "failed": len(failed),
+        "skipped": len(skipped),
+        "not_checked": len(unchecked),
+        "ok": not failed,
+        "complete": not skipped,
+    }
 
 
 def _finite(x):
@@ -165,28 +175,47 @@ def write_json(path: Path, checks: list[Check], *, chapters: list[str]) -> None:
     for c in checks:
         d = c.as_dict()
         d["max_abs"], d["max_rel"] = _finite(c.max_abs), _finite(c.max_rel)
-        d["cases"] = [{**k, "max_abs": _finite(k["max_abs"]), "max_rel": _finite(k["max_rel"])}
-                      for k in c.cases]
+        d["cases"] = [
+            {**k, "max_abs": _finite(k["max_abs"]), "max_rel": _finite(k["max_rel"])}
+            for k in c.cases
+        ]
         rows.append(d)
-    doc = {"tool": "nnbook verify", "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-           "python": platform.python_version(), "chapters": chapters,
-           "summary": summary(checks), "checks": rows}
+    doc = {
+        "tool": "nnbook verify",
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "python": platform.python_version(),
+        "chapters": chapters,
+        "summary": summary(checks),
+        "checks": rows,
+    }
     _write(path, json.dumps(doc, indent=2, allow_nan=False) + "\n")
 
 
 def write_junit(path: Path, checks: list[Check], *, chapters: list[str]) -> None:
     s = summary(checks)
-    suite = ET.Element("testsuite", name="nnbook verify " + " ".join(chapters),
-                       tests=str(s["checks"]), failures=str(s["failed"]), errors="0",
-                       skipped=str(s["skipped"] + s["not_checked"]),
-                       time=f"{sum(c.seconds for c in checks):.3f}")
+    suite = ET.Element(
+        "testsuite",
+        name="nnbook verify " + " ".join(chapters),
+        tests=str(s["checks"]),
+        failures=str(s["failed"]),
+        errors="0",
+        skipped=str(s["skipped"] + s["not_checked"]),
+        time=f"{sum(c.seconds for c in checks):.3f}",
+    )
     for c in checks:
-        case = ET.SubElement(suite, "testcase", classname=f"nnbook.{c.kind}.{c.subject}",
-                             name=f"{c.method}[{c.dtype}]", time=f"{c.seconds:.3f}")
+        case = ET.SubElement(
+            suite,
+            "testcase",
+            classname=f"nnbook.{c.kind}.{c.subject}",
+            name=f"{c.method}[{c.dtype}]",
+            time=f"{c.seconds:.3f}",
+        )
         if c.skipped or (c.passed and not c.checked):
             ET.SubElement(case, "skipped", message=c.detail)
         elif not c.passed:
             fail = ET.SubElement(case, "failure", message=c.detail)
-            fail.text = (f"max_abs={c.max_abs} max_rel={c.max_rel} "
-                         f"rtol={c.rtol} atol={c.atol}\n{c.detail}")
+            fail.text = (
+                f"max_abs={c.max_abs} max_rel={c.max_rel} "
+                f"rtol={c.rtol} atol={c.atol}\n{c.detail}"
+            )
     _write(path, ET.tostring(suite, encoding="unicode", xml_declaration=True) + "\n")

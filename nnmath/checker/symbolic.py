@@ -19,7 +19,6 @@ import numpy as np
 import sympy as sp
 from sympy.concrete.expr_with_limits import ExprWithLimits
 
-from .cases import instance_sizes
 from ..claim import UPSTREAM, Claim
 from ..formula import Formula, out_of_bounds
 from ..primitives import (
@@ -31,6 +30,7 @@ from ..primitives import (
     inside,
     present,
 )
+from .cases import instance_sizes
 from .regions import Undecided, prove_by_regions
 from .zero import KINKED, FastZero, as_piecewise, is_zero
 
@@ -41,7 +41,11 @@ def _shown(e: sp.Expr, largest: int = 40) -> str:
     """``e`` simplified for a failure message, unless it is too large to simplify
     in reasonable time (a whole network's derivative)."""
     ops = sp.count_ops(e)
-    return str(sp.simplify(e)) if ops <= largest else f"(an expression of {ops} operations)"
+    return (
+        str(sp.simplify(e))
+        if ops <= largest
+        else f"(an expression of {ops} operations)"
+    )
 
 
 @dataclass(frozen=True)
@@ -58,13 +62,23 @@ class _Instance:
     MaxShift nodes are free symbols too.
     """
 
-    def __init__(self, formula: Formula, sizes: dict[str, int], wrt: str | None,
-                 padded: tuple[str, ...] = ()):
+    def __init__(
+        self,
+        formula: Formula,
+        sizes: dict[str, int],
+        wrt: str | None,
+        padded: tuple[str, ...] = (),
+    ):
         self.f = formula
         self.padded = set(formula.padded) | set(padded)
-        self.sizes = {formula.dim_symbols[d]: v for d, v in sizes.items()
-                      if d in formula.dim_symbols}
-        self.shape_of = {i.name: tuple(sizes[d] for d in i.shape) for i in formula.inputs}
+        self.sizes = {
+            formula.dim_symbols[d]: v
+            for d, v in sizes.items()
+            if d in formula.dim_symbols
+        }
+        self.shape_of = {
+            i.name: tuple(sizes[d] for d in i.shape) for i in formula.inputs
+        }
         self.shape_of[UPSTREAM] = tuple(sizes[d] for d in formula.output_shape)
         self.shifts: dict[sp.Expr, sp.Symbol] = {}
         self.reads: dict[sp.Indexed, sp.Symbol] = {}
@@ -89,11 +103,15 @@ class _Instance:
             if inp.domain in ("onehot", "simplex") and inp.name != wrt:
                 *lead, last = self.shape_of[inp.name]
                 for idx in np.ndindex(*lead):
-                    others = sum(self.symbol(inp.name, (*idx, c)) for c in range(last - 1))
+                    others = sum(
+                        self.symbol(inp.name, (*idx, c)) for c in range(last - 1)
+                    )
                     subs[self.symbol(inp.name, (*idx, last - 1))] = 1 - others
         return subs
 
-    def scalar(self, expr: sp.Expr, index_values: dict, point: dict | None = None) -> sp.Expr:
+    def scalar(
+        self, expr: sp.Expr, index_values: dict, point: dict | None = None
+    ) -> sp.Expr:
         """One element, expanded; primitives other than clip/inside made elementary.
 
         With ``point``, those inputs are numbers from the start, which is far
@@ -103,12 +121,21 @@ class _Instance:
             self.point, self.memo = point or {}, {}
         e = self._windows(expr.subs(self.sizes).subs(index_values)).doit()
         for node in sorted(e.atoms(MaxShift), key=sp.default_sort_key):
-            self.shifts.setdefault(node, sp.Symbol(f"shift{len(self.shifts)}", real=True))
+            self.shifts.setdefault(
+                node, sp.Symbol(f"shift{len(self.shifts)}", real=True)
+            )
         e = e.xreplace(self.shifts)
         # scalar inputs (a bias b) are real symbols too
-        e = e.xreplace({s: sp.Symbol(s.name, real=True) for s in e.free_symbols
-                        if s.is_Symbol and s.name in self.shape_of
-                        and not self.shape_of[s.name] and not s.is_real})
+        e = e.xreplace(
+            {
+                s: sp.Symbol(s.name, real=True)
+                for s in e.free_symbols
+                if s.is_Symbol
+                and s.name in self.shape_of
+                and not self.shape_of[s.name]
+                and not s.is_real
+            }
+        )
         clips = {c: sp.Dummy() for c in e.atoms(clip, inside)}
         e = elementary(e.xreplace(clips)).xreplace({d: c for c, d in clips.items()})
         return e.xreplace(self.constraints)
@@ -125,8 +152,11 @@ class _Instance:
         if all(i.is_Integer and 0 <= i < s for i, s in zip(read.indices, shape)):
             return False
         if str(read.base) not in self.padded:
-            bad = [f"index {i} on axis {a} (size {s})" for a, (i, s)
-                   in enumerate(zip(read.indices, shape)) if not (i.is_Integer and 0 <= i < s)]
+            bad = [
+                f"index {i} on axis {a} (size {s})"
+                for a, (i, s) in enumerate(zip(read.indices, shape))
+                if not (i.is_Integer and 0 <= i < s)
+            ]
             raise out_of_bounds(self.f.name, str(read), ", ".join(bad), str(read.base))
         return True
 
@@ -160,26 +190,39 @@ class _Instance:
             ranges = [range(int(lo), int(hi) + 1) for _, lo, hi in e.limits]
             # xreplace is fast but blind to bound variables: subs if a nested
             # reduction binds one of ours (softmax's max over the summed index)
-            bound = {lim[0] for node in e.function.atoms(ExprWithLimits)
-                     for lim in node.limits}
+            bound = {
+                lim[0]
+                for node in e.function.atoms(ExprWithLimits)
+                for lim in node.limits
+            }
             put = e.function.subs if bound & set(ks) else e.function.xreplace
-            cells = [put(dict(zip(ks, map(sp.Integer, at))))
-                     for at in itertools.product(*ranges)]
+            cells = [
+                put(dict(zip(ks, map(sp.Integer, at))))
+                for at in itertools.product(*ranges)
+            ]
             if isinstance(e, sp.Sum):  # written out term by term, faster than doit()
                 return sp.Add(*(self._windows(t) for t in cells))
-            real = [(pos, self._windows(t)) for pos, t in enumerate(cells)
-                    if not self._has_absent(t)]
+            real = [
+                (pos, self._windows(t))
+                for pos, t in enumerate(cells)
+                if not self._has_absent(t)
+            ]
             # unevaluated: SymPy's search for redundant arguments is slow, and the
             # proofs evaluate the max only at numeric points (see _tie_free_points)
-            best = sp.Max(*(t for _, t in real), evaluate=False) if len(real) > 1 else real[0][1]
+            best = (
+                sp.Max(*(t for _, t in real), evaluate=False)
+                if len(real) > 1
+                else real[0][1]
+            )
             if isinstance(e, Maximum):
                 return best
             # the first cell, in row-major order, that equals the max
             if all(t.is_Number for _, t in real):
                 top = max(t for _, t in real)
                 return sp.Integer(next(pos for pos, t in real if t == top))
-            return sp.Piecewise(*[(pos, sp.Ge(t, best)) for pos, t in real[:-1]],
-                                (real[-1][0], True))
+            return sp.Piecewise(
+                *[(pos, sp.Ge(t, best)) for pos, t in real[:-1]], (real[-1][0], True)
+            )
         if not e.args or e.is_Atom:
             return e
         return e.func(*(self._windows(a) for a in e.args))
@@ -193,12 +236,25 @@ def _tie_free_points(inst: _Instance, expr: sp.Expr, count: int = 3) -> list[dic
     """
     if not expr.has(sp.Max):
         return [{}]
-    reads = [inst.symbol(i.name, idx) for i in inst.f.inputs if i.domain == "distinct"
-             for idx in _elements(inst.shape_of[i.name])]
+    reads = [
+        inst.symbol(i.name, idx)
+        for i in inst.f.inputs
+        if i.domain == "distinct"
+        for idx in _elements(inst.shape_of[i.name])
+    ]
     rng = np.random.default_rng(len(reads))
-    return [dict(zip(reads, (sp.Integer(int(v)) - len(reads) // 2
-                             for v in rng.permutation(len(reads)))))
-            for _ in range(count)]
+    return [
+        dict(
+            zip(
+                reads,
+                (
+                    sp.Integer(int(v)) - len(reads) // 2
+                    for v in rng.permutation(len(reads))
+                ),
+            )
+        )
+        for _ in range(count)
+    ]
 
 
 _REGIONS = ("inside", "below", "above")
@@ -211,9 +267,15 @@ def _clip_regions(*exprs: sp.Expr, moving: sp.Symbol | None = None):
     In the open region below ε, clip(x, ε, 1−ε) is the constant ε; inside it is
     x; above it is 1−ε.  Substituting *before* differentiating is exact there.
     """
-    keys = sorted({c.args for e in exprs for c in e.atoms(clip, inside)
-                   if moving is None or c.args[0].has(moving)},
-                  key=sp.default_sort_key)
+    keys = sorted(
+        {
+            c.args
+            for e in exprs
+            for c in e.atoms(clip, inside)
+            if moving is None or c.args[0].has(moving)
+        },
+        key=sp.default_sort_key,
+    )
     if not keys:  # nothing clipped moves: one region, the expressions as they are
         yield {}, lambda e: e
         return
@@ -230,7 +292,10 @@ def _clip_regions(*exprs: sp.Expr, moving: sp.Symbol | None = None):
                 return inside(x, lo, hi)
             return sp.Integer(_r[(x, lo, hi)] == "inside")
 
-        yield region, lambda e, v=value, i=indicator: e.replace(clip, v).replace(inside, i)
+        yield (
+            region,
+            lambda e, v=value, i=indicator: e.replace(clip, v).replace(inside, i),
+        )
 
 
 def _elements(shape):
@@ -239,7 +304,9 @@ def _elements(shape):
 
 def _constant_values(f: Formula) -> dict:
     """The formula's constants as exact rationals (α = 0.2 → 1/5)."""
-    return {sym: sp.nsimplify(v, rational=True) for sym, v in f.constant_symbols.items()}
+    return {
+        sym: sp.nsimplify(v, rational=True) for sym, v in f.constant_symbols.items()
+    }
 
 
 def _prove_scalar(claim: Claim) -> SymbolicResult:
@@ -251,9 +318,13 @@ def _prove_scalar(claim: Claim) -> SymbolicResult:
     kinked = (sp.Piecewise, *KINKED)
     if fz.has(*kinked) or stated.has(*kinked):
         values = _constant_values(f)
-        constants = {s for s in (fz.free_symbols | stated.free_symbols) if s.name in f.constants}
-        values = {s: values.get(s, sp.nsimplify(f.constants[s.name], rational=True))
-                  for s in constants}
+        constants = {
+            s for s in (fz.free_symbols | stated.free_symbols) if s.name in f.constants
+        }
+        values = {
+            s: values.get(s, sp.nsimplify(f.constants[s.name], rational=True))
+            for s in constants
+        }
         try:
             result = prove_by_regions(fz, stated, z, values)
             return SymbolicResult(result.passed, result.detail)
@@ -263,9 +334,14 @@ def _prove_scalar(claim: Claim) -> SymbolicResult:
     notes: list = []
     ok = is_zero(diff, notes)
     if not ok:
-        return SymbolicResult(False, f"for every real z: d/dz − claimed = {sp.simplify(diff)}")
-    kinks = f"; not a failure: they differ where {', '.join(map(str, notes))} (a kink)" \
-        if notes else ""
+        return SymbolicResult(
+            False, f"for every real z: d/dz − claimed = {sp.simplify(diff)}"
+        )
+    kinks = (
+        f"; not a failure: they differ where {', '.join(map(str, notes))} (a kink)"
+        if notes
+        else ""
+    )
     return SymbolicResult(True, "for every real z" + kinks)
 
 
@@ -277,17 +353,22 @@ def _binary_values(inst: _Instance, e: sp.Expr) -> list[dict]:
     difference where it is 1 is a difference on half the inputs, and each value
     is proved on its own.
     """
-    binary = {sym for read, sym in inst.reads.items()
-              if str(read.base) in inst.f.input_names
-              and inst.f.input(str(read.base)).domain == "binary"}
+    binary = {
+        sym
+        for read, sym in inst.reads.items()
+        if str(read.base) in inst.f.input_names
+        and inst.f.input(str(read.base)).domain == "binary"
+    }
     tested = set()
     for pw in e.atoms(sp.Piecewise):
         for _, cond in pw.args:
             if isinstance(cond, sp.Basic):
                 tested |= cond.free_symbols & binary
     tested = sorted(tested, key=sp.default_sort_key)
-    return [dict(zip(tested, map(sp.Integer, bits)))
-            for bits in itertools.product((0, 1), repeat=len(tested))] or [{}]
+    return [
+        dict(zip(tested, map(sp.Integer, bits)))
+        for bits in itertools.product((0, 1), repeat=len(tested))
+    ] or [{}]
 
 
 def prove(claim: Claim) -> SymbolicResult:
@@ -299,26 +380,38 @@ def prove(claim: Claim) -> SymbolicResult:
     sizes = instance_sizes(claim)
     inst = _Instance(f, sizes, claim.wrt, claim.padded)
     out_shape = tuple(sizes[d] for d in f.output_shape)
-    outputs = {idx: inst.scalar(f.expr, dict(zip(f.indices, idx)))
-               for idx in _elements(out_shape)}
+    outputs = {
+        idx: inst.scalar(f.expr, dict(zip(f.indices, idx)))
+        for idx in _elements(out_shape)
+    }
     points = _tie_free_points(inst, sp.Add(*outputs.values()))
     if points == [{}]:  # no max evaluated at points: kinks become Piecewise
         outputs = {idx: as_piecewise(v) for idx, v in outputs.items()}
     # L = Σ g·output; an output that does not read a variable adds nothing to
     # its derivative, so each derivative differentiates only the outputs that do
-    terms = ([(sp.Integer(1), outputs[()])] if not out_shape else
-             [(inst.symbol(UPSTREAM, idx), v) for idx, v in outputs.items()])
+    terms = (
+        [(sp.Integer(1), outputs[()])]
+        if not out_shape
+        else [(inst.symbol(UPSTREAM, idx), v) for idx, v in outputs.items()]
+    )
     reads = [v.free_symbols for _, v in terms]
 
     for shift in inst.shifts.values():  # the max-shift must not change any value
         for idx, v in outputs.items():
             if not is_zero(sp.diff(v, shift)):
-                return SymbolicResult(False, f"output {idx} depends on the shift {shift}")
+                return SymbolicResult(
+                    False, f"output {idx} depends on the shift {shift}"
+                )
 
     grad = claim.gradient
     wrt_shape = inst.shape_of[claim.wrt]
-    claimed_at = [{idx: inst.scalar(grad.expr, dict(zip(grad.indices, idx)), point)
-                   for idx in _elements(wrt_shape)} for point in points]
+    claimed_at = [
+        {
+            idx: inst.scalar(grad.expr, dict(zip(grad.indices, idx)), point)
+            for idx in _elements(wrt_shape)
+        }
+        for point in points
+    ]
     notes: list = []
     counted = set()
     # SymEngine differentiates and expands a network's loss in milliseconds; where
@@ -330,26 +423,45 @@ def prove(claim: Claim) -> SymbolicResult:
         touching = [(w, v) for (w, v), atoms in zip(terms, reads) if var in atoms]
         # only the clips of quantities that move with var: 3 regions each; any
         # other clip is the same unknown constant on both sides
-        regions = list(_clip_regions(*(v for _, v in touching),
-                                     *(c[idx] for c in claimed_at), moving=var))
-        counted |= {tuple(sorted(r.items(), key=sp.default_sort_key)) for r, _ in regions}
+        regions = list(
+            _clip_regions(
+                *(v for _, v in touching), *(c[idx] for c in claimed_at), moving=var
+            )
+        )
+        counted |= {
+            tuple(sorted(r.items(), key=sp.default_sort_key)) for r, _ in regions
+        }
         for region, in_region in regions:
             if fast is not None and all(
-                    fast.zero([(w, in_region(v)) for w, v in touching], var,
-                              in_region(claimed[idx])) for claimed in claimed_at):
+                fast.zero(
+                    [(w, in_region(v)) for w, v in touching],
+                    var,
+                    in_region(claimed[idx]),
+                )
+                for claimed in claimed_at
+            ):
                 continue
-            exact = sp.Add(*(weight * sp.diff(in_region(v), var) for weight, v in touching))
+            exact = sp.Add(
+                *(weight * sp.diff(in_region(v), var) for weight, v in touching)
+            )
             for point, claimed in zip(points, claimed_at):
                 derivative = exact.xreplace(point) if point else exact
                 stated = in_region(claimed[idx])
-                if all(is_zero((derivative - stated).xreplace(values), notes)
-                       for values in _binary_values(inst, derivative - stated)):
+                if all(
+                    is_zero((derivative - stated).xreplace(values), notes)
+                    for values in _binary_values(inst, derivative - stated)
+                ):
                     continue
-                where = "" if not region else " where clip is " + ", ".join(
-                    sorted(set(region.values())))
+                where = (
+                    ""
+                    if not region
+                    else " where clip is " + ", ".join(sorted(set(region.values())))
+                )
                 return SymbolicResult(
-                    False, f"at {claim.wrt}{list(idx)}{where}: ∂L = {_shown(derivative)}, "
-                           f"claimed {_shown(stated)}")
+                    False,
+                    f"at {claim.wrt}{list(idx)}{where}: ∂L = {_shown(derivative)}, "
+                    f"claimed {_shown(stated)}",
+                )
     # sorted, so that the message is the same whatever the hash seed
     dims_text = ", ".join(f"{d}={v}" for d, v in sorted(sizes.items()))
     regions_text = f", {len(counted)} clip regions" if len(counted) > 1 else ""
@@ -357,6 +469,11 @@ def prove(claim: Claim) -> SymbolicResult:
         regions_text += f", at {len(points)} tie-free orderings of the inputs"
     kinks = sorted({str(c) for c in notes})
     if kinks:
-        regions_text += f"; not a failure: they differ where {', '.join(kinks)} (a kink)"
-    return SymbolicResult(True, f"exact on the instance {dims_text} "
-                                f"({len(_elements(wrt_shape))} partial derivatives{regions_text})")
+        regions_text += (
+            f"; not a failure: they differ where {', '.join(kinks)} (a kink)"
+        )
+    return SymbolicResult(
+        True,
+        f"exact on the instance {dims_text} "
+        f"({len(_elements(wrt_shape))} partial derivatives{regions_text})",
+    )

@@ -22,9 +22,9 @@ from functools import cached_property, lru_cache
 
 import numpy as np
 
-from .data import bundled, stratified_split
-from ..update_rules import THETA, optimizer
 from ..registry import claim, formula
+from ..update_rules import THETA, optimizer
+from .data import bundled, stratified_split
 from .training import epoch_orders, glorot_uniform
 
 __all__ = [
@@ -74,8 +74,9 @@ class CNN:
         return {
             "w": glorot_uniform(rng, (k, k, 1, f), fan_in=k * k, fan_out=k * k * f),
             "b": np.zeros(f),
-            "W": glorot_uniform(rng, (classes, features), fan_in=features,
-                                fan_out=classes),
+            "W": glorot_uniform(
+                rng, (classes, features), fan_in=features, fan_out=classes
+            ),
             "c": np.zeros(classes),
         }
 

@@ -29,4 +29,6 @@ def stratified_split(target: np.ndarray, test_size: float, seed: int):
     from sklearn.model_selection import train_test_split
 
     index = np.arange(len(target))
-    return train_test_split(index, test_size=test_size, random_state=seed, stratify=target)
+    return train_test_split(
+        index, test_size=test_size, random_state=seed, stratify=target
+    )

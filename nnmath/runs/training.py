@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .data import BUNDLED, bundled
 from ..library.mlp import HEADS, check_network
 from ..registry import claim, formula
+from .data import BUNDLED, bundled
 
 __all__ = [
     "DATASETS",

@@ -37,8 +37,11 @@ __all__ = [
 CLASSIC_X = np.array([1.0, 2.0, 3.0])
 CLASSIC_Y = np.array([2.0, 4.0, 6.0])
 #: variant → the registered update rule
-RULES = {"batch": "gd_batch", "mini-batch": "gd_minibatch",
-         "stochastic": "gd_stochastic"}
+RULES = {
+    "batch": "gd_batch",
+    "mini-batch": "gd_minibatch",
+    "stochastic": "gd_stochastic",
+}
 
 
 def sample_gradients(x: np.ndarray, y: np.ndarray, theta: np.ndarray) -> np.ndarray:
@@ -47,7 +50,7 @@ def sample_gradients(x: np.ndarray, y: np.ndarray, theta: np.ndarray) -> np.ndar
     w, b = theta
     rows = []
     for n in range(len(x)):
-        one = {"x": x[n:n + 1], "y": y[n:n + 1], "w": w, "b": b}
+        one = {"x": x[n : n + 1], "y": y[n : n + 1], "w": w, "b": b}
         rows.append((dw.numpy(**one), db.numpy(**one)))
     return np.array(rows, dtype=np.float64)
 
@@ -77,12 +80,20 @@ def _batches(n: int, size: int, steps: int, rng: np.random.Generator) -> list:
     out: list = []
     while len(out) < steps:
         order = rng.permutation(n)
-        out += [order[k:k + size] for k in range(0, n, size)]
+        out += [order[k : k + size] for k in range(0, n, size)]
     return out[:steps]
 
 
-def descend(x: np.ndarray, y: np.ndarray, theta0, learning_rate: float, steps: int,
-            variant: str = "batch", batch_size: int = 2, seed: int = 0) -> DescentRun:
+def descend(
+    x: np.ndarray,
+    y: np.ndarray,
+    theta0,
+    learning_rate: float,
+    steps: int,
+    variant: str = "batch",
+    batch_size: int = 2,
+    seed: int = 0,
+) -> DescentRun:
     """``steps`` updates of linear regression by the variant's registered rule."""
     if variant not in RULES:
         raise ValueError(f"unknown variant {variant!r}; valid: {', '.join(RULES)}")
@@ -100,14 +111,20 @@ def descend(x: np.ndarray, y: np.ndarray, theta0, learning_rate: float, steps: i
             grads.append(G)
             thetas.append(theta)
             losses.append(linreg_loss(x, y, theta))
-    return DescentRun(variant, learning_rate, np.stack(thetas), np.array(losses),
-                      tuple(tuple(int(i) for i in b) for b in batches),
-                      tuple(grads))
+    return DescentRun(
+        variant,
+        learning_rate,
+        np.stack(thetas),
+        np.array(losses),
+        tuple(tuple(int(i) for i in b) for b in batches),
+        tuple(grads),
+    )
 
 
 def linreg_hessian(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """The loss's curvature, read off the proved gradient: it is affine in θ, so
     its differences along (1, 0) and (0, 1) are exact columns of the Hessian."""
+
     def grad(theta):
         return sample_gradients(x, y, theta).mean(axis=0)
 
@@ -122,16 +139,18 @@ def stability_limit(x: np.ndarray, y: np.ndarray) -> float:
     return float(2.0 / np.linalg.eigvalsh(linreg_hessian(x, y)).max())
 
 
-def tutorial_error_matrix(x_column: np.ndarray, y: np.ndarray, w: float, b: float
-                          ) -> np.ndarray:
+def tutorial_error_matrix(
+    x_column: np.ndarray, y: np.ndarray, w: float, b: float
+) -> np.ndarray:
     """What ``w*X + b - y`` gives in NumPy for X of shape (N, 1) and y of shape (N,):
     the tutorial bug, kept to show it.  It broadcasts to an N×N matrix whose entry
     (i, j) pairs input i with target j."""
     return w * x_column + b - y
 
 
-def surface(loss: Callable[[np.ndarray], float], xs: np.ndarray, ys: np.ndarray
-            ) -> np.ndarray:
+def surface(
+    loss: Callable[[np.ndarray], float], xs: np.ndarray, ys: np.ndarray
+) -> np.ndarray:
     """``loss((x, y))`` on a grid, ``Z[row j, column i]`` at ``(xs[i], ys[j])``."""
     return np.array([[loss(np.array([a, b])) for a in xs] for b in ys])
 
@@ -148,10 +167,13 @@ def quadratic_loss(A: np.ndarray) -> Callable[[np.ndarray], float]:
     return lambda theta: float(f.numpy(theta=theta, A=A))
 
 
-def race(A: np.ndarray, theta0, steps: int, settings: dict[str, dict]
-         ) -> dict[str, np.ndarray]:
+def race(
+    A: np.ndarray, theta0, steps: int, settings: dict[str, dict]
+) -> dict[str, np.ndarray]:
     """Each optimizer's θ path on L = ½θᵀAθ: ``settings`` maps an optimizer name to
     its hyperparameters."""
     grad = quadratic_gradient(A)
-    return {name: trajectory(optimizer(name), theta0, grad, steps, **hyper)[THETA]
-            for name, hyper in settings.items()}
+    return {
+        name: trajectory(optimizer(name), theta0, grad, steps, **hyper)[THETA]
+        for name, hyper in settings.items()
+    }
