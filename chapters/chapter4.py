@@ -21,8 +21,9 @@ from manim import (
     linear,
 )
 
-from nnmath import ShapeError, tutorials
+from nnmath import ShapeError
 from nnmath.registry import claim, formula
+from nnmath.runs import tutorials
 from nnmath.runs.trajectories import (
     CLASSIC_X,
     CLASSIC_Y,
