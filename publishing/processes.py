@@ -85,7 +85,18 @@ def how_it_ended(exitcode: int | None) -> str:
 _HELD = {signal.SIGINT, signal.SIGTERM}
 
 
+#: set once :class:`Stopped` is raised: the worker is stopping
+_stopping = threading.Event()
+
+
 def _stop_on_sigterm(signum, frame):
+    """Raise :class:`Stopped` once.  A second SIGTERM (the parent's, after its own
+    death signal, or a repeat) must not interrupt the clean-up the first one
+    started: Manim, aborting a scene, logs a traceback for an exception raised
+    while it drains its encoders.  ``grace`` seconds later the parent kills."""
+    if _stopping.is_set():
+        return
+    _stopping.set()
     raise Stopped(f"stopped by {signal.Signals(signum).name}")
 
 
@@ -97,6 +108,7 @@ def _unraisable(hook):
 
     def again(info) -> None:
         if isinstance(info.exc_value, Stopped):
+            _stopping.clear()  # swallowed: nothing is stopping yet
             threading.Timer(0.01, os.kill, (os.getpid(), signal.SIGTERM)).start()
             return
         hook(info)
