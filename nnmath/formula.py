@@ -30,6 +30,10 @@ __all__ = [
 #: how random test inputs are drawn and how the symbolic instance constrains them
 DOMAINS = ("real", "prob", "simplex", "onehot", "binary", "distinct")
 
+#: distinct input shapes a formula remembers as checked (see Formula.numpy)
+SIGNATURES = 256
+ARRAY = np.ndarray  # exactly: a subclass (np.matrix) is made a plain array
+
 
 class ShapeError(ValueError):
     """Arrays whose shapes do not fit a formula's shape conventions."""
@@ -323,16 +327,44 @@ class Formula:
                 source[d] = f"{inp.name} {shape}"
         return self.complete_sizes(bound) if self.derived or self.check_sizes else bound
 
-    def numpy(self, **arrays: np.ndarray) -> np.ndarray:
-        """Evaluate the lowered, vectorized NumPy function on real arrays."""
-        arrays = {k: np.asarray(v) for k, v in arrays.items()}
+    @cached_property
+    def _signatures(self) -> dict[tuple, dict[str, int]]:
+        """(input names as passed, their shapes) → the dimension keywords of the
+        lowered function: the shapes are bound and checked once per signature."""
+        return {}
+
+    def _bind(self, arrays: dict[str, np.ndarray], signature: tuple) -> dict:
+        """Bind and check a signature not seen before (every check of
+        :meth:`bind_dims`, raising as it does), then remember its keywords."""
         sizes = self.bind_dims(arrays)
+        kwargs = {n: sizes[n] for n in self.lowered.dim_args}
+        if len(self._signatures) >= SIGNATURES:  # shapes without end: start over
+            self._signatures.clear()
+        self._signatures[signature] = kwargs
+        return kwargs
+
+    def numpy(self, **arrays: np.ndarray) -> np.ndarray:
+        """Evaluate the lowered, vectorized NumPy function on real arrays.
+
+        The shapes are checked once per signature (names and shapes, as
+        passed), a dictionary look-up after that: a call costs what its NumPy
+        costs (``bench/overhead.py``).  Values are checked on every call.
+        """
+        # the names as passed, then the shape of each input that is an array: an
+        # input that is not (a list, a number) leaves the signature too short to
+        # be one seen before, and is made an array below
+        signature = (*arrays, *[a.shape for a in arrays.values() if type(a) is ARRAY])
+        kwargs = self._signatures.get(signature)
+        if kwargs is None:
+            arrays = {k: np.asarray(v) for k, v in arrays.items()}
+            signature = (*arrays, *[a.shape for a in arrays.values()])
+            kwargs = self._signatures.get(signature)
+            if kwargs is None:
+                kwargs = self._bind(arrays, signature)
         if self.check_inputs is not None:
             self.check_inputs(arrays)
-        fn: Callable = self.lowered.function
-        kwargs = {n: sizes[n] for n in self.lowered.dim_args}
         try:
-            return fn(**arrays, **kwargs)
+            return self.lowered.function(**arrays, **kwargs)
         except OutOfBounds as exc:  # raised by window(), which knows no formula
             raise OutOfBounds(f"{self.name} {exc}") from None
 

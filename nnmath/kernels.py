@@ -25,6 +25,7 @@ from .formula import out_of_bounds
 __all__ = [
     "argmax_over",
     "contract",
+    "einsum",
     "keep_freed_memory",
     "reduce_window",
     "window",
@@ -204,6 +205,24 @@ def keep_freed_memory() -> bool:
 GEMM_BLOCK_BYTES = 2 << 20
 
 
+@functools.lru_cache(maxsize=1024)
+def _einsum_path(spec: str, *shapes: tuple[int, ...]) -> list:
+    # einsum_path looks at shapes only: empty arrays of the right shape plan it
+    operands = [np.empty(shape) for shape in shapes]
+    return np.einsum_path(spec, *operands, optimize="greedy")[0]
+
+
+def einsum(spec: str, *operands: np.ndarray) -> np.ndarray:
+    """``np.einsum(spec, *operands, optimize=True)``, with the contraction path
+    searched once per shape signature instead of on every call.
+
+    The path (pairwise contractions, BLAS where a pair allows it) is NumPy's
+    own greedy choice, what ``optimize=True`` searches for each time.
+    """
+    path = _einsum_path(spec, *(np.shape(x) for x in operands))
+    return np.einsum(spec, *operands, optimize=path)
+
+
 def contract(spec: str, a: np.ndarray, b: np.ndarray, add=None) -> np.ndarray:
     """``np.einsum(spec, a, b) + add`` as one blocked matrix product, for a
     windowed operand.
@@ -234,7 +253,7 @@ def contract(spec: str, a: np.ndarray, b: np.ndarray, add=None) -> np.ndarray:
         or a.size == 0  # an empty batch, no channels, an output of size 0:
         or b.size == 0  # einsum gives the empty (or all-zero) result
     ):
-        product = np.einsum(spec, a, b, optimize=True)
+        product = einsum(spec, a, b)
         return product if add is None else product + add
     if a.size > b.size:
         a, b, sa, sb = b, a, sb, sa

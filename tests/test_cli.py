@@ -72,7 +72,7 @@ def test_show_prints_latex_inputs_numpy_and_tensorflow(run):
         "\\sum_{j=0}^{J - 1}",
         "W     (I, J)",
         "def dense(x, W, b):",
-        "np.einsum('ij,nj->ni', W, x, optimize=True)",
+        "return b + x @ W.T",
         "tf.matmul(x, W, transpose_b=True) + b",
         "dense/dW",
     ):

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..formula import Formula
 from ..library.mlp import HEADS, check_network
 from ..registry import claim, formula
 from .data import BUNDLED, bundled
@@ -155,9 +156,12 @@ def minibatches(order: np.ndarray, batch_size: int) -> list[np.ndarray]:
     return [order[lo : lo + batch_size] for lo in range(0, len(order), batch_size)]
 
 
-def sgd_step(params: dict, grads: dict, learning_rate: float) -> dict[str, np.ndarray]:
-    """θ ← θ − ηg for every parameter, through the registered ``sgd`` formula."""
-    rule = formula("sgd", learning_rate=learning_rate)
+def sgd_step(
+    params: dict, grads: dict, learning_rate: float, rule: Formula | None = None
+) -> dict[str, np.ndarray]:
+    """θ ← θ − ηg for every parameter, through the registered ``sgd`` formula
+    (``rule``: that formula, looked up once by a caller that steps many times)."""
+    rule = rule or formula("sgd", learning_rate=learning_rate)
     return {
         k: rule.numpy(theta=v.ravel(), g=grads[k].ravel()).reshape(v.shape)
         for k, v in params.items()
@@ -205,10 +209,11 @@ def train(
     p = {k: np.array(p[k], dtype=np.float64) for k in PARAMS}
     x, y = data.x_train, data.y_train
     losses, seconds = [net.loss(p, x, y)], []
+    rule = formula("sgd", learning_rate=learning_rate)
     for order in epoch_orders(len(x), epochs, seed):
         start = time.perf_counter()
         for idx in minibatches(order, batch_size):
-            p = sgd_step(p, net.backward(p, x[idx], y[idx]), learning_rate)
+            p = sgd_step(p, net.backward(p, x[idx], y[idx]), learning_rate, rule)
         seconds.append(time.perf_counter() - start)
         losses.append(net.loss(p, x, y))
     return Run(losses, p, accuracy(net, p, data.x_test, data.y_test), seconds)
