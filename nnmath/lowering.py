@@ -25,6 +25,7 @@ slow :func:`nnmath.checker.loop_oracle.loop_oracle`, built from
 
 from __future__ import annotations
 
+import collections
 import itertools
 import string
 from collections.abc import Callable
@@ -129,9 +130,36 @@ def _paren(t: Term, at_least: int) -> str:
     return t.code if t.prec >= at_least else f"({t.code})"
 
 
+def _computes(t: Term) -> bool:
+    """Code that does work worth keeping: a call, a reduction, a product."""
+    return t.prec != ATOM and ("(" in t.code or "@" in t.code)
+
+
 class NumpyLowering:
-    def __init__(self, formula: Formula):
+    def __init__(
+        self,
+        formula: Formula,
+        first: dict | None = None,
+        shared: frozenset = frozenset(),
+    ):
         self.formula = formula
+        #: the first lowering's Term per (node, fill), or None in the first one
+        self.first = first
+        #: code the first lowering printed twice or more: computed once, named
+        self.shared = shared
+        self.printed: dict[tuple, Term] = {}
+        #: how often each code is printed (the first lowering) or read (others)
+        self.uses: collections.Counter = collections.Counter()
+        self.names: dict[str, str] = {}
+        self.steps: list[str] = []  # ``name = code``, each before its readers
+        self.reserved = {
+            "np",
+            formula.name,
+            *KERNELS,
+            *formula.input_names,
+            *formula.dim_symbols,
+            *formula.constants,
+        }
         self.inputs = {i.name: i for i in formula.inputs}
         self.order: list[sp.Symbol] = list(formula.indices)
         #: index symbol → its extent, as an expression of the dimensions
@@ -178,6 +206,36 @@ class NumpyLowering:
 
     # -- dispatch -----------------------------------------------------------
     def lower(self, e: sp.Expr) -> Term:
+        """``e`` lowered; code that a first lowering printed more than once
+        (``shared``) is computed once, into a local variable, and named
+        wherever else it is read (see :func:`lower`)."""
+        key = (e, self.fill)  # an absent read is filled by context: part of it
+        if self.first is None:  # the first lowering: record what it prints
+            t = self._dispatch(e)
+            self.printed.setdefault(key, t)
+            if _computes(t):
+                self.uses[t.code] += 1
+            return t
+        before = self.first.get(key)
+        if before is None or before.code not in self.shared:
+            return self._dispatch(e)
+        # the same code computes the same array, whichever node printed it (e^(z_i
+        # − max z) and e^(z_k − max z)); each reads its axes by its own labels
+        self.uses[before.code] += 1
+        name = self.names.get(before.code)
+        if name is None:
+            t = self._dispatch(e)
+            name = next(
+                n
+                for n in (f"t{k}" for k in itertools.count(1))
+                if n not in self.reserved
+            )
+            self.reserved.add(name)
+            self.names[before.code] = name
+            self.steps.append(f"{name} = {t.code}")
+        return Term(name, before.labels, ATOM)
+
+    def _dispatch(self, e: sp.Expr) -> Term:
         for cls in type(e).__mro__:
             method = getattr(self, f"_lower_{cls.__name__}", None)
             if method is not None:
@@ -555,8 +613,7 @@ class NumpyLowering:
         (k,) = reduced
         a, b = terms
         if any(
-            k not in t.labels or len(t.labels) > 2 or "window(" in t.code
-            for t in terms
+            k not in t.labels or len(t.labels) > 2 or "window(" in t.code for t in terms
         ):
             return None
         free = [tuple(s for s in t.labels if s != k) for t in terms]
@@ -633,13 +690,36 @@ class NumpyLowering:
         )
 
 
-def lower(formula: Formula) -> Lowered:
-    """Lower a formula to NumPy source and compile it."""
-    low = NumpyLowering(formula)
+def _lowered(
+    formula: Formula, first: dict | None = None, shared: frozenset = frozenset()
+) -> tuple[NumpyLowering, Term]:
+    low = NumpyLowering(formula, first, shared)
     try:
-        body = low.lower(formula.expr)
+        return low, low.lower(formula.expr)
     except LoweringError as exc:
         raise LoweringError(f"{formula.name}: {exc}") from None
+
+
+def lower(formula: Formula) -> Lowered:
+    """Lower a formula to NumPy source and compile it.
+
+    Code the printed expression would compute more than once is computed once,
+    into a local variable (``t1 = np.exp(z - z.max(axis=1)[:, None])``, read
+    above and below softmax's fraction bar): the same operations in the same
+    order, so the same numbers, without the repeats.  A first lowering prints
+    everything in full and counts each piece of code; a second names those
+    printed twice; where a named piece held the only repeats of another (max z
+    inside e^(z − max z)), a third names only what is still read twice.
+    """
+    first, body = _lowered(formula)
+    shared = frozenset(code for code, k in first.uses.items() if k > 1)
+    low = first
+    while shared:
+        low, body = _lowered(formula, first.printed, shared)
+        still = frozenset(code for code, k in low.uses.items() if k > 1)
+        if still == shared:
+            break
+        shared = still
     if not set(body.labels) <= set(formula.indices):
         raise LoweringError(
             f"{formula.name}: expression has indices {body.labels}, "
@@ -660,7 +740,8 @@ def lower(formula: Formula) -> Lowered:
     if keywords:
         args += ", *, " + ", ".join(keywords)
     eq = formula.indexed_latex.replace("\n", " ")
-    source = f"def {formula.name}({args}):\n    # {eq}\n    return {code}\n"
+    steps = "".join(f"    {step}\n" for step in low.steps)
+    source = f"def {formula.name}({args}):\n    # {eq}\n{steps}    return {code}\n"
     namespace: dict = {"np": np, **{k: getattr(kernels, k) for k in KERNELS}}
     exec(compile(source, f"<nnmath lowering of {formula.name}>", "exec"), namespace)
     return Lowered(source, namespace[formula.name], dim_args)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from nnmath import ShapeError, formula, kernels
+from nnmath import ShapeError, claim, formula, kernels
 from nnmath.checker.loop_oracle import loop_oracle
 from nnmath.formula import Formula, Input, indices
 
@@ -228,3 +228,32 @@ def test_an_einsum_path_is_searched_once_per_shape_signature(monkeypatch):
     assert len(searched) == 1
     f.numpy(theta=theta[:4], A=A[:4, :4])
     assert len(searched) == 2
+
+
+# -- what the code would compute twice, it computes once ----------------------------
+@pytest.mark.parametrize(
+    "name", ["softmax", "categorical_crossentropy_logits/dz", "softmax'"]
+)
+def test_softmax_exponentiates_once(name):
+    f = formula(name) if name == "softmax" else claim(name).gradient
+    assert f.source.count("np.exp(") == 1, f.source
+    assert "t1 = np.exp(z - z.max(axis=1)[:, None])" in f.source
+
+
+def test_a_shared_name_never_shadows_an_input():
+    T = sp.IndexedBase("t1")
+    f = Formula(
+        name="t_shadow",
+        title="",
+        output="a",
+        indices=(_n, _i),
+        expr=sp.exp(T[_n, _i]) / (1 + sp.exp(T[_n, _i])),
+        inputs=(Input("t1", ("N", "I"), ""),),
+        tf="",
+        output_shape=("N", "I"),
+    )
+    assert "t2 = np.exp(t1)" in f.source and "return t2 / (1 + t2)" in f.source
+    t = RNG.normal(size=(3, 4))
+    np.testing.assert_allclose(
+        f.numpy(t1=t), loop_oracle(f)(t1=t), rtol=1e-14, atol=1e-15
+    )
