@@ -159,13 +159,20 @@ def minibatches(order: np.ndarray, batch_size: int) -> list[np.ndarray]:
 def sgd_step(
     params: dict, grads: dict, learning_rate: float, rule: Formula | None = None
 ) -> dict[str, np.ndarray]:
-    """θ ← θ − ηg for every parameter, through the registered ``sgd`` formula
-    (``rule``: that formula, looked up once by a caller that steps many times)."""
+    """θ ← θ − ηg, θ every parameter in one vector (as the update rule writes
+    it), through the registered ``sgd`` formula: one call per step, not one per
+    parameter.  ``rule``: that formula, looked up once by a caller that steps
+    many times."""
     rule = rule or formula("sgd", learning_rate=learning_rate)
-    return {
-        k: rule.numpy(theta=v.ravel(), g=grads[k].ravel()).reshape(v.shape)
-        for k, v in params.items()
-    }
+    theta = rule.numpy(
+        theta=np.concatenate([v.ravel() for v in params.values()]),
+        g=np.concatenate([grads[k].ravel() for k in params]),
+    )
+    out, at = {}, 0
+    for k, v in params.items():
+        out[k] = theta[at : at + v.size].reshape(v.shape)
+        at += v.size
+    return out
 
 
 def accuracy(net: Network, params: dict, x: np.ndarray, y: np.ndarray) -> float:
