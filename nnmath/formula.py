@@ -328,20 +328,20 @@ class Formula:
         return self.complete_sizes(bound) if self.derived or self.check_sizes else bound
 
     @cached_property
-    def _signatures(self) -> dict[tuple, dict[str, int]]:
-        """(input names as passed, their shapes) → the dimension keywords of the
-        lowered function: the shapes are bound and checked once per signature."""
+    def _signatures(self) -> dict[tuple, tuple[Callable, dict[str, int]]]:
+        """(input names as passed, their shapes) → the lowered function and its
+        dimension keywords: the shapes are bound and checked once per signature."""
         return {}
 
-    def _bind(self, arrays: dict[str, np.ndarray], signature: tuple) -> dict:
+    def _bind(self, arrays: dict[str, np.ndarray], signature: tuple) -> tuple:
         """Bind and check a signature not seen before (every check of
-        :meth:`bind_dims`, raising as it does), then remember its keywords."""
+        :meth:`bind_dims`, raising as it does), then remember it."""
         sizes = self.bind_dims(arrays)
-        kwargs = {n: sizes[n] for n in self.lowered.dim_args}
+        plan = (self.lowered.function, {n: sizes[n] for n in self.lowered.dim_args})
         if len(self._signatures) >= SIGNATURES:  # shapes without end: start over
             self._signatures.clear()
-        self._signatures[signature] = kwargs
-        return kwargs
+        self._signatures[signature] = plan
+        return plan
 
     def numpy(self, **arrays: np.ndarray) -> np.ndarray:
         """Evaluate the lowered, vectorized NumPy function on real arrays.
@@ -354,17 +354,18 @@ class Formula:
         # input that is not (a list, a number) leaves the signature too short to
         # be one seen before, and is made an array below
         signature = (*arrays, *[a.shape for a in arrays.values() if type(a) is ARRAY])
-        kwargs = self._signatures.get(signature)
-        if kwargs is None:
+        plan = self._signatures.get(signature)
+        if plan is None:
             arrays = {k: np.asarray(v) for k, v in arrays.items()}
             signature = (*arrays, *[a.shape for a in arrays.values()])
-            kwargs = self._signatures.get(signature)
-            if kwargs is None:
-                kwargs = self._bind(arrays, signature)
+            plan = self._signatures.get(signature)
+            if plan is None:
+                plan = self._bind(arrays, signature)
         if self.check_inputs is not None:
             self.check_inputs(arrays)
+        function, sizes = plan
         try:
-            return self.lowered.function(**arrays, **kwargs)
+            return function(**arrays, **sizes) if sizes else function(**arrays)
         except OutOfBounds as exc:  # raised by window(), which knows no formula
             raise OutOfBounds(f"{self.name} {exc}") from None
 

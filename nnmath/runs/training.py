@@ -165,8 +165,8 @@ def sgd_step(
     many times."""
     rule = rule or formula("sgd", learning_rate=learning_rate)
     theta = rule.numpy(
-        theta=np.concatenate([v.ravel() for v in params.values()]),
-        g=np.concatenate([grads[k].ravel() for k in params]),
+        theta=np.concatenate(list(params.values()), axis=None),  # flattened
+        g=np.concatenate([grads[k] for k in params], axis=None),
     )
     out, at = {}, 0
     for k, v in params.items():
