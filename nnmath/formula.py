@@ -298,8 +298,12 @@ class Formula:
 
     def bind_dims(self, arrays: dict[str, np.ndarray]) -> dict[str, int]:
         """Read every dimension off the arrays; raise ShapeError on any mismatch."""
-        missing = [n for n in self.input_names if n not in arrays]
-        extra = [n for n in arrays if n not in self.input_names]
+        return self.bind_shapes({k: np.shape(v) for k, v in arrays.items()})
+
+    def bind_shapes(self, shapes: dict[str, tuple[int, ...]]) -> dict[str, int]:
+        """Read every dimension off the inputs' shapes; ShapeError on any mismatch."""
+        missing = [n for n in self.input_names if n not in shapes]
+        extra = [n for n in shapes if n not in self.input_names]
         if missing or extra:
             raise ValueError(
                 f"{self.name} takes inputs {', '.join(self.input_names)}"
@@ -309,7 +313,7 @@ class Formula:
         bound: dict[str, int] = {}
         source: dict[str, str] = {}
         for inp in self.inputs:
-            shape = np.shape(arrays[inp.name])
+            shape = shapes[inp.name]
             if len(shape) != len(inp.shape):
                 raise ShapeError(
                     f"{self.name}: {inp.name} has shape {shape} but must be "
@@ -368,6 +372,23 @@ class Formula:
             return function(**arrays, **sizes) if sizes else function(**arrays)
         except OutOfBounds as exc:  # raised by window(), which knows no formula
             raise OutOfBounds(f"{self.name} {exc}") from None
+
+    def prepare(self, **shapes: tuple[int, ...]) -> Callable[..., np.ndarray]:
+        """This formula for one shape per input, e.g. ``dense.prepare(x=(32, 64),
+        W=(10, 64), b=(10,))``: a function of the inputs (by position, in the
+        order of :attr:`input_names`, or by name) for a loop that calls a formula
+        many times at the same shapes.
+
+        Every check :meth:`numpy` makes of these shapes is made here, raising as
+        it does.  A call then compares each input's shape with its prepared one
+        (a few integer comparisons), checks the values (``check_inputs``) and
+        runs the lowered NumPy: the same function, so the same numbers.  Any
+        other call (another shape, a list, a number) is :meth:`numpy`'s, checked
+        and computed as always, with the same errors (:mod:`nnmath.prepared`).
+        """
+        from .prepared import prepare
+
+        return prepare(self, shapes)
 
     def __repr__(self) -> str:
         return f"Formula({self.name!r})"

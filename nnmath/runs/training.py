@@ -11,7 +11,9 @@ training in Keras, from the same initial weights and in the same batch order.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
@@ -24,6 +26,7 @@ __all__ = [
     "DATASETS",
     "Dataset",
     "Network",
+    "Passes",
     "Run",
     "accuracy",
     "epoch_orders",
@@ -101,6 +104,26 @@ def epoch_orders(n: int, epochs: int, seed: int) -> list[np.ndarray]:
     return [rng.permutation(n) for _ in range(epochs)]
 
 
+@dataclass(frozen=True)
+class Passes:
+    """What the forward and backward passes call, one entry per place they call a
+    formula (the two dense layers are one formula at two shapes): each formula's
+    :meth:`~nnmath.formula.Formula.numpy`, or the formula prepared for one batch
+    shape (:meth:`Network.prepare`).  Either is called with the inputs by name."""
+
+    dense1: Callable[..., np.ndarray]
+    f: Callable[..., np.ndarray]
+    dense2: Callable[..., np.ndarray]
+    delta2: Callable[..., np.ndarray]
+    dW2: Callable[..., np.ndarray]
+    db2: Callable[..., np.ndarray]
+    dx2: Callable[..., np.ndarray]
+    fprime: Callable[..., np.ndarray]
+    dW1: Callable[..., np.ndarray]
+    db1: Callable[..., np.ndarray]
+    dx1: Callable[..., np.ndarray]
+
+
 class Network:
     """dense → activation → dense → (softmax | σ) with cross-entropy, evaluated
     through the registered formulas and the claims' gradient formulas."""
@@ -116,11 +139,44 @@ class Network:
             claim(f"dense/{w}").gradient for w in ("dW", "db", "dx")
         )
         self.fprime = claim(f"{activation}'").gradient
+        self.calls = Passes(
+            self.dense.numpy,
+            self.f.numpy,
+            self.dense.numpy,
+            self.delta2.numpy,
+            *(self.dW.numpy, self.db.numpy, self.dx.numpy),
+            self.fprime.numpy,
+            *(self.dW.numpy, self.db.numpy, self.dx.numpy),
+        )
+
+    def prepare(self, p: dict, batch: int) -> Network:
+        """This network with every formula prepared for a batch of ``batch`` rows
+        and the shapes of the parameters ``p``
+        (:meth:`~nnmath.formula.Formula.prepare`): the same passes, the same
+        checks and the same numbers, each call a few shape comparisons in front
+        of its NumPy; a call at other shapes is checked and computed as
+        before.  The network itself is not changed."""
+        W1, b1, W2, b2 = (np.shape(p[k]) for k in PARAMS)
+        x, z1, z2 = (batch, W1[1]), (batch, W1[0]), (batch, W2[0])
+        top = {"x": z1, "W": W2, "b": b2, "g": z2}  # a1 has z1's shape
+        bottom = {"x": x, "W": W1, "b": b1, "g": z1}
+        net = copy.copy(self)  # a subclass stays one
+        net.calls = Passes(
+            self.dense.prepare(x=x, W=W1, b=b1),
+            self.f.prepare(z=z1),
+            self.dense.prepare(x=z1, W=W2, b=b2),
+            self.delta2.prepare(z=z2, y=z2),
+            *(g.prepare(**top) for g in (self.dW, self.db, self.dx)),
+            self.fprime.prepare(z=z1, g=z1),
+            *(g.prepare(**bottom) for g in (self.dW, self.db, self.dx)),
+        )
+        return net
 
     def forward(self, p: dict, x: np.ndarray) -> dict[str, np.ndarray]:
-        z1 = self.dense.numpy(x=x, W=p["W1"], b=p["b1"])
-        a1 = self.f.numpy(z=z1)
-        return {"z1": z1, "a1": a1, "z2": self.dense.numpy(x=a1, W=p["W2"], b=p["b2"])}
+        c = self.calls
+        z1 = c.dense1(x=x, W=p["W1"], b=p["b1"])
+        a1 = c.f(z=z1)
+        return {"z1": z1, "a1": a1, "z2": c.dense2(x=a1, W=p["W2"], b=p["b2"])}
 
     def loss(self, p: dict, x: np.ndarray, y: np.ndarray) -> float:
         return float(self.loss_formula.numpy(z=self.forward(p, x)["z2"], y=y))
@@ -129,21 +185,19 @@ class Network:
         self, p: dict, x: np.ndarray, y: np.ndarray, cache: dict | None = None
     ) -> dict[str, np.ndarray]:
         """∂L/∂(W1, b1, W2, b2, z1, z2, x): the chain rule, one claim at a time."""
-        c = cache or self.forward(p, x)
-        d2 = self.delta2.numpy(z=c["z2"], y=y)  # δ₂ = (a₂ − y)/N
+        c, call = cache or self.forward(p, x), self.calls
+        d2 = call.delta2(z=c["z2"], y=y)  # δ₂ = (a₂ − y)/N
         top = {"x": c["a1"], "W": p["W2"], "b": p["b2"], "g": d2}
-        d1 = self.fprime.numpy(
-            z=c["z1"], g=self.dx.numpy(**top)
-        )  # δ₁ = (δ₂W₂) ⊙ f′(z₁)
+        d1 = call.fprime(z=c["z1"], g=call.dx2(**top))  # δ₁ = (δ₂W₂) ⊙ f′(z₁)
         bottom = {"x": x, "W": p["W1"], "b": p["b1"], "g": d1}
         return {
-            "W2": self.dW.numpy(**top),
-            "b2": self.db.numpy(**top),
+            "W2": call.dW2(**top),
+            "b2": call.db2(**top),
             "z2": d2,
-            "W1": self.dW.numpy(**bottom),
-            "b1": self.db.numpy(**bottom),
+            "W1": call.dW1(**bottom),
+            "b1": call.db1(**bottom),
             "z1": d1,
-            "x": self.dx.numpy(**bottom),
+            "x": call.dx1(**bottom),
         }
 
     def predict(self, p: dict, x: np.ndarray) -> np.ndarray:
@@ -157,14 +211,18 @@ def minibatches(order: np.ndarray, batch_size: int) -> list[np.ndarray]:
 
 
 def sgd_step(
-    params: dict, grads: dict, learning_rate: float, rule: Formula | None = None
+    params: dict,
+    grads: dict,
+    learning_rate: float,
+    rule: Formula | Callable[..., np.ndarray] | None = None,
 ) -> dict[str, np.ndarray]:
     """θ ← θ − ηg, θ every parameter in one vector (as the update rule writes
     it), through the registered ``sgd`` formula: one call per step, not one per
     parameter.  ``rule``: that formula, looked up once by a caller that steps
-    many times."""
+    many times, or it prepared for θ's length (``Formula.prepare``)."""
     rule = rule or formula("sgd", learning_rate=learning_rate)
-    theta = rule.numpy(
+    update = rule.numpy if isinstance(rule, Formula) else rule
+    theta = update(
         theta=np.concatenate(list(params.values()), axis=None),  # flattened
         g=np.concatenate([grads[k] for k in params], axis=None),
     )
@@ -216,11 +274,21 @@ def train(
     p = {k: np.array(p[k], dtype=np.float64) for k in PARAMS}
     x, y = data.x_train, data.y_train
     losses, seconds = [net.loss(p, x, y)], []
-    rule = formula("sgd", learning_rate=learning_rate)
+    # every formula prepared once per batch shape: the batches, then the last
+    # and shorter one when the batch size does not divide N
+    size = sum(v.size for v in p.values())
+    rule = formula("sgd", learning_rate=learning_rate).prepare(
+        theta=(size,), g=(size,)
+    )
+    nets = {
+        n: net.prepare(p, n)
+        for n in {len(b) for b in minibatches(np.arange(len(x)), batch_size)}
+    }
     for order in epoch_orders(len(x), epochs, seed):
         start = time.perf_counter()
         for idx in minibatches(order, batch_size):
-            p = sgd_step(p, net.backward(p, x[idx], y[idx]), learning_rate, rule)
+            step = nets[len(idx)]
+            p = sgd_step(p, step.backward(p, x[idx], y[idx]), learning_rate, rule)
         seconds.append(time.perf_counter() - start)
         losses.append(net.loss(p, x, y))
     return Run(losses, p, accuracy(net, p, data.x_test, data.y_test), seconds)

@@ -1,0 +1,110 @@
+"""A formula prepared for one shape per input: a call that costs what its NumPy
+costs (issue 19, ``bench/overhead.py``).
+
+:meth:`Formula.numpy <nnmath.formula.Formula.numpy>` checks a signature's shapes
+once, but every call still builds its signature (the names and shapes as passed)
+and looks it up: about 2 µs, as much as a small batch's arithmetic.  A loop that
+calls a formula at the same shapes again and again (a training epoch, a
+recurrent cell's T steps) prepares it once for those shapes instead.  Preparing
+makes every check :meth:`Formula.numpy` would make of those shapes, raising as it
+does; it then compiles a guard for them, such as::
+
+    def dense_prepared(x, W, b):
+        if (
+            type(x) is _ndarray and x.shape == (32, 64)
+            and type(W) is _ndarray and W.shape == (10, 64)
+            and type(b) is _ndarray and b.shape == (10,)
+        ):
+            try:
+                return _lowered(x, W, b)
+            except _OutOfBounds as exc:
+                raise _OutOfBounds(f"dense {exc}") from None
+        return _numpy(x=x, W=W, b=b)
+
+that is, a few integer comparisons in front of the lowered function.  A call the
+guard does not pass (another shape, a list, an ``np.matrix``) goes to
+:meth:`Formula.numpy`, which checks and computes it as always: a prepared call
+raises exactly what the unprepared call raises, and returns what it returns.
+The values are checked on every call (``check_inputs``, a dropout mask), as
+:meth:`Formula.numpy` checks them.
+"""
+
+from __future__ import annotations
+
+import operator
+from typing import TYPE_CHECKING, Callable
+
+import numpy as np
+
+from .formula import OutOfBounds
+
+if TYPE_CHECKING:
+    from .formula import Formula
+
+__all__ = ["prepare"]
+
+#: the names the guard's code reads besides the inputs (no input may take one)
+GLOBALS = ("_ndarray", "_lowered", "_numpy", "_check", "_OutOfBounds")
+
+
+def shape_of(formula: Formula, name: str, shape: object) -> tuple[int, ...]:
+    """``shape`` as a tuple of Python integers; ValueError if it is not a shape."""
+    try:
+        sizes = tuple(operator.index(s) for s in shape)  # type: ignore[union-attr]
+    except TypeError:
+        sizes = None
+    if sizes is None or any(s < 0 for s in sizes):
+        raise ValueError(
+            f"{formula.name}.prepare: {name}={shape!r} is not a shape; give each "
+            "input's shape as a tuple of sizes (an array's .shape)"
+        )
+    return sizes
+
+
+def prepare(formula: Formula, shapes: dict[str, object]) -> Callable[..., np.ndarray]:
+    """:meth:`Formula.prepare`: check ``shapes`` as a call would, then compile the
+    guard for them (the module's docstring shows one)."""
+    shapes = {k: shape_of(formula, k, v) for k, v in shapes.items()}
+    sizes = formula.bind_shapes(shapes)  # every shape check, raising as numpy()
+    names = formula.input_names
+    taken = sorted(set(names) & set(GLOBALS))
+    if taken:  # no formula names an input so; if one did, say so, never misread
+        raise ValueError(
+            f"{formula.name}.prepare: an input may not be named {', '.join(taken)}"
+        )
+    lowered = formula.lowered
+    args = ", ".join(names)
+    call = ", ".join(
+        [*names, *(f"{d}={sizes[d]!r}" for d in lowered.dim_args)]
+    )  # the size keywords, as numpy() passes them
+    guard = "\n        and ".join(
+        f"type({n}) is _ndarray and {n}.shape == {shapes[n]!r}" for n in names
+    )
+    check = (
+        "        _check({" + ", ".join(f"{n!r}: {n}" for n in names) + "})\n"
+        if formula.check_inputs is not None
+        else ""
+    )
+    keywords = ", ".join(f"{n}={n}" for n in names)
+    name = f"{formula.name}_prepared"
+    source = (
+        f"def {name}({args}):\n"
+        f"    if (\n        {guard or 'True'}\n    ):\n"
+        f"{check}"
+        f"        try:\n"
+        f"            return _lowered({call})\n"
+        f"        except _OutOfBounds as exc:\n"
+        f'            raise _OutOfBounds(f"{formula.name} {{exc}}") from None\n'
+        f"    return _numpy({keywords})\n"
+    )
+    namespace = {
+        "_ndarray": np.ndarray,  # exactly: a subclass goes to numpy(), made an array
+        "_lowered": lowered.function,
+        "_numpy": formula.numpy,
+        "_check": formula.check_inputs,
+        "_OutOfBounds": OutOfBounds,
+    }
+    exec(compile(source, f"<nnmath {name}>", "exec"), namespace)
+    function = namespace[name]
+    function.formula, function.shapes, function.source = formula, shapes, source
+    return function
