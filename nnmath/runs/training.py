@@ -211,23 +211,26 @@ def minibatches(order: np.ndarray, batch_size: int) -> list[np.ndarray]:
 
 
 def sgd_step(
-    params: dict,
-    grads: dict,
-    learning_rate: float,
-    rule: Formula | Callable[..., np.ndarray] | None = None,
+    params: dict, grads: dict, learning_rate: float, rule: Formula | None = None
 ) -> dict[str, np.ndarray]:
     """θ ← θ − ηg, θ every parameter in one vector (as the update rule writes
     it), through the registered ``sgd`` formula: one call per step, not one per
     parameter.  ``rule``: that formula, looked up once by a caller that steps
-    many times, or it prepared for θ's length (``Formula.prepare``)."""
+    many times."""
     rule = rule or formula("sgd", learning_rate=learning_rate)
-    update = rule.numpy if isinstance(rule, Formula) else rule
-    theta = update(
-        theta=np.concatenate(list(params.values()), axis=None),  # flattened
-        g=np.concatenate([grads[k] for k in params], axis=None),
-    )
+    theta = rule.numpy(theta=flatten(params, params), g=flatten(grads, params))
+    return unflatten(theta, params)
+
+
+def flatten(arrays: dict, like: dict) -> np.ndarray:
+    """The arrays named in ``like``, in its order, as one vector θ."""
+    return np.concatenate([arrays[k] for k in like], axis=None)
+
+
+def unflatten(theta: np.ndarray, like: dict) -> dict[str, np.ndarray]:
+    """θ cut into arrays shaped as those of ``like`` (views of θ)."""
     out, at = {}, 0
-    for k, v in params.items():
+    for k, v in like.items():
         out[k] = theta[at : at + v.size].reshape(v.shape)
         at += v.size
     return out
@@ -276,19 +279,21 @@ def train(
     losses, seconds = [net.loss(p, x, y)], []
     # every formula prepared once per batch shape: the batches, then the last
     # and shorter one when the batch size does not divide N
-    size = sum(v.size for v in p.values())
-    rule = formula("sgd", learning_rate=learning_rate).prepare(
-        theta=(size,), g=(size,)
-    )
     nets = {
         n: net.prepare(p, n)
         for n in {len(b) for b in minibatches(np.arange(len(x)), batch_size)}
     }
+    # sgd_step's update, with θ kept as one vector from step to step
+    theta = flatten(p, p)
+    sgd = formula("sgd", learning_rate=learning_rate).prepare(
+        theta=theta.shape, g=theta.shape
+    )
     for order in epoch_orders(len(x), epochs, seed):
         start = time.perf_counter()
         for idx in minibatches(order, batch_size):
-            step = nets[len(idx)]
-            p = sgd_step(p, step.backward(p, x[idx], y[idx]), learning_rate, rule)
+            grads = nets[len(idx)].backward(p, x[idx], y[idx])
+            theta = sgd(theta=theta, g=flatten(grads, p))
+            p = unflatten(theta, p)
         seconds.append(time.perf_counter() - start)
         losses.append(net.loss(p, x, y))
     return Run(losses, p, accuracy(net, p, data.x_test, data.y_test), seconds)
