@@ -16,7 +16,9 @@ spinning on the second core and, on a shared 2-core machine, doubled the formula
 side's time at random.  A comparison that cannot be measured yet says why
 instead of printing a number.  Then, per formula, the median cost of
 ``Formula.numpy`` on scalar-sized inputs beyond calling its lowered NumPy
-function directly: the overhead of one call in microseconds.
+function directly: the overhead of one call in microseconds; and the same for
+the formula prepared for those shapes (``Formula.prepare``), which training
+calls.
 """
 
 from __future__ import annotations
@@ -164,24 +166,33 @@ def per_call_overhead(calls: int, blocks: int = 31) -> None:
         f"{calls} calls, CPU time of this thread: another process's share of the "
         "cores does not count)"
     )
-    print(f"  {'formula':10s} {'numpy()':>10s} {'its NumPy':>10s} {'overhead':>10s}")
+    print(
+        f"  {'formula':10s} {'numpy()':>10s} {'prepared':>10s} {'its NumPy':>10s} "
+        f"{'overhead':>10s} {'prepared':>10s}"
+    )
     for name, arrays in scalar_calls().items():
         f = formula(name)
         f.numpy(**arrays)  # lower, and bind this signature
+        prepared = f.prepare(**{k: v.shape for k, v in arrays.items()})
         fn = f.lowered.function
         dims = {d: 1 for d in f.lowered.dim_args}
-        via, direct = [], []
+        ways = (
+            lambda: f.numpy(**arrays),
+            lambda: prepared(**arrays),
+            lambda: fn(**arrays, **dims),
+        )
+        times: list[list[float]] = [[], [], []]
         for _ in range(blocks):  # interleaved, like the comparisons
-            start = time.thread_time()
-            for _ in range(calls):
-                f.numpy(**arrays)
-            via.append((time.thread_time() - start) / calls)
-            start = time.thread_time()
-            for _ in range(calls):
-                fn(**arrays, **dims)
-            direct.append((time.thread_time() - start) / calls)
-        v, d = statistics.median(via) * 1e6, statistics.median(direct) * 1e6
-        print(f"  {name:10s} {v:8.2f} µs {d:8.2f} µs {v - d:8.2f} µs")
+            for way, out in zip(ways, times):
+                start = time.thread_time()
+                for _ in range(calls):
+                    way()
+                out.append((time.thread_time() - start) / calls)
+        v, p, d = (statistics.median(t) * 1e6 for t in times)
+        print(
+            f"  {name:10s} {v:8.2f} µs {p:8.2f} µs {d:8.2f} µs "
+            f"{v - d:8.2f} µs {p - d:8.2f} µs"
+        )
 
 
 # -- the machine -------------------------------------------------------------------
