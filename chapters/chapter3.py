@@ -37,6 +37,7 @@ from .blocks import (
     fmt,
     label,
     legend,
+    reading_time,
     shown,
     table,
     title,
@@ -213,7 +214,7 @@ class LossCurvesScene(Scene):
                 run_time=1.3,
             )
             panel = new
-            self.wait(0.7)
+            self.wait(reading_time(new.equation.tex_string))
         self.play(FadeOut(panel), run_time=0.4)
 
         # the curves read at three predictions

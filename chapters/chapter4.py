@@ -37,7 +37,18 @@ from nnmath.runs.trajectories import (
 from nnmath.worked import fmt, substituted_latex
 
 from .base import Chapter
-from .blocks import COLORS, code, equation, fit, label, legend, matrix, title, verdict
+from .blocks import (
+    COLORS,
+    code,
+    equation,
+    fit,
+    label,
+    legend,
+    matrix,
+    reading_time,
+    title,
+    verdict,
+)
 from .blocks.surface import LossSurface
 
 __all__ = [
@@ -339,19 +350,15 @@ class DescentScene(Scene):
                 ),
                 matrix(walk["G"][k], font_size=24, v_buff=0.4),
             ).arrange(DOWN, buff=0.12, aligned_edge=LEFT)
-            eqs = VGroup(
-                *[
-                    equation(e, font_size=26, max_width=6.7)
-                    for e in step_equations(ex, k)
-                ]
-            )
+            written = step_equations(ex, k)
+            eqs = VGroup(*[equation(e, font_size=26, max_width=6.7) for e in written])
             eqs.arrange(DOWN, buff=0.15, aligned_edge=LEFT)
             block = VGroup(grads, eqs).arrange(DOWN, buff=0.2, aligned_edge=LEFT)
             block.next_to(rules, DOWN, buff=0.3).align_to(rules, LEFT)
             step = surf.path(walk["theta"][k : k + 2], COLORS["highlight"])
             self.play(FadeOut(worked), FadeIn(block), run_time=0.8)
             self.play(Create(step[0]), FadeIn(step[1][1]), run_time=0.8)
-            self.wait(1.6)
+            self.wait(max(map(reading_time, written)) - 0.8)
             worked = block
         self.play(
             Create(line),
