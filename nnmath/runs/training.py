@@ -186,18 +186,18 @@ class Network:
     ) -> dict[str, np.ndarray]:
         """∂L/∂(W1, b1, W2, b2, z1, z2, x): the chain rule, one claim at a time."""
         c, call = cache or self.forward(p, x), self.calls
+        a1, W1, b1, W2, b2 = c["a1"], p["W1"], p["b1"], p["W2"], p["b2"]
         d2 = call.delta2(z=c["z2"], y=y)  # δ₂ = (a₂ − y)/N
-        top = {"x": c["a1"], "W": p["W2"], "b": p["b2"], "g": d2}
-        d1 = call.fprime(z=c["z1"], g=call.dx2(**top))  # δ₁ = (δ₂W₂) ⊙ f′(z₁)
-        bottom = {"x": x, "W": p["W1"], "b": p["b1"], "g": d1}
+        # δ₁ = (δ₂W₂) ⊙ f′(z₁)
+        d1 = call.fprime(z=c["z1"], g=call.dx2(x=a1, W=W2, b=b2, g=d2))
         return {
-            "W2": call.dW2(**top),
-            "b2": call.db2(**top),
+            "W2": call.dW2(x=a1, W=W2, b=b2, g=d2),
+            "b2": call.db2(x=a1, W=W2, b=b2, g=d2),
             "z2": d2,
-            "W1": call.dW1(**bottom),
-            "b1": call.db1(**bottom),
+            "W1": call.dW1(x=x, W=W1, b=b1, g=d1),
+            "b1": call.db1(x=x, W=W1, b=b1, g=d1),
             "z1": d1,
-            "x": call.dx1(**bottom),
+            "x": call.dx1(x=x, W=W1, b=b1, g=d1),
         }
 
     def predict(self, p: dict, x: np.ndarray) -> np.ndarray:
