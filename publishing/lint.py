@@ -13,6 +13,9 @@ and four rules are checked on what it shows (the numbers are the style's,
     No two texts or equations overlap by more than :data:`OVERLAP` (scene units,
     in both directions at once: about 2 px at 480p), a label written over
     another, or a number left under its replacement.
+``plain-maths``
+    No maths in plain text (Greek, sub- and superscripts, ∂, √, ≤ ...): the
+    labels' font draws them from a fallback sans beside LaTeX's serif.
 ``offframe``
     Nothing drawn reaches past the frame's edge (see :mod:`publishing.dryrun`).
 ``brief``
@@ -36,6 +39,7 @@ from chapters.blocks.style import (
     MIN_DIGIT_PIXELS,
     RELATIONS,
     digit_pixels,
+    plain_maths,
     reading_time,
     terms,
 )
@@ -151,6 +155,9 @@ class Layout:
         shown = list(texts(mobjects))
         for m in shown:
             size = getattr(m, "font_size", None)
+            maths = "" if _is_typeset(m) else plain_maths(_source(m))
+            if maths:
+                self.report(now, "plain-maths", f"{name(m)} sets {maths} as text")
             if size is None:
                 continue
             px = digit_pixels(size, typeset=_is_typeset(m))

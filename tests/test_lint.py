@@ -27,7 +27,9 @@ class BadScene(Scene):
     def construct(self):
         formula("sigmoid")
         tiny = Text("read me if you can", font_size=12).to_edge(UP)
-        self.play(FadeIn(tiny))
+        rate = Text("learning rate η = 0.1", font_size=30).to_edge(DOWN)
+        self.play(FadeIn(tiny), FadeIn(rate))
+        self.remove(rate)
         first = Text("first label", font_size=30)
         second = Text("second label", font_size=30).shift(0.1 * DOWN + 0.3 * RIGHT)
         self.play(FadeIn(first), FadeIn(second))
@@ -84,11 +86,14 @@ def test_lint_names_each_broken_rule_with_scene_time_and_mobject(tmp_path, nnboo
     done = nnbook("lint", "bad.py", cwd=tmp_path)
     assert done.returncode == 1, done.stderr
     lines = done.stdout.splitlines()
-    assert len(lines) == 4, lines
-    small, overlap, offframe, brief = lines
+    assert len(lines) == 5, lines
+    small, maths, overlap, offframe, brief = lines
     assert small == (
         "BadScene at 1.0 s: small: Text 'read me if you can' at font size 12.0: "
         "digits 7.0 px tall at 480p, the least is 8.7"
+    )
+    assert maths == (
+        "BadScene at 1.0 s: plain-maths: Text 'learning rate η = 0.1' sets η as text"
     )
     assert overlap == (
         "BadScene at 2.0 s: overlap: Text 'first label' overlaps Text 'second label'"
@@ -101,7 +106,7 @@ def test_lint_names_each_broken_rule_with_scene_time_and_mobject(tmp_path, nnboo
         "BadScene at 5.0 s: brief: MathTex 'L = a + b - c' is on screen 0.5 s "
         "after it is shown; 4 terms need 3.5 s"
     )
-    assert "4 layout violation(s) in 1 scene(s)" in done.stderr
+    assert "5 layout violation(s) in 1 scene(s)" in done.stderr
 
 
 def test_lint_passes_a_tidy_scene_and_keeps_its_equations_typeset(tmp_path, nnbook):

@@ -14,6 +14,7 @@ __all__ = [
     "TEXT_PIXELS_PER_POINT",
     "TEX_PIXELS_PER_POINT",
     "digit_pixels",
+    "plain_maths",
     "READ_SECONDS",
     "RELATIONS",
     "SECONDS_PER_TERM",
@@ -42,6 +43,23 @@ SECONDS_PER_TERM = 0.5
 #: what makes typeset text an equation (a relation), not a symbol, a bracket or
 #: a number: only equations have a reading time
 RELATIONS = ("=", r"\leq", r"\geq", r"\approx", r"\to", r"\le ", r"\ge ")
+
+
+#: maths in plain text: Greek, sub- and superscripts, primes and the operators
+#: of analysis; the labels' font draws them from a fallback sans, beside LaTeX's
+#: serif, so maths goes through LaTeX (the minus sign U+2212, in every number,
+#: the font has)
+MATHS_IN_TEXT = frozenset(
+    [chr(c) for c in range(0x0370, 0x0400)]  # Greek
+    + [chr(c) for c in range(0x2070, 0x20A0)]  # superscripts and subscripts
+    + list("\u00b2\u00b3\u00b9\u2032\u2033\u2113\u2202\u2207\u2211\u220f\u221a")
+    + list("\u221e\u2248\u2260\u2264\u2265\u2208\u2192")
+)
+
+
+def plain_maths(text: str) -> str:
+    """The characters of ``text`` that are maths set in plain text, in order."""
+    return "".join(dict.fromkeys(ch for ch in text if ch in MATHS_IN_TEXT))
 
 
 def digit_pixels(font_size: float, *, typeset: bool) -> float:
