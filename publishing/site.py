@@ -75,13 +75,16 @@ pre { overflow-x: auto; max-width: 100%; }
 div.wide { overflow-x: auto; max-width: 100%; }
 figure { margin: 2em 0; }
 /* the box is taller than the picture by the controls' height; the picture sits at
-   the top, so the controls cover nothing of it (cqw: the player's own width) */
+   the top, so the controls cover nothing of it (cqw: the player's own width).
+   Chromium's controls are 54 px tall at every width, under a shadow gradient
+   that reaches 80 px up: on the black band the gradient has nothing to shade. */
 .player { container-type: inline-size; }
 .player video { display: block; width: 100%; height: auto;
-                aspect-ratio: 1 / calc(var(--ratio) + 0.07);
-                height: calc(100cqw * var(--ratio) + 48px);
+                aspect-ratio: 1 / calc(var(--ratio) + 0.08);
+                height: calc(100cqw * var(--ratio) + 58px);
                 object-fit: contain; object-position: center top;
                 background: #000; border-radius: 4px; }
+.player video::-webkit-media-controls-panel { background-image: none; }
 figcaption { font-family: sans-serif; font-size: 0.85em; color: #444;
              margin-top: 0.4em; }
 table.proofs, table.checks { border-collapse: collapse; font: 0.85em sans-serif;

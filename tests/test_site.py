@@ -540,3 +540,95 @@ def test_poster_is_the_completed_moment_not_the_richest_or_a_faded_end(tmp_path)
     poster_frame(tmp_path / "v.mp4", tmp_path / "poster.png")
     got = np.asarray(Image.open(tmp_path / "poster.png").convert("L"), dtype=float)
     assert got[:, 112:].mean() > 200 and got[:, :70].mean() < 50
+
+
+def _poster_video(path: Path) -> None:
+    """Two seconds of a still 854×480 picture with bright bars along its bottom
+    edge, where a player's controls would sit if they covered the picture."""
+    import numpy as np
+
+    frame = np.full((480, 854, 3), 20, np.uint8)
+    frame[60:120, 100:700] = 230
+    for x in range(40, 800, 90):
+        frame[420:470, x : x + 60] = (240, 200, 60)
+    _write_video(path, [frame] * 30)
+
+
+@pytest.mark.browser
+def test_chapter_page_on_a_phone_and_a_desktop_in_chromium(tmp_path):
+    """Chapter 3's real page (its prose and equations; stand-in videos, no render):
+    at 390 px its wide equations scroll in their own box and the page does not;
+    the controls sit below the poster, not on it; links top and bottom."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    import chapters
+    from publishing.bundle import bundle_scene
+    from publishing.site import CSS, page_html
+
+    ch = next(c for c in chapters.all_chapters() if c.id == "chapter3")
+    site = tmp_path / "site"
+    media = site / "media" / ch.id
+    media.mkdir(parents=True)
+    _poster_video(media / "still.mp4")
+    bundles = []
+    for scene in ch.scenes:
+        shutil.copy(media / "still.mp4", media / f"{scene}.mp4")
+        bundles.append(bundle_scene(media / f"{scene}.mp4", cache=tmp_path / "c"))
+    checks = [Check("mse", "formula", "lowering", "float64", True, 1e-17)]
+    nav = '<a class="contents" href="index.html">Contents</a>'
+    page = site / "chapter3.html"
+    page.write_text(page_html(ch, bundles, checks, site, tmp_path / "c", nav))
+    (site / "style.css").write_text(CSS)
+    poster = Image.open(bundles[0].poster).convert("RGB")
+
+    driver = _chrome()
+    try:
+        for width in (390, 1200):
+            driver.set_window_size(width, 900)
+            driver.get(page.as_uri())
+            layout = driver.execute_script(
+                "const e = document.documentElement;"
+                "return {page: [e.scrollWidth, e.clientWidth],"
+                " eqs: [...document.querySelectorAll('div.equation')]"
+                ".map(d => [d.scrollWidth, d.clientWidth]),"
+                " navs: document.querySelectorAll('nav.pages a.contents').length,"
+                " toc: document.querySelectorAll('nav.toc a').length,"
+                " h2: document.querySelectorAll('h2[id]').length}"
+            )
+            assert layout["page"][0] <= layout["page"][1], (width, layout["page"])
+            wide = [e for e in layout["eqs"] if e[0] > e[1]]
+            if width == 390:  # the clipped cross-entropies are wider than a phone
+                assert len(wide) >= 2, layout["eqs"]
+                moved = driver.execute_script(
+                    "const d = [...document.querySelectorAll('div.equation')]"
+                    ".find(d => d.scrollWidth > d.clientWidth);"
+                    "d.scrollLeft = 10000; d.scrollIntoView(); return d.scrollLeft"
+                )
+                assert moved > 0  # it scrolls: the rest of the equation is reachable
+                driver.save_screenshot(str(tmp_path / "phone.png"))
+            assert layout["navs"] == 2 and layout["toc"] == layout["h2"] >= 7
+            video = driver.find_element("css selector", "figure.scene video")
+            driver.execute_script("arguments[0].scrollIntoView()", video)
+            deadline = time.monotonic() + 30
+            while driver.execute_script(  # metadata in, and no loading spinner
+                "return arguments[0].readyState < 1 || arguments[0].networkState == 2",
+                video,
+            ):
+                assert time.monotonic() < deadline, "the video never loaded"
+                time.sleep(0.2)
+            time.sleep(0.5)
+            shot = Image.open(io.BytesIO(video.screenshot_as_png)).convert("RGB")
+            w = shot.width
+            h = round(w * 480 / 854)
+            assert shot.height >= h + 54, (shot.size, h)  # a band for the controls
+            got = np.asarray(shot.crop((0, 0, w, h)), dtype=float)
+            want = np.asarray(poster.resize((w, h), Image.BILINEAR), dtype=float)
+            # the picture's bottom fifth, where the controls would cover the bars
+            diff = np.abs(got - want)[-h // 5 :].mean()
+            shot.save(str(tmp_path / f"video-{width}.png"))
+            assert diff < 12, (width, diff)
+    finally:
+        driver.quit()
