@@ -11,11 +11,13 @@ from manim import (
     LEFT,
     RIGHT,
     UP,
+    WHITE,
     Create,
     FadeIn,
     FadeOut,
     LaggedStart,
     Scene,
+    Star,
     SurroundingRectangle,
     VGroup,
     linear,
@@ -97,9 +99,12 @@ def example() -> dict:
     except ShapeError as exc:
         message = str(exc)
     errors = tutorial_error_matrix(x.reshape(3, 1), y, 2.0, 0.0)
+    # where the loss is least: least squares on [x, 1] (+ 0.0: no "-0" on screen)
+    best = np.linalg.lstsq(np.column_stack([x, np.ones_like(x)]), y, rcond=None)[0]
     return {
         "x": x,
         "y": y,
+        "minimum": np.round(best, 12) + 0.0,
         "grid": {
             "w": ws,
             "b": bs,
@@ -330,7 +335,13 @@ class DescentScene(Scene):
         )
         self.play(FadeIn(head), run_time=0.6)
         surf = _map(ex, 4.6, 3.9).to_edge(LEFT, buff=0.8).shift(DOWN * 0.5)
-        self.play(FadeIn(surf), run_time=1)
+        best = ex["minimum"]
+        star = Star(outer_radius=0.12, color=WHITE, fill_opacity=1, stroke_width=0)
+        star.move_to(surf.point(best))
+        where = label(
+            f"minimum ({fmt(best[0], 0)}, {fmt(best[1], 0)})", font_size=22
+        ).next_to(star, DOWN, buff=0.12)
+        self.play(FadeIn(surf), FadeIn(star), FadeIn(where), run_time=1)
         rules = VGroup(
             equation(claim("linreg_mse/dw").latex, font_size=26, max_width=6.7),
             equation(claim("linreg_mse/db").latex, font_size=26, max_width=6.7),

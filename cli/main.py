@@ -627,9 +627,10 @@ def build(
 def lint(chapter_names, jobs, media_dir) -> int:
     """Check the scenes' layout without rendering (all chapters by default).
 
-    Each scene runs in Manim's dry run; after every play: no text or equation
-    below font size 20, no two of them overlapping, nothing past the frame's
-    edge, and each equation on screen for 1.5 s plus 0.5 s per term. Prints one
+    Each scene runs in Manim's dry run; after every play: digits at least 8.7 px
+    tall at 480p (MathTex 20, Text 15), no two texts or equations overlapping,
+    nothing past the frame's edge, and each equation on screen for 1.5 s plus
+    0.5 s per term. Prints one
     line per violation (scene, time, rule, mobject). Exit code 0 if there is
     none, 1 if there are any.
 

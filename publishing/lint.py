@@ -6,12 +6,16 @@ and four rules are checked on what it shows (the numbers are the style's,
 :mod:`chapters.blocks.style`):
 
 ``small``
-    Every text and equation is at least ``MIN_FONT_SIZE`` (Manim's font size,
-    after every scaling; at 480p a size of 20 gives capitals about 9 px tall).
+    In every text and equation a digit is at least ``MIN_DIGIT_PIXELS`` tall at
+    480p (Manim's font size after every scaling, by the points-to-pixels
+    measured for MathTex and for Text: MathTex 20, Text 15).
 ``overlap``
     No two texts or equations overlap by more than :data:`OVERLAP` (scene units,
     in both directions at once: about 2 px at 480p), a label written over
     another, or a number left under its replacement.
+``plain-maths``
+    No maths in plain text (Greek, sub- and superscripts, ∂, √, ≤ ...): the
+    labels' font draws them from a fallback sans beside LaTeX's serif.
 ``offframe``
     Nothing drawn reaches past the frame's edge (see :mod:`publishing.dryrun`).
 ``brief``
@@ -31,7 +35,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from chapters.blocks.style import MIN_FONT_SIZE, RELATIONS, reading_time, terms
+from chapters.blocks.style import (
+    MIN_DIGIT_PIXELS,
+    RELATIONS,
+    digit_pixels,
+    plain_maths,
+    reading_time,
+    terms,
+)
 
 __all__ = ["OVERLAP", "Layout", "Violation"]
 
@@ -63,6 +74,13 @@ def _is_text(m) -> bool:
     return isinstance(m, Text | MarkupText | Paragraph | SingleStringMathTex) or (
         isinstance(m, DecimalNumber)
     )
+
+
+def _is_typeset(m) -> bool:
+    """Whether LaTeX set ``m`` (a MathTex, or a number of MathTex digits)."""
+    from manim import DecimalNumber, SingleStringMathTex
+
+    return isinstance(m, SingleStringMathTex | DecimalNumber)
 
 
 def _is_equation(m) -> bool:
@@ -137,8 +155,19 @@ class Layout:
         shown = list(texts(mobjects))
         for m in shown:
             size = getattr(m, "font_size", None)
-            if size is not None and size < MIN_FONT_SIZE - 0.05:
-                self.report(now, "small", f"{name(m)} at font size {size:.1f}")
+            maths = "" if _is_typeset(m) else plain_maths(_source(m))
+            if maths:
+                self.report(now, "plain-maths", f"{name(m)} sets {maths} as text")
+            if size is None:
+                continue
+            px = digit_pixels(size, typeset=_is_typeset(m))
+            if px < MIN_DIGIT_PIXELS - 0.05:
+                self.report(
+                    now,
+                    "small",
+                    f"{name(m)} at font size {size:.1f}: digits {px:.1f} px tall "
+                    f"at 480p, the least is {MIN_DIGIT_PIXELS}",
+                )
         if len(shown) > 1:
             boxes = np.array([_box(m) for m in shown])  # n × (lo, hi) × (x, y)
             lo, hi = boxes[:, 0], boxes[:, 1]

@@ -10,7 +10,13 @@ import textwrap
 
 import pytest
 
-from chapters.blocks.style import MIN_FONT_SIZE, reading_time, terms
+from chapters.blocks.style import (
+    MIN_DIGIT_PIXELS,
+    TEX_PIXELS_PER_POINT,
+    TEXT_PIXELS_PER_POINT,
+    reading_time,
+    terms,
+)
 
 BAD = """
 from manim import DOWN, LEFT, RIGHT, UP, FadeIn, FadeOut, MathTex, Scene, Text, Write
@@ -21,7 +27,9 @@ class BadScene(Scene):
     def construct(self):
         formula("sigmoid")
         tiny = Text("read me if you can", font_size=12).to_edge(UP)
-        self.play(FadeIn(tiny))
+        rate = Text("learning rate η = 0.1", font_size=30).to_edge(DOWN)
+        self.play(FadeIn(tiny), FadeIn(rate))
+        self.remove(rate)
         first = Text("first label", font_size=30)
         second = Text("second label", font_size=30).shift(0.1 * DOWN + 0.3 * RIGHT)
         self.play(FadeIn(first), FadeIn(second))
@@ -78,10 +86,14 @@ def test_lint_names_each_broken_rule_with_scene_time_and_mobject(tmp_path, nnboo
     done = nnbook("lint", "bad.py", cwd=tmp_path)
     assert done.returncode == 1, done.stderr
     lines = done.stdout.splitlines()
-    assert len(lines) == 4, lines
-    small, overlap, offframe, brief = lines
+    assert len(lines) == 5, lines
+    small, maths, overlap, offframe, brief = lines
     assert small == (
-        "BadScene at 1.0 s: small: Text 'read me if you can' at font size 12.0"
+        "BadScene at 1.0 s: small: Text 'read me if you can' at font size 12.0: "
+        "digits 7.0 px tall at 480p, the least is 8.7"
+    )
+    assert maths == (
+        "BadScene at 1.0 s: plain-maths: Text 'learning rate η = 0.1' sets η as text"
     )
     assert overlap == (
         "BadScene at 2.0 s: overlap: Text 'first label' overlaps Text 'second label'"
@@ -94,7 +106,7 @@ def test_lint_names_each_broken_rule_with_scene_time_and_mobject(tmp_path, nnboo
         "BadScene at 5.0 s: brief: MathTex 'L = a + b - c' is on screen 0.5 s "
         "after it is shown; 4 terms need 3.5 s"
     )
-    assert "4 layout violation(s) in 1 scene(s)" in done.stderr
+    assert "5 layout violation(s) in 1 scene(s)" in done.stderr
 
 
 def test_lint_passes_a_tidy_scene_and_keeps_its_equations_typeset(tmp_path, nnbook):
@@ -113,6 +125,20 @@ def test_lint_rejects_an_unknown_chapter_in_one_line(tmp_path, nnbook):
     assert "Traceback" not in done.stderr
 
 
-def test_the_minimum_font_size_is_the_one_the_help_states(nnbook):
+def test_the_least_digit_height_is_the_one_the_help_states(nnbook):
     done = nnbook("lint", "--help")
-    assert f"font size {MIN_FONT_SIZE:.0f}" in " ".join(done.stdout.split())
+    helped = " ".join(done.stdout.split())
+    assert f"digits at least {MIN_DIGIT_PIXELS} px tall" in helped
+
+
+@pytest.mark.parametrize("size", [14, 20, 36])
+def test_the_points_to_pixels_are_what_manim_draws(size):
+    from manim import MathTex, Text
+
+    from chapters.blocks.text import FONT
+
+    per_unit = 480 / 8  # pixels per scene unit at 480p
+    tex = MathTex("0123456789", font_size=size).height * per_unit
+    text = Text("0123456789", font=FONT, font_size=size).height * per_unit
+    assert tex == pytest.approx(TEX_PIXELS_PER_POINT * size, rel=0.02)
+    assert text == pytest.approx(TEXT_PIXELS_PER_POINT * size, rel=0.02)
