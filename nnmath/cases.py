@@ -228,6 +228,13 @@ def _draw(inp: Input, shape: tuple, case: Case, rng: np.random.Generator) -> np.
         return rng.permutation(grid).reshape(shape)
     if inp.domain == "binary":
         return rng.integers(0, 2, size=shape).astype(float)
+    if inp.domain == "mask":  # attention's: 0/1, each query attending to a key
+        m = rng.integers(0, 2, size=shape).astype(float)
+        if m.size:
+            np.put_along_axis(m, rng.integers(0, shape[-1], (*shape[:-1], 1)), 1.0, -1)
+        return m
+    if inp.domain == "ids":  # token ids: rows of a table of case.sizes["V"] rows
+        return rng.integers(0, case.sizes["V"], size=shape).astype(float)
     if inp.domain == "onehot" or (inp.domain == "simplex" and kind == "saturated-probabilities"):
         out = np.zeros(shape)
         hot = rng.integers(0, shape[-1], size=shape[:-1])

@@ -432,6 +432,16 @@ def check_update_rule_claim(f: Formula) -> Check:
 
 
 # -- checks against a Keras layer -----------------------------------------------
+def _variants(layer: KerasLayer, cases: list[Case]) -> list[tuple[Case, dict]]:
+    """Every case, once per declared variant of the call (the code paths of
+    MultiHeadAttention), named so that a failure says which path it was."""
+    if not layer.variants:
+        return [(case, {}) for case in cases]
+    return [(Case(f"{case.name}, {name}", case.sizes, case.kind, case.large), kw)
+            for case in cases for name, kw in layer.variants]
+
+
+
 def check_keras_layer(f: Formula) -> Check:
     """A layer formula against the ``keras.layers`` layer it declares
     (``Formula.keras``, see :func:`nnmath.keras_layer.keras_layer`), on every
@@ -443,10 +453,10 @@ def check_keras_layer(f: Formula) -> Check:
     layer: KerasLayer = f.keras
     tol = tolerance("keras-layer", "float64", f)
     start, acc = time.perf_counter(), _Errors()
-    for case in cases_for(f):
+    for case, variant in _variants(layer, cases_for(f)):
         arrays = sample(f, case, salt="keras-layer")
         seed = _seed(f.name, case.name)
-        ref = oracle.keras_layer(layer, arrays, case.sizes, seed=seed)
+        ref = oracle.keras_layer(layer, arrays, case.sizes, seed=seed, variant=variant)
         arrays.update(ref["drawn"])
         with np.errstate(all="ignore"):
             ours = f.numpy(**{n: arrays[n] for n in f.input_names})
@@ -465,11 +475,11 @@ def check_keras_layer_gradient(c: Claim) -> Check:
     layer: KerasLayer = f.keras
     tol = tolerance("keras-layer", "float64", f)
     start, acc = time.perf_counter(), _Errors()
-    for case in cases_for(f):
+    for case, variant in _variants(layer, cases_for(f)):
         arrays = sample(f, case, upstream=True, salt="keras-layer-gradient")
         seed = _seed(f.name, case.name)
         ref = oracle.keras_layer(layer, arrays, case.sizes, seed=seed, wrt=c.wrt,
-                                 upstream=arrays.get(UPSTREAM))
+                                 upstream=arrays.get(UPSTREAM), variant=variant)
         arrays.update(ref["drawn"])
         _accumulate(acc, case, _claimed(c, arrays), ref["grad"], tol)
     return _row(c.name, "claim", "keras-layer", "float64", acc, start,

@@ -20,7 +20,7 @@ __all__ = ["Input", "Formula", "dims", "indices", "ShapeError", "OutOfBounds",
            "defined", "where_latex"]
 
 #: how random test inputs are drawn and how the symbolic instance constrains them
-DOMAINS = ("real", "prob", "simplex", "onehot", "binary", "distinct")
+DOMAINS = ("real", "prob", "simplex", "onehot", "binary", "distinct", "mask", "ids")
 
 
 class ShapeError(ValueError):

@@ -44,6 +44,7 @@ from .primitives import (
     clip,
     elementary,
     inside,
+    masked,
     present,
     reciprocal,
     row_major_digits,
@@ -98,12 +99,17 @@ FUNCTIONS: dict[type, tuple[str, int]] = {
     sp.cosh: ("np.cosh({0})", 0),
     sp.sinh: ("np.sinh({0})", 0),
     sp.sign: ("np.sign({0})", 0),  # −1, 0 or 1, as SymPy's sign
+    sp.sin: ("np.sin({0})", 0),  # the sinusoidal positional encoding
+    sp.cos: ("np.cos({0})", 0),
+    sp.floor: ("np.floor({0})", 0),
+    sp.Mod: ("np.mod({0}, {1})", 0),
     # stable for |z| up to 1e308; the argument is negated, so it must be atomic
     sigmoid: ("np.exp(-np.logaddexp(0, -{0}))", POW),
     softplus: ("np.logaddexp(0, {0})", 0),  # log(1 + e^z) without overflow
     clip: ("np.clip({0}, {1}, {2})", 0),
     inside: ("(({1} < {0}) & ({0} < {2})).astype(float)", ADD),
     reciprocal: ("(1 / {0})", UNARY),  # once, then multiplied by (Keras's order)
+    masked: ("np.where({0}, {1}, {2})", 0),  # attention's masks
 }
 
 
@@ -126,7 +132,7 @@ def _outside(shape: tuple, reads: list) -> list[str]:
 
 #: node kinds the printer lowers that are not functions a formula calls
 STRUCTURE = {"Add", "Mul", "Pow", "And", "Integer", "Rational", "Float", "NumberSymbol",
-             "Indexed", "Symbol", "Relational", "Piecewise", "Sum", "call", "Mul_terms"}
+             "Indexed", "Symbol", "NegativeInfinity", "Relational", "Piecewise", "Sum", "call", "Mul_terms"}
 
 
 def window(
@@ -708,6 +714,10 @@ class NumpyLowering:
     def _lower_NumberSymbol(self, e) -> Term:
         return Term(repr(float(e)), ())
 
+    def _lower_NegativeInfinity(self, e) -> Term:
+        # a masked logit (attention's causal mask): e^{−∞} = 0 is its weight
+        return Term("-np.inf", (), UNARY)
+
     # -- element-wise -------------------------------------------------------
     def _lower_Add(self, e: sp.Add) -> Term:
         # positive terms first and negated ones subtracted: ``z - m``, not ``-m + z``
@@ -1089,6 +1099,10 @@ class _OraclePrinter(MpmathPrinter):
 
     _print_Maximum = _print_MaxShift
 
+    def _print_masked(self, e):
+        cond, x, fill = (self._print(a) for a in e.args)
+        return f"(({x}) if ({cond}) else ({fill}))"
+
     def _print_FirstArgMax(self, e):
         return f"(_first_argmax([{self._print(e.function)} {self._loops(e)}]))"
 
@@ -1117,7 +1131,9 @@ def loop_oracle(formula: Formula, digits: int = 50) -> Callable[..., np.ndarray]
 
     import mpmath
 
-    expr = elementary(formula.expr)
+    # a mask stays whole: as a Piecewise, SymPy would fold the condition on a
+    # bound key out of the sum that binds it
+    expr = elementary(formula.expr, keep=(masked,))
     dim_names = sorted(formula.dim_symbols)
     consts = sorted(formula.constant_symbols, key=lambda s: s.name)
     bases = [

@@ -47,7 +47,8 @@ def _tensors(tf, formula: Formula, arrays: dict, dtype: str) -> dict:
 def forward(formula: Formula, arrays: dict, dtype: str = "float64") -> np.ndarray:
     tf = tensorflow()
     env = _tensors(tf, formula, arrays, dtype)
-    return np.asarray(eval(formula.tf, {"tf": tf}, env))  # noqa: S307 - our own source
+    # the inputs are globals too, so that a lambda in the reference sees them
+    return np.asarray(eval(formula.tf, {"tf": tf, **env}))  # noqa: S307 - our own source
 
 
 def gradient(claim: Claim, arrays: dict, dtype: str = "float64") -> np.ndarray:
@@ -57,7 +58,7 @@ def gradient(claim: Claim, arrays: dict, dtype: str = "float64") -> np.ndarray:
     x = env[claim.wrt]
     with tf.GradientTape() as tape:
         tape.watch(x)
-        out = eval(f.tf, {"tf": tf}, env)  # noqa: S307
+        out = eval(f.tf, {"tf": tf, **env})  # noqa: S307
         if f.output_shape and out.shape.num_elements() == 0:
             # L sums over no outputs: its gradient is exactly 0.  TensorFlow 2.21's
             # conv2d filter gradient crashes the process (a segmentation fault) or
@@ -68,6 +69,8 @@ def gradient(claim: Claim, arrays: dict, dtype: str = "float64") -> np.ndarray:
     grad = tape.gradient(out, x)
     if grad is None:
         return np.zeros(np.shape(arrays[claim.wrt]))
+    if isinstance(grad, tf.IndexedSlices):  # tf.gather's: rows, made dense
+        grad = tf.convert_to_tensor(grad)
     return np.asarray(grad)
 
 
@@ -107,7 +110,8 @@ def keras_trajectory(keras_class: str, args: dict, theta0: np.ndarray,
 
 
 def keras_layer(decl, arrays: dict, sizes: dict, *, seed: int = 0,
-                wrt: str | None = None, upstream: np.ndarray | None = None) -> dict:
+                wrt: str | None = None, upstream: np.ndarray | None = None,
+                variant: dict | None = None) -> dict:
     """The Keras layer a formula declares (:class:`nnmath.keras_layer.KerasLayer`),
     built in float64 with its weights set from ``arrays`` and called on them.
 
@@ -116,8 +120,14 @@ def keras_layer(decl, arrays: dict, sizes: dict, *, seed: int = 0,
     layer drew itself: a dropout mask, read off a fresh layer with the same seed
     applied to ones, which draws the same mask on its first call) and, with
     ``wrt``, ``grad``: ``tf.GradientTape``'s gradient of Σ upstream·value (or of
-    the value itself when it is a scalar) with respect to that input or weight.
+    the value itself when it is a scalar) with respect to that input or weight
+    (an ``IndexedSlices``, as an embedding's, made dense).  A declaration whose
+    layer is ``"ops.<name>"`` calls that ``keras.ops`` function instead, its
+    tensors by keyword; ``variant`` adds keyword arguments to the call (a tuple
+    result's first item is the output).
     """
+    from operator import attrgetter
+
     tensorflow()
     import keras
     import tensorflow as tf
@@ -125,57 +135,99 @@ def keras_layer(decl, arrays: dict, sizes: dict, *, seed: int = 0,
     roles = decl.inputs
     x_name = next((n for n, role in roles.items() if role == "inputs"), None)
     mask_name = next((n for n, role in roles.items() if role == "mask"), None)
+    tensors = decl.tensors  # several call tensors: name → keyword
+    kwargs = {**decl.call, **(variant or {})}
     floatx = keras.config.floatx()
     keras.config.set_floatx("float64")
+
+    def constant(name):
+        if name in decl.integer:
+            return tf.constant(np.asarray(arrays[name]).astype(np.int32))
+        return tf.constant(arrays[name], tf.float64)
+
     try:
         def fresh():
             args = {**decl.args, **{k: sizes[d] for k, d in decl.sized.items()}}
             if mask_name is not None:
                 args["seed"] = seed
             layer = getattr(keras.layers, decl.layer)(**args)
-            shape = (np.shape(arrays[x_name])[1:] if x_name is not None
-                     else tuple(sizes[d] for d in decl.build))
-            layer.build((None, *shape))
+            if tensors:
+                layer.build(*(np.shape(arrays[n]) for n in tensors))
+            else:
+                shape = (np.shape(arrays[x_name])[1:] if x_name is not None
+                         else tuple(sizes[d] for d in decl.build))
+                layer.build((None, *shape))
             for name, role in roles.items():
-                if role not in ("inputs", "mask"):
-                    getattr(layer, role).assign(np.asarray(arrays[name], np.float64))
+                if role not in ("inputs", "mask") and not role.startswith("call:"):
+                    attrgetter(role)(layer).assign(np.asarray(arrays[name], np.float64))
             return layer
 
         def call(layer, x):
             if decl.training is None:
-                return layer(x)
-            return layer(x, training=decl.training)
+                return layer(x, **kwargs)
+            return layer(x, training=decl.training, **kwargs)
 
         drawn = {}
         if mask_name is not None:
             kept = call(fresh(), tf.ones(np.shape(arrays[x_name]), tf.float64))
             drawn[mask_name] = (np.asarray(kept) != 0).astype(np.float64)
-        layer = fresh()
-        x = None if x_name is None else tf.constant(arrays[x_name], tf.float64)
+        op = decl.layer.startswith("ops.")
+        layer = None if op else fresh()
+        x = None if x_name is None else constant(x_name)
+        given = {n: constant(n) for n in tensors}
         target = None
         with tf.GradientTape() as tape:
             if wrt is not None and wrt == x_name:
                 tape.watch(x)
                 target = x
-            out = None if x is None else call(layer, x)
-            if decl.output == "outputs":
-                value = out
-            elif decl.output == "losses":
-                value = tf.add_n(layer.losses)
+            if wrt in given:
+                tape.watch(given[wrt])
+                target = given[wrt]
+            if op:
+                value = _keras_op(keras, tf, decl, given, kwargs)
+            elif given:
+                out = layer(*given.values(), **kwargs)
+                value = out[0] if isinstance(out, (tuple, list)) else out
             else:
-                value = getattr(layer, decl.output)
+                out = None if x is None else call(layer, x)
+                if decl.output == "outputs":
+                    value = out
+                elif decl.output == "losses":
+                    value = tf.add_n(layer.losses)
+                else:
+                    value = getattr(layer, decl.output)
             loss = value if upstream is None else tf.reduce_sum(
                 value * tf.constant(upstream, tf.float64))
         grad = None
         if wrt is not None:
             if target is None:  # a weight: the backend's own tf.Variable
-                target = getattr(layer, roles[wrt]).value
+                target = attrgetter(roles[wrt])(layer).value
             grad = tape.gradient(loss, target)
+            if isinstance(grad, tf.IndexedSlices):  # an embedding's rows
+                grad = tf.convert_to_tensor(grad)
             grad = np.zeros(np.shape(arrays[wrt])) if grad is None else np.asarray(grad)
         value = np.asarray(value)
     finally:
         keras.config.set_floatx(floatx)
     return {"value": value, "drawn": drawn, "grad": grad}
+
+
+def _keras_op(keras, tf, decl, given: dict, kwargs: dict):
+    """``keras.ops.<name>(**tensors, **args)``; with ``unit_axis``, every tensor
+    gets a unit (heads) axis there, a mask one at axis 1 (Keras's (B, heads,
+    T, S)), and the result loses it again."""
+    axis = decl.unit_axis
+    by_keyword = {}
+    for name, kw in decl.tensors.items():
+        tensor = given[name]
+        if kw == "mask":
+            tensor = tf.cast(tensor if axis is None else tensor[:, None], tf.bool)
+        elif axis is not None:
+            tensor = tf.expand_dims(tensor, axis)
+        by_keyword[kw] = tensor
+    out = getattr(keras.ops, decl.layer.removeprefix("ops."))(
+        **by_keyword, **decl.args, **kwargs)
+    return out if axis is None else tf.squeeze(out, axis)
 
 
 def train_keras(x: np.ndarray, y: np.ndarray, params: dict, orders: list, *,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import sympy as sp
 from sympy.concrete.expr_with_limits import ExprWithLimits
 
-__all__ = ["sigmoid", "softplus", "clip", "inside", "reciprocal", "MaxShift",
+__all__ = ["sigmoid", "softplus", "clip", "inside", "reciprocal", "masked", "MaxShift",
            "Maximum", "FirstArgMax", "present", "row_major_digits", "row_major_index",
            "elementary"]
 
@@ -106,6 +106,28 @@ class reciprocal(_Primitive):
         return rf"\frac{{1}}{{{printer._print(self.args[0])}}}"
 
 
+class masked(_Primitive):  # noqa: N801
+    """masked(cond, x, fill): x where ``cond`` holds, else ``fill``.
+
+    Attention's masks: a causal one (``s ≤ t``: a query sees no later key) or
+    a given one (``mask = 1``); ``fill`` is 0 for a weight and −∞ for a logit
+    under a max.  A Piecewise would do, but SymPy folds a Piecewise of a bound
+    index out of the sum that binds it (attention's claims came out as 0/0 =
+    nan); kept whole until the indices are numbers, it is then x or the fill.
+    """
+
+    nargs = 3
+
+    @classmethod
+    def definition(cls, cond, x, fill):
+        return sp.Piecewise((x, cond), (fill, True))
+
+    def _latex(self, printer):
+        cond, x, fill = (printer._print(a) for a in self.args)
+        return (r"\begin{cases} %s & %s \\ %s & \text{otherwise} \end{cases}"
+                % (x, cond, fill))
+
+
 class MaxShift(ExprWithLimits):
     """max_k f(k), used only as a numerical shift (softmax, log-sum-exp).
 
@@ -197,11 +219,13 @@ def row_major_index(digits: tuple[sp.Expr, ...], sizes: tuple[sp.Expr, ...]) -> 
 
 
 _PRIMITIVES: tuple[type[_Primitive], ...] = (
-    sigmoid, softplus, clip, inside, reciprocal)
+    sigmoid, softplus, clip, inside, reciprocal, masked)
 
 
-def elementary(expr: sp.Expr) -> sp.Expr:
-    """Replace every primitive by its elementary SymPy definition."""
+def elementary(expr: sp.Expr, keep: tuple = ()) -> sp.Expr:
+    """Replace every primitive by its elementary SymPy definition (but those
+    in ``keep``)."""
     for prim in _PRIMITIVES:
-        expr = expr.replace(prim, prim.definition)
+        if prim not in keep:
+            expr = expr.replace(prim, prim.definition)
     return expr

@@ -9,3 +9,4 @@ from . import descent  # noqa: F401
 from . import optimizers  # noqa: F401
 from . import conv  # noqa: F401
 from . import regularization  # noqa: F401
+from . import attention  # noqa: F401
