@@ -16,7 +16,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from .cases import Case, cases_for, sample
+from .cases import LARGE, Case, cases_for, sample
 from .claim import UPSTREAM, Claim
 from .deadline import DEFAULT_SECONDS, CheckTimeout, time_limit
 from .descent import KerasRule, NoKeras, updated_variable
@@ -438,7 +438,14 @@ def _variants(layer: KerasLayer, cases: list[Case]) -> list[tuple[Case, dict]]:
     if not layer.variants:
         return [(case, {}) for case in cases]
     return [(Case(f"{case.name}, {name}", case.sizes, case.kind, case.large), kw)
-            for case in cases for name, kw in layer.variants]
+            for case in cases for name, kw, *why in layer.variants
+            if not (why and case.kind == "large")]
+
+
+def _variant_note(layer: KerasLayer) -> str:
+    """Why a variant is not compared on the large-magnitude case, if it is not."""
+    return "; ".join(f"{name} not at ±{LARGE[0]:g}..{LARGE[1]:g}: {why[0]}"
+                     for name, _, *why in layer.variants if why)
 
 
 
@@ -461,8 +468,9 @@ def check_keras_layer(f: Formula) -> Check:
         with np.errstate(all="ignore"):
             ours = f.numpy(**{n: arrays[n] for n in f.input_names})
         _accumulate(acc, case, ours, ref["value"], tol)
+    note = "; ".join(filter(None, (layer.text, _variant_note(layer))))
     return _row(_subject(f), "formula", "keras-layer", "float64", acc, start,
-                layer.text, formula=f)
+                note, formula=f)
 
 
 def check_keras_layer_gradient(c: Claim) -> Check:
@@ -482,8 +490,9 @@ def check_keras_layer_gradient(c: Claim) -> Check:
                                  upstream=arrays.get(UPSTREAM), variant=variant)
         arrays.update(ref["drawn"])
         _accumulate(acc, case, _claimed(c, arrays), ref["grad"], tol)
-    return _row(c.name, "claim", "keras-layer", "float64", acc, start,
-                f"GradientTape through {layer.text}", formula=f)
+    note = "; ".join(filter(None, (f"GradientTape through {layer.text}",
+                                   _variant_note(layer))))
+    return _row(c.name, "claim", "keras-layer", "float64", acc, start, note, formula=f)
 
 
 # -- orchestration ------------------------------------------------------------

@@ -295,3 +295,64 @@ def train_keras(x: np.ndarray, y: np.ndarray, params: dict, orders: list, *,
         keras.config.set_floatx(floatx)
     return {"losses": losses, "params": out, "seconds_per_epoch": seconds,
             "test_logits": logits, "mask": mask}
+
+
+def train_transformer_keras(x: np.ndarray, y: np.ndarray, params: dict, orders: list, *,
+                            vocabulary: int, heads: int, key_dim: int, hidden: int,
+                            positional: str, learning_rate: float,
+                            batch_size: int) -> dict:
+    """Keras's own ``fit`` of the character transformer of
+    :mod:`nnmath.transformer`, from ``params`` (our convention: dense W[out,
+    in]) and in the batch order ``orders`` (``shuffle=False``), in float64:
+    ``Embedding``, plus the positional encoding computed by TensorFlow from
+    ``positional`` (the formula's reference source, over ``x``), a causal
+    ``MultiHeadAttention``, ``Add`` and ``LayerNormalization`` around it and
+    around a ``Dense`` relu → ``Dense`` feed-forward (post-LN), a ``Dense``
+    readout and ``CategoricalCrossentropy(from_logits=True)``.
+
+    Returns the training loss on all of ``x`` before the first step and after
+    every epoch, and the seconds each ``fit`` epoch took.
+    """
+    import time
+
+    tf = tensorflow()
+    import keras
+
+    length, width = x.shape[1], params["E"].shape[1]
+    floatx = keras.config.floatx()
+    keras.config.set_floatx("float64")
+    try:
+        zeros = tf.zeros((1, length, width), tf.float64)
+        pe = eval(positional, {"tf": tf, "x": zeros})  # noqa: S307 - our own source
+        ids = keras.Input((length,), dtype="int32")
+        embed = keras.layers.Embedding(vocabulary, width)
+        h = keras.ops.add(embed(ids), pe)
+        mha = keras.layers.MultiHeadAttention(heads, key_dim)
+        norm1, norm2 = keras.layers.LayerNormalization(), keras.layers.LayerNormalization()
+        ffn1 = keras.layers.Dense(hidden, activation="relu")
+        ffn2, out = keras.layers.Dense(width), keras.layers.Dense(vocabulary)
+        u = norm1(keras.layers.Add()([h, mha(h, h, use_causal_mask=True)]))
+        v = norm2(keras.layers.Add()([u, ffn2(ffn1(u))]))
+        model = keras.Model(ids, out(v))
+        embed.set_weights([params["E"]])
+        mha.set_weights([params[k] for k in ("W_q", "b_q", "W_k", "b_k", "W_v", "b_v",
+                                             "W_o", "b_o")])
+        norm1.set_weights([params["gamma1"], params["beta1"]])
+        norm2.set_weights([params["gamma2"], params["beta2"]])
+        for layer, w, b in ((ffn1, "W1", "b1"), (ffn2, "W2", "b2"), (out, "W3", "b3")):
+            layer.set_weights([params[w].T, params[b]])
+        loss = keras.losses.CategoricalCrossentropy(from_logits=True)
+        model.compile(optimizer=keras.optimizers.SGD(learning_rate=learning_rate),
+                      loss=loss)
+        onehot = np.eye(vocabulary)[y]
+        xs = x.astype(np.int32)
+        losses, seconds = [float(loss(onehot, model(xs)))], []
+        for order in orders:
+            start = time.perf_counter()
+            model.fit(xs[order], onehot[order], batch_size=batch_size, epochs=1,
+                      shuffle=False, verbose=0)
+            seconds.append(time.perf_counter() - start)
+            losses.append(float(loss(onehot, model(xs))))
+    finally:
+        keras.config.set_floatx(floatx)
+    return {"losses": losses, "seconds_per_epoch": seconds}
