@@ -2,7 +2,7 @@
 # nnbook's one entry point for people and CI.
 #
 #   ./run.sh demo    install what is missing, render chapter 1, verify it
-#   ./run.sh test    install what is missing, run the whole test suite
+#   ./run.sh test    install what is missing, run ruff and the whole test suite
 #   ./run.sh setup   only install what is missing
 #
 # Installing is idempotent: system packages are checked with dpkg and only the
@@ -81,6 +81,9 @@ case "$cmd" in
   test)
     setup_system "${TEST_APT_PACKAGES[@]}"
     setup_python
+    # lint and format first: CI fails on either, before the long suite runs
+    "$VENV/bin/ruff" check .
+    "$VENV/bin/ruff" format --check .
     "$VENV/bin/python" -m pytest "$@"
     ;;
   *)

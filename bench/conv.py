@@ -9,7 +9,7 @@ For the book's digits CNN (x 64×8×8×1, w 3×3×1×8) and a mid-sized layer
 * our GFLOP/s as a fraction of NumPy's own matmul GFLOP/s (1024×1024, same
   dtype, same run), and, for context, a plain im2col + one GEMM;
 * the speed-up over a direct Python-loop evaluation of the formula: the loop
-  oracle (``nnmath.lowering.loop_oracle``) timed on a 1×5×5×2 input with a
+  oracle (``nnmath.checker.loop_oracle``) timed on a 1×5×5×2 input with a
   3×3×2×2 kernel and scaled by the ratio of multiply-adds;
 * max/avg pooling (2×2, stride 2) ÷ ``tf.nn.max_pool2d``/``avg_pool2d``.
 
@@ -31,8 +31,9 @@ import time
 import numpy as np
 
 from nnmath import formula
-from nnmath.lowering import loop_oracle, window
-from nnmath.oracle import tensorflow
+from nnmath.checker.loop_oracle import loop_oracle
+from nnmath.checker.oracle import tensorflow
+from nnmath.kernels import keep_freed_memory, window
 
 CONV_SHAPES = (((64, 8, 8, 1), (3, 3, 1, 8)), ((64, 28, 28, 32), (3, 3, 32, 64)))
 POOL_SHAPES = ((64, 8, 8, 8), (64, 28, 28, 32))
@@ -113,13 +114,17 @@ def _blas() -> str:
     blas = next((i for i in threadpool_info() if "numpy" in i["filepath"]), None)
     if blas is None:
         return "NumPy's BLAS: not found by threadpoolctl"
-    line = f"NumPy's BLAS: {blas['internal_api']} {blas['version']}, kernel {blas.get('architecture', '?')}"
+    kernel = blas.get("architecture", "?")
+    line = f"NumPy's BLAS: {blas['internal_api']} {blas['version']}, kernel {kernel}"
     pin = os.environ.get("OPENBLAS_CORETYPE")
     if pin:
         env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_CORETYPE"}
-        own = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                             text=True).stdout.strip()
-        line += f" (pinned by OPENBLAS_CORETYPE={pin}; OpenBLAS's own choice here: {own})"
+        own = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True
+        ).stdout.strip()
+        line += (
+            f" (pinned by OPENBLAS_CORETYPE={pin}; OpenBLAS's own choice here: {own})"
+        )
     return line
 
 
@@ -138,7 +143,8 @@ def main() -> None:
     per_mac = _loop_seconds_per_mac()
     print(f"loop oracle: {per_mac * 1e6:.1f} µs per multiply-add (1×5×5×2 ∗ 3×3×2×2)")
     print(
-        f"min of {args.repeat} interleaved runs; ours = formula('conv2d', padding='same')"
+        f"min of {args.repeat} interleaved runs; "
+        "ours = formula('conv2d', padding='same')"
     )
     print(
         f"{'conv2d x, w':34s} {'dtype':8s} {'ours':>9s} {'tf':>9s} {'÷tf':>6s} "
@@ -174,7 +180,8 @@ def main() -> None:
         print(f"  NumPy matmul 1024² {dtype}: {mm_gflops:.1f} GFLOP/s")
 
     print(
-        f"\n{'pooling 2×2 stride 2':34s} {'dtype':8s} {'ours':>9s} {'tf':>9s} {'÷tf':>6s}"
+        f"\n{'pooling 2×2 stride 2':34s} {'dtype':8s} "
+        f"{'ours':>9s} {'tf':>9s} {'÷tf':>6s}"
     )
     pool_ratios = []
     for name, tf_op in (
@@ -206,7 +213,8 @@ def main() -> None:
         f"{_verdict(worst_tf <= BARS['tf'])}"
     )
     print(
-        f"bar: conv2d ≥ {BARS['loop']:.0f}× faster than the loop: worst {worst_loop:.0f}× "
+        f"bar: conv2d ≥ {BARS['loop']:.0f}× faster than the loop: "
+        f"worst {worst_loop:.0f}× "
         f"{_verdict(worst_loop >= BARS['loop'])}"
     )
     print(
@@ -216,4 +224,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    keep_freed_memory()  # as nnbook does: see nnmath.kernels
     main()

@@ -16,11 +16,12 @@ import time
 import numpy as np
 
 from nnmath import formula, names
-from nnmath.cases import Case, sample
-from nnmath.oracle import tensorflow
+from nnmath.checker.cases import Case, sample
+from nnmath.checker.oracle import tensorflow
+from nnmath.kernels import keep_freed_memory
 
 
-def _median_seconds(fn, repeat: int) -> float:
+def median_seconds(fn, repeat: int) -> float:
     fn()  # warm up (TensorFlow traces and allocates on first call)
     times = []
     for _ in range(repeat):
@@ -45,14 +46,20 @@ def main() -> None:
         sizes = {d: args.batch if d == "N" else args.width for d in f.dim_symbols}
         arrays = sample(f, Case("bench", sizes))
         tensors = {k: tf.constant(v) for k, v in arrays.items()}
-        ours = _median_seconds(lambda: f.numpy(**arrays), args.repeat)
-        theirs = _median_seconds(
-            lambda: np.asarray(eval(f.tf, {"tf": tf}, tensors)), args.repeat)  # noqa: S307
+        ours = median_seconds(lambda: f.numpy(**arrays), args.repeat)
+        theirs = median_seconds(
+            lambda: np.asarray(eval(f.tf, {"tf": tf}, tensors)), args.repeat
+        )  # noqa: S307
         ratios.append(ours / theirs)
-        print(f"{name:34s} {ours * 1e6:8.1f}µs {theirs * 1e6:9.1f}µs {ours / theirs:7.2f}")
-    print(f"geometric mean ratio (ours ÷ TensorFlow): "
-          f"{float(np.exp(np.mean(np.log(ratios)))):.2f}")
+        print(
+            f"{name:34s} {ours * 1e6:8.1f}µs {theirs * 1e6:9.1f}µs {ours / theirs:7.2f}"
+        )
+    print(
+        f"geometric mean ratio (ours ÷ TensorFlow): "
+        f"{float(np.exp(np.mean(np.log(ratios)))):.2f}"
+    )
 
 
 if __name__ == "__main__":
+    keep_freed_memory()  # as nnbook does: see nnmath.kernels
     main()

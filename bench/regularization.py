@@ -15,8 +15,8 @@ import statistics
 
 import numpy as np
 
-from nnmath.regularized import init_batch_norm, train_batch_norm, train_dropout
-from nnmath.training import epoch_orders, load, train
+from nnmath.runs.regularized import init_batch_norm, train_batch_norm, train_dropout
+from nnmath.runs.training import epoch_orders, load, train
 
 
 def main() -> None:
@@ -42,7 +42,7 @@ def main() -> None:
         cells = " ".join(f"{a:.3f}" for a in acc)
         print(f"  {name:12s} {cells}   mean {np.mean(acc):.3f}")
 
-    from nnmath import oracle
+    from nnmath.checker import oracle
 
     epochs = 4
     p0 = init_batch_norm(64, 32, 10, seed=0)

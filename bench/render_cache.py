@@ -24,9 +24,23 @@ BAR = 0.05
 def _render(chapter: str, out: Path, jobs: int) -> tuple[float, str]:
     env = {k: v for k, v in os.environ.items() if k != "NNBOOK_CACHE"}
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "cli.main", "render", chapter, "-o",
-                           str(out), "--jobs", str(jobs)], env=env,
-                          capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cli.main",
+            "render",
+            chapter,
+            "-o",
+            str(out),
+            "--jobs",
+            str(jobs),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     seconds = time.perf_counter() - start
     if done.returncode != 0:
         sys.exit(f"nnbook render {chapter} failed: {done.stderr.strip()}")
@@ -44,10 +58,14 @@ def main() -> None:
         second, log = _render(args.chapter, out, args.jobs)
     cached = [line for line in log.splitlines() if ": cached (" in line]
     ratio = second / first
-    print(f"{args.chapter}: first render {first:.1f} s (verify + every scene), "
-          f"unchanged re-run {second:.2f} s ({len(cached)} scenes from the cache)")
-    print(f"re-run / first = {ratio:.3f}   bar <= {BAR:.2f}   "
-          f"{'PASS' if ratio <= BAR else 'FAIL'}")
+    print(
+        f"{args.chapter}: first render {first:.1f} s (verify + every scene), "
+        f"unchanged re-run {second:.2f} s ({len(cached)} scenes from the cache)"
+    )
+    print(
+        f"re-run / first = {ratio:.3f}   bar <= {BAR:.2f}   "
+        f"{'PASS' if ratio <= BAR else 'FAIL'}"
+    )
 
 
 if __name__ == "__main__":

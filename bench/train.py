@@ -16,8 +16,9 @@ import statistics
 
 import numpy as np
 
-from nnmath import oracle
-from nnmath.training import epoch_orders, init_params, load, train
+from nnmath.checker import oracle
+from nnmath.kernels import keep_freed_memory
+from nnmath.runs.training import epoch_orders, init_params, load, train
 
 BAR = 1.0  # ours ÷ Keras, per epoch
 
@@ -63,4 +64,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    keep_freed_memory()  # as nnbook does: see nnmath.kernels
     main()

@@ -13,8 +13,17 @@ from pathlib import Path
 
 from .base import Chapter
 
-__all__ = ["Chapter", "get", "all_chapters", "load_file", "load_module",
-           "UnknownChapterError", "ChapterFileError", "ExitInFile", "CHAPTER_MODULES"]
+__all__ = [
+    "Chapter",
+    "get",
+    "all_chapters",
+    "load_file",
+    "load_module",
+    "UnknownChapterError",
+    "ChapterFileError",
+    "ExitInFile",
+    "CHAPTER_MODULES",
+]
 
 #: chapter modules in book order; each defines ``CHAPTER``
 CHAPTER_MODULES = (
@@ -77,9 +86,11 @@ def load_module(module: str, path: str = ""):
         spec.loader.exec_module(mod)
     except SystemExit as exc:
         del sys.modules[module]
-        raise ExitInFile(f"it called sys.exit({exc.code!r}) while loading; a chapter "
-                         "file only defines its formulas, claims, scenes and "
-                         "CHAPTER") from None
+        raise ExitInFile(
+            f"it called sys.exit({exc.code!r}) while loading; a chapter "
+            "file only defines its formulas, claims, scenes and "
+            "CHAPTER"
+        ) from None
     except BaseException:
         del sys.modules[module]
         raise
@@ -95,40 +106,61 @@ def _check_declared(name: str, chapter: Chapter, mod) -> None:
     from nnmath import registry
 
     number = chapter.number
-    if isinstance(number, bool) or not isinstance(number, int) or not 0 <= number < 10**6:
-        raise ChapterFileError(f"{name}: CHAPTER.number must be a whole number from 0 "
-                               f"to 999999, got {number!r}")
+    if (
+        isinstance(number, bool)
+        or not isinstance(number, int)
+        or not 0 <= number < 10**6
+    ):
+        raise ChapterFileError(
+            f"{name}: CHAPTER.number must be a whole number from 0 "
+            f"to 999999, got {number!r}"
+        )
     for field in ("slug", "title", "prose_file"):
         if not isinstance(getattr(chapter, field), str):
-            raise ChapterFileError(f"{name}: CHAPTER.{field} must be a string, got "
-                                   f"{getattr(chapter, field)!r}")
-    for field, example in (("formulas", '("sigmoid",)'), ("claims", '("sigmoid\'",)'),
-                           ("scenes", '("MyScene",)')):
+            raise ChapterFileError(
+                f"{name}: CHAPTER.{field} must be a string, got "
+                f"{getattr(chapter, field)!r}"
+            )
+    for field, example in (
+        ("formulas", '("sigmoid",)'),
+        ("claims", '("sigmoid\'",)'),
+        ("scenes", '("MyScene",)'),
+    ):
         value = getattr(chapter, field)
         if not _names(value):
             got = f"the string {value!r}" if isinstance(value, str) else repr(value)
-            raise ChapterFileError(f"{name}: CHAPTER.{field} must be a tuple of names, "
-                                   f"e.g. {field}={example}; got {got}")
+            raise ChapterFileError(
+                f"{name}: CHAPTER.{field} must be a tuple of names, "
+                f"e.g. {field}={example}; got {got}"
+            )
     known = set(registry.names())
     for formula in chapter.formulas:
         if formula not in known:
-            raise ChapterFileError(f"{name}: CHAPTER.formulas names unknown formula "
-                                   f"{formula!r}; valid: {', '.join(sorted(known))}")
+            raise ChapterFileError(
+                f"{name}: CHAPTER.formulas names unknown formula "
+                f"{formula!r}; valid: {', '.join(sorted(known))}"
+            )
         try:  # a builder of the file's own that fails is the file's mistake
             registry.formula(formula)
         except Exception as exc:
             first = (str(exc).strip().splitlines() or [""])[0][:300]
-            raise ChapterFileError(f"{name}: formula {formula!r} cannot be built: "
-                                   f"{type(exc).__name__}: {first}") from exc
+            raise ChapterFileError(
+                f"{name}: formula {formula!r} cannot be built: "
+                f"{type(exc).__name__}: {first}"
+            ) from exc
     claims = set(registry.claim_names()) if chapter.claims else set()
     for claim in chapter.claims:
         if claim not in claims:
-            raise ChapterFileError(f"{name}: CHAPTER.claims names unknown claim "
-                                   f"{claim!r}; see `nnbook list` for the valid ones")
+            raise ChapterFileError(
+                f"{name}: CHAPTER.claims names unknown claim "
+                f"{claim!r}; see `nnbook list` for the valid ones"
+            )
     for scene in chapter.scenes:
         if not scene.isidentifier() or not isinstance(getattr(mod, scene, None), type):
-            raise ChapterFileError(f"{name}: scene {scene!r} is listed in CHAPTER.scenes "
-                                   "but no class of that name is defined in the file")
+            raise ChapterFileError(
+                f"{name}: scene {scene!r} is listed in CHAPTER.scenes "
+                "but no class of that name is defined in the file"
+            )
 
 
 def load_file(name: str) -> Chapter:
@@ -148,12 +180,16 @@ def load_file(name: str) -> Chapter:
         why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise ChapterFileError(f"cannot load chapter file {shown}: {why}") from None
     if is_dir:
-        raise ChapterFileError(f"{name} is a directory; give a chapter file (.py) in it")
+        raise ChapterFileError(
+            f"{name} is a directory; give a chapter file (.py) in it"
+        )
     if not exists:
         raise UnknownChapterError(f"no chapter file {shown!r}: {path} does not exist")
     if path.suffix != ".py":
-        raise ChapterFileError(f"{name} is not a Python file (.py); a chapter file "
-                               "declares CHAPTER = Chapter(...) in Python")
+        raise ChapterFileError(
+            f"{name} is not a Python file (.py); a chapter file "
+            "declares CHAPTER = Chapter(...) in Python"
+        )
     if not path.is_file():
         raise ChapterFileError(f"{name} is not a regular file")
     module = _module_name(path)
@@ -173,10 +209,13 @@ def load_file(name: str) -> Chapter:
     chapter = getattr(mod, "CHAPTER", None)
     if not isinstance(chapter, Chapter):
         raise ChapterFileError(
-            f"{name} defines no CHAPTER = Chapter(...); see the GELU example in README.md")
+            f"{name} defines no CHAPTER = Chapter(...); see the GELU example in "
+            "README.md"
+        )
     if chapter.module != module:
-        raise ChapterFileError(f"{name}: write Chapter(module=__name__, ...) so its "
-                               "scenes can be found")
+        raise ChapterFileError(
+            f"{name}: write Chapter(module=__name__, ...) so its scenes can be found"
+        )
     try:
         _check_declared(name, chapter, mod)
     except ChapterFileError:
@@ -205,4 +244,5 @@ def get(name: str) -> Chapter:
     valid = ", ".join(f"{c.id} ({c.slug})" for c in all_chapters())
     raise UnknownChapterError(
         f"unknown chapter {name[:200]!r}; valid: {valid}, or a path to a chapter file "
-        "(.py)")
+        "(.py)"
+    )

@@ -11,7 +11,7 @@ __all__ = ["Chapter", "ProseError", "check_prose", "fill_equations"]
 
 #: ``{{formula:NAME}}`` and ``{{claim:NAME}}`` in prose become display equations
 PLACEHOLDER = re.compile(r"\{\{(formula|claim):([^}]+)\}\}")
-#: ``{{scene:NAME}}`` places a video (see :mod:`chapters.site`)
+#: ``{{scene:NAME}}`` places a video (see :mod:`publishing.site`)
 SCENE = re.compile(r"\{\{scene:([^}]+)\}\}")
 
 
@@ -52,17 +52,23 @@ def check_prose(chapter: Chapter) -> None:
     for match in PLACEHOLDER.finditer(text):
         kind, name = match.group(1), match.group(2).strip()
         if kind == "formula" and name not in formulas:
-            raise ProseError(f"{where}: {match.group(0)} names no formula; valid: "
-                             + ", ".join(sorted(formulas)))
+            raise ProseError(
+                f"{where}: {match.group(0)} names no formula; valid: "
+                + ", ".join(sorted(formulas))
+            )
         if kind == "claim":
             claims = claims if claims is not None else set(registry.claim_names())
             if name not in claims:
-                raise ProseError(f"{where}: {match.group(0)} names no claim; see "
-                                 "`nnbook list` for the valid ones")
+                raise ProseError(
+                    f"{where}: {match.group(0)} names no claim; see "
+                    "`nnbook list` for the valid ones"
+                )
     for match in SCENE.finditer(text):
         if match.group(1).strip() not in chapter.scenes:
-            raise ProseError(f"{where}: {match.group(0)} names no scene of "
-                             f"{chapter.id}; valid: {', '.join(chapter.scenes)}")
+            raise ProseError(
+                f"{where}: {match.group(0)} names no scene of "
+                f"{chapter.id}; valid: {', '.join(chapter.scenes)}"
+            )
 
 
 @dataclass(frozen=True, eq=False)
@@ -104,4 +110,6 @@ class Chapter:
 
     def names(self) -> tuple[str, ...]:
         """Every name that selects this chapter on the command line."""
-        return (self.id, str(self.number), self.slug) + ((self.path,) if self.path else ())
+        return (self.id, str(self.number), self.slug) + (
+            (self.path,) if self.path else ()
+        )

@@ -26,7 +26,8 @@ from manim import (
 )
 
 from nnmath.registry import formula
-from nnmath.worked import substituted_latex, worked
+from nnmath.runs.iris import HIDDEN, example
+from nnmath.worked import substituted_latex
 
 from .base import Chapter
 from .blocks import (
@@ -36,6 +37,7 @@ from .blocks import (
     NetworkDiagram,
     ProbabilityBars,
     equation,
+    equation_card,
     fit,
     label,
     matrix,
@@ -45,74 +47,6 @@ from .blocks import (
 
 __all__ = ["CHAPTER", "ForwardPassScene", "NeuronScene", "example"]
 
-SEED = 5
-HIDDEN = "tanh"  # the hidden layer's activation
-
-
-def _glorot(rng: np.random.Generator, fan_out: int, fan_in: int) -> np.ndarray:
-    """Keras's default initialisation: uniform in ±sqrt(6 / (fan_in + fan_out))."""
-    limit = np.sqrt(6 / (fan_in + fan_out))
-    return rng.uniform(-limit, limit, size=(fan_out, fan_in))
-
-
-def example() -> dict:
-    """The worked example: one real iris flower, a neuron and a 4-8-3 network.
-
-    Inputs and weights are rounded to two decimals, so the numbers on screen are
-    exactly the numbers computed with: a reader can redo every sum by hand.
-    Every derived number comes from nnmath's lowered NumPy.
-    """
-    from sklearn.datasets import load_iris  # ships with scikit-learn: no download
-
-    iris = load_iris()
-    rng = np.random.default_rng(SEED)
-    n = int(rng.integers(len(iris.data)))
-    mean, std = iris.data.mean(axis=0), iris.data.std(axis=0)
-    x = np.round((iris.data[n] - mean) / std, 2)[None, :]  # (1, 4), standardized
-
-    # one neuron: 4 weights and a bias
-    w = np.round(rng.uniform(-1, 1, size=4), 2)
-    b = np.float64(np.round(rng.uniform(-0.5, 0.5), 2))
-    dense, neuron = formula("dense"), formula("neuron", activation="sigmoid")
-    wsum = dense.numpy(x=x, W=w[None, :], b=np.zeros(1))[0, 0]  # Σ w_j x_j
-    z = dense.numpy(x=x, W=w[None, :], b=np.array([b]))[0, 0]  # + b
-    a = neuron.numpy(x=x, w=w, b=b)[0]
-    terms = worked(neuron, {"x": x, "w": w, "b": b}).sum_terms()  # each w_j x_j
-
-    # the 4-8-3 network: dense → tanh → dense → softmax
-    W1, b1 = np.round(_glorot(rng, 8, 4), 2), np.round(rng.uniform(-0.5, 0.5, 8), 2)
-    W2, b2 = np.round(_glorot(rng, 3, 8), 2), np.round(rng.uniform(-0.5, 0.5, 3), 2)
-    z1 = dense.numpy(x=x, W=W1, b=b1)
-    a1 = formula(HIDDEN).numpy(z=z1)
-    z2 = dense.numpy(x=a1, W=W2, b=b2)
-    p = formula("softmax").numpy(z=z2)
-    return {
-        "seed": SEED,
-        "sample": n,
-        "features": [f.replace(" (cm)", "") for f in iris.feature_names],
-        "raw": iris.data[n].copy(),
-        "mean": mean,
-        "std": std,
-        "x": x,
-        "class_names": [str(c) for c in iris.target_names],
-        "target": int(iris.target[n]),
-        "w": w,
-        "b": b,
-        "terms": np.array(terms),
-        "wsum": float(wsum),
-        "z": float(z),
-        "a": float(a),
-        "W1": W1,
-        "b1": b1,
-        "z1": z1,
-        "a1": a1,
-        "W2": W2,
-        "b2": b2,
-        "z2": z2,
-        "p": p,
-        "predicted": int(np.argmax(p[0])),
-    }
-
 
 def neuron_equations(ex: dict) -> tuple[str, str]:
     """The neuron's equation, symbolic and with this example's numbers."""
@@ -121,7 +55,8 @@ def neuron_equations(ex: dict) -> tuple[str, str]:
 
 
 def layer_equations(ex: dict, layer: int, at: int = 0) -> tuple[str, str]:
-    """Layer ``layer`` (1 or 2) as ``z = Wx + b``: symbolic, and row ``at`` with numbers."""
+    """Layer ``layer`` (1 or 2) as ``z = Wx + b``: symbolic, and row ``at`` with
+    numbers."""
     x = ex["x"] if layer == 1 else ex["a1"]
     arrays = {"x": x, "W": ex[f"W{layer}"], "b": ex[f"b{layer}"]}
     f = formula("dense")
@@ -394,13 +329,12 @@ class ForwardPassScene(Scene):
 
     def _panel(self, latex: str, caption: str, body=None) -> VGroup:
         """The right-hand panel: an equation card (right of the title), and a body
-        (a matrix equation) under it."""
-        card = EquationPanel(latex, caption=caption, max_width=6.6)
-        card.to_corner(UP + RIGHT, buff=0.25)
-        if body is None:
-            return VGroup(card)
-        body.next_to(card, DOWN, buff=0.25).set_x(self.PANEL[0])
-        return VGroup(card, body)
+        (a matrix equation) under it, centred on the panel."""
+        panel = equation_card(latex, caption, body, width=6.6)
+        card = panel[0].to_corner(UP + RIGHT, buff=0.25)
+        if body is not None:
+            body.next_to(card, DOWN, buff=0.25).set_x(self.PANEL[0])
+        return panel
 
     def _strip(self, latex: str, caption: str) -> EquationPanel:
         """A worked row across the bottom of the frame."""

@@ -24,9 +24,9 @@ from manim import (
 )
 
 from nnmath.registry import claim, formula
+from nnmath.runs import iris
 from nnmath.worked import fmt, substituted_latex
 
-from . import chapter1
 from .base import Chapter
 from .blocks import (
     COLORS,
@@ -86,7 +86,7 @@ def example() -> dict:
             "slope": slope,
             "regions": intervals(z, mask),
         }
-    ex1 = chapter1.example()
+    ex1 = iris.example()
     out["softmax"] = {
         "logits": ex1["z2"],
         "p": ex1["p"],

@@ -23,9 +23,9 @@ from manim import (
     VGroup,
 )
 
-from nnmath import tutorials
 from nnmath.primitives import MaxShift, clip
 from nnmath.registry import formula
+from nnmath.runs import tutorials
 
 from .base import Chapter
 from .blocks import (
@@ -37,12 +37,21 @@ from .blocks import (
     fmt,
     label,
     legend,
+    shown,
+    table,
     title,
     verdict,
 )
 
-__all__ = ["CHAPTER", "ClippingScene", "LogSumExpScene", "LossCurvesScene",
-           "TutorialLossScene", "example", "tutorial_loss"]
+__all__ = [
+    "CHAPTER",
+    "ClippingScene",
+    "LogSumExpScene",
+    "LossCurvesScene",
+    "TutorialLossScene",
+    "example",
+    "tutorial_loss",
+]
 
 #: the three losses plotted over the predicted probability of the true class
 CURVES = ("mse", "binary_crossentropy", "categorical_crossentropy")
@@ -129,53 +138,31 @@ def tutorial_loss() -> dict:
     ex = example()
     p, onehot = ex["probs"][None, :], np.eye(len(ex["probs"]))
     with np.errstate(all="ignore"):  # log 0 and 0·log 0: the point
-        losses = [float(tutorials.cross_entropy(p, onehot[[k]]))
-                  for k in range(len(onehot))]
-    return {"logits": ex["logits"], "probs": ex["probs"], "tutorial": losses,
-            "keras": ex["clipped_loss"], "exact": ex["logits_loss"],
-            "source": tutorials.source(tutorials.cross_entropy)}
+        losses = [
+            float(tutorials.cross_entropy(p, onehot[[k]])) for k in range(len(onehot))
+        ]
+    return {
+        "logits": ex["logits"],
+        "probs": ex["probs"],
+        "tutorial": losses,
+        "keras": ex["clipped_loss"],
+        "exact": ex["logits_loss"],
+        "source": tutorials.source(tutorials.cross_entropy),
+    }
 
 
 def tutorial_verdict() -> list[str]:
     """``nnbook verify``'s lines for the tutorials' cross-entropy, checked as the
     categorical cross-entropy it claims to be: against TensorFlow, so this runs
     TensorFlow (or says it could not)."""
-    from nnmath.checks import check_forward
-    from nnmath.oracle import OracleUnavailable
+    from nnmath.checker.checks import check_forward
+    from nnmath.checker.oracle import OracleUnavailable
 
     wrong = tutorials.cross_entropy_formula()
     try:
         return [check_forward(wrong, dtype).line for dtype in ("float64", "float32")]
     except OracleUnavailable as exc:
         return [f"{wrong.name} [tensorflow-forward]: not run: {exc}"]
-
-
-def shown(x: float) -> str:
-    """A number as the scenes print it; IEEE's inf and nan spelled out."""
-    if np.isnan(x):
-        return "NaN"
-    if np.isinf(x):
-        return "\u221e" if x > 0 else "\u2212\u221e"
-    return fmt(x).replace("-", "\u2212")
-
-
-def table(
-    rows: list[list[str]], colors: list | None = None, *, font_size: float = 24
-) -> VGroup:
-    """Rows of text in aligned columns; the first column is the row's name."""
-    cells = VGroup()
-    for r, row in enumerate(rows):
-        color = (colors or [None] * len(rows))[r] or "#FFFFFF"
-        for c, text in enumerate(row):
-            cells.add(
-                label(text, font_size=font_size, color=GREY_B if c == 0 else color)
-            )
-    return cells.arrange_in_grid(
-        rows=len(rows),
-        cols=len(rows[0]),
-        buff=(0.5, 0.28),
-        col_alignments="l" + "r" * (len(rows[0]) - 1),
-    )
 
 
 class LossCurvesScene(Scene):
@@ -373,8 +360,11 @@ class TutorialLossScene(Scene):
         self.play(FadeIn(lines[2]), FadeIn(lines[3]), run_time=1)
         self.wait(1)
         report = VGroup(
-            label("nnbook verify, on this code as categorical cross-entropy:",
-                  font_size=22, color=GREY_B),
+            label(
+                "nnbook verify, on this code as categorical cross-entropy:",
+                font_size=22,
+                color=GREY_B,
+            ),
             verdict(tutorial_verdict(), width=13),
         ).arrange(DOWN, aligned_edge=LEFT, buff=0.15)
         report.to_edge(DOWN, buff=0.35)

@@ -21,8 +21,10 @@ from manim import (
     linear,
 )
 
-from nnmath import ShapeError, tutorials
-from nnmath.descent import (
+from nnmath import ShapeError
+from nnmath.registry import claim, formula
+from nnmath.runs import tutorials
+from nnmath.runs.trajectories import (
     CLASSIC_X,
     CLASSIC_Y,
     RULES,
@@ -32,12 +34,11 @@ from nnmath.descent import (
     surface,
     tutorial_error_matrix,
 )
-from nnmath.registry import claim, formula
 from nnmath.worked import fmt, substituted_latex
 
 from .base import Chapter
 from .blocks import COLORS, code, equation, fit, label, legend, matrix, title, verdict
-from .surface import LossSurface
+from .blocks.surface import LossSurface
 
 __all__ = [
     "CHAPTER",
@@ -63,9 +64,14 @@ TUTORIAL_EPOCHS = 1000
 W_RANGE, B_RANGE, GRID = (-1.0, 5.0), (-2.0, 3.0), 121
 #: the variants scene looks closer, at the part of the map the paths cover
 ZOOM_W, ZOOM_B = (-0.25, 2.75), (-0.5, 1.5)
-PATH_COLORS = {"batch": COLORS["highlight"], "mini-batch": COLORS["derivative"],
-               "stochastic": COLORS["negative"], "too small": COLORS["input"],
-               "good": COLORS["highlight"], "diverges": COLORS["negative"]}
+PATH_COLORS = {
+    "batch": COLORS["highlight"],
+    "mini-batch": COLORS["derivative"],
+    "stochastic": COLORS["negative"],
+    "too small": COLORS["input"],
+    "good": COLORS["highlight"],
+    "diverges": COLORS["negative"],
+}
 
 
 def example() -> dict:
@@ -83,19 +89,37 @@ def example() -> dict:
     return {
         "x": x,
         "y": y,
-        "grid": {"w": ws, "b": bs,
-                 "L": surface(lambda t: linreg_loss(x, y, t), ws, bs)},
-        "zoom": {"w": zw, "b": zb,
-                 "L": surface(lambda t: linreg_loss(x, y, t), zw, zb)},
+        "grid": {
+            "w": ws,
+            "b": bs,
+            "L": surface(lambda t: linreg_loss(x, y, t), ws, bs),
+        },
+        "zoom": {
+            "w": zw,
+            "b": zb,
+            "L": surface(lambda t: linreg_loss(x, y, t), zw, zb),
+        },
         "walk": {"theta": walk.theta, "loss": walk.loss, "G": np.stack(walk.grads)},
-        "rates": {name: {"theta": run.theta, "loss": run.loss} for name, run in (
-            (name, descend(x, y, START, lr, RATE_STEPS))
-            for name, lr in RATES.items())},
+        "rates": {
+            name: {"theta": run.theta, "loss": run.loss}
+            for name, run in (
+                (name, descend(x, y, START, lr, RATE_STEPS))
+                for name, lr in RATES.items()
+            )
+        },
         "limit": stability_limit(x, y),
-        "variants": {v: descend(x, y, START, VARIANT_RATE, VARIANT_STEPS, v,
-                                BATCH_SIZE, SEED).theta for v in RULES},
-        "trap": {"errors": errors, "trap_loss": float(np.mean(errors ** 2)),
-                 "loss": linreg_loss(x, y, np.array([2.0, 0.0])), "message": message},
+        "variants": {
+            v: descend(
+                x, y, START, VARIANT_RATE, VARIANT_STEPS, v, BATCH_SIZE, SEED
+            ).theta
+            for v in RULES
+        },
+        "trap": {
+            "errors": errors,
+            "trap_loss": float(np.mean(errors**2)),
+            "loss": linreg_loss(x, y, np.array([2.0, 0.0])),
+            "message": message,
+        },
     }
 
 
@@ -103,7 +127,7 @@ def tutorial_loop() -> dict:
     """The tutorial's own loop on X shaped (3, 1), next to the registered batch
     rule on x shaped (3,): same η, same number of steps, from w = b = 0; and
     verify's verdict on the gradient that loop computes."""
-    from nnmath.checks import check_finite_differences, check_symbolic
+    from nnmath.checker.checks import check_finite_differences, check_symbolic
 
     x, y = CLASSIC_X, CLASSIC_Y
     column = x.reshape(-1, 1)
@@ -117,7 +141,9 @@ def tutorial_loop() -> dict:
         "tutorial_loss": linreg_loss(x, y, np.array([w, b])),
         "loss": run.loss[-1],
         "mean_target": float(y.mean()),
-        "verdict": [c.line for c in (check_symbolic(wrong), check_finite_differences(wrong))],
+        "verdict": [
+            c.line for c in (check_symbolic(wrong), check_finite_differences(wrong))
+        ],
         "source": tutorials.source(tutorials.gradients, tutorials.linear_regression),
     }
 
@@ -132,16 +158,22 @@ def step_equations(ex: dict, k: int) -> list[str]:
     ``gd_batch``, from the per-sample gradients G the claims give at step k."""
     theta, G = ex["walk"]["theta"][k], ex["walk"]["G"][k]
     rule = formula("gd_batch", learning_rate=LEARNING_RATE)
-    return [_with_lhs(substituted_latex(rule, {"theta": theta, "G": G}, at={"p": p}),
-                      f"{name}_{{{k + 1}}}") for p, name in enumerate(("w", "b"))]
+    return [
+        _with_lhs(
+            substituted_latex(rule, {"theta": theta, "G": G}, at={"p": p}),
+            f"{name}_{{{k + 1}}}",
+        )
+        for p, name in enumerate(("w", "b"))
+    ]
 
 
 #: the left edge of the text column beside a map
 COLUMN = np.array([0.0, 0.0, 0.0])
 
 
-def _map(ex: dict, width: float, height: float, grid: str = "grid", **kw
-         ) -> LossSurface:
+def _map(
+    ex: dict, width: float, height: float, grid: str = "grid", **kw
+) -> LossSurface:
     g = ex[grid]
     return LossSurface(g["w"], g["b"], g["L"], width=width, height=height, **kw)
 
@@ -155,31 +187,47 @@ class TrapScene(Scene):
         trap = ex["trap"]
         head = title("The broadcasting trap", "X shaped (3, 1) against y shaped (3,)")
         self.play(FadeIn(head), run_time=0.6)
-        X = VGroup(label("X  (3, 1)", font_size=24, color=GREY_B),
-                   matrix(ex["x"], font_size=30)).arrange(DOWN, buff=0.2)
-        Y = VGroup(label("y  (3,)", font_size=24, color=GREY_B),
-                   matrix(ex["y"][None, :], font_size=30)).arrange(DOWN, buff=0.2)
-        E = VGroup(label("2·X + 0 − y  (3, 3)", font_size=24, color=GREY_B),
-                   matrix(trap["errors"], font_size=30)).arrange(DOWN, buff=0.2)
+        X = VGroup(
+            label("X  (3, 1)", font_size=24, color=GREY_B),
+            matrix(ex["x"], font_size=30),
+        ).arrange(DOWN, buff=0.2)
+        Y = VGroup(
+            label("y  (3,)", font_size=24, color=GREY_B),
+            matrix(ex["y"][None, :], font_size=30),
+        ).arrange(DOWN, buff=0.2)
+        E = VGroup(
+            label("2·X + 0 − y  (3, 3)", font_size=24, color=GREY_B),
+            matrix(trap["errors"], font_size=30),
+        ).arrange(DOWN, buff=0.2)
         row = VGroup(X, Y, E).arrange(RIGHT, buff=1.0, aligned_edge=UP)
         row.move_to([0, 1.0, 0])
         self.play(FadeIn(X), FadeIn(Y), run_time=1)
         self.play(FadeIn(E), run_time=1.2)
         entries = E[1].get_entries()
-        diag = VGroup(*[SurroundingRectangle(entries[4 * i], color=COLORS["true"],
-                                             buff=0.06) for i in range(3)])
+        diag = VGroup(
+            *[
+                SurroundingRectangle(entries[4 * i], color=COLORS["true"], buff=0.06)
+                for i in range(3)
+            ]
+        )
         self.play(Create(diag), run_time=1)
         note = label(
             f"w = 2, b = 0 fits every point, yet the mean of these squares is "
             f"{fmt(trap['trap_loss'])}, not {fmt(trap['loss'])}:\neach x is paired "
-            "with every y, and only the diagonal is a real error", font_size=24,
-            line_spacing=0.9).next_to(row, DOWN, buff=0.45)
+            "with every y, and only the diagonal is a real error",
+            font_size=24,
+            line_spacing=0.9,
+        ).next_to(row, DOWN, buff=0.45)
         self.play(FadeIn(note), run_time=0.8)
         self.wait(1.5)
         refusal = VGroup(
             label("nnbook checks shapes first:", font_size=24, color=GREY_B),
-            label("ShapeError: " + trap["message"].replace("; ", ";\n"), font_size=22,
-                  color=COLORS["wrong"], line_spacing=0.9),
+            label(
+                "ShapeError: " + trap["message"].replace("; ", ";\n"),
+                font_size=22,
+                color=COLORS["wrong"],
+                line_spacing=0.9,
+            ),
         ).arrange(DOWN, aligned_edge=LEFT, buff=0.15)
         fit(refusal, width=13).to_edge(DOWN, buff=0.4)
         self.play(FadeIn(refusal), run_time=0.8)
@@ -194,10 +242,12 @@ class TutorialLoopScene(Scene):
     def construct(self):
         tl = tutorial_loop()
         xs, ys = (", ".join(fmt(v, 0) for v in a) for a in (CLASSIC_X, CLASSIC_Y))
-        head = title("The tutorial's loop, broadcast and all",
-                     f"η = {fmt(LEARNING_RATE)}, {TUTORIAL_EPOCHS} steps from w = b = 0,"
-                     f" on X = [{xs}] stored as a {tl['column'].shape} column, "
-                     f"y = [{ys}]")
+        head = title(
+            "The tutorial's loop, broadcast and all",
+            f"η = {fmt(LEARNING_RATE)}, {TUTORIAL_EPOCHS} steps from w = b = 0,"
+            f" on X = [{xs}] stored as a {tl['column'].shape} column, "
+            f"y = [{ys}]",
+        )
         self.play(FadeIn(head), run_time=0.6)
         listing = code(tl["source"], width=6.0)
         listing.to_corner(UP + LEFT, buff=0.3).shift(DOWN * 1.15)
@@ -207,32 +257,48 @@ class TutorialLoopScene(Scene):
         def result(name: str, theta, loss: float, color) -> VGroup:
             return VGroup(
                 label(name, font_size=22, color=GREY_B),
-                label(f"w = {fmt(theta[0])},  b = {fmt(theta[1])}", font_size=28,
-                      color=color),
-                label(f"its mean squared error: {fmt(loss)}", font_size=22,
-                      color=color),
+                label(
+                    f"w = {fmt(theta[0])},  b = {fmt(theta[1])}",
+                    font_size=28,
+                    color=color,
+                ),
+                label(
+                    f"its mean squared error: {fmt(loss)}", font_size=22, color=color
+                ),
             ).arrange(DOWN, aligned_edge=LEFT, buff=0.1)
 
         ends = VGroup(
             label(f"after {TUTORIAL_EPOCHS} steps", font_size=24),
-            result("the tutorial, X shaped (3, 1)", tl["tutorial"],
-                   tl["tutorial_loss"], COLORS["wrong"]),
-            result("gd_batch on x shaped (3,)", tl["right"], tl["loss"],
-                   COLORS["true"]),
+            result(
+                "the tutorial, X shaped (3, 1)",
+                tl["tutorial"],
+                tl["tutorial_loss"],
+                COLORS["wrong"],
+            ),
+            result(
+                "gd_batch on x shaped (3,)", tl["right"], tl["loss"], COLORS["true"]
+            ),
         ).arrange(DOWN, aligned_edge=LEFT, buff=0.35)
         ends.next_to(listing, RIGHT, buff=0.5).align_to(listing, UP)
         self.play(FadeIn(ends[:2]), run_time=1)
         self.wait(1)
         self.play(FadeIn(ends[2]), run_time=1)
-        why = label(f"its line is flat at b = {fmt(tl['mean_target'])}, the mean "
-                    "target:\nthe best fit to every x paired with every y",
-                    font_size=22, color=COLORS["highlight"], line_spacing=0.9)
+        why = label(
+            f"its line is flat at b = {fmt(tl['mean_target'])}, the mean "
+            "target:\nthe best fit to every x paired with every y",
+            font_size=22,
+            color=COLORS["highlight"],
+            line_spacing=0.9,
+        )
         why.next_to(ends, DOWN, buff=0.35).align_to(ends, LEFT)
         self.play(FadeIn(why), run_time=0.8)
         self.wait(1.5)
         report = VGroup(
-            label("nnbook verify, on dw as this code computes it:", font_size=22,
-                  color=GREY_B),
+            label(
+                "nnbook verify, on dw as this code computes it:",
+                font_size=22,
+                color=GREY_B,
+            ),
             verdict(tl["verdict"], width=13),
         ).arrange(DOWN, aligned_edge=LEFT, buff=0.15)
         report.to_edge(DOWN, buff=0.3)
@@ -247,9 +313,10 @@ class DescentScene(Scene):
     def construct(self):
         ex = example()
         walk = ex["walk"]
-        head = title("Gradient descent on y = wx + b",
-                     f"X = [1, 2, 3], y = [2, 4, 6], η = {fmt(LEARNING_RATE)}, "
-                     "from w = b = 0")
+        head = title(
+            "Gradient descent on y = wx + b",
+            f"X = [1, 2, 3], y = [2, 4, 6], η = {fmt(LEARNING_RATE)}, from w = b = 0",
+        )
         self.play(FadeIn(head), run_time=0.6)
         surf = _map(ex, 4.6, 3.9).to_edge(LEFT, buff=0.8).shift(DOWN * 0.5)
         self.play(FadeIn(surf), run_time=1)
@@ -265,29 +332,41 @@ class DescentScene(Scene):
         worked = VGroup()
         for k in range(3):
             grads = VGroup(
-                label(f"step {k + 1}: G, one row per sample (∂ℓ/∂w, ∂ℓ/∂b)",
-                      font_size=22, color=GREY_B),
+                label(
+                    f"step {k + 1}: G, one row per sample (∂ℓ/∂w, ∂ℓ/∂b)",
+                    font_size=22,
+                    color=GREY_B,
+                ),
                 matrix(walk["G"][k], font_size=24, v_buff=0.4),
             ).arrange(DOWN, buff=0.12, aligned_edge=LEFT)
-            eqs = VGroup(*[equation(e, font_size=26, max_width=6.7)
-                           for e in step_equations(ex, k)])
+            eqs = VGroup(
+                *[
+                    equation(e, font_size=26, max_width=6.7)
+                    for e in step_equations(ex, k)
+                ]
+            )
             eqs.arrange(DOWN, buff=0.15, aligned_edge=LEFT)
             block = VGroup(grads, eqs).arrange(DOWN, buff=0.2, aligned_edge=LEFT)
             block.next_to(rules, DOWN, buff=0.3).align_to(rules, LEFT)
-            step = surf.path(walk["theta"][k:k + 2], COLORS["highlight"])
+            step = surf.path(walk["theta"][k : k + 2], COLORS["highlight"])
             self.play(FadeOut(worked), FadeIn(block), run_time=0.8)
             self.play(Create(step[0]), FadeIn(step[1][1]), run_time=0.8)
             self.wait(1.6)
             worked = block
-        self.play(Create(line), LaggedStart(*[FadeIn(d) for d in dots[3:]],
-                                            lag_ratio=0.3),
-                  run_time=2.5, rate_func=linear)
+        self.play(
+            Create(line),
+            LaggedStart(*[FadeIn(d) for d in dots[3:]], lag_ratio=0.3),
+            run_time=2.5,
+            rate_func=linear,
+        )
         final = walk["theta"][-1]
         summary = label(
             f"after {WALK_STEPS} steps: w = {fmt(final[0])}, b = {fmt(final[1])},\n"
             f"L = {fmt(walk['loss'][-1])} (it started at {fmt(walk['loss'][0])});\n"
             "the steps zig-zag across the narrow valley",
-            font_size=24, line_spacing=0.9).next_to(rules, DOWN, buff=0.5)
+            font_size=24,
+            line_spacing=0.9,
+        ).next_to(rules, DOWN, buff=0.5)
         summary.align_to(rules, LEFT)
         self.play(FadeOut(worked), FadeIn(summary), run_time=0.8)
         self.wait(2)
@@ -298,16 +377,19 @@ class LearningRateScene(Scene):
 
     def construct(self):
         ex = example()
-        head = title("Three learning rates, same start",
-                     "batch descent is stable only for η < 2/λmax = "
-                     f"{fmt(ex['limit'])}, "
-                     "λmax the loss's largest curvature")
+        head = title(
+            "Three learning rates, same start",
+            "batch descent is stable only for η < 2/λmax = "
+            f"{fmt(ex['limit'])}, "
+            "λmax the loss's largest curvature",
+        )
         self.play(FadeIn(head), run_time=0.6)
         panels = []
         for name, lr in RATES.items():
             surf = _map(ex, 3.9, 3.3, numbers=False, levels=7)
-            caption = label(f"η = {fmt(lr, 3)}: {name}", font_size=24,
-                            color=PATH_COLORS[name]).next_to(surf, UP, buff=0.15)
+            caption = label(
+                f"η = {fmt(lr, 3)}: {name}", font_size=24, color=PATH_COLORS[name]
+            ).next_to(surf, UP, buff=0.15)
             loss = ex["rates"][name]["loss"]
             result = label(f"L: {fmt(loss[0])} → {fmt(loss[-1])}", font_size=22)
             panels.append((surf, caption, result, name))
@@ -316,15 +398,27 @@ class LearningRateScene(Scene):
             surf.move_to([x, -0.35, 0])
             caption.next_to(surf, UP, buff=0.15)
             result.next_to(surf, DOWN, buff=0.2)
-        self.play(*[FadeIn(s) for s, *_ in panels], *[FadeIn(c) for _, c, *_ in panels],
-                  run_time=1.2)
-        paths = [s.path(ex["rates"][n]["theta"], PATH_COLORS[n], dot_radius=0.035)
-                 for s, _, _, n in panels]
-        self.play(*[Create(p[0]) for p in paths], *[FadeIn(p[1]) for p in paths],
-                  run_time=4, rate_func=linear)
+        self.play(
+            *[FadeIn(s) for s, *_ in panels],
+            *[FadeIn(c) for _, c, *_ in panels],
+            run_time=1.2,
+        )
+        paths = [
+            s.path(ex["rates"][n]["theta"], PATH_COLORS[n], dot_radius=0.035)
+            for s, _, _, n in panels
+        ]
+        self.play(
+            *[Create(p[0]) for p in paths],
+            *[FadeIn(p[1]) for p in paths],
+            run_time=4,
+            rate_func=linear,
+        )
         self.play(*[FadeIn(r) for _, _, r, _ in panels], run_time=0.8)
-        key = label(f"{RATE_STEPS} steps each; the divergent path leaves the map",
-                    font_size=22, color=GREY_B).to_edge(DOWN, buff=0.2)
+        key = label(
+            f"{RATE_STEPS} steps each; the divergent path leaves the map",
+            font_size=22,
+            color=GREY_B,
+        ).to_edge(DOWN, buff=0.2)
         self.play(FadeIn(key), run_time=0.5)
         self.wait(3.5)
 
@@ -335,30 +429,49 @@ class VariantsScene(Scene):
 
     def construct(self):
         ex = example()
-        head = title("Batch, mini-batch, stochastic",
-                     f"η = {fmt(VARIANT_RATE)}, {VARIANT_STEPS} steps each, "
-                     "from w = b = 0")
+        head = title(
+            "Batch, mini-batch, stochastic",
+            f"η = {fmt(VARIANT_RATE)}, {VARIANT_STEPS} steps each, from w = b = 0",
+        )
         self.play(FadeIn(head), run_time=0.6)
-        surf = _map(ex, 6.0, 4.0, "zoom", x_step=0.5, y_step=0.5).to_edge(
-            LEFT, buff=0.8).shift(DOWN * 0.4)
+        surf = (
+            _map(ex, 6.0, 4.0, "zoom", x_step=0.5, y_step=0.5)
+            .to_edge(LEFT, buff=0.8)
+            .shift(DOWN * 0.4)
+        )
         self.play(FadeIn(surf), run_time=1)
-        names = {"batch": "batch: all 3 samples",
-                 "mini-batch": f"mini-batch of {BATCH_SIZE}",
-                 "stochastic": "stochastic: 1 sample"}
+        names = {
+            "batch": "batch: all 3 samples",
+            "mini-batch": f"mini-batch of {BATCH_SIZE}",
+            "stochastic": "stochastic: 1 sample",
+        }
         eqs = VGroup()
         for v, rule in RULES.items():
-            eqs.add(VGroup(legend(names[v], PATH_COLORS[v], opacity=1),
-                           equation(formula(rule).latex, font_size=28, max_width=6.2)
-                           ).arrange(DOWN, aligned_edge=LEFT, buff=0.12))
+            eqs.add(
+                VGroup(
+                    legend(names[v], PATH_COLORS[v], opacity=1),
+                    equation(formula(rule).latex, font_size=28, max_width=6.2),
+                ).arrange(DOWN, aligned_edge=LEFT, buff=0.12)
+            )
         eqs.arrange(DOWN, aligned_edge=LEFT, buff=0.35).align_to(surf, UP)
         eqs.next_to(surf, RIGHT, buff=0.6, coor_mask=[1, 0, 0])
         self.play(FadeIn(eqs), run_time=1)
-        paths = [surf.path(ex["variants"][v], PATH_COLORS[v], dot_radius=0.035)
-                 for v in RULES]
-        self.play(*[Create(p[0]) for p in paths], *[FadeIn(p[1]) for p in paths],
-                  run_time=5, rate_func=linear)
-        note = label("noisier steps, but each costs\n1/3 or 2/3 of a full-batch "
-                     "gradient", font_size=22, color=GREY_B, line_spacing=0.9)
+        paths = [
+            surf.path(ex["variants"][v], PATH_COLORS[v], dot_radius=0.035)
+            for v in RULES
+        ]
+        self.play(
+            *[Create(p[0]) for p in paths],
+            *[FadeIn(p[1]) for p in paths],
+            run_time=5,
+            rate_func=linear,
+        )
+        note = label(
+            "noisier steps, but each costs\n1/3 or 2/3 of a full-batch gradient",
+            font_size=22,
+            color=GREY_B,
+            line_spacing=0.9,
+        )
         note.next_to(eqs, DOWN, buff=0.45).align_to(eqs, LEFT)
         self.play(FadeIn(note), run_time=0.6)
         self.wait(2.5)
@@ -370,10 +483,20 @@ CHAPTER = Chapter(
     title="Gradient descent",
     module=__name__,
     formulas=("linreg_mse", "gd_batch", "gd_minibatch", "gd_stochastic"),
-    claims=("linreg_mse/dw", "linreg_mse/db", "gd_batch/dtheta", "gd_minibatch/dtheta",
-            "gd_stochastic/dG"),
-    scenes=("TrapScene", "TutorialLoopScene", "DescentScene", "LearningRateScene",
-            "VariantsScene"),
+    claims=(
+        "linreg_mse/dw",
+        "linreg_mse/db",
+        "gd_batch/dtheta",
+        "gd_minibatch/dtheta",
+        "gd_stochastic/dG",
+    ),
+    scenes=(
+        "TrapScene",
+        "TutorialLoopScene",
+        "DescentScene",
+        "LearningRateScene",
+        "VariantsScene",
+    ),
     example=example,
     prose_file=str(Path(__file__).with_suffix(".md")),
 )

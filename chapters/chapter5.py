@@ -23,11 +23,10 @@ from manim import (
     VGroup,
 )
 
-from nnmath import tutorials
 from nnmath.registry import claim, formula
-from nnmath.training import PARAMS, Network, sgd_step
+from nnmath.runs import iris, tutorials
+from nnmath.runs.training import PARAMS, Network, sgd_step
 
-from . import chapter1
 from .base import Chapter
 from .blocks import (
     COLORS,
@@ -36,6 +35,7 @@ from .blocks import (
     ProbabilityBars,
     code,
     equation,
+    equation_card,
     fit,
     fmt,
     label,
@@ -70,11 +70,11 @@ def example() -> dict:
 
     The weight whose chain rule is written out is the first-layer weight with the
     largest gradient.  Every number is nnmath's: the backward pass of
-    :class:`nnmath.training.Network` (one claim per step), and each factor of the
+    :class:`nnmath.runs.training.Network` (one claim per step), and each factor of the
     chain rule from the claim that states it.
     """
-    ex = chapter1.example()
-    net = Network(chapter1.HIDDEN, "softmax")
+    ex = iris.example()
+    net = Network(iris.HIDDEN, "softmax")
     params = {k: ex[k] for k in PARAMS}
     x, y = ex["x"], np.eye(len(ex["class_names"]))[[ex["target"]]]
     cache = net.forward(params, x)
@@ -87,7 +87,7 @@ def example() -> dict:
     back = claim("dense/dx").gradient.numpy(
         x=cache["a1"], W=params["W2"], b=params["b2"], g=grads["z2"]
     )
-    slope = claim(f"{chapter1.HIDDEN}'").gradient.numpy(
+    slope = claim(f"{iris.HIDDEN}'").gradient.numpy(
         z=cache["z1"], g=np.ones_like(cache["z1"])
     )
     after = sgd_step(params, grads, LEARNING_RATE)
@@ -118,13 +118,14 @@ def slip() -> dict:
     """The tutorials' σ′(a) for σ′(z), on this chapter's flower and weights with
     the sigmoid hidden layer the tutorials use.
 
-    The tutorial's numbers come from its own code (:func:`nnmath.tutorials.train_step`),
+    The tutorial's numbers come from its own code
+    (:func:`nnmath.runs.tutorials.train_step`),
     the right ones from the proved claims, and the verdict from the checker run on
-    the claim that code states (:func:`nnmath.tutorials.d_hidden_claim`).
+    the claim that code states (:func:`nnmath.runs.tutorials.d_hidden_claim`).
     """
-    from nnmath.checks import check_finite_differences, check_symbolic
+    from nnmath.checker.checks import check_finite_differences, check_symbolic
 
-    ex = chapter1.example()
+    ex = iris.example()
     params = {k: ex[k] for k in PARAMS}
     x, y = ex["x"], np.eye(len(ex["class_names"]))[[ex["target"]]]
     net = Network("sigmoid", "softmax")
@@ -148,7 +149,9 @@ def slip() -> dict:
         "dW2": right["W2"],
         # σ′(a) for a in (0, 1) is smallest at a = 1: the tutorial's floor
         "floor": float(tutorials.sigmoid_derivative(1.0)),
-        "verdict": [c.line for c in (check_symbolic(wrong), check_finite_differences(wrong))],
+        "verdict": [
+            c.line for c in (check_symbolic(wrong), check_finite_differences(wrong))
+        ],
         "source": tutorials.source(tutorials.sigmoid_derivative, tutorials.train_step),
     }
 
@@ -160,13 +163,9 @@ def _diagram() -> NetworkDiagram:
 
 def _panel(latex: str, caption: str, body=None, width: float = 7.6) -> VGroup:
     """The right-hand column: an equation card with an optional body under it."""
-    card = EquationPanel(latex, caption=caption, max_width=width, font_size=32)
-    parts = (
-        VGroup(card)
-        if body is None
-        else VGroup(card, fit(body, width=width, height=3.6))
+    parts = equation_card(
+        latex, caption, body, width=width, font_size=32, body_height=3.6, buff=0.3
     )
-    parts.arrange(DOWN, buff=0.3)
     return parts.move_to([2.9, 0, 0]).to_edge(UP, buff=1.25)
 
 
@@ -427,10 +426,14 @@ class SigmoidSlipScene(Scene):
         note = VGroup(
             label("hidden = σ(z) is already the activation,", font_size=24),
             label("so sigmoid_derivative(hidden)", font_size=24),
-            label("= σ(σ(z)) (1 − σ(σ(z))): not σ′(z).", font_size=24,
-                  color=COLORS["wrong"]),
-            label(f"σ′(a) never drops below σ′(1) = {fmt(sl['floor'], 3)}:",
-                  font_size=24),
+            label(
+                "= σ(σ(z)) (1 − σ(σ(z))): not σ′(z).",
+                font_size=24,
+                color=COLORS["wrong"],
+            ),
+            label(
+                f"σ′(a) never drops below σ′(1) = {fmt(sl['floor'], 3)}:", font_size=24
+            ),
             label("a saturated unit still gets a gradient.", font_size=24),
         ).arrange(DOWN, aligned_edge=LEFT, buff=0.14)
         note.next_to(listing, RIGHT, buff=0.4).align_to(listing, UP)
@@ -443,37 +446,55 @@ class SigmoidSlipScene(Scene):
             ("hidden unit", [str(i) for i in range(units)], GREY_B),
             ("z₁", [fmt(v) for v in sl["z1"]], "#FFFFFF"),
             ("σ′(z₁): right", [fmt(v, 3) for v in sl["slope"]], COLORS["true"]),
-            ("σ′(a₁): tutorial", [fmt(v, 3) for v in sl["tutorial_slope"]],
-             COLORS["wrong"]),
+            (
+                "σ′(a₁): tutorial",
+                [fmt(v, 3) for v in sl["tutorial_slope"]],
+                COLORS["wrong"],
+            ),
             ("∂L/∂b₁ = δ₁: proved", [fmt(v, 3) for v in sl["db1"]], COLORS["true"]),
-            ("∂L/∂b₁: tutorial", [fmt(v, 3) for v in sl["tutorial_db1"]],
-             COLORS["wrong"]),
+            (
+                "∂L/∂b₁: tutorial",
+                [fmt(v, 3) for v in sl["tutorial_db1"]],
+                COLORS["wrong"],
+            ),
         ]
         cells = VGroup()
         for name, values, color in rows:
             cells.add(label(name, font_size=22, color=GREY_B))
             for v in values:
                 cells.add(label(v.replace("-", "−"), font_size=22, color=color))
-        table = cells.arrange_in_grid(rows=len(rows), cols=units + 1,
-                                      buff=(0.3, 0.18),
-                                      col_alignments="l" + "r" * units)
+        table = cells.arrange_in_grid(
+            rows=len(rows),
+            cols=units + 1,
+            buff=(0.3, 0.18),
+            col_alignments="l" + "r" * units,
+        )
         fit(table, width=13).to_edge(UP, buff=1.7)
         self.play(FadeOut(listing), FadeOut(note), FadeIn(table), run_time=1.2)
         self.wait(1.5)
-        worst = int(np.argmax(np.abs(sl["tutorial_db1"] - sl["db1"])
-                              / np.abs(sl["db1"])))
+        worst = int(
+            np.argmax(np.abs(sl["tutorial_db1"] - sl["db1"]) / np.abs(sl["db1"]))
+        )
         off = abs(sl["tutorial_db1"][worst] / sl["db1"][worst] - 1)
         box = SurroundingRectangle(
             VGroup(*[cells[r * (units + 1) + 1 + worst] for r in (4, 5)]),
-            color=COLORS["highlight"], buff=0.08)
-        why = label(f"unit {worst}: the tutorial's gradient is {off:.0%} off",
-                    font_size=24, color=COLORS["highlight"])
+            color=COLORS["highlight"],
+            buff=0.08,
+        )
+        why = label(
+            f"unit {worst}: the tutorial's gradient is {off:.0%} off",
+            font_size=24,
+            color=COLORS["highlight"],
+        )
         why.next_to(table, DOWN, buff=0.3)
         self.play(Create(box), FadeIn(why), run_time=0.8)
         self.wait(1.5)
         report = VGroup(
-            label("nnbook verify, on δ₁ as this code computes it:", font_size=22,
-                  color=GREY_B),
+            label(
+                "nnbook verify, on δ₁ as this code computes it:",
+                font_size=22,
+                color=GREY_B,
+            ),
             verdict(sl["verdict"], width=13),
         ).arrange(DOWN, aligned_edge=LEFT, buff=0.15)
         report.to_edge(DOWN, buff=0.35)
@@ -506,8 +527,12 @@ CHAPTER = Chapter(
         "mlp.sigmoid/dz1",
         "mlp.sigmoid/db1",
     ),
-    scenes=("BackwardPassScene", "ChainRuleScene", "DescentStepScene",
-            "SigmoidSlipScene"),
+    scenes=(
+        "BackwardPassScene",
+        "ChainRuleScene",
+        "DescentStepScene",
+        "SigmoidSlipScene",
+    ),
     example=example,
     prose_file=str(Path(__file__).with_suffix(".md")),
 )

@@ -20,20 +20,15 @@ from manim import (
     linear,
 )
 
-from nnmath.descent import (
-    OPTIMIZERS,
-    optimizer,
-    quadratic_gradient,
-    quadratic_loss,
-    race,
-)
-from nnmath.descent import surface as loss_grid
 from nnmath.registry import formula
+from nnmath.runs.trajectories import quadratic_gradient, quadratic_loss, race
+from nnmath.runs.trajectories import surface as loss_grid
+from nnmath.update_rules import OPTIMIZERS, optimizer
 from nnmath.worked import fmt, substituted_latex
 
 from .base import Chapter
 from .blocks import EquationPanel, FunctionPlot, equation, fit, label, legend, title
-from .surface import LossSurface
+from .blocks.surface import LossSurface
 
 __all__ = ["CHAPTER", "AdamStepScene", "RaceScene", "RulesScene", "example"]
 
@@ -51,8 +46,13 @@ SETTINGS = {
     "adam": {"learning_rate": 0.4},
 }
 X_RANGE, Y_RANGE, GRID = (-5.0, 2.0), (-2.5, 2.5), 106
-PATH_COLORS = {"sgd": "#f2f2f2", "momentum": "#f4a261", "nesterov": "#e76f51",
-               "rmsprop": "#8ecae6", "adam": "#c77dff"}
+PATH_COLORS = {
+    "sgd": "#f2f2f2",
+    "momentum": "#f4a261",
+    "nesterov": "#e76f51",
+    "rmsprop": "#8ecae6",
+    "adam": "#c77dff",
+}
 #: decimals of the worked Adam step: β₂ = 0.999 must not print as 1.00
 DIGITS = 3
 #: the loss plot's floor: log10 of losses below it are drawn at it
@@ -70,8 +70,13 @@ def example() -> dict:
         "grid": {"x": xs, "y": ys, "L": loss_grid(loss, xs, ys)},
         "paths": paths,
         "loss": {n: np.array([loss(t) for t in p]) for n, p in paths.items()},
-        "adam_first": {"theta": theta0, "m": np.zeros(2), "v": np.zeros(2),
-                       "g": quadratic_gradient(A)(theta0), "t": np.asarray(0.0)},
+        "adam_first": {
+            "theta": theta0,
+            "m": np.zeros(2),
+            "v": np.zeros(2),
+            "g": quadratic_gradient(A)(theta0),
+            "t": np.asarray(0.0),
+        },
     }
 
 
@@ -87,53 +92,94 @@ class RaceScene(Scene):
 
     def construct(self):
         ex = example()
-        head = title("Optimizers race on an ill-conditioned bowl",
-                     f"L = ½ θᵀAθ, curvature 11 across the valley and 0.8 along it; "
-                     f"{STEPS} steps from θ = ({fmt(START[0], 1)}, "
-                     f"{fmt(START[1], 1)})".replace("-", "−"))
+        head = title(
+            "Optimizers race on an ill-conditioned bowl",
+            f"L = ½ θᵀAθ, curvature 11 across the valley and 0.8 along it; "
+            f"{STEPS} steps from θ = ({fmt(START[0], 1)}, "
+            f"{fmt(START[1], 1)})".replace("-", "−"),
+        )
         self.play(FadeIn(head), run_time=0.6)
         g = ex["grid"]
-        surf = LossSurface(g["x"], g["y"], g["L"], width=6.3, height=4.5,
-                           x_label=r"\theta_0", y_label=r"\theta_1")
+        surf = LossSurface(
+            g["x"],
+            g["y"],
+            g["L"],
+            width=6.3,
+            height=4.5,
+            x_label=r"\theta_0",
+            y_label=r"\theta_1",
+        )
         surf.to_edge(LEFT, buff=0.8).shift(DOWN * 0.45)
         steps = np.arange(STEPS + 1)
-        plot = FunctionPlot(steps, np.zeros_like(steps, dtype=float),
-                            x_range=[0, STEPS, 10], y_range=[LOG_FLOOR, 2, 2],
-                            width=4.2, height=2.1, x_label="t",
-                            y_label=r"\log_{10} L", x_axis_at=LOG_FLOOR)
+        plot = FunctionPlot(
+            steps,
+            np.zeros_like(steps, dtype=float),
+            x_range=[0, STEPS, 10],
+            y_range=[LOG_FLOOR, 2, 2],
+            width=4.2,
+            height=2.1,
+            x_label="t",
+            y_label=r"\log_{10} L",
+            x_axis_at=LOG_FLOOR,
+        )
         plot.remove(plot.curve)
-        keys = VGroup(*[legend(title_of(n), PATH_COLORS[n], opacity=1)
-                        for n in SETTINGS])
+        keys = VGroup(
+            *[legend(title_of(n), PATH_COLORS[n], opacity=1) for n in SETTINGS]
+        )
         keys.arrange(DOWN, aligned_edge=LEFT, buff=0.12)
         fit(keys, width=5.2).scale(0.8)
         side = VGroup(keys, plot).arrange(DOWN, buff=1.0, aligned_edge=LEFT)
         side.next_to(surf, RIGHT, buff=0.55).align_to(surf, UP)
-        self.play(FadeIn(surf), FadeIn(keys), FadeIn(plot.axes), FadeIn(plot.labels),
-                  run_time=1.2)
+        self.play(
+            FadeIn(surf),
+            FadeIn(keys),
+            FadeIn(plot.axes),
+            FadeIn(plot.labels),
+            run_time=1.2,
+        )
 
         k = ValueTracker(0)
-        logs = {n: np.log10(np.maximum(ex["loss"][n], 10 ** LOG_FLOOR))
-                for n in SETTINGS}
+        logs = {n: np.log10(np.maximum(ex["loss"][n], 10**LOG_FLOOR)) for n in SETTINGS}
 
         def paths():
             upto = int(round(k.get_value())) + 1
-            return VGroup(*[surf.path(ex["paths"][n][:upto], PATH_COLORS[n],
-                                      stroke_width=2.5, dot_radius=0.03)
-                            for n in SETTINGS])
+            return VGroup(
+                *[
+                    surf.path(
+                        ex["paths"][n][:upto],
+                        PATH_COLORS[n],
+                        stroke_width=2.5,
+                        dot_radius=0.03,
+                    )
+                    for n in SETTINGS
+                ]
+            )
 
         def curves():
             upto = int(round(k.get_value())) + 1
-            return VGroup(*[plot.polyline(steps[:upto], logs[n][:upto],
-                                          color=PATH_COLORS[n], stroke_width=2.5)
-                            for n in SETTINGS])
+            return VGroup(
+                *[
+                    plot.polyline(
+                        steps[:upto],
+                        logs[n][:upto],
+                        color=PATH_COLORS[n],
+                        stroke_width=2.5,
+                    )
+                    for n in SETTINGS
+                ]
+            )
 
         drawn, traced = always_redraw(paths), always_redraw(curves)
         self.add(drawn, traced)
         self.play(k.animate.set_value(STEPS), run_time=12, rate_func=linear)
         best = min(SETTINGS, key=lambda n: ex["loss"][n][-1])
-        note = label(f"lowest after {STEPS} steps: {OPTIMIZERS[best].title},\n"
-                     f"L = {ex['loss'][best][-1]:.1e}", font_size=22, color=GREY_B,
-                     line_spacing=0.8)
+        note = label(
+            f"lowest after {STEPS} steps: {OPTIMIZERS[best].title},\n"
+            f"L = {ex['loss'][best][-1]:.1e}",
+            font_size=22,
+            color=GREY_B,
+            line_spacing=0.8,
+        )
         note.next_to(keys, DOWN, buff=0.1).align_to(keys, LEFT)
         self.play(FadeIn(note), run_time=0.6)
         self.wait(2.5)
@@ -144,17 +190,24 @@ class RulesScene(Scene):
     formula reading the state before the step."""
 
     def construct(self):
-        head = title("The update rules, as Keras computes them",
-                     "each line is one registered formula; all read the state "
-                     "before the step")
+        head = title(
+            "The update rules, as Keras computes them",
+            "each line is one registered formula; all read the state before the step",
+        )
         self.play(FadeIn(head), run_time=0.6)
         rows = VGroup()
         for name in ("sgd", "momentum", "nesterov", "rmsprop"):
             o = optimizer(name)
-            eqs = [equation(formula(o.updates[v]).latex, font_size=32)
-                   for v in o.updates if not (name == "nesterov" and v == "v")]
-            rows.add(VGroup(label(o.title, font_size=28, color=GREY_B), *eqs
-                            ).arrange(RIGHT, buff=0.5))
+            eqs = [
+                equation(formula(o.updates[v]).latex, font_size=32)
+                for v in o.updates
+                if not (name == "nesterov" and v == "v")
+            ]
+            rows.add(
+                VGroup(label(o.title, font_size=28, color=GREY_B), *eqs).arrange(
+                    RIGHT, buff=0.5
+                )
+            )
         rows.arrange(DOWN, aligned_edge=LEFT, buff=0.45)
         column = max(r[0].get_right()[0] for r in rows) + 0.5  # equations line up
         for r in rows:
@@ -162,8 +215,12 @@ class RulesScene(Scene):
         fit(rows, width=12.8).next_to(head, DOWN, buff=0.35).to_edge(LEFT, buff=0.4)
         self.play(LaggedStart(*[FadeIn(r) for r in rows], lag_ratio=0.5), run_time=3)
         self.wait(2)
-        note = label("Nesterov shares momentum's velocity update v'; RMSprop puts ε "
-                     "inside the square root", font_size=24, color=GREY_B)
+        note = label(
+            "Nesterov shares momentum's velocity update v'; RMSprop puts ε "
+            "inside the square root",
+            font_size=24,
+            color=GREY_B,
+        )
         note.next_to(rows, DOWN, buff=0.35).align_to(rows, LEFT)
         self.play(FadeIn(note), run_time=0.6)
         self.wait(4)
@@ -177,31 +234,51 @@ class AdamStepScene(Scene):
         first = ex["adam_first"]
         o = optimizer("adam")
         fs = o.formulas(**SETTINGS["adam"])
-        head = title("Adam, as Keras computes it",
-                     "bias correction folded into the step size; ε added to √v")
+        head = title(
+            "Adam, as Keras computes it",
+            "bias correction folded into the step size; ε added to √v",
+        )
         self.play(FadeIn(head), run_time=0.6)
-        cards = {v: EquationPanel(fs[v].latex, max_width=12.6, font_size=28)
-                 for v in o.updates}
-        panels = VGroup(VGroup(cards["m"], cards["v"]).arrange(RIGHT, buff=0.4),
-                        cards["theta"]).arrange(DOWN, buff=0.2)
+        cards = {
+            v: EquationPanel(fs[v].latex, max_width=12.6, font_size=28)
+            for v in o.updates
+        }
+        panels = VGroup(
+            VGroup(cards["m"], cards["v"]).arrange(RIGHT, buff=0.4), cards["theta"]
+        ).arrange(DOWN, buff=0.2)
         panels.next_to(head, DOWN, buff=0.25)
         self.play(LaggedStart(*[FadeIn(p) for p in panels], lag_ratio=0.4), run_time=2)
         self.wait(1.5)
         caption = label(
-            f"step 1 of the race, coordinate 0 (t = 0 steps taken, m = v = 0, "
-            f"g = {fmt(first['g'][0])}, η = {fmt(SETTINGS['adam']['learning_rate'])})"
-            .replace("-", "−"),
-            font_size=22, color=GREY_B)
-        worked = VGroup(*[
-            equation(substituted_latex(fs[v], {n: first[n] for n in fs[v].input_names},
-                                       at={"p": 0}, digits=DIGITS),
-                     font_size=28, max_width=12.6)
-            for v in o.updates]).arrange(DOWN, buff=0.25, aligned_edge=LEFT)
+            (
+                f"step 1 of the race, coordinate 0 (t = 0 steps taken, m = v = 0, "
+                f"g = {fmt(first['g'][0])}, "
+                f"η = {fmt(SETTINGS['adam']['learning_rate'])})"
+            ).replace("-", "−"),
+            font_size=22,
+            color=GREY_B,
+        )
+        worked = VGroup(
+            *[
+                equation(
+                    substituted_latex(
+                        fs[v],
+                        {n: first[n] for n in fs[v].input_names},
+                        at={"p": 0},
+                        digits=DIGITS,
+                    ),
+                    font_size=28,
+                    max_width=12.6,
+                )
+                for v in o.updates
+            ]
+        ).arrange(DOWN, buff=0.25, aligned_edge=LEFT)
         block = VGroup(caption, worked).arrange(DOWN, buff=0.2, aligned_edge=LEFT)
         block.next_to(panels, DOWN, buff=0.3).to_edge(LEFT, buff=0.5)
         self.play(FadeIn(caption), run_time=0.5)
-        self.play(LaggedStart(*[FadeIn(w) for w in worked], lag_ratio=0.5),
-                  run_time=2.5)
+        self.play(
+            LaggedStart(*[FadeIn(w) for w in worked], lag_ratio=0.5), run_time=2.5
+        )
         self.wait(3.5)
 
 
@@ -210,8 +287,18 @@ CHAPTER = Chapter(
     slug="optimizers",
     title="Optimizers",
     module=__name__,
-    formulas=("quadratic", "sgd", "momentum_velocity", "momentum", "nesterov",
-              "rmsprop_velocity", "rmsprop", "adam_m", "adam_v", "adam"),
+    formulas=(
+        "quadratic",
+        "sgd",
+        "momentum_velocity",
+        "momentum",
+        "nesterov",
+        "rmsprop_velocity",
+        "rmsprop",
+        "adam_m",
+        "adam_v",
+        "adam",
+    ),
     claims=("quadratic/dtheta",),
     scenes=("RaceScene", "RulesScene", "AdamStepScene"),
     example=example,

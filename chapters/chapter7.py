@@ -2,7 +2,7 @@
 
 Every number on screen is ``formula("conv2d", ...).numpy`` on a real scikit-learn
 digit; the cells a window covers are found by the same formula (see
-:func:`footprints`), never by index arithmetic written here.
+:func:`nnmath.runs.edges.footprints`), never by index arithmetic written here.
 """
 
 from __future__ import annotations
@@ -22,11 +22,20 @@ from manim import (
 )
 
 from nnmath.registry import formula
+from nnmath.runs.edges import (
+    SAMPLE,
+    SOBEL_X,
+    digit,
+    edge_maps,
+    footprints,
+    origin,
+    sobel,
+)
 from nnmath.worked import fmt, substituted_latex
 
 from .base import Chapter
 from .blocks import COLORS, EquationPanel, equation, title
-from .grid import ArrayImage, NumberGrid, heading, link, note
+from .blocks.grid import ArrayImage, NumberGrid, heading, link, note
 
 __all__ = [
     "CHAPTER",
@@ -40,14 +49,8 @@ __all__ = [
     "footprints",
 ]
 
-#: scikit-learn digit #1579 (the first zero of the CNN's test split): a zero has
-#: a vertical stroke on each side, so a vertical-edge kernel has much to find
-SAMPLE = 1579
-#: the 5×5 patch of it the grids show (rows, columns): the left stroke
+#: the 5×5 patch of the digit the grids show (rows, columns): the left stroke
 PATCH = (slice(1, 6), slice(1, 6))
-#: Sobel kernels: the horizontal and the vertical brightness gradient
-SOBEL_X = np.array([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]])
-SOBEL_Y = SOBEL_X.T.copy()
 #: the two-channel example: a 4×4 patch of both edge maps, a 2×2 kernel slice per
 #: channel, and a bias
 CHANNEL_PATCH = (slice(2, 6), slice(1, 5))
@@ -55,35 +58,8 @@ CHANNEL_KERNEL = np.array([[[1.0, 0.0], [0.0, -1.0]], [[0.0, 1.0], [-1.0, 0.0]]]
 CHANNEL_BIAS = 2.0
 
 
-def digit() -> tuple[np.ndarray, int]:
-    """The raw 8×8 image (integers 0..16) and its label."""
-    from sklearn.datasets import load_digits  # bundled with scikit-learn
-
-    digits = load_digits()
-    return digits.images[SAMPLE].copy(), int(digits.target[SAMPLE])
-
-
 def conv(stride: int = 1, padding: str = "valid", bias: bool = True):
     return formula("conv2d", stride=stride, padding=padding, bias=bias)
-
-
-def footprints(f, height: int, width: int, kernel: tuple[int, int]) -> np.ndarray:
-    """``cover[i, j]``: the boolean (H, W) mask of input cells that output cell
-    ``(i, j)`` reads, found by running the formula itself on one-hot images with
-    an all-ones kernel (image ``r·W + c`` lights only cell ``(r, c)``)."""
-    probes = np.eye(height * width).reshape(-1, height, width, 1)
-    arrays = {"x": probes, "w": np.ones((*kernel, 1, 1)), "b": np.zeros(1)}
-    out = f.numpy(**{k: arrays[k] for k in f.input_names})[..., 0]  # (H·W, OH, OW)
-    return np.moveaxis(out, 0, -1).reshape(*out.shape[1:], height, width) > 0.5
-
-
-def origin(mask: np.ndarray, kernel: tuple[int, int]) -> tuple[int, int]:
-    """Top-left cell of a window from the input cells it covers; a window cut off
-    at the top or left edge starts in the zero border (a negative index)."""
-    rows, cols = np.nonzero(mask)
-    r = rows.min() if rows.min() > 0 else rows.max() - kernel[0] + 1
-    c = cols.min() if cols.min() > 0 else cols.max() - kernel[1] + 1
-    return int(r), int(c)
 
 
 def conv_example(
@@ -137,8 +113,7 @@ def example() -> dict:
     and the Sobel maps of the whole digit."""
     raw, target = digit()
     patch = raw[PATCH]
-    sobel = np.stack([SOBEL_X, SOBEL_Y], axis=-1)[:, :, None, :]  # (3, 3, 1, 2)
-    edges = conv(1, "same").numpy(x=raw[None, ..., None], w=sobel, b=np.zeros(2))[0]
+    edges = edge_maps(raw)  # (8, 8, 2): both Sobel kernels, 'same'
     two = edges[CHANNEL_PATCH]  # (4, 4, 2)
     channels = conv_example(
         two, CHANNEL_KERNEL, stride=1, padding="valid", bias=CHANNEL_BIAS
@@ -163,7 +138,7 @@ def example() -> dict:
         "valid": conv_example(patch, SOBEL_X, stride=1, padding="valid"),
         "same": conv_example(patch, SOBEL_X, stride=2, padding="same"),
         "channels": channels,
-        "edges": {"sobel": sobel[:, :, 0, :], "maps": edges},
+        "edges": {"sobel": sobel()[:, :, 0, :], "maps": edges},
     }
 
 
@@ -248,7 +223,8 @@ class SlidingWindowScene(Scene):
             if n < len(data["written"]):
                 row = EquationPanel(
                     data["written"][n],
-                    caption=f"output ({i}, {j}): each weight × the input under it, summed",
+                    caption=f"output ({i}, {j}): each weight × the input under it, "
+                    "summed",
                     max_width=13.4,
                     font_size=30,
                 ).move_to(panel)
@@ -352,7 +328,8 @@ class EdgeScene(Scene):
         edges = ex["edges"]
         head = title(
             "Edges of a real digit",
-            f"digit #{SAMPLE} (a {ex['target']}), Sobel kernels, stride 1, 'same' padding",
+            f"digit #{SAMPLE} (a {ex['target']}), Sobel kernels, stride 1, "
+            "'same' padding",
         )
         self.play(FadeIn(head), run_time=0.6)
         image = ArrayImage(

@@ -1,7 +1,7 @@
 """Chapter 8: pooling, flatten, and a small CNN trained on real digits.
 
 The pooling numbers are ``formula("max_pool2d"/"avg_pool2d").numpy`` on the edge
-maps of chapter 7; the network is :mod:`nnmath.cnn`, trained with the formulas'
+maps of chapter 7; the network is :mod:`nnmath.runs.cnn`, trained with the formulas'
 own NumPy and the claims' gradients; the backward pass shown is the claims'
 ``gradient.numpy``.
 """
@@ -24,14 +24,14 @@ from manim import (
     VGroup,
 )
 
-from nnmath.cnn import CNN, trained
 from nnmath.registry import claim, formula
+from nnmath.runs import edges
+from nnmath.runs.cnn import CNN, trained
 from nnmath.worked import fmt
 
-from . import chapter7
 from .base import Chapter
 from .blocks import COLORS, EquationPanel, ProbabilityBars, label, title
-from .grid import ArrayImage, NumberGrid, heading, link, note
+from .blocks.grid import ArrayImage, NumberGrid, heading, link, note
 
 __all__ = [
     "BackwardScene",
@@ -82,7 +82,7 @@ def conv_routing() -> dict:
     w = net.params["w"][..., :1]  # the first filter (one input channel)
     shape = (1, *ROUTING_SIZE, 1)
     f = claim("conv2d/dx").formula
-    cover = chapter7.footprints(f, *ROUTING_SIZE, w.shape[:2])
+    cover = edges.footprints(f, *ROUTING_SIZE, w.shape[:2])
     out = {
         "w": w[..., 0, 0],
         "traced": TRACED,
@@ -102,14 +102,14 @@ def conv_routing() -> dict:
 def example() -> dict:
     """Pooling and flatten on chapter 7's edge maps; the trained CNN on chapter
     7's digit (from the test split, never seen in training); the backward pass."""
-    edges = chapter7.example()["edges"]["maps"]
+    maps = edges.edge_maps(edges.digit()[0])
     net = trained()
-    sample = chapter7.SAMPLE
+    sample = edges.SAMPLE
     where = int(np.flatnonzero(net.split.test_index == sample)[0])
     x = net.split.x_test[where : where + 1]
     acts = net.cnn.forward(net.params, x)
     return {
-        "pool": pooling(edges[POOL_PATCH]),
+        "pool": pooling(maps[POOL_PATCH]),
         "cnn": {
             "sample": sample,
             "target": int(net.split.y_test[where]),
@@ -252,8 +252,9 @@ class CNNForwardScene(Scene):
         data = example()["cnn"]
         head = title(
             f"A trained CNN: test accuracy {100 * data['test_accuracy']:.1f} %",
-            f"on {data['test_size']} held-out digits; here test digit #{data['sample']} "
-            f"(a {data['target']}); 4 of its 8 feature maps",
+            f"on {data['test_size']} held-out digits; "
+            f"here test digit #{data['sample']} (a {data['target']}); "
+            "4 of its 8 feature maps",
         )
         self.play(FadeIn(head), run_time=0.6)
         digit = ArrayImage(
@@ -379,7 +380,7 @@ class BackwardScene(Scene):
             frames.append(
                 VGroup(
                     g.window(*cell, 1, 1, color=colors[n]),
-                    dx.window(*chapter7.origin(mask, ks), *ks, color=colors[n]),
+                    dx.window(*edges.origin(mask, ks), *ks, color=colors[n]),
                 )
             )
         heads = VGroup(

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import click
 
-# chapters.render imports no Manim at module level, so --help stays light
-from chapters.render import FORMATS, MAX_WORKERS, QUALITIES
+# publishing.render imports no Manim at module level, so --help stays light
+from publishing.render import FORMATS, MAX_WORKERS, QUALITIES
 
 
 class Failure(click.ClickException):
@@ -51,8 +51,10 @@ class Group(click.Group):
             # Click turns Ctrl-C (and our SIGTERM) into Abort; the cause says which
             cause = exc if isinstance(exc, KeyboardInterrupt) else exc.__context__
             if isinstance(cause, KeyboardInterrupt):
-                click.echo("Interrupted; finished files are intact, none is half-written.",
-                           err=True)
+                click.echo(
+                    "Interrupted; finished files are intact, none is half-written.",
+                    err=True,
+                )
                 sys.exit(143 if isinstance(cause, Terminated) else 130)
             click.echo("Aborted.", err=True)
             sys.exit(130)
@@ -60,8 +62,11 @@ class Group(click.Group):
             if os.environ.get("NNBOOK_TRACEBACK"):
                 raise
             first = (str(exc).strip().splitlines() or [""])[0][:300]
-            click.echo(f"Error: unexpected {type(exc).__name__}: {first} (a bug in "
-                       "nnbook; NNBOOK_TRACEBACK=1 shows where)", err=True)
+            click.echo(
+                f"Error: unexpected {type(exc).__name__}: {first} (a bug in "
+                "nnbook; NNBOOK_TRACEBACK=1 shows where)",
+                err=True,
+            )
             sys.exit(1)
         sys.exit(rv if isinstance(rv, int) else 0)
 
@@ -75,13 +80,23 @@ def _quiet():
     return redirect_stdout(sys.stderr)
 
 
+def _keep_freed_memory() -> None:
+    """This command evaluates formulas in bulk in this process (the checks, the
+    gate): keep freed memory mapped, see :func:`nnmath.kernels.keep_freed_memory`."""
+    from nnmath.kernels import keep_freed_memory
+
+    keep_freed_memory()
+
+
 def _chapters(names: tuple[str, ...]):
     """The chapters named (each once, in the order given), or all of them."""
     import chapters
 
     try:  # what a chapter file prints is not this command's output
         with _quiet():
-            found = [chapters.get(n) for n in names] if names else chapters.all_chapters()
+            found = (
+                [chapters.get(n) for n in names] if names else chapters.all_chapters()
+            )
     except chapters.UnknownChapterError as exc:
         raise BadUsage(str(exc)) from None
     except chapters.ChapterFileError as exc:
@@ -92,22 +107,25 @@ def _chapters(names: tuple[str, ...]):
         if seen is None:
             unique[ch.id] = ch
         elif (seen.module, seen.path) != (ch.module, ch.path):
-            raise BadUsage(f"{name} is {ch.id} too: two chapters of one number would "
-                           "write the same folder; give one of them another number")
+            raise BadUsage(
+                f"{name} is {ch.id} too: two chapters of one number would "
+                "write the same folder; give one of them another number"
+            )
     return list(unique.values())
 
 
 def _folder(ctx, param, value):
     """A directory option: an empty path is a usage error, not the current folder."""
     if value is not None and str(value).strip() == "":
-        raise click.BadParameter("an empty path; give a folder name", ctx=ctx,
-                                 param=param)
+        raise click.BadParameter(
+            "an empty path; give a folder name", ctx=ctx, param=param
+        )
     return Path(value) if value is not None else None
 
 
 def _open_cache(out_dir: Path) -> Path:
     """The render cache, checked before any work (one line if it is unusable)."""
-    from chapters.cache import CacheError, open_cache
+    from publishing.cache import CacheError, open_cache
 
     try:
         return open_cache(out_dir)
@@ -151,8 +169,14 @@ def _param(text: str) -> tuple[str, str]:
 
 @cli.command()
 @click.argument("name")
-@click.option("-p", "--param", "params", multiple=True, metavar="KEY=VALUE",
-              help="A formula parameter, repeatable: -p stride=2 -p padding=same.")
+@click.option(
+    "-p",
+    "--param",
+    "params",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A formula parameter, repeatable: -p stride=2 -p padding=same.",
+)
 def show(name: str, params: tuple[str, ...]) -> None:
     """Print a formula: LaTeX, inputs, generated NumPy, TensorFlow reference, claims.
 
@@ -161,7 +185,9 @@ def show(name: str, params: tuple[str, ...]) -> None:
     from nnmath import registry
 
     try:
-        f = registry.formula(name, **registry.parse_params(name, dict(map(_param, params))))
+        f = registry.formula(
+            name, **registry.parse_params(name, dict(map(_param, params)))
+        )
     except (registry.UnknownNameError, ValueError) as exc:
         raise BadUsage(str(exc)) from None
     click.echo(f"{f.name}: {f.title}\n")
@@ -174,12 +200,16 @@ def show(name: str, params: tuple[str, ...]) -> None:
         click.echo(f"  {i.name:5s} {i.shape_text:10s} {i.description}{domain}")
     click.echo(f"  output {f.output}: ({', '.join(f.output_shape)})")
     if f.constants:
-        click.echo("  constants: " + ", ".join(f"{k} = {v!r}" for k, v in f.constants.items()))
+        click.echo(
+            "  constants: " + ", ".join(f"{k} = {v!r}" for k, v in f.constants.items())
+        )
     specs = registry.parameters(f.name)
     if specs:
         click.echo("\nParameters (-p KEY=VALUE):")
         for key, (spec, default) in specs.items():
-            click.echo(f"  {key} = {f.params.get(key, default)!r}  (valid: {spec.valid})")
+            click.echo(
+                f"  {key} = {f.params.get(key, default)!r}  (valid: {spec.valid})"
+            )
     click.echo(f"\nNumPy (generated from the SymPy expression):\n{f.source}")
     click.echo(f"TensorFlow reference:\n  {f.tf}")
     if f.tf_note:
@@ -198,30 +228,59 @@ def show(name: str, params: tuple[str, ...]) -> None:
 def _report_path(ctx, param, value):
     """A report path: ``-`` is standard output; an empty path is a usage error."""
     if value is not None and str(value).strip() == "":
-        raise click.BadParameter("an empty path; give a file name, or - for standard "
-                                 "output", ctx=ctx, param=param)
+        raise click.BadParameter(
+            "an empty path; give a file name, or - for standard output",
+            ctx=ctx,
+            param=param,
+        )
     if value is not None and str(value).endswith(("/", os.sep)):
-        raise click.BadParameter(f"{value} names a folder; give a file name",
-                                 ctx=ctx, param=param)
+        raise click.BadParameter(
+            f"{value} names a folder; give a file name", ctx=ctx, param=param
+        )
     return Path(value) if value is not None else None
 
 
 @cli.command()
 @click.argument("chapter_names", metavar="[CHAPTER]...", nargs=-1)
-@click.option("--json", "json_path", callback=_report_path,
-              type=click.Path(dir_okay=False, allow_dash=True),
-              help="Also write a JSON report to this file (- for standard output).")
-@click.option("--junit", "junit_path", callback=_report_path,
-              type=click.Path(dir_okay=False, allow_dash=True),
-              help="Also write a JUnit XML report to this file (- for standard output).")
-@click.option("--no-tf", is_flag=True,
-              help="Skip the TensorFlow checks (symbolic, lowering and finite "
-              "differences only); lists them as skipped and exits 3, not 0.")
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None,
-              metavar="SECONDS",
-              help="Time limit of each check; one that runs out FAILs and the others "
-              "go on. [default: 120]")
-def verify(chapter_names, json_path, junit_path, no_tf, timeout) -> int:
+@click.option(
+    "--json",
+    "json_path",
+    callback=_report_path,
+    type=click.Path(dir_okay=False, allow_dash=True),
+    help="Also write a JSON report to this file (- for standard output).",
+)
+@click.option(
+    "--junit",
+    "junit_path",
+    callback=_report_path,
+    type=click.Path(dir_okay=False, allow_dash=True),
+    help="Also write a JUnit XML report to this file (- for standard output).",
+)
+@click.option(
+    "--no-tf",
+    is_flag=True,
+    help="Skip the TensorFlow checks (symbolic, lowering and finite "
+    "differences only); lists them as skipped and exits 3, not 0.",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    metavar="SECONDS",
+    help="Time limit of each check; one that runs out FAILs and the others "
+    "go on. [default: 120]",
+)
+@click.option(
+    "--media",
+    "media_dir",
+    type=click.Path(file_okay=False),
+    callback=_folder,
+    default="media",
+    show_default=True,
+    help="The media folder whose cache (DIR/.cache, or $NNBOOK_CACHE) files "
+    "the results, so that render and build there verify nothing again.",
+)
+def verify(chapter_names, json_path, junit_path, no_tf, timeout, media_dir) -> int:
     """Prove every claim of the chapters (by default: all chapters and every formula).
 
     Symbolically on a small instance, against TensorFlow (float64 and float32)
@@ -232,10 +291,7 @@ def verify(chapter_names, json_path, junit_path, no_tf, timeout) -> int:
 
     Example: nnbook verify chapter1 --json reports/verify.json
     """
-    from chapters.cache import cache_root
-    from chapters.verification import cached_verification, subjects
-    from nnmath.checks import skipped
-    from nnmath.report import (
+    from nnmath.checker.report import (
         ReportError,
         check_destination,
         is_stdout,
@@ -243,15 +299,20 @@ def verify(chapter_names, json_path, junit_path, no_tf, timeout) -> int:
         write_json,
         write_junit,
     )
+    from publishing.gate import verify_chapters
 
     from .table import CheckTable
 
+    _keep_freed_memory()
     reports = [p for p in (json_path, junit_path) if p is not None]
     to_stdout = [p for p in reports if is_stdout(p)]
     if len(to_stdout) > 1:
         raise BadUsage("--json and --junit cannot both go to standard output")
-    if len(reports) == 2 and not to_stdout and (
-            os.path.realpath(json_path) == os.path.realpath(junit_path)):
+    if (
+        len(reports) == 2
+        and not to_stdout
+        and (os.path.realpath(json_path) == os.path.realpath(junit_path))
+    ):
         raise BadUsage("--json and --junit name the same file; give each its own")
     try:  # before the checks run: a report that cannot be written is known now
         for path in reports:
@@ -260,19 +321,19 @@ def verify(chapter_names, json_path, junit_path, no_tf, timeout) -> int:
         raise Failure(str(exc)) from None
     chs = _chapters(chapter_names)
     if os.environ.get("NNBOOK_CACHE"):  # a cache the user chose must be usable
-        _open_cache(Path("media"))
+        _open_cache(media_dir)
     table = CheckTable(out=sys.stderr if to_stdout else None)
     try:  # always checked afresh; filed in the cache so render and build reuse it
         with _quiet():
-            checks, _ = cached_verification(chs, cache_root(Path("media")), force=True,
-                                            whole_library=not chapter_names,
-                                            oracle=not no_tf, on_check=table.add,
-                                            on_start=table.start, timeout=timeout)
-        if no_tf:  # what was not checked is listed, and counted, as such
-            left_out = skipped(*subjects(chs, whole_library=not chapter_names))
-            for c in left_out:
-                table.add(c)
-            checks = checks + left_out
+            checks = verify_chapters(
+                chs,
+                media_dir,
+                whole_library=not chapter_names,
+                oracle=not no_tf,
+                on_check=table.add,
+                on_start=table.start,
+                timeout=timeout,
+            )
     finally:
         table.close()
     ids = [c.id for c in chs]
@@ -288,8 +349,10 @@ def verify(chapter_names, json_path, junit_path, no_tf, timeout) -> int:
     if s["not_checked"]:
         line += f", {s['not_checked']} not checked"
     if s["skipped"]:
-        line += (f", {s['skipped']} skipped (the TensorFlow checks, --no-tf): "
-                 "not a full verification")
+        line += (
+            f", {s['skipped']} skipped (the TensorFlow checks, --no-tf): "
+            "not a full verification"
+        )
     click.echo(line, err=bool(to_stdout))
     for c in checks:
         if c.passed and not c.checked:
@@ -305,14 +368,28 @@ def verify(chapter_names, json_path, junit_path, no_tf, timeout) -> int:
 def _render_options(f):
     """Options shared by ``render`` and ``build``."""
     options = [
-        click.option("-q", "--quality", type=click.Choice(list(QUALITIES)), default="l",
-                     show_default=True,
-                     help="l=480p15, m=720p30, h=1080p60, p=1440p60, k=2160p60."),
-        click.option("-j", "--jobs", type=click.IntRange(min=1, max=MAX_WORKERS),
-                     default=1, show_default=True, help="Render this many scenes at "
-                     f"once (at most {MAX_WORKERS}), each in its own process."),
-        click.option("--force", is_flag=True,
-                     help="Ignore the caches: verify and render everything again."),
+        click.option(
+            "-q",
+            "--quality",
+            type=click.Choice(list(QUALITIES)),
+            default="l",
+            show_default=True,
+            help="l=480p15, m=720p30, h=1080p60, p=1440p60, k=2160p60.",
+        ),
+        click.option(
+            "-j",
+            "--jobs",
+            type=click.IntRange(min=1, max=MAX_WORKERS),
+            default=1,
+            show_default=True,
+            help="Render this many scenes at "
+            f"once (at most {MAX_WORKERS}), each in its own process.",
+        ),
+        click.option(
+            "--force",
+            is_flag=True,
+            help="Ignore the caches: verify and render everything again.",
+        ),
         click.option("--gif", is_flag=True, help="Also make a GIF of every scene."),
     ]
     for option in reversed(options):
@@ -322,12 +399,16 @@ def _render_options(f):
 
 def _verified(ch, checks, cached: bool, what: str) -> None:
     """A line per verification the render gate ran (the gate is library code:
-    chapters.verification.gate, called by every render)."""
-    what = "" if what == "declared" else ", for what its scenes looked up beyond its lists"
+    publishing.gate.gate, called by every render)."""
+    what = (
+        "" if what == "declared" else ", for what its scenes looked up beyond its lists"
+    )
     more = "" if not what else " more"
-    click.echo(f"{ch.id}: {len(checks)}{more} checks passed{what}"
-               + (" (this maths was verified before: not re-checked)" if cached else ""),
-               err=True)
+    click.echo(
+        f"{ch.id}: {len(checks)}{more} checks passed{what}"
+        + (" (this maths was verified before: not re-checked)" if cached else ""),
+        err=True,
+    )
 
 
 def _report(rendered, done, total) -> str:
@@ -336,24 +417,46 @@ def _report(rendered, done, total) -> str:
         return f"[{done}/{total}] {rendered.job.label}: FAILED: {why}"
     how = "cached" if rendered.cached else f"rendered, {rendered.reason}"
     note = f"; {rendered.note}" if rendered.note else ""
-    return f"[{done}/{total}] {rendered.job.label}: {how} ({rendered.seconds:.1f} s){note}"
+    return (
+        f"[{done}/{total}] {rendered.job.label}: {how} ({rendered.seconds:.1f} s){note}"
+    )
 
 
 @cli.command()
 @click.argument("chapter_names", metavar="CHAPTER...", nargs=-1, required=True)
 @_render_options
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="mp4",
-              show_default=True, help="Output format, as Manim names it; png is the "
-              "last frame.")
-@click.option("--bundle", is_flag=True,
-              help="Embed bundle: mp4, webm and a poster PNG per scene, and EMBED.md "
-              "with HTML, MyST and Jupyter snippets.")
-@click.option("-o", "--output", "out_dir", type=click.Path(file_okay=False),
-              callback=_folder, default="media", show_default=True,
-              help="Directory to write into.")
-@click.option("--no-verify", is_flag=True,
-              help="Render even if the chapter's claims fail verification.")
-def render(chapter_names, quality, jobs, force, gif, fmt, bundle, out_dir, no_verify) -> None:
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="mp4",
+    show_default=True,
+    help="Output format, as Manim names it; png is the last frame.",
+)
+@click.option(
+    "--bundle",
+    is_flag=True,
+    help="Embed bundle: mp4, webm and a poster PNG per scene, and EMBED.md "
+    "with HTML, MyST and Jupyter snippets.",
+)
+@click.option(
+    "-o",
+    "--output",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    callback=_folder,
+    default="media",
+    show_default=True,
+    help="Directory to write into.",
+)
+@click.option(
+    "--no-verify",
+    is_flag=True,
+    help="Render even if the chapter's claims fail verification.",
+)
+def render(
+    chapter_names, quality, jobs, force, gif, fmt, bundle, out_dir, no_verify
+) -> None:
     """Render the scenes of chapters with Manim: book chapters or your own files.
 
     The chapters' claims are verified first; a chapter whose claims fail is not
@@ -365,12 +468,16 @@ def render(chapter_names, quality, jobs, force, gif, fmt, bundle, out_dir, no_ve
       nnbook render chapter1 -q m --bundle --jobs 2
       nnbook render path/to/my_chapter.py
     """
-    from chapters.paths import ensure_writable
-    from chapters.render import RenderError, RenderFailed, check_tools, render_chapters
-    from chapters.verification import GateError
+    from publishing.gate import GateError
+    from publishing.paths import ensure_writable
+    from publishing.render import RenderFailed, render_chapters
+    from publishing.tools import RenderError, check_tools
 
+    _keep_freed_memory()
     if (bundle or gif) and fmt != "mp4":
-        raise BadUsage("--bundle and --gif are made from the mp4; leave --format at mp4")
+        raise BadUsage(
+            "--bundle and --gif are made from the mp4; leave --format at mp4"
+        )
     chs = _chapters(chapter_names)
     try:
         ensure_writable(out_dir, "-o DIR")
@@ -384,21 +491,26 @@ def render(chapter_names, quality, jobs, force, gif, fmt, bundle, out_dir, no_ve
         try:
             try:
                 rendered = render_chapters(
-                    chs, quality=quality, fmt=fmt, out_dir=out_dir, workers=jobs,
-                    force=force, verify=not no_verify, on_verified=_verified,
-                    on_progress=lambda *a: click.echo(_report(*a), err=True))
+                    chs,
+                    quality=quality,
+                    fmt=fmt,
+                    out_dir=out_dir,
+                    workers=jobs,
+                    force=force,
+                    verify=not no_verify,
+                    on_verified=_verified,
+                    on_progress=lambda *a: click.echo(_report(*a), err=True),
+                )
             except RenderFailed as exc:  # the other scenes finished: keep, list them
                 rendered, failed = [r for r in exc.rendered if not r.error], exc
             written = [r.path for r in rendered]
             if bundle or gif:
-                from chapters.bundle import bundle_scene, write_snippets
+                from publishing.bundle import bundle_chapters
 
-                for ch in chs:
-                    made = [bundle_scene(r.path, gif=gif, cache=cache, force=force)
-                            for r in rendered if r.path.parent.name == ch.id]
-                    for b in made:
-                        written += [b.webm, b.poster] + ([b.gif] if b.gif else [])
-                    written.append(write_snippets(out_dir / ch.id, made, ch.title))
+                for path in bundle_chapters(
+                    chs, rendered, out_dir, gif=gif, cache=cache, force=force
+                ):
+                    written.append(path)
         except (RenderError, GateError, ValueError, OSError) as exc:
             failed = exc
     for path in written:
@@ -410,19 +522,39 @@ def render(chapter_names, quality, jobs, force, gif, fmt, bundle, out_dir, no_ve
 @cli.command()
 @click.argument("chapter_names", metavar="[CHAPTER]...", nargs=-1)
 @_render_options
-@click.option("-o", "--output", "out_dir", type=click.Path(file_okay=False),
-              callback=_folder, default="site", show_default=True,
-              help="Directory of the site.")
-@click.option("--media", "media_dir", type=click.Path(file_okay=False), callback=_folder,
-              default="media", show_default=True,
-              help="Where rendered videos and the cache live.")
-@click.option("--no-verify", is_flag=True,
-              help="Build even if a chapter's claims fail (their badges say FAILED).")
-@click.option("--safe", is_flag=True,
-              help="Escape raw HTML in the prose (for prose from contributors you do "
-              "not trust); without it raw HTML passes through, as in Markdown.")
-def build(chapter_names, quality, jobs, force, gif, out_dir, media_dir, no_verify,
-          safe) -> None:
+@click.option(
+    "-o",
+    "--output",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    callback=_folder,
+    default="site",
+    show_default=True,
+    help="Directory of the site.",
+)
+@click.option(
+    "--media",
+    "media_dir",
+    type=click.Path(file_okay=False),
+    callback=_folder,
+    default="media",
+    show_default=True,
+    help="Where rendered videos and the cache live.",
+)
+@click.option(
+    "--no-verify",
+    is_flag=True,
+    help="Build even if a chapter's claims fail (their badges say FAILED).",
+)
+@click.option(
+    "--safe",
+    is_flag=True,
+    help="Escape raw HTML in the prose (for prose from contributors you do "
+    "not trust); without it raw HTML passes through, as in Markdown.",
+)
+def build(
+    chapter_names, quality, jobs, force, gif, out_dir, media_dir, no_verify, safe
+) -> None:
     """Build the book as a static HTML site (all chapters by default).
 
     Verifies and renders what changed (cached otherwise), typesets the equations
@@ -433,12 +565,13 @@ def build(chapter_names, quality, jobs, force, gif, out_dir, media_dir, no_verif
     Example: nnbook build -o site && xdg-open site/index.html
     """
     from chapters.base import ProseError, check_prose
-    from chapters.paths import ensure_writable
-    from chapters.render import RenderError, check_tools
-    from chapters.site import build_site
-    from chapters.texsvg import TexError
-    from chapters.verification import GateError
+    from publishing.gate import GateError
+    from publishing.paths import ensure_writable
+    from publishing.site import build_site
+    from publishing.texsvg import TexError
+    from publishing.tools import RenderError, check_tools
 
+    _keep_freed_memory()
     chs = _chapters(chapter_names)
     try:
         for ch in chs:  # a placeholder that names nothing: now, not after rendering
@@ -452,11 +585,20 @@ def build(chapter_names, quality, jobs, force, gif, out_dir, media_dir, no_verif
     with _quiet():
         try:
             index = build_site(
-                chs, out_dir, media=media_dir, cache=cache, quality=quality,
-                force=force, gif=gif, safe=safe, workers=jobs, verify=not no_verify,
+                chs,
+                out_dir,
+                media=media_dir,
+                cache=cache,
+                quality=quality,
+                force=force,
+                gif=gif,
+                safe=safe,
+                workers=jobs,
+                verify=not no_verify,
                 on_verified=_verified,
                 on_step=lambda ch, step: click.echo(f"{ch.id}: {step}", err=True),
-                on_progress=lambda *a: click.echo(_report(*a), err=True))
+                on_progress=lambda *a: click.echo(_report(*a), err=True),
+            )
         except (OSError, RenderError, GateError, TexError, ValueError) as exc:
             raise Failure(_one_line(exc)) from None
     click.echo(str(index))
@@ -477,7 +619,7 @@ def doctor() -> int:
 
     Example: nnbook doctor
     """
-    from chapters.doctor import diagnose
+    from publishing.doctor import diagnose
 
     findings = diagnose()
     for f in findings:

@@ -24,8 +24,16 @@ class CheckTable:
 
     slow = 5.0
 
-    COLUMNS = ("subject", "method", "dtype", "max abs err", "max rel err", "rtol", "atol",
-               "result")
+    COLUMNS = (
+        "subject",
+        "method",
+        "dtype",
+        "max abs err",
+        "max rel err",
+        "rtol",
+        "atol",
+        "result",
+    )
     WIDTHS = (36, 20, 8, 11, 11, 8, 8, 6)
 
     def __init__(self, out=None):
@@ -60,16 +68,34 @@ class CheckTable:
             self._shown = False
 
     def _line(self, cells) -> None:
-        click.echo("  ".join(str(c).ljust(w) for c, w in zip(cells, self.WIDTHS)).rstrip(),
-                   file=self.out)
+        click.echo(
+            "  ".join(str(c).ljust(w) for c, w in zip(cells, self.WIDTHS)).rstrip(),
+            file=self.out,
+        )
 
     def add(self, check) -> None:
         self._end_running()
-        result = ("skip" if check.skipped else "FAIL" if not check.passed
-                  else "pass" if check.checked
-                  else "none")  # "none": reported, not checked (no Keras counterpart)
-        self._line((check.subject, check.method, check.dtype, _num(check.max_abs),
-                    _num(check.max_rel), _num(check.rtol), _num(check.atol), result))
+        result = (
+            "skip"
+            if check.skipped
+            else "FAIL"
+            if not check.passed
+            else "pass"
+            if check.checked
+            else "none"
+        )  # "none": reported, not checked (no Keras counterpart)
+        self._line(
+            (
+                check.subject,
+                check.method,
+                check.dtype,
+                _num(check.max_abs),
+                _num(check.max_rel),
+                _num(check.rtol),
+                _num(check.atol),
+                result,
+            )
+        )
 
     def close(self) -> None:
         self._end_running()

@@ -1,7 +1,7 @@
 """A lecturer's own chapter, outside the book: the GELU activation.
 
-    nnbook verify examples/gelu.py     # proves the derivative three ways
-    nnbook render examples/gelu.py     # verifies, then renders the plot scene
+nnbook verify examples/gelu.py     # proves the derivative three ways
+nnbook render examples/gelu.py     # verifies, then renders the plot scene
 """
 
 import numpy as np
@@ -23,19 +23,25 @@ GELU = z / 2 * (1 + sp.tanh(u))  # the tanh form used by BERT and GPT-2
 @register("gelu")
 def _gelu():
     return elementwise(
-        "gelu", "Gaussian error linear unit (tanh form)", GELU,
-        symbol=r"\operatorname{GELU}", tf="tf.nn.gelu(z, approximate=True)",
+        "gelu",
+        "Gaussian error linear unit (tanh form)",
+        GELU,
+        symbol=r"\operatorname{GELU}",
+        tf="tf.nn.gelu(z, approximate=True)",
         constants={"c": 0.044715},
         # verify found this: TensorFlow rounds 0.044715 to float32 before casting
         # it to float64, which moves float64 results by about 1e-9
         tf_tolerance={"float64": (1e-7, 1e-8)},
-        tf_note="tf.nn.gelu holds 0.044715 in float32 (0.044714998…)")
+        tf_note="tf.nn.gelu holds 0.044715 in float32 (0.044714998…)",
+    )
 
 
 @register_claims
 def _claims():
     slope = (1 + sp.tanh(u)) / 2 + z / 2 * (1 - sp.tanh(u) ** 2) * sp.diff(u, z)
-    return [Claim("gelu'", formula("gelu"), "z", slope, "GELU'(z), by the product rule")]
+    return [
+        Claim("gelu'", formula("gelu"), "z", slope, "GELU'(z), by the product rule")
+    ]
 
 
 class GeluScene(Scene):
@@ -46,10 +52,19 @@ class GeluScene(Scene):
         value = formula("gelu").numpy(z=zs)[0]
         slope = claim("gelu'").gradient.numpy(z=zs, g=np.ones_like(zs))[0]
         heading = title("The GELU activation", "a smooth ReLU")
-        eq = equation(formula("gelu").latex, max_width=12).next_to(heading, DOWN, buff=0.3)
+        eq = equation(formula("gelu").latex, max_width=12).next_to(
+            heading, DOWN, buff=0.3
+        )
         eq.set_x(0)
-        plot = FunctionPlot(zs[0], value, x_range=(-4, 4, 1), y_range=(-1, 4, 1),
-                            width=9, height=4.2, y_label=r"\operatorname{GELU}(z)")
+        plot = FunctionPlot(
+            zs[0],
+            value,
+            x_range=(-4, 4, 1),
+            y_range=(-1, 4, 1),
+            width=9,
+            height=4.2,
+            y_label=r"\operatorname{GELU}(z)",
+        )
         plot.to_edge(DOWN, buff=0.4)
         derivative = plot.polyline(zs[0], slope, color=ORANGE)
         name = MathTex(r"\operatorname{GELU}'(z)", font_size=30, color=ORANGE)
@@ -61,7 +76,12 @@ class GeluScene(Scene):
 
 
 CHAPTER = Chapter(
-    number=101, slug="gelu", title="The GELU activation", module=__name__,
-    formulas=("gelu",), claims=("gelu'",), scenes=("GeluScene",),
+    number=101,
+    slug="gelu",
+    title="The GELU activation",
+    module=__name__,
+    formulas=("gelu",),
+    claims=("gelu'",),
+    scenes=("GeluScene",),
     prose_file="gelu.md",
 )

@@ -6,10 +6,10 @@ nnbook verify examples/my_adam.py   # 100 steps side by side with Keras's Adam
 import sympy as sp
 
 from chapters import Chapter
-from nnmath.descent import keras_rule
 from nnmath.formula import Formula, Input, indices
 from nnmath.params import Real
 from nnmath.registry import register
+from nnmath.update_rules import keras_rule
 
 p = indices("p")
 w, grad, m, v = (sp.IndexedBase(name) for name in ("w", "grad", "m", "v"))

@@ -5,7 +5,7 @@
 >>> print(f.latex)
 \\sigma\\left(z\\right) = \\frac{1}{1 + e^{- z}}
 
-TensorFlow is imported only by :mod:`nnmath.oracle`, and only when a check
+TensorFlow is imported only by :mod:`nnmath.checker.oracle`, and only when a check
 needs it.
 """
 
@@ -15,5 +15,15 @@ from .claim import Claim
 from .formula import Formula, Input, ShapeError
 from .registry import UnknownNameError, claim, claim_names, claims, formula, names
 
-__all__ = ["Formula", "Input", "Claim", "ShapeError", "UnknownNameError", "formula",
-           "names", "claim", "claims", "claim_names"]
+__all__ = [
+    "Formula",
+    "Input",
+    "Claim",
+    "ShapeError",
+    "UnknownNameError",
+    "formula",
+    "names",
+    "claim",
+    "claims",
+    "claim_names",
+]

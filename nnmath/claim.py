@@ -33,7 +33,7 @@ class Claim:
     text: str
     indices: tuple[sp.Symbol, ...] = ()
     #: sizes of the concrete instance the symbolic proof expands (hints: sizes
-    #: that cannot tell two dimensions apart are moved, see nnmath.cases)
+    #: that cannot tell two dimensions apart are moved, see nnmath.checker.cases)
     sizes: dict = field(default_factory=dict)
     #: inputs the claimed gradient may read outside their bounds, as padding
     #: (the upstream gradient ``g`` of a convolution, read beyond its edges);
@@ -47,8 +47,10 @@ class Claim:
 
     def __post_init__(self) -> None:
         if self.shown is not None and defined(self.shown, self.where) != self.rhs:
-            raise ValueError(f"{self.name}: rhs is not its shown form with the "
-                             "definitions of where put in (use formula.defined)")
+            raise ValueError(
+                f"{self.name}: rhs is not its shown form with the "
+                "definitions of where put in (use formula.defined)"
+            )
 
     @property
     def elementwise(self) -> bool:
@@ -60,11 +62,15 @@ class Claim:
         if self.elementwise:
             name = f.symbol or rf"\operatorname{{{f.name}}}"
             return rf"{name}'\left({latex(f.var)}\right) = {latex(self.rhs)}"
-        wrt = sp.IndexedBase(self.wrt)[self.indices] if self.indices else sp.Symbol(self.wrt)
-        out = "L" if not f.indices else "L"
+        wrt = (
+            sp.IndexedBase(self.wrt)[self.indices]
+            if self.indices
+            else sp.Symbol(self.wrt)
+        )
         rhs = latex(self.rhs if self.shown is None else self.shown)
-        return (rf"\frac{{\partial {out}}}{{\partial {latex(wrt)}}} = {rhs}"
-                + where_latex(self.where))
+        return rf"\frac{{\partial L}}{{\partial {latex(wrt)}}} = {rhs}" + where_latex(
+            self.where
+        )
 
     @property
     def upstream(self) -> Input | None:
@@ -87,10 +93,19 @@ class Claim:
         inputs = f.inputs + ((self.upstream,) if self.upstream else ())
         return Formula(
             name=self.name.replace("/", "_").replace("'", "_prime").replace(".", "_"),
-            title=self.text, output=f"grad_{self.wrt}", indices=tuple(idx), expr=expr,
-            inputs=inputs, tf="", output_shape=wrt.shape, constants=f.constants,
-            derived=f.derived, padded=tuple(dict.fromkeys(f.padded + self.padded)),
-            shown=None if self.elementwise else self.shown, where=self.where)
+            title=self.text,
+            output=f"grad_{self.wrt}",
+            indices=tuple(idx),
+            expr=expr,
+            inputs=inputs,
+            tf="",
+            output_shape=wrt.shape,
+            constants=f.constants,
+            derived=f.derived,
+            padded=tuple(dict.fromkeys(f.padded + self.padded)),
+            shown=None if self.elementwise else self.shown,
+            where=self.where,
+        )
 
     def __repr__(self) -> str:
         return f"Claim({self.name!r})"

@@ -22,7 +22,11 @@ def _canonical(value) -> str:
             return fingerprint(value)
         return _canonical(dataclasses.astuple(value))
     if isinstance(value, dict):
-        return "{" + ",".join(f"{k!r}:{_canonical(v)}" for k, v in sorted(value.items())) + "}"
+        return (
+            "{"
+            + ",".join(f"{k!r}:{_canonical(v)}" for k, v in sorted(value.items()))
+            + "}"
+        )
     if isinstance(value, (list, tuple)):
         return "(" + ",".join(_canonical(v) for v in value) + ")"
     return repr(value)
@@ -32,5 +36,8 @@ def fingerprint(obj) -> str:
     """SHA-256 over every field of a Formula or Claim (nested ones included)."""
     parts = [type(obj).__name__]
     for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if f.metadata.get("fingerprint") == "if-set" and value == f.default:
+            continue
         parts.append(f"{f.name}={_canonical(getattr(obj, f.name))}")
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()

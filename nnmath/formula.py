@@ -1,8 +1,8 @@
 """The Formula: one named equation, written once in indexed SymPy form.
 
 Everything else about a formula is derived from ``expr``: its LaTeX, its lowered
-NumPy function and source, and (in :mod:`nnmath.instances`) the concrete scalar
-equations that the symbolic checks differentiate.
+NumPy function and source (:mod:`nnmath.lowering`), and the concrete scalar
+equations that the symbolic checks differentiate (:mod:`nnmath.checker.symbolic`).
 """
 
 from __future__ import annotations
@@ -16,8 +16,16 @@ import sympy as sp
 
 from .typeset import latex
 
-__all__ = ["Input", "Formula", "dims", "indices", "ShapeError", "OutOfBounds",
-           "defined", "where_latex"]
+__all__ = [
+    "Input",
+    "Formula",
+    "dims",
+    "indices",
+    "ShapeError",
+    "OutOfBounds",
+    "defined",
+    "where_latex",
+]
 
 #: how random test inputs are drawn and how the symbolic instance constrains them
 DOMAINS = ("real", "prob", "simplex", "onehot", "binary", "distinct", "mask", "ids")
@@ -41,7 +49,8 @@ def out_of_bounds(formula: str, read: str, detail: str, base: str) -> OutOfBound
         f"{formula + ' ' if formula else ''}reads {read} outside {base}: {detail}; "
         f"a read outside an input "
         f"is an error unless the formula declares it padding "
-        f"(padded=({base!r},): such reads add nothing to a sum and never win a max)")
+        f"(padded=({base!r},): such reads add nothing to a sum and never win a max)"
+    )
 
 
 def dims(names: str) -> tuple[sp.Symbol, ...]:
@@ -105,7 +114,9 @@ class Input:
 
     def __post_init__(self) -> None:
         if self.domain not in DOMAINS:
-            raise ValueError(f"unknown domain {self.domain!r}; valid: {', '.join(DOMAINS)}")
+            raise ValueError(
+                f"unknown domain {self.domain!r}; valid: {', '.join(DOMAINS)}"
+            )
 
     @property
     def shape_text(self) -> str:
@@ -143,6 +154,11 @@ class Formula:
     #: reason in ``tf_note`` (e.g. an op that keeps a parameter in float32)
     tf_tolerance: dict = field(default_factory=dict)
     tf_note: str = ""
+    #: why the float32 rows against TensorFlow leave out the large-magnitude
+    #: case (multi-head attention's logits there are beyond float32's reach);
+    #: empty: they do not (fingerprinted only when set, so that adding the
+    #: field left every other formula's fingerprint as it was)
+    tf_float32_large: str = field(default="", metadata={"fingerprint": "if-set"})
     notes: str = ""
     #: sizes computed from the input sizes (an output height, a padding):
     #: ((symbol, expression of the dimension symbols), …), each after those it uses
@@ -153,8 +169,8 @@ class Formula:
     #: raises ValueError, naming the valid choices, on sizes the formula rejects
     check_sizes: Callable[[dict], None] | None = None
     #: for an update rule, what it claims to compute: a
-    #: :class:`nnmath.descent.KerasRule` (checked against that Keras optimizer),
-    #: :class:`nnmath.descent.NoKeras` (no counterpart, reported), or None
+    #: :class:`nnmath.update_rules.KerasRule` (checked against that Keras optimizer),
+    #: :class:`nnmath.update_rules.NoKeras` (no counterpart, reported), or None
     keras: object = None
     #: inputs this formula may read outside their bounds (a convolution's zero
     #: border): such a read is padding, adding nothing to a sum and never winning
@@ -172,8 +188,10 @@ class Formula:
 
     def __post_init__(self) -> None:
         if self.shown is not None and defined(self.shown, self.where) != self.expr:
-            raise ValueError(f"{self.name}: expr is not its shown form with the "
-                             "definitions of where put in (use formula.defined)")
+            raise ValueError(
+                f"{self.name}: expr is not its shown form with the "
+                "definitions of where put in (use formula.defined)"
+            )
 
     # -- the equation -------------------------------------------------------
     @property
@@ -195,7 +213,9 @@ class Formula:
             name = self.symbol or rf"\operatorname{{{self.name}}}"
             definition = elementary(self.scalar)
             if isinstance(definition, sp.Function) and definition.args == (self.var,):
-                definition = definition.rewrite(sp.exp)  # tanh(z) = tanh(z) says nothing
+                definition = definition.rewrite(
+                    sp.exp
+                )  # tanh(z) = tanh(z) says nothing
             return rf"{name}\left({latex(self.var)}\right) = {latex(definition)}"
         return self.indexed_latex
 
@@ -219,13 +239,20 @@ class Formula:
         for i in self.inputs:
             if i.name == name:
                 return i
-        raise KeyError(f"{self.name} has no input {name!r}; inputs: {', '.join(self.input_names)}")
+        raise KeyError(
+            f"{self.name} has no input {name!r}; inputs: {', '.join(self.input_names)}"
+        )
 
     @cached_property
     def dim_symbols(self) -> dict[str, sp.Symbol]:
         found = {}
         for s in self.expr.free_symbols:
-            if s.is_Symbol and s.is_positive and s.is_integer and s.name not in self.constants:
+            if (
+                s.is_Symbol
+                and s.is_positive
+                and s.is_integer
+                and s.name not in self.constants
+            ):
                 found[s.name] = s
         for inp in self.inputs:
             for d in inp.shape:
@@ -249,8 +276,10 @@ class Formula:
         if self.derived:
             for (s, expr), value in zip(self.derived, self._derived_sizes(out)):
                 if s.name in out and out[s.name] != value:
-                    raise ShapeError(f"{self.name}: {s.name} must be {expr} = {value} for "
-                                     f"these inputs, but an input gives {out[s.name]}")
+                    raise ShapeError(
+                        f"{self.name}: {s.name} must be {expr} = {value} for "
+                        f"these inputs, but an input gives {out[s.name]}"
+                    )
                 out[s.name] = value
         if self.check_sizes is not None:
             self.check_sizes(out)

@@ -8,7 +8,7 @@ after the call such as the moving mean, or the layer's regularization losses).
 ``nnbook verify`` then builds that layer in float64, sets its weights, calls it
 and compares (``keras-layer``), and compares every claim about the formula with
 ``tf.GradientTape`` through the layer.  The declaration is data only: nothing
-here imports TensorFlow (:func:`nnmath.oracle.keras_layer` does).
+here imports TensorFlow (:func:`nnmath.checker.oracle.keras_layer` does).
 """
 
 from __future__ import annotations
@@ -58,9 +58,11 @@ class KerasLayer:
     note: str = ""
     #: keyword arguments of every call (``use_causal_mask=True``)
     call: dict = field(default_factory=dict)
-    #: (name, keyword arguments) of calls that take different code paths, each
-    #: checked on every case (MultiHeadAttention with and without
-    #: ``return_attention_scores``); a tuple result's first item is compared
+    #: (name, keyword arguments[, why]) of calls that take different code paths,
+    #: each checked on every case (MultiHeadAttention with and without
+    #: ``return_attention_scores``); a tuple result's first item is compared.
+    #: With a ``why``, the variant is not compared on the large-magnitude case
+    #: and the row's note says why
     variants: tuple = ()
     #: for a ``keras.ops`` function with a heads axis the formula has not
     #: (``dot_product_attention``): a unit axis there in every tensor
@@ -97,7 +99,8 @@ class KerasLayer:
         call += "".join(f", {k}={v!r}" for k, v in self.call.items())
         what = "" if self.output == "outputs" else f", then its {self.output}"
         paths = (
-            f", with and without {', '.join(sorted({k for _, kw in self.variants for k in kw}))}"
+            ", with and without "
+            + ", ".join(sorted({k for _, kw, *_ in self.variants for k in kw}))
             if self.variants
             else ""
         )

@@ -1,4 +1,4 @@
-"""SymPy (indexed form) → vectorized NumPy source.
+"""SymPy (indexed form) → vectorized NumPy source: a printer, and nothing else.
 
 A printer in the spirit of SymPy's NumPyPrinter: one ``_lower_<Node>`` method per
 node kind, and anything without a method fails loudly.  Each method returns a
@@ -9,40 +9,37 @@ else and ``MaxShift`` become reductions along the labelled axis.  No Python loop
 runs over elements.
 
 Affine indices (``x[n, s*i + d*p - P, …]``) become strided windows: each such
-axis is replaced by one view axis per index symbol (:func:`window`), padded
-where the read leaves the input and dilated where the index is a fraction
-(``g[(u - p)/s]`` reads only where s divides u − p).  A read outside an input
-is *absent*: it adds nothing to a sum and never wins a ``Maximum`` (the view is
-padded with 0, or the lowest value under a max).  A row-major decomposition of one index
+axis is replaced by one view axis per index symbol
+(:func:`nnmath.kernels.window`), padded where the read leaves the input and
+dilated where the index is a fraction (``g[(u - p)/s]`` reads only where s
+divides u − p).  A read outside an input is *absent*: it adds nothing to a sum
+and never wins a ``Maximum`` (the view is padded with 0, or the lowest value
+under a max).  A row-major decomposition of one index
 (:func:`~nnmath.primitives.row_major_digits`) is a reshape.
 
-The slow oracle this lowering is checked against is :func:`loop_oracle`, built
-from ``sympy.lambdify``'s own loop code on the *elementary* form of the formula.
+The printed source calls NumPy and the runtime kernels of :mod:`nnmath.kernels`
+(windows, windowed reductions, blocked contractions); it is checked against the
+slow :func:`nnmath.checker.loop_oracle.loop_oracle`, built from
+``sympy.lambdify``'s own loop code on the *elementary* form of the formula.
 """
 
 from __future__ import annotations
 
-import functools
 import itertools
-import os
 import string
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 import sympy as sp
-from sympy.printing.pycode import MpmathPrinter
 
-from .integers import quotient
-from .formula import out_of_bounds
+from . import kernels
 from .primitives import (
     FirstArgMax,
     Maximum,
     MaxShift,
     clip,
-    elementary,
     inside,
     masked,
     present,
@@ -56,17 +53,7 @@ from .primitives import (
 if TYPE_CHECKING:
     from .formula import Formula
 
-__all__ = [
-    "Lowered",
-    "LoweringError",
-    "argmax_over",
-    "contract",
-    "keep_freed_memory",
-    "loop_oracle",
-    "lower",
-    "reduce_window",
-    "window",
-]
+__all__ = ["Lowered", "LoweringError", "lower"]
 
 ATOM, CALL, POW, UNARY, MUL, ADD = 100, 90, 60, 50, 40, 30
 
@@ -113,394 +100,28 @@ FUNCTIONS: dict[type, tuple[str, int]] = {
 }
 
 
-def _outside(shape: tuple, reads: list) -> list[str]:
-    """What each read of ``reads`` (sorted, 5-tuples) does outside ``shape``."""
-    bad = []
-    for axis, steps, counts, offset, den in reads:
-        spans = [st * (c - 1) for st, c in zip(steps, counts)]
-        lo = offset + sum(min(0, x) for x in spans)
-        hi = offset + sum(max(0, x) for x in spans)
-        size = shape[axis]
-        if den != 1:
-            bad.append(f"fractional indices (÷{den}) on axis {axis}")
-        if lo < 0 or hi > (size - 1) * den:
-            at = lo if lo < 0 else hi
-            at = at if den == 1 else f"{at}/{den}"
-            bad.append(f"index {at} on axis {axis} (size {size})")
-    return bad
-
+#: the runtime kernels the printed source may call, by name (nnmath.kernels)
+KERNELS = ("window", "reduce_window", "argmax_over", "contract")
 
 #: node kinds the printer lowers that are not functions a formula calls
-STRUCTURE = {"Add", "Mul", "Pow", "And", "Integer", "Rational", "Float", "NumberSymbol",
-             "Indexed", "Symbol", "NegativeInfinity", "Relational", "Piecewise", "Sum", "call", "Mul_terms"}
-
-
-def window(
-    a: np.ndarray, *reads: tuple, fill: float | str = 0.0, strict: str = ""
-) -> np.ndarray:
-    """``a`` read along several axes at once, each at an affine index.
-
-    Each read is ``(axis, steps, counts, offset)`` or ``(axis, steps, counts,
-    offset, den)``: the axis is read at (offset + Σ_k steps[k]·t_k) / den for
-    t_k < counts[k], and replaced by one axis per t_k (``sliding_window_view``
-    generalised).  The result is a strided view of ``a``: nothing is copied
-    unless a read leaves ``a`` (padded with ``fill``, all axes in one copy) or
-    ``den`` > 1 (``a`` dilated by den − 1 cells of ``fill``).  With ``strict``
-    (the read as text, ``"x[n, i + 1]"``), reading outside ``a`` or at a
-    fraction raises :class:`~nnmath.formula.OutOfBounds` instead.  Padding every
-    axis in one copy matters: padding one axis of a view already windowed
-    along another would copy the overlapping windows out, KW times the input.
-
-    ``fill="lowest"`` is the dtype's lowest finite value, TensorFlow's start for a
-    max: never above a real cell, and what a window of padding alone yields.
-    """
-    a = np.asarray(a)
-    if fill == "lowest":
-        fill = np.finfo(a.dtype if a.dtype.kind == "f" else float).min
-    reads = sorted((r[0], r[1], r[2], r[3], r[4] if len(r) > 4 else 1) for r in reads)
-    if strict:  # an input not declared padded: a read outside it is an error
-        bad = _outside(a.shape, reads)
-        if bad:
-            raise out_of_bounds("", strict, ", ".join(bad), strict.partition("[")[0])
-    if any(den != 1 for *_, den in reads):  # a read at a fraction of an index is absent
-        shape, spread = list(a.shape), [slice(None)] * a.ndim
-        for axis, *_, den in reads:
-            shape[axis] = max(0, (a.shape[axis] - 1) * den + 1)  # an empty axis stays
-            spread[axis] = slice(None, None, den)
-        dilated = np.full(shape, fill, dtype=a.dtype if a.dtype.kind == "f" else float)
-        dilated[tuple(spread)] = a
-        a = dilated
-    pad, start, plan = [(0, 0)] * a.ndim, [slice(None)] * a.ndim, {}
-    for axis, steps, counts, offset, _ in reads:
-        flip = tuple(st < 0 for st in steps)
-        offset += sum(st * (c - 1) for st, c in zip(steps, counts) if st < 0)
-        steps = tuple(abs(st) for st in steps)
-        top = offset + sum(st * (c - 1) for st, c in zip(steps, counts))
-        pad[axis] = (max(0, -offset), max(0, top - (a.shape[axis] - 1)))
-        start[axis] = slice(offset + pad[axis][0], None)
-        plan[axis] = steps, tuple(counts), flip
-    if any(lo or hi for lo, hi in pad):
-        a = np.pad(a, pad, constant_values=fill)
-    a = a[tuple(start)]
-    shape, strides, flips = [], [], []
-    for axis in range(a.ndim):
-        if axis in plan:
-            steps, counts, flip = plan[axis]
-            shape += counts
-            strides += [st * a.strides[axis] for st in steps]
-            flips += flip
-        else:
-            shape.append(a.shape[axis])
-            strides.append(a.strides[axis])
-            flips.append(False)
-    view = np.lib.stride_tricks.as_strided(a, shape, strides, writeable=False)
-    if any(flips):  # a negative step reads the window backwards
-        view = view[tuple(slice(None, None, -1 if f else 1) for f in flips)]
-    return view
-
-
-#: result bytes from which :func:`reduce_window` splits its work over threads
-THREAD_BYTES = 2 << 20
-
-
-@functools.cache
-def _threads() -> tuple[int, ThreadPoolExecutor | None]:
-    """How many cores this process may use, and a pool of that many threads."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        cores = os.cpu_count() or 1
-    cores = min(cores, 8)
-    return cores, ThreadPoolExecutor(cores, "nnbook-window") if cores > 1 else None
-
-
-def reduce_window(a: np.ndarray, axes: tuple[int, ...], ufunc: np.ufunc) -> np.ndarray:
-    """``ufunc.reduce`` over the small window axes of a strided view.
-
-    One whole-array ``ufunc`` per window offset (4 for a 2×2 pool), each over
-    slices whose last axis is contiguous: 5–10× faster than ``view.max(axis=…)``,
-    whose inner loop runs along the strided window axes.  A result of
-    ``THREAD_BYTES`` or more is cut along its first axis into one part per
-    core, each reduced in a thread (NumPy's loops release the GIL), as
-    TensorFlow pools on every core.  Measured here (median of 40 runs), a
-    float64 2×2 pool of (64, 28, 28, 32), a 3.2 MB result: max 0.61 ms on 2
-    cores against 0.67 on one, sum 0.67 against 0.87.  The float32 pool (1.6
-    MB) was slower in threads, 0.36 against 0.32 ms, as were parts small
-    enough to stay in cache: the threads then queue for the GIL.
-    """
-    keep = [k for k in range(a.ndim) if k not in axes]
-    out = np.empty([a.shape[k] for k in keep], dtype=a.dtype)
-    cells = list(np.ndindex(*(a.shape[ax] for ax in axes)))
-
-    def part(lead: slice) -> None:
-        at = [slice(None)] * a.ndim
-        if keep:
-            at[keep[0]] = lead
-        target = out[lead] if keep else out
-        for n, cell in enumerate(cells):
-            for ax, k in zip(axes, cell):
-                at[ax] = k
-            if n:
-                ufunc(target, a[tuple(at)], out=target)
-            else:
-                np.copyto(target, a[tuple(at)])
-
-    cores, pool = _threads()
-    rows = out.shape[0] if keep else 1
-    parts = min(cores, rows, out.nbytes // THREAD_BYTES)
-    if parts < 2 or pool is None:
-        part(slice(None))
-        return out
-    cuts = [rows * k // parts for k in range(parts + 1)]  # exact, no float rounding
-    jobs = [pool.submit(part, slice(lo, hi)) for lo, hi in zip(cuts[:-1], cuts[1:])]
-    for job in jobs:
-        job.result()
-    return out
-
-
-def keep_freed_memory() -> bool:
-    """Ask glibc's malloc to keep freed blocks instead of returning them to the OS.
-
-    By default every temporary over 128 KiB is an ``mmap`` of its own, so each
-    call of a lowered formula page-faults its megabytes of temporaries back in:
-    a 2×2 average pool over (64, 28, 28, 32) float64 spent 2.4 of its 3.1 ms so
-    (TensorFlow keeps its own allocator for the same reason).  Returns whether
-    the setting took; elsewhere than glibc it does nothing.
-    """
-    import ctypes
-    import ctypes.util
-
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):
-        return False
-    m_trim_threshold, m_mmap_threshold = -1, -3  # from <malloc.h>
-    return bool(mallopt(m_mmap_threshold, 1 << 30) and mallopt(m_trim_threshold, 1 << 31))
-
-
-keep_freed_memory()
-
-
-#: bytes of the im2col block :func:`contract` copies a window view into per GEMM:
-#: small enough to stay in cache while BLAS reads it
-GEMM_BLOCK_BYTES = 2 << 20
-
-
-def contract(spec: str, a: np.ndarray, b: np.ndarray, add=None) -> np.ndarray:
-    """``np.einsum(spec, a, b) + add`` as one blocked matrix product, for a
-    windowed operand.
-
-    einsum would copy the strided window view (im2col) in one piece, tens of MB
-    for a convolution layer, and only then multiply.  Here the larger operand is
-    put in (free axes, summed axes) order and copied block by block along its
-    first axis into a contiguous buffer that stays in cache; each block goes
-    straight to ``np.matmul``, and ``add`` (a bias, broadcast) is added to the
-    block's result while it is still in cache.  1.6× faster than einsum + bias
-    on (64, 28, 28, 32) ∗ (3, 3, 32, 64).  Specs with an axis shared by both
-    operands and the output fall back to einsum.
-
-    A stride-1 window (conv2d with stride 1, any padding or dilation) is not
-    copied at all: :func:`_shifted_rows` finds it, and :func:`_shifted_gemm`
-    multiplies row ranges of the input itself, one GEMM per kernel tap.  On
-    (64, 28, 28, 32) ∗ (3, 3, 32, 64) float32 that takes 6.1 ms against 8.9 ms
-    for the blocked im2col (10.4 against 12.5 ms with OpenBLAS pinned to its
-    AVX2 kernel).
-    """
-    inputs, out = spec.split("->")
-    sa, sb = inputs.split(",")
-    summed = [c for c in sa if c in sb]
-    if (
-        any(c in out for c in summed)
-        or len(set(sa)) < len(sa)
-        or len(set(sb)) < len(sb)
-        or a.size == 0  # an empty batch, no channels, an output of size 0:
-        or b.size == 0  # einsum gives the empty (or all-zero) result
-    ):
-        product = np.einsum(spec, a, b, optimize=True)
-        return product if add is None else product + add
-    if a.size > b.size:
-        a, b, sa, sb = b, a, sb, sa
-    free_a = [c for c in sa if c not in summed]
-    free_b = [c for c in sb if c not in summed]
-    labels = free_b + free_a
-    small = np.transpose(a, [sa.index(c) for c in summed + free_a])
-    k = int(np.prod(small.shape[: len(summed)], dtype=np.int64))
-    small = small.reshape(k, -1)
-    big = np.transpose(b, [sb.index(c) for c in free_b + summed])
-    shape = big.shape[: len(free_b)] + tuple(a.shape[sa.index(c)] for c in free_a)
-    dtype = np.result_type(a, b) if add is None else np.result_type(a, b, add)
-    result = np.empty(shape, dtype=dtype)
-    if add is not None:  # broadcast in the output's order, then put in ours
-        out_shape = tuple(shape[labels.index(c)] for c in out)
-        add = np.broadcast_to(add, out_shape).transpose([out.index(c) for c in labels])
-    plan = _shifted_rows(big, len(free_b))  # None unless big is float32/float64
-    same = plan is not None and small.dtype == big.dtype == dtype
-    gemm = _numpy_blas_gemm(dtype) if same else None
-    if gemm is not None:
-        result = _shifted_gemm(gemm, big, small, plan, shape, add)
-        return result.transpose([labels.index(c) for c in out])
-    rows = max(1, GEMM_BLOCK_BYTES // max(1, big[:1].size * big.itemsize))
-    for start in range(0, big.shape[0], rows):
-        block = np.ascontiguousarray(big[start : start + rows]).reshape(-1, k)
-        target = result[start : start + rows]
-        np.matmul(block, small, out=target.reshape(-1, small.shape[1]))
-        if add is not None:
-            target += add[start : start + rows]
-    return result.transpose([labels.index(c) for c in out])
-
-
-#: how many rows a shifted contraction may compute, per row it keeps (the rest
-#: fall in the padding between the window's rows and are dropped)
-SHIFT_MAX_WASTE = 1.5
-
-
-@dataclass(frozen=True)
-class _Shift:
-    """A window view read as shifted row ranges of one matrix: see :func:`_shifted_rows`."""
-
-    channel: int  # which summed axis is the contiguous one
-    rows: int  # rows computed: the grid the free axes span, gaps included
-    steps: tuple[int, ...]  # rows moved per step of each free axis
-    offsets: tuple[int, ...]  # rows moved by each tap (the other summed axes, C order)
-    matrix: np.ndarray  # (rows + max offset) × channels, a view of the input
-
-
-def _shifted_rows(big: np.ndarray, n_free: int) -> _Shift | None:
-    """The shift structure of a stride-1 window view, or None.
-
-    conv2d reads x[n, i + p, j + q, c]: with c contiguous, every element is in
-    row ``r + t`` of one matrix M (one row per input pixel, one column per
-    channel, a view of x), where r = (n·H + i)·W + j moves with the output
-    position and t = p·W + q with the kernel tap.  So the contraction is
-    Σ_t M[t : t + rows] @ w_t, one GEMM per tap on a contiguous slice of x:
-    nothing is copied.  The rows r that no output position has (the last
-    columns of each input row) are computed and dropped; that costs
-    (H·W)/(Ho·Wo) more multiply-adds, so strided windows, which would waste
-    s² as much, are left to the im2col path.
-
-    Needs positive strides, every free and tap axis stepping whole rows of one
-    contiguous summed axis, distinct rows for distinct output positions, and
-    float32/float64.
-    """
-    e = big.itemsize
-    if big.dtype not in (np.float32, np.float64) or big.size == 0:
-        return None
-    shape, strides = big.shape, big.strides
-    summed = range(n_free, big.ndim)
-    channel = [k for k in summed if strides[k] == e and shape[k] > 1]
-    if len(channel) != 1:
-        return None
-    row = shape[channel[0]] * e
-    if any(n > 1 and (s <= 0 or s % row) for k, (n, s) in enumerate(zip(shape, strides))
-           if k != channel[0]):
-        return None
-    steps = tuple(s // row if n > 1 else 0 for n, s in zip(shape[:n_free], strides))
-    span = 0  # the largest row an output position reaches so far
-    for step, n in sorted((st, n) for st, n in zip(steps, shape) if n > 1):
-        if step <= span:  # two output positions would share a row
-            return None
-        span += (n - 1) * step
-    rows = span + 1
-    if rows > SHIFT_MAX_WASTE * int(np.prod(shape[:n_free], dtype=np.int64)):
-        return None
-    taps = [k for k in summed if k != channel[0]]
-    offsets = tuple(
-        sum(t * strides[k] // row for t, k in zip(at, taps))
-        for at in np.ndindex(*(shape[k] for k in taps))
-    )
-    matrix = np.lib.stride_tricks.as_strided(
-        big, (rows + max(offsets), shape[channel[0]]), (row, e), writeable=False
-    )
-    return _Shift(channel[0] - n_free, rows, steps, offsets, matrix)
-
-
-@functools.cache
-def _numpy_blas_gemm(dtype: np.dtype):
-    """NumPy's own BLAS ``cblas_?gemm``, called through ctypes, or None.
-
-    NumPy's ``matmul`` cannot accumulate into its output (GEMM's β = 1).  SciPy's
-    wrappers can, but SciPy ships a second OpenBLAS whose idle threads spin on
-    both cores while NumPy's work, and the other way round: measured here, a
-    1024² matmul right after took 2–4× its time.  So this calls the very
-    library NumPy's matmul uses (the OpenBLAS inside NumPy's wheel).  Other
-    NumPy builds (MKL, Accelerate) return None, and :func:`contract` copies
-    windows instead.
-    """
-    import ctypes
-    import glob
-
-    root = os.path.dirname(os.path.dirname(np.__file__))
-    letter = {np.dtype(np.float32): "s", np.dtype(np.float64): "d"}[np.dtype(dtype)]
-    real = ctypes.c_float if letter == "s" else ctypes.c_double
-    for path in glob.glob(os.path.join(root, "numpy.libs", "*openblas*")):
-        try:
-            lib = ctypes.CDLL(path)
-        except OSError:
-            continue
-        for name, integer in (
-            (f"scipy_cblas_{letter}gemm64_", ctypes.c_int64),
-            (f"cblas_{letter}gemm64_", ctypes.c_int64),
-            (f"scipy_cblas_{letter}gemm", ctypes.c_int),
-            (f"cblas_{letter}gemm", ctypes.c_int),
-        ):
-            fn = getattr(lib, name, None)
-            if fn is not None:
-                fn.restype = None
-                fn.argtypes = [ctypes.c_int] * 3 + [integer] * 3 + [
-                    real, ctypes.c_void_p, integer, ctypes.c_void_p, integer,
-                    real, ctypes.c_void_p, integer,
-                ]  # fmt: skip
-                return fn
-    return None
-
-
-def _shifted_gemm(gemm, big, small, plan: _Shift, shape, add) -> np.ndarray:
-    """``big · small`` (free axes of ``big`` first, then ``small``'s) by the plan:
-    one GEMM per tap and row block, accumulated in place by BLAS (β = 1), the
-    block of the result staying in cache across the taps.  A bias that varies
-    only along ``small``'s axes is the block's starting value."""
-    row_major, no_trans = 101, 111  # from <cblas.h>
-    n_free = len(plan.steps)
-    channels, width = plan.matrix.shape[1], small.shape[1]
-    per_tap = np.moveaxis(small.reshape(big.shape[n_free:] + (width,)), plan.channel, -2)
-    weights = [np.ascontiguousarray(w) for w in per_tap.reshape(-1, channels, width)]
-    first = None
-    if add is not None and all(
-        s == 0 or n == 1 for s, n in zip(add.strides[:n_free], add.shape)
-    ):
-        first, add = np.ascontiguousarray(add[(0,) * n_free]).reshape(width), None
-    out = np.empty((plan.rows, width), dtype=big.dtype)
-    e = big.itemsize
-    matrix = plan.matrix.ctypes.data
-    block = max(1, GEMM_BLOCK_BYTES // (width * e))
-    for r0 in range(0, plan.rows, block):
-        r1 = min(plan.rows, r0 + block)
-        if first is not None:
-            out[r0:r1] = first
-        target = out[r0:r1].ctypes.data
-        for k, (offset, w) in enumerate(zip(plan.offsets, weights)):
-            beta = 1.0 if k or first is not None else 0.0
-            gemm(row_major, no_trans, no_trans, r1 - r0, width, channels,
-                 1.0, matrix + (r0 + offset) * channels * e, channels,
-                 w.ctypes.data, width, beta, target, width)  # fmt: skip
-    inner = np.empty(shape[n_free:], dtype=np.int8).strides  # small's axes, C order
-    result = np.lib.stride_tricks.as_strided(
-        out,
-        shape,
-        tuple(step * width * e for step in plan.steps) + tuple(s * e for s in inner),
-    )
-    if add is not None:
-        result = result + add
-    return result
-
-
-def argmax_over(a: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
-    """The row-major position of the first maximum over ``axes`` (NumPy's tie rule)."""
-    moved = np.moveaxis(a, axes, tuple(range(-len(axes), 0)))
-    cells = int(np.prod(moved.shape[-len(axes) :], dtype=np.int64))
-    # the window's size, not -1, which NumPy cannot infer for an empty batch
-    return moved.reshape(moved.shape[: -len(axes)] + (cells,)).argmax(axis=-1)
+STRUCTURE = {
+    "Add",
+    "Mul",
+    "Pow",
+    "And",
+    "Integer",
+    "Rational",
+    "Float",
+    "NumberSymbol",
+    "Indexed",
+    "Symbol",
+    "NegativeInfinity",
+    "Relational",
+    "Piecewise",
+    "Sum",
+    "call",
+    "Mul_terms",
+}
 
 
 def _tuple(items) -> str:
@@ -569,7 +190,7 @@ class NumpyLowering:
             return self._lower_call(e)
         known = sorted(
             {k.__name__ for k in FUNCTIONS}
-            | {m[len("_lower_"):] for m in dir(self) if m.startswith("_lower_")}
+            | {m[len("_lower_") :] for m in dir(self) if m.startswith("_lower_")}
             - STRUCTURE
         )
         raise LoweringError(
@@ -597,8 +218,6 @@ class NumpyLowering:
                 + ", ".join(":" if s in t.labels else "None" for s in tail)
                 + "]"
             )
-        elif target[len(target) - len(present) :] != tuple(present):
-            pass  # unreachable: tail == present means trailing alignment holds
         return code
 
     # -- leaves -------------------------------------------------------------
@@ -612,7 +231,8 @@ class NumpyLowering:
         return self._read(str(e.base), axes, self.fill, strict)
 
     def _read(self, code: str, axes: list, fill: str, strict: str = "") -> Term:
-        """``code`` read at the given (axis, (index, dim)) pairs, affine ones windowed."""
+        """``code`` read at the given (axis, (index, dim)) pairs, affine ones
+        windowed."""
         labels: list[sp.Symbol] = []
         reads = []
         for axis, (idx, _) in axes:
@@ -725,14 +345,25 @@ class NumpyLowering:
         signed = [(-a, "-") if a.could_extract_minus_sign() else (a, "+") for a in args]
         terms = [self.lower(a) for a, _ in signed]
         target = self._sorted(itertools.chain.from_iterable(t.labels for t in terms))
-        fused = [k for k, ((_, op), t) in enumerate(zip(signed, terms))
-                 if op == "+" and t.code.startswith("contract(") and t.labels == target]
+        fused = [
+            k
+            for k, ((_, op), t) in enumerate(zip(signed, terms))
+            if op == "+" and t.code.startswith("contract(") and t.labels == target
+        ]
         if len(fused) == 1 and len(terms) > 1:  # a bias: added inside the blocked GEMM
             k = fused[0]
-            rest = self.lower(sp.Add(*(a if op == "+" else -a
-                                       for j, (a, op) in enumerate(signed) if j != k)))
-            return Term(f"{terms[k].code[:-1]}, add={self.align(rest, target)})",
-                        target, CALL)
+            rest = self.lower(
+                sp.Add(
+                    *(
+                        a if op == "+" else -a
+                        for j, (a, op) in enumerate(signed)
+                        if j != k
+                    )
+                )
+            )
+            return Term(
+                f"{terms[k].code[:-1]}, add={self.align(rest, target)})", target, CALL
+            )
         code = ""
         for (a, op), t in zip(signed, terms):
             part = self.align(t, target)
@@ -986,7 +617,8 @@ def lower(formula: Formula) -> Lowered:
         raise LoweringError(f"{formula.name}: {exc}") from None
     if not set(body.labels) <= set(formula.indices):
         raise LoweringError(
-            f"{formula.name}: expression has indices {body.labels}, output has {formula.indices}"
+            f"{formula.name}: expression has indices {body.labels}, "
+            f"output has {formula.indices}"
         )
     code = low.align(body, tuple(formula.indices))
     if set(body.labels) != set(formula.indices):
@@ -1004,187 +636,6 @@ def lower(formula: Formula) -> Lowered:
         args += ", *, " + ", ".join(keywords)
     eq = formula.indexed_latex.replace("\n", " ")
     source = f"def {formula.name}({args}):\n    # {eq}\n    return {code}\n"
-    namespace: dict = {
-        "np": np,
-        "window": window,
-        "reduce_window": reduce_window,
-        "argmax_over": argmax_over,
-        "contract": contract,
-    }
+    namespace: dict = {"np": np, **{k: getattr(kernels, k) for k in KERNELS}}
     exec(compile(source, f"<nnmath lowering of {formula.name}>", "exec"), namespace)
     return Lowered(source, namespace[formula.name], dim_args)
-
-
-# -- the slow oracle ---------------------------------------------------------
-class _Absent:
-    """A read outside an input in the loop oracle: adds nothing, multiplies to
-    nothing, never wins a max."""
-
-    def __add__(self, other):
-        return other
-
-    __radd__ = __add__
-
-    def __mul__(self, other):
-        return self
-
-    __rmul__ = __truediv__ = __neg__ = __mul__
-
-    def __sub__(self, other):  # 0 − x
-        return -other
-
-    def __rsub__(self, other):  # x − 0
-        return other
-
-    def __lt__(self, other):
-        return True
-
-    def __gt__(self, other):
-        return False
-
-
-ABSENT = _Absent()
-#: an index a/b where b does not divide a: between two cells of a dilated input
-BETWEEN = object()
-
-
-def _exact(a: int, b: int):
-    """a/b in integers: a // b when b divides a, else BETWEEN (never a float, so
-    no rounding can make a fraction an index or an index a fraction)."""
-    return a // b if a % b == 0 else BETWEEN
-
-
-class _ZeroOutside:
-    """An input array whose reads outside it, or between its cells, are ABSENT
-    if the formula declares it padded, and an :class:`OutOfBounds` error if not."""
-
-    def __init__(self, values: np.ndarray, name: str, padded: bool, formula: str):
-        self.values, self.name, self.padded, self.formula = values, name, padded, formula
-
-    def __getitem__(self, idx):
-        idx = idx if isinstance(idx, tuple) else (idx,)
-        shape = self.values.shape
-        bad = [
-            f"a fractional index on axis {a}" if i is BETWEEN
-            else f"index {i} on axis {a} (size {n})"
-            for a, (i, n) in enumerate(zip(idx, shape))
-            if i is BETWEEN or not 0 <= i < n
-        ]
-        if bad:
-            if self.padded:
-                return ABSENT
-            shown = ", ".join("a fraction" if i is BETWEEN else str(i) for i in idx)
-            raise out_of_bounds(self.formula, f"{self.name}[{shown}]", ", ".join(bad),
-                                self.name)
-        return self.values[tuple(int(i) for i in idx)]
-
-
-def _first_argmax(values: list) -> int:
-    """Position of the first maximum, skipping absent cells (TensorFlow's rule)."""
-    best = max(v for v in values if v is not ABSENT)
-    return next(k for k, v in enumerate(values) if v is not ABSENT and v == best)
-
-
-class _OraclePrinter(MpmathPrinter):
-    """lambdify's mpmath printer, taught the max/argmax reductions as Python loops."""
-
-    def _loops(self, e) -> str:
-        return " ".join(
-            f"for {self._print(k)} in range({self._print(lo)}, {self._print(hi)}+1)"
-            for k, lo, hi in e.limits
-        )
-
-    def _print_MaxShift(self, e):
-        return f"(builtins.max({self._print(e.function)} {self._loops(e)}))"
-
-    _print_Maximum = _print_MaxShift
-
-    def _print_masked(self, e):
-        cond, x, fill = (self._print(a) for a in e.args)
-        return f"(({x}) if ({cond}) else ({fill}))"
-
-    def _print_FirstArgMax(self, e):
-        return f"(_first_argmax([{self._print(e.function)} {self._loops(e)}]))"
-
-    def _print_present(self, e):
-        return f"(0 if {self._print(e.args[0])} is ABSENT else 1)"
-
-    def _print_Indexed(self, e):
-        """Indices in Python integers: (u + P − p)/s as _exact(u + P − p, s), a
-        row-major digit ⌊k/(W·C)⌋ as k // (W*C); mpmath would round both."""
-        def index(i):
-            num, den = quotient(i, self._print)
-            return num if den == "1" else f"_exact({num}, {den})"
-
-        return f"{e.base}[{', '.join(index(i) for i in e.indices)}]"
-
-
-def loop_oracle(formula: Formula, digits: int = 50) -> Callable[..., np.ndarray]:
-    """A slow reference: sympy.lambdify of the elementary form, looped per element.
-
-    Sums become Python generator loops inside lambdify's code and this wrapper
-    loops over the output indices.  It evaluates in mpmath at ``digits``
-    significant digits, so the naive definitions (e^1000, log 0 clipped to
-    log ε) are computed exactly where float64 would overflow.  Tiny shapes only.
-    """
-    import builtins
-
-    import mpmath
-
-    # a mask stays whole: as a Piecewise, SymPy would fold the condition on a
-    # bound key out of the sum that binds it
-    expr = elementary(formula.expr, keep=(masked,))
-    dim_names = sorted(formula.dim_symbols)
-    consts = sorted(formula.constant_symbols, key=lambda s: s.name)
-    bases = [
-        sp.IndexedBase(n) if formula.input(n).shape else sp.Symbol(n)
-        for n in formula.input_names
-    ]
-    args = (
-        bases
-        + [formula.dim_symbols[d] for d in dim_names]
-        + consts
-        + list(formula.indices)
-    )
-    f = sp.lambdify(
-        args,
-        expr,
-        modules=[
-            "mpmath",
-            {
-                "builtins": builtins,
-                "mpmath": mpmath,
-                "ABSENT": ABSENT,
-                "_first_argmax": _first_argmax,
-                "_exact": _exact,
-            },
-        ],
-        printer=_OraclePrinter,
-    )
-
-    def run(**arrays):
-        sizes = formula.bind_dims(arrays)
-        with mpmath.workdps(digits):
-            vals = [
-                _ZeroOutside(
-                    np.vectorize(mpmath.mpf, otypes=[object])(
-                        np.asarray(arrays[n], float)
-                    ),
-                    n,
-                    n in formula.padded,
-                    formula.name,
-                )
-                if np.ndim(arrays[n])
-                else mpmath.mpf(float(arrays[n]))
-                for n in formula.input_names
-            ]
-            fixed = [sizes[d] for d in dim_names] + [
-                mpmath.mpf(formula.constant_symbols[c]) for c in consts
-            ]
-            shape = tuple(sizes[d] for d in formula.output_shape)
-            out = np.empty(shape)
-            for idx in np.ndindex(*shape):
-                out[idx] = float(f(*vals, *fixed, *idx))
-        return out
-
-    return run

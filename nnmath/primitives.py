@@ -12,9 +12,21 @@ from __future__ import annotations
 import sympy as sp
 from sympy.concrete.expr_with_limits import ExprWithLimits
 
-__all__ = ["sigmoid", "softplus", "clip", "inside", "reciprocal", "masked", "MaxShift",
-           "Maximum", "FirstArgMax", "present", "row_major_digits", "row_major_index",
-           "elementary"]
+__all__ = [
+    "sigmoid",
+    "softplus",
+    "clip",
+    "inside",
+    "reciprocal",
+    "masked",
+    "MaxShift",
+    "Maximum",
+    "FirstArgMax",
+    "present",
+    "row_major_digits",
+    "row_major_index",
+    "elementary",
+]
 
 
 class _Primitive(sp.Function):
@@ -124,8 +136,11 @@ class masked(_Primitive):  # noqa: N801
 
     def _latex(self, printer):
         cond, x, fill = (printer._print(a) for a in self.args)
-        return (r"\begin{cases} %s & %s \\ %s & \text{otherwise} \end{cases}"
-                % (x, cond, fill))
+        return r"\begin{cases} %s & %s \\ %s & \text{otherwise} \end{cases}" % (
+            x,
+            cond,
+            fill,
+        )
 
 
 class MaxShift(ExprWithLimits):
@@ -138,12 +153,13 @@ class MaxShift(ExprWithLimits):
     """
 
     def _latex(self, printer):
-        (k, _, _), = self.limits
+        ((k, _, _),) = self.limits
         return r"\max_{%s} %s" % (printer._print(k), printer._print(self.function))
 
     def doit(self, **hints):
         # Never expanded into Max(...): the symbolic checker replaces each shift by
-        # a free symbol (see nnmath.symbolic), the loop oracle prints a max() loop.
+        # a free symbol (see nnmath.checker.symbolic), the loop oracle prints a
+        # max() loop.
         return self.func(self.function.doit(**hints), *self.limits)
 
 
@@ -152,7 +168,7 @@ class _WindowReduction(ExprWithLimits):
 
     A read outside an input (a padded cell) is *absent*: it never wins a max or
     an argmax.  Only with concrete sizes can one tell which reads are absent, so
-    :mod:`nnmath.symbolic` expands these nodes itself and ``doit`` leaves them.
+    :mod:`nnmath.checker.symbolic` expands these nodes itself and ``doit`` leaves them.
     """
 
     def doit(self, **hints):
@@ -182,7 +198,9 @@ class FirstArgMax(_WindowReduction):
     def _latex(self, printer):
         ks = ",".join(printer._print(lim[0]) for lim in self.limits)
         return r"\operatorname{argmax}^{\text{first}}_{%s} %s" % (
-            ks, printer._print(self.function))
+            ks,
+            printer._print(self.function),
+        )
 
 
 class present(sp.Function):  # noqa: N801
@@ -196,8 +214,10 @@ class present(sp.Function):  # noqa: N801
 
     def _latex(self, printer):
         read = self.args[0]
-        return r"\left[%s \text{ inside } %s\right]" % (printer._print(read),
-                                                        printer._print(read.base))
+        return r"\left[%s \text{ inside } %s\right]" % (
+            printer._print(read),
+            printer._print(read.base),
+        )
 
 
 def row_major_digits(k: sp.Expr, sizes: tuple[sp.Expr, ...]) -> tuple[sp.Expr, ...]:
@@ -205,7 +225,7 @@ def row_major_digits(k: sp.Expr, sizes: tuple[sp.Expr, ...]) -> tuple[sp.Expr, .
     row-major: k = (a·B + b)·C + c.  Flattening reads its input at these."""
     out = []
     for a, size in enumerate(sizes):
-        digit = sp.floor(k / sp.Mul(*sizes[a + 1:]))
+        digit = sp.floor(k / sp.Mul(*sizes[a + 1 :]))
         out.append(digit if a == 0 else sp.Mod(digit, size))
     return tuple(out)
 
@@ -219,7 +239,13 @@ def row_major_index(digits: tuple[sp.Expr, ...], sizes: tuple[sp.Expr, ...]) -> 
 
 
 _PRIMITIVES: tuple[type[_Primitive], ...] = (
-    sigmoid, softplus, clip, inside, reciprocal, masked)
+    sigmoid,
+    softplus,
+    clip,
+    inside,
+    reciprocal,
+    masked,
+)
 
 
 def elementary(expr: sp.Expr, keep: tuple = ()) -> sp.Expr:

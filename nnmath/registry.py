@@ -91,10 +91,13 @@ def _where(fn: Callable) -> str:
     return f"{path}:{code.co_firstlineno}"
 
 
-def _conflict(kind: str, name: str, first: str, second: str, how: str) -> RegistryConflict:
+def _conflict(
+    kind: str, name: str, first: str, second: str, how: str
+) -> RegistryConflict:
     return RegistryConflict(
         f"{kind} {name!r} is registered twice: by {first} and again by {second}; "
-        f"to replace the first, write {how} at {second}")
+        f"to replace the first, write {how} at {second}"
+    )
 
 
 def _invalidate() -> None:
@@ -106,8 +109,9 @@ def _invalidate() -> None:
     _BUILT.clear()
 
 
-def register(name: str, *, params: dict[str, Spec] | None = None,
-             override: bool = False):
+def register(
+    name: str, *, params: dict[str, Spec] | None = None, override: bool = False
+):
     """Decorator: register ``builder(**params) -> Formula`` under ``name``.
 
     ``params`` declares each parameter of the builder with its spec (see
@@ -130,14 +134,23 @@ def register(name: str, *, params: dict[str, Spec] | None = None,
             raise TypeError(
                 f"formula {name!r}: every parameter of its builder needs a spec in "
                 f"register({name!r}, params={{...}}); "
-                + (f"undeclared: {', '.join(undeclared)}" if undeclared else
-                   f"not parameters of the builder: {', '.join(unknown)}"))
+                + (
+                    f"undeclared: {', '.join(undeclared)}"
+                    if undeclared
+                    else f"not parameters of the builder: {', '.join(unknown)}"
+                )
+            )
         where = _where(builder)
         # the same definition again (a module executed twice) is no conflict
         if name in _BUILDERS and _ORIGIN[name] != where:
             if not override:
-                raise _conflict("formula", name, _ORIGIN[name], where,
-                                f"@register({name!r}, override=True)")
+                raise _conflict(
+                    "formula",
+                    name,
+                    _ORIGIN[name],
+                    where,
+                    f"@register({name!r}, override=True)",
+                )
             _invalidate()
         _BUILDERS[name] = builder
         _ORIGIN[name] = where
@@ -173,7 +186,9 @@ def _hashable(value):
 def _builder(name: str) -> Callable[..., Formula]:
     _load()
     if name not in _BUILDERS:
-        raise UnknownNameError(f"unknown formula {name!r}; valid: {', '.join(_BUILDERS)}")
+        raise UnknownNameError(
+            f"unknown formula {name!r}; valid: {', '.join(_BUILDERS)}"
+        )
     return _BUILDERS[name]
 
 
@@ -196,7 +211,8 @@ def _known(name: str, given) -> dict[str, Spec]:
     if bad:
         raise ParamError(
             f"formula {name!r} has no parameter {', '.join(map(repr, bad))}; "
-            f"valid: {', '.join(specs) or 'none'}")
+            f"valid: {', '.join(specs) or 'none'}"
+        )
     return specs
 
 
@@ -225,8 +241,9 @@ def formula(name: str, **params) -> Formula:
     return _CACHE[key]
 
 
-def register_claims(builder: Callable[[], list] | None = None, *,
-                    override: bool = False):
+def register_claims(
+    builder: Callable[[], list] | None = None, *, override: bool = False
+):
     """Decorator: ``builder()`` returns a list of claims to register.
 
     Used bare (``@register_claims``) or as ``@register_claims(override=True)``;
@@ -258,8 +275,13 @@ def _build(build: Callable[[], list], override: bool) -> None:
             if c.name in new:
                 raise _conflict("claim", c.name, where, where, "each claim once")
             if c.name in _CLAIMS and _CLAIM_ORIGIN[c.name] != where and not override:
-                raise _conflict("claim", c.name, _CLAIM_ORIGIN[c.name], where,
-                                "@register_claims(override=True)")
+                raise _conflict(
+                    "claim",
+                    c.name,
+                    _CLAIM_ORIGIN[c.name],
+                    where,
+                    "@register_claims(override=True)",
+                )
             new[c.name] = c
     except BaseException:
         _BUILT.discard(build)
@@ -297,8 +319,11 @@ def claim(name: str):
 
 def claims(formula_name: str | None = None) -> list:
     """All claims, or those about one formula."""
-    found = [c for c in _claims().values()
-             if formula_name is None or c.formula.name == formula_name]
+    found = [
+        c
+        for c in _claims().values()
+        if formula_name is None or c.formula.name == formula_name
+    ]
     for c in found:
         _note("claim", c.name)
     return found

@@ -77,7 +77,9 @@ class Worked:
             array = self.arrays[leaf.base.name]
             at = tuple(int(i) for i in leaf.indices)
             if any(not 0 <= k < size for k, size in zip(at, np.shape(array))):
-                return 0.0  # outside the array: a zero-padding cell, never a wrap-around
+                return (
+                    0.0  # outside the array: a zero-padding cell, never a wrap-around
+                )
             return float(array[at])
         if isinstance(leaf, sp.Symbol):
             if leaf.name in self.arrays and np.ndim(self.arrays[leaf.name]) == 0:
@@ -135,7 +137,8 @@ class Worked:
 def worked(
     formula: Formula, arrays: dict[str, np.ndarray], at: dict[str, int] | None = None
 ) -> Worked:
-    """The element ``at`` (default: all output indices 0) of ``formula`` at ``arrays``."""
+    """The element ``at`` (default: all output indices 0) of ``formula`` at
+    ``arrays``."""
     arrays = {k: np.asarray(v, dtype=float) for k, v in arrays.items()}
     sizes = formula.bind_dims(arrays)
     names = [s.name for s in formula.indices]
@@ -170,8 +173,9 @@ def substituted_latex(
 ) -> str:
     """The equation for one output element with the real numbers substituted in.
 
-    >>> substituted_latex(formula("neuron"), {"x": X, "w": w, "b": 0.1})  # doctest: +SKIP
-    'a = \\sigma\\left(0.10 + 0.52 \\cdot 5.10 + (-0.31) \\cdot 3.50 + ...\\right) = 0.73'
+    >>> f = formula("neuron")
+    >>> substituted_latex(f, {"x": X, "w": w, "b": 0.1})  # doctest: +SKIP
+    'a = \\sigma\\left(0.10 + 0.52 \\cdot 5.10 + ...\\right) = 0.73'
 
     Terms keep the order of the symbolic equation and sums are written out in
     index order; negative numbers are put in parentheses (except where nothing

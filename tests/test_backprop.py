@@ -11,12 +11,12 @@ import pytest
 import sympy as sp
 
 from nnmath import claim, formula
-from nnmath.cases import Case, sample
-from nnmath.checks import check_gradient, verify
+from nnmath.checker.cases import Case, sample
+from nnmath.checker.checks import check_gradient, verify
 from nnmath.library import mlp
 from nnmath.library._symbols import N, i, k, n
 from nnmath.library.activations import z
-from nnmath.training import Network
+from nnmath.runs.training import Network
 
 STEPS = ("dW2", "db2", "dz1", "dW1", "db1", "dx")
 
@@ -59,7 +59,9 @@ def test_unknown_activation_or_head_names_the_valid_choices():
         formula("mlp", activation="swish")
     # issue 11: relu was listed, then crashed in the lowering (SymPy folds its
     # Piecewise out of the sum over hidden units): the composed loss does not take it
-    with pytest.raises(ValueError, match="activation='relu' is not valid; valid: sigmoid"):
+    with pytest.raises(
+        ValueError, match="activation='relu' is not valid; valid: sigmoid"
+    ):
         formula("mlp", activation="relu")
     with pytest.raises(ValueError, match="valid: softmax, sigmoid"):
         formula("mlp", head="linear")

@@ -19,9 +19,8 @@ import pytest
 import sympy as sp
 
 import chapters
-from chapters.verification import subjects
 from nnmath import Claim, Formula, Input, claim, claim_names, formula, names
-from nnmath.cases import (
+from nnmath.checker.cases import (
     Case,
     _large,
     cases_for,
@@ -31,11 +30,19 @@ from nnmath.cases import (
     reaching,
     sample,
 )
-from nnmath.checks import TOLERANCES, Tolerance, _accumulate, _Errors, compare, verify
-from nnmath.deadline import CheckTimeout, time_limit
+from nnmath.checker.checks import (
+    TOLERANCES,
+    Tolerance,
+    _accumulate,
+    _Errors,
+    compare,
+    verify,
+)
+from nnmath.checker.deadline import CheckTimeout, time_limit
+from nnmath.checker.loop_oracle import loop_oracle
+from nnmath.checker.symbolic import prove
 from nnmath.formula import OutOfBounds, dims, indices
-from nnmath.lowering import loop_oracle
-from nnmath.symbolic import prove
+from publishing.gate import subjects
 
 DATA = Path(__file__).parent / "data"
 CARELESS, REWRITES, HANGING = (
@@ -82,9 +89,7 @@ def test_every_numeric_case_tells_every_dimension_apart(name):
         assert not collisions(_free(f, case.sizes)), (case.name, collisions(case.sizes))
 
 
-@pytest.mark.parametrize(
-    "name", [n for n in claim_names() if not claim(n).elementwise]
-)
+@pytest.mark.parametrize("name", [n for n in claim_names() if not claim(n).elementwise])
 def test_every_symbolic_instance_tells_every_dimension_apart(name):
     c = claim(name)
     sizes = _free(c.formula, instance_sizes(c))
@@ -416,7 +421,7 @@ def test_an_overflowing_correct_claim_says_nan_where_the_reference_is_finite():
 
 @pytest.mark.tf
 def test_an_overflowing_correct_claim_against_tensorflow():
-    from nnmath.checks import check_gradient
+    from nnmath.checker.checks import check_gradient
 
     _load(CARELESS)
     row = check_gradient(claim("careless_sigmoid'"), "float64")

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 import chapters
-from chapters.cache import Dependencies, recorded_dependencies
-from chapters.render import render_chapters, render_jobs, scene_job
 from nnmath import registry
 from nnmath.fingerprint import fingerprint
+from publishing.cache import Dependencies, recorded_dependencies
+from publishing.render import render_chapters, render_jobs, scene_job
 
 DATA = Path(__file__).parent / "data"
 REPO = Path(__file__).resolve().parent.parent
@@ -42,7 +42,9 @@ def test_fingerprint_changes_with_the_maths_and_only_with_it():
     z = f.var
     assert fingerprint(c) != fingerprint(dataclasses.replace(c, rhs=sp.exp(-z)))
     # a claim's fingerprint covers its formula too
-    assert fingerprint(c) != fingerprint(dataclasses.replace(c, formula=registry.formula("tanh")))
+    assert fingerprint(c) != fingerprint(
+        dataclasses.replace(c, formula=registry.formula("tanh"))
+    )
 
 
 def test_recorded_dependencies_hold_until_a_file_or_formula_changes(tmp_path):
@@ -61,7 +63,10 @@ def test_recorded_dependencies_hold_until_a_file_or_formula_changes(tmp_path):
     src.write_text("x = 1\n")
     edited = Dependencies({str(src): "0" * 64}, {}, {})
     assert edited.stale() == "helper.py changed"
-    assert Dependencies({str(tmp_path / "gone.py"): "0"}, {}, {}).stale() == "gone.py changed"
+    assert (
+        Dependencies({str(tmp_path / "gone.py"): "0"}, {}, {}).stale()
+        == "gone.py changed"
+    )
     assert Dependencies({}, {"nope|()": "0"}, {}).stale() == "formula nope is gone"
 
 
@@ -76,8 +81,10 @@ def test_chapter_modules_are_named_after_their_number():
 def test_changing_one_formula_rerenders_only_the_scene_that_uses_it(tmp_path, nnbook):
     # a private copy of the code, so that a formula can really be edited
     copy = tmp_path / "repo"
-    for pkg in ("nnmath", "chapters", "cli"):
-        shutil.copytree(REPO / pkg, copy / pkg, ignore=shutil.ignore_patterns("__pycache__"))
+    for pkg in ("nnmath", "chapters", "publishing", "cli"):
+        shutil.copytree(
+            REPO / pkg, copy / pkg, ignore=shutil.ignore_patterns("__pycache__")
+        )
     work = tmp_path / "work"
     work.mkdir()
     shutil.copy(DATA / "tiny_chapter.py", work / "tiny.py")
@@ -93,10 +100,14 @@ def test_changing_one_formula_rerenders_only_the_scene_that_uses_it(tmp_path, nn
     assert len(entries) == 2 and all(str(copy) in e.read_text() for e in entries)
 
     again = nnbook(*args, cwd=work, env=env)
-    assert "SigmoidScene: cached" in again.stderr and "TanhScene: cached" in again.stderr
+    assert (
+        "SigmoidScene: cached" in again.stderr and "TanhScene: cached" in again.stderr
+    )
 
     lib = copy / "nnmath" / "library" / "activations.py"
-    lib.write_text(lib.read_text().replace('"Logistic sigmoid"', '"The logistic sigmoid"'))
+    lib.write_text(
+        lib.read_text().replace('"Logistic sigmoid"', '"The logistic sigmoid"')
+    )
     edited = nnbook(*args, cwd=work, env=env)
     assert edited.returncode == 0, edited.stderr
     assert "SigmoidScene: rendered, formula sigmoid changed" in edited.stderr
@@ -115,8 +126,12 @@ def test_jobs_render_in_separate_processes_and_executor_is_a_parameter(tmp_path)
     assert len(workers) == 2 and os.getpid() not in workers
 
     # any process-based concurrent.futures executor will do (Dask's and Ray's too)
-    jobs = [scene_job(ch, s, out_dir=tmp_path / "other", cache=False) for s in ch.scenes]
-    with cf.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+    jobs = [
+        scene_job(ch, s, out_dir=tmp_path / "other", cache=False) for s in ch.scenes
+    ]
+    with cf.ProcessPoolExecutor(
+        1, mp_context=multiprocessing.get_context("spawn")
+    ) as pool:
         again = render_jobs(jobs, executor=pool)
         assert all(r.path.is_file() and not r.cached for r in again)
         assert pool.submit(abs, -1).result() == 1  # an executor passed in stays open
@@ -135,7 +150,7 @@ REQUEST = {"module": "m", "path": "", "scene": "S", "quality": "l", "format": "m
 
 
 def test_a_damaged_object_is_a_miss_and_the_fresh_render_replaces_it(tmp_path):
-    from chapters.cache import SceneCache, file_sha
+    from publishing.cache import SceneCache, file_sha
 
     cache = SceneCache(tmp_path / "cache")
     produced = _video(tmp_path / "fresh.mp4", 1)
@@ -150,10 +165,11 @@ def test_a_damaged_object_is_a_miss_and_the_fresh_render_replaces_it(tmp_path):
     assert cache.lookup(REQUEST)[0] == cache.object(sha)
 
 
-def test_an_object_damaged_after_its_check_is_not_copied_to_the_output(tmp_path,
-                                                                        monkeypatch):
-    from chapters import render
-    from chapters.cache import SceneCache
+def test_an_object_damaged_after_its_check_is_not_copied_to_the_output(
+    tmp_path, monkeypatch
+):
+    from publishing import render
+    from publishing.cache import SceneCache
 
     cache = SceneCache(tmp_path / "shared")  # e.g. NNBOOK_CACHE on another machine
     sha = cache.store(REQUEST, _video(tmp_path / "fresh.mp4", 2), Dependencies(), 1.0)
@@ -176,56 +192,87 @@ def test_an_object_damaged_after_its_check_is_not_copied_to_the_output(tmp_path,
     assert not list(target.parent.glob(".*.partial"))
 
 
-@pytest.mark.parametrize("text", [
-    "[]", "5", '"x"', "null", "{}", '{"sha256": 5}',
-    ('{"sha256": "../../../../etc/passwd", "dependencies": '
-    '{"modules": {}, "formulas": {}, "claims": {}}}'),
-    '{"sha256": "' + "a" * 64 + '", "dependencies": []}',
-    '{"sha256": "' + "a" * 64 + '", "dependencies": {"modules": [], "formulas": {}, '
-    '"claims": {}}}',
-    '{"sha256": "' + "a" * 64 + '", "dependencies": {"modules": {"x": 1}, '
-    '"formulas": {}, "claims": {}}}',
-    '{"sha256": "' + "a" * 64 + '", "dependencies": {"modules": {}, '
-    '"formulas": {"relu|((": "0"}, "claims": {}}}',
-    '{"sha256": "' + "a" * 64 + '", "dependencies": {"modules": {}, '
-    '"formulas": {"relu|5": "0"}, "claims": {}}}',
-    '{"sha256": "' + "a" * 64 + '", "dependencies": {"modules": {}, '
-    '"formulas": {"conv2d|((\'stride\', True),)": "0"}, "claims": {}}}',
-    '{"sha256": "' + "a" * 64 + '", "dependencies": {"modules": {"a\\u0000b": "0"}, '
-    '"formulas": {}, "claims": {}}}',
-    "[" * 100000 + "]" * 100000,
-    "\xff\xfe not utf-8",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[]",
+        "5",
+        '"x"',
+        "null",
+        "{}",
+        '{"sha256": 5}',
+        (
+            '{"sha256": "../../../../etc/passwd", "dependencies": '
+            '{"modules": {}, "formulas": {}, "claims": {}}}'
+        ),
+        '{"sha256": "' + "a" * 64 + '", "dependencies": []}',
+        '{"sha256": "'
+        + "a" * 64
+        + '", "dependencies": {"modules": [], "formulas": {}, '
+        '"claims": {}}}',
+        '{"sha256": "' + "a" * 64 + '", "dependencies": {"modules": {"x": 1}, '
+        '"formulas": {}, "claims": {}}}',
+        '{"sha256": "' + "a" * 64 + '", "dependencies": {"modules": {}, '
+        '"formulas": {"relu|((": "0"}, "claims": {}}}',
+        '{"sha256": "' + "a" * 64 + '", "dependencies": {"modules": {}, '
+        '"formulas": {"relu|5": "0"}, "claims": {}}}',
+        '{"sha256": "' + "a" * 64 + '", "dependencies": {"modules": {}, '
+        '"formulas": {"conv2d|((\'stride\', True),)": "0"}, "claims": {}}}',
+        '{"sha256": "'
+        + "a" * 64
+        + '", "dependencies": {"modules": {"a\\u0000b": "0"}, '
+        '"formulas": {}, "claims": {}}}',
+        "[" * 100000 + "]" * 100000,
+        "\xff\xfe not utf-8",
+    ],
+)
 def test_a_cache_entry_of_an_unexpected_form_is_a_miss(tmp_path, text):
-    from chapters.cache import SceneCache
+    from publishing.cache import SceneCache
 
     cache = SceneCache(tmp_path)
     entry = cache._entry(cache.request_key(REQUEST))
     entry.parent.mkdir(parents=True)
     entry.write_text(text, encoding="latin-1")
     blob, reason = cache.lookup(REQUEST)
-    assert blob is None and reason in ("cache entry unreadable", "formula relu is gone",
-                                       "formula conv2d is gone", "a\x00b changed")
+    assert blob is None and reason in (
+        "cache entry unreadable",
+        "formula relu is gone",
+        "formula conv2d is gone",
+        "a\x00b changed",
+    )
 
 
 def test_a_verification_that_parses_but_is_wrong_does_not_pass_the_gate(tmp_path):
     import json
 
     from chapters import Chapter
-    from chapters.verification import cached_verification, subjects, verification_key
+    from publishing.gate import cached_verification, subjects, verification_key
 
-    ch = Chapter(number=99, slug="t", title="t", module="t", formulas=("relu",),
-                 claims=("relu'",), scenes=())
+    ch = Chapter(
+        number=99,
+        slug="t",
+        title="t",
+        module="t",
+        formulas=("relu",),
+        claims=("relu'",),
+        scenes=(),
+    )
     f, c = subjects([ch])
     path = tmp_path / "verify" / f"{verification_key(f, c, oracle=False)}.json"
     checks, cached = cached_verification([ch], tmp_path, oracle=False)
     assert not cached and {k.subject for k in checks} == {"relu", "relu'"}
     good = json.loads(path.read_text())
     one = good["checks"][0]
-    for wrong in ([], {}, {**good, "checks": []},
-                  {**good, "checks": [x for x in good["checks"] if x["subject"] == "relu"]},
-                  {**good, "key": "0" * 64}, {**good, "checks": [{**one, "passed": "yes"}]},
-                  {**good, "checks": [{**one, "extra": 1}]}, [one]):
+    for wrong in (
+        [],
+        {},
+        {**good, "checks": []},
+        {**good, "checks": [x for x in good["checks"] if x["subject"] == "relu"]},
+        {**good, "key": "0" * 64},
+        {**good, "checks": [{**one, "passed": "yes"}]},
+        {**good, "checks": [{**one, "extra": 1}]},
+        [one],
+    ):
         path.write_text(json.dumps(wrong))
         again, cached = cached_verification([ch], tmp_path, oracle=False)
         assert not cached, wrong  # checked again, not "0 checks passed"
@@ -238,14 +285,26 @@ def test_damaged_derived_files_are_made_again_not_served(tmp_path):
 
     import av
 
-    from chapters.bundle import bundle_scene
-    from chapters.cache import file_sha
+    from publishing.bundle import bundle_scene
+    from publishing.cache import file_sha
 
     mp4 = tmp_path / "media" / "Scene.mp4"
     mp4.parent.mkdir()
-    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i",
-                    "testsrc=size=160x120:rate=10:duration=1", "-pix_fmt", "yuv420p",
-                    str(mp4)], check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=160x120:rate=10:duration=1",
+            "-pix_fmt",
+            "yuv420p",
+            str(mp4),
+        ],
+        check=True,
+    )
     cache = tmp_path / "cache"
     first = bundle_scene(mp4, gif=True, cache=cache)
     made = {p: p.stat().st_size for p in (first.webm, first.poster, first.gif)}
@@ -274,8 +333,8 @@ def test_damaged_derived_files_are_made_again_not_served(tmp_path):
 
 
 def test_damaged_typeset_equations_are_typeset_again(tmp_path):
-    from chapters.cache import file_sha
-    from chapters.texsvg import typeset
+    from publishing.cache import file_sha
+    from publishing.texsvg import typeset
 
     svg = typeset([("x^2", False)], tmp_path)[("x^2", False)]
     good = svg.path.read_bytes()
@@ -284,13 +343,16 @@ def test_damaged_typeset_equations_are_typeset_again(tmp_path):
     assert again.path.read_bytes() == good and file_sha(again.path) == again.sha
     for meta in ("[]", "{}", '{"sha256": 1, "width": "a"}', "not json"):
         (tmp_path / f"{svg.path.stem}.json").write_text(meta)
-        assert typeset([("x^2", False)], tmp_path)[("x^2", False)].path.read_bytes() == good
+        assert (
+            typeset([("x^2", False)], tmp_path)[("x^2", False)].path.read_bytes()
+            == good
+        )
 
 
 def test_stale_partials_of_dead_processes_are_swept_and_live_ones_kept(tmp_path):
     import subprocess
 
-    from chapters.cache import _HOST, sweep_partials
+    from publishing.cache import _HOST, sweep_partials
 
     gone = subprocess.Popen(["true"])  # a process id that is gone
     gone.wait()
@@ -308,7 +370,7 @@ def test_a_truncated_object_is_rendered_again_and_healed_not_served(tmp_path, nn
     """The issue's reproduction: render, truncate every cached object, render again
     (into another folder sharing the cache, as another machine would): the output
     is the good video, and so is the cache."""
-    from chapters.cache import file_sha
+    from publishing.cache import file_sha
 
     work = tmp_path / "work"
     work.mkdir()

@@ -6,10 +6,10 @@ Fast: nothing here renders.
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 
 import numpy as np
 import pytest
-from pathlib import Path
 from manim import Scene
 
 import chapters

@@ -3,7 +3,7 @@ data is real, the trained network's accuracy is a real evaluation, and its
 backward pass (chained from the claims) is the true gradient.
 
 Fast tests need neither TensorFlow nor rendering; the network is trained once
-per process (about 3 s) by :func:`nnmath.cnn.trained`.
+per process (about 3 s) by :func:`nnmath.runs.cnn.trained`.
 """
 
 from __future__ import annotations
@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 
 from chapters import chapter7, chapter8
-from nnmath.cnn import CNN, digits_split, trained
+from helpers import assert_close_to_tensorflow
 from nnmath.registry import claim, formula
+from nnmath.runs.cnn import CNN, digits_split, trained
 from nnmath.worked import fmt
 
 
@@ -277,7 +278,7 @@ def test_a_claim_about_other_parameters_is_refused():
 
 @pytest.mark.tf
 def test_cnn_loss_and_gradients_match_tensorflow():
-    from nnmath.oracle import tensorflow
+    from nnmath.checker.oracle import tensorflow
 
     tf = tensorflow()
     cnn, split = CNN(), digits_split()
@@ -296,24 +297,25 @@ def test_cnn_loss_and_gradients_match_tensorflow():
             tf.keras.losses.categorical_crossentropy(y, z2, from_logits=True)
         )
     expected = tape.gradient(loss, t)
-    assert cnn.loss(acts, y) == pytest.approx(float(loss), rel=1e-12)
+    assert_close_to_tensorflow(
+        cnn.loss(acts, y), float(loss), "tensorflow-forward", "float64", what="loss"
+    )
     for k in params:
-        np.testing.assert_allclose(
-            grads[k], expected[k].numpy(), rtol=1e-9, atol=1e-12, err_msg=k
+        assert_close_to_tensorflow(
+            grads[k], expected[k].numpy(), "tensorflow-gradient", "float64", what=k
         )
 
 
 # -- rendering -------------------------------------------------------------------------
 @pytest.mark.render
 def test_edge_scene_renders_at_low_quality(tmp_path):
-    from test_render import _video_facts
-
-    from chapters.render import render_scene
+    from helpers import video_facts
+    from publishing.render import render_scene
 
     path = render_scene(chapter7.CHAPTER, "EdgeScene", quality="l", out_dir=tmp_path)
     assert path == tmp_path / "chapter7" / "EdgeScene.mp4"
     assert path.is_file()
-    width, height, duration, middle = _video_facts(path)
+    width, height, duration, middle = video_facts(path)
     assert (width, height) == (854, 480)
     assert 5 < duration < 25
     assert middle.std() > 20, "the middle frame is blank"
@@ -321,7 +323,7 @@ def test_edge_scene_renders_at_low_quality(tmp_path):
 
 # -- the grid blocks (no rendering) ------------------------------------------------
 def test_grid_cells_are_addressed_in_input_coordinates_with_padding():
-    from chapters.grid import NumberGrid
+    from chapters.blocks.grid import NumberGrid
 
     grid = NumberGrid(np.arange(6.0).reshape(2, 3), pad=(1, 1, 1, 1), cell=0.5)
     assert len(grid.cells) == 6 and len(grid.padding) == 4 * 5 - 6
@@ -341,7 +343,7 @@ def test_colours_show_sign_and_intensity():
     from manim import color_to_rgb
 
     from chapters.blocks import COLORS
-    from chapters.grid import to_rgb, value_range
+    from chapters.blocks.grid import to_rgb, value_range
 
     signed = np.array([[-4.0, 0.0, 2.0, 4.0]])
     lo, hi, is_signed = value_range(signed)

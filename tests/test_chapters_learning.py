@@ -148,7 +148,7 @@ def test_chapter5_prose_quotes_the_scene_numbers(ex5):
 def test_chain_rule_scene_renders_at_low_quality(tmp_path):
     import av
 
-    from chapters.render import render_scene
+    from publishing.render import render_scene
 
     path = render_scene(
         chapters.get("backprop"), "ChainRuleScene", quality="l", out_dir=tmp_path

@@ -8,11 +8,17 @@ import numpy as np
 import pytest
 import sympy as sp
 
+from helpers import unshifted_softmax
 from nnmath import claim, claim_names, formula, names
-from nnmath.checks import check_finite_differences, check_lowering, check_symbolic, verify
-from nnmath.descent import optimizer_of, updated_variable
-from nnmath.primitives import MaxShift, sigmoid
-from nnmath.symbolic import prove
+from nnmath.checker.checks import (
+    check_finite_differences,
+    check_lowering,
+    check_symbolic,
+    verify,
+)
+from nnmath.checker.symbolic import prove
+from nnmath.primitives import sigmoid
+from nnmath.update_rules import optimizer_of, updated_variable
 
 z = formula("sigmoid").var
 
@@ -58,26 +64,26 @@ def test_sigmoid_derivative_written_as_s_times_1_plus_s_is_caught():
 def test_derivative_applied_to_the_activation_is_caught():
     # the tutorial bug: σ'(a) with a = σ(z), i.e. σ(σ(z))(1 − σ(σ(z)))
     a = sigmoid(sigmoid(z))
-    assert {"symbolic", "finite-differences"} <= _failed_methods(_mutant("sigmoid'", a * (1 - a)))
+    assert {"symbolic", "finite-differences"} <= _failed_methods(
+        _mutant("sigmoid'", a * (1 - a))
+    )
 
 
 def test_cross_entropy_gradient_with_the_wrong_sign_is_caught():
     c = claim("binary_crossentropy_logits/dz")
-    assert {"symbolic", "finite-differences"} <= _failed_methods(_mutant(c.name, -c.rhs))
+    assert {"symbolic", "finite-differences"} <= _failed_methods(
+        _mutant(c.name, -c.rhs)
+    )
     c = claim("categorical_crossentropy_logits/dz")
-    assert {"symbolic", "finite-differences"} <= _failed_methods(_mutant(c.name, -c.rhs))
+    assert {"symbolic", "finite-differences"} <= _failed_methods(
+        _mutant(c.name, -c.rhs)
+    )
 
 
 def test_batch_sum_where_the_loss_takes_the_mean_is_caught():
     c = claim("mse/dyhat")
     N = formula("mse").dim_symbols["N"]
     assert "symbolic" in _failed_methods(_mutant(c.name, c.rhs * N))
-
-
-def unshifted_softmax():
-    f = formula("softmax")
-    expr = f.expr.replace(MaxShift, lambda *args: sp.Integer(0))
-    return dataclasses.replace(f, expr=expr)
 
 
 def test_unshifted_softmax_is_equal_on_paper_but_overflows_at_1000():

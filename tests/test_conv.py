@@ -9,35 +9,16 @@ import numpy as np
 import pytest
 import sympy as sp
 
+from helpers import VARIANTS, shifted_calls
 from nnmath import ShapeError, claim, claim_names, formula
-from nnmath.checks import check_lowering, verify
-from nnmath.lowering import reduce_window, window
+from nnmath.checker.checks import check_lowering, verify
+from nnmath.checker.loop_oracle import loop_oracle
+from nnmath.kernels import reduce_window, window
 from nnmath.primitives import present
+
 
 #: parameterisations that exercise stride > 1, 'same' with an odd total,
 #: dilation > 1, explicit padding and multiple channels
-VARIANTS = [
-    ("conv2d", {}),
-    ("conv2d", {"stride": 1, "padding": "same"}),
-    ("conv2d", {"stride": 2, "padding": "same"}),
-    ("conv2d", {"dilation": 2, "padding": ((1, 0), (2, 1))}),
-    ("conv2d", {"stride": (2, 1), "bias": False}),
-    # strides whose output sizes floats got wrong, with dilation and every padding
-    ("conv2d", {"stride": 3}),
-    ("conv2d", {"stride": (5, 7), "dilation": (1, 3), "padding": "same"}),
-    ("conv2d", {"stride": (6, 3), "dilation": 2, "padding": ((2, 0), (1, 3))}),
-    ("max_pool2d", {}),
-    ("max_pool2d", {"pool_size": 3, "stride": 2, "padding": "same"}),
-    ("max_pool2d", {"pool_size": 2, "stride": 3}),
-    ("max_pool2d", {"pool_size": (2, 3), "stride": (3, 1), "padding": ((1, 0), (0, 2))}),
-    ("avg_pool2d", {}),
-    ("avg_pool2d", {"pool_size": 3, "stride": 2, "padding": "same"}),
-    ("avg_pool2d", {"pool_size": (5, 2), "stride": (7, 5)}),
-    ("avg_pool2d", {"pool_size": (2, 3), "stride": (3, 1), "padding": ((1, 0), (0, 2))}),
-    ("flatten", {}),
-]
-
-
 @pytest.mark.parametrize(("name", "params"), VARIANTS)
 def test_lowering_equals_the_loop_oracle(name, params):
     check = check_lowering(formula(name, **params))
@@ -53,36 +34,48 @@ def test_generated_source_has_no_python_loop(name, params):
 
 def test_conv2d_source_is_a_strided_window_contracted_by_a_blocked_gemm():
     src = formula("conv2d", stride=2, padding="same").source
-    assert (
-        "window(x, (1, (2, 1), (Ho, KH), -P_t), (2, (2, 1), (Wo, KW), -P_l))" in src
-    )
+    assert "window(x, (1, (2, 1), (Ho, KH), -P_t), (2, (2, 1), (Wo, KW), -P_l))" in src
     assert "contract('pqco,nipjqc->nijo', w, window(" in src
 
 
-@pytest.mark.parametrize("spec, shapes", [
-    ("pqco,nipjqc->nijo", [(3, 2, 4, 5), (7, 6, 3, 5, 2, 4)]),  # conv2d
-    ("nipjqc,pqco->nijo", [(7, 6, 3, 5, 2, 4), (3, 2, 4, 5)]),  # operands swapped
-    ("nipjqc,nijo->pqco", [(2, 6, 3, 5, 2, 4), (2, 6, 5, 7)]),  # dw: sum over n, i, j
-    ("ni,ni->n", [(5, 3), (5, 3)]),  # an axis in both and the output: einsum
-])
+@pytest.mark.parametrize(
+    "spec, shapes",
+    [
+        ("pqco,nipjqc->nijo", [(3, 2, 4, 5), (7, 6, 3, 5, 2, 4)]),  # conv2d
+        ("nipjqc,pqco->nijo", [(7, 6, 3, 5, 2, 4), (3, 2, 4, 5)]),  # operands swapped
+        (
+            "nipjqc,nijo->pqco",
+            [(2, 6, 3, 5, 2, 4), (2, 6, 5, 7)],
+        ),  # dw: sum over n, i, j
+        ("ni,ni->n", [(5, 3), (5, 3)]),  # an axis in both and the output: einsum
+    ],
+)
 def test_contract_equals_einsum_across_block_boundaries(monkeypatch, spec, shapes):
-    from nnmath import lowering
+    from nnmath import kernels
 
     rng = np.random.default_rng(7)
     a, b = (rng.standard_normal(s) for s in shapes)
     b = b[..., ::-1]  # a non-contiguous view, like a window
-    monkeypatch.setattr(lowering, "GEMM_BLOCK_BYTES", 200)  # many blocks, a ragged last
-    got = lowering.contract(spec, a, b)
+    monkeypatch.setattr(kernels, "GEMM_BLOCK_BYTES", 200)  # many blocks, a ragged last
+    got = kernels.contract(spec, a, b)
     np.testing.assert_allclose(got, np.einsum(spec, a, b), rtol=1e-12, atol=1e-12)
-    f32 = lowering.contract(spec, a.astype(np.float32), b.astype(np.float32))
+    f32 = kernels.contract(spec, a.astype(np.float32), b.astype(np.float32))
     assert f32.dtype == np.float32
     # a bias (the last output axis) is added inside the blocks, broadcast as NumPy would
     bias = rng.standard_normal(got.shape[-1])
-    np.testing.assert_allclose(lowering.contract(spec, a, b, add=bias),
-                               np.einsum(spec, a, b) + bias, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(
+        kernels.contract(spec, a, b, add=bias),
+        np.einsum(spec, a, b) + bias,
+        rtol=1e-12,
+        atol=1e-12,
+    )
     column = rng.standard_normal(got.shape[:1] + (1,) * (got.ndim - 1))
-    np.testing.assert_allclose(lowering.contract(spec, a, b, add=column),
-                               np.einsum(spec, a, b) + column, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(
+        kernels.contract(spec, a, b, add=column),
+        np.einsum(spec, a, b) + column,
+        rtol=1e-12,
+        atol=1e-12,
+    )
 
 
 def _delta_kernel(kh: int, kw: int) -> np.ndarray:
@@ -182,7 +175,11 @@ def test_kernel_larger_than_input_under_valid_padding():
     )
     assert y.shape == (1, 0, 0, 1)
     assert formula("max_pool2d", pool_size=3).numpy(x=np.ones((1, 2, 2, 1))).shape == (
-        1, 0, 0, 1)
+        1,
+        0,
+        0,
+        1,
+    )
     with pytest.raises(ValueError, match=r"5×5 window .* 2×2 input .*valid: .*'same'"):
         formula("conv2d", dilation=2).numpy(
             x=np.ones((1, 2, 2, 1)), w=np.ones((3, 3, 1, 1)), b=np.ones(1)
@@ -338,7 +335,8 @@ def test_window_reads_several_axes_with_one_padded_copy():
     padded = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
     for i, p, j, q in np.ndindex(5, 3, 6, 3):
         np.testing.assert_array_equal(v[:, i, p, j, q], padded[:, i + p, j + q])
-    # dilation on one axis and padding on another, in the same call: x[(u - p)/2, j + q - 1]
+    # dilation on one axis and padding on another, in the same call:
+    # x[(u - p)/2, j + q - 1]
     d = window(x, (1, (1, -1), (5, 2), 0, 2), (2, (1, 1), (6, 3), -1), fill=-np.inf)
     for u, p, j, q in np.ndindex(5, 2, 6, 3):
         row, col = (u - p) // 2, j + q - 1
@@ -347,32 +345,24 @@ def test_window_reads_several_axes_with_one_padded_copy():
         np.testing.assert_array_equal(d[:, u, p, j, q], want)
 
 
-def _shifted_calls(monkeypatch) -> list:
-    from nnmath import lowering
-
-    calls = []
-    real = lowering._shifted_gemm
-    monkeypatch.setattr(
-        lowering, "_shifted_gemm", lambda *a, **k: calls.append(a[1].shape) or real(*a, **k)
-    )
-    return calls
-
-
 @pytest.mark.parametrize("dtype, rtol", [(np.float64, 1e-12), (np.float32, 1e-5)])
-@pytest.mark.parametrize("params", [
-    {"padding": "same"},
-    {"padding": "valid"},
-    {"padding": ((2, 0), (1, 3)), "dilation": (1, 2)},
-])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"padding": "same"},
+        {"padding": "valid"},
+        {"padding": ((2, 0), (1, 3)), "dilation": (1, 2)},
+    ],
+)
 def test_stride_one_conv2d_multiplies_shifted_rows_of_the_input(
     monkeypatch, dtype, rtol, params
 ):
     """The zero-copy path (one GEMM per kernel tap on a row range of x, β = 1)
     equals einsum on the same window, across row blocks, with a bias."""
-    from nnmath import lowering
+    from nnmath import kernels
 
-    calls = _shifted_calls(monkeypatch)
-    monkeypatch.setattr(lowering, "GEMM_BLOCK_BYTES", 300)  # many blocks, a ragged last
+    calls = shifted_calls(monkeypatch)
+    monkeypatch.setattr(kernels, "GEMM_BLOCK_BYTES", 300)  # many blocks, a ragged last
     rng = np.random.default_rng(3)
     x = rng.normal(size=(3, 9, 11, 4)).astype(dtype)
     w = rng.normal(size=(3, 2, 4, 5)).astype(dtype)
@@ -380,34 +370,43 @@ def test_stride_one_conv2d_multiplies_shifted_rows_of_the_input(
     f = formula("conv2d", **params)
     got = f.numpy(x=x, w=w, b=b)
     assert calls, "the shifted-row path was not taken"
-    want = lowering.loop_oracle(f)(x=x.astype(float), w=w.astype(float), b=b.astype(float))
+    want = loop_oracle(f)(x=x.astype(float), w=w.astype(float), b=b.astype(float))
     assert got.dtype == dtype
     np.testing.assert_allclose(got, want, rtol=rtol, atol=rtol)
 
 
 def test_shifted_rows_leave_strided_flipped_and_integer_windows_to_im2col():
-    from nnmath.lowering import _shifted_rows
+    from nnmath.kernels import _shifted_rows
 
     x = np.random.default_rng(0).normal(size=(2, 12, 12, 4))
     order = (0, 1, 3, 2, 4, 5)  # as contract puts it: free n, i, j, then summed p, q, c
-    same = window(x, (1, (1, 1), (12, 3), -1), (2, (1, 1), (12, 3), -1)).transpose(order)
+    same = window(x, (1, (1, 1), (12, 3), -1), (2, (1, 1), (12, 3), -1)).transpose(
+        order
+    )
     assert _shifted_rows(same, 3) is not None
     # stride 2 would compute 4 rows per row kept
-    strided = window(x, (1, (2, 1), (6, 3), -1), (2, (2, 1), (6, 3), -1)).transpose(order)
+    strided = window(x, (1, (2, 1), (6, 3), -1), (2, (2, 1), (6, 3), -1)).transpose(
+        order
+    )
     assert _shifted_rows(strided, 3) is None
-    flipped = window(x, (1, (1, -1), (10, 3), 2), (2, (1, 1), (10, 3), 0)).transpose(order)
+    flipped = window(x, (1, (1, -1), (10, 3), 2), (2, (1, 1), (10, 3), 0)).transpose(
+        order
+    )
     assert _shifted_rows(flipped, 3) is None
     assert _shifted_rows(same.astype(np.int64), 3) is None
 
 
-@pytest.mark.parametrize("small_dtype, add", [
-    (np.complex128, None),  # looked BLAS up for complex128 first: KeyError
-    (np.float32, np.ones(2)),  # a float64 bias makes the product float64
-])
+@pytest.mark.parametrize(
+    "small_dtype, add",
+    [
+        (np.complex128, None),  # looked BLAS up for complex128 first: KeyError
+        (np.float32, np.ones(2)),  # a float64 bias makes the product float64
+    ],
+)
 def test_mixed_dtypes_take_the_im2col_path(monkeypatch, small_dtype, add):
-    from nnmath import lowering
+    from nnmath import kernels
 
-    calls = _shifted_calls(monkeypatch)
+    calls = shifted_calls(monkeypatch)
     x = np.random.default_rng(4).normal(size=(2, 12, 12, 3)).astype(np.float32)
     w = np.random.default_rng(5).normal(size=(3, 3, 3, 2)).astype(small_dtype)
     if small_dtype is np.complex128:
@@ -415,7 +414,7 @@ def test_mixed_dtypes_take_the_im2col_path(monkeypatch, small_dtype, add):
     v = window(x, (1, (1, 1), (10, 3), 0), (2, (1, 1), (10, 3), 0))
     spec = "pqco,nipjqc->nijo"
     want = np.einsum(spec, w, v) + (0 if add is None else add)
-    got = lowering.contract(spec, w, v, add=add)
+    got = kernels.contract(spec, w, v, add=add)
     assert got.dtype == want.dtype
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
     assert not calls
@@ -427,33 +426,38 @@ def test_conv2d_gemm_is_numpys_own_blas(monkeypatch):
     import glob
     import os
 
-    from nnmath import lowering
+    from nnmath import kernels
 
     wheel = os.path.join(os.path.dirname(os.path.dirname(np.__file__)), "numpy.libs")
     if glob.glob(os.path.join(wheel, "*openblas*")):
-        assert lowering._numpy_blas_gemm(np.float32) is not None
-        assert lowering._numpy_blas_gemm(np.float64) is not None
+        assert kernels._numpy_blas_gemm(np.float32) is not None
+        assert kernels._numpy_blas_gemm(np.float64) is not None
     rng = np.random.default_rng(0)
     x, w = rng.normal(size=(2, 6, 6, 3)), rng.normal(size=(3, 3, 3, 2))
     f = formula("conv2d", padding="same", bias=False)
-    want = lowering.loop_oracle(f)(x=x, w=w)
-    calls = _shifted_calls(monkeypatch)
-    monkeypatch.setattr(lowering, "_numpy_blas_gemm", lambda dtype: None)
+    want = loop_oracle(f)(x=x, w=w)
+    calls = shifted_calls(monkeypatch)
+    monkeypatch.setattr(kernels, "_numpy_blas_gemm", lambda dtype: None)
     np.testing.assert_allclose(f.numpy(x=x, w=w), want, rtol=1e-12, atol=1e-12)
     assert not calls
 
 
 @pytest.mark.parametrize("ufunc", [np.maximum, np.add])
 def test_reduce_window_in_threads_equals_one_thread(monkeypatch, ufunc):
-    from nnmath import lowering
+    from nnmath import kernels
 
     x = np.random.default_rng(2).normal(size=(7, 10, 10, 3))
     v = window(x, (1, (2, 1), (5, 2), 0), (2, (2, 1), (5, 2), 0))
-    monkeypatch.setattr(lowering, "THREAD_BYTES", 1 << 40)
+    monkeypatch.setattr(kernels, "THREAD_BYTES", 1 << 40)
     alone = reduce_window(v, (2, 4), ufunc)
-    monkeypatch.setattr(lowering, "THREAD_BYTES", 64)  # 7 rows over every core
-    assert lowering._threads()[0] >= 1
+    monkeypatch.setattr(kernels, "THREAD_BYTES", 64)  # 7 rows over every core
+    assert kernels._threads()[0] >= 1
     np.testing.assert_array_equal(reduce_window(v, (2, 4), ufunc), alone)
-    np.testing.assert_array_equal(alone, (x.reshape(7, 5, 2, 5, 2, 3).max(axis=(2, 4))
-                                          if ufunc is np.maximum else
-                                          x.reshape(7, 5, 2, 5, 2, 3).sum(axis=(2, 4))))
+    np.testing.assert_array_equal(
+        alone,
+        (
+            x.reshape(7, 5, 2, 5, 2, 3).max(axis=(2, 4))
+            if ufunc is np.maximum
+            else x.reshape(7, 5, 2, 5, 2, 3).sum(axis=(2, 4))
+        ),
+    )

@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from helpers import assert_close_to_tensorflow
 from nnmath import formula
 from nnmath.library.conv import gradient_claims
 
@@ -25,15 +26,6 @@ SEED = 20
 PARAMETERISATIONS = {"conv2d": 80, "max_pool2d": 50, "avg_pool2d": 50}
 SHAPES = 3
 CONFIGURATIONS = sum(PARAMETERISATIONS.values()) * SHAPES  # 540
-
-# float64 as verify states it; float32 as each formula states it (conv2d sums
-# up to 5·5·4 products per output)
-FORWARD64, GRADIENT64 = (1e-10, 1e-12), (1e-9, 1e-12)
-FORWARD32 = {
-    "conv2d": (1e-4, 1e-5),
-    "max_pool2d": (2e-5, 1e-6),
-    "avg_pool2d": (2e-5, 1e-6),
-}
 
 
 def _pair(rng, lo, hi) -> tuple[int, int]:
@@ -135,11 +127,13 @@ def _tf_op(tf, op: str, params: dict, *, differentiable: bool):
     return avg
 
 
-def _close(ours, ref, tol, what):
+def _close(ours, ref, method, dtype, f, what):
+    """verify's own rule and tolerance: float64 as verify states it, float32 as
+    each formula states it (conv2d sums up to 5·5·4 products per output)."""
     assert ours.shape == ref.shape, (
         f"{what}: shape {ours.shape}, TensorFlow {ref.shape}"
     )
-    np.testing.assert_allclose(ours, ref, rtol=tol[0], atol=tol[1], err_msg=what)
+    assert_close_to_tensorflow(ours, ref, method, dtype, f, what)
 
 
 def _check(tf, op: str, params: dict, arrays: dict, seen: dict) -> None:
@@ -156,13 +150,13 @@ def _check(tf, op: str, params: dict, arrays: dict, seen: dict) -> None:
         assert "\n" not in str(caught.value), what
         seen["rejected"] += 1
         return
-    _close(f.numpy(**arrays), want, FORWARD64, what)
+    _close(f.numpy(**arrays), want, "tensorflow-forward", "float64", f, what)
     want32 = _tf_op(tf, op, params, differentiable=False)(
         *(tf.constant(arrays[k], tf.float32) for k in names)
     ).numpy()
     got32 = f.numpy(**{k: v.astype(np.float32) for k, v in arrays.items()})
     assert got32.dtype == np.float32, what
-    _close(got32, want32, FORWARD32[op], what + " float32")
+    _close(got32, want32, "tensorflow-forward", "float32", f, what + " float32")
     seen["empty output"] += want.size == 0
     seen["empty input"] += arrays["x"].size == 0
 
@@ -192,12 +186,14 @@ def _check(tf, op: str, params: dict, arrays: dict, seen: dict) -> None:
         )
         ref = grads[c.wrt]
         ref = np.zeros(arrays[c.wrt].shape) if ref is None else ref.numpy()
-        _close(ours, ref, GRADIENT64, f"{c.name}: {what}")
+        _close(
+            ours, ref, "tensorflow-gradient", "float64", c.formula, f"{c.name}: {what}"
+        )
         seen["gradients"] += 1
 
 
 def test_sweep_matches_tensorflow():
-    from nnmath.oracle import tensorflow
+    from nnmath.checker.oracle import tensorflow
 
     tf = tensorflow()
     rng = np.random.default_rng(SEED)

@@ -8,11 +8,11 @@ import dataclasses
 import numpy as np
 import pytest
 import sympy as sp
-from test_conv import VARIANTS, _shifted_calls
 
+from helpers import VARIANTS, assert_close_to_tensorflow, shifted_calls
 from nnmath import claim, formula
-from nnmath.cases import cases_for, sample
-from nnmath.checks import check_forward, check_gradient
+from nnmath.checker.cases import cases_for, sample
+from nnmath.checker.checks import check_forward, check_gradient
 from nnmath.primitives import FirstArgMax, Maximum
 
 pytestmark = pytest.mark.tf
@@ -54,39 +54,55 @@ def test_gradient_to_every_tied_maximum_fails_only_on_ties():
 def test_random_conv2d_parameterisations_match_tensorflow(monkeypatch):
     """Shapes, strides, dilations and paddings drawn at random (fixed seed), not
     the library's own cases: both lowering paths, the zero-copy shifted rows and
-    im2col, equal tf.nn.conv2d."""
-    import tensorflow as tf
+    im2col, equal tf.nn.conv2d (the formula's reference, through verify's oracle)."""
+    from nnmath.checker import oracle
 
-    shifted = _shifted_calls(monkeypatch)
+    shifted = shifted_calls(monkeypatch)
     rng = np.random.default_rng(2026)
     checked = 0
     while checked < 80:
         n, h, w, c, o = (int(v) for v in rng.integers(1, [4, 12, 12, 6, 6]))
         kh, kw = (int(v) for v in rng.integers(1, 5, size=2))
-        stride = tuple(int(v) for v in rng.integers(1, 3, size=2)) if rng.random() < 0.3 else 1
-        dilation = (tuple(int(v) for v in rng.integers(1, 3, size=2))
-                    if stride == 1 and rng.random() < 0.3 else 1)
+        stride = (
+            tuple(int(v) for v in rng.integers(1, 3, size=2))
+            if rng.random() < 0.3
+            else 1
+        )
+        dilation = (
+            tuple(int(v) for v in rng.integers(1, 3, size=2))
+            if stride == 1 and rng.random() < 0.3
+            else 1
+        )
         kind = rng.choice(["valid", "same", "explicit"])
-        padding = (tuple(tuple(int(v) for v in rng.integers(0, 3, size=2)) for _ in range(2))
-                   if kind == "explicit" else str(kind))
+        padding = (
+            tuple(tuple(int(v) for v in rng.integers(0, 3, size=2)) for _ in range(2))
+            if kind == "explicit"
+            else str(kind)
+        )
         dil = (dilation, dilation) if isinstance(dilation, int) else dilation
         extra = padding if kind == "explicit" else ((0, 0), (0, 0))
-        if kind != "same" and (h + sum(extra[0]) < (kh - 1) * dil[0] + 1
-                               or w + sum(extra[1]) < (kw - 1) * dil[1] + 1):
-            continue  # the kernel is larger than the input: a ValueError, tested elsewhere
-        dtype, tol = (("float64", 1e-10), ("float32", 1e-4))[checked % 2]
+        if kind != "same" and (
+            h + sum(extra[0]) < (kh - 1) * dil[0] + 1
+            or w + sum(extra[1]) < (kw - 1) * dil[1] + 1
+        ):
+            # the kernel is larger than the input: a ValueError, tested elsewhere
+            continue
+        dtype = ("float64", "float32")[checked % 2]
         f = formula("conv2d", stride=stride, padding=padding, dilation=dilation)
         x = rng.normal(size=(n, h, w, c)).astype(dtype)
         k = rng.normal(size=(kh, kw, c, o)).astype(dtype)
         b = rng.normal(size=o).astype(dtype)
-        tf_padding = ([[0, 0], list(padding[0]), list(padding[1]), [0, 0]]
-                      if kind == "explicit" else padding.upper())
-        want = tf.nn.conv2d(tf.constant(x, dtype=dtype), tf.constant(k, dtype=dtype),
-                            strides=stride, padding=tf_padding, dilations=dilation).numpy() + b
+        want = oracle.forward(f, {"x": x, "w": k, "b": b}, dtype)
         got = f.numpy(x=x, w=k, b=b)
         assert got.shape == want.shape, (x.shape, k.shape, stride, dilation, padding)
-        np.testing.assert_allclose(got, want, rtol=tol, atol=tol,
-                                   err_msg=str((x.shape, k.shape, stride, dilation, padding)))
+        assert_close_to_tensorflow(
+            got,
+            want,
+            "tensorflow-forward",
+            dtype,
+            f,
+            str((x.shape, k.shape, stride, dilation, padding)),
+        )
         checked += 1
     assert 10 < len(shifted) < checked  # both paths were exercised
 
@@ -94,10 +110,10 @@ def test_random_conv2d_parameterisations_match_tensorflow(monkeypatch):
 @pytest.mark.parametrize("name", ["max_pool2d", "avg_pool2d"])
 def test_random_pooling_parameterisations_match_tensorflow(name):
     """Pool sizes, strides and paddings drawn at random (fixed seed), tie-free
-    inputs, float32 and float64, against tf.nn.max_pool2d / avg_pool2d."""
-    import tensorflow as tf
+    inputs, float32 and float64, against tf.nn.max_pool2d / avg_pool2d (the
+    formulas' references, through verify's oracle)."""
+    from nnmath.checker import oracle
 
-    op = {"max_pool2d": tf.nn.max_pool2d, "avg_pool2d": tf.nn.avg_pool2d}[name]
     rng = np.random.default_rng(7)
     checked = 0
     while checked < 40:
@@ -107,15 +123,22 @@ def test_random_pooling_parameterisations_match_tensorflow(name):
         padding = str(rng.choice(["valid", "same"]))
         if padding == "valid" and (h < pool[0] or w < pool[1]):
             continue
-        dtype, tol = (("float64", 1e-12), ("float32", 1e-6))[checked % 2]
+        dtype = ("float64", "float32")[checked % 2]
         x = rng.permutation(n * h * w * c).reshape(n, h, w, c).astype(dtype) / 7.0
-        got = formula(name, pool_size=pool, stride=stride, padding=padding).numpy(x=x)
-        # a NumPy float64 array passed straight to tf.nn.max_pool2d right after a
-        # float32 call came back float32 (TF 2.21 here); a typed constant does not
-        want = op(tf.constant(x, dtype=dtype), pool, stride, padding.upper()).numpy()
+        f = formula(name, pool_size=pool, stride=stride, padding=padding)
+        got = f.numpy(x=x)
+        # the oracle passes typed constants: a NumPy float64 array passed straight to
+        # tf.nn.max_pool2d right after a float32 call came back float32 (TF 2.21)
+        want = oracle.forward(f, {"x": x}, dtype)
         assert got.shape == want.shape, (x.shape, pool, stride, padding)
-        np.testing.assert_allclose(got, want, rtol=tol, atol=tol,
-                                   err_msg=str((x.shape, pool, stride, padding)))
+        assert_close_to_tensorflow(
+            got,
+            want,
+            "tensorflow-forward",
+            dtype,
+            f,
+            str((x.shape, pool, stride, padding)),
+        )
         checked += 1
 
 
@@ -143,14 +166,17 @@ def test_the_issues_examples_match_tensorflow():
         g = rng.normal(size=want.shape)
         loss = tf.reduce_sum(want * g)
     dx, dw = tape.gradient(loss, [xt, wt])
-    got = formula("conv2d", stride=3, padding="valid").numpy(x=x, w=w, b=b)
+    f = formula("conv2d", stride=3, padding="valid")
+    got = f.numpy(x=x, w=w, b=b)
     assert got.shape == (2, 2, 2, 3)
-    np.testing.assert_allclose(got, want.numpy(), rtol=1e-12, atol=1e-12)
+    assert_close_to_tensorflow(got, want.numpy(), "tensorflow-forward", "float64", f)
     claims = {c.wrt: c.gradient for c in gradient_claims("conv2d", stride=3)}
     arrays = {"x": x, "w": w, "b": b, "g": g}
     for name, ref in (("x", dx), ("w", dw)):
         ours = claims[name].numpy(**{k: arrays[k] for k in claims[name].input_names})
-        np.testing.assert_allclose(ours, ref.numpy(), rtol=1e-12, atol=1e-12)
+        assert_close_to_tensorflow(
+            ours, ref.numpy(), "tensorflow-gradient", "float64", f, name
+        )
 
 
 @pytest.mark.parametrize("name", ["max_pool2d", "avg_pool2d"])

@@ -11,9 +11,8 @@ import pytest
 import sympy as sp
 
 from nnmath import ShapeError, claim, formula
-from nnmath.checks import verify
-from nnmath.worked import fmt
-from nnmath.descent import (
+from nnmath.checker.checks import verify
+from nnmath.runs.trajectories import (
     CLASSIC_X,
     CLASSIC_Y,
     RULES,
@@ -22,10 +21,10 @@ from nnmath.descent import (
     race,
     sample_gradients,
     stability_limit,
-    trajectory,
-    optimizer,
     tutorial_error_matrix,
 )
+from nnmath.update_rules import optimizer, trajectory
+from nnmath.worked import fmt
 
 X, Y = CLASSIC_X, CLASSIC_Y
 
@@ -44,14 +43,16 @@ def test_the_tutorial_bug_turns_a_perfect_fit_into_a_nonzero_loss():
     assert linreg_loss(X, Y, np.array([2.0, 0.0])) == 0.0
     # only the diagonal pairs an input with its own target
     np.testing.assert_array_equal(np.diag(errors), 0.0)
-    assert np.mean(errors ** 2) == pytest.approx(48 / 9, abs=1e-12)
+    assert np.mean(errors**2) == pytest.approx(48 / 9, abs=1e-12)
 
 
 def test_mean_of_per_sample_gradients_is_the_gradient_of_the_mean_loss():
     theta = np.array([0.7, -0.4])
     G = sample_gradients(X, Y, theta)
-    full = [claim(f"linreg_mse/{v}").gradient.numpy(x=X, y=Y, w=theta[0], b=theta[1])
-            for v in ("dw", "db")]
+    full = [
+        claim(f"linreg_mse/{v}").gradient.numpy(x=X, y=Y, w=theta[0], b=theta[1])
+        for v in ("dw", "db")
+    ]
     np.testing.assert_allclose(G.mean(axis=0), full, atol=1e-12)
     # and the residual of sample n times (x_n, 1), doubled
     r = theta[0] * X + theta[1] - Y
@@ -68,8 +69,10 @@ def test_the_three_rules_are_one_rule_on_different_samples():
     # the stochastic rule is Keras's plain SGD step with one sample's gradient
     sgd = formula("sgd", learning_rate=0.1).numpy(theta=theta, g=G[1])
     np.testing.assert_allclose(
-        formula("gd_stochastic", learning_rate=0.1).numpy(theta=theta, G=G[1]), sgd,
-        atol=1e-15)
+        formula("gd_stochastic", learning_rate=0.1).numpy(theta=theta, G=G[1]),
+        sgd,
+        atol=1e-15,
+    )
 
 
 def test_stability_limit_is_two_over_the_largest_curvature():
@@ -131,13 +134,15 @@ def _failed(c):
 def test_mse_gradient_without_the_factor_two_is_caught():
     c = claim("linreg_mse/dw")
     assert {"symbolic", "finite-differences"} <= _failed(
-        dataclasses.replace(c, rhs=c.rhs / 2))
+        dataclasses.replace(c, rhs=c.rhs / 2)
+    )
 
 
 def test_mse_gradient_that_forgets_the_input_is_caught():
     c, db = claim("linreg_mse/dw"), claim("linreg_mse/db")
     assert {"symbolic", "finite-differences"} <= _failed(
-        dataclasses.replace(c, rhs=db.rhs))
+        dataclasses.replace(c, rhs=db.rhs)
+    )
 
 
 def test_quadratic_gradient_assuming_a_symmetric_matrix_is_caught():
@@ -148,22 +153,33 @@ def test_quadratic_gradient_assuming_a_symmetric_matrix_is_caught():
     P = formula("quadratic").dim_symbols["P"]
     wrong = sp.Sum(A[p, j] * theta[j], (j, 0, P - 1))
     assert {"symbolic", "finite-differences"} <= _failed(
-        dataclasses.replace(c, rhs=wrong))
+        dataclasses.replace(c, rhs=wrong)
+    )
 
 
 # -- the optimizer race ----------------------------------------------------------
 def test_race_paths_are_the_optimizers_trajectories_on_the_quadratic():
     A = np.array([[10.0, 3.0], [3.0, 2.0]])
-    paths = race(A, [-3.0, 2.0], 25, {"sgd": {"learning_rate": 0.05},
-                                        "adam": {"learning_rate": 0.3}})
+    paths = race(
+        A,
+        [-3.0, 2.0],
+        25,
+        {"sgd": {"learning_rate": 0.05}, "adam": {"learning_rate": 0.3}},
+    )
     assert paths["sgd"].shape == (26, 2)
     grad = claim("quadratic/dtheta").gradient
-    again = trajectory(optimizer("sgd"), [-3.0, 2.0],
-                       lambda t: grad.numpy(theta=t, A=A), 25, learning_rate=0.05)
+    again = trajectory(
+        optimizer("sgd"),
+        [-3.0, 2.0],
+        lambda t: grad.numpy(theta=t, A=A),
+        25,
+        learning_rate=0.05,
+    )
     np.testing.assert_array_equal(paths["sgd"], again["theta"])
     # plain SGD's first step is −η∇L = −η A θ0
-    np.testing.assert_allclose(paths["sgd"][1] - paths["sgd"][0],
-                               -0.05 * A @ np.array([-3.0, 2.0]), atol=1e-12)
+    np.testing.assert_allclose(
+        paths["sgd"][1] - paths["sgd"][0], -0.05 * A @ np.array([-3.0, 2.0]), atol=1e-12
+    )
 
 
 # -- chapter 4: the numbers the scenes and the prose show ------------------------
@@ -183,9 +199,11 @@ def test_chapter4_walk_is_the_registered_batch_rule(ex4):
         w_line, b_line = chapter4.step_equations(ex4, k)
         nxt = ex4["walk"]["theta"][k + 1]
         assert w_line.startswith(f"w_{{{k + 1}}} = ") and w_line.endswith(
-            f"= {fmt(nxt[0])}")
+            f"= {fmt(nxt[0])}"
+        )
         assert b_line.startswith(f"b_{{{k + 1}}} = ") and b_line.endswith(
-            f"= {fmt(nxt[1])}")
+            f"= {fmt(nxt[1])}"
+        )
 
 
 def test_chapter4_trap_shows_nnbooks_own_error(ex4):
@@ -201,17 +219,23 @@ def test_chapter4_prose_numbers_are_computed_numbers(ex4):
     prose = chapter4.CHAPTER.prose
     first = ex4["walk"]["theta"][1]
     G0 = ex4["walk"]["G"][0]
-    for text in (fmt(G0[:, 0].mean()), fmt(first[0]), fmt(first[1]),
-                 fmt(ex4["trap"]["trap_loss"]), fmt(ex4["limit"])):
+    for text in (
+        fmt(G0[:, 0].mean()),
+        fmt(first[0]),
+        fmt(first[1]),
+        fmt(ex4["trap"]["trap_loss"]),
+        fmt(ex4["limit"]),
+    ):
         assert text in prose, text
     rates = chapter4.RATES
     assert f"\\eta = {rates['too small']}" in prose
     assert ex4["rates"]["too small"]["loss"][-1] > 6  # "still above 6"
     assert fmt(ex4["rates"]["good"]["loss"][-1]) == "0.01"  # "down to 0.01"
     assert not np.isfinite(ex4["rates"]["diverges"]["theta"]).all() or (
-        ex4["rates"]["diverges"]["loss"][-1] > 1e3)
+        ex4["rates"]["diverges"]["loss"][-1] > 1e3
+    )
     # "about 46 times larger across the valley than along it"
-    from nnmath.descent import linreg_hessian
+    from nnmath.runs.trajectories import linreg_hessian
 
     lam = np.linalg.eigvalsh(linreg_hessian(X, Y))
     assert round(lam[1] / lam[0]) == 46
@@ -222,10 +246,15 @@ def test_trap_scene_renders_at_low_quality(tmp_path):
     import av
 
     import chapters
-    from chapters.render import render_scene
+    from publishing.render import render_scene
 
-    path = render_scene(chapters.get("gradient-descent"), "TrapScene", quality="l",
-                        out_dir=tmp_path, cache=False)
+    path = render_scene(
+        chapters.get("gradient-descent"),
+        "TrapScene",
+        quality="l",
+        out_dir=tmp_path,
+        cache=False,
+    )
     assert path == tmp_path / "chapter4" / "TrapScene.mp4" and path.is_file()
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
@@ -237,4 +266,4 @@ def test_trap_scene_renders_at_low_quality(tmp_path):
     assert last.std() > 20, "the last frame is blank"
     # the ShapeError is on screen in red (COLORS["wrong"]) at the end
     red = (last[..., 0] > 180) & (last[..., 1] < 120) & (last[..., 2] < 120)
-    assert red[int(0.75 * last.shape[0]):].sum() > 200
+    assert red[int(0.75 * last.shape[0]) :].sum() > 200

@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 
 import chapters
-from chapters.dryrun import dry_run_chapters
+from publishing.dryrun import dry_run_chapters
 
 REFERENCES = Path(__file__).resolve().parent / "data" / "frames"
 #: (chapter, scene) → moments: play numbers, or -1 for the end of the scene

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from chapters.cache import Dependencies, recorded_dependencies
 from nnmath import registry
+from publishing.cache import Dependencies, recorded_dependencies
 
 DATA = Path(__file__).resolve().parent / "data"
 WRONG = "sigmoid'.at_activation"
@@ -67,9 +67,9 @@ def test_no_python_caller_gets_an_ungated_render(work):
     script = textwrap.dedent("""
         from pathlib import Path
         import chapters
-        from chapters.render import render_chapters, render_scene
-        from chapters.site import build_site
-        from chapters.verification import GateError
+        from publishing.render import render_chapters, render_scene
+        from publishing.site import build_site
+        from publishing.gate import GateError
 
         ch = chapters.load_file("unverified.py")
         calls = {

@@ -20,9 +20,16 @@ def _default_sigint():
 
 
 def _start(command, args, cwd, env):
-    return subprocess.Popen([*command, *args], cwd=cwd, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True, preexec_fn=_default_sigint)
+    return subprocess.Popen(
+        [*command, *args],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        preexec_fn=_default_sigint,
+    )
 
 
 def _files(folder: Path) -> list[str]:
@@ -30,12 +37,16 @@ def _files(folder: Path) -> list[str]:
 
 
 @pytest.mark.render
-@pytest.mark.parametrize("sig, how, code", [
-    (signal.SIGINT, "group", 130),  # Ctrl-C: the terminal signals every process
-    (signal.SIGTERM, "parent", 143),  # kill PID: only the nnbook process
-])
-def test_interrupted_render_leaves_nothing_and_next_run_completes(tmp_path, nnbook, sig, how,
-                                                                  code):
+@pytest.mark.parametrize(
+    "sig, how, code",
+    [
+        (signal.SIGINT, "group", 130),  # Ctrl-C: the terminal signals every process
+        (signal.SIGTERM, "parent", 143),  # kill PID: only the nnbook process
+    ],
+)
+def test_interrupted_render_leaves_nothing_and_next_run_completes(
+    tmp_path, nnbook, sig, how, code
+):
     work, tmp = tmp_path / "work", tmp_path / "tmp"
     work.mkdir()
     tmp.mkdir()
@@ -62,7 +73,11 @@ def test_interrupted_render_leaves_nothing_and_next_run_completes(tmp_path, nnbo
     assert proc.returncode == code, err
     assert "Interrupted" in err and "Traceback" not in err
     media = work / "media"
-    left = [f for f in _files(media) if not f.startswith(".cache/verify")] if media.exists() else []
+    left = (
+        [f for f in _files(media) if not f.startswith(".cache/verify")]
+        if media.exists()
+        else []
+    )
     assert left == [], f"files left after the interrupt: {left}"
     assert _files(tmp) == [], "Manim's temporary files were left behind"
     time.sleep(2)  # the workers are gone, not rendering on in the background
@@ -127,10 +142,13 @@ def _slow_render(tmp_path, nnbook, jobs: int):
 
 @pytest.mark.render
 @pytest.mark.parametrize("jobs", [1, 2])
-@pytest.mark.parametrize("sig, how, code", [
-    (signal.SIGINT, "group", 130),
-    (signal.SIGTERM, "parent", 143),
-])
+@pytest.mark.parametrize(
+    "sig, how, code",
+    [
+        (signal.SIGINT, "group", 130),
+        (signal.SIGTERM, "parent", 143),
+    ],
+)
 def test_a_signal_stops_every_scene_at_once(tmp_path, nnbook, jobs, sig, how, code):
     proc, work, tmp, started = _slow_render(tmp_path, nnbook, jobs)
     assert len(started) == jobs  # -j 2: two scenes render side by side
@@ -146,10 +164,13 @@ def test_a_signal_stops_every_scene_at_once(tmp_path, nnbook, jobs, sig, how, co
     assert "Interrupted" in err and "Traceback" not in err, err
     # nothing but the one line (a stopped worker warns of nothing, prints nothing)
     assert err.strip().splitlines() == [
-        "Interrupted; finished files are intact, none is half-written."], err
+        "Interrupted; finished files are intact, none is half-written."
+    ], err
     assert _group_gone(proc.pid, 0.5), "a worker outlived the command"
     time.sleep(3)  # nothing goes on in the background
-    assert {p.name for p in tmp_path.glob("marker.*")} == started, "a scene started late"
+    assert {p.name for p in tmp_path.glob("marker.*")} == started, (
+        "a scene started late"
+    )
     media = work / "media"
     left = [f for f in _files(media) if not f.startswith(".cache/verify")]
     assert left == [], f"files written after the signal: {left}"
@@ -197,23 +218,45 @@ def test_a_scene_whose_process_dies_fails_alone_in_one_line(tmp_path, nnbook):
     (tmp_path / "crash.py").write_text((DATA / "crashing_chapter.py").read_text())
     env = {**os.environ}
     env.pop("NNBOOK_CACHE", None)
-    done = nnbook("render", "crash.py", "-o", "media", "--no-verify", "-j", "2",
-                  cwd=tmp_path, env=env, timeout=300)
+    done = nnbook(
+        "render",
+        "crash.py",
+        "-o",
+        "media",
+        "--no-verify",
+        "-j",
+        "2",
+        cwd=tmp_path,
+        env=env,
+        timeout=300,
+    )
     assert done.returncode == 1
     assert "Traceback" not in done.stderr and "BrokenProcessPool" not in done.stderr
     media = tmp_path / "media" / "chapter93"
     # the good scenes finished, and only the files written are on stdout (what the
     # chapter file and its scenes print goes to stderr)
-    assert done.stdout.splitlines() == [str(media / "Good.mp4"),
-                                        str(media / "AlsoGood.mp4")]
+    assert done.stdout.splitlines() == [
+        str(media / "Good.mp4"),
+        str(media / "AlsoGood.mp4"),
+    ]
     assert "a scene that prints while it renders" in done.stderr
     lines = done.stderr.splitlines()
-    assert any(ln.startswith("[") and "crash.py/HardExit: FAILED: its process ended "
-               "without an answer: exit code 3" in ln for ln in lines), done.stderr
-    assert any("crash.py/Segfault: FAILED: its process ended without an answer: "
-               "killed by SIGSEGV" in ln for ln in lines), done.stderr
-    assert any("crash.py/Exits: FAILED: the scene called sys.exit(3)" in ln
-               for ln in lines), done.stderr
-    assert lines[-1].startswith("Error: 3 of 5 scenes failed: rendering "
-                                "crash.py/HardExit failed")
+    assert any(
+        ln.startswith("[")
+        and "crash.py/HardExit: FAILED: its process ended "
+        "without an answer: exit code 3"
+        in ln
+        for ln in lines
+    ), done.stderr
+    assert any(
+        "crash.py/Segfault: FAILED: its process ended without an answer: "
+        "killed by SIGSEGV" in ln
+        for ln in lines
+    ), done.stderr
+    assert any(
+        "crash.py/Exits: FAILED: the scene called sys.exit(3)" in ln for ln in lines
+    ), done.stderr
+    assert lines[-1].startswith(
+        "Error: 3 of 5 scenes failed: rendering crash.py/HardExit failed"
+    )
     assert sorted(p.name for p in media.iterdir()) == ["AlsoGood.mp4", "Good.mp4"]

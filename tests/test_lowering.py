@@ -6,13 +6,24 @@ import numpy as np
 import pytest
 
 from nnmath import ShapeError, UnknownNameError, formula, names
-from nnmath.cases import Case, cases_for, sample
-from nnmath.checks import TOLERANCES, compare
-from nnmath.lowering import loop_oracle
+from nnmath.checker.cases import Case, cases_for, sample
+from nnmath.checker.checks import TOLERANCES, compare
+from nnmath.checker.loop_oracle import loop_oracle
 
-REQUIRED = ["neuron", "dense", "sigmoid", "tanh", "relu", "leaky_relu", "softmax", "mse",
-            "binary_crossentropy", "binary_crossentropy_logits", "categorical_crossentropy",
-            "categorical_crossentropy_logits"]
+REQUIRED = [
+    "neuron",
+    "dense",
+    "sigmoid",
+    "tanh",
+    "relu",
+    "leaky_relu",
+    "softmax",
+    "mse",
+    "binary_crossentropy",
+    "binary_crossentropy_logits",
+    "categorical_crossentropy",
+    "categorical_crossentropy_logits",
+]
 
 
 def test_every_required_formula_is_registered():
@@ -26,7 +37,9 @@ def test_lowering_equals_lambdify_loop_oracle_on_every_case(name):
     for case in cases_for(f):
         tiny = Case(case.name, {d: min(v, 3) for d, v in case.sizes.items()}, case.kind)
         arrays = sample(f, tiny)
-        _, _, ok = compare(f.numpy(**arrays), slow(**arrays), TOLERANCES[("lowering", "float64")])
+        _, _, ok = compare(
+            f.numpy(**arrays), slow(**arrays), TOLERANCES[("lowering", "float64")]
+        )
         assert ok, (name, case.name)
 
 
@@ -48,7 +61,9 @@ def test_softmax_source_subtracts_the_row_max():
 
 def test_sigmoid_of_a_sum_is_parenthesised():
     # regression: σ(b + Σ w x) once lowered to logaddexp(0, -b + Σ w x)
-    assert "-(b + np.einsum('j,nj->n', w, x, optimize=True))" in formula("neuron").source
+    assert (
+        "-(b + np.einsum('j,nj->n', w, x, optimize=True))" in formula("neuron").source
+    )
     x = np.array([[1.0, 2.0]])
     a = formula("neuron").numpy(x=x, w=np.array([0.5, -0.25]), b=2.0)
     np.testing.assert_allclose(a, 1 / (1 + np.exp(-(2.0 + 0.5 - 0.5))), rtol=1e-15)
@@ -72,8 +87,9 @@ def test_logit_losses_are_finite_at_logits_of_1000():
 def test_binary_crossentropy_clips_probabilities_like_keras():
     p, y = np.array([[0.0, 1.0]]), np.array([[1.0, 0.0]])
     # both terms are clipped to log(eps): L = -log(1e-7) on each of 2 classes, mean
-    np.testing.assert_allclose(formula("binary_crossentropy").numpy(p=p, y=y),
-                               -np.log(1e-7), rtol=1e-9)
+    np.testing.assert_allclose(
+        formula("binary_crossentropy").numpy(p=p, y=y), -np.log(1e-7), rtol=1e-9
+    )
 
 
 def test_broadcast_trap_is_rejected_with_a_clear_message():
@@ -101,7 +117,9 @@ def test_unknown_parameter_lists_valid_ones():
 
 def test_leaky_relu_slope_is_a_parameter():
     z = np.array([[-2.0, 3.0]])
-    np.testing.assert_array_equal(formula("leaky_relu", alpha=0.1).numpy(z=z), [[-0.2, 3.0]])
+    np.testing.assert_array_equal(
+        formula("leaky_relu", alpha=0.1).numpy(z=z), [[-0.2, 3.0]]
+    )
 
 
 @pytest.mark.parametrize("name", REQUIRED)
@@ -113,7 +131,7 @@ def test_latex_is_a_nonempty_equation(name):
 def test_relative_error_is_not_reported_below_the_absolute_tolerance():
     # regression: a float32 softmax row passed by atol yet printed a relative
     # error of 7.6e+263, from a reference probability of about 1e-300
-    from nnmath.checks import Tolerance
+    from nnmath.checker.checks import Tolerance
 
     tol = Tolerance(rtol=2e-5, atol=1e-6)
     max_abs, max_rel, ok = compare(np.array([0.5, 1e-8]), np.array([0.5, 1e-300]), tol)
@@ -130,8 +148,12 @@ def test_nnmath_imports_heavy_libraries_in_one_module_each():
 
     import nnmath
 
-    allowed = {"tensorflow": {"oracle.py"}, "keras": {"oracle.py"},
-               "sklearn": {"data.py"}, "manim": set()}
+    allowed = {
+        "tensorflow": {"oracle.py"},
+        "keras": {"oracle.py"},
+        "sklearn": {"data.py"},
+        "manim": set(),
+    }
     for path in Path(nnmath.__file__).parent.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Import):
@@ -152,8 +174,32 @@ def test_freed_numpy_memory_stays_in_the_process():
     import ctypes.util
     import sys
 
-    from nnmath.lowering import keep_freed_memory
+    from nnmath.kernels import keep_freed_memory
 
     if not sys.platform.startswith("linux") or not ctypes.util.find_library("c"):
         pytest.skip("a glibc setting")
     assert keep_freed_memory() is True
+
+
+def test_importing_nnmath_changes_no_process_setting():
+    """Nothing runs at import but definitions: importing every module of nnmath
+    loads no C library (keep_freed_memory used to set glibc's malloc on import
+    of the lowering); the entry points call it explicitly."""
+    import subprocess
+    import sys
+
+    probe = """
+import ctypes, importlib, pkgutil
+loaded = []
+real = ctypes.CDLL
+ctypes.CDLL = lambda name, *a, **k: loaded.append(name) or real(name, *a, **k)
+import nnmath
+for m in pkgutil.walk_packages(nnmath.__path__, "nnmath."):
+    importlib.import_module(m.name)
+print(loaded)
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

@@ -11,9 +11,9 @@ import pytest
 import sympy as sp
 
 from nnmath import formula
-from nnmath.checks import check_keras_trajectory, check_lowering, plan
-from nnmath.descent import OPTIMIZERS, optimizer, optimizer_of, trajectory
+from nnmath.checker.checks import check_keras_trajectory, check_lowering, plan
 from nnmath.library.optimizers import eps, eta
+from nnmath.update_rules import OPTIMIZERS, optimizer, optimizer_of, trajectory
 
 RULES = sorted({name for o in OPTIMIZERS.values() for name in o.updates.values()})
 
@@ -26,10 +26,17 @@ def test_every_rule_is_registered_and_lowers_exactly():
 
 def test_defaults_are_keras_defaults():
     assert optimizer("sgd").defaults() == {"learning_rate": 0.01}
-    assert optimizer("rmsprop").defaults() == {"learning_rate": 0.001, "rho": 0.9,
-                                               "epsilon": 1e-7}
-    assert optimizer("adam").defaults() == {"learning_rate": 0.001, "beta_1": 0.9,
-                                            "beta_2": 0.999, "epsilon": 1e-7}
+    assert optimizer("rmsprop").defaults() == {
+        "learning_rate": 0.001,
+        "rho": 0.9,
+        "epsilon": 1e-7,
+    }
+    assert optimizer("adam").defaults() == {
+        "learning_rate": 0.001,
+        "beta_1": 0.9,
+        "beta_2": 0.999,
+        "epsilon": 1e-7,
+    }
 
 
 def test_first_adam_step_moves_every_parameter_by_about_the_learning_rate():
@@ -46,8 +53,11 @@ def test_first_adam_step_moves_every_parameter_by_about_the_learning_rate():
 
 def test_one_step_is_each_formula_on_the_old_state():
     opt = optimizer("momentum")
-    state = {"theta": np.array([1.0, -1.0]), "v": np.array([0.5, 0.2]),
-             "t": np.asarray(3.0)}
+    state = {
+        "theta": np.array([1.0, -1.0]),
+        "v": np.array([0.5, 0.2]),
+        "t": np.asarray(3.0),
+    }
     g = np.array([2.0, -4.0])
     new = opt.step(state, g, opt.formulas())
     v_new = formula("momentum_velocity").numpy(v=state["v"], g=g)
@@ -70,8 +80,9 @@ def test_verify_plans_a_keras_trajectory_for_each_update_rule_only():
     for name in RULES:
         assert f"{name} keras-trajectory" in labels
     assert "dense keras-trajectory" not in labels
-    assert not any("keras" in label for label, _ in plan([formula("adam")], [],
-                                                          oracle=False))
+    assert not any(
+        "keras" in label for label, _ in plan([formula("adam")], [], oracle=False)
+    )
 
 
 # -- deliberately wrong rules --------------------------------------------------
@@ -83,8 +94,10 @@ def _adam_parts():
     f = formula("adam")
     theta, m, v, g = (sp.IndexedBase(s) for s in ("theta", "m", "v", "g"))
     (p,) = f.indices
-    b1, b2 = (next(s for s in f.expr.free_symbols if s.name == n)
-              for n in ("beta_1", "beta_2"))
+    b1, b2 = (
+        next(s for s in f.expr.free_symbols if s.name == n)
+        for n in ("beta_1", "beta_2")
+    )
     t = sp.Symbol("t")
     m1 = b1 * m[p] + (1 - b1) * g[p]
     v1 = b2 * v[p] + (1 - b2) * g[p] ** 2
@@ -96,11 +109,15 @@ def _wrong_adam_rules():
     m_hat, v_hat = m1 / (1 - b1 ** (t + 1)), v1 / (1 - b2 ** (t + 1))
     return {
         # the paper's form: ε added to √v̂ instead of √v
-        "epsilon on the bias-corrected root":
-            theta - eta * m_hat / (sp.sqrt(v_hat) + eps),
+        "epsilon on the bias-corrected root": theta
+        - eta * m_hat / (sp.sqrt(v_hat) + eps),
         "no bias correction": theta - eta * m1 / (sp.sqrt(v1) + eps),
-        "epsilon inside the root": theta - eta * sp.sqrt(1 - b2 ** (t + 1)) / (
-            1 - b1 ** (t + 1)) * m1 / sp.sqrt(v1 + eps),
+        "epsilon inside the root": theta
+        - eta
+        * sp.sqrt(1 - b2 ** (t + 1))
+        / (1 - b1 ** (t + 1))
+        * m1
+        / sp.sqrt(v1 + eps),
     }
 
 
@@ -127,8 +144,9 @@ def test_rmsprop_with_epsilon_outside_the_root_is_caught():
     (p,) = f.indices
     rho = next(x for x in f.expr.free_symbols if x.name == "rho")
     ms = rho * s[p] + (1 - rho) * g[p] ** 2
-    check = check_keras_trajectory(_mutant("rmsprop", theta[p] - eta * g[p] / (
-        sp.sqrt(ms) + eps)))
+    check = check_keras_trajectory(
+        _mutant("rmsprop", theta[p] - eta * g[p] / (sp.sqrt(ms) + eps))
+    )
     # ε/√s is negligible for gradients near 1 and decisive near 1e-4
     small = next(c for c in check.cases if c["case"] == "gradients ~1e-4")
     assert not check.passed and small["max_rel"] > 1e-3
@@ -151,12 +169,13 @@ def ex6():
 
 def test_race_paths_are_trajectories_of_the_registered_rules(ex6):
     from chapters import chapter6
-    from nnmath.descent import quadratic_gradient
+    from nnmath.runs.trajectories import quadratic_gradient
 
     grad = quadratic_gradient(chapter6.A)
     for name, hyper in chapter6.SETTINGS.items():
-        path = trajectory(optimizer(name), chapter6.START, grad, chapter6.STEPS,
-                          **hyper)
+        path = trajectory(
+            optimizer(name), chapter6.START, grad, chapter6.STEPS, **hyper
+        )
         np.testing.assert_array_equal(ex6["paths"][name], path["theta"])
 
 
@@ -166,8 +185,9 @@ def test_worked_adam_step_ends_with_the_races_first_step(ex6):
 
     f = formula("adam", **chapter6.SETTINGS["adam"])
     first = ex6["adam_first"]
-    line = substituted_latex(f, {n: first[n] for n in f.input_names}, at={"p": 0},
-                             digits=chapter6.DIGITS)
+    line = substituted_latex(
+        f, {n: first[n] for n in f.input_names}, at={"p": 0}, digits=chapter6.DIGITS
+    )
     assert line.endswith(f"= {fmt(ex6['paths']['adam'][1][0], chapter6.DIGITS)}")
     assert "0.999" in line  # β₂ is not rounded to 1.00
 
@@ -179,8 +199,11 @@ def test_chapter6_prose_matches_the_race(ex6):
     final = {n: loss[-1] for n, loss in ex6["loss"].items()}
     assert min(final, key=final.get) == "nesterov"  # "finishes lowest"
     assert max(final, key=final.get) == "adam"  # "still swinging back"
-    for name, text in (("sgd", "4 \\cdot 10^{-3}"), ("nesterov", "4 \\cdot 10^{-5}"),
-                       ("rmsprop", "8 \\cdot 10^{-5}")):
+    for name, text in (
+        ("sgd", "4 \\cdot 10^{-3}"),
+        ("nesterov", "4 \\cdot 10^{-5}"),
+        ("rmsprop", "8 \\cdot 10^{-5}"),
+    ):
         mantissa, exponent = f"{final[name]:.0e}".split("e")
         assert text == f"{mantissa} \\cdot 10^{{{int(exponent)}}}" and text in prose
     assert f"{final['adam']:.1f}" == "0.1"
@@ -203,7 +226,7 @@ def test_keras_rounds_a_python_float_momentum_through_float32():
     # ops.cast gives μ = float32(0.9), and 100 steps drift far beyond float64 noise
     import keras
 
-    from nnmath.oracle import tensorflow
+    from nnmath.checker.oracle import tensorflow
 
     tf = tensorflow()
     rng = np.random.default_rng(0)

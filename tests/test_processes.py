@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import os
+import signal
 import time
+from pathlib import Path
 
 import pytest
 
-from chapters.processes import FreshProcesses, RemoteTraceback, WorkerDied
+from publishing.processes import FreshProcesses, RemoteTraceback, WorkerDied
 
 
 def _stubborn(seconds: float) -> None:
@@ -23,6 +25,25 @@ def _stubborn(seconds: float) -> None:
             time.sleep(0.05)
         except BaseException:  # noqa: BLE001, S110 - deliberately deaf
             pass
+
+
+def _cleans_up(marker: str) -> None:
+    """Works until stopped, then takes a second to clean up (a scene whose
+    renderer drains its encoders)."""
+    try:
+        Path(marker + ".started").touch()
+        time.sleep(60)
+    finally:
+        Path(marker + ".stopping").touch()
+        time.sleep(1.0)
+        Path(marker + ".clean").touch()
+
+
+def _wait_for(path: Path) -> None:
+    deadline = time.monotonic() + 60
+    while not path.exists():
+        assert time.monotonic() < deadline, f"{path.name} never appeared"
+        time.sleep(0.02)
 
 
 def _pid() -> int:
@@ -95,3 +116,22 @@ def test_shutdown_waits_for_every_call():
     pool.shutdown(wait=True)
     assert all(f.done() and f.exception() is None for f in futures)
     assert cf.wait(futures, timeout=0).not_done == set()
+
+
+def test_a_second_sigterm_does_not_interrupt_the_clean_up_of_the_first(tmp_path):
+    # CI caught Manim logging a traceback: a second SIGTERM raised Stopped inside
+    # the abort that the first one started.
+    marker = str(tmp_path / "call")
+    pool = FreshProcesses(1)
+    try:
+        future = pool.submit(_cleans_up, marker)
+        _wait_for(Path(marker + ".started"))
+        (pid,) = pool.pids
+        os.kill(pid, signal.SIGTERM)
+        _wait_for(Path(marker + ".stopping"))
+        os.kill(pid, signal.SIGTERM)
+        with pytest.raises(WorkerDied, match="Stopped: stopped by SIGTERM"):
+            future.result(timeout=60)
+        assert Path(marker + ".clean").exists()
+    finally:
+        pool.shutdown()

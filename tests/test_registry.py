@@ -23,7 +23,8 @@ REPO = Path(__file__).resolve().parent.parent
 #: what a chapter file imports first: only the registry (the library is not
 #: loaded yet), or a library module (the library is loaded before it registers)
 ORDERS = {
-    "registry first": "from nnmath.registry import register, register_claims, formula, claim",
+    "registry first": "from nnmath.registry import register, register_claims, "
+    "formula, claim",
     "library first": "import nnmath.library.activations\n"
     "from nnmath.registry import register, register_claims, formula, claim",
 }

@@ -12,7 +12,7 @@ import pytest
 import sympy as sp
 
 from nnmath import ShapeError, claim, formula
-from nnmath.checks import check_lowering, check_symbolic, plan, verify
+from nnmath.checker.checks import check_lowering, check_symbolic, plan, verify
 from nnmath.formula import Formula, Input, defined, dims, indices
 from nnmath.keras_layer import KerasLayer, keras_layer
 from nnmath.library import regularization as reg
@@ -184,7 +184,7 @@ def test_a_product_written_inside_a_product_is_multiplied_as_written():
 
 
 def test_a_reciprocal_is_a_division_for_the_edge_cases():
-    from nnmath.cases import cases_for, reaching
+    from nnmath.checker.cases import cases_for, reaching
 
     # x reaches 1/√(σ² + ε) only through reciprocal(): still drawn at ±100..1000
     assert reaching(formula("batch_norm"))["x"] == ["a division"]
@@ -340,7 +340,7 @@ def test_a_keras_layer_declaration_names_what_is_valid():
         )
 
 
-# -- the networks trained in nnmath/regularized.py ------------------------------------
+# -- the networks trained in nnmath/runs/regularized.py --------------------------------
 def _central_differences(loss, params: dict, key: str, step: float = 1e-6):
     grad = np.zeros_like(params[key])
     for at in np.ndindex(*grad.shape):
@@ -353,7 +353,7 @@ def _central_differences(loss, params: dict, key: str, step: float = 1e-6):
 
 
 def test_batch_norm_network_backward_is_the_gradient_of_its_training_loss():
-    from nnmath.regularized import BatchNormNetwork, init_batch_norm
+    from nnmath.runs.regularized import BatchNormNetwork, init_batch_norm
 
     rng = np.random.default_rng(3)
     # F=5 inputs, H=4 hidden, K=3 classes, a batch of N=7: all told apart
@@ -380,8 +380,8 @@ def test_batch_norm_network_backward_is_the_gradient_of_its_training_loss():
 
 
 def test_dropout_network_backward_is_the_gradient_of_its_training_loss():
-    from nnmath.regularized import DropoutNetwork, draw_masks
-    from nnmath.training import init_params
+    from nnmath.runs.regularized import DropoutNetwork, draw_masks
+    from nnmath.runs.training import init_params
 
     rng = np.random.default_rng(4)
     p = init_params(5, 4, 3, seed=2)
@@ -404,8 +404,8 @@ def test_dropout_network_backward_is_the_gradient_of_its_training_loss():
 
 
 def test_dropout_at_rate_zero_trains_exactly_as_the_plain_network():
-    from nnmath.regularized import train_dropout
-    from nnmath.training import load, train
+    from nnmath.runs.regularized import train_dropout
+    from nnmath.runs.training import load, train
 
     data = load("iris")
     plain = train(data, hidden=8, epochs=3)

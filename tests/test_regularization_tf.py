@@ -15,7 +15,7 @@ import pytest
 import sympy as sp
 
 from nnmath import claim, claims, formula
-from nnmath.checks import (
+from nnmath.checker.checks import (
     check_forward,
     check_keras_layer,
     check_keras_trajectory,
@@ -40,7 +40,7 @@ NEW = (
 
 @pytest.fixture(scope="module")
 def keras():
-    from nnmath import oracle
+    from nnmath.checker import oracle
 
     oracle.tensorflow()
     import keras
@@ -105,7 +105,7 @@ def test_dropout_is_kerass_bit_for_bit_with_the_mask_it_drew(keras):
     assert 0.6 < mask.mean() < 0.8
 
 
-# -- the printed errors, caught by name -------------------------------------------------
+# -- the printed errors, caught by name ------------------------------------------------
 def _unbiased(f):
     """``f`` with σ² divided by N − 1 (the sample variance) instead of N."""
     N = reg.N
@@ -310,11 +310,11 @@ def test_adamw_rounds_a_python_float_weight_decay_to_float32(keras):
     assert np.all(np.abs(one_step(0.004) - ours(0.004)) > 1e-9)
 
 
-# -- training on digits -----------------------------------------------------------------
+# -- training on digits ----------------------------------------------------------------
 def test_batch_norm_mlp_follows_kerass_fit_for_five_epochs():
-    from nnmath import oracle
-    from nnmath.regularized import init_batch_norm, train_batch_norm
-    from nnmath.training import epoch_orders, load
+    from nnmath.checker import oracle
+    from nnmath.runs.regularized import init_batch_norm, train_batch_norm
+    from nnmath.runs.training import epoch_orders, load
 
     data = load("digits")
     p0 = init_batch_norm(64, 32, 10, seed=0)
@@ -341,9 +341,9 @@ def test_batch_norm_mlp_follows_kerass_fit_for_five_epochs():
 
 
 def test_one_dropout_step_equals_kerass_with_the_masks_keras_drew():
-    from nnmath import oracle
-    from nnmath.regularized import DropoutNetwork
-    from nnmath.training import init_params, load, sgd_step
+    from nnmath.checker import oracle
+    from nnmath.runs.regularized import DropoutNetwork
+    from nnmath.runs.training import init_params, load, sgd_step
 
     data = load("digits")
     p0 = init_params(64, 32, 10, seed=0)

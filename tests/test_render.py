@@ -6,12 +6,12 @@ import os
 import pickle
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 import chapters
-from chapters import render
-from chapters.render import RenderError, render_scene, scene_job
+from helpers import video_facts
+from publishing import render
+from publishing.render import RenderError, render_scene, scene_job
 
 DATA = Path(__file__).parent / "data"
 
@@ -45,7 +45,9 @@ def test_job_is_picklable_and_targets_chapter_dir(ch1, tmp_path):
 
 
 def test_missing_latex_is_a_one_line_render_error(monkeypatch):
-    monkeypatch.setattr(render.shutil, "which", lambda tool: None)
+    from publishing import tools
+
+    monkeypatch.setattr(tools.shutil, "which", lambda tool: None)
     with pytest.raises(RenderError) as info:
         render.check_tools()
     message = str(info.value)
@@ -53,22 +55,11 @@ def test_missing_latex_is_a_one_line_render_error(monkeypatch):
     assert "\n" not in message
 
 
-def _video_facts(path: Path) -> tuple[int, int, float, np.ndarray]:
-    import av
-
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        width, height = stream.codec_context.width, stream.codec_context.height
-        duration = float(container.duration) / av.time_base
-        frames = [f.to_ndarray(format="rgb24") for f in container.decode(stream)]
-    return width, height, duration, frames[len(frames) // 2]
-
-
 @pytest.mark.render
 def test_neuron_scene_renders_at_low_quality(ch1, tmp_path):
     path = render_scene(ch1, "NeuronScene", quality="l", out_dir=tmp_path)
     assert path == tmp_path / "chapter1" / "NeuronScene.mp4" and path.is_file()
-    width, height, duration, middle = _video_facts(path)
+    width, height, duration, middle = video_facts(path)
     assert (width, height) == (854, 480)
     assert 10 < duration < 25
     assert middle.std() > 20, "the middle frame is blank"
@@ -81,13 +72,19 @@ def test_manims_latex_reads_no_file_outside_its_folder(tmp_path, nnbook):
     (tmp_path / "prying.py").write_text((DATA / "prying_chapter.py").read_text())
     env = {**os.environ}
     env.pop("NNBOOK_CACHE", None)
-    done = nnbook("render", "prying.py", "-o", "media", "--no-verify", cwd=tmp_path,
-                  env=env)
+    done = nnbook(
+        "render", "prying.py", "-o", "media", "--no-verify", cwd=tmp_path, env=env
+    )
     assert done.returncode == 1
     assert "Not reading from /etc/hostname (openin_any = p)" in done.stderr
     # the standalone class's harmless probe of /dev/null is not a line per equation
     assert "/dev/null" not in done.stderr
-    assert done.stderr.strip().splitlines()[-1].startswith(
-        "Error: 1 of 1 scenes failed: rendering prying.py/Prying failed: LaTeX could "
-        "not typeset an equation")
+    assert (
+        done.stderr.strip()
+        .splitlines()[-1]
+        .startswith(
+            "Error: 1 of 1 scenes failed: rendering prying.py/Prying failed: "
+            "LaTeX could not typeset an equation"
+        )
+    )
     assert not list((tmp_path / "media").rglob("*.mp4"))

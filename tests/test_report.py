@@ -13,8 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from nnmath.checks import Check
-from nnmath.report import ReportError, check_destination, write_json, write_junit
+from nnmath.checker.checks import Check
+from nnmath.checker.report import (
+    ReportError,
+    check_destination,
+    write_json,
+    write_junit,
+)
 
 CHECKS = [Check("relu", "formula", "lowering", "float64", True, 0.0, 0.0, 1e-10, 1e-12)]
 #: a chapter file with one formula and one claim: a verify of a few seconds
@@ -49,7 +54,8 @@ def test_a_symlink_stays_a_link_and_its_target_is_written(tmp_path):
 
 def test_a_character_device_is_written_directly_not_replaced(tmp_path):
     device = tmp_path / "null"
-    try:  # a private /dev/null (major 1, minor 3), so nothing of the machine's is at risk
+    # a private /dev/null (major 1, minor 3), so nothing of the machine's is at risk
+    try:
         os.mknod(device, stat.S_IFCHR | 0o666, os.makedev(1, 3))
     except PermissionError:
         device = Path("/dev/null")

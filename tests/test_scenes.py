@@ -14,9 +14,9 @@ import textwrap
 import pytest
 
 import chapters
-from chapters.dryrun import dry_run, dry_run_chapters
-from chapters.verification import _beyond
-from nnmath.checks import plan
+from nnmath.checker.checks import plan
+from publishing.dryrun import dry_run, dry_run_chapters
+from publishing.gate import _beyond
 
 ALL = chapters.all_chapters()
 SCENES = [(ch.id, scene) for ch in ALL for scene in ch.scenes]

@@ -11,9 +11,9 @@ import pytest
 import sympy as sp
 
 from nnmath import claim, claim_names, formula, names
-from nnmath.registry import origin
 from nnmath.integers import NotInteger, integer_code, sizes_function
 from nnmath.library.conv import gradient_claims, tells_apart
+from nnmath.registry import origin
 
 #: parameterisations across strides 1–7, dilations 1–3 and the three paddings
 PARAMETERS = [

@@ -9,28 +9,38 @@ from pathlib import Path
 
 import pytest
 
-from chapters.bundle import bundle_scene, snippets
-from chapters.site import _math_html, badges
-from chapters.texsvg import TexError, typeset
-from nnmath.checks import Check
+from nnmath.checker.checks import Check
+from publishing.bundle import bundle_scene, snippets
+from publishing.site import _math_html, badges
+from publishing.texsvg import TexError, typeset
 
 REPO = Path(__file__).resolve().parent.parent
 
 
 def test_prose_math_becomes_svg_images_inline_and_displayed(tmp_path):
     site = tmp_path / "site"
-    body = _math_html("Weights $w_j$, and a bias $b$.\n\n$$z = \\sum_j w_j x_j + b$$\n",
-                      site / "eq", site, tmp_path / "cache")
+    body = _math_html(
+        "Weights $w_j$, and a bias $b$.\n\n$$z = \\sum_j w_j x_j + b$$\n",
+        site / "eq",
+        site,
+        tmp_path / "cache",
+    )
     assert body.count('<img class="math"') == 3
     assert '<div class="equation"><img class="math"' in body
-    assert '<span class="nowrap"><img class="math" src="eq/' in body  # "$b$." kept whole
+    assert (
+        '<span class="nowrap"><img class="math" src="eq/' in body
+    )  # "$b$." kept whole
     for src in __import__("re").findall(r'src="([^"]+)"', body):
         svg = (site / src).read_text()
         assert svg.startswith("<?xml") and "<path" in svg
     assert 'alt="w_j"' in body
     # an inline equation may wrap in the source; a paragraph break ends the search
-    body = _math_html("its own $\\partial L /\n\\partial w$: a $5 bill\n\nand $2.",
-                      site / "eq", site, tmp_path / "cache")
+    body = _math_html(
+        "its own $\\partial L /\n\\partial w$: a $5 bill\n\nand $2.",
+        site / "eq",
+        site,
+        tmp_path / "cache",
+    )
     assert body.count('<img class="math"') == 1 and "$5 bill" in body and "$2." in body
 
 
@@ -40,7 +50,9 @@ def test_equations_are_typeset_once_and_errors_name_the_equation(tmp_path):
     again = typeset([("x^2", False), ("y", True)], tmp_path)
     assert again[("x^2", False)].path.stat().st_mtime_ns == stamp
     assert again[("y", True)].depth >= 0 and again[("x^2", False)].width > 0
-    with pytest.raises(TexError, match=r"cannot typeset \$\\nosuchmacro\$: ! Undefined"):
+    with pytest.raises(
+        TexError, match=r"cannot typeset \$\\nosuchmacro\$: ! Undefined"
+    ):
         typeset([("y", True), (r"\nosuchmacro", True)], tmp_path)
 
 
@@ -54,7 +66,12 @@ def test_one_badge_per_subject_fails_if_any_check_failed():
     ]
     sig, relu = badges(rows)
     assert (sig.subject, sig.passed, sig.error64, sig.error32, sig.checks) == (
-        "sigmoid'", True, 2e-16, 3e-8, 3)
+        "sigmoid'",
+        True,
+        2e-16,
+        3e-8,
+        3,
+    )
     assert sig.oracles == ("symbolic", "TensorFlow")
     assert (relu.passed, relu.error64, relu.error32) == (False, 0.5, None)
 
@@ -69,7 +86,9 @@ def gelu_video(tmp_path_factory, nnbook):
 
 
 @pytest.mark.render
-def test_bundle_has_webm_poster_and_gif_and_snippets_point_at_them(gelu_video, tmp_path):
+def test_bundle_has_webm_poster_and_gif_and_snippets_point_at_them(
+    gelu_video, tmp_path
+):
     import av
     import numpy as np
     from PIL import Image
@@ -101,11 +120,18 @@ def _chrome():
     from selenium.webdriver.chrome.service import Service
 
     browser, driver = shutil.which("chromium"), shutil.which("chromedriver")
-    assert browser and driver, "Debian's chromium and chromium-driver are needed (./run.sh)"
+    assert browser and driver, (
+        "Debian's chromium and chromium-driver are needed (./run.sh)"
+    )
     options = Options()
     options.binary_location = browser
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--mute-audio",
-                "--window-size=1200,900"):
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--mute-audio",
+        "--window-size=1200,900",
+    ):
         options.add_argument(arg)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     return webdriver.Chrome(service=Service(driver), options=options)
@@ -119,8 +145,18 @@ def test_built_site_works_in_chromium_from_file_urls(tmp_path, nnbook):
 
     book = [ch.id for ch in chapters.all_chapters()]
     # the whole book, and a lecturer's chapter beside it
-    done = nnbook("build", *book, REPO / "examples" / "gelu.py", "-o", out,
-                  "--media", media, "--jobs", 2, timeout=2400)
+    done = nnbook(
+        "build",
+        *book,
+        REPO / "examples" / "gelu.py",
+        "-o",
+        out,
+        "--media",
+        media,
+        "--jobs",
+        2,
+        timeout=2400,
+    )
     assert done.returncode == 0, done.stderr
     pages = ["index.html", *(f"{c}.html" for c in book), "chapter101.html"]
     assert sorted(p.name for p in out.glob("*.html")) == sorted(pages)
@@ -133,7 +169,8 @@ def test_built_site_works_in_chromium_from_file_urls(tmp_path, nnbook):
             assert errors == [], f"{page}: {errors}"
             sources = driver.execute_script(
                 "return [...document.querySelectorAll('video source, video[poster]')]"
-                ".map(e => e.src || e.poster)")
+                ".map(e => e.src || e.poster)"
+            )
             for url in sources:
                 assert url.startswith("file://")
                 assert Path(url.removeprefix("file://")).is_file(), url
@@ -141,7 +178,8 @@ def test_built_site_works_in_chromium_from_file_urls(tmp_path, nnbook):
             while True:  # preload=metadata: every video learns its duration
                 videos = driver.execute_script(
                     "return [...document.querySelectorAll('video')]"
-                    ".map(v => [v.currentSrc, v.readyState, v.duration, v.error])")
+                    ".map(v => [v.currentSrc, v.readyState, v.duration, v.error])"
+                )
                 if all(v[1] >= 1 for v in videos) or time.monotonic() > deadline:
                     break
                 time.sleep(0.2)
@@ -149,14 +187,16 @@ def test_built_site_works_in_chromium_from_file_urls(tmp_path, nnbook):
                 assert error is None and ready >= 1 and duration > 0, (page, src)
             equations = driver.execute_script(
                 "return [...document.querySelectorAll('img.math')].map(i => "
-                "[i.alt, i.complete && i.naturalWidth > 0, i.getBoundingClientRect().width,"
-                " i.getBoundingClientRect().height])")
+                "[i.alt, i.complete && i.naturalWidth > 0, "
+                "i.getBoundingClientRect().width, i.getBoundingClientRect().height])"
+            )
             for alt, loaded, width, height in equations:
                 assert loaded and width > 1 and height > 1, (page, alt)
             if page != "index.html":
                 assert videos and equations, page
                 badges_shown = driver.execute_script(
-                    "return document.querySelectorAll('.badge.pass').length")
+                    "return document.querySelectorAll('.badge.pass').length"
+                )
                 assert badges_shown > 0
     finally:
         driver.quit()
@@ -167,7 +207,7 @@ def test_poster_is_a_still_frame_not_the_inkiest_cross_fade(tmp_path):
     import numpy as np
     from PIL import Image
 
-    from chapters.bundle import poster_frame
+    from publishing.bundle import poster_frame
 
     a = np.zeros((96, 160, 3), np.uint8)
     a[:, :40] = 255  # a quarter of the picture
@@ -188,24 +228,32 @@ def test_poster_is_a_still_frame_not_the_inkiest_cross_fade(tmp_path):
 
 
 def test_typesetting_without_latex_is_the_render_error_naming_the_packages(
-        tmp_path, monkeypatch):
-    from chapters import render
-    from chapters.render import RenderError
+    tmp_path, monkeypatch
+):
+    from publishing import tools
+    from publishing.render import RenderError
 
-    monkeypatch.setattr(render.shutil, "which", lambda tool: None)
-    with pytest.raises(RenderError, match=r"cannot typeset equations: latex, dvisvgm "
-                                          r"not found on PATH; install it \(apt-get"):
+    monkeypatch.setattr(tools.shutil, "which", lambda tool: None)
+    with pytest.raises(
+        RenderError,
+        match=r"cannot typeset equations: latex, dvisvgm "
+        r"not found on PATH; install it \(apt-get",
+    ):
         typeset([("x", False)], tmp_path)
 
 
 # -- issue 11: prose is content, not a way in --------------------------------------
-@pytest.mark.parametrize("latex", [
-    r"\input{/etc/hostname}",  # an absolute path: the machine's name on a page
-    r"\input{../../../../../../etc/hostname}",
-    r'\input|"kpsewhich -var-value=TEXMFMAIN" \relax',  # a command (shell escape)
-])
-def test_latex_in_prose_reads_no_file_outside_its_folder_and_runs_no_command(tmp_path,
-                                                                            latex):
+@pytest.mark.parametrize(
+    "latex",
+    [
+        r"\input{/etc/hostname}",  # an absolute path: the machine's name on a page
+        r"\input{../../../../../../etc/hostname}",
+        r'\input|"kpsewhich -var-value=TEXMFMAIN" \relax',  # a command (shell escape)
+    ],
+)
+def test_latex_in_prose_reads_no_file_outside_its_folder_and_runs_no_command(
+    tmp_path, latex
+):
     with pytest.raises(TexError) as info:
         typeset([(latex, False)], tmp_path / "cache")
     assert "\n" not in str(info.value)
@@ -213,8 +261,10 @@ def test_latex_in_prose_reads_no_file_outside_its_folder_and_runs_no_command(tmp
 
 
 def test_typeset_svgs_carry_no_raw_svg_from_the_prose(tmp_path):
-    special = (r"x \special{dvisvgm:raw <script>alert(1)</script>}"
-               r'\special{html:<a href="javascript:alert(2)">}y\special{html:</a>}')
+    special = (
+        r"x \special{dvisvgm:raw <script>alert(1)</script>}"
+        r'\special{html:<a href="javascript:alert(2)">}y\special{html:</a>}'
+    )
     svg = typeset([(special, False)], tmp_path)[(special, False)]
     text = svg.path.read_text()
     assert "<path" in text and "script" not in text and "<a" not in text
@@ -231,7 +281,7 @@ A [link](javascript:alert(3)) and an equation $a < b$.
 
 
 def test_raw_html_passes_through_unless_safe(tmp_path):
-    from chapters.site import _markdown, _stash_math
+    from publishing.site import _markdown, _stash_math
 
     text, _ = _stash_math(PROSE)
     passed, has_html = _markdown(text)
@@ -246,30 +296,48 @@ def test_raw_html_passes_through_unless_safe(tmp_path):
     assert not _markdown(_stash_math("Only $a < b$ and $$c<d$$ here.")[0])[1]
 
 
-def test_build_says_when_prose_has_raw_html_and_escapes_it_with_safe(tmp_path,
-                                                                      monkeypatch):
-    from chapters import Chapter, site
+def test_build_says_when_prose_has_raw_html_and_escapes_it_with_safe(
+    tmp_path, monkeypatch
+):
+    from chapters import Chapter
+    from publishing import site
 
     (tmp_path / "p.md").write_text(PROSE)
-    ch = Chapter(number=97, slug="p", title="<b>Bold</b> title", module="p",
-                 formulas=(), claims=(), scenes=(), prose_file=str(tmp_path / "p.md"))
+    ch = Chapter(
+        number=97,
+        slug="p",
+        title="<b>Bold</b> title",
+        module="p",
+        formulas=(),
+        claims=(),
+        scenes=(),
+        prose_file=str(tmp_path / "p.md"),
+    )
     monkeypatch.setattr(site, "render_chapters", lambda *a, **k: [])
     monkeypatch.setattr(site, "chapter_checks", lambda *a, **k: [])
     steps = []
     for safe in (False, True):
         out = tmp_path / f"site-{safe}"
-        site.build_site([ch, ch], out, media=tmp_path / "m", cache=tmp_path / "c",
-                        safe=safe, on_step=lambda c, s: steps.append(s))
+        site.build_site(
+            [ch, ch],
+            out,
+            media=tmp_path / "m",
+            cache=tmp_path / "c",
+            safe=safe,
+            on_step=lambda c, s: steps.append(s),
+        )
         page = (out / "chapter97.html").read_text()
         assert ("<script>alert(2)</script>" in page) is not safe
         assert "<b>Bold</b> title" not in page  # a title is text, in the links too
-    assert "its prose has raw HTML, passed through to the page (build --safe " \
+    assert (
+        "its prose has raw HTML, passed through to the page (build --safe "
         "escapes it)" in steps
+    )
     assert "its prose has raw HTML, escaped (--safe)" in steps
 
 
 def test_latex_that_loops_forever_is_stopped_with_one_line(tmp_path, monkeypatch):
-    from chapters import texsvg
+    from publishing import texsvg
 
     monkeypatch.setattr(texsvg, "TEX_SECONDS", 3)
     with pytest.raises(TexError) as info:

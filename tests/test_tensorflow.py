@@ -8,9 +8,9 @@ import json
 import pytest
 
 from nnmath import claim, claim_names, formula, names
-from nnmath.checks import check_forward, check_gradient, verify
+from nnmath.checker.checks import check_forward, check_gradient, verify
+from nnmath.checker.report import write_json, write_junit
 from nnmath.primitives import sigmoid
-from nnmath.report import write_json, write_junit
 
 pytestmark = pytest.mark.tf
 
@@ -37,7 +37,7 @@ def test_wrong_sigmoid_derivative_fails_against_tensorflow():
 
 
 def test_unshifted_softmax_fails_against_tensorflow_at_large_logits():
-    from test_claims import unshifted_softmax
+    from helpers import unshifted_softmax
 
     check = check_forward(unshifted_softmax(), "float64")
     assert not check.passed
@@ -49,8 +49,15 @@ def test_reports_parse(tmp_path):
     write_json(tmp_path / "v.json", rows, chapters=["chapter2"])
     write_junit(tmp_path / "v.xml", rows, chapters=["chapter2"])
     doc = json.loads((tmp_path / "v.json").read_text())
-    assert doc["summary"] == {"checks": len(rows), "passed": len(rows), "failed": 0,
-                              "skipped": 0, "not_checked": 0, "ok": True, "complete": True}
+    assert doc["summary"] == {
+        "checks": len(rows),
+        "passed": len(rows),
+        "failed": 0,
+        "skipped": 0,
+        "not_checked": 0,
+        "ok": True,
+        "complete": True,
+    }
     assert {r["method"] for r in doc["checks"]} >= {"symbolic", "tensorflow-gradient"}
     from xml.etree import ElementTree as ET
 

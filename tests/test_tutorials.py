@@ -14,10 +14,15 @@ import numpy as np
 import pytest
 
 from chapters import chapter3, chapter4, chapter5
-from nnmath import claim, formula, tutorials
-from nnmath.cases import Case, cases_for, sample
-from nnmath.checks import check_finite_differences, check_forward, check_symbolic
-from nnmath.descent import CLASSIC_X, CLASSIC_Y
+from nnmath import claim, formula
+from nnmath.checker.cases import Case, cases_for, sample
+from nnmath.checker.checks import (
+    check_finite_differences,
+    check_forward,
+    check_symbolic,
+)
+from nnmath.runs import tutorials
+from nnmath.runs.trajectories import CLASSIC_X, CLASSIC_Y
 from nnmath.worked import fmt
 
 

@@ -18,9 +18,9 @@ import pytest
 import sympy as sp
 
 from nnmath import formula
-from nnmath.checks import check_keras_trajectory, plan, verify
-from nnmath.descent import OPTIMIZERS, KerasRule, NoKeras, keras_rule, optimizer_of
-from nnmath.report import summary, write_junit
+from nnmath.checker.checks import check_keras_trajectory, plan, verify
+from nnmath.checker.report import summary, write_junit
+from nnmath.update_rules import OPTIMIZERS, KerasRule, NoKeras, keras_rule, optimizer_of
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "examples" / "my_adam.py"
@@ -53,7 +53,8 @@ def test_every_book_rule_declares_the_keras_variable_it_computes():
             # a slot rule shared with another optimizer (AdamW keeps Adam's m and
             # v: Keras's AdamW is Adam with a weight decay) names the one it is of
             assert rule.optimizer == opt.keras or (
-                var != "theta" and rule.book.updates[var] == name)
+                var != "theta" and rule.book.updates[var] == name
+            )
 
 
 def test_a_rule_is_found_by_its_declaration_not_its_name():

@@ -147,10 +147,14 @@ def test_zero_padding_cells_print_as_zero_not_wrapped_around():
     arrays = {"x": x, "w": w, "b": np.zeros(1)}
     text = substituted_latex(f, arrays, at={"n": 0, "i": 0, "j": 0, "o": 0})
     lhs, printed, result = text.split(" = ")
-    products = [float(a) * float(b) for a, b in re.findall(r"([\d.]+) \\cdot ([\d.]+)", printed)]
+    products = [
+        float(a) * float(b) for a, b in re.findall(r"([\d.]+) \\cdot ([\d.]+)", printed)
+    ]
     expected = f.numpy(**arrays)[0, 0, 0, 0]
     assert float(result) == pytest.approx(expected) == pytest.approx(sum(products))
-    assert expected == 1 + 2 + 6 + 7  # the 2x2 corner inside the image; the rest is border
+    assert (
+        expected == 1 + 2 + 6 + 7
+    )  # the 2x2 corner inside the image; the rest is border
 
 
 # -- textbook term order ------------------------------------------------------------
@@ -159,7 +163,8 @@ def test_sums_print_subtracted_terms_last():
     assert formula("sgd").latex == r"{\theta'}_{p} = {\theta}_{p} - \eta {g}_{p}"
     assert r"\left({\hat{y}}_{n,k} - {y}_{n,k}\right)^{2}" in formula("mse").latex
     assert claim("mse/dyhat").latex.endswith(
-        r"= \frac{2 {\hat{y}}_{n,k} - 2 {y}_{n,k}}{K N}")
+        r"= \frac{2 {\hat{y}}_{n,k} - 2 {y}_{n,k}}{K N}"
+    )
     # all terms subtracted: SymPy's order, nothing moved
     import sympy as sp
 
@@ -174,8 +179,8 @@ def test_sums_print_subtracted_terms_last():
 def test_worked_update_reads_theta_minus_step():
     # the numbers follow the printed order: θ first, then − η·g
     latex = substituted_latex(
-        formula("sgd"), {"theta": np.array([0.5]), "g": np.array([2.0])},
-        at={"p": 0})
+        formula("sgd"), {"theta": np.array([0.5]), "g": np.array([2.0])}, at={"p": 0}
+    )
     rhs = latex.split(" = ")[1]
     assert rhs.startswith("0.50 - ")
     assert latex.endswith(f"= {fmt(0.5 - 0.01 * 2.0)}")

@@ -31,12 +31,6 @@ n, i, j, c, o, p, q, k, u, v = indices("n i j c o p q k u v")
 p2, q2 = sp.symbols("p' q'", integer=True, nonnegative=True)
 N, H, W, C, KH, KW, O = dims("N H W C KH KW O")
 Ho, Wo, F = dims("Ho Wo F")
-PADDINGS = (
-    "valid",
-    "same",
-    "((top, bottom), (left, right))",
-    "[[0, 0], [top, bottom], [left, right], [0, 0]]",
-)
 
 _x, _w, _b, _g = (sp.IndexedBase(s) for s in ("x", "w", "b", "g"))
 
@@ -289,8 +283,10 @@ def _empty_cases(f: Formula, cases: list[dict]) -> tuple:
     channels = "O" if "O" in sizes else "C"
     empty = [
         ("a batch of 0", {**sizes, "N": 0}),
-        ("no output channels" if channels == "O" else "no channels",
-         {**sizes, channels: 0}),
+        (
+            "no output channels" if channels == "O" else "no channels",
+            {**sizes, channels: 0},
+        ),
     ]
     # an overhang first (conv2d may take another kernel size for it), else an
     # empty input
@@ -310,8 +306,11 @@ def _empty_cases(f: Formula, cases: list[dict]) -> tuple:
         except ValueError:  # TensorFlow rejects it: not an empty output
             continue
         if full["Ho"] * full["Wo"] == 0:
-            what = ", ".join(f"{d}={candidate[d]}" for d in ("H", "W", "KH", "KW")
-                             if d in candidate and candidate[d] != sizes.get(d))
+            what = ", ".join(
+                f"{d}={candidate[d]}"
+                for d in ("H", "W", "KH", "KW")
+                if d in candidate and candidate[d] != sizes.get(d)
+            )
             empty.append((f"an output of size 0 ({what})", candidate))
             break
     return tuple(empty)
@@ -601,8 +600,9 @@ def gradient_claims(name: str, **params) -> list[Claim]:
         return _conv_claims("", params, {})
     if name in ("max_pool2d", "avg_pool2d"):
         return [_pool_claim(name, "", params, {})]
-    raise ValueError(f"no gradient claims for {name!r}; valid: conv2d, max_pool2d, "
-                     "avg_pool2d")
+    raise ValueError(
+        f"no gradient claims for {name!r}; valid: conv2d, max_pool2d, avg_pool2d"
+    )
 
 
 @register_claims
@@ -645,16 +645,26 @@ def _claims() -> list[Claim]:
             {"stride": (3, 1), "padding": ((1, 0), (2, 1))},
             {"N": 1, "H": 6, "W": 5, "C": 2, "KH": 3, "KW": 1, "O": 5},
         )[:2],
-        _pool_claim("max_pool2d", "", {"pool_size": 2, "stride": 2},
-                    {"N": 1, "H": 6, "W": 4, "C": 5}),
+        _pool_claim(
+            "max_pool2d",
+            "",
+            {"pool_size": 2, "stride": 2},
+            {"N": 1, "H": 6, "W": 4, "C": 5},
+        ),
         _pool_claim("max_pool2d", ".same", same_pool, {"N": 1, "H": 3, "W": 5, "C": 7}),
-        _pool_claim("max_pool2d", ".padded", padded_pool,
-                    {"N": 1, "H": 5, "W": 3, "C": 7}),
-        _pool_claim("avg_pool2d", "", {"pool_size": 2, "stride": 2},
-                    {"N": 1, "H": 6, "W": 10, "C": 2}),
+        _pool_claim(
+            "max_pool2d", ".padded", padded_pool, {"N": 1, "H": 5, "W": 3, "C": 7}
+        ),
+        _pool_claim(
+            "avg_pool2d",
+            "",
+            {"pool_size": 2, "stride": 2},
+            {"N": 1, "H": 6, "W": 10, "C": 2},
+        ),
         _pool_claim("avg_pool2d", ".same", same_pool, {"N": 1, "H": 5, "W": 9, "C": 2}),
-        _pool_claim("avg_pool2d", ".padded", padded_pool,
-                    {"N": 1, "H": 7, "W": 5, "C": 2}),
+        _pool_claim(
+            "avg_pool2d", ".padded", padded_pool, {"N": 1, "H": 7, "W": 5, "C": 2}
+        ),
         Claim(
             "flatten/dx",
             formula("flatten"),

@@ -26,8 +26,8 @@ from ..formula import Formula, Input, indices
 from ..params import Choice
 from ..registry import claim, formula, register, register_claims
 from ._symbols import I, J, K, N, i, j, k, n
+from .activations import TF_FUNCTION
 from .activations import z as _z_scalar
-from .layers import _TF_ACT
 
 __all__ = [
     "HEADS",
@@ -49,7 +49,7 @@ HEADS = {
 #: ReLU: SymPy folds a Piecewise inside the sum over hidden units out of that sum,
 #: leaving one condition (on a bound index) for every unit, so the composed
 #: expression would be wrong; training with ReLU evaluates the element-wise
-#: ``relu`` formula and its claim instead (:class:`nnmath.training.Network`).
+#: ``relu`` formula and its claim instead (:class:`nnmath.runs.training.Network`).
 COMPOSED = ("sigmoid", "tanh")
 _NETWORK = {"activation": Choice(COMPOSED), "head": Choice(tuple(HEADS))}
 #: the output head's TensorFlow loss on logits ``{z}``
@@ -146,7 +146,7 @@ class _Net:
 
 
 def _tf(activation: str, head: str, z1: str) -> str:
-    a1 = f"{_TF_ACT[activation]}({z1})"
+    a1 = f"{TF_FUNCTION[activation]}({z1})"
     return _TF_LOSS[head].format(z=f"tf.matmul({a1}, W2, transpose_b=True) + b2")
 
 

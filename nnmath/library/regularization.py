@@ -173,9 +173,9 @@ def _dropout(rate: float = RATE, training: bool = True) -> Formula:
 
 # -- batch normalization -----------------------------------------------------------
 def moments(over: str) -> tuple:
-    """The named parts ((μ, its definition), (σ², its definition)): over the batch for each feature i (``over="N"``)
-    or over the features of each sample n (``"I"``): μ = Σx/size and the biased
-    σ² = Σ(x − μ)²/size."""
+    """The named parts ((μ, its definition), (σ², its definition)): over the
+    batch for each feature i (``over="N"``) or over the features of each sample
+    n (``"I"``): μ = Σx/size and the biased σ² = Σ(x − μ)²/size."""
     if over == "N":
         at, size, read, read2 = i, N, x[q, i], x[m, i]
     else:

@@ -43,7 +43,8 @@ def _scores():
         indices=(n, t),
         expr=sp.Sum(q[n, d] * kk[t, d], (d, 0, D - 1)) / sp.sqrt(D),
         inputs=(Input("q", ("N", "D"), "queries"), Input("k", ("T", "D"), "keys")),
-        tf="tf.matmul(q, k, transpose_b=True) / tf.sqrt(tf.cast(tf.shape(q)[1], q.dtype))",
+        tf="tf.matmul(q, k, transpose_b=True) "
+        "/ tf.sqrt(tf.cast(tf.shape(q)[1], q.dtype))",
         output_shape=("N", "T"),
     )
 

@@ -28,5 +28,12 @@ class SlowScene(Scene):
         self.play(square.animate.shift(2 * RIGHT), run_time=8)
 
 
-CHAPTER = Chapter(number=91, slug="slow", title="Slow test chapter", module=__name__,
-                  formulas=(), claims=(), scenes=("SlowScene",))
+CHAPTER = Chapter(
+    number=91,
+    slug="slow",
+    title="Slow test chapter",
+    module=__name__,
+    formulas=(),
+    claims=(),
+    scenes=("SlowScene",),
+)

@@ -22,5 +22,12 @@ SigmoidScene = _value_scene("sigmoid")
 TanhScene = _value_scene("tanh")
 
 
-CHAPTER = Chapter(number=90, slug="tiny", title="Tiny test chapter", module=__name__,
-                  formulas=(), claims=(), scenes=("SigmoidScene", "TanhScene"))
+CHAPTER = Chapter(
+    number=90,
+    slug="tiny",
+    title="Tiny test chapter",
+    module=__name__,
+    formulas=(),
+    claims=(),
+    scenes=("SigmoidScene", "TanhScene"),
+)
