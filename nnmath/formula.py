@@ -28,7 +28,17 @@ __all__ = [
 ]
 
 #: how random test inputs are drawn and how the symbolic instance constrains them
-DOMAINS = ("real", "prob", "simplex", "onehot", "binary", "distinct", "mask", "ids")
+DOMAINS = (
+    "real",
+    "prob",
+    "simplex",
+    "onehot",
+    "binary",
+    "distinct",
+    "mask",
+    "ids",
+    "kernel",
+)
 
 
 class ShapeError(ValueError):

@@ -238,7 +238,8 @@ def test_a_wrong_head_order_is_caught():
 def test_the_symbolic_proof_names_a_wrong_scaling():
     c = claim("attention/dq")
     shown = c.shown * sp.sqrt(att.d_k)  # the claim forgets to divide by √d_k
-    small = {"N": 2, "T": 3, "S": 4, "d_k": 5, "d_v": 6}
+    # one value feature: the scaling is what is wrong, and each is a sum over e
+    small = {"N": 2, "T": 3, "S": 4, "d_k": 5, "d_v": 1}
     wrong = dataclasses.replace(
         c, rhs=defined(shown, c.where), shown=shown, sizes=small
     )
@@ -249,7 +250,7 @@ def test_the_symbolic_proof_names_a_wrong_scaling():
 def test_correct_rewrites_pass():
     # a batch of one: these rewrites must pass, and the proofs of a softmax's
     # gradient grow fast with the instance
-    small = {"N": 1, "T": 3, "S": 2, "d_k": 4, "d_v": 5}
+    small = {"N": 1, "T": 3, "S": 2, "d_k": 4, "d_v": 1}
     # Keras's explicit path scales the query before the dot product: the same
     # formula, which the claims about attention hold for (finite differences;
     # the proof below takes the scaling inside the claim's own sum instead)

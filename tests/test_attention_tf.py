@@ -213,4 +213,4 @@ def test_the_zen_trajectory_is_kerass_fit_over_three_epochs(zen_run):
     assert_close_to_tensorflow(
         zen_run.losses, keras_run["losses"], "keras-trajectory", "float64", what="loss"
     )
-    assert zen_run.losses[-1] < zen_run.losses[0] - 1.0  # it learned something
+    assert zen_run.losses[-1] < 0.85 * zen_run.losses[0]  # it learned something

@@ -21,14 +21,15 @@ from __future__ import annotations
 import ast
 import codecs
 import importlib.util
+import time
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 
-from ..library.attention import mha_claims
-from ..registry import claim, formula
+from ..library.attention import MHA_PROOF_PARAMS, mha_claims
+from ..registry import claim, claims, formula
 from .training import epoch_orders, glorot_uniform, minibatches, sgd_step
 
 __all__ = ["Batches", "Transformer", "TrainingRun", "corpus", "train", "zen"]
@@ -81,8 +82,9 @@ class Transformer:
     vocabulary: int
     length: int
     width: int = 16
-    heads: int = 2
-    key_dim: int = 4  # 1/√4 is exact in float32: Keras's scale is ours
+    # the heads of the registered claims, which verify proves
+    heads: int = MHA_PROOF_PARAMS["heads"]
+    key_dim: int = MHA_PROOF_PARAMS["key_dim"]  # 1/√4 exact in float32, as Keras's
     hidden: int = 32
     epsilon: float = 1e-3  # LayerNormalization's default
 
@@ -90,8 +92,12 @@ class Transformer:
         self.mha = formula(
             "multi_head_attention", heads=self.heads, key_dim=self.key_dim, causal=True
         )
-        # the claims the checker proves, built for this model's heads and width
-        self.mha_grad = {c.wrt: c.gradient for c in mha_claims(self.mha)}
+        # the registered claims, which verify proves, for their heads; the same
+        # claims built for this formula otherwise
+        registered = [
+            c for c in claims("multi_head_attention") if c.formula is self.mha
+        ]
+        self.mha_grad = {c.wrt: c.gradient for c in registered or mha_claims(self.mha)}
         self.embed, self.pe = formula("embedding"), formula("positional_encoding")
         self.norm = formula("layer_norm", epsilon=self.epsilon)
         self.dense, self.relu = formula("dense"), formula("relu")
@@ -133,28 +139,26 @@ class Transformer:
     def _attention_weights(self, p: dict) -> dict:
         return {k: p[k] for k in self.mha.input_names if k not in ("x", "y")}
 
-    def forward(self, p: dict, ids: np.ndarray) -> dict[str, np.ndarray]:
-        n, t = ids.shape
-        D = self.width
-        h = self.pe.numpy(x=self.embed.numpy(ids=ids, E=p["E"]))
+    def block(self, p: dict, h: np.ndarray) -> dict[str, np.ndarray]:
+        """The post-LN transformer block on h (N, T, D): attention, residual,
+        layer norm; feed-forward, residual, layer norm.  Each position's rows
+        go through the norms and the dense layers as (N·T, D)."""
+        n, t, width = h.shape
         a = self.mha.numpy(x=h, y=h, **self._attention_weights(p))
-        r1 = (h + a).reshape(n * t, D)
+        r1 = (h + a).reshape(n * t, width)
         u = self.norm.numpy(x=r1, gamma=p["gamma1"], beta=p["beta1"])
         z1 = self.dense.numpy(x=u, W=p["W1"], b=p["b1"])
         f1 = self.relu.numpy(z=z1)
         r2 = u + self.dense.numpy(x=f1, W=p["W2"], b=p["b2"])
         v = self.norm.numpy(x=r2, gamma=p["gamma2"], beta=p["beta2"])
-        logits = self.dense.numpy(x=v, W=p["W3"], b=p["b3"])
-        return {
-            "h": h,
-            "r1": r1,
-            "u": u,
-            "z1": z1,
-            "f1": f1,
-            "r2": r2,
-            "v": v,
-            "logits": logits,
-        }
+        return {"r1": r1, "u": u, "z1": z1, "f1": f1, "r2": r2, "v": v}
+
+    def forward(self, p: dict, ids: np.ndarray) -> dict[str, np.ndarray]:
+        """Embedding plus positional encoding, the block, the dense readout."""
+        h = self.pe.numpy(x=self.embed.numpy(ids=ids, E=p["E"]))
+        parts = self.block(p, h)
+        logits = self.dense.numpy(x=parts["v"], W=p["W3"], b=p["b3"])
+        return {"h": h, **parts, "logits": logits}
 
     def onehot(self, targets: np.ndarray) -> np.ndarray:
         return np.eye(self.vocabulary)[targets.ravel()]
@@ -212,11 +216,16 @@ class Transformer:
 
 @dataclass
 class TrainingRun:
+    """A run: the model, its final and initial parameters, the training loss
+    before the first step and after each epoch, each epoch's batch order and
+    the seconds its steps took (the loss evaluations left out, as Keras's fit)."""
+
     model: Transformer
     params: dict
     losses: list = field(default_factory=list)
     orders: list = field(default_factory=list)
     initial: dict = field(default_factory=dict)
+    seconds_per_epoch: list = field(default_factory=list)
 
 
 def train(
@@ -238,8 +247,10 @@ def train(
     run.losses.append(net.loss(p, x, y))
     for order in epoch_orders(len(x), epochs, seed):
         run.orders.append(order)
+        start = time.perf_counter()
         for idx in minibatches(order, batch_size):
             p = sgd_step(p, net.backward(p, x[idx], y[idx]), learning_rate)
+        run.seconds_per_epoch.append(time.perf_counter() - start)
         run.losses.append(net.loss(p, x, y))
     run.params = p
     return run
