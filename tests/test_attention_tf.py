@@ -50,16 +50,20 @@ def keras():
 
 
 def test_every_formula_and_claim_passes_the_tensorflow_and_keras_rows():
-    # the lowering and symbolic rows run without TensorFlow (tests/test_attention.py)
+    # tests/test_tensorflow.py compares every registered formula (default
+    # parameters) and claim with TensorFlow; here the other parameters' forward
+    # rows, the float32 rows the claims' notes describe, and every keras-layer row
     rows = []
     for name, params in FORMULAS:
         f = formula(name, **params)
-        rows += [check_forward(f, "float64"), check_forward(f, "float32")]
+        if params:
+            rows += [check_forward(f, "float64"), check_forward(f, "float32")]
         if f.keras is not None:
             rows.append(check_keras_layer(f))
     for c in claims():
         if c.formula.name in NAMES:
-            rows += [check_gradient(c, "float64"), check_gradient(c, "float32")]
+            if c.formula.name == "multi_head_attention":
+                rows += [check_gradient(c, "float64"), check_gradient(c, "float32")]
             if c.formula.keras is not None:
                 rows.append(check_keras_layer_gradient(c))
     assert [r.line for r in rows if not r.passed] == []
