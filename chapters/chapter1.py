@@ -42,6 +42,7 @@ from .blocks import (
     label,
     matrix,
     number,
+    reading_time,
     title,
 )
 
@@ -182,7 +183,7 @@ class NeuronScene(Scene):
         )
         full.to_edge(DOWN, buff=0.2)
         self.play(FadeIn(full), run_time=1.5)
-        self.wait(2.5)
+        self.wait(reading_time(substituted))
 
 
 class ForwardPassScene(Scene):
@@ -228,7 +229,7 @@ class ForwardPassScene(Scene):
         strip = self._strip(row, "the first row, written out")
         boxes = self._row_boxes(panel[1], 0)
         self.play(FadeIn(strip), FadeIn(ring0), Create(boxes), run_time=1)
-        self.wait(1.5)
+        self.wait(reading_time(row))
 
         # tanh, neuron by neuron
         act = self._panel(
@@ -243,7 +244,7 @@ class ForwardPassScene(Scene):
             run_time=0.8,
         )
         self.play(Transform(z1, net.value_labels(1, ex["a1"][0])), run_time=1)
-        self.wait(0.8)
+        self.wait(reading_time(formula(HIDDEN).indexed_latex) - 1)
 
         # layer 2: z = W x + b, the 3x8 matrix in full; x = the hidden activations
         pred, true = ex["predicted"], ex["target"]
@@ -281,7 +282,7 @@ class ForwardPassScene(Scene):
         z2 = net.value_labels(2, ex["z2"][0])
         boxes = self._row_boxes(strip, pred)
         self.play(FadeIn(z2), FadeIn(written), Create(boxes), run_time=1)
-        self.wait(2)
+        self.wait(reading_time(row))
 
         # softmax: logits → probabilities; predicted vs true
         f = formula("softmax")

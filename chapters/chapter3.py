@@ -37,6 +37,7 @@ from .blocks import (
     fmt,
     label,
     legend,
+    reading_time,
     shown,
     table,
     title,
@@ -213,7 +214,7 @@ class LossCurvesScene(Scene):
                 run_time=1.3,
             )
             panel = new
-            self.wait(0.7)
+            self.wait(reading_time(new.equation.tex_string))
         self.play(FadeOut(panel), run_time=0.4)
 
         # the curves read at three predictions
@@ -389,15 +390,16 @@ class LogSumExpScene(Scene):
             without_shift("categorical_crossentropy_logits").latex,
             caption="as written on paper",
             font_size=30,
-            max_width=6.6,
+            max_width=5.4,
         )
+        # the shifted form, the point of the scene, is the wider and the larger
         stable = EquationPanel(
             formula("categorical_crossentropy_logits").latex,
             caption="shifted by m = max z: the same number",
             font_size=30,
-            max_width=6.6,
+            max_width=8.2,
         )
-        VGroup(naive, stable).arrange(RIGHT, buff=0.3, aligned_edge=UP).move_to(
+        VGroup(naive, stable).arrange(RIGHT, buff=0.25, aligned_edge=UP).move_to(
             [0, 0.7, 0]
         )
         classes = len(ex["logits"])
@@ -427,6 +429,7 @@ class LogSumExpScene(Scene):
         why = label(
             "exp(1000) = ∞, ∞/∞ = NaN, 0 · ∞ = NaN", font_size=24, color=COLORS["wrong"]
         ).next_to(bad, DOWN, buff=0.5)
+        why.align_to(naive, LEFT)
         self.play(FadeIn(why), run_time=0.8)
         self.wait(1.2)
         self.play(FadeIn(stable), run_time=1)
@@ -434,6 +437,7 @@ class LogSumExpScene(Scene):
         ok = label(
             "every exponent ≤ 0: nothing overflows", font_size=24, color=COLORS["true"]
         ).next_to(good, DOWN, buff=0.5)
+        ok.align_to(stable, RIGHT)  # clear of the line under the other table
         self.play(FadeIn(ok), run_time=0.8)
         self.wait(2.5)
 

@@ -11,11 +11,13 @@ from manim import (
     LEFT,
     RIGHT,
     UP,
+    WHITE,
     Create,
     FadeIn,
     FadeOut,
     LaggedStart,
     Scene,
+    Star,
     SurroundingRectangle,
     VGroup,
     linear,
@@ -37,7 +39,18 @@ from nnmath.runs.trajectories import (
 from nnmath.worked import fmt, substituted_latex
 
 from .base import Chapter
-from .blocks import COLORS, code, equation, fit, label, legend, matrix, title, verdict
+from .blocks import (
+    COLORS,
+    code,
+    equation,
+    fit,
+    label,
+    legend,
+    matrix,
+    reading_time,
+    title,
+    verdict,
+)
 from .blocks.surface import LossSurface
 
 __all__ = [
@@ -86,9 +99,12 @@ def example() -> dict:
     except ShapeError as exc:
         message = str(exc)
     errors = tutorial_error_matrix(x.reshape(3, 1), y, 2.0, 0.0)
+    # where the loss is least: least squares on [x, 1] (+ 0.0: no "-0" on screen)
+    best = np.linalg.lstsq(np.column_stack([x, np.ones_like(x)]), y, rcond=None)[0]
     return {
         "x": x,
         "y": y,
+        "minimum": np.round(best, 12) + 0.0,
         "grid": {
             "w": ws,
             "b": bs,
@@ -319,7 +335,13 @@ class DescentScene(Scene):
         )
         self.play(FadeIn(head), run_time=0.6)
         surf = _map(ex, 4.6, 3.9).to_edge(LEFT, buff=0.8).shift(DOWN * 0.5)
-        self.play(FadeIn(surf), run_time=1)
+        best = ex["minimum"]
+        star = Star(outer_radius=0.12, color=WHITE, fill_opacity=1, stroke_width=0)
+        star.move_to(surf.point(best))
+        where = label(
+            f"minimum ({fmt(best[0], 0)}, {fmt(best[1], 0)})", font_size=22
+        ).next_to(star, DOWN, buff=0.12)
+        self.play(FadeIn(surf), FadeIn(star), FadeIn(where), run_time=1)
         rules = VGroup(
             equation(claim("linreg_mse/dw").latex, font_size=26, max_width=6.7),
             equation(claim("linreg_mse/db").latex, font_size=26, max_width=6.7),
@@ -339,19 +361,15 @@ class DescentScene(Scene):
                 ),
                 matrix(walk["G"][k], font_size=24, v_buff=0.4),
             ).arrange(DOWN, buff=0.12, aligned_edge=LEFT)
-            eqs = VGroup(
-                *[
-                    equation(e, font_size=26, max_width=6.7)
-                    for e in step_equations(ex, k)
-                ]
-            )
+            written = step_equations(ex, k)
+            eqs = VGroup(*[equation(e, font_size=26, max_width=6.7) for e in written])
             eqs.arrange(DOWN, buff=0.15, aligned_edge=LEFT)
             block = VGroup(grads, eqs).arrange(DOWN, buff=0.2, aligned_edge=LEFT)
             block.next_to(rules, DOWN, buff=0.3).align_to(rules, LEFT)
             step = surf.path(walk["theta"][k : k + 2], COLORS["highlight"])
             self.play(FadeOut(worked), FadeIn(block), run_time=0.8)
             self.play(Create(step[0]), FadeIn(step[1][1]), run_time=0.8)
-            self.wait(1.6)
+            self.wait(max(map(reading_time, written)) - 0.8)
             worked = block
         self.play(
             Create(line),

@@ -41,6 +41,7 @@ from .blocks import (
     label,
     matrix,
     number,
+    reading_time,
     title,
     verdict,
 )
@@ -197,7 +198,7 @@ class BackwardPassScene(Scene):
             FadeIn(self._tag(net, 2, r"\delta^{(2)}")),
             run_time=1,
         )
-        self.wait(1)
+        self.wait(reading_time(claim("categorical_crossentropy_logits/dz").latex) - 1)
 
         # ∂L/∂W₂ on every edge of layer 2, the numbers in the matrix
         steps = (
@@ -247,9 +248,9 @@ class BackwardPassScene(Scene):
                     run_time=1.2,
                 )
                 panel = delta1
-                self.wait(1.2)
+                self.wait(reading_time(claim(f"{NETWORK}/dz1").latex))
             else:
-                self.wait(1.5)
+                self.wait(reading_time(claim(f"{NETWORK}/{step}").latex))
 
         # and on to the inputs
         inputs = _panel(claim(f"{NETWORK}/dx").latex, "the gradient reaches the inputs")

@@ -49,7 +49,7 @@ X_RANGE, Y_RANGE, GRID = (-5.0, 2.0), (-2.5, 2.5), 106
 PATH_COLORS = {
     "sgd": "#f2f2f2",
     "momentum": "#f4a261",
-    "nesterov": "#e76f51",
+    "nesterov": "#ff6fb5",  # pink: the orange-red it had read as momentum's orange
     "rmsprop": "#8ecae6",
     "adam": "#c77dff",
 }

@@ -17,7 +17,6 @@ from manim import (
     FadeOut,
     LaggedStart,
     Scene,
-    Transform,
     VGroup,
 )
 
@@ -34,7 +33,7 @@ from nnmath.runs.edges import (
 from nnmath.worked import fmt, substituted_latex
 
 from .base import Chapter
-from .blocks import COLORS, EquationPanel, equation, title
+from .blocks import COLORS, EquationPanel, equation, reading_time, title
 from .blocks.grid import ArrayImage, NumberGrid, heading, link, note
 
 __all__ = [
@@ -205,7 +204,9 @@ class SlidingWindowScene(Scene):
             f.latex, caption="what every output cell is", max_width=13.4, font_size=28
         )
         panel.to_edge(DOWN, buff=0.2)
+        general = panel.copy()  # shown again once the written rows are done
         self.play(FadeIn(panel), run_time=0.8)
+        self.wait(reading_time(f.latex))
 
         cols = out.shape[1]
         window = grid.window(*data["origins"][0], *k)
@@ -228,9 +229,16 @@ class SlidingWindowScene(Scene):
                     max_width=13.4,
                     font_size=30,
                 ).move_to(panel)
-                self.play(Transform(panel, row), run_time=0.8)
+                # one row out, the next in: two equations morphed into each
+                # other are unreadable halfway
+                self.play(FadeOut(panel), run_time=0.3)
+                self.play(FadeIn(row), run_time=0.5)
+                panel = row
                 self.play(FadeIn(value), run_time=0.5)
-                self.wait(1.2)
+                self.wait(reading_time(data["written"][n]) - 0.5)
+            elif n == len(data["written"]):  # no stale caption for the other cells
+                self.play(FadeOut(panel), FadeIn(general), FadeIn(value), run_time=0.5)
+                panel = general
             else:
                 self.play(FadeIn(value), run_time=0.3)
         self.play(FadeOut(window), FadeOut(target), run_time=0.4)

@@ -30,7 +30,7 @@ from nnmath.runs.cnn import CNN, trained
 from nnmath.worked import fmt
 
 from .base import Chapter
-from .blocks import COLORS, EquationPanel, ProbabilityBars, label, title
+from .blocks import COLORS, EquationPanel, ProbabilityBars, label, reading_time, title
 from .blocks.grid import ArrayImage, NumberGrid, heading, link, note
 
 __all__ = [
@@ -241,7 +241,7 @@ class FlattenScene(Scene):
         self.play(LaggedStart(*moves, lag_ratio=0.35), run_time=4)
         card = EquationPanel(formula("flatten").latex, max_width=8, font_size=30)
         self.play(FadeIn(card.to_edge(DOWN, buff=0.25)), run_time=0.6)
-        self.wait(2)
+        self.wait(reading_time(card.equation.tex_string))
 
 
 class CNNForwardScene(Scene):

@@ -604,6 +604,56 @@ def build(
     click.echo(str(index))
 
 
+@cli.command()
+@click.argument("chapter_names", metavar="[CHAPTER]...", nargs=-1)
+@click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(1, MAX_WORKERS),
+    default=1,
+    show_default=True,
+    help="Chapters looked at in parallel.",
+)
+@click.option(
+    "--media",
+    "media_dir",
+    type=click.Path(file_okay=False),
+    callback=_folder,
+    default="media",
+    show_default=True,
+    help="The media folder whose cache (DIR/.cache, or $NNBOOK_CACHE) keeps "
+    "the typeset equations between runs.",
+)
+def lint(chapter_names, jobs, media_dir) -> int:
+    """Check the scenes' layout without rendering (all chapters by default).
+
+    Each scene runs in Manim's dry run; after every play: digits at least 8.7 px
+    tall at 480p (MathTex 20, Text 15), no two texts or equations overlapping,
+    nothing past the frame's edge, and each equation on screen for 1.5 s plus
+    0.5 s per term. Prints one
+    line per violation (scene, time, rule, mobject). Exit code 0 if there is
+    none, 1 if there are any.
+
+    Example: nnbook lint chapter3 my_chapter.py
+    """
+    from publishing.dryrun import lint_chapters
+
+    chs = _chapters(chapter_names)
+    tex = _open_cache(media_dir) / "tex"
+    with _quiet():
+        found = lint_chapters(chs, workers=jobs, tex_dir=tex)
+    for v in found:
+        click.echo(str(v))
+    scenes = sum(len(ch.scenes) for ch in chs)
+    click.echo(
+        f"{len(found)} layout violation(s) in {scenes} scene(s)"
+        if found
+        else f"no layout violations in {scenes} scene(s)",
+        err=True,
+    )
+    return 1 if found else 0
+
+
 def _one_line(exc: BaseException) -> str:
     """A library error as the one line the README promises (an OSError without its
     ``[Errno N]`` prefix)."""

@@ -54,6 +54,8 @@ RECIPES = {
     ],
 }
 POSTER_SAMPLES = 24
+#: a poster holds at least this share of the ink of the richest still frame
+POSTER_INK = 0.5
 
 
 @dataclass(frozen=True)
@@ -82,14 +84,15 @@ def _ffmpeg(args: list[str]) -> None:
 
 
 def poster_frame(video: Path, out: Path) -> tuple[int, int]:
-    """Write the most informative *still* frame of ``video`` as a PNG; return its size.
+    """Write the scene's completed moment, a *still* frame, as a PNG; return its size.
 
-    Among evenly spaced samples, the one that differs most from the background
-    and is not in the middle of a change (fewer than 0.2% of its pixels differ a
-    third of a second before or after) — a cross-fade would otherwise win on ink,
-    with two pictures on top of each other.  The last frame is often a fade to
-    black and the first nearly empty.  Only the frames compared are kept in
-    memory, so a long 4K video costs no more than a short 480p one.
+    The latest of evenly spaced samples (the last frame among them) that is not
+    in the middle of a change (fewer than 0.2% of its pixels differ a third of
+    a second before or after: a cross-fade would show two pictures on top of
+    each other) and holds at least :data:`POSTER_INK` of the most ink any still
+    sample has (a scene that fades out, or clears the stage at the end, ends on
+    a nearly empty frame).  Only the frames compared are kept in memory, so a
+    long 4K video costs no more than a short 480p one.
     """
     import av
     import numpy as np
@@ -119,8 +122,9 @@ def poster_frame(video: Path, out: Path) -> tuple[int, int]:
     def moving(i: int) -> float:
         return max(np.mean(changed(frames[i], frames[j])) for j in near[i])
 
-    still = [i for i in picks if moving(i) < 0.002]
-    best = frames[max(still or picks, key=ink.__getitem__)]
+    still = [i for i in picks if moving(i) < 0.002] or picks
+    most = max(ink[i] for i in still)
+    best = frames[max(i for i in still if ink[i] >= POSTER_INK * most)]
     out.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(best).save(out, format="PNG", optimize=True)
     return best.shape[1], best.shape[0]

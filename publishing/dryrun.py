@@ -19,7 +19,9 @@ import numpy as np
 
 from chapters.base import Chapter
 
-__all__ = ["FRAME_MARGIN", "DryRun", "dry_run", "dry_run_chapters"]
+from .lint import Layout, Violation
+
+__all__ = ["FRAME_MARGIN", "DryRun", "dry_run", "dry_run_chapters", "lint_chapters"]
 
 #: how far (scene units; the frame is 14.2 × 8) a mobject may reach past the
 #: frame's edge before it counts as cut off: antialiasing's half pixel at 480p
@@ -35,6 +37,7 @@ class DryRun:
     plays: int = 0
     uses: set = field(default_factory=set)
     problems: list[str] = field(default_factory=list)
+    layout: list[Violation] = field(default_factory=list)
     frames: dict[int, np.ndarray] = field(default_factory=dict)
 
 
@@ -97,7 +100,10 @@ def _renderer(on_play: Callable):
     from manim.renderer.cairo_renderer import CairoRenderer
 
     class Looking(CairoRenderer):
+        started = 0.0  # the scene's time when the current play began
+
         def play(self, scene, *args, **kwargs) -> None:
+            self.started = self.time
             super().play(scene, *args, **kwargs)
             on_play(self, scene)
 
@@ -126,6 +132,7 @@ def dry_run(
     from .render import QUALITIES
 
     run = DryRun(scene_name)
+    layout = Layout(scene_name)
     wanted = set(frames)
 
     def look(renderer, scene) -> None:
@@ -133,6 +140,8 @@ def dry_run(
         frame = renderer.camera.frame_width, renderer.camera.frame_height
         for problem in _outside(scene.mobjects, *frame):
             run.problems.append(f"after play {run.plays}: {problem}")
+            layout.report(renderer.time, "offframe", problem)
+        layout.look(scene.mobjects, renderer.started, renderer.time)
         if run.plays in wanted:
             run.frames[run.plays] = _draw(renderer, scene)
 
@@ -154,9 +163,11 @@ def dry_run(
             renderer = _renderer(look)
             scene = scene_class(renderer=renderer)
             scene.render()
+            layout.end(renderer.time)
             if -1 in wanted:
                 run.frames[-1] = _draw(renderer, scene)
         run.uses = set(used)
+    run.layout = layout.violations
     return run
 
 
@@ -238,3 +249,23 @@ def dry_run_chapters(
             for cid, future in futures.items()
             for scene, run in future.result().items()
         }
+
+
+def lint_chapters(
+    chapters: Iterable[Chapter], *, workers: int = 1, tex_dir: Path | None = None
+) -> list[Violation]:
+    """Every layout rule (:mod:`publishing.lint`) broken by a scene of
+    ``chapters``, in book order; a scene that raises is a violation too."""
+    chapters = list(chapters)
+    runs = dry_run_chapters(chapters, workers=workers, tex_dir=tex_dir)
+    found = []
+    for ch in chapters:
+        for scene in ch.scenes:
+            run = runs[(ch.id, scene)]
+            found += run.layout
+            found += [
+                Violation(scene, 0.0, "raised", p[len("raised ") :])
+                for p in run.problems
+                if p.startswith("raised ")
+            ]
+    return found

@@ -48,19 +48,61 @@ _METHODS = {
 
 CSS = """
 body { font: 18px/1.55 Georgia, 'DejaVu Serif', serif; max-width: 50em;
-       margin: 2em auto; padding: 0 1em; color: #1d1d1f; background: #fdfdfb; }
-nav { font-family: sans-serif; font-size: 0.85em; margin-bottom: 2em; }
-nav a { margin-right: 1.2em; }
+       margin: 1em auto; padding: 0 1em; color: #1d1d1f; background: #fdfdfb; }
+nav { font-family: sans-serif; font-size: 0.85em; }
+nav.pages { display: flex; justify-content: space-between; gap: 1em;
+            align-items: baseline; padding: 0.6em 0; }
+nav.pages.top { border-bottom: 1px solid #ddd; margin-bottom: 1.5em; }
+nav.pages.bottom { border-top: 1px solid #ddd; margin-top: 3em; }
+nav.pages .prev, nav.pages .next { flex: 1 1 0; }
+nav.pages .next { text-align: right; }
+nav.toc { background: #f3f3ef; border-radius: 4px; padding: 0.6em 1em;
+          margin: 1.5em 0; }
+nav.toc ul { margin: 0.3em 0 0; padding-left: 1.2em; }
+nav.toc li.h3 { margin-left: 1.2em; }
 h1, h2, h3 { font-family: sans-serif; line-height: 1.2; }
+a.headerlink { visibility: hidden; margin-left: 0.3em; color: #999;
+               text-decoration: none; font-weight: normal; }
+h1:hover a.headerlink, h2:hover a.headerlink, h3:hover a.headerlink,
+a.headerlink:focus { visibility: visible; }
 img.math { display: inline-block; }
 .nowrap { white-space: nowrap; }
-div.equation { text-align: center; margin: 1.2em 0; overflow-x: auto; }
+/* a display equation wider than the screen scrolls inside its own box */
+div.equation { text-align: center; margin: 1.2em 0; overflow-x: auto;
+               overflow-y: hidden; max-width: 100%; }
+div.equation img.math { max-width: none; }
+pre { overflow-x: auto; max-width: 100%; }
+div.wide { overflow-x: auto; max-width: 100%; }
 figure { margin: 2em 0; }
-video { max-width: 100%; height: auto; background: #000; border-radius: 4px; }
-figcaption { font-family: sans-serif; font-size: 0.85em; color: #555; }
-table.checks { border-collapse: collapse; font: 0.8em sans-serif; width: 100%; }
-table.checks td, table.checks th { border-bottom: 1px solid #ddd; padding: 0.3em 0.5em;
-                                   text-align: left; }
+/* the box is taller than the picture by the controls' height; the picture sits at
+   the top, so the controls cover nothing of it (cqw: the player's own width).
+   Chromium's controls are 54 px tall at every width, under a shadow gradient
+   that reaches 80 px up: on the black band the gradient has nothing to shade. */
+.player { container-type: inline-size; }
+.player video { display: block; width: 100%; height: auto;
+                aspect-ratio: 1 / calc(var(--ratio) + 0.08);
+                height: calc(100cqw * var(--ratio) + 58px);
+                object-fit: contain; object-position: center top;
+                background: #000; border-radius: 4px; }
+.player video::-webkit-media-controls-panel { background-image: none; }
+figcaption { font-family: sans-serif; font-size: 0.85em; color: #444;
+             margin-top: 0.4em; }
+table.proofs, table.checks { border-collapse: collapse; font: 0.85em sans-serif;
+                             width: 100%; }
+table.checks { font-size: 0.8em; }
+table.proofs td, table.proofs th, table.checks td, table.checks th {
+    border-bottom: 1px solid #ddd; padding: 0.35em 0.5em; text-align: left;
+    vertical-align: top; }
+table.proofs .kind { color: #666; font-size: 0.85em; }
+/* on a phone each row of the readers' table is a short paragraph */
+@media (max-width: 40em) {
+  table.proofs, table.proofs tbody, table.proofs tr, table.proofs td {
+    display: block; }
+  table.proofs tr:first-child { display: none; }
+  table.proofs td { border: none; padding: 0.15em 0; }
+  table.proofs tr { border-bottom: 1px solid #ddd; padding: 0.5em 0; }
+}
+details.authors { margin-top: 1em; font-family: sans-serif; font-size: 0.9em; }
 .badge { display: inline-block; padding: 0.1em 0.6em; border-radius: 1em; color: #fff;
          font: bold 0.8em sans-serif; }
 .pass { background: #1b7f3b; } .fail { background: #b3261e; }
@@ -124,7 +166,10 @@ def _markdown(text: str, safe: bool = False) -> tuple[str, bool]:
     import markdown
 
     def convert(raw_html: bool) -> str:
-        md = markdown.Markdown(extensions=["extra", "sane_lists"])
+        md = markdown.Markdown(
+            extensions=["extra", "sane_lists", "toc"],
+            extension_configs={"toc": {"permalink": "#", "slugify": _slug}},
+        )
         if not raw_html:  # Python-Markdown's documented way to escape raw HTML
             md.preprocessors.deregister("html_block")
             md.inlinePatterns.deregister("html")
@@ -135,7 +180,20 @@ def _markdown(text: str, safe: bool = False) -> tuple[str, bool]:
         return passed, passed != escaped
     import nh3
 
-    return nh3.clean(escaped), passed != escaped
+    # the headings keep their anchors (ids and the "#" links beside them)
+    attributes = {k: set(v) for k, v in nh3.ALLOWED_ATTRIBUTES.items()}
+    for tag in ("h1", "h2", "h3", "h4", "h5", "h6"):
+        attributes.setdefault(tag, set()).add("id")
+    attributes.setdefault("a", set()).add("class")
+    return nh3.clean(escaped, attributes=attributes), passed != escaped
+
+
+def _slug(value: str, separator: str) -> str:
+    """A heading's anchor from its words: an equation in it (a placeholder
+    until it is typeset) adds nothing."""
+    from markdown.extensions.toc import slugify
+
+    return slugify(re.sub(r"@@MATH\d+@@", " ", value), separator)
 
 
 def _stash_math(text: str) -> tuple[str, list[tuple[str, bool]]]:
@@ -191,14 +249,147 @@ def _math_html(
     return body
 
 
-def _video(b: Bundle, site: Path) -> str:
+def _video(b: Bundle, site: Path, caption: str) -> str:
+    """A figure: the video in a box taller than its picture, the picture at the
+    top, so the player's controls sit in the band below it and cover nothing
+    of the poster or the frames (``--ratio``: the picture's height/width)."""
     rel = lambda p: html.escape(p.relative_to(site).as_posix())  # noqa: E731
+    ratio = b.height / b.width if b.width else 9 / 16
     return (
-        f'<figure id="{html.escape(b.scene)}"><video controls preload="metadata" '
-        f'width="{b.width}" height="{b.height}" poster="{rel(b.poster)}">'
+        f'<figure class="scene" id="{html.escape(b.scene)}">'
+        f'<div class="player" style="--ratio:{ratio:.5f};max-width:{b.width or 854}px">'
+        f'<video controls preload="metadata" width="{b.width}" height="{b.height}" '
+        f'poster="{rel(b.poster)}">'
         f'<source src="{rel(b.webm)}" type="video/webm">'
-        f'<source src="{rel(b.mp4)}" type="video/mp4"></video>'
-        f"<figcaption>{html.escape(b.scene)}</figcaption></figure>"
+        f'<source src="{rel(b.mp4)}" type="video/mp4"></video></div>'
+        f"<figcaption>{caption}</figcaption></figure>"
+    )
+
+
+#: ``{{scene:NAME}}`` and the lines after it, up to a blank line: its caption
+_PLACED = re.compile(r"\{\{scene:([^}]+)\}\}[ \t]*((?:\n?[^\n]*\S[^\n]*)*)")
+
+
+def check_scenes(ch: Chapter) -> None:
+    """Raise :class:`chapters.base.ProseError` for a scene the prose places twice
+    (a page holds each video once), before anything is rendered."""
+    from chapters.base import ProseError
+
+    seen: set[str] = set()
+    for m in _SCENE.finditer(ch.prose if ch.prose_file else ""):
+        name = m.group(1).strip()
+        if name in seen:
+            raise ProseError(
+                f"{ch.id} prose {ch.prose_path}: {m.group(0)} is placed twice; "
+                "place each scene once"
+            )
+        seen.add(name)
+
+
+def _docstring_caption(ch: Chapter, scene: str) -> str:
+    """The first paragraph of the scene class's docstring, for a video the prose
+    does not place (a sentence about it, not its class name)."""
+    import inspect
+
+    from chapters import load_module
+
+    try:
+        doc = inspect.getdoc(getattr(load_module(ch.module, ch.path), scene)) or ""
+    except Exception:  # a caption is not worth failing a build for
+        doc = ""
+    first = " ".join(doc.split("\n\n")[0].split())
+    return html.escape(first.replace("``", "")) if first else html.escape(scene)
+
+
+#: how each oracle is named in a sentence for readers
+_IN_WORDS = {
+    "lowering": "a 50-digit evaluation of its definition",
+    "tensorflow-forward": "TensorFlow",
+    "tensorflow-gradient": "TensorFlow's automatic gradient",
+    "finite-differences": "finite differences",
+    "keras-trajectory": "the Keras optimizer, step by step",
+    "keras-layer": "the Keras layer",
+}
+
+
+def _what(b: Badge) -> str:
+    """What a badge's subject says, in words: a formula's title, a claim's text."""
+    from nnmath import registry
+
+    try:
+        if b.kind == "formula":
+            return registry.formula(b.subject).title
+        if b.kind == "claim":
+            return registry.claim(b.subject).text
+    except Exception:  # a lecturer's subject not in the registry: its name
+        pass
+    return b.subject
+
+
+def _how(checks: list[tuple[str, str]]) -> str:
+    """How a subject was checked, as a sentence (``checks``: method, dtype)."""
+    proved = any(m == "symbolic" for m, _ in checks)
+    dtypes: dict[str, list[str]] = {}
+    for method, dtype in checks:
+        if method != "symbolic":
+            kinds = dtypes.setdefault(_IN_WORDS.get(method, method), [])
+            if dtype not in kinds and dtype in ("float64", "float32"):
+                kinds.append(dtype)
+    same = len({tuple(v) for v in dtypes.values()}) == 1
+
+    def named(oracle: str, kinds: list[str]) -> str:
+        return f"{oracle} ({' and '.join(kinds)})" if kinds and not same else oracle
+
+    others = [named(o, k) for o, k in dtypes.items()]
+    parts = ["Proved symbolically by SymPy"] if proved else []
+    if others:
+        listed = " and ".join(
+            [", ".join(others[:-1]), others[-1]] if others[:-1] else others
+        )
+        kinds = next(iter(dtypes.values()))
+        if same and kinds:
+            listed += " in " + " and ".join(kinds)
+        agree = f"its numbers agree with {listed}"
+        parts.append(agree if proved else agree[0].upper() + agree[1:])
+    return ("; ".join(parts) or "Checked by nnbook verify") + "."
+
+
+def _verification(checks) -> str:
+    """For readers: what was proved and how, one row per formula or claim; for
+    authors, below and folded: each check's errors and oracles."""
+    items = badges(checks)
+    methods: dict[str, list[tuple[str, str]]] = {}
+    for c in checks:
+        if getattr(c, "checked", True):
+            methods.setdefault(c.subject, []).append((c.method, c.dtype))
+    passed = sum(b.passed for b in items)
+    rows = []
+    for b in items:
+        mark = (
+            '<span class="badge pass">verified</span>'
+            if b.passed
+            else '<span class="badge fail">FAILED</span>'
+        )
+        what = "A formula" if b.kind == "formula" else "A claim"
+        rows.append(
+            f"<tr><td>{mark}</td><td>{html.escape(_what(b))}"
+            f'<div class="kind">{what}: <code>{html.escape(b.subject)}</code>'
+            f"</div></td><td>{html.escape(_how(methods.get(b.subject, [])))}"
+            "</td></tr>"
+        )
+    return (
+        '<h2 id="verification">Verification</h2>'
+        "<p>Every equation on this page is typeset from the same SymPy object that "
+        "computes the numbers in its videos, and <code>nnbook verify</code> checked "
+        "each one before this page was built: a derivative is proved symbolically, "
+        "then every formula and derivative is computed and compared with "
+        f"independent references. <b>{passed} of {len(items)}</b> passed.</p>"
+        '<div class="wide"><table class="proofs"><tr><th></th><th>What</th>'
+        "<th>How it was checked</th></tr>" + "".join(rows) + "</table></div>"
+        '<details class="authors"><summary>Details for authors: the largest '
+        "error of each check, its oracles</summary>"
+        + _badge_table(items)
+        + "</details>"
     )
 
 
@@ -217,19 +408,39 @@ def _badge_table(items: list[Badge]) -> str:
             f"<td>{html.escape(', '.join(b.oracles))}</td><td>{b.checks}</td></tr>"
         )
     return (
-        '<table class="checks"><tr><th></th><th>checked</th><th>kind</th>'
-        "<th>max abs error, float64</th><th>float32</th><th>oracles</th>"
-        "<th>checks</th></tr>" + "".join(rows) + "</table>"
+        '<div class="wide"><table class="checks"><tr><th></th><th>checked</th>'
+        "<th>kind</th><th>max abs error, float64</th><th>float32</th>"
+        "<th>oracles</th><th>checks</th></tr>" + "".join(rows) + "</table></div>"
     )
 
 
 def _page(title: str, nav: str, body: str) -> str:
+    """A page with its links (previous, contents, next) at the top and bottom."""
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{html.escape(title)}"
         '</title><link rel="stylesheet" href="style.css"></head>'
-        f"<body><nav>{nav}</nav>{body}</body></html>\n"
+        f'<body><nav class="pages top">{nav}</nav><main>{body}</main>'
+        f'<nav class="pages bottom">{nav}</nav></body></html>\n'
+    )
+
+
+_HEADING = re.compile(r'<h([23]) id="([^"]+)">(.*?)</h\1>', re.S)
+
+
+def _contents(body: str) -> str:
+    """The page's sections (its h2 and h3 headings), as a list of links."""
+    items = []
+    for level, anchor, inner in _HEADING.findall(body):
+        inner = re.sub(r'<a class="headerlink".*?</a>', "", inner, flags=re.S)
+        items.append(f'<li class="h{level}"><a href="#{anchor}">{inner}</a></li>')
+    if not items:
+        return ""
+    return (
+        '<nav class="toc" aria-label="Sections"><b>On this page</b><ul>'
+        + "".join(items)
+        + "</ul></nav>"
     )
 
 
@@ -242,34 +453,65 @@ def page_html(
     nav: str,
     safe: bool = False,
 ) -> str:
-    """The chapter page: prose with SVG equations, videos, verification badges."""
-    placed: set[str] = set()
+    """The chapter page: prose with SVG equations and its videos where it places
+    them (``{{scene:NAME}}``, the lines after it its caption), a table of its
+    sections, and what verification proved."""
+    placed: dict[str, bool] = {}
     by_scene = {b.scene: b for b in bundles}
 
     def scene(m: re.Match) -> str:
-        name = m.group(1).strip()
+        name, caption = m.group(1).strip(), m.group(2).strip()
         if name not in by_scene:
             raise ValueError(
                 f"{ch.id} prose places scene {name!r}; valid: " + ", ".join(by_scene)
             )
-        placed.add(name)
-        return f"\n\n@@VIDEO:{name}@@\n\n"
+        placed[name] = bool(caption)
+        out = f"\n\n@@VIDEO:{name}@@\n\n"
+        return out + (f"@@CAPTION:{name}@@ {caption}\n\n" if caption else "")
 
-    prose = _SCENE.sub(scene, ch.prose or f"# {ch.title}\n")
+    prose = _PLACED.sub(scene, ch.prose or f"# {ch.title}\n")
     body = _math_html(prose, site / "eq", site, cache, safe)
-    for name in placed:
-        body = body.replace(f"<p>@@VIDEO:{name}@@</p>", _video(by_scene[name], site))
+    for name, has_caption in placed.items():
+        caption = r"<p>@@CAPTION:%s@@\s*(.*?)</p>" % re.escape(name)
+        found = re.search(caption, body, re.S) if has_caption else None
+        text = found.group(1) if found else _docstring_caption(ch, name)
+        if found:
+            body = body.replace(found.group(0), "")
+        body = re.sub(
+            r"(?:<p>)?@@VIDEO:%s@@(?:</p>)?" % re.escape(name),
+            lambda _m, n=name, t=text: _video(by_scene[n], site, t),
+            body,
+        )
     rest = [b for b in bundles if b.scene not in placed]
     if rest:
-        body += "<h2>Videos</h2>" + "".join(_video(b, site) for b in rest)
-    items = badges(checks)
-    passed = sum(b.passed for b in items)
-    body += (
-        f'<h2 id="verification">Verification</h2><p>{passed} of {len(items)} '
-        "claims and formulas verified by <code>nnbook verify</code> for exactly the "
-        "maths on this page.</p>" + _badge_table(items)
-    )
+        body += '<h2 id="videos">Videos</h2>' + "".join(
+            _video(b, site, _docstring_caption(ch, b.scene)) for b in rest
+        )
+    body += _verification(checks)
+    # the table of sections goes after the title and its opening paragraph
+    toc = _contents(body)
+    title_end = body.find("</h1>")
+    at = body.find("<h2", title_end) if title_end >= 0 else 0
+    at = at if at >= 0 else 0
+    body = body[:at] + toc + body[at:]
     return _page(f"{ch.id}: {ch.title}", nav, body)
+
+
+def _links(chapters: list[Chapter], i: int) -> str:
+    """Chapter ``i``'s links: the previous chapter, the contents, the next one."""
+
+    def link(j: int, rel: str) -> str:
+        if not 0 <= j < len(chapters):
+            return f'<span class="{rel}"></span>'  # keeps the contents centred
+        title = html.escape(chapters[j].title)
+        text = f"← {title}" if rel == "prev" else f"{title} →"
+        return f'<a class="{rel}" rel="{rel}" href="{chapters[j].id}.html">{text}</a>'
+
+    return (
+        link(i - 1, "prev")
+        + '<a class="contents" href="index.html">Contents</a>'
+        + link(i + 1, "next")
+    )
 
 
 #: ``on_step(chapter, step)``: what the build is doing
@@ -303,6 +545,7 @@ def build_site(
     note = on_step or (lambda ch, s: None)
     for ch in chapters:
         check_prose(ch)
+        check_scenes(ch)
         if raw_html(ch):
             note(
                 ch,
@@ -345,21 +588,10 @@ def build_site(
             if not mp4.is_file() or file_sha(mp4) != file_sha(r.path):
                 atomic_copy(r.path, mp4)
             bundles.append(bundle_scene(mp4, gif=gif, cache=cache, force=force))
-        links = ['<a href="index.html">Contents</a>']
-        if i > 0:
-            links.append(
-                f'<a href="{chapters[i - 1].id}.html">← '
-                f"{html.escape(chapters[i - 1].title)}</a>"
-            )
-        if i + 1 < len(chapters):
-            links.append(
-                f'<a href="{chapters[i + 1].id}.html">'
-                f"{html.escape(chapters[i + 1].title)} →</a>"
-            )
         checks = verified[ch.id]
         atomic_write(
             out / f"{ch.id}.html",
-            page_html(ch, bundles, checks, out, cache, " ".join(links), safe),
+            page_html(ch, bundles, checks, out, cache, _links(chapters, i), safe),
         )
         ok = all(c.passed for c in checks)
         entries.append(

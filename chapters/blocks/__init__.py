@@ -13,6 +13,7 @@ from __future__ import annotations
 from .diagrams import FunctionPlot, NetworkDiagram, ProbabilityBars, legend
 from .grid import ArrayImage, NumberGrid
 from .panels import EquationPanel, code, equation_card, shown, table, verdict
+from .style import MIN_FONT_SIZE, reading_time
 from .surface import LossSurface
 from .text import (
     COLORS,
@@ -38,6 +39,7 @@ __all__ = [
     "EQUATION_SIZE",
     "FONT",
     "LABEL_SIZE",
+    "MIN_FONT_SIZE",
     "NUMBER_SIZE",
     "TITLE_SIZE",
     "ArrayImage",
@@ -56,6 +58,7 @@ __all__ = [
     "legend",
     "matrix",
     "number",
+    "reading_time",
     "shown",
     "table",
     "title",

@@ -99,14 +99,17 @@ class NetworkDiagram(VGroup):
     def value_labels(
         self, layer: int, values: Sequence[float], *, font_size: float = NUMBER_SIZE - 4
     ) -> VGroup:
-        """Numbers centred in the neurons of ``layer`` (shrunk to fit inside)."""
-        labels = VGroup()
-        for circle, v in zip(self.layers[layer], values):
-            labels.add(
-                fit(
-                    number(v, font_size=font_size), width=2 * self.radius * 0.92
-                ).move_to(circle)
-            )
+        """Numbers centred in the neurons of ``layer``, all of one size: the
+        widest is shrunk to fit inside its neuron, and the others as much (a
+        minus sign does not make one number smaller than its neighbours)."""
+        labels = VGroup(*[number(v, font_size=font_size) for v in values])
+        widest = max((n.width for n in labels), default=0.0)
+        room = 2 * self.radius * 0.92
+        if widest > room:
+            for n in labels:
+                n.scale(room / widest)
+        for n, circle in zip(labels, self.layers[layer]):
+            n.move_to(circle)
         return labels
 
     def weighted_edges(self, layer: int, W: np.ndarray) -> VGroup:

@@ -30,6 +30,7 @@ from manim import (
     rgb_to_color,
 )
 
+from .style import MIN_FONT_SIZE
 from .text import COLORS, LABEL_SIZE, NUMBER_SIZE, fit, label, number
 
 __all__ = [
@@ -259,7 +260,7 @@ def colour_scale(
     labels = VGroup()
     for v in ticks:
         y = height / 2 - height * (hi - v) / (hi - lo)
-        text = number(v, font_size=NUMBER_SIZE - 6, digits=digits)
+        text = number(v, font_size=MIN_FONT_SIZE, digits=digits)
         labels.add(text.next_to([0.11, y, 0], RIGHT, buff=0.1))
     return VGroup(bar, frame, labels)
 

@@ -30,6 +30,7 @@ from manim import (
     rgb_to_color,
 )
 
+from .style import MIN_FONT_SIZE
 from .text import number
 
 __all__ = ["LossSurface", "contour_segments", "heat_rgb", "levels_for"]
@@ -169,7 +170,10 @@ class LossSurface(VGroup):
             if numbers:
                 marks.add(
                     number(
-                        value, font_size=18, digits=_digits(x_step), color=GREY_B
+                        value,
+                        font_size=MIN_FONT_SIZE,
+                        digits=_digits(x_step),
+                        color=GREY_B,
                     ).next_to(at, DOWN, buff=0.14)
                 )
         for value in _ticks(self.ys, y_step):
@@ -178,7 +182,10 @@ class LossSurface(VGroup):
             if numbers:
                 marks.add(
                     number(
-                        value, font_size=18, digits=_digits(y_step), color=GREY_B
+                        value,
+                        font_size=MIN_FONT_SIZE,
+                        digits=_digits(y_step),
+                        color=GREY_B,
                     ).next_to(at, LEFT, buff=0.14)
                 )
         return marks

@@ -1,0 +1,144 @@
+"""``nnbook lint``: the layout rules catch what a lecturer would see, on a chapter
+file written to break each of them, and pass a tidy one.
+
+Dry runs only (no video): a few seconds each, spent typesetting.
+"""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from chapters.blocks.style import (
+    MIN_DIGIT_PIXELS,
+    TEX_PIXELS_PER_POINT,
+    TEXT_PIXELS_PER_POINT,
+    reading_time,
+    terms,
+)
+
+BAD = """
+from manim import DOWN, LEFT, RIGHT, UP, FadeIn, FadeOut, MathTex, Scene, Text, Write
+from chapters import Chapter
+from nnmath import formula
+
+class BadScene(Scene):
+    def construct(self):
+        formula("sigmoid")
+        tiny = Text("read me if you can", font_size=12).to_edge(UP)
+        rate = Text("learning rate η = 0.1", font_size=30).to_edge(DOWN)
+        self.play(FadeIn(tiny), FadeIn(rate))
+        self.remove(rate)
+        first = Text("first label", font_size=30)
+        second = Text("second label", font_size=30).shift(0.1 * DOWN + 0.3 * RIGHT)
+        self.play(FadeIn(first), FadeIn(second))
+        self.play(FadeOut(first), FadeOut(second))
+        past = Text("past the edge", font_size=30).move_to(6.5 * RIGHT + 2 * DOWN)
+        self.play(FadeIn(past))
+        flash = MathTex(r"L = a + b - c", font_size=40).to_edge(LEFT)
+        self.play(Write(flash), run_time=1)
+        self.wait(0.5)
+        self.play(FadeOut(flash))
+
+CHAPTER = Chapter(number=95, slug="bad", title="Bad layout", module=__name__,
+                  formulas=(), claims=(), scenes=("BadScene",))
+"""
+
+GOOD = """
+from manim import DOWN, UP, FadeIn, FadeOut, MathTex, Scene, Text, Write
+from chapters import Chapter
+
+class GoodScene(Scene):
+    def construct(self):
+        title = Text("A tidy scene", font_size=36).to_edge(UP)
+        self.play(FadeIn(title))
+        eq = MathTex(r"L = a + b - c", font_size=44)
+        self.play(Write(eq), run_time=1)
+        self.wait(3.5)
+        note = Text("held long enough to read", font_size=26).next_to(eq, DOWN)
+        self.play(FadeIn(note))
+        self.wait(1)
+        self.play(FadeOut(eq), FadeOut(note))
+
+CHAPTER = Chapter(number=96, slug="good", title="Good layout", module=__name__,
+                  formulas=(), claims=(), scenes=("GoodScene",))
+"""
+
+
+@pytest.mark.parametrize(
+    "tex, n",
+    [
+        ("L = a + b - c", 4),
+        (r"-\frac{1}{N} \sum_n y_n", 1),  # a leading minus is a sign
+        ("y = -x", 2),  # so is one after an operator
+        (r"z = \sigma\left(w_{1} + b\right)", 2),  # a bracketed sum is one term
+        ("{a + b} = c", 2),
+    ],
+)
+def test_an_equations_terms_are_what_outer_plus_minus_and_equals_separate(tex, n):
+    assert terms(tex) == n
+    assert reading_time(tex) == 1.5 + 0.5 * n
+
+
+def test_lint_names_each_broken_rule_with_scene_time_and_mobject(tmp_path, nnbook):
+    (tmp_path / "bad.py").write_text(textwrap.dedent(BAD))
+    done = nnbook("lint", "bad.py", cwd=tmp_path)
+    assert done.returncode == 1, done.stderr
+    lines = done.stdout.splitlines()
+    assert len(lines) == 5, lines
+    small, maths, overlap, offframe, brief = lines
+    assert small == (
+        "BadScene at 1.0 s: small: Text 'read me if you can' at font size 12.0: "
+        "digits 7.0 px tall at 480p, the least is 8.7"
+    )
+    assert maths == (
+        "BadScene at 1.0 s: plain-maths: Text 'learning rate η = 0.1' sets η as text"
+    )
+    assert overlap == (
+        "BadScene at 2.0 s: overlap: Text 'first label' overlaps Text 'second label'"
+    )
+    assert offframe.startswith(
+        "BadScene at 4.0 s: offframe: Text 'past the edge' is cut off at the right by "
+    )
+    # shown at 5 s, gone when the fade-out starts at 5.5 s: 4 terms need 3.5 s
+    assert brief == (
+        "BadScene at 5.0 s: brief: MathTex 'L = a + b - c' is on screen 0.5 s "
+        "after it is shown; 4 terms need 3.5 s"
+    )
+    assert "5 layout violation(s) in 1 scene(s)" in done.stderr
+
+
+def test_lint_passes_a_tidy_scene_and_keeps_its_equations_typeset(tmp_path, nnbook):
+    (tmp_path / "good.py").write_text(textwrap.dedent(GOOD))
+    done = nnbook("lint", "good.py", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout == ""
+    assert "no layout violations in 1 scene(s)" in done.stderr
+    assert list((tmp_path / "media" / ".cache" / "tex").rglob("*.svg"))
+
+
+def test_lint_rejects_an_unknown_chapter_in_one_line(tmp_path, nnbook):
+    done = nnbook("lint", "chapter99", cwd=tmp_path)
+    assert done.returncode == 2
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in done.stderr
+
+
+def test_the_least_digit_height_is_the_one_the_help_states(nnbook):
+    done = nnbook("lint", "--help")
+    helped = " ".join(done.stdout.split())
+    assert f"digits at least {MIN_DIGIT_PIXELS} px tall" in helped
+
+
+@pytest.mark.parametrize("size", [14, 20, 36])
+def test_the_points_to_pixels_are_what_manim_draws(size):
+    from manim import MathTex, Text
+
+    from chapters.blocks.text import FONT
+
+    per_unit = 480 / 8  # pixels per scene unit at 480p
+    tex = MathTex("0123456789", font_size=size).height * per_unit
+    text = Text("0123456789", font=FONT, font_size=size).height * per_unit
+    assert tex == pytest.approx(TEX_PIXELS_PER_POINT * size, rel=0.02)
+    assert text == pytest.approx(TEXT_PIXELS_PER_POINT * size, rel=0.02)
