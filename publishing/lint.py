@@ -15,7 +15,8 @@ and four rules are checked on what it shows (the numbers are the style's,
     another, or a number left under its replacement.
 ``plain-maths``
     No maths in plain text (Greek, sub- and superscripts, ∂, √, ≤ ...): the
-    labels' font draws them from a fallback sans beside LaTeX's serif.
+    labels' font draws them from a fallback sans beside LaTeX's serif.  Code
+    and verify's output, quoted in the monospace font, are exempt.
 ``offframe``
     Nothing drawn reaches past the frame's edge (see :mod:`publishing.dryrun`).
 ``brief``
@@ -35,6 +36,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from chapters.blocks.panels import MONO
 from chapters.blocks.style import (
     MIN_DIGIT_PIXELS,
     RELATIONS,
@@ -84,11 +86,11 @@ def _is_typeset(m) -> bool:
 
 
 def _is_equation(m) -> bool:
-    from manim import DecimalNumber, MathTex, SingleStringMathTex
+    from manim import DecimalNumber, MathTex, SingleStringMathTex, Tex
 
     return (
         isinstance(m, MathTex | SingleStringMathTex)
-        and not isinstance(m, DecimalNumber)
+        and not isinstance(m, DecimalNumber | Tex)  # Tex: a label, in words
         and any(r in _source(m) for r in RELATIONS)
     )
 
@@ -155,7 +157,8 @@ class Layout:
         shown = list(texts(mobjects))
         for m in shown:
             size = getattr(m, "font_size", None)
-            maths = "" if _is_typeset(m) else plain_maths(_source(m))
+            quoted = getattr(m, "font", "") == MONO  # code or output, as printed
+            maths = "" if _is_typeset(m) or quoted else plain_maths(_source(m))
             if maths:
                 self.report(now, "plain-maths", f"{name(m)} sets {maths} as text")
             if size is None:

@@ -14,6 +14,7 @@ from chapters.blocks.style import (
     MIN_DIGIT_PIXELS,
     TEX_PIXELS_PER_POINT,
     TEXT_PIXELS_PER_POINT,
+    latex_text,
     reading_time,
     terms,
 )
@@ -142,3 +143,32 @@ def test_the_points_to_pixels_are_what_manim_draws(size):
     text = Text("0123456789", font=FONT, font_size=size).height * per_unit
     assert tex == pytest.approx(TEX_PIXELS_PER_POINT * size, rel=0.02)
     assert text == pytest.approx(TEXT_PIXELS_PER_POINT * size, rel=0.02)
+
+
+@pytest.mark.parametrize(
+    "text, latex",
+    [
+        ("η = 0.15", r"$\eta $ = 0.15"),
+        ("δ₂ₖ = a − y", r"$\delta _{2k}$ = a $-$ y"),  # one group per run
+        ("tanh′(z₁)", r"tanh${}^{\prime}$(z$_{1}$)"),
+        ("∂ℓ/∂w", r"$\partial \ell $/$\partial $w"),
+        ("50% & x_1 {#}", r"50\% \& x\_1 \{\#\}"),  # LaTeX's specials, escaped
+        ("plain words", "plain words"),
+    ],
+)
+def test_maths_in_a_label_becomes_latex_maths_and_the_rest_stays_text(text, latex):
+    assert latex_text(text) == latex
+
+
+def test_a_label_with_maths_is_typeset_with_digits_as_tall_as_a_texts():
+    from manim import Tex, Text
+
+    from chapters.blocks.text import label
+
+    words, maths = label("rate 0.15", font_size=24), label("η 0.15", font_size=24)
+    assert isinstance(words, Text) and isinstance(maths, Tex)
+    per_unit = 480 / 8
+    digits = [
+        m.family_members_with_points()[-1].height * per_unit for m in (words, maths)
+    ]
+    assert digits[1] == pytest.approx(digits[0], rel=0.05)

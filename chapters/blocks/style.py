@@ -14,6 +14,7 @@ __all__ = [
     "TEXT_PIXELS_PER_POINT",
     "TEX_PIXELS_PER_POINT",
     "digit_pixels",
+    "latex_text",
     "plain_maths",
     "READ_SECONDS",
     "RELATIONS",
@@ -52,9 +53,77 @@ RELATIONS = ("=", r"\leq", r"\geq", r"\approx", r"\to", r"\le ", r"\ge ")
 MATHS_IN_TEXT = frozenset(
     [chr(c) for c in range(0x0370, 0x0400)]  # Greek
     + [chr(c) for c in range(0x2070, 0x20A0)]  # superscripts and subscripts
+    + [chr(c) for c in (0x1D62, 0x2C7C, 0x1D40)]  # subscripts i and j, superscript T
+    + list("\u00bd")  # one half
     + list("\u00b2\u00b3\u00b9\u2032\u2033\u2113\u2202\u2207\u2211\u220f\u221a")
     + list("\u221e\u2248\u2260\u2264\u2265\u2208\u2192")
 )
+
+
+_GREEK = (
+    "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi o pi "
+    "rho varsigma sigma tau upsilon phi chi psi omega"
+).split()
+#: each character of maths in plain text, as LaTeX maths
+LATEX_FOR = {
+    **{chr(0x03B1 + i): rf"\{g}" if g != "o" else "o" for i, g in enumerate(_GREEK)},
+    **{
+        ch: rf"\{name}"
+        for ch, name in zip(
+            "ΓΔΘΛΞΠΣΥΦΨΩ",
+            "Gamma Delta Theta Lambda Xi Pi Sigma Upsilon Phi Psi Omega".split(),
+        )
+    },
+    "ℓ": r"\ell", "∂": r"\partial", "∇": r"\nabla", "∑": r"\sum", "∏": r"\prod",
+    "√": r"\surd", "∞": r"\infty", "≈": r"\approx", "≠": r"\neq", "≤": r"\leq",
+    "≥": r"\geq", "∈": r"\in", "→": r"\to", "′": r"{}^{\prime}",
+    "″": r"{}^{\prime\prime}", "½": r"\tfrac{1}{2}", "\u2212": "-", "×": r"\times",
+    "·": r"\cdot",
+}  # fmt: skip
+_SUPER = dict(zip("⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻ⁿⁱᵀ", "0123456789+-niT"))
+_SUB = dict(zip("₀₁₂₃₄₅₆₇₈₉₊₋ₐₑₒₓₕₖₗₘₙₚₛₜᵢⱼ", "0123456789+-aeoxhklmnpstij"))
+_SPECIAL = {
+    "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
+    "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+}  # fmt: skip
+
+
+def latex_text(text: str) -> str:
+    r"""``text`` as LaTeX text: its maths (Greek, primes, sub- and superscripts,
+    operators) in ``$…$``, one group per run, everything else escaped.
+
+    >>> latex_text("η = 0.15, W₁ ≤ √d")
+    '$\\eta $ = 0.15, W$_{1}$ $\\leq $ $\\surd $d'
+    """
+    out, maths = [], []
+
+    def close() -> None:
+        if maths:
+            out.append("$" + "".join(maths) + "$")
+            maths.clear()
+
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        for table, mark in ((_SUB, "_"), (_SUPER, "^")):
+            if ch in table:
+                j = i
+                while j < len(text) and text[j] in table:
+                    j += 1
+                maths.append(mark + "{" + "".join(table[c] for c in text[i:j]) + "}")
+                i = j
+                break
+        else:
+            if ch in LATEX_FOR:
+                tex = LATEX_FOR[ch]
+                maths.append(tex + " " if tex[-1].isalpha() else tex)  # \\eta x
+            else:
+                close()
+                out.append(_SPECIAL.get(ch, ch))
+            i += 1
+    close()
+    return "".join(out)
 
 
 def plain_maths(text: str) -> str:

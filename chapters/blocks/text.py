@@ -24,11 +24,14 @@ from manim import (
     MathTex,
     Matrix,
     Mobject,
+    Tex,
     Text,
     VGroup,
 )
 
 from nnmath.worked import DIGITS, fmt
+
+from .style import TEX_PIXELS_PER_POINT, TEXT_PIXELS_PER_POINT, latex_text, plain_maths
 
 __all__ = [
     "COLORS",
@@ -84,8 +87,27 @@ def number(
     )
 
 
-def label(text: str, *, font_size: float = LABEL_SIZE, color=WHITE, **kwargs) -> Text:
-    return Text(text, font=FONT, font_size=font_size, color=color, **kwargs)
+def label(
+    text: str, *, font_size: float = LABEL_SIZE, color=WHITE, **kwargs
+) -> Text | Tex:
+    """A line (or lines) of text in the labels' font.  With maths in it (η, W₁,
+    ∂ℓ/∂w, ≤ ...) it is typeset by LaTeX instead: the same serif, the maths in
+    maths italics, digits as tall as the Text's (``font_size`` is Text's)."""
+    if not plain_maths(text):
+        return Text(text, font=FONT, font_size=font_size, color=color, **kwargs)
+    bold = r"\bfseries " if kwargs.get("weight") == "BOLD" else ""
+    lines = [bold + latex_text(line) for line in text.split("\n")]
+    # a table of one left-aligned column: LaTeX breaks no line of its own
+    body = r"\begin{tabular}{@{}l@{}}" + r" \\ ".join(lines) + r"\end{tabular}"
+    try:
+        return Tex(
+            body,
+            font_size=font_size * TEXT_PIXELS_PER_POINT / TEX_PIXELS_PER_POINT,
+            color=color,
+            tex_environment=None,
+        )
+    except ValueError:  # a character LaTeX cannot set: plain text, which lint flags
+        return Text(text, font=FONT, font_size=font_size, color=color, **kwargs)
 
 
 def title(text: str, subtitle: str | None = None, *, max_width: float = 13.0) -> VGroup:
