@@ -36,5 +36,8 @@ def fingerprint(obj) -> str:
     """SHA-256 over every field of a Formula or Claim (nested ones included)."""
     parts = [type(obj).__name__]
     for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if f.metadata.get("fingerprint") == "if-set" and value == f.default:
+            continue
         parts.append(f"{f.name}={_canonical(getattr(obj, f.name))}")
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()

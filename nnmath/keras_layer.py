@@ -19,8 +19,12 @@ __all__ = ["ROLES", "KerasLayer", "keras_layer"]
 
 #: how a formula's input reaches the layer: the call's argument, a mask the
 #: layer draws itself (dropout: the check reads it off the layer and gives it to
-#: the formula), or else a weight of the layer by its attribute name
+#: the formula), ``"call:<name>"`` (one of several tensors the call takes, in
+#: the order declared: MultiHeadAttention's query and value, or a keyword of a
+#: ``keras.ops`` function), or else a weight of the layer by its attribute
+#: name (dotted for a sublayer's: ``"query_dense.kernel"``)
 ROLES = ("inputs", "mask")
+CALL = "call:"
 #: the values a declaration can compare besides a weight read after the call
 OUTPUTS = ("outputs", "losses")
 
@@ -52,6 +56,28 @@ class KerasLayer:
     #: (Keras casting a hyperparameter through float32)
     tolerance: dict = field(default_factory=dict)
     note: str = ""
+    #: keyword arguments of every call (``use_causal_mask=True``)
+    call: dict = field(default_factory=dict)
+    #: (name, keyword arguments[, why]) of calls that take different code paths,
+    #: each checked on every case (MultiHeadAttention with and without
+    #: ``return_attention_scores``); a tuple result's first item is compared.
+    #: With a ``why``, the variant is not compared on the large-magnitude case
+    #: and the row's note says why
+    variants: tuple = ()
+    #: for a ``keras.ops`` function with a heads axis the formula has not
+    #: (``dot_product_attention``): a unit axis there in every tensor
+    unit_axis: int | None = None
+    #: inputs given to Keras as int32 (token ids)
+    integer: tuple = ()
+
+    @property
+    def tensors(self) -> dict:
+        """The formula's inputs passed to the call as tensors → their keyword."""
+        return {
+            name: role.removeprefix(CALL)
+            for name, role in self.inputs.items()
+            if role.startswith(CALL)
+        }
 
     @property
     def text(self) -> str:
@@ -62,12 +88,23 @@ class KerasLayer:
                 *(f"{k}={d}" for k, d in self.sized.items()),
             ]
         )
+        if self.layer.startswith("ops."):
+            tensors = ", ".join(f"{kw}={n}" for n, kw in self.tensors.items())
+            return f"keras.{self.layer}({tensors}{', ' if args else ''}{args})"
         made = f"keras.layers.{self.layer}({args})"
-        if "inputs" not in self.inputs.values():  # built, never called
+        called = "x" if "inputs" in self.inputs.values() else ", ".join(self.tensors)
+        if not called:  # built, never called
             return f"{made}, its {self.output}"
         call = "" if self.training is None else f", training={self.training}"
+        call += "".join(f", {k}={v!r}" for k, v in self.call.items())
         what = "" if self.output == "outputs" else f", then its {self.output}"
-        return f"{made}(x{call}){what}"
+        paths = (
+            ", with and without "
+            + ", ".join(sorted({k for _, kw, *_ in self.variants for k in kw}))
+            if self.variants
+            else ""
+        )
+        return f"{made}({called}{call}){what}{paths}"
 
 
 def keras_layer(
@@ -81,6 +118,10 @@ def keras_layer(
     build: tuple = (),
     tolerance: dict | None = None,
     note: str = "",
+    call: dict | None = None,
+    variants: tuple = (),
+    unit_axis: int | None = None,
+    integer: tuple = (),
 ) -> KerasLayer:
     """Declare that a formula computes ``output`` of ``keras.layers.<layer>``.
 
@@ -89,10 +130,12 @@ def keras_layer(
     each of the formula's inputs to its role (:data:`ROLES`) or to the layer's
     weight attribute.  Raises ValueError naming what is valid.
     """
-    if "inputs" not in inputs.values() and not build:
+    called = [r for r in inputs.values() if r == "inputs" or r.startswith(CALL)]
+    if not called and not build:
         raise ValueError(
             f"{layer}: no input is the call's argument; valid: map one "
-            "input to 'inputs', or give build=(dimension names)"
+            "input to 'inputs' (or several to 'call:<name>'), or give "
+            "build=(dimension names)"
         )
     if output not in OUTPUTS and output not in inputs.values():
         raise ValueError(
@@ -110,4 +153,8 @@ def keras_layer(
         tuple(build),
         dict(tolerance or {}),
         note,
+        dict(call or {}),
+        tuple(variants),
+        unit_axis,
+        tuple(integer),
     )

@@ -42,6 +42,7 @@ from .primitives import (
     MaxShift,
     clip,
     inside,
+    masked,
     present,
     reciprocal,
     row_major_digits,
@@ -89,12 +90,17 @@ FUNCTIONS: dict[type, tuple[str, int]] = {
     sp.cosh: ("np.cosh({0})", 0),
     sp.sinh: ("np.sinh({0})", 0),
     sp.sign: ("np.sign({0})", 0),  # −1, 0 or 1, as SymPy's sign
+    sp.sin: ("np.sin({0})", 0),  # the sinusoidal positional encoding
+    sp.cos: ("np.cos({0})", 0),
+    sp.floor: ("np.floor({0})", 0),
+    sp.Mod: ("np.mod({0}, {1})", 0),
     # stable for |z| up to 1e308; the argument is negated, so it must be atomic
     sigmoid: ("np.exp(-np.logaddexp(0, -{0}))", POW),
     softplus: ("np.logaddexp(0, {0})", 0),  # log(1 + e^z) without overflow
     clip: ("np.clip({0}, {1}, {2})", 0),
     inside: ("(({1} < {0}) & ({0} < {2})).astype(float)", ADD),
     reciprocal: ("(1 / {0})", UNARY),  # once, then multiplied by (Keras's order)
+    masked: ("np.where({0}, {1}, {2})", 0),  # attention's masks
 }
 
 
@@ -113,6 +119,7 @@ STRUCTURE = {
     "NumberSymbol",
     "Indexed",
     "Symbol",
+    "NegativeInfinity",
     "Relational",
     "Piecewise",
     "Sum",
@@ -387,6 +394,10 @@ class NumpyLowering:
 
     def _lower_NumberSymbol(self, e) -> Term:
         return Term(repr(float(e)), ())
+
+    def _lower_NegativeInfinity(self, e) -> Term:
+        # a masked logit (attention's causal mask): e^{−∞} = 0 is its weight
+        return Term("-np.inf", (), UNARY)
 
     # -- element-wise -------------------------------------------------------
     def _lower_Add(self, e: sp.Add) -> Term:

@@ -29,6 +29,7 @@ __all__ = [
     "MAX_TEXT",
     "Choice",
     "Flag",
+    "Int",
     "Optional",
     "Padding",
     "Pair",
@@ -240,6 +241,26 @@ class Padding(Spec):
             return text.strip()
         t, b, lft, r = map(int, m.groups())
         return (t, b), (lft, r)
+
+
+@dataclass(frozen=True)
+class Int(Spec):
+    """A whole number ≥ ``low`` (a count: attention heads, a key width)."""
+
+    low: int = 1
+
+    @property
+    def valid(self) -> str:
+        return f"a whole number ≥ {self.low}"
+
+    def check(self, value) -> int:
+        if not (_int(value) and self.low <= value <= _INT_LIMIT):
+            raise _Invalid("not a whole number in range")
+        return int(value)
+
+    def parse(self, text: str):
+        one = _INT.fullmatch(text)
+        return int(one.group(1)) if one else text.strip()
 
 
 @dataclass(frozen=True)

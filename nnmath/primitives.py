@@ -18,6 +18,7 @@ __all__ = [
     "clip",
     "inside",
     "reciprocal",
+    "masked",
     "MaxShift",
     "Maximum",
     "FirstArgMax",
@@ -115,6 +116,31 @@ class reciprocal(_Primitive):
 
     def _latex(self, printer):
         return rf"\frac{{1}}{{{printer._print(self.args[0])}}}"
+
+
+class masked(_Primitive):  # noqa: N801
+    """masked(cond, x, fill): x where ``cond`` holds, else ``fill``.
+
+    Attention's masks: a causal one (``s ≤ t``: a query sees no later key) or
+    a given one (``mask = 1``); ``fill`` is 0 for a weight and −∞ for a logit
+    under a max.  A Piecewise would do, but SymPy folds a Piecewise of a bound
+    index out of the sum that binds it (attention's claims came out as 0/0 =
+    nan); kept whole until the indices are numbers, it is then x or the fill.
+    """
+
+    nargs = 3
+
+    @classmethod
+    def definition(cls, cond, x, fill):
+        return sp.Piecewise((x, cond), (fill, True))
+
+    def _latex(self, printer):
+        cond, x, fill = (printer._print(a) for a in self.args)
+        return r"\begin{cases} %s & %s \\ %s & \text{otherwise} \end{cases}" % (
+            x,
+            cond,
+            fill,
+        )
 
 
 class MaxShift(ExprWithLimits):
@@ -218,11 +244,14 @@ _PRIMITIVES: tuple[type[_Primitive], ...] = (
     clip,
     inside,
     reciprocal,
+    masked,
 )
 
 
-def elementary(expr: sp.Expr) -> sp.Expr:
-    """Replace every primitive by its elementary SymPy definition."""
+def elementary(expr: sp.Expr, keep: tuple = ()) -> sp.Expr:
+    """Replace every primitive by its elementary SymPy definition (but those
+    in ``keep``)."""
     for prim in _PRIMITIVES:
-        expr = expr.replace(prim, prim.definition)
+        if prim not in keep:
+            expr = expr.replace(prim, prim.definition)
     return expr

@@ -210,7 +210,9 @@ def cases_for(formula: Formula, *more: sp.Expr) -> list[Case]:
         cases = [Case(nm, formula.complete_sizes(s)) for nm, s in zip(names, rows)]
         first = cases[0].sizes
     large = {
-        n: why for n, why in reaching(formula, *more).items() if domains[n] == "real"
+        n: why
+        for n, why in reaching(formula, *more).items()
+        if domains[n] in ("real", "kernel")
     }
     if large:
         what = sorted({w for why in large.values() for w in why})
@@ -248,10 +250,14 @@ def _large(shape: tuple, rng: np.random.Generator) -> np.ndarray:
 
 def _draw(inp: Input, shape: tuple, case: Case, rng: np.random.Generator) -> np.ndarray:
     kind = case.kind
-    if inp.domain == "real":
+    if inp.domain in ("real", "kernel"):
         if inp.name in case.large:
             return _large(shape, rng)
-        return rng.choice([-1.0, 1.0], size=shape) * rng.uniform(0.1, 3.0, size=shape)
+        # a kernel at ±0.1..1, a trained layer's scale: three of them at ±3
+        # chained (multi-head attention's) make outputs whose sum the central
+        # differences round by more than their atol
+        top = 1.0 if inp.domain == "kernel" else 3.0
+        return rng.choice([-1.0, 1.0], size=shape) * rng.uniform(0.1, top, size=shape)
     if inp.domain == "distinct":
         if kind == "ties":  # a ReLU's output: many exact zeros, a few equal values
             return np.maximum(rng.integers(-2, 3, size=shape), 0).astype(float)
@@ -260,6 +266,13 @@ def _draw(inp: Input, shape: tuple, case: Case, rng: np.random.Generator) -> np.
         return rng.permutation(grid).reshape(shape)
     if inp.domain == "binary":
         return rng.integers(0, 2, size=shape).astype(float)
+    if inp.domain == "mask":  # attention's: 0/1, each query attending to a key
+        m = rng.integers(0, 2, size=shape).astype(float)
+        if m.size:
+            np.put_along_axis(m, rng.integers(0, shape[-1], (*shape[:-1], 1)), 1.0, -1)
+        return m
+    if inp.domain == "ids":  # token ids: rows of a table of case.sizes["V"] rows
+        return rng.integers(0, case.sizes["V"], size=shape).astype(float)
     if inp.domain == "onehot" or (
         inp.domain == "simplex" and kind == "saturated-probabilities"
     ):

@@ -21,7 +21,7 @@ from ..formula import Formula
 from ..keras_layer import KerasLayer
 from ..lowering import LoweringError
 from ..update_rules import KerasRule, NoKeras, updated_variable
-from .cases import Case, cases_for, sample
+from .cases import LARGE, Case, cases_for, sample
 from .deadline import DEFAULT_SECONDS, CheckTimeout, time_limit
 from .loop_oracle import loop_oracle
 from .symbolic import prove
@@ -274,6 +274,10 @@ def _row(
         and method.startswith("tensorflow")
     ):
         note = note or formula.tf_note
+    if formula is not None and dtype == "float32" and formula.tf_float32_large:
+        if method.startswith("tensorflow"):
+            skip = f"not at ±{LARGE[0]:g}..{LARGE[1]:g}: {formula.tf_float32_large}"
+            note = f"{note}; {skip}" if note else skip
     if (
         formula is not None
         and method == "keras-layer"
@@ -345,11 +349,19 @@ def check_lowering(f: Formula) -> Check:
     return _row(_subject(f), "formula", "lowering", "float64", acc, start)
 
 
+def _tf_cases(f: Formula, cases: list[Case], dtype: str) -> list[Case]:
+    """The cases compared with TensorFlow in ``dtype``: all, but the
+    large-magnitude one in float32 where the formula says why not."""
+    if dtype == "float32" and f.tf_float32_large:
+        return [case for case in cases if case.kind != "large"]
+    return cases
+
+
 def check_forward(f: Formula, dtype: str) -> Check:
     from . import oracle
 
     start, acc = time.perf_counter(), _Errors()
-    for case in cases_for(f):
+    for case in _tf_cases(f, cases_for(f), dtype):
         arrays = _cast(sample(f, case), dtype)
         with np.errstate(all="ignore"):  # an overflow shows up as inf in the row
             ours = f.numpy(**arrays)
@@ -410,7 +422,7 @@ def check_gradient(c: Claim, dtype: str) -> Check:
     from . import oracle
 
     start, acc = time.perf_counter(), _Errors()
-    for case in _claim_cases(c):
+    for case in _tf_cases(c.formula, _claim_cases(c), dtype):
         arrays = _cast(sample(c.formula, case, upstream=True, salt="grad"), dtype)
         _accumulate(
             acc,
@@ -584,6 +596,28 @@ def check_update_rule_claim(f: Formula) -> Check:
 
 
 # -- checks against a Keras layer -----------------------------------------------
+def _variants(layer: KerasLayer, cases: list[Case]) -> list[tuple[Case, dict]]:
+    """Every case, once per declared variant of the call (the code paths of
+    MultiHeadAttention), named so that a failure says which path it was."""
+    if not layer.variants:
+        return [(case, {}) for case in cases]
+    return [
+        (Case(f"{case.name}, {name}", case.sizes, case.kind, case.large), kw)
+        for case in cases
+        for name, kw, *why in layer.variants
+        if not (why and case.kind == "large")
+    ]
+
+
+def _variant_note(layer: KerasLayer) -> str:
+    """Why a variant is not compared on the large-magnitude case, if it is not."""
+    return "; ".join(
+        f"{name} not at ±{LARGE[0]:g}..{LARGE[1]:g}: {why[0]}"
+        for name, _, *why in layer.variants
+        if why
+    )
+
+
 def check_keras_layer(f: Formula) -> Check:
     """A layer formula against the ``keras.layers`` layer it declares
     (``Formula.keras``, see :func:`nnmath.keras_layer.keras_layer`), on every
@@ -595,23 +629,17 @@ def check_keras_layer(f: Formula) -> Check:
     layer: KerasLayer = f.keras
     tol = tolerance("keras-layer", "float64", f)
     start, acc = time.perf_counter(), _Errors()
-    for case in cases_for(f):
+    for case, variant in _variants(layer, cases_for(f)):
         arrays = sample(f, case, salt="keras-layer")
         seed = _seed(f.name, case.name)
-        ref = oracle.keras_layer(layer, arrays, case.sizes, seed=seed)
+        ref = oracle.keras_layer(layer, arrays, case.sizes, seed=seed, variant=variant)
         arrays.update(ref["drawn"])
         with np.errstate(all="ignore"):
             ours = f.numpy(**{n: arrays[n] for n in f.input_names})
         _accumulate(acc, case, ours, ref["value"], tol)
+    note = "; ".join(filter(None, (layer.text, _variant_note(layer))))
     return _row(
-        _subject(f),
-        "formula",
-        "keras-layer",
-        "float64",
-        acc,
-        start,
-        layer.text,
-        formula=f,
+        _subject(f), "formula", "keras-layer", "float64", acc, start, note, formula=f
     )
 
 
@@ -625,7 +653,7 @@ def check_keras_layer_gradient(c: Claim) -> Check:
     layer: KerasLayer = f.keras
     tol = tolerance("keras-layer", "float64", f)
     start, acc = time.perf_counter(), _Errors()
-    for case in cases_for(f):
+    for case, variant in _variants(layer, cases_for(f)):
         arrays = sample(f, case, upstream=True, salt="keras-layer-gradient")
         seed = _seed(f.name, case.name)
         ref = oracle.keras_layer(
@@ -635,19 +663,14 @@ def check_keras_layer_gradient(c: Claim) -> Check:
             seed=seed,
             wrt=c.wrt,
             upstream=arrays.get(UPSTREAM),
+            variant=variant,
         )
         arrays.update(ref["drawn"])
         _accumulate(acc, case, _claimed(c, arrays), ref["grad"], tol)
-    return _row(
-        c.name,
-        "claim",
-        "keras-layer",
-        "float64",
-        acc,
-        start,
-        f"GradientTape through {layer.text}",
-        formula=f,
+    note = "; ".join(
+        filter(None, (f"GradientTape through {layer.text}", _variant_note(layer)))
     )
+    return _row(c.name, "claim", "keras-layer", "float64", acc, start, note, formula=f)
 
 
 # -- orchestration ------------------------------------------------------------

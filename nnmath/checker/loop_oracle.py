@@ -19,7 +19,7 @@ from sympy.printing.pycode import MpmathPrinter
 
 from ..formula import out_of_bounds
 from ..integers import quotient
-from ..primitives import elementary
+from ..primitives import elementary, masked
 
 if TYPE_CHECKING:
     from ..formula import Formula
@@ -117,6 +117,10 @@ class _OraclePrinter(MpmathPrinter):
 
     _print_Maximum = _print_MaxShift
 
+    def _print_masked(self, e):
+        cond, x, fill = (self._print(a) for a in e.args)
+        return f"(({x}) if ({cond}) else ({fill}))"
+
     def _print_FirstArgMax(self, e):
         return f"(_first_argmax([{self._print(e.function)} {self._loops(e)}]))"
 
@@ -146,7 +150,9 @@ def loop_oracle(formula: Formula, digits: int = 50) -> Callable[..., np.ndarray]
 
     import mpmath
 
-    expr = elementary(formula.expr)
+    # a mask stays whole: as a Piecewise, SymPy would fold the condition on a
+    # bound key out of the sum that binds it
+    expr = elementary(formula.expr, keep=(masked,))
     dim_names = sorted(formula.dim_symbols)
     consts = sorted(formula.constant_symbols, key=lambda s: s.name)
     bases = [

@@ -56,7 +56,8 @@ def _tensors(tf, formula: Formula, arrays: dict, dtype: str) -> dict:
 def forward(formula: Formula, arrays: dict, dtype: str = "float64") -> np.ndarray:
     tf = tensorflow()
     env = _tensors(tf, formula, arrays, dtype)
-    return np.asarray(eval(formula.tf, {"tf": tf}, env))  # noqa: S307 - our own source
+    # the inputs are globals too, so that a lambda in the reference sees them
+    return np.asarray(eval(formula.tf, {"tf": tf, **env}))  # noqa: S307 - our own source
 
 
 def gradient(claim: Claim, arrays: dict, dtype: str = "float64") -> np.ndarray:
@@ -66,7 +67,7 @@ def gradient(claim: Claim, arrays: dict, dtype: str = "float64") -> np.ndarray:
     x = env[claim.wrt]
     with tf.GradientTape() as tape:
         tape.watch(x)
-        out = eval(f.tf, {"tf": tf}, env)  # noqa: S307
+        out = eval(f.tf, {"tf": tf, **env})  # noqa: S307
         if f.output_shape and out.shape.num_elements() == 0:
             # L sums over no outputs: its gradient is exactly 0.  TensorFlow 2.21's
             # conv2d filter gradient crashes the process (a segmentation fault) or
@@ -77,6 +78,8 @@ def gradient(claim: Claim, arrays: dict, dtype: str = "float64") -> np.ndarray:
     grad = tape.gradient(out, x)
     if grad is None:
         return np.zeros(np.shape(arrays[claim.wrt]))
+    if isinstance(grad, tf.IndexedSlices):  # tf.gather's: rows, made dense
+        grad = tf.convert_to_tensor(grad)
     return np.asarray(grad)
 
 
@@ -125,6 +128,7 @@ def keras_layer(
     seed: int = 0,
     wrt: str | None = None,
     upstream: np.ndarray | None = None,
+    variant: dict | None = None,
 ) -> dict:
     """The Keras layer a formula declares (:class:`nnmath.keras_layer.KerasLayer`),
     built in float64 with its weights set from ``arrays`` and called on them.
@@ -134,8 +138,14 @@ def keras_layer(
     layer drew itself: a dropout mask, read off a fresh layer with the same seed
     applied to ones, which draws the same mask on its first call) and, with
     ``wrt``, ``grad``: ``tf.GradientTape``'s gradient of Σ upstream·value (or of
-    the value itself when it is a scalar) with respect to that input or weight.
+    the value itself when it is a scalar) with respect to that input or weight
+    (an ``IndexedSlices``, as an embedding's, made dense).  A declaration whose
+    layer is ``"ops.<name>"`` calls that ``keras.ops`` function instead, its
+    tensors by keyword; ``variant`` adds keyword arguments to the call (a tuple
+    result's first item is the output).
     """
+    from operator import attrgetter
+
     tensorflow()
     import keras
     import tensorflow as tf
@@ -143,8 +153,16 @@ def keras_layer(
     roles = decl.inputs
     x_name = next((n for n, role in roles.items() if role == "inputs"), None)
     mask_name = next((n for n, role in roles.items() if role == "mask"), None)
+    tensors = decl.tensors  # several call tensors: name → keyword
+    kwargs = {**decl.call, **(variant or {})}
     floatx = keras.config.floatx()
     keras.config.set_floatx("float64")
+
+    def constant(name):
+        if name in decl.integer:
+            return tf.constant(np.asarray(arrays[name]).astype(np.int32))
+        return tf.constant(arrays[name], tf.float64)
+
     try:
 
         def fresh():
@@ -152,40 +170,54 @@ def keras_layer(
             if mask_name is not None:
                 args["seed"] = seed
             layer = getattr(keras.layers, decl.layer)(**args)
-            shape = (
-                np.shape(arrays[x_name])[1:]
-                if x_name is not None
-                else tuple(sizes[d] for d in decl.build)
-            )
-            layer.build((None, *shape))
+            if tensors:
+                layer.build(*(np.shape(arrays[n]) for n in tensors))
+            else:
+                shape = (
+                    np.shape(arrays[x_name])[1:]
+                    if x_name is not None
+                    else tuple(sizes[d] for d in decl.build)
+                )
+                layer.build((None, *shape))
             for name, role in roles.items():
-                if role not in ("inputs", "mask"):
-                    getattr(layer, role).assign(np.asarray(arrays[name], np.float64))
+                if role not in ("inputs", "mask") and not role.startswith("call:"):
+                    attrgetter(role)(layer).assign(np.asarray(arrays[name], np.float64))
             return layer
 
         def call(layer, x):
             if decl.training is None:
-                return layer(x)
-            return layer(x, training=decl.training)
+                return layer(x, **kwargs)
+            return layer(x, training=decl.training, **kwargs)
 
         drawn = {}
         if mask_name is not None:
             kept = call(fresh(), tf.ones(np.shape(arrays[x_name]), tf.float64))
             drawn[mask_name] = (np.asarray(kept) != 0).astype(np.float64)
-        layer = fresh()
-        x = None if x_name is None else tf.constant(arrays[x_name], tf.float64)
+        op = decl.layer.startswith("ops.")
+        layer = None if op else fresh()
+        x = None if x_name is None else constant(x_name)
+        given = {n: constant(n) for n in tensors}
         target = None
         with tf.GradientTape() as tape:
             if wrt is not None and wrt == x_name:
                 tape.watch(x)
                 target = x
-            out = None if x is None else call(layer, x)
-            if decl.output == "outputs":
-                value = out
-            elif decl.output == "losses":
-                value = tf.add_n(layer.losses)
+            if wrt in given:
+                tape.watch(given[wrt])
+                target = given[wrt]
+            if op:
+                value = _keras_op(keras, tf, decl, given, kwargs)
+            elif given:
+                out = layer(*given.values(), **kwargs)
+                value = out[0] if isinstance(out, (tuple, list)) else out
             else:
-                value = getattr(layer, decl.output)
+                out = None if x is None else call(layer, x)
+                if decl.output == "outputs":
+                    value = out
+                elif decl.output == "losses":
+                    value = tf.add_n(layer.losses)
+                else:
+                    value = getattr(layer, decl.output)
             loss = (
                 value
                 if upstream is None
@@ -194,13 +226,34 @@ def keras_layer(
         grad = None
         if wrt is not None:
             if target is None:  # a weight: the backend's own tf.Variable
-                target = getattr(layer, roles[wrt]).value
+                target = attrgetter(roles[wrt])(layer).value
             grad = tape.gradient(loss, target)
+            if isinstance(grad, tf.IndexedSlices):  # an embedding's rows
+                grad = tf.convert_to_tensor(grad)
             grad = np.zeros(np.shape(arrays[wrt])) if grad is None else np.asarray(grad)
         value = np.asarray(value)
     finally:
         keras.config.set_floatx(floatx)
     return {"value": value, "drawn": drawn, "grad": grad}
+
+
+def _keras_op(keras, tf, decl, given: dict, kwargs: dict):
+    """``keras.ops.<name>(**tensors, **args)``; with ``unit_axis``, every tensor
+    gets a unit (heads) axis there, a mask one at axis 1 (Keras's (B, heads,
+    T, S)), and the result loses it again."""
+    axis = decl.unit_axis
+    by_keyword = {}
+    for name, kw in decl.tensors.items():
+        tensor = given[name]
+        if kw == "mask":
+            tensor = tf.cast(tensor if axis is None else tensor[:, None], tf.bool)
+        elif axis is not None:
+            tensor = tf.expand_dims(tensor, axis)
+        by_keyword[kw] = tensor
+    out = getattr(keras.ops, decl.layer.removeprefix("ops."))(
+        **by_keyword, **decl.args, **kwargs
+    )
+    return out if axis is None else tf.squeeze(out, axis)
 
 
 def train_keras(
@@ -303,3 +356,152 @@ def train_keras(
         "test_logits": logits,
         "mask": mask,
     }
+
+
+def _transformer_model(
+    keras, tf, params: dict, *, length: int, heads: int, key_dim: int, positional: str
+):
+    """The character transformer of :mod:`nnmath.runs.transformer` as Keras
+    layers, weights set from ``params`` (our convention: dense W[out, in]):
+    ``Embedding``, plus the positional encoding computed by TensorFlow from
+    ``positional`` (the formula's reference source), a causal
+    ``MultiHeadAttention``, ``Add`` and ``LayerNormalization`` after it and after
+    a ``Dense`` relu → ``Dense`` feed-forward (post-LN), a ``Dense`` readout."""
+    vocabulary, width = params["E"].shape
+    hidden = params["W1"].shape[0]
+    zeros = tf.zeros((1, length, width), tf.float64)
+    pe = eval(positional, {"tf": tf, "x": zeros})  # noqa: S307 - our own source
+    ids = keras.Input((length,), dtype="int32")
+    embed = keras.layers.Embedding(vocabulary, width)
+    h = keras.ops.add(embed(ids), pe)
+    mha = keras.layers.MultiHeadAttention(heads, key_dim)
+    norm1, norm2 = keras.layers.LayerNormalization(), keras.layers.LayerNormalization()
+    ffn1 = keras.layers.Dense(hidden, activation="relu")
+    ffn2, out = keras.layers.Dense(width), keras.layers.Dense(vocabulary)
+    u = norm1(keras.layers.Add()([h, mha(h, h, use_causal_mask=True)]))
+    v = norm2(keras.layers.Add()([u, ffn2(ffn1(u))]))
+    model = keras.Model(ids, out(v))
+    embed.set_weights([params["E"]])
+    mha.set_weights([params[k] for k in MHA_WEIGHTS])
+    norm1.set_weights([params["gamma1"], params["beta1"]])
+    norm2.set_weights([params["gamma2"], params["beta2"]])
+    for layer, w, b in ((ffn1, "W1", "b1"), (ffn2, "W2", "b2"), (out, "W3", "b3")):
+        layer.set_weights([params[w].T, params[b]])
+    # each of our parameters as the Keras variable it is (kernels transposed)
+    variables = {"E": embed.embeddings}
+    for name, var in zip(MHA_WEIGHTS, mha.weights):
+        variables[name] = var
+    for layer, g, b in ((norm1, "gamma1", "beta1"), (norm2, "gamma2", "beta2")):
+        variables[g], variables[b] = layer.gamma, layer.beta
+    for layer, w, b in ((ffn1, "W1", "b1"), (ffn2, "W2", "b2"), (out, "W3", "b3")):
+        variables[w], variables[b] = layer.kernel, layer.bias
+    return model, variables
+
+
+#: MultiHeadAttention's weights in Keras's order, by our names
+MHA_WEIGHTS = ("W_q", "b_q", "W_k", "b_k", "W_v", "b_v", "W_o", "b_o")
+
+
+def transformer_keras_gradients(
+    x: np.ndarray,
+    y: np.ndarray,
+    params: dict,
+    *,
+    heads: int,
+    key_dim: int,
+    positional: str,
+) -> dict:
+    """The Keras model's logits on ``x`` and ``tf.GradientTape``'s gradient of
+    its ``CategoricalCrossentropy(from_logits=True)`` against the next
+    characters ``y``, for every parameter (by our names and layout)."""
+    tf = tensorflow()
+    import keras
+
+    floatx = keras.config.floatx()
+    keras.config.set_floatx("float64")
+    try:
+        model, variables = _transformer_model(
+            keras,
+            tf,
+            params,
+            length=x.shape[1],
+            heads=heads,
+            key_dim=key_dim,
+            positional=positional,
+        )
+        vocabulary = params["E"].shape[0]
+        loss = keras.losses.CategoricalCrossentropy(from_logits=True)
+        with tf.GradientTape() as tape:
+            logits = model(x.astype(np.int32))
+            value = loss(np.eye(vocabulary)[y], logits)
+        names = list(variables)
+        grads = tape.gradient(value, [variables[n].value for n in names])
+        out = {}
+        for name, g in zip(names, grads):
+            g = np.asarray(tf.convert_to_tensor(g))  # the embedding's IndexedSlices
+            out[name] = g.T if name in ("W1", "W2", "W3") else g
+    finally:
+        keras.config.set_floatx(floatx)
+    return {"logits": np.asarray(logits), "loss": float(value), "grads": out}
+
+
+def train_transformer_keras(
+    x: np.ndarray,
+    y: np.ndarray,
+    params: dict,
+    orders: list,
+    *,
+    heads: int,
+    key_dim: int,
+    positional: str,
+    learning_rate: float,
+    batch_size: int,
+) -> dict:
+    """Keras's own ``fit`` of the character transformer (see
+    :func:`_transformer_model`), from ``params`` and in the batch order
+    ``orders`` (``shuffle=False``), in float64, with ``SGD`` and
+    ``CategoricalCrossentropy(from_logits=True)``.
+
+    Returns the training loss on all of ``x`` before the first step and after
+    every epoch, and the seconds each ``fit`` epoch took.
+    """
+    import time
+
+    tf = tensorflow()
+    import keras
+
+    floatx = keras.config.floatx()
+    keras.config.set_floatx("float64")
+    try:
+        model, _ = _transformer_model(
+            keras,
+            tf,
+            params,
+            length=x.shape[1],
+            heads=heads,
+            key_dim=key_dim,
+            positional=positional,
+        )
+        vocabulary = params["E"].shape[0]
+        loss = keras.losses.CategoricalCrossentropy(from_logits=True)
+        model.compile(
+            optimizer=keras.optimizers.SGD(learning_rate=learning_rate), loss=loss
+        )
+        onehot = np.eye(vocabulary)[y]
+        xs = x.astype(np.int32)
+        losses, seconds = [float(loss(onehot, model(xs)))], []
+        for order in orders:
+            start = time.perf_counter()
+            model.fit(
+                xs[order],
+                onehot[order],
+                batch_size=batch_size,
+                epochs=1,
+                shuffle=False,
+                verbose=0,
+            )
+            seconds.append(time.perf_counter() - start)
+            losses.append(float(loss(onehot, model(xs))))
+    finally:
+        keras.config.set_floatx(floatx)
+    return {"losses": losses, "seconds_per_epoch": seconds}

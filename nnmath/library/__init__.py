@@ -3,6 +3,7 @@
 # one import per line, in book order
 from . import (
     activations,  # noqa: F401
+    attention,  # noqa: F401
     conv,  # noqa: F401
     descent,  # noqa: F401
     layers,  # noqa: F401
