@@ -84,7 +84,12 @@ case "$cmd" in
     # lint and format first: CI fails on either, before the long suite runs
     "$VENV/bin/ruff" check .
     "$VENV/bin/ruff" format --check .
-    "$VENV/bin/python" -m pytest "$@"
+    # one worker per core, at most 4 (each imports TensorFlow and Manim);
+    # NNBOOK_TEST_WORKERS overrides, 0 runs in this process. A test file stays
+    # on one worker, so its session fixtures run once.
+    cores=$(nproc)
+    "$VENV/bin/python" -m pytest -n "${NNBOOK_TEST_WORKERS:-$((cores < 4 ? cores : 4))}" \
+      --dist loadfile --durations=15 "$@"
     ;;
   *)
     echo "usage: ./run.sh demo|test|setup   (demo renders and verifies chapter 1; test runs the suite)" >&2

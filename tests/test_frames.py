@@ -74,7 +74,8 @@ def _name(chapter: str, scene: str, moment: int) -> str:
 
 @pytest.fixture(scope="module")
 def drawn(request):
-    tex = request.config.cache.mkdir("manim-tex")
+    # not test_scenes' folder: the two may run at once on two workers
+    tex = request.config.cache.mkdir("manim-tex-frames")
     runs = dry_run_chapters(
         chapters.all_chapters(),
         workers=min(4, os.cpu_count() or 1),
