@@ -123,6 +123,19 @@ def _folder(ctx, param, value):
     return Path(value) if value is not None else None
 
 
+def _media_option(help: str):
+    """``--media DIR``: the media folder (videos and the cache), default ``media``."""
+    return click.option(
+        "--media",
+        "media_dir",
+        type=click.Path(file_okay=False),
+        callback=_folder,
+        default="media",
+        show_default=True,
+        help=help,
+    )
+
+
 def _open_cache(out_dir: Path) -> Path:
     """The render cache, checked before any work (one line if it is unusable)."""
     from publishing.cache import CacheError, open_cache
@@ -270,15 +283,9 @@ def _report_path(ctx, param, value):
     help="Time limit of each check; one that runs out FAILs and the others "
     "go on. [default: 120]",
 )
-@click.option(
-    "--media",
-    "media_dir",
-    type=click.Path(file_okay=False),
-    callback=_folder,
-    default="media",
-    show_default=True,
-    help="The media folder whose cache (DIR/.cache, or $NNBOOK_CACHE) files "
-    "the results, so that render and build there verify nothing again.",
+@_media_option(
+    "The media folder whose cache (DIR/.cache, or $NNBOOK_CACHE) files "
+    "the results, so that render and build there verify nothing again."
 )
 def verify(chapter_names, json_path, junit_path, no_tf, timeout, media_dir) -> int:
     """Prove every claim of the chapters (by default: all chapters and every formula).
@@ -532,15 +539,7 @@ def render(
     show_default=True,
     help="Directory of the site.",
 )
-@click.option(
-    "--media",
-    "media_dir",
-    type=click.Path(file_okay=False),
-    callback=_folder,
-    default="media",
-    show_default=True,
-    help="Where rendered videos and the cache live.",
-)
+@_media_option("Where rendered videos and the cache live.")
 @click.option(
     "--no-verify",
     is_flag=True,
@@ -614,15 +613,9 @@ def build(
     show_default=True,
     help="Chapters looked at in parallel.",
 )
-@click.option(
-    "--media",
-    "media_dir",
-    type=click.Path(file_okay=False),
-    callback=_folder,
-    default="media",
-    show_default=True,
-    help="The media folder whose cache (DIR/.cache, or $NNBOOK_CACHE) keeps "
-    "the typeset equations between runs.",
+@_media_option(
+    "The media folder whose cache (DIR/.cache, or $NNBOOK_CACHE) keeps "
+    "the typeset equations between runs."
 )
 def lint(chapter_names, jobs, media_dir) -> int:
     """Check the scenes' layout without rendering (all chapters by default).
