@@ -205,8 +205,11 @@ def _dry_chapter(
             )
         except Exception as exc:  # noqa: BLE001 - reported, naming the scene
             first = (str(exc).strip().splitlines() or [""])[0]
+            raised = f"{type(exc).__name__}: {first}"
             runs[scene] = DryRun(
-                scene, problems=[f"raised {type(exc).__name__}: {first}"]
+                scene,
+                problems=[f"raised {raised}"],
+                layout=[Violation(scene, 0.0, "raised", raised)],
             )
     return runs
 
@@ -222,8 +225,7 @@ def dry_run_chapters(
     only the scenes ``frames`` names, drawing those frames), a chapter per task
     in ``workers`` fresh processes (each chapter keeps its typeset equations in
     its own folder under ``tex_dir``, so no two processes write the same file)."""
-    import concurrent.futures as cf
-    import multiprocessing
+    from .processes import FreshProcesses, signals_held
 
     chapters = list(chapters)
     wanted: dict[str, dict[str, tuple[int, ...]]] | None = None
@@ -232,8 +234,10 @@ def dry_run_chapters(
         for (cid, scene), moments in frames.items():
             wanted.setdefault(cid, {})[scene] = tuple(moments)
         chapters = [ch for ch in chapters if ch.id in wanted]
-    context = multiprocessing.get_context("spawn")
-    with cf.ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    # as a render's: Ctrl-C stops every worker at once, and what a chapter
+    # prints goes to standard error
+    pool = FreshProcesses(workers, stdout_to_stderr=True)
+    try:
         futures = {
             ch.id: pool.submit(
                 _dry_chapter,
@@ -244,11 +248,17 @@ def dry_run_chapters(
             )
             for ch in chapters
         }
-        return {
+        runs = {
             (cid, scene): run
             for cid, future in futures.items()
             for scene, run in future.result().items()
         }
+    except BaseException:
+        with signals_held():
+            pool.terminate()
+        raise
+    pool.shutdown(wait=True)
+    return runs
 
 
 def lint_chapters(
@@ -258,14 +268,4 @@ def lint_chapters(
     ``chapters``, in book order; a scene that raises is a violation too."""
     chapters = list(chapters)
     runs = dry_run_chapters(chapters, workers=workers, tex_dir=tex_dir)
-    found = []
-    for ch in chapters:
-        for scene in ch.scenes:
-            run = runs[(ch.id, scene)]
-            found += run.layout
-            found += [
-                Violation(scene, 0.0, "raised", p[len("raised ") :])
-                for p in run.problems
-                if p.startswith("raised ")
-            ]
-    return found
+    return [v for ch in chapters for s in ch.scenes for v in runs[(ch.id, s)].layout]

@@ -260,3 +260,68 @@ def test_a_scene_whose_process_dies_fails_alone_in_one_line(tmp_path, nnbook):
         "Error: 3 of 5 scenes failed: rendering crash.py/HardExit failed"
     )
     assert sorted(p.name for p in media.iterdir()) == ["AlsoGood.mp4", "Good.mp4"]
+
+
+def _running_in_group(pgid: int) -> list[int]:
+    """The processes of a process group still running (a zombie left to this
+    container's init, which does not reap, has stopped)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:  # gone meanwhile
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()  # state, ppid, pgrp, ...
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+STUCK = """
+import os
+import time
+from pathlib import Path
+
+from manim import Scene
+from chapters import Chapter
+
+
+class StuckScene(Scene):
+    # deaf to Ctrl-C for two minutes (as a LaTeX run it waits on can be)
+    def construct(self):
+        Path(os.environ["NNBOOK_TEST_MARKER"]).touch()
+        end = time.monotonic() + 120
+        while time.monotonic() < end:
+            try:
+                time.sleep(0.05)
+            except KeyboardInterrupt:
+                pass
+
+
+CHAPTER = Chapter(number=97, slug="stuck", title="Stuck", module=__name__,
+                  formulas=(), claims=(), scenes=("StuckScene",))
+"""
+
+
+def test_ctrl_c_stops_a_lint_and_its_workers_at_once(tmp_path, nnbook):
+    # lint's workers were a ProcessPoolExecutor's: after Ctrl-C the command
+    # waited for a scene deaf to it to finish (a lint of chapter 4 went on)
+    (tmp_path / "stuck.py").write_text(STUCK)
+    marker = tmp_path / "in-construct"
+    env = {**os.environ, "NNBOOK_TEST_MARKER": str(marker)}
+    proc = _start(nnbook.command, ["lint", "stuck.py"], tmp_path, env)
+    deadline = time.monotonic() + 120
+    while not marker.exists():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "the scene never started"
+        time.sleep(0.1)
+    start = time.monotonic()
+    os.killpg(proc.pid, signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    took = time.monotonic() - start
+    assert proc.returncode == 130, err
+    assert "Interrupted" in err and "Traceback" not in err
+    assert took < 5, took
+    assert _running_in_group(proc.pid) == []  # no worker is left
