@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import collections
 import itertools
+import re
 import string
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -137,6 +138,29 @@ def _paren(t: Term, at_least: int) -> str:
     return t.code if t.prec >= at_least else f"({t.code})"
 
 
+#: an einsum spec as the lowering prints it: ``'dha,nrd->nhar'``
+_SPEC = re.compile(r"'([a-z,]+->[a-z]*)'")
+
+
+def _relabelled(match: re.Match) -> str:
+    letters: dict[str, str] = {}
+    spec = "".join(
+        c if c in ",->" else letters.setdefault(c, string.ascii_lowercase[len(letters)])
+        for c in match.group(1)
+    )
+    return f"'{spec}'"
+
+
+def array_key(code: str) -> str:
+    """What ``code`` computes, whatever its summation indices are called: each
+    einsum spec's letters renamed in order of appearance.  An einsum means the
+    same under any one-to-one renaming of its own letters (another call's letters
+    are its own), so ``einsum('dha,nrd->nhar', W_k, y)`` and ``einsum('dha,nud->
+    nhau', W_k, y)`` (K read under two dummy indices) are one array, computed
+    once."""
+    return _SPEC.sub(_relabelled, code)
+
+
 def _computes(t: Term) -> bool:
     """Code that does work worth keeping: a call, a reduction, a product."""
     return t.prec != ATOM and ("(" in t.code or "@" in t.code)
@@ -221,15 +245,16 @@ class NumpyLowering:
             t = self._dispatch(e)
             self.printed.setdefault(key, t)
             if _computes(t):
-                self.uses[t.code] += 1
+                self.uses[array_key(t.code)] += 1
             return t
         before = self.first.get(key)
-        if before is None or before.code not in self.shared:
+        same = None if before is None else array_key(before.code)
+        if same not in self.shared:
             return self._dispatch(e)
         # the same code computes the same array, whichever node printed it (e^(z_i
         # − max z) and e^(z_k − max z)); each reads its axes by its own labels
-        self.uses[before.code] += 1
-        name = self.names.get(before.code)
+        self.uses[same] += 1
+        name = self.names.get(same)
         if name is None:
             t = self._dispatch(e)
             name = next(
@@ -238,7 +263,7 @@ class NumpyLowering:
                 if n not in self.reserved
             )
             self.reserved.add(name)
-            self.names[before.code] = name
+            self.names[same] = name
             self.steps.append(f"{name} = {t.code}")
         return Term(name, before.labels, ATOM)
 

@@ -57,6 +57,26 @@ def test_dense_is_one_matrix_product():
     assert formula("dense").source.endswith("return b + x @ W.T\n")
 
 
+def test_an_array_read_under_two_summation_indices_is_computed_once():
+    # attention reads K_{n,s,h,a} = b_k + Σ_d W_k x under the dummies of the
+    # softmax's max, its numerator and its denominator: three einsums printed
+    # with three letters for s, once computed three times over
+    src = formula("multi_head_attention", heads=2, key_dim=3).source
+    assert src.count("W_k, y)") == 1, src
+    assert src.count("np.exp(") == 1, src
+    f = formula("multi_head_attention", heads=2, key_dim=3)
+    rng = np.random.default_rng(0)
+    shapes = {"x": (1, 2, 4), "y": (1, 3, 4), "W_o": (2, 3, 4), "b_o": (4,)}
+    shapes |= {f"W_{z}": (4, 2, 3) for z in "qkv"} | {f"b_{z}": (2, 3) for z in "qkv"}
+    arrays = {k: rng.standard_normal(v) for k, v in shapes.items()}
+    _, _, ok = compare(
+        f.numpy(**arrays),
+        loop_oracle(f)(**arrays),
+        TOLERANCES[("lowering", "float64")],
+    )
+    assert ok
+
+
 def test_softmax_source_subtracts_the_row_max():
     assert "z - z.max(axis=1)[:, None]" in formula("softmax").source
 
