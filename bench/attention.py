@@ -19,6 +19,7 @@ import statistics
 
 import numpy as np
 
+import machine
 from nnmath.checker import oracle
 from nnmath.kernels import keep_freed_memory
 from nnmath.runs.transformer import corpus, train
@@ -67,4 +68,5 @@ def main() -> None:
 
 if __name__ == "__main__":
     keep_freed_memory()
+    machine.describe()
     main()

@@ -24,8 +24,6 @@ calls.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import statistics
 import time
 from dataclasses import dataclass
@@ -34,8 +32,9 @@ from typing import Callable
 import numpy as np
 
 # threadpoolctl comes with scikit-learn, which nnbook requires for its data
-from threadpoolctl import threadpool_info, threadpool_limits
+from threadpoolctl import threadpool_limits
 
+import machine
 from nnmath import formula, names
 from nnmath.kernels import keep_freed_memory
 from nnmath.runs.training import epoch_orders, init_params, load, minibatches, train
@@ -195,35 +194,12 @@ def per_call_overhead(calls: int, blocks: int = 31) -> None:
         )
 
 
-# -- the machine -------------------------------------------------------------------
-def machine() -> None:
-    """What the ratios depend on: cores, NumPy, its BLAS and its threads."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
-    print(
-        f"machine: {os.cpu_count()} cores ({cores} usable), load average "
-        f"{os.getloadavg()[0]:.1f}, Python {platform.python_version()}, "
-        f"NumPy {np.__version__}"
-    )
-    for pool in threadpool_info():
-        if pool.get("user_api") == "blas":
-            print(
-                f"BLAS: {pool.get('internal_api')} {pool.get('version')}, "
-                f"{pool.get('num_threads')} threads (1 while timing), kernel "
-                f"{pool.get('architecture')}"
-                + (
-                    f" (OPENBLAS_CORETYPE={os.environ['OPENBLAS_CORETYPE']})"
-                    if "OPENBLAS_CORETYPE" in os.environ
-                    else ""
-                )
-            )
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=41)
     ap.add_argument("--calls", type=int, default=2000)
     args = ap.parse_args()
-    machine()
+    machine.describe(" (1 while timing)")
     failed = False
     for make in COMPARISONS:
         c = make()

@@ -16,6 +16,7 @@ import statistics
 
 import numpy as np
 
+import machine
 from nnmath.checker import oracle
 from nnmath.kernels import keep_freed_memory
 from nnmath.runs.training import epoch_orders, init_params, load, train
@@ -65,4 +66,5 @@ def main() -> None:
 
 if __name__ == "__main__":
     keep_freed_memory()  # as nnbook does: see nnmath.kernels
+    machine.describe()
     main()
