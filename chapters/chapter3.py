@@ -26,6 +26,7 @@ from manim import (
 from nnmath.primitives import MaxShift, clip
 from nnmath.registry import formula
 from nnmath.runs import tutorials
+from nnmath.teaching import taught
 
 from .base import Chapter
 from .blocks import (
@@ -204,7 +205,7 @@ class LossCurvesScene(Scene):
                 UP + RIGHT, buff=0.3
             )
             keys.shift(DOWN * 1.0)
-            new = EquationPanel(formula(name).latex, max_width=6.6, font_size=30)
+            new = _taught_panel(name)
             new.next_to(keys, DOWN, buff=0.3).align_to(keys, RIGHT)
             self.play(
                 Create(curve),
@@ -214,7 +215,10 @@ class LossCurvesScene(Scene):
                 run_time=1.3,
             )
             panel = new
-            self.wait(reading_time(new.equation.tex_string))
+            self.wait(
+                reading_time(new.equation.tex_string)
+                + reading_time(new.where.tex_string)
+            )
         self.play(FadeOut(panel), run_time=0.4)
 
         # the curves read at three predictions
@@ -255,6 +259,51 @@ class LossCurvesScene(Scene):
         self.play(Create(guides), FadeIn(dots), FadeIn(grid), run_time=1.2)
         self.play(FadeIn(note), run_time=0.8)
         self.wait(2.5)
+
+        # the second step: the same three losses as Keras computes them
+        keras = VGroup(
+            *[
+                EquationPanel(
+                    formula(name).latex,
+                    caption=f"{CURVE_NAMES[name].split(' (')[0]}, as Keras computes it",
+                    max_width=13.2,
+                    font_size=30,
+                )
+                for name in CURVES
+            ]
+        ).arrange(DOWN, buff=0.3)
+        keras.next_to(head, DOWN, buff=0.35).set_x(0)
+        aside = (
+            label(
+                "over a batch of N samples and K outputs, p clipped to [ε, 1 − ε]",
+                font_size=24,
+                color=GREY_B,
+            )
+            .next_to(keras, DOWN, buff=0.25)
+            .set_x(0)
+        )
+        self.play(*[FadeOut(m) for m in self.mobjects if m is not head], run_time=0.6)
+        self.play(FadeIn(keras), FadeIn(aside), run_time=1.0)
+        self.wait(sum(reading_time(k.equation.tex_string) for k in keras))
+
+
+def _taught_panel(name: str) -> EquationPanel:
+    """The loss as it is taught first, derived from the registered formula (see
+    nnmath.teaching), with the conditions under which it is what Keras computes."""
+    form = taught(name)
+    panel = EquationPanel(
+        form.latex,
+        caption="one sample, as first taught",
+        max_width=5.8,
+        font_size=38,
+    )
+    where = equation(
+        r"\text{where } " + r",\; ".join(form.conditions), font_size=24, max_width=5.6
+    ).set_color(GREY_B)
+    where.next_to(panel.card, DOWN, buff=0.12)
+    panel.where = where
+    panel.add(where)
+    return panel
 
 
 def _logit_rows(ex: dict) -> VGroup:
