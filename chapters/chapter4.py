@@ -6,13 +6,16 @@ from pathlib import Path
 
 import numpy as np
 from manim import (
+    DL,
     DOWN,
     GREY_B,
     LEFT,
     RIGHT,
     UP,
+    UR,
     WHITE,
     Create,
+    Dot,
     FadeIn,
     FadeOut,
     LaggedStart,
@@ -77,6 +80,8 @@ TUTORIAL_EPOCHS = 1000
 W_RANGE, B_RANGE, GRID = (-1.0, 5.0), (-2.0, 3.0), 121
 #: the variants scene looks closer, at the part of the map the paths cover
 ZOOM_W, ZOOM_B = (-0.25, 2.75), (-0.5, 1.5)
+#: the descent scene zooms in where its steps get small (steps 1 to 12)
+STEPS_W, STEPS_B = (0.8, 3.0), (0.3, 1.3)
 PATH_COLORS = {
     "batch": COLORS["highlight"],
     "mini-batch": COLORS["derivative"],
@@ -114,6 +119,11 @@ def example() -> dict:
             "w": zw,
             "b": zb,
             "L": surface(lambda t: linreg_loss(x, y, t), zw, zb),
+        },
+        "steps": {
+            "w": (sw := np.linspace(*STEPS_W, GRID)),
+            "b": (sb := np.linspace(*STEPS_B, GRID // 2)),
+            "L": surface(lambda t: linreg_loss(x, y, t), sw, sb),
         },
         "walk": {"theta": walk.theta, "loss": walk.loss, "G": np.stack(walk.grads)},
         "rates": {
@@ -377,17 +387,60 @@ class DescentScene(Scene):
             run_time=2.5,
             rate_func=linear,
         )
+        self.wait(0.5)
+        # the last steps overlap at this scale: zoom in where they get small
+        zoom = _map(ex, 5.6, 3.0, "steps", x_step=0.5, y_step=0.5)
+        zoom.to_edge(RIGHT, buff=0.5).align_to(surf.frame, UP).shift(UP * 0.35)
+        frame = SurroundingRectangle(
+            VGroup(*[Dot(surf.point(c)) for c in zip(STEPS_W, STEPS_B)]),
+            buff=0,
+            color=WHITE,
+            stroke_width=1.5,
+        )
+        after = walk["theta"][1:]  # the start, (0, 0), is off this map
+        _, marks = zoom.path(after, COLORS["highlight"], dot_radius=0.06)
+        trail, _ = zoom.path(after, COLORS["highlight"], stroke_width=2)
+        numbers = _step_numbers(zoom, walk["theta"])
+        self.play(FadeOut(worked), FadeOut(rules), Create(frame), run_time=0.8)
+        self.play(FadeIn(zoom), run_time=0.8)
+        self.play(
+            Create(trail),
+            LaggedStart(*[FadeIn(m) for m in marks], lag_ratio=0.3),
+            LaggedStart(*[FadeIn(n) for n in numbers], lag_ratio=0.3),
+            run_time=3,
+            rate_func=linear,
+        )
         final = walk["theta"][-1]
         summary = label(
             f"after {WALK_STEPS} steps: w = {fmt(final[0])}, b = {fmt(final[1])},\n"
             f"L = {fmt(walk['loss'][-1])} (it started at {fmt(walk['loss'][0])});\n"
-            "the steps zig-zag across the narrow valley",
-            font_size=24,
+            "each step crosses the narrow valley\nand overshoots, a little less each time",
+            font_size=22,
             line_spacing=0.9,
-        ).next_to(rules, DOWN, buff=0.5)
-        summary.align_to(rules, LEFT)
-        self.play(FadeOut(worked), FadeIn(summary), run_time=0.8)
-        self.wait(2)
+        )
+        summary.next_to(zoom, DOWN, buff=0.2).align_to(zoom.frame, LEFT)
+        self.play(FadeIn(summary), run_time=0.8)
+        self.wait(3.5)  # two lines of text
+
+
+def _step_numbers(surf: LossSurface, theta: np.ndarray) -> VGroup:
+    """Each step's number by its point: above a point the step climbed to in b,
+    below one it fell to, so that the numbers of a zig-zag alternate sides.  A
+    number that would cover an earlier one is left out (the last steps crowd)."""
+    numbers = VGroup()
+    for k in range(1, len(theta)):
+        side = UP if theta[k][1] >= theta[k - 1][1] else DOWN
+        number = label(str(k), font_size=20, color=WHITE)
+        number.next_to(surf.point(theta[k]), side, buff=0.1)
+        if not any(_overlap(number, n) for n in numbers):
+            numbers.add(number)
+    return numbers
+
+
+def _overlap(a, b, gap: float = 0.05) -> bool:
+    (al, ab, _), (ar, at, _) = a.get_corner(DL), a.get_corner(UR)
+    (bl, bb, _), (br, bt, _) = b.get_corner(DL), b.get_corner(UR)
+    return al < br + gap and bl < ar + gap and ab < bt + gap and bb < at + gap
 
 
 class LearningRateScene(Scene):
