@@ -414,7 +414,8 @@ class DescentScene(Scene):
         summary = label(
             f"after {WALK_STEPS} steps: w = {fmt(final[0])}, b = {fmt(final[1])},\n"
             f"L = {fmt(walk['loss'][-1])} (it started at {fmt(walk['loss'][0])});\n"
-            "each step crosses the narrow valley\nand overshoots, a little less each time",
+            "each step crosses the narrow valley\n"
+            "and overshoots, a little less each time",
             font_size=22,
             line_spacing=0.9,
         )
@@ -450,9 +451,9 @@ class LearningRateScene(Scene):
         ex = example()
         head = title(
             "Three learning rates, same start",
-            "batch descent is stable only for η < 2/λmax = "
+            "batch descent is stable only for η < 2/λₘₐₓ = "
             f"{fmt(ex['limit'])}, "
-            "λmax the loss's largest curvature",
+            "λₘₐₓ the loss's largest curvature",
         )
         self.play(FadeIn(head), run_time=0.6)
         panels = []

@@ -154,6 +154,8 @@ def test_the_points_to_pixels_are_what_manim_draws(size):
         ("∂ℓ/∂w", r"$\partial \ell $/$\partial $w"),
         ("50% & x_1 {#}", r"50\% \& x\_1 \{\#\}"),  # LaTeX's specials, escaped
         ("plain words", "plain words"),
+        # regression: η < 2/λ printed as "η ¡ 2/λ" (text-mode < is ¡ in OT1)
+        ("η < 2/λ, a > b | c", r"$\eta $ $<$ 2/$\lambda $, a $>$ b $\vert $ c"),
     ],
 )
 def test_maths_in_a_label_becomes_latex_maths_and_the_rest_stays_text(text, latex):

@@ -79,6 +79,8 @@ LATEX_FOR = {
     "≥": r"\geq", "∈": r"\in", "→": r"\to", "′": r"{}^{\prime}",
     "″": r"{}^{\prime\prime}", "½": r"\tfrac{1}{2}", "\u2212": "-", "×": r"\times",
     "·": r"\cdot",
+    # text-mode LaTeX (OT1) sets < > | as ¡ ¿ —: always maths
+    "<": "<", ">": ">", "|": r"\vert",
 }  # fmt: skip
 _SUPER = dict(zip("⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻ⁿⁱᵀ", "0123456789+-niT"))
 _SUB = dict(zip("₀₁₂₃₄₅₆₇₈₉₊₋ₐₑₒₓₕₖₗₘₙₚₛₜᵢⱼ", "0123456789+-aeoxhklmnpstij"))
