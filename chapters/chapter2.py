@@ -14,6 +14,7 @@ from manim import (
     Create,
     Dot,
     FadeIn,
+    FadeOut,
     GrowFromEdge,
     LaggedStart,
     Scene,
@@ -25,7 +26,7 @@ from manim import (
 
 from nnmath.registry import claim, formula
 from nnmath.runs import iris
-from nnmath.worked import fmt, substituted_latex
+from nnmath.worked import fmt, substituted_latex, worked
 
 from .base import Chapter
 from .blocks import (
@@ -37,6 +38,7 @@ from .blocks import (
     label,
     legend,
     number,
+    reading_time,
     title,
 )
 
@@ -338,6 +340,23 @@ class SoftmaxScene(Scene):
             run_time=1.2,
         )
         self.play(FadeIn(bars.numbers), run_time=0.6)
+        self.wait(1.5)
+
+        # the same rows with each exponential's value: the arithmetic, term by term
+        values = VGroup(
+            *[
+                equation(_exponentials_latex(f, logits, k), font_size=34, max_width=6.2)
+                for k in range(len(names))
+            ]
+        )
+        for k, row in enumerate(values):
+            row.move_to(worked[k])
+        header = label(
+            "each exponential's value, and their sum", font_size=24, color=GREY_B
+        ).move_to(heads[1])
+        self.play(FadeOut(worked), FadeOut(heads[1]), run_time=0.5)
+        self.play(FadeIn(values), FadeIn(header), run_time=0.8)
+        self.wait(reading_time(values[0].tex_string))
         note = label(
             f"predicted: {names[pred]}  ·  true: {names[true]}  ·  the largest "
             "logit gets the largest probability",
@@ -347,6 +366,19 @@ class SoftmaxScene(Scene):
         note.to_edge(DOWN, buff=0.3)
         self.play(FadeIn(note), run_time=0.6)
         self.wait(2.5)
+
+
+def _exponentials_latex(f, logits: np.ndarray, k: int) -> str:
+    """``a_k = e_k / (e_0 + e_1 + …) = e_k / Σ = a_k``, each e the value of
+    e^{z_j − max z} (the terms of the denominator, as nnmath evaluates them)."""
+    w = worked(f, {"z": logits}, at={"i": k})
+    terms = w.sum_terms()
+    total = sum(terms)
+    sum_tex = " + ".join(fmt(t, 3) for t in terms)
+    return (
+        rf"a_{k} = \frac{{{fmt(terms[k], 3)}}}{{{sum_tex}}} "
+        rf"= \frac{{{fmt(terms[k], 3)}}}{{{fmt(total, 3)}}} = {fmt(w.value, 3)}"
+    )
 
 
 CHAPTER = Chapter(
