@@ -27,7 +27,16 @@ from nnmath.update_rules import OPTIMIZERS, optimizer
 from nnmath.worked import fmt, substituted_latex
 
 from .base import Chapter
-from .blocks import EquationPanel, FunctionPlot, equation, fit, label, legend, title
+from .blocks import (
+    COLORS,
+    EquationPanel,
+    FunctionPlot,
+    equation,
+    fit,
+    label,
+    legend,
+    title,
+)
 from .blocks.surface import LossSurface
 
 __all__ = ["CHAPTER", "AdamStepScene", "RaceScene", "RulesScene", "example"]
@@ -266,6 +275,7 @@ class AdamStepScene(Scene):
                         {n: first[n] for n in fs[v].input_names},
                         at={"p": 0},
                         digits=DIGITS,
+                        integers=("t",),
                     ),
                     font_size=28,
                     max_width=12.6,
@@ -280,6 +290,19 @@ class AdamStepScene(Scene):
             LaggedStart(*[FadeIn(w) for w in worked], lag_ratio=0.5), run_time=2.5
         )
         self.wait(3.5)
+        # the insight: at t = 0 the corrections undo the (1 − β) factors exactly
+        theta = fs["theta"].numpy(**{n: first[n] for n in fs["theta"].input_names})
+        moved = abs(float(theta[0]) - float(first["theta"][0]))
+        insight = label(
+            f"the first step moves θ by {fmt(moved, DIGITS)} = η: the corrections "
+            "turn m into g and √v into |g|,\nso the step is η·g/|g|, whatever "
+            "the size of g (ε aside)",
+            font_size=22,
+            color=COLORS["highlight"],
+        )
+        insight.next_to(block, DOWN, buff=0.3).align_to(block, LEFT)
+        self.play(FadeIn(insight), run_time=0.6)
+        self.wait(4)
 
 
 CHAPTER = Chapter(

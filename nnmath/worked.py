@@ -23,7 +23,7 @@ from .formula import Formula
 from .primitives import MaxShift, elementary
 from .typeset import BookLatexPrinter, latex
 
-__all__ = ["DIGITS", "Worked", "fmt", "substituted_latex", "worked"]
+__all__ = ["DIGITS", "Worked", "fmt", "scientific", "substituted_latex", "worked"]
 
 #: decimals shown everywhere in the book
 DIGITS = 2
@@ -38,6 +38,16 @@ def fmt(x: float, digits: int = DIGITS) -> str:
     if float(text) == 0.0:
         text = f"{0.0:.{digits}f}"
     return text
+
+
+def scientific(x: float) -> str:
+    """``x`` in LaTeX scientific notation, to two significant digits: 10^{-7},
+    -2.5 \\cdot 10^{-9}."""
+    mantissa, exponent = f"{float(x):.1e}".split("e")
+    power = f"10^{{{int(exponent)}}}"
+    if mantissa.lstrip("-") == "1.0":
+        return ("-" if mantissa.startswith("-") else "") + power
+    return rf"{mantissa} \cdot {power}"
 
 
 @dataclass(frozen=True, eq=False)
@@ -125,9 +135,15 @@ class Worked:
             out.append(float(elementary(term).evalf(30)))
         return out
 
-    def latex(self, digits: int = DIGITS, max_terms: int | None = None) -> str:
-        """``lhs = (equation with numbers) = value``."""
-        printer = _NumberPrinter(self, digits, max_terms)
+    def latex(
+        self,
+        digits: int = DIGITS,
+        max_terms: int | None = None,
+        integers: tuple[str, ...] = (),
+    ) -> str:
+        """``lhs = (equation with numbers) = value``; the scalar inputs named in
+        ``integers`` (a step count t) are written as integers."""
+        printer = _NumberPrinter(self, digits, max_terms, integers)
         return (
             f"{latex(self.lhs)} = {printer.doprint(self.expr)} "
             f"= {fmt(self.value, digits)}"
@@ -170,6 +186,7 @@ def substituted_latex(
     at: dict[str, int] | None = None,
     digits: int = DIGITS,
     max_terms: int | None = None,
+    integers: tuple[str, ...] = (),
 ) -> str:
     """The equation for one output element with the real numbers substituted in.
 
@@ -180,9 +197,12 @@ def substituted_latex(
     Terms keep the order of the symbolic equation and sums are written out in
     index order; negative numbers are put in parentheses (except where nothing
     precedes them).  ``max_terms`` shortens
-    long sums to their first terms, ``\\dots`` and the last term.
+    long sums to their first terms, ``\\dots`` and the last term.  A number too
+    small to show at ``digits`` decimals (Keras's ε = 10⁻⁷) is written in
+    scientific notation, never as 0.00; the scalar inputs named in ``integers``
+    are written as integers.
     """
-    return worked(formula, arrays, at).latex(digits, max_terms)
+    return worked(formula, arrays, at).latex(digits, max_terms, integers)
 
 
 def _expand(function: sp.Expr, limits) -> list[sp.Expr]:
@@ -202,9 +222,16 @@ class _NumberPrinter(BookLatexPrinter):
     numbers appear in the order the symbolic equation reads.
     """
 
-    def __init__(self, work: Worked, digits: int, max_terms: int | None):
+    def __init__(
+        self,
+        work: Worked,
+        digits: int,
+        max_terms: int | None,
+        integers: tuple[str, ...] = (),
+    ):
         super().__init__({"mul_symbol": "dot"})
         self._work, self._digits, self._max_terms = work, digits, max_terms
+        self._integers = frozenset(integers)
         self._stack: list[sp.Basic] = []
 
     def _print(self, expr, **kwargs) -> str:
@@ -236,7 +263,14 @@ class _NumberPrinter(BookLatexPrinter):
         return bool(parent.is_Add and self._as_ordered_terms(parent)[0] == expr)
 
     def _number(self, expr: sp.Expr, value: float) -> str:
-        text = fmt(value, self._digits)
+        if isinstance(expr, sp.Symbol) and expr.name in self._integers:
+            if not float(value).is_integer():
+                raise ValueError(f"{expr.name} = {value!r} is not an integer")
+            text = str(int(value))
+        elif value != 0 and abs(value) < 0.5 * 10.0**-self._digits:
+            text = scientific(value)
+        else:
+            text = fmt(value, self._digits)
         if text.startswith("-") and not self._stands_alone(expr):
             return f"({text})"
         return text

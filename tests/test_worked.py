@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from nnmath.registry import claim, formula
-from nnmath.worked import fmt, substituted_latex, worked
+from nnmath.update_rules import optimizer
+from nnmath.worked import fmt, scientific, substituted_latex, worked
 
 NUMBER = re.compile(r"-?\d+\.\d+")
 
@@ -184,3 +185,27 @@ def test_worked_update_reads_theta_minus_step():
     rhs = latex.split(" = ")[1]
     assert rhs.startswith("0.50 - ")
     assert latex.endswith(f"= {fmt(0.5 - 0.01 * 2.0)}")
+
+
+def _adam_step_latex(**kw) -> str:
+    f = optimizer("adam").formulas(learning_rate=0.4)["theta"]
+    one = np.array([0.0])
+    arrays = {"theta": np.array([-4.5]), "m": one, "v": one, "g": np.array([-1.5])}
+    return substituted_latex(f, {**arrays, "t": 0.0}, at={"p": 0}, digits=3, **kw)
+
+
+def test_a_number_too_small_for_its_decimals_is_written_in_scientific_notation():
+    # regression: Keras's ε = 1e-7 was printed 0.000 in Adam's worked step
+    latex = _adam_step_latex()
+    assert r"\left(10^{-7} + " in latex and r"\left(0.000 + " not in latex
+    assert scientific(-2.5e-9) == r"-2.5 \cdot 10^{-9}"
+
+
+def test_a_step_count_is_written_as_an_integer():
+    # regression: t = 0 was printed 0.000 in β^{t+1}
+    assert "^{0 + 1}" in _adam_step_latex(integers=("t",))
+    assert "^{0.000 + 1}" in _adam_step_latex()  # unless it is named
+    with pytest.raises(ValueError, match="t = 0.5 is not an integer"):
+        f = optimizer("adam").formulas(learning_rate=0.4)["theta"]
+        arrays = {k: np.array([1.0]) for k in ("theta", "m", "v", "g")}
+        substituted_latex(f, {**arrays, "t": 0.5}, at={"p": 0}, integers=("t",))
