@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 from manim import (
     DOWN,
+    GREY_B,
+    LEFT,
     RIGHT,
     FadeIn,
     FadeOut,
@@ -30,10 +32,18 @@ from nnmath.runs.edges import (
     origin,
     sobel,
 )
-from nnmath.worked import fmt, substituted_latex
+from nnmath.worked import derived_latex, fmt, substituted_latex
 
 from .base import Chapter
-from .blocks import COLORS, EquationPanel, equation, reading_time, title
+from .blocks import (
+    COLORS,
+    EquationPanel,
+    equation,
+    fit,
+    label,
+    reading_time,
+    title,
+)
 from .blocks.grid import ArrayImage, NumberGrid, heading, link, note
 
 __all__ = [
@@ -243,6 +253,10 @@ class SlidingWindowScene(Scene):
                 self.play(FadeIn(value), run_time=0.3)
         self.play(FadeOut(window), FadeOut(target), run_time=0.4)
         self.wait(1.5)
+        self.coda(data, panel)
+
+    def coda(self, data: dict, panel) -> None:
+        """What the scene adds once every cell is filled (nothing here)."""
 
 
 class StridePaddingScene(SlidingWindowScene):
@@ -250,6 +264,26 @@ class StridePaddingScene(SlidingWindowScene):
 
     KEY = "same"
     TITLE = "Stride 2 and 'same' padding"
+
+    def coda(self, data: dict, panel) -> None:
+        """Why 5×5 becomes 3×3, and why the border is one cell: the sizes the
+        formula derives, worked out (rows; the columns' are the same)."""
+        f = conv(data["stride"], data["padding"], bias=data["b"] is not None)
+        (h, w), (kh, kw) = data["x"].shape[:2], data["w"].shape[:2]
+        sizes = derived_latex(f, {"H": h, "KH": kh, "W": w, "KW": kw})
+        lines = VGroup(*[equation(sizes[s], font_size=28) for s in ("Ho", "P_t")])
+        fit(lines.arrange(RIGHT, buff=0.8), width=13.2)
+        caption = label(
+            f"why {h}×{w} becomes {data['out'].shape[0]}×{data['out'].shape[1]}: "
+            "the output rows, and the zero rows above (the columns alike)",
+            font_size=22,
+            color=GREY_B,
+        )
+        block = VGroup(caption, lines).arrange(DOWN, buff=0.2, aligned_edge=LEFT)
+        block.to_edge(DOWN, buff=0.3)
+        self.play(FadeOut(panel), run_time=0.4)
+        self.play(FadeIn(block), run_time=0.8)
+        self.wait(sum(reading_time(line.tex_string) for line in lines))
 
 
 class ChannelsScene(Scene):

@@ -13,6 +13,7 @@ All numbers in the book are written by :func:`fmt`.
 from __future__ import annotations
 
 import itertools
+import re
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -23,7 +24,15 @@ from .formula import Formula
 from .primitives import MaxShift, elementary
 from .typeset import BookLatexPrinter, latex
 
-__all__ = ["DIGITS", "Worked", "fmt", "scientific", "substituted_latex", "worked"]
+__all__ = [
+    "DIGITS",
+    "Worked",
+    "derived_latex",
+    "fmt",
+    "scientific",
+    "substituted_latex",
+    "worked",
+]
 
 #: decimals shown everywhere in the book
 DIGITS = 2
@@ -203,6 +212,36 @@ def substituted_latex(
     are written as integers.
     """
     return worked(formula, arrays, at).latex(digits, max_terms, integers)
+
+
+def derived_latex(formula: Formula, sizes: dict[str, int]) -> dict[str, str]:
+    """Each size the formula derives from ``sizes`` (an output height, a padding),
+    worked out: ``H_o = ⌈H/2⌉ = ⌈5/2⌉ = 3``, by name, in the formula's order."""
+    known = {formula.dim_symbols[d]: sp.Integer(v) for d, v in sizes.items()}
+    lines = {}
+    for symbol, expr in formula.derived:
+        if not expr.free_symbols <= set(known):
+            continue
+        # each known size as a symbol printed as its number: 2·3 + 3 stays apart
+        stand = {k: sp.Symbol(f"_{k}") for k in expr.free_symbols}
+        put_in = latex(
+            expr.xreplace(stand),
+            mul_symbol="dot",
+            symbol_names={stand[k]: str(known[k]) for k in stand},
+        )
+        value = expr.xreplace(known)
+        # an output size is named Ho in code, H_o in print
+        names = {
+            d: f"{d.name[:-1]}_{{{d.name[-1]}}}"
+            for d in expr.free_symbols | {symbol}
+            if re.fullmatch(r"[A-Z]+[a-z]", d.name)
+        }
+        lines[symbol.name] = (
+            f"{latex(symbol, symbol_names=names)} = "
+            f"{latex(expr, symbol_names=names)} = {put_in} = {value}"
+        )
+        known[symbol] = value
+    return lines
 
 
 def _expand(function: sp.Expr, limits) -> list[sp.Expr]:

@@ -9,7 +9,13 @@ import pytest
 
 from nnmath.registry import claim, formula
 from nnmath.update_rules import optimizer
-from nnmath.worked import fmt, scientific, substituted_latex, worked
+from nnmath.worked import (
+    derived_latex,
+    fmt,
+    scientific,
+    substituted_latex,
+    worked,
+)
 
 NUMBER = re.compile(r"-?\d+\.\d+")
 
@@ -209,3 +215,14 @@ def test_a_step_count_is_written_as_an_integer():
         f = optimizer("adam").formulas(learning_rate=0.4)["theta"]
         arrays = {k: np.array([1.0]) for k in ("theta", "m", "v", "g")}
         substituted_latex(f, {**arrays, "t": 0.5}, at={"p": 0}, integers=("t",))
+
+
+def test_derived_sizes_are_worked_out_with_the_numbers_put_in():
+    # stride 2, 'same': 5 rows give ⌈5/2⌉ = 3 outputs, which need
+    # (3 − 1)·2 + 3 = 7 rows, so 2 zero rows, 1 above; 6 columns need 1, 0 left
+    f = formula("conv2d", stride=2, padding="same")
+    lines = derived_latex(f, {"H": 5, "KH": 3, "W": 6, "KW": 3})
+    assert list(lines) == ["Ho", "P_t", "Wo", "P_l"]
+    assert lines["Ho"].startswith("H_{o} = ") and lines["Ho"].endswith(" = 3")
+    assert r"2 \cdot 3 + 3 - 5 - 2" in lines["P_t"] and lines["P_t"].endswith(" = 1")
+    assert lines["P_l"].endswith(" = 0")
