@@ -66,6 +66,19 @@ FACTOR_COLORS = {
 }
 
 
+def _factor_colors(name: str) -> dict[str, str]:
+    """The chain-rule factors as they are printed in a claim's equation, each in
+    its colour: ∂L/∂z₁ = (1 − tanh²z₁) · Σ W₂δ₂ and ∂L/∂W₁ = Σ δ₁ · x."""
+    rhs = claim(f"{NETWORK}/{name}").latex.split(" = ", 1)[1]
+    if name == "dz1":  # the slope, then the sum that brings δ₂ back through W₂
+        slope, back = rhs.split(r" \sum", 1)
+        return {
+            slope: FACTOR_COLORS["slope"],
+            r"\sum" + back: FACTOR_COLORS["back"],
+        }
+    return {rhs.rsplit(" ", 1)[1]: FACTOR_COLORS["input"]}  # the input x
+
+
 def example() -> dict:
     """Chapter 1's flower and weights, its gradients from the claims, one SGD step.
 
@@ -301,10 +314,16 @@ class ChainRuleScene(Scene):
         statements = (
             VGroup(
                 EquationPanel(
-                    claim(f"{NETWORK}/dW1").latex, max_width=7.6, font_size=32
+                    claim(f"{NETWORK}/dW1").latex,
+                    max_width=7.6,
+                    font_size=32,
+                    colors=_factor_colors("dW1"),
                 ),
                 EquationPanel(
-                    claim(f"{NETWORK}/dz1").latex, max_width=7.6, font_size=32
+                    claim(f"{NETWORK}/dz1").latex,
+                    max_width=7.6,
+                    font_size=32,
+                    colors=_factor_colors("dz1"),
                 ),
             )
             .arrange(DOWN, buff=0.2)

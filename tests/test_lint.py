@@ -174,3 +174,17 @@ def test_a_label_with_maths_is_typeset_with_digits_as_tall_as_a_texts():
         m.family_members_with_points()[-1].height * per_unit for m in (words, maths)
     ]
     assert digits[1] == pytest.approx(digits[0], rel=0.05)
+
+
+def test_an_equation_colours_the_pieces_it_is_given_and_refuses_absent_ones():
+    from manim import ManimColor
+
+    from chapters.blocks.text import equation
+
+    eq = equation(r"L = a {x}_{n,j}", colors={"{x}_{n,j}": "#58C4DD"})
+    glyphs = [m.get_color() for m in eq.family_members_with_points()]
+    # x, n, the comma and j are blue; L, = and a stay white
+    assert glyphs.count(ManimColor("#58C4DD")) == 4
+    assert glyphs.count(ManimColor("#FFFFFF")) == 3
+    with pytest.raises(ValueError, match="not in the equation"):
+        equation(r"L = a {x}_{n,j}", colors={"{y}_{n}": "#58C4DD"})

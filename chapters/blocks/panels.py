@@ -46,6 +46,7 @@ class EquationPanel(VGroup):
         font_size: float = EQUATION_SIZE,
         color=WHITE,
         lines: int = 1,
+        colors: dict[str, str] | None = None,
     ):
         super().__init__()
         self.equation = equation(
@@ -54,6 +55,7 @@ class EquationPanel(VGroup):
             max_width=max_width - 0.4,
             color=color,
             lines=lines,
+            colors=colors,
         )
         body = VGroup(self.equation)
         if caption:

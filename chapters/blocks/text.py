@@ -183,12 +183,26 @@ def equation(
     max_width: float | None = None,
     color=WHITE,
     lines: int = 1,
+    colors: dict[str, str] | None = None,
 ) -> MathTex:
     """An equation from ``Formula.latex`` (or a substituted one), fitted to a width;
-    ``lines`` > 1 breaks a long one at its top-level ``+`` signs."""
-    return fit(
-        MathTex(wrap(latex, lines), font_size=font_size, color=color), width=max_width
+    ``lines`` > 1 breaks a long one at its top-level ``+`` signs.  ``colors``
+    colours pieces of it, each given as its exact LaTeX (a factor's colour on the
+    card it comes from); a piece not in the equation is an error, not ignored."""
+    tex = wrap(latex, lines)
+    colors = colors or {}
+    missing = [piece for piece in colors if piece not in tex]
+    if missing:
+        raise ValueError(f"not in the equation, so not coloured: {missing}")
+    mob = MathTex(
+        tex,
+        font_size=font_size,
+        color=color,
+        substrings_to_isolate=list(colors),
     )
+    for piece, piece_color in colors.items():
+        mob.set_color_by_tex(piece, piece_color)
+    return fit(mob, width=max_width)
 
 
 #: Text points per MathTex point, for digits of the same height
