@@ -647,6 +647,26 @@ def lint(chapter_names, jobs, media_dir) -> int:
     return 1 if found else 0
 
 
+@cli.command()
+@click.argument("path", metavar="PATH")
+def new(path: str) -> None:
+    """Write a chapter of your own that works at once: PATH (a .py) with one
+    formula, its derivative claim and one scene, and its prose beside it (.md).
+
+    Never overwrites a file: if either exists, nothing is written (exit 1).
+
+    Example: nnbook new lectures/week3.py && nnbook verify lectures/week3.py
+    """
+    from chapters.skeleton import SkeletonError, write_skeleton
+
+    try:
+        written = write_skeleton(path)
+    except (SkeletonError, OSError) as exc:
+        raise Failure(_one_line(exc)) from None
+    for p in written:
+        click.echo(str(p))
+
+
 def _one_line(exc: BaseException) -> str:
     """A library error as the one line the README promises (an OSError without its
     ``[Errno N]`` prefix)."""
