@@ -19,7 +19,7 @@ import numpy as np
 
 from chapters.base import Chapter
 
-from .lint import Layout, Violation
+from .lint import Layout, Violation, morphs
 
 __all__ = ["FRAME_MARGIN", "DryRun", "dry_run", "dry_run_chapters", "lint_chapters"]
 
@@ -96,7 +96,7 @@ def _outside(mobjects: Iterable, width: float, height: float) -> list[str]:
 
 def _renderer(on_play: Callable):
     """Cairo's renderer with every animation skipped to its end, calling
-    ``on_play(renderer, scene)`` after each play."""
+    ``on_play(renderer, scene, animations)`` after each play."""
     from manim.renderer.cairo_renderer import CairoRenderer
 
     class Looking(CairoRenderer):
@@ -105,7 +105,7 @@ def _renderer(on_play: Callable):
         def play(self, scene, *args, **kwargs) -> None:
             self.started = self.time
             super().play(scene, *args, **kwargs)
-            on_play(self, scene)
+            on_play(self, scene, scene.animations or ())  # as this play compiled
 
     return Looking(skip_animations=True)
 
@@ -135,8 +135,10 @@ def dry_run(
     layout = Layout(scene_name)
     wanted = set(frames)
 
-    def look(renderer, scene) -> None:
+    def look(renderer, scene, animations) -> None:
         run.plays = renderer.num_plays
+        for m, target in morphs(animations):
+            layout.morphed(m, target, renderer.started)
         frame = renderer.camera.frame_width, renderer.camera.frame_height
         for problem in _outside(scene.mobjects, *frame):
             run.problems.append(f"after play {run.plays}: {problem}")

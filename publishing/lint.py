@@ -137,10 +137,44 @@ def _box(m) -> tuple[np.ndarray, np.ndarray]:
     return points.min(axis=0)[:2], points.max(axis=0)[:2]
 
 
+def _whole_texts(m) -> list:
+    """The texts in ``m``'s family, each whole, shown or not."""
+    if _is_text(m):
+        return [m]
+    return [t for s in m.submobjects for t in _whole_texts(s)]
+
+
+#: what a text takes from the text it was transformed into: what it reads and
+#: the size it was made at (Manim's font_size is height ÷ initial_height)
+_TAKEN = ("initial_height", "_font_size", "tex_string", "original_text", "text")
+
+
+def morphs(animations: Iterable) -> Iterator[tuple]:
+    """(text, the text it now shows) for each text a Transform among
+    ``animations`` (animation groups opened) turned into another.  Manim's
+    Transform keeps the mobject and replaces only its points: its font_size and
+    its source still describe what it was.  (``.animate`` and a Transform into a
+    copy change no text: not morphs.)"""
+    from manim import AnimationGroup, Transform
+
+    stack = list(animations)
+    while stack:
+        a = stack.pop()
+        if isinstance(a, AnimationGroup):
+            stack.extend(a.animations)
+            continue
+        if not isinstance(a, Transform) or a.replace_mobject_with_target_in_scene:
+            continue  # a ReplacementTransform puts the target itself in the scene
+        pairs = list(zip(_whole_texts(a.mobject), _whole_texts(a.target_mobject)))
+        if len(pairs) == len(_whole_texts(a.mobject)):
+            yield from ((m, t) for m, t in pairs if _source(m) != _source(t))
+
+
 @dataclass
 class Layout:
-    """The rules, checked scene-moment by scene-moment (call :meth:`look` after
-    each play with the scene's time before and after it, then :meth:`end`)."""
+    """The rules, checked scene-moment by scene-moment (call :meth:`morphed` for
+    each text a play transformed and :meth:`look` after each play with the
+    scene's time before and after it, then :meth:`end`)."""
 
     scene: str
     violations: list[Violation] = field(default_factory=list)
@@ -152,6 +186,16 @@ class Layout:
         if v.key not in self._seen:  # once per scene: not at every later play
             self._seen.add(v.key)
             self.violations.append(v)
+
+    def morphed(self, m, target, at: float) -> None:
+        """``m`` shows ``target`` since the play that began at ``at``: what it
+        showed before was on screen until then, and it is read from now as
+        ``target`` is, at ``target``'s size."""
+        if id(m) in self._shown:
+            self._gone(id(m), at)
+        for attr in _TAKEN:
+            if hasattr(target, attr):
+                setattr(m, attr, getattr(target, attr))
 
     def look(self, mobjects: list, started: float, now: float) -> None:
         shown = list(texts(mobjects))

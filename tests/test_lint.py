@@ -188,3 +188,39 @@ def test_an_equation_colours_the_pieces_it_is_given_and_refuses_absent_ones():
     assert glyphs.count(ManimColor("#FFFFFF")) == 3
     with pytest.raises(ValueError, match="not in the equation"):
         equation(r"L = a {x}_{n,j}", colors={"{y}_{n}": "#58C4DD"})
+
+
+MORPH = """
+from manim import DOWN, UP, FadeIn, MathTex, Scene, Transform
+from chapters import Chapter
+
+class MorphScene(Scene):
+    def construct(self):
+        tall = MathTex(r"L = \\frac{\\sum_{n=0}^{N-1} a_n}{N}", font_size=40)
+        self.play(FadeIn(tall.to_edge(UP)))
+        self.wait(4)
+        # the same size, flatter: Manim's font_size (height over the height it
+        # was made at) read 13.0 here
+        self.play(Transform(tall, MathTex(r"L = 1 + 2", font_size=40).to_edge(UP)))
+        self.wait(4)
+        other = MathTex(r"M = \\frac{\\sum_{n=0}^{N-1} b_n}{N}", font_size=40)
+        self.play(FadeIn(other.to_edge(DOWN)))
+        self.wait(4)
+        self.play(Transform(other, MathTex(r"M = 3", font_size=12).to_edge(DOWN)))
+        self.wait(4)
+
+CHAPTER = Chapter(number=94, slug="morph", title="Morph", module=__name__,
+                  formulas=(), claims=(), scenes=("MorphScene",))
+"""
+
+
+def test_a_transformed_equation_is_measured_and_named_as_what_it_now_shows(
+    tmp_path, nnbook
+):
+    (tmp_path / "morph.py").write_text(MORPH)
+    done = nnbook("lint", "morph.py", cwd=tmp_path)
+    assert done.returncode == 1
+    assert done.stdout.splitlines() == [
+        "MorphScene at 16.0 s: small: MathTex 'M = 3' at font size 12.0: digits "
+        "5.2 px tall at 480p, the least is 8.7"
+    ]
