@@ -97,7 +97,7 @@ PATH_COLORS = {"l2": "#8ecae6", "adamw": "#f4a261"}
 PATH_NAMES = {"l2": "Adam + L2 penalty", "adamw": "AdamW (decoupled)"}
 #: the three paths of the batch-norm backward, one colour each
 PATH_TINTS = dict(zip(BN_PATHS, (COLORS["highlight"], "#8ecae6", "#f4a261")))
-PATH_WORDS = dict(zip(BN_PATHS, ("through x̂", "through σ²", "through μ")))
+PATH_WORDS = dict(zip(BN_PATHS, (r"\hat{x}", r"\sigma^2", r"\mu")))
 
 
 def dropout_example() -> dict:
@@ -319,10 +319,11 @@ class DropoutScene(Scene):
             new_outs = net.value_labels(2, p, font_size=20)
             best = int(np.argmax(p))
             row = label(
-                f"mask {k + 1}: units {', '.join(str(j + 1) for j in off) or 'none'} "
-                f"off → {names[best]} with p = {fmt(p[best])}",
+                f"mask {k + 1}: units {', '.join(str(j + 1) for j in off)} off "
+                f"→ {names[best]}, p = {fmt(p[best])}",
                 font_size=22,
             )
+            fit(row, width=6.4)
             self.play(
                 FadeIn(crosses),
                 dead.animate.set_stroke(opacity=0.1),
@@ -334,7 +335,7 @@ class DropoutScene(Scene):
             )
             rows.add(row)
             rows.arrange(DOWN, aligned_edge=LEFT, buff=0.2)
-            rows.next_to(card, DOWN, buff=0.4).align_to(card, LEFT)
+            rows.next_to(card, DOWN, buff=0.4).to_edge(RIGHT, buff=0.3)
             self.play(FadeIn(row), run_time=0.5)
             self.wait(1.5)
             self.play(
@@ -363,8 +364,8 @@ class DropoutScene(Scene):
         j = 0
         expected = VGroup(
             label(
-                f"unit 1 over all {d['masks_counted']} masks, each weighted by its "
-                "probability:",
+                f"unit 1 over all {d['masks_counted']} masks,\n"
+                "each weighted by its probability:",
                 font_size=22,
                 color=GREY_B,
             ),
@@ -374,8 +375,8 @@ class DropoutScene(Scene):
                 font_size=30,
             ),
             label(
-                f"the expected output of every unit is its activation: the largest "
-                f"difference is {np.abs(d['expected'] - d['a1']).max():.0e}",
+                "every unit's expected output is its activation\n"
+                f"(largest difference {np.abs(d['expected'] - d['a1']).max():.0e})",
                 font_size=22,
                 color=GREY_B,
             ),
@@ -410,13 +411,14 @@ def _histograms(values, features, *, color, top) -> VGroup:
 
 
 def _stats(hists, means, variances, features) -> VGroup:
+    """μ and σ² of each feature, above its histogram."""
     return VGroup(
         *[
             label(
                 _minus(f"μ = {fmt(means[f])}, σ² = {fmt(variances[f])}"),
                 font_size=20,
                 color=GREY_B,
-            ).next_to(h.baseline, UP, buff=1.35)
+            ).next_to(h.baseline, UP, buff=1.3)
             for h, f in zip(hists, features)
         ]
     )
@@ -438,18 +440,18 @@ class BatchNormScene(Scene):
         top = 16
         before = _histograms(b["z"], fs, color=COLORS["input"], top=top)
         before.move_to([0.6, 1.0, 0])
-        names = VGroup(
-            *[heading(f"feature {f + 1}", h, buff=0.55) for f, h in zip(fs, before)]
-        )
         stats = _stats(before, b["mean"], b["variance"], fs)
-        row1 = label("z", font_size=26).next_to(before, LEFT, buff=0.4)
+        names = VGroup(
+            *[heading(f"feature {f + 1}", s, buff=0.1) for f, s in zip(fs, stats)]
+        )
+        row1 = equation("z", font_size=34).next_to(before, LEFT, buff=0.4)
         self.play(FadeIn(before), FadeIn(names), FadeIn(row1), run_time=1)
         self.play(FadeIn(stats), run_time=0.5)
         self.wait(1.5)
 
         after = _histograms(b["xhat"], fs, color=COLORS["hidden"], top=top)
         after.move_to([0.6, -1.9, 0])
-        row2 = label("x̂", font_size=26).next_to(after, LEFT, buff=0.4)
+        row2 = equation(r"\hat{x}", font_size=34).next_to(after, LEFT, buff=0.4)
         stats2 = _stats(after, b["xhat_mean"], b["xhat_variance"], fs)
         card = EquationPanel(
             formula("batch_norm").latex,
@@ -478,7 +480,8 @@ class BatchNormScene(Scene):
                 for s, f in zip(stats2, fs)
             ]
         )
-        row3 = label("γx̂ + β", font_size=24).next_to(scaled, LEFT, buff=0.2)
+        row3 = equation(r"\gamma\hat{x} + \beta", font_size=28)
+        row3.next_to(scaled, LEFT, buff=0.15)
         self.play(
             FadeOut(after),
             FadeOut(stats2),
@@ -553,7 +556,9 @@ class BatchNormBackwardScene(Scene):
         for k in BN_PATHS:
             rows.add(
                 VGroup(
-                    label(PATH_WORDS[k], font_size=22, color=tint[k]),
+                    equation(
+                        r"\text{through }" + PATH_WORDS[k], font_size=26, color=tint[k]
+                    ),
                     equation(
                         terms_tex[k] + " = " + fmt(value[k], 3),
                         font_size=30,
@@ -619,13 +624,13 @@ class MovingAverageScene(Scene):
             m["batch_variance"],
             x_range=[0, len(steps), 50],
             y_range=[0, hi, 1],
-            width=6.4,
-            height=3.6,
+            width=6.2,
+            height=3.4,
             x_label="t",
             y_label=r"\sigma^2",
             color=GREY_B,
         )
-        plot.move_to([-3.2, -0.4, 0])
+        plot.move_to([-3.5, -0.1, 0])
         plot.curve.set_stroke(width=2, opacity=0.7)
         moving = plot.polyline(
             np.concatenate([[0], steps]),
@@ -634,18 +639,22 @@ class MovingAverageScene(Scene):
         )
         keys = VGroup(
             legend("each batch's variance", GREY_B, opacity=0.9),
-            legend("moving variance (momentum 0.99)", COLORS["output"], opacity=1),
+            legend(
+                f"moving variance (momentum {fmt(m['momentum'])})",
+                COLORS["output"],
+                opacity=1,
+            ),
         ).arrange(DOWN, aligned_edge=LEFT, buff=0.12)
-        keys.next_to(plot, DOWN, buff=0.3).align_to(plot, LEFT)
+        keys.move_to([3.5, 2.1, 0])
         self.play(FadeIn(plot.axes), FadeIn(plot.labels), FadeIn(keys), run_time=0.8)
         self.play(FadeIn(plot.curve), run_time=1.2)
         self.play(FadeIn(moving), run_time=1.2)
         card = EquationPanel(
             formula("batch_norm_moving_variance").latex,
-            caption="after each training step",
-            max_width=6.4,
+            caption="after each training step (Keras's momentum 0.99)",
+            max_width=13.8,
             font_size=26,
-        ).move_to([3.6, 1.6, 0])
+        ).to_edge(DOWN, buff=0.15)
         self.play(FadeIn(card), run_time=0.6)
         self.wait(reading_time(card.equation.tex_string))
         rows = VGroup(
@@ -668,9 +677,9 @@ class MovingAverageScene(Scene):
                 )
             )
         cells = VGroup(*[c for r in rows for c in r]).arrange_in_grid(
-            rows=len(rows), cols=3, buff=(0.5, 0.2), col_alignments="rrr"
+            rows=len(rows), cols=3, buff=(0.5, 0.16), col_alignments="rrr"
         )
-        cells.next_to(card, DOWN, buff=0.35)
+        cells.next_to(keys, DOWN, buff=0.35).align_to(keys, LEFT)
         dots = VGroup(
             *[
                 Dot(
@@ -685,13 +694,13 @@ class MovingAverageScene(Scene):
         self.wait(2)
         last = m["moving_variance"][-1]
         tail = label(
-            f"after {len(steps)} steps the start (1) still weighs "
-            f"{fmt(m['momentum'] ** len(steps), 3)} (0.99^{len(steps)});\n"
-            f"at inference every sample is normalised by {fmt(last)}, not by its batch",
+            f"the start value 1 still weighs {fmt(m['momentum'] ** len(steps), 3)}"
+            f" (0.99^{len(steps)});\nat inference every sample is normalised\n"
+            f"by σ² = {fmt(last)}, not by its own batch's",
             font_size=22,
             color=GREY_B,
         )
-        fit(tail, width=6.6).next_to(cells, DOWN, buff=0.35).align_to(cells, LEFT)
+        fit(tail, width=6.2).next_to(cells, DOWN, buff=0.3).align_to(cells, LEFT)
         self.play(FadeIn(tail), run_time=0.6)
         self.wait(3)
 
@@ -740,7 +749,7 @@ class WeightDecayScene(Scene):
                 for k, p in ex["paths"].items()
             ]
         ).arrange(DOWN, aligned_edge=LEFT, buff=0.15)
-        fit(keys, width=6.2).next_to(surf, RIGHT, buff=0.5).align_to(surf, UP)
+        fit(keys, width=5.8).next_to(surf, RIGHT, buff=0.45).align_to(surf, UP)
         self.play(
             LaggedStart(*[FadeIn(p) for p in paths.values()], lag_ratio=0.5),
             FadeIn(keys),
@@ -774,7 +783,7 @@ class WeightDecayScene(Scene):
                 color=GREY_B,
             ),
         ).arrange(DOWN, aligned_edge=LEFT, buff=0.2)
-        fit(why, width=6.2).next_to(keys, DOWN, buff=0.4).align_to(keys, LEFT)
+        fit(why, width=5.8).next_to(keys, DOWN, buff=0.4).align_to(keys, LEFT)
         for part in why:
             self.play(FadeIn(part), run_time=0.5)
             self.wait(1.5)
