@@ -271,8 +271,8 @@ class DropoutScene(Scene):
             f"the survivors are multiplied by 1/(1 − p) = {fmt(1 / (1 - RATE), 3)}",
         )
         self.play(FadeIn(head), run_time=0.6)
-        net = NetworkDiagram((4, 8, 3), width=5.0, height=5.0, radius=0.3)
-        net.move_to([-3.6, -0.75, 0])
+        net = NetworkDiagram((4, 8, 3), width=4.4, height=5.0, radius=0.3)
+        net.move_to([-4.4, -0.75, 0])
         self.play(FadeIn(net), run_time=0.8)
         hidden = net.value_labels(1, d["a1"], font_size=20)
         outs = net.value_labels(2, d["p_full"], font_size=20)
@@ -323,7 +323,7 @@ class DropoutScene(Scene):
                 f"→ {names[best]}, p = {fmt(p[best])}",
                 font_size=22,
             )
-            fit(row, width=6.4)
+            fit(row, width=6.2)
             self.play(
                 FadeIn(crosses),
                 dead.animate.set_stroke(opacity=0.1),
@@ -388,7 +388,7 @@ class DropoutScene(Scene):
             f"the full network: {names[best]} with p = {fmt(d['p_full'][best])}",
             font_size=22,
             color=COLORS["output"],
-        ).next_to(net, DOWN, buff=0.15)
+        ).next_to(net, DOWN, buff=0.15).to_edge(LEFT, buff=0.3)
         self.play(FadeIn(verdict), run_time=0.5)
         self.wait(reading_time(expected[1].tex_string) + 1.5)
 
