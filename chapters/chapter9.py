@@ -82,6 +82,8 @@ __all__ = [
 #: the dropout rate shown: 1/(1 − p) = 4/3 and 1/p = 4 differ (at 0.5 they would
 #: not), and every number is exact in binary
 RATE = 0.25
+#: where the dropout scene's lines of text start (scene units)
+ROWS_LEFT = 0.3
 #: how many thinned networks the dropout scene draws, and their masks' seed
 MASKS, MASK_SEED = 3, 0
 #: the digits MLP with batch norm: its hidden width, epochs and batch size
@@ -256,6 +258,17 @@ def _minus(text: str) -> str:
     return text.replace("-", "\u2212")
 
 
+def _superscript(k: int) -> str:
+    return str(k).translate(str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹"))
+
+
+def _spaced(tex: str) -> str:
+    """The formula's LaTeX with its one multi-letter constant set upright and
+    spaced: SymPy prints the symbol ``momentum`` as italic letters glued to the
+    next factor ("momentummoving").  Only the typography changes."""
+    return tex.replace("momentum", r"\mathrm{momentum}\,")
+
+
 class DropoutScene(Scene):
     """Three masks thin chapter 1's network; the survivors are scaled by
     1/(1 − p); at test time every unit is on, and the expected activation over
@@ -274,6 +287,7 @@ class DropoutScene(Scene):
         net = NetworkDiagram((4, 8, 3), width=4.4, height=5.0, radius=0.3)
         net.move_to([-4.4, -0.75, 0])
         self.play(FadeIn(net), run_time=0.8)
+        inputs = net.value_labels(0, ex["x"][0], font_size=20)
         hidden = net.value_labels(1, d["a1"], font_size=20)
         outs = net.value_labels(2, d["p_full"], font_size=20)
         classes = VGroup(
@@ -282,7 +296,9 @@ class DropoutScene(Scene):
                 for n, c in zip(names, net.layers[2])
             ]
         )
-        self.play(FadeIn(hidden), FadeIn(outs), FadeIn(classes), run_time=0.8)
+        self.play(
+            FadeIn(inputs), FadeIn(hidden), FadeIn(outs), FadeIn(classes), run_time=0.8
+        )
         card = EquationPanel(
             formula("dropout", rate=RATE).latex,
             caption="inverted dropout, in training",
@@ -335,8 +351,26 @@ class DropoutScene(Scene):
             )
             rows.add(row)
             rows.arrange(DOWN, aligned_edge=LEFT, buff=0.2)
-            rows.next_to(card, DOWN, buff=0.4).to_edge(RIGHT, buff=0.3)
+            rows.next_to(card, DOWN, buff=0.4)
+            rows.shift(RIGHT * (ROWS_LEFT - rows.get_left()[0]))
             self.play(FadeIn(row), run_time=0.5)
+            if k == 0:  # one survivor's scaling, written out
+                j = int(np.flatnonzero(mask)[0])
+                scaling = label(
+                    _minus(
+                        f"unit {j + 1} kept: {fmt(d['a1'][j])} × "
+                        f"{fmt(1 / (1 - RATE), 3)} = {fmt(y[j])}"
+                    ),
+                    font_size=22,
+                    color=COLORS["highlight"],
+                )
+                scaling.to_edge(DOWN, buff=0.5).shift(
+                    RIGHT * (ROWS_LEFT - scaling.get_left()[0])
+                )
+                ring = net.highlight(1, j)
+                self.play(FadeIn(scaling), FadeIn(ring), run_time=0.5)
+                self.wait(1.5)
+                self.play(FadeOut(scaling), FadeOut(ring), run_time=0.4)
             self.wait(1.5)
             self.play(
                 FadeOut(crosses), dead.animate.set_stroke(opacity=1), run_time=0.4
@@ -384,11 +418,15 @@ class DropoutScene(Scene):
         fit(expected, width=6.6).next_to(test, DOWN, buff=0.3).align_to(test, LEFT)
         self.play(FadeIn(expected), run_time=0.8)
         best = int(np.argmax(d["p_full"]))
-        verdict = label(
-            f"the full network: {names[best]} with p = {fmt(d['p_full'][best])}",
-            font_size=22,
-            color=COLORS["output"],
-        ).next_to(net, DOWN, buff=0.15).to_edge(LEFT, buff=0.3)
+        verdict = (
+            label(
+                f"the full network: {names[best]} with p = {fmt(d['p_full'][best])}",
+                font_size=22,
+                color=COLORS["output"],
+            )
+            .next_to(net, DOWN, buff=0.15)
+            .to_edge(LEFT, buff=0.3)
+        )
         self.play(FadeIn(verdict), run_time=0.5)
         self.wait(reading_time(expected[1].tex_string) + 1.5)
 
@@ -439,7 +477,7 @@ class BatchNormScene(Scene):
         self.play(FadeIn(head), run_time=0.6)
         top = 16
         before = _histograms(b["z"], fs, color=COLORS["input"], top=top)
-        before.move_to([0.6, 1.0, 0])
+        before.shift(UP * (0.9 - before[0].baseline.get_y()) + RIGHT * 0.6)
         stats = _stats(before, b["mean"], b["variance"], fs)
         names = VGroup(
             *[heading(f"feature {f + 1}", s, buff=0.1) for f, s in zip(fs, stats)]
@@ -450,7 +488,7 @@ class BatchNormScene(Scene):
         self.wait(1.5)
 
         after = _histograms(b["xhat"], fs, color=COLORS["hidden"], top=top)
-        after.move_to([0.6, -1.9, 0])
+        after.shift(UP * (-1.45 - after[0].baseline.get_y()) + RIGHT * 0.6)
         row2 = equation(r"\hat{x}", font_size=34).next_to(after, LEFT, buff=0.4)
         stats2 = _stats(after, b["xhat_mean"], b["xhat_variance"], fs)
         card = EquationPanel(
@@ -503,8 +541,8 @@ class BatchNormBackwardScene(Scene):
         n, f = b["element"]
         head = title(
             "The batch-norm backward: three paths",
-            f"one element of the real batch (sample {n + 1}, feature {f + 1}), with "
-            "the upstream gradient g of the batch's loss; numbers in units of 10⁻³",
+            f"sample {n + 1}, feature {f + 1} of the real batch, with the upstream "
+            "gradient g of its loss; in units of 10⁻³",
         )
         self.play(FadeIn(head), run_time=0.6)
 
@@ -629,6 +667,7 @@ class MovingAverageScene(Scene):
             x_label="t",
             y_label=r"\sigma^2",
             color=GREY_B,
+            jump=hi,  # one unbroken line: the batches' jumps are the point
         )
         plot.move_to([-3.5, -0.1, 0])
         plot.curve.set_stroke(width=2, opacity=0.7)
@@ -650,7 +689,7 @@ class MovingAverageScene(Scene):
         self.play(FadeIn(plot.curve), run_time=1.2)
         self.play(FadeIn(moving), run_time=1.2)
         card = EquationPanel(
-            formula("batch_norm_moving_variance").latex,
+            _spaced(formula("batch_norm_moving_variance").latex),
             caption="after each training step (Keras's momentum 0.99)",
             max_width=13.8,
             font_size=26,
@@ -695,7 +734,8 @@ class MovingAverageScene(Scene):
         last = m["moving_variance"][-1]
         tail = label(
             f"the start value 1 still weighs {fmt(m['momentum'] ** len(steps), 3)}"
-            f" (0.99^{len(steps)});\nat inference every sample is normalised\n"
+            f" ({fmt(m['momentum'])}{_superscript(len(steps))});\n"
+            "at inference every sample is normalised\n"
             f"by σ² = {fmt(last)}, not by its own batch's",
             font_size=22,
             color=GREY_B,
@@ -724,12 +764,12 @@ class WeightDecayScene(Scene):
             g["x"],
             g["y"],
             g["L"],
-            width=6.0,
-            height=4.0,
+            width=5.8,
+            height=3.9,
             x_label=r"\theta_0",
             y_label=r"\theta_1",
         )
-        surf.to_edge(LEFT, buff=0.8).shift(DOWN * 0.5)
+        surf.to_edge(LEFT, buff=0.8).shift(DOWN * 0.3)
         center = Dot(surf.point(CENTER), radius=0.07, color=COLORS["true"])
         origin = Dot(surf.point((0, 0)), radius=0.06, color="#ffffff")
         self.play(FadeIn(surf), FadeIn(center), FadeIn(origin), run_time=1)
@@ -749,41 +789,35 @@ class WeightDecayScene(Scene):
                 for k, p in ex["paths"].items()
             ]
         ).arrange(DOWN, aligned_edge=LEFT, buff=0.15)
-        fit(keys, width=5.8).next_to(surf, RIGHT, buff=0.45).align_to(surf, UP)
+        fit(keys, width=6.2).next_to(surf, RIGHT, buff=0.4).align_to(surf, UP)
         self.play(
             LaggedStart(*[FadeIn(p) for p in paths.values()], lag_ratio=0.5),
             FadeIn(keys),
             run_time=2,
         )
-        l2_tex = (
-            r"\text{L2: } g = \nabla L + \lambda\theta,"
-            r"\ \text{then Adam divides by } \sqrt{v}"
-        )
-        w_tex = (
-            r"\text{AdamW: } \theta \leftarrow \theta - \eta\lambda\theta,"
-            r"\ \text{every coordinate alike}"
-        )
+        l2_tex = r"\text{L2: } g + \lambda\theta \text{ is divided by } \sqrt{v}"
+        w_tex = r"\text{AdamW: } \theta - \eta\lambda\theta \text{ before the step}"
         sv = ex["sqrt_v"]["l2"]
         why = VGroup(
-            equation(l2_tex, font_size=26, color=PATH_COLORS["l2"]),
+            equation(l2_tex, font_size=30, color=PATH_COLORS["l2"]),
             label(
                 _minus(
                     f"√v after {DECAY_STEPS} steps: {fmt(sv[0])} on θ₀, "
-                    f"{fmt(sv[1])} on θ₁,\nso the steep θ₁ keeps "
-                    f"{fmt(sv[1] / sv[0], 1)}× less of its decay"
+                    f"{fmt(sv[1])} on θ₁:\nθ₁'s decay is divided by a "
+                    f"{fmt(sv[1] / sv[0], 1)}× larger number"
                 ),
                 font_size=22,
                 color=GREY_B,
             ),
-            equation(w_tex, font_size=26, color=PATH_COLORS["adamw"]),
+            equation(w_tex, font_size=30, color=PATH_COLORS["adamw"]),
             label(
-                f"shrinks θ₀ and θ₁ by the same ηλ = {fmt(LEARNING_RATE * lam, 2)} "
-                "of themselves\nbefore each step: a different optimum",
+                "θ₀ and θ₁ shrink by the same fraction\n"
+                f"ηλ = {fmt(LEARNING_RATE * lam, 2)} each step: another end point",
                 font_size=22,
                 color=GREY_B,
             ),
-        ).arrange(DOWN, aligned_edge=LEFT, buff=0.2)
-        fit(why, width=5.8).next_to(keys, DOWN, buff=0.4).align_to(keys, LEFT)
+        ).arrange(DOWN, aligned_edge=LEFT, buff=0.22)
+        fit(why, width=6.2).next_to(keys, DOWN, buff=0.45).align_to(keys, LEFT)
         for part in why:
             self.play(FadeIn(part), run_time=0.5)
             self.wait(1.5)
