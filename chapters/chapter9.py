@@ -586,6 +586,20 @@ class BatchNormBackwardScene(Scene):
             edge("xhat", "y", GREY_B),
         )
         self.play(FadeIn(VGroup(*nodes.values())), FadeIn(edges), run_time=1)
+        # what the element's gradient is made of: its input, its feature's batch
+        # statistics and γ, and the gradient arriving at y (in units of 10⁻³)
+        given_tex = ",\\quad ".join(
+            (
+                f"x = {fmt(b['z'][n, f], 3)}",
+                rf"\mu = {fmt(b['mean'][f], 3)}",
+                rf"\sigma^2 = {fmt(b['variance'][f], 3)}",
+                rf"\gamma = {fmt(b['gamma'][f], 3)}",
+                f"g = {fmt(1e3 * b['g'][n, f], 3)}",
+                f"N = {b['batch']}",
+            )
+        )
+        given = equation(given_tex, font_size=28, max_width=13).move_to([0, -0.8, 0])
+        self.play(FadeIn(given), run_time=0.6)
 
         terms_tex = {k: latex(t) for k, t in zip(BN_PATHS, bn_backward_terms()[0])}
         # in units of 10⁻³: the gradient of a mean over 32 samples is small
@@ -616,7 +630,7 @@ class BatchNormBackwardScene(Scene):
             + f" = {fmt(total, 3)}"
         )
         whole = equation(sum_tex, font_size=32, max_width=12.8)
-        whole.move_to([0, -1.7, 0])
+        whole.move_to([0, -1.75, 0])
         self.play(FadeIn(whole), run_time=0.8)
         self.wait(reading_time(sum_tex))
         wrong_tex = (
