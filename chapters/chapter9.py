@@ -146,6 +146,17 @@ def _trained() -> tuple:
     return data, run, history
 
 
+def _batch_statistics(x: np.ndarray) -> dict[str, np.ndarray]:
+    """Each feature's batch mean and biased variance: the moving-statistics
+    updates at momentum 0 are the batch statistics themselves."""
+    return {
+        s: formula(f"batch_norm_moving_{s}", momentum=0.0).numpy(
+            **{f"moving_{s}": np.zeros(x.shape[1]), "x": x}
+        )
+        for s in ("mean", "variance")
+    }
+
+
 def batch_norm_example() -> dict:
     """The trained network's first training batch: the hidden pre-activations z
     of three features (the least, the middle and the most spread), their batch
@@ -158,24 +169,13 @@ def batch_norm_example() -> dict:
     x, y = data.x_train[idx], data.y_train[idx]
     cache = net.forward(p, x)
     z = cache["z1"]
-    stats = {
-        s: formula(f"batch_norm_moving_{s}", momentum=0.0).numpy(
-            **{f"moving_{s}": np.zeros(HIDDEN), "x": z}
-        )
-        for s in ("mean", "variance")
-    }
+    stats = _batch_statistics(z)
     order = np.argsort(stats["variance"])
     features = [int(order[0]), int(order[len(order) // 2]), int(order[-1])]
     bn = formula("batch_norm")
     xhat = bn.numpy(x=z, gamma=np.ones(HIDDEN), beta=np.zeros(HIDDEN))
     out = bn.numpy(x=z, gamma=p["gamma"], beta=p["beta"])
-    after = {
-        s: formula(f"batch_norm_moving_{s}", momentum=0.0).numpy(
-            **{f"moving_{s}": np.zeros(HIDDEN), "x": v}
-        )
-        for s in ("mean", "variance")
-        for v in (xhat,)
-    }
+    after = _batch_statistics(xhat)
     # the upstream gradient ∂L/∂y of the batch's loss, as the network's backward
     # pass computes it: δ₂ back through the second dense layer and tanh′
     top = net.top(p, cache["a1"], cache["z2"], y)
