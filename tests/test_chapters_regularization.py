@@ -172,6 +172,9 @@ def test_the_prose_prints_the_examples_numbers(ex9):
     for k in ("l2", "adamw"):
         end = e["paths"][k][-1]
         assert f"({fmt(end[0])}, {fmt(end[1])})" in prose
+    A, c, lam = chapter9.A, np.array(chapter9.CENTER), chapter9.WEIGHT_DECAY
+    penalised = np.linalg.solve(A + lam * np.eye(2), A @ c)
+    assert f"close to ({fmt(penalised[0])}, {fmt(penalised[1])})" in prose
     sv = e["sqrt_v"]["l2"]
     assert f"√v is {fmt(sv[1])} against {fmt(sv[0])}" in prose
     assert f"{fmt(sv[1] / sv[0], 1)} times larger" in prose
