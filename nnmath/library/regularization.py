@@ -29,6 +29,7 @@ batch of one in training mode, whose variance is 0.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,10 +40,18 @@ from ..formula import Formula, Input, defined, indices
 from ..keras_layer import keras_layer
 from ..params import Flag, Real
 from ..primitives import reciprocal
-from ..registry import formula, register, register_claims
+from ..registry import claim, formula, register, register_claims
 from ._symbols import I, J, N, i, j, n
 
-__all__ = ["bn_backward_compact", "bn_backward_paths", "float32_rounding", "moments"]
+__all__ = [
+    "BN_PATHS",
+    "bn_backward_compact",
+    "bn_backward_paths",
+    "bn_backward_terms",
+    "bn_path_gradients",
+    "float32_rounding",
+    "moments",
+]
 
 # bound indices: m and q run over the batch (or, in layer norm, the features)
 m, q = indices("m q")
@@ -429,9 +438,14 @@ def _xhat(over: str) -> tuple:
     return (*moments(over), (xhat[n, i], (x[n, i] - mu[at]) / sp.sqrt(var[at] + eps)))
 
 
-def bn_backward_paths() -> tuple[sp.Expr, tuple]:
-    """∂L/∂x of batch norm along its three paths, ``(shown, where)``: through x̂
-    directly, through σ², and through μ (which also moves σ²)."""
+#: the three paths from x to the loss, in the order :func:`bn_backward_terms`
+#: gives them: through x̂ directly, through σ², through μ
+BN_PATHS = ("xhat", "variance", "mean")
+
+
+def bn_backward_terms() -> tuple[tuple[sp.Expr, ...], tuple]:
+    """The three terms of batch norm's ∂L/∂x, one per path (:data:`BN_PATHS`),
+    and the named parts they are written in."""
     root = sp.sqrt(var[i] + eps)
     where = (
         *moments("N"),
@@ -448,8 +462,30 @@ def bn_backward_paths() -> tuple[sp.Expr, tuple]:
             + d_var[i] * sp.Sum(-2 * (x[r, i] - mu[i]), (r, 0, N - 1)) / N,
         ),
     )
-    shown = d_xhat[n, i] / root + d_var[i] * 2 * (x[n, i] - mu[i]) / N + d_mu[i] / N
-    return shown, where
+    terms = (d_xhat[n, i] / root, d_var[i] * 2 * (x[n, i] - mu[i]) / N, d_mu[i] / N)
+    return terms, where
+
+
+def bn_backward_paths() -> tuple[sp.Expr, tuple]:
+    """∂L/∂x of batch norm along its three paths, ``(shown, where)``: through x̂
+    directly, through σ², and through μ (which also moves σ²)."""
+    terms, where = bn_backward_terms()
+    return sp.Add(*terms), where
+
+
+def bn_path_gradients() -> dict[str, Formula]:
+    """Each path's share of ``batch_norm/dx`` as a formula of its own (the claim
+    with one term kept), so a scene can show the three numbers that add up to
+    the gradient.  The ``"xhat"`` path alone is the textbook shortcut that
+    treats μ and σ² as constants: verify refuses it as ``batch_norm/dx``."""
+    c = claim("batch_norm/dx")
+    terms, where = bn_backward_terms()
+    return {
+        path: dataclasses.replace(
+            c, name=f"batch_norm/dx.{path}", rhs=defined(t, where), shown=t, where=where
+        ).gradient
+        for path, t in zip(BN_PATHS, terms)
+    }
 
 
 def bn_backward_compact() -> tuple[sp.Expr, tuple]:

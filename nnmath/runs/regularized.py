@@ -32,8 +32,10 @@ __all__ = [
     "BatchNormNetwork",
     "DropoutNetwork",
     "RegularizedRun",
+    "decay_race",
     "draw_masks",
     "init_batch_norm",
+    "shifted_quadratic",
     "train_batch_norm",
     "train_dropout",
 ]
@@ -230,10 +232,17 @@ def train_batch_norm(
     learning_rate: float = 0.125,
     seed: int = 0,
     params: dict | None = None,
+    history: list | None = None,
 ) -> RegularizedRun:
     """Mini-batch SGD of :class:`BatchNormNetwork` in float64, batches in
-    :func:`~nnmath.training.epoch_orders`' order."""
+    :func:`~nnmath.training.epoch_orders`' order.
+
+    With a ``history`` list, each step appends the batch's own statistics of
+    the pre-activations (``batch_mean``, ``batch_variance``) and the moving
+    statistics after the step (``moving_mean``, ``moving_variance``)."""
     net = BatchNormNetwork(activation)
+    # the update formulas at momentum 0 give the batch statistic itself
+    batch_stats = {s: formula(f"batch_norm_{s}", momentum=0.0) for s in STATE}
     p = params or init_batch_norm(
         data.x_train.shape[1], hidden, data.y_train.shape[1], seed
     )
@@ -246,6 +255,18 @@ def train_batch_norm(
         for idx in minibatches(order, batch_size):
             cache = net.forward(p, x[idx])
             state = net.moved(state, cache["z1"])
+            if history is not None:
+                history.append(
+                    {
+                        **{
+                            s.replace("moving", "batch"): f.numpy(
+                                **{s: state[s], "x": cache["z1"]}
+                            )
+                            for s, f in batch_stats.items()
+                        },
+                        **{s: state[s].copy() for s in STATE},
+                    }
+                )
             p = sgd_step(
                 p,
                 {
@@ -292,3 +313,61 @@ def train_dropout(
         losses.append(net.loss(p, x, y))
     hits = net.predict(p, data.x_test) == np.argmax(data.y_test, axis=1)
     return RegularizedRun(losses, p, float(np.mean(hits)), seconds)
+
+
+# -- L2 through Adam against AdamW ---------------------------------------------
+def shifted_quadratic(A: np.ndarray, center) -> tuple:
+    """L(θ) = ½(θ − c)ᵀA(θ − c) and its gradient A(θ − c): the registered
+    quadratic and its proved gradient, read at θ − c (the chain rule through a
+    shift is the identity), so that the minimum is away from 0, where a decay
+    towards 0 has something to pull against."""
+    from .trajectories import quadratic_gradient, quadratic_loss
+
+    c = np.asarray(center, dtype=np.float64)
+    loss, grad = quadratic_loss(A), quadratic_gradient(A)
+    return (lambda theta: loss(theta - c)), (lambda theta: grad(theta - c))
+
+
+def decay_race(
+    A: np.ndarray,
+    center,
+    theta0,
+    steps: int,
+    *,
+    learning_rate: float,
+    weight_decay: float,
+) -> dict[str, dict[str, np.ndarray]]:
+    """Adam with an L2 penalty against AdamW on the shifted quadratic, every
+    state variable after each step (:func:`~nnmath.update_rules.trajectory`).
+
+    ``"l2"``: Keras's ``L2(weight_decay/2)`` added to the loss, so its gradient
+    (the ``l2_penalty/dw`` claim) is ``weight_decay·θ``, and Adam is fed
+    ∇L + weight_decay·θ: with plain SGD that is exactly weight decay.
+    ``"adamw"``: Adam on ∇L alone, θ shrunk by η·weight_decay·θ before each
+    step (the registered ``adamw``)."""
+    from ..update_rules import optimizer, trajectory
+
+    _, grad = shifted_quadratic(A, center)
+    l2 = weight_decay / 2
+    penalty = claim("l2_penalty/dw").gradient
+    # the claim is proved with λ a symbol, so it holds at every λ
+    penalty = dataclasses.replace(
+        penalty, constants={**penalty.constants, "lamda": float(l2)}
+    )
+
+    def penalised(theta: np.ndarray) -> np.ndarray:
+        return grad(theta) + penalty.numpy(w=theta[None, :])[0]
+
+    return {
+        "l2": trajectory(
+            optimizer("adam"), theta0, penalised, steps, learning_rate=learning_rate
+        ),
+        "adamw": trajectory(
+            optimizer("adamw"),
+            theta0,
+            grad,
+            steps,
+            learning_rate=learning_rate,
+            weight_decay=weight_decay,
+        ),
+    }
