@@ -19,6 +19,7 @@ from ..formula import Formula
 __all__ = [
     "tensorflow",
     "forward",
+    "reference",
     "gradient",
     "keras_trajectory",
     "keras_layer",
@@ -53,11 +54,16 @@ def _tensors(tf, formula: Formula, arrays: dict, dtype: str) -> dict:
     }
 
 
+def reference(formula: Formula, tensors: dict):
+    """The formula's TensorFlow reference evaluated on ``tensors`` (by input
+    name); the inputs are globals too, so that a lambda in the reference sees
+    them."""
+    return eval(formula.tf, {"tf": tensorflow(), **tensors})  # noqa: S307 - our own source
+
+
 def forward(formula: Formula, arrays: dict, dtype: str = "float64") -> np.ndarray:
     tf = tensorflow()
-    env = _tensors(tf, formula, arrays, dtype)
-    # the inputs are globals too, so that a lambda in the reference sees them
-    return np.asarray(eval(formula.tf, {"tf": tf, **env}))  # noqa: S307 - our own source
+    return np.asarray(reference(formula, _tensors(tf, formula, arrays, dtype)))
 
 
 def gradient(claim: Claim, arrays: dict, dtype: str = "float64") -> np.ndarray:
@@ -67,7 +73,7 @@ def gradient(claim: Claim, arrays: dict, dtype: str = "float64") -> np.ndarray:
     x = env[claim.wrt]
     with tf.GradientTape() as tape:
         tape.watch(x)
-        out = eval(f.tf, {"tf": tf, **env})  # noqa: S307
+        out = reference(f, env)
         if f.output_shape and out.shape.num_elements() == 0:
             # L sums over no outputs: its gradient is exactly 0.  TensorFlow 2.21's
             # conv2d filter gradient crashes the process (a segmentation fault) or
