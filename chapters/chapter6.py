@@ -11,9 +11,14 @@ from manim import (
     LEFT,
     RIGHT,
     UP,
+    WHITE,
+    Create,
     FadeIn,
+    FadeOut,
     LaggedStart,
+    Rectangle,
     Scene,
+    Star,
     ValueTracker,
     VGroup,
     always_redraw,
@@ -55,6 +60,8 @@ SETTINGS = {
     "adam": {"learning_rate": 0.4},
 }
 X_RANGE, Y_RANGE, GRID = (-5.0, 2.0), (-2.5, 2.5), 106
+#: the race's end is shown again closer: the last steps of every path
+TAIL = 10
 PATH_COLORS = {
     "sgd": "#f2f2f2",
     "momentum": "#f4a261",
@@ -75,8 +82,15 @@ def example() -> dict:
     xs, ys = np.linspace(*X_RANGE, GRID), np.linspace(*Y_RANGE, GRID * 5 // 7)
     paths = race(A, START, STEPS, SETTINGS)
     theta0 = np.asarray(START)
+    # a box around the minimum holding the last TAIL steps of every path but the
+    # widest (Adam's, still swinging: it is drawn where it is inside the box)
+    widths = sorted(float(np.abs(p[-TAIL:]).max()) for p in paths.values())
+    reach = 1.15 * widths[-2]
+    zx = np.linspace(-reach, reach, GRID)
+    zy = np.linspace(-reach * 5 / 7, reach * 5 / 7, GRID * 5 // 7)
     return {
         "grid": {"x": xs, "y": ys, "L": loss_grid(loss, xs, ys)},
+        "zoom": {"x": zx, "y": zy, "L": loss_grid(loss, zx, zy)},
         "paths": paths,
         "loss": {n: np.array([loss(t) for t in p]) for n, p in paths.items()},
         "adam_first": {
@@ -192,6 +206,69 @@ class RaceScene(Scene):
         note.next_to(keys, DOWN, buff=0.1).align_to(keys, LEFT)
         self.play(FadeIn(note), run_time=0.6)
         self.wait(2.5)
+
+        # the end knots near the minimum: the last steps again, closer
+        z = ex["zoom"]
+        zoom = LossSurface(
+            z["x"],
+            z["y"],
+            z["L"],
+            width=3.6,
+            height=3.6 * 5 / 7,
+            numbers=False,
+            x_label=r"\theta_0",
+            y_label=r"\theta_1",
+        )
+        zoom.next_to(keys, DOWN, buff=0.3).align_to(keys, LEFT).shift(RIGHT * 0.5)
+        box = Rectangle(
+            width=surf.point((z["x"][-1], 0))[0] - surf.point((z["x"][0], 0))[0],
+            height=surf.point((0, z["y"][-1]))[1] - surf.point((0, z["y"][0]))[1],
+            stroke_color=WHITE,
+            stroke_width=1.5,
+        ).move_to(surf.point((0, 0)))
+        tails = VGroup(
+            *[
+                zoom.path(
+                    _inside_tail(zoom, ex["paths"][n][-TAIL:]),
+                    PATH_COLORS[n],
+                    stroke_width=2.5,
+                    dot_radius=0.04,
+                )
+                for n in SETTINGS
+            ]
+        )
+        star = Star(outer_radius=0.09, color=WHITE, fill_opacity=1, stroke_width=0)
+        star.move_to(zoom.point((0, 0)))
+        caption = (
+            label(
+                f"the last {TAIL} steps, {_closer(ex):.0f}× closer\n"
+                f"(|θ₀| ≤ {fmt(z['x'][-1])}); the star: the minimum",
+                font_size=20,
+                color=GREY_B,
+            )
+            .next_to(zoom, DOWN, buff=0.1)
+            .align_to(zoom, LEFT)
+        )
+        self.play(
+            FadeOut(traced), FadeOut(plot.axes), FadeOut(plot.labels), FadeOut(note)
+        )
+        self.play(Create(box), FadeIn(zoom), FadeIn(caption))
+        self.play(Create(tails), run_time=2)
+        self.play(FadeIn(star), run_time=0.4)  # on top of the paths that reach it
+        self.wait(3)
+
+
+def _inside_tail(surf: LossSurface, path: np.ndarray) -> np.ndarray:
+    """The path's end that stays on the map: its points after the last one off it."""
+    k = len(path)
+    while k > 0 and surf.inside(path[k - 1]):
+        k -= 1
+    return path[k:]
+
+
+def _closer(ex: dict) -> float:
+    """How many times the zoom magnifies the map."""
+    return (X_RANGE[1] - X_RANGE[0]) / (ex["zoom"]["x"][-1] - ex["zoom"]["x"][0])
 
 
 class RulesScene(Scene):
