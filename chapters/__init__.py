@@ -35,6 +35,7 @@ CHAPTER_MODULES = (
     "chapters.chapter6",
     "chapters.chapter7",
     "chapters.chapter8",
+    "chapters.chapter12",
 )
 
 
