@@ -15,7 +15,6 @@ import numpy as np
 from manim import (
     DOWN,
     GREY_B,
-    GREY_D,
     LEFT,
     RIGHT,
     UP,
@@ -33,7 +32,7 @@ from nnmath.registry import formula
 from nnmath.runs.transformer import corpus, heads, trained
 
 from .base import Chapter
-from .blocks import COLORS, EquationPanel, label, reading_time, title
+from .blocks import COLORS, EquationPanel, fmt, label, reading_time, title
 from .blocks.grid import ArrayImage, NumberGrid, heading, link, note
 
 __all__ = [
@@ -174,12 +173,27 @@ def parts(latex: str, *keep: int) -> str:
     return r" \\ ".join(piece.replace(" = ", " &= ", 1) for piece in chosen)
 
 
-def dim_upper(grid: NumberGrid) -> None:
-    """Grey the numbers above the diagonal: keys later than the query."""
+def signed(x: float) -> str:
+    """A number as the grids write it, with a true minus sign."""
+    return fmt(x).replace("-", "\u2212")
+
+
+def hide_upper(grid: NumberGrid) -> None:
+    """No numbers above the diagonal, where a key comes after its query and the
+    weight is exactly 0: the blank cells say so, and the others get room."""
     rows, cols = grid.shape
-    for r in range(rows):
-        for c in range(r + 1, cols):
-            grid.number(r, c).set_color(GREY_D)
+    grid.numbers.remove(
+        *[grid.number(r, c) for r in range(rows) for c in range(r + 1, cols)]
+    )
+
+
+def even(grid: NumberGrid) -> NumberGrid:
+    """One size for every number of the grid: the smallest that fitted its cell
+    (a minus sign makes a number wider, and it would be drawn smaller)."""
+    least = min(number.height for number in grid.numbers)
+    for number in grid.numbers:
+        number.scale(least / number.height)
+    return grid
 
 
 class PatternScene(Scene):
@@ -196,9 +210,9 @@ class PatternScene(Scene):
             "row t = query, column s = key",
         )
         self.play(FadeIn(head), run_time=0.6)
-        grid = NumberGrid(weights, cell=0.5, heat=True, digits=2)
-        grid.move_to([-3.4, -0.65, 0])
-        dim_upper(grid)
+        grid = NumberGrid(weights, cell=0.56, heat=True, digits=2)
+        grid.move_to([-3.5, -0.75, 0])
+        hide_upper(grid)
         marks = char_labels(grid, text)
         axes = VGroup(
             label("queries t", font_size=22, color=COLORS["input"])
@@ -209,7 +223,7 @@ class PatternScene(Scene):
         self.play(
             LaggedStart(
                 *[
-                    FadeIn(VGroup(*[grid.number(r, c) for c in range(PATTERN_CHARS)]))
+                    FadeIn(VGroup(*[grid.number(r, c) for c in range(r + 1)]))
                     for r in range(PATTERN_CHARS)
                 ],
                 lag_ratio=0.25,
@@ -218,9 +232,8 @@ class PatternScene(Scene):
         )
         sums = NumberGrid(weights.sum(axis=1)[:, None], cell=0.5, digits=2)
         sums.next_to(grid, RIGHT, buff=0.45)
-        sums_head = label("row sum", font_size=22, color=GREY_B).next_to(
-            sums, UP, buff=0.5
-        )
+        sums_head = label("row sum", font_size=22, color=GREY_B)
+        sums_head.next_to(sums, UP, buff=0.15)
         self.play(FadeIn(sums), FadeIn(sums_head), run_time=0.8)
         row = PATTERN_CHARS - 1
         frame = grid.window(row, 0, 1, PATTERN_CHARS)
@@ -231,7 +244,7 @@ class PatternScene(Scene):
         explain = VGroup(
             label("the softmax runs over the keys s:", font_size=22),
             label("each row (one query) sums to 1", font_size=22),
-            label("a key after its query gets weight 0", font_size=22),
+            label("a key after its query: weight 0 (blank)", font_size=22),
         ).arrange(DOWN, aligned_edge=LEFT, buff=0.15)
         explain.next_to(panel, DOWN, buff=0.3)
         self.play(FadeIn(panel), run_time=0.8)
@@ -327,10 +340,11 @@ class CausalMaskScene(Scene):
         text = LINE[:MASK_CHARS]
         head = title(
             "The causal mask: −∞ before the softmax",
-            f"head 1 of the trained block on “{text}”: a query may not see later keys",
+            f"head 1 of the trained block on “{text}” (_ is a space): no query sees a "
+            "later key",
         )
         self.play(FadeIn(head), run_time=0.6)
-        z = NumberGrid(mk["z"], cell=0.78, digits=2)
+        z = even(NumberGrid(mk["z"], cell=0.78, digits=2))
         z.move_to([-3.7, -0.45, 0])
         marks = char_labels(z, text)
         name = label("logits z = q·k / √dₖ", font_size=24, color=GREY_B)
@@ -357,7 +371,7 @@ class CausalMaskScene(Scene):
 
         a = NumberGrid(mk["A"], cell=0.78, heat=True, digits=2)
         a.move_to([2.3, -0.45, 0])
-        dim_upper(a)
+        hide_upper(a)
         a_marks = char_labels(a, text)
         a_name = label("weights A: softmax over the keys", font_size=24, color=GREY_B)
         a_name.next_to(a, DOWN, buff=0.2)
@@ -408,10 +422,10 @@ class MultiHeadScene(Scene):
         self.play(FadeIn(head), run_time=0.6)
         grids = VGroup()
         for h in range(count):
-            grid = NumberGrid(view["A"][h], cell=0.52, heat=True, digits=2)
-            dim_upper(grid)
+            grid = NumberGrid(view["A"][h], cell=0.56, heat=True, digits=2)
+            hide_upper(grid)
             grids.add(grid)
-        grids.arrange(RIGHT, buff=1.6).move_to([0.2, -0.85, 0])
+        grids.arrange(RIGHT, buff=1.4).move_to([0.2, -0.9, 0])
         panes = VGroup()
         for h, grid in enumerate(grids):
             marks = char_labels(grid, text)
@@ -443,7 +457,7 @@ class MultiHeadScene(Scene):
             scale=False,
             caption=f"concat ({HEADS_CHARS}×{count * key_dim})",
         )
-        concat.shift([-3.6, 0.6, 0] - concat.frame.get_center())
+        concat.shift([-3.7, 0.6, 0] - concat.frame.get_center())
         w_o = ArrayImage(
             view["W_o"],
             height=1.6,
@@ -451,7 +465,7 @@ class MultiHeadScene(Scene):
             scale=False,
             caption=f"Wₒ ({count * key_dim}×{width})",
         )
-        w_o.shift([-0.9, 0.6, 0] - w_o.frame.get_center())
+        w_o.shift([-0.6, 0.6, 0] - w_o.frame.get_center())
         out = ArrayImage(
             view["out"],
             height=1.6,
@@ -460,29 +474,47 @@ class MultiHeadScene(Scene):
             caption=f"output ({HEADS_CHARS}×{width})",
         )
         out.shift([4.6, 0.6, 0] - out.frame.get_center())
-        # each head's rows of W_o: the features its context meets
-        bands = VGroup(
+        # each head in one colour: its context, its columns of the concatenation
+        # and the rows of W_o they meet
+        tints = (COLORS["highlight"], COLORS["derivative"])
+
+        def band(frame, h: int, rows: bool) -> RoundedRectangle:
+            """The h-th of ``count`` equal bands of a frame: rows or columns."""
+            width = frame.width if rows else frame.width / count
+            height = frame.height / count if rows else frame.height
+            corner = frame.get_corner(UP + LEFT)
+            step = DOWN * height if rows else RIGHT * width
+            return RoundedRectangle(
+                corner_radius=0.04,
+                width=width,
+                height=height,
+                stroke_color=tints[h],
+                stroke_width=3,
+            ).move_to(corner + RIGHT * width / 2 + DOWN * height / 2 + step * h)
+
+        rims = VGroup(
             *[
                 RoundedRectangle(
-                    corner_radius=0.05,
-                    width=w_o.frame.width + 0.1,
-                    height=w_o.frame.height / count,
-                    stroke_color=COLORS["highlight"] if h == 0 else COLORS["hidden"],
+                    corner_radius=0.04,
+                    width=c.frame.width,
+                    height=c.frame.height,
+                    stroke_color=tints[h],
                     stroke_width=3,
-                ).move_to(
-                    w_o.frame.get_top() + DOWN * (h + 0.5) * w_o.frame.height / count
-                )
-                for h in range(count)
+                ).move_to(c.frame)
+                for h, c in enumerate(contexts)
             ]
         )
+        halves = VGroup(*[band(concat.frame, h, False) for h in range(count)])
+        bands = VGroup(*[band(w_o.frame, h, True) for h in range(count)])
         times = label("×", font_size=30).move_to(
             (concat.frame.get_right() + w_o.frame.get_left()) / 2
         )
         plus = label("+ bₒ", font_size=24).next_to(w_o.frame, RIGHT, buff=0.1)
-        self.play(FadeIn(contexts), run_time=0.8)
+        self.play(FadeIn(contexts), FadeIn(rims), run_time=0.8)
         self.play(
             FadeIn(link(contexts.get_right(), concat.frame.get_left())),
             FadeIn(concat),
+            FadeIn(halves),
             run_time=0.8,
         )
         self.play(FadeIn(times), FadeIn(w_o), FadeIn(bands), run_time=0.8)
@@ -494,7 +526,7 @@ class MultiHeadScene(Scene):
         )
         order = note(
             f"rows 1–{key_dim} of Wₒ meet head 1's context, rows {key_dim + 1}–"
-            f"{2 * key_dim} head 2's: the order of the heads matters"
+            f"{2 * key_dim} head 2's: swap the heads and the output changes"
         )
         mha = formula("multi_head_attention", heads=count, key_dim=key_dim, causal=True)
         panel = EquationPanel(
@@ -538,13 +570,13 @@ class BlockScene(Scene):
         self.play(FadeIn(head), run_time=0.6)
         y = 1.2
         stream = Arrow([-6.8, y, 0], [6.8, y, 0], buff=0, stroke_width=6, color=GREY_B)
-        xs = (-3.9, -1.3, 1.3, 3.9)
+        xs = (-4.4, -1.5, 1.0, 3.9)
         boxes, adds = VGroup(), VGroup()
         for (name, tint, branch), x in zip(STAGES, xs):
             box = VGroup(
                 RoundedRectangle(
                     corner_radius=0.1,
-                    width=2.2,
+                    width=1.9,
                     height=0.7,
                     stroke_color=COLORS[tint],
                     fill_color="#1b1b24",
@@ -567,9 +599,9 @@ class BlockScene(Scene):
             self.play(FadeIn(box), *extra, run_time=0.7)
         top = max(float(np.abs(bl[key]).max()) for key, _ in STRIPS)
         strips, names = VGroup(), VGroup()
-        for (key, name), x in zip(STRIPS, (-5.6, -3.0, -0.2, 2.6, 5.4)):
+        for (key, name), x in zip(STRIPS, (-6.0, -4.4, -1.5, 1.0, 3.9)):
             strip = ArrayImage(
-                bl[key][:, None], height=2.6, signed=True, vmax=top, scale=False
+                bl[key][:, None], height=2.8, signed=True, vmax=top, scale=False
             ).move_to([x, -0.95, 0])
             strips.add(strip)
             names.add(
@@ -583,7 +615,7 @@ class BlockScene(Scene):
         stats = VGroup(
             *[
                 label(
-                    f"mean {bl[key].mean():.2f}\nspread {bl[key].std():.2f}",
+                    f"mean {signed(bl[key].mean())}\nspread {signed(bl[key].std())}",
                     font_size=20,
                     color=GREY_B,
                 ).next_to(strips[i], RIGHT, buff=0.2)
@@ -592,8 +624,8 @@ class BlockScene(Scene):
         )
         self.play(FadeIn(stats), run_time=0.6)
         guess = note(
-            f"read out, the most likely next character is “{bl['next']}” "
-            f"(p = {bl['p']:.2f})"
+            "after each norm γ and β, learned, rescale; read out, the next "
+            f"character is “{bl['next']}” (p = {signed(bl['p'])})"
         )
         self.play(FadeIn(guess), run_time=0.6)
         self.wait(3)
