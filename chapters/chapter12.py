@@ -210,7 +210,7 @@ class PatternScene(Scene):
             "row t = query, column s = key",
         )
         self.play(FadeIn(head), run_time=0.6)
-        grid = NumberGrid(weights, cell=0.56, heat=True, digits=2)
+        grid = NumberGrid(weights, cell=0.56, heat=True, digits=2, font_size=20)
         grid.move_to([-3.5, -0.75, 0])
         hide_upper(grid)
         marks = char_labels(grid, text)
@@ -230,7 +230,9 @@ class PatternScene(Scene):
             ),
             run_time=2.5,
         )
-        sums = NumberGrid(weights.sum(axis=1)[:, None], cell=0.5, digits=2)
+        sums = NumberGrid(
+            weights.sum(axis=1)[:, None], cell=0.56, digits=2, font_size=20
+        )
         sums.next_to(grid, RIGHT, buff=0.45)
         sums_head = label("row sum", font_size=22, color=GREY_B)
         sums_head.next_to(sums, UP, buff=0.15)
@@ -422,7 +424,9 @@ class MultiHeadScene(Scene):
         self.play(FadeIn(head), run_time=0.6)
         grids = VGroup()
         for h in range(count):
-            grid = NumberGrid(view["A"][h], cell=0.56, heat=True, digits=2)
+            grid = NumberGrid(
+                view["A"][h], cell=0.56, heat=True, digits=2, font_size=20
+            )
             hide_upper(grid)
             grids.add(grid)
         grids.arrange(RIGHT, buff=1.4).move_to([0.2, -0.9, 0])
@@ -525,8 +529,8 @@ class MultiHeadScene(Scene):
             run_time=0.8,
         )
         order = note(
-            f"rows 1–{key_dim} of Wₒ meet head 1's context, rows {key_dim + 1}–"
-            f"{2 * key_dim} head 2's: swap the heads and the output changes"
+            f"head 1's context meets rows 1–{key_dim} of Wₒ, head 2's rows "
+            f"{key_dim + 1}–{2 * key_dim}: the order of the heads matters"
         )
         mha = formula("multi_head_attention", heads=count, key_dim=key_dim, causal=True)
         panel = EquationPanel(
@@ -601,11 +605,14 @@ class BlockScene(Scene):
         strips, names = VGroup(), VGroup()
         for (key, name), x in zip(STRIPS, (-6.0, -4.4, -1.5, 1.0, 3.9)):
             strip = ArrayImage(
-                bl[key][:, None], height=2.8, signed=True, vmax=top, scale=False
-            ).move_to([x, -0.95, 0])
+                bl[key][:, None], height=2.8, signed=True, vmax=top, scale=key == "h"
+            )
+            strip.shift([x, -0.95, 0] - strip.frame.get_center())
             strips.add(strip)
             names.add(
-                label(name, font_size=22, color=GREY_B).next_to(strip, DOWN, buff=0.12)
+                label(name, font_size=22, color=GREY_B).next_to(
+                    strip.frame, DOWN, buff=0.12
+                )
             )
         self.play(
             LaggedStart(*[FadeIn(s) for s in strips], lag_ratio=0.3),
@@ -618,7 +625,7 @@ class BlockScene(Scene):
                     f"mean {signed(bl[key].mean())}\nspread {signed(bl[key].std())}",
                     font_size=20,
                     color=GREY_B,
-                ).next_to(strips[i], RIGHT, buff=0.2)
+                ).next_to(strips[i].frame, RIGHT, buff=0.2)
                 for i, key in ((2, "u"), (4, "v"))
             ]
         )
