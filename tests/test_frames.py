@@ -45,6 +45,8 @@ FRAMES = {
     ("chapter7", "EdgeScene"): (-1,),
     ("chapter8", "PoolingScene"): (-1,),
     ("chapter8", "CNNForwardScene"): (-1,),
+    ("chapter12", "PatternScene"): (-1,),
+    ("chapter12", "CausalMaskScene"): (-1,),
 }
 MOMENTS = [(c, s, k) for (c, s), ks in FRAMES.items() for k in ks]
 #: a pixel has changed when one of its channels moved by more than this (of 255)
