@@ -33,7 +33,7 @@ from nnmath.runs.transformer import corpus, heads, trained
 
 from .base import Chapter
 from .blocks import COLORS, EquationPanel, fmt, label, reading_time, title
-from .blocks.grid import ArrayImage, NumberGrid, heading, link, note
+from .blocks.grid import ArrayImage, NumberGrid, colour_scale, heading, link, note
 
 __all__ = [
     "BlockScene",
@@ -326,8 +326,8 @@ class ScalingScene(Scene):
         self.play(FadeIn(bottom), FadeIn(names[2]), run_time=0.8)
         best = float(sc["unscaled"].max())
         verdict = note(
-            f"without the division one key takes {best:.4f} of the weight: the "
-            "softmax saturates, its gradient vanishes"
+            f"without the division one key takes {signed(best)} of the weight: "
+            "the softmax saturates"
         )
         self.play(FadeIn(verdict), run_time=0.5)
         self.wait(3)
@@ -605,7 +605,7 @@ class BlockScene(Scene):
         strips, names = VGroup(), VGroup()
         for (key, name), x in zip(STRIPS, (-6.0, -4.4, -1.5, 1.0, 3.9)):
             strip = ArrayImage(
-                bl[key][:, None], height=2.8, signed=True, vmax=top, scale=key == "h"
+                bl[key][:, None], height=2.8, signed=True, vmax=top, scale=False
             )
             strip.shift([x, -0.95, 0] - strip.frame.get_center())
             strips.add(strip)
@@ -614,9 +614,13 @@ class BlockScene(Scene):
                     strip.frame, DOWN, buff=0.12
                 )
             )
+        # one colour scale for every vector, at the right edge
+        scale = colour_scale(-top, top, signed=True, height=2.5)
+        scale.shift([5.3, -0.95, 0] - scale[1].get_center())
         self.play(
             LaggedStart(*[FadeIn(s) for s in strips], lag_ratio=0.3),
             FadeIn(names),
+            FadeIn(scale),
             run_time=1.6,
         )
         stats = VGroup(
@@ -625,8 +629,8 @@ class BlockScene(Scene):
                     f"mean {signed(bl[key].mean())}\nspread {signed(bl[key].std())}",
                     font_size=20,
                     color=GREY_B,
-                ).next_to(strips[i].frame, RIGHT, buff=0.2)
-                for i, key in ((2, "u"), (4, "v"))
+                ).next_to(strips[i].frame, side, buff=0.2)
+                for i, key, side in ((2, "u", RIGHT), (4, "v", LEFT))
             ]
         )
         self.play(FadeIn(stats), run_time=0.6)
