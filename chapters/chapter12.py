@@ -275,10 +275,10 @@ class ScalingScene(Scene):
         for r, row in enumerate(rows):
             for c, text in enumerate(row):
                 color = GREY_B if r == 0 else (COLORS["output"] if c == 2 else None)
-                cells.add(label(text, font_size=24, color=color or "#FFFFFF"))
+                cells.add(label(text, font_size=30, color=color or "#FFFFFF"))
         table = cells.arrange_in_grid(
-            rows=len(rows), cols=4, buff=(0.6, 0.25), col_alignments="rrrr"
-        ).move_to([0, 1.1, 0])
+            rows=len(rows), cols=4, buff=(0.7, 0.35), col_alignments="rrrr"
+        ).move_to([0, 0.4, 0])
         self.play(FadeIn(table[:4]), run_time=0.6)
         self.play(
             LaggedStart(
