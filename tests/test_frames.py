@@ -47,6 +47,8 @@ FRAMES = {
     ("chapter8", "CNNForwardScene"): (-1,),
     ("chapter9", "BatchNormBackwardScene"): (-1,),
     ("chapter9", "WeightDecayScene"): (-1,),
+    ("chapter12", "PatternScene"): (-1,),
+    ("chapter12", "CausalMaskScene"): (-1,),
 }
 MOMENTS = [(c, s, k) for (c, s), ks in FRAMES.items() for k in ks]
 #: a pixel has changed when one of its channels moved by more than this (of 255)

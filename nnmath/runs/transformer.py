@@ -23,7 +23,7 @@ import codecs
 import importlib.util
 import time
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +32,16 @@ from ..library.attention import MHA_PROOF_PARAMS, mha_claims
 from ..registry import claim, claims, formula
 from .training import epoch_orders, glorot_uniform, minibatches, sgd_step
 
-__all__ = ["Batches", "Transformer", "TrainingRun", "corpus", "train", "zen"]
+__all__ = [
+    "Batches",
+    "Transformer",
+    "TrainingRun",
+    "corpus",
+    "heads",
+    "train",
+    "trained",
+    "zen",
+]
 
 
 def zen() -> str:
@@ -149,9 +158,13 @@ class Transformer:
         u = self.norm.numpy(x=r1, gamma=p["gamma1"], beta=p["beta1"])
         z1 = self.dense.numpy(x=u, W=p["W1"], b=p["b1"])
         f1 = self.relu.numpy(z=z1)
-        r2 = u + self.dense.numpy(x=f1, W=p["W2"], b=p["b2"])
+        f2 = self.dense.numpy(x=f1, W=p["W2"], b=p["b2"])
+        r2 = u + f2
         v = self.norm.numpy(x=r2, gamma=p["gamma2"], beta=p["beta2"])
-        return {"r1": r1, "u": u, "z1": z1, "f1": f1, "r2": r2, "v": v}
+        return {
+            **{"a": a, "r1": r1, "u": u, "z1": z1},
+            **{"f1": f1, "f2": f2, "r2": r2, "v": v},
+        }
 
     def forward(self, p: dict, ids: np.ndarray) -> dict[str, np.ndarray]:
         """Embedding plus positional encoding, the block, the dense readout."""
@@ -254,3 +267,47 @@ def train(
         run.losses.append(net.loss(p, x, y))
     run.params = p
     return run
+
+
+#: the book's run (chapter 12): SGD at 1.0 for this many epochs, a few seconds
+BOOK_EPOCHS = 40
+BOOK_LEARNING_RATE = 1.0
+
+
+@lru_cache(maxsize=1)
+def trained() -> TrainingRun:
+    """The book's character transformer, trained once per process and kept in
+    memory: no weight file is ever written."""
+    return train(corpus(), epochs=BOOK_EPOCHS, learning_rate=BOOK_LEARNING_RATE)
+
+
+def heads(run: TrainingRun, text: str) -> dict[str, np.ndarray]:
+    """Multi-head attention of the trained block on ``text``, head by head, with
+    the registered formulas: each head's Q, K, V (``dense`` on the head's
+    kernel slice), its logits QKᵀ/√d_k (``dense`` with K as the weights), its
+    weights (``attention`` with the identity as values: A·I = A), its context
+    (``attention`` with V), the contexts side by side and the output projection
+    (``dense`` with W_o flattened to (heads·key_dim, D)).  ``out`` equals
+    ``multi_head_attention`` on the same input (tests/test_chapter12.py)."""
+    net, p = run.model, run.params
+    b = Batches(zen(), net.length)
+    ids = b.encode(text)[None, :]
+    h = net.pe.numpy(x=net.embed.numpy(ids=ids, E=p["E"]))[0]
+    length, dense = len(text), net.dense
+    causal = formula("attention", causal=True)
+    eye = np.eye(length)[None]
+    parts: dict[str, list] = {k: [] for k in ("Q", "K", "V", "z", "A", "C")}
+    for head in range(net.heads):
+        for z in "QKV":
+            w, bias = p[f"W_{z.lower()}"][:, head, :], p[f"b_{z.lower()}"][head]
+            parts[z].append(dense.numpy(x=h, W=w.T, b=bias))
+        q, k, v = parts["Q"][-1], parts["K"][-1], parts["V"][-1]
+        scaled = q / np.sqrt(net.key_dim)  # the 1/√d_k of the attention formula
+        parts["z"].append(dense.numpy(x=scaled, W=k, b=np.zeros(length)))
+        parts["A"].append(causal.numpy(q=q[None], k=k[None], v=eye)[0])
+        parts["C"].append(causal.numpy(q=q[None], k=k[None], v=v[None])[0])
+    stacked = {k: np.stack(v) for k, v in parts.items()}
+    concat = np.concatenate(parts["C"], axis=1)  # head 0's features, then head 1's
+    w_o = p["W_o"].reshape(net.heads * net.key_dim, net.width)
+    out = dense.numpy(x=concat, W=w_o.T, b=p["b_o"])
+    return {"ids": ids[0], "h": h, **stacked, "concat": concat, "W_o": w_o, "out": out}
