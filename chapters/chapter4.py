@@ -82,6 +82,8 @@ W_RANGE, B_RANGE, GRID = (-1.0, 5.0), (-2.0, 3.0), 121
 ZOOM_W, ZOOM_B = (-0.25, 2.75), (-0.5, 1.5)
 #: the descent scene zooms in where its steps get small (steps 1 to 12)
 STEPS_W, STEPS_B = (0.8, 3.0), (0.3, 1.3)
+#: the variants scene's last steps, closer: where the three paths end
+ENDS_W, ENDS_B, ENDS = (1.6, 1.9), (0.45, 0.75), 8
 PATH_COLORS = {
     "batch": COLORS["highlight"],
     "mini-batch": COLORS["derivative"],
@@ -124,6 +126,11 @@ def example() -> dict:
             "w": (sw := np.linspace(*STEPS_W, GRID)),
             "b": (sb := np.linspace(*STEPS_B, GRID // 2)),
             "L": surface(lambda t: linreg_loss(x, y, t), sw, sb),
+        },
+        "ends": {
+            "w": (ew := np.linspace(*ENDS_W, GRID)),
+            "b": (eb := np.linspace(*ENDS_B, GRID)),
+            "L": surface(lambda t: linreg_loss(x, y, t), ew, eb),
         },
         "walk": {"theta": walk.theta, "loss": walk.loss, "G": np.stack(walk.grads)},
         "rates": {
@@ -547,6 +554,54 @@ class VariantsScene(Scene):
         note.next_to(eqs, DOWN, buff=0.45).align_to(eqs, LEFT)
         self.play(FadeIn(note), run_time=0.6)
         self.wait(2.5)
+
+        # the three ends overlap at this scale: their last steps, closer
+        keys = VGroup(*[e[0] for e in eqs])
+        placed = keys.copy().arrange(DOWN, aligned_edge=LEFT, buff=0.15)
+        placed.align_to(surf, UP).align_to(keys, LEFT)
+        ends = _map(ex, 2.6, 2.6, "ends", x_step=0.1, y_step=0.1, numbers=False)
+        ends.next_to(placed, DOWN, buff=0.25).align_to(placed, LEFT).shift(RIGHT * 0.3)
+        box = SurroundingRectangle(
+            VGroup(*[Dot(surf.point(c), radius=0) for c in zip(ENDS_W, ENDS_B)]),
+            buff=0,
+            color=WHITE,
+            stroke_width=1.5,
+        )
+        tails = VGroup(
+            *[
+                ends.path(
+                    ends.last_inside(ex["variants"][v][-ENDS:]),
+                    PATH_COLORS[v],
+                    dot_radius=0.05,
+                )
+                for v in RULES
+            ]
+        )
+        caption = (
+            label(
+                f"the last {ENDS} steps, {_magnified(ex):.0f}× closer:\n"
+                "batch walks straight, the others jitter about it",
+                font_size=20,
+                color=GREY_B,
+                line_spacing=0.9,
+            )
+            .next_to(ends, DOWN, buff=0.15)
+            .align_to(placed, LEFT)
+        )
+        self.play(
+            FadeOut(note),
+            *[FadeOut(e[1]) for e in eqs],
+            *[k.animate.move_to(p) for k, p in zip(keys, placed)],
+            run_time=0.8,
+        )
+        self.play(Create(box), FadeIn(ends), run_time=0.8)
+        self.play(Create(tails), FadeIn(caption), run_time=1.5)
+        self.wait(3.5)
+
+
+def _magnified(ex: dict) -> float:
+    """How much closer the variants' end map is than their whole map."""
+    return (ZOOM_W[1] - ZOOM_W[0]) / (ENDS_W[1] - ENDS_W[0])
 
 
 CHAPTER = Chapter(

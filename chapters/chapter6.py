@@ -229,7 +229,7 @@ class RaceScene(Scene):
         tails = VGroup(
             *[
                 zoom.path(
-                    _inside_tail(zoom, ex["paths"][n][-TAIL:]),
+                    zoom.last_inside(ex["paths"][n][-TAIL:]),
                     PATH_COLORS[n],
                     stroke_width=2.5,
                     dot_radius=0.04,
@@ -256,14 +256,6 @@ class RaceScene(Scene):
         self.play(Create(tails), run_time=2)
         self.play(FadeIn(star), run_time=0.4)  # on top of the paths that reach it
         self.wait(3)
-
-
-def _inside_tail(surf: LossSurface, path: np.ndarray) -> np.ndarray:
-    """The path's end that stays on the map: its points after the last one off it."""
-    k = len(path)
-    while k > 0 and surf.inside(path[k - 1]):
-        k -= 1
-    return path[k:]
 
 
 def _closer(ex: dict) -> float:

@@ -223,6 +223,15 @@ class LossSurface(VGroup):
             line.add_line_to(self.point(b))
         return line
 
+    def last_inside(self, path: np.ndarray) -> np.ndarray:
+        """The end of the path that stays on the map: its points after the last
+        one off it (a zoom on where a run ends)."""
+        path = np.asarray(path, float)
+        k = len(path)
+        while k > 0 and self.inside(path[k - 1]):
+            k -= 1
+        return path[k:]
+
     def visible(self, path: np.ndarray) -> np.ndarray:
         """The path up to its first point off the map (a divergent run leaves it)."""
         path = np.asarray(path, float)
