@@ -10,13 +10,29 @@ what is computed and checked.
 
 from __future__ import annotations
 
+import re
+
 import sympy as sp
 from sympy.printing.latex import LatexPrinter
 
 __all__ = ["BookLatexPrinter", "latex"]
 
 
+#: an array named with a subscript, W_q or b_o: its index would run into it
+_SUBSCRIPTED = re.compile(r"([A-Za-z])_([A-Za-z0-9]+)")
+
+
 class BookLatexPrinter(LatexPrinter):
+    def _print_Indexed(self, expr):
+        """``W_q[d, h, a]`` as W^{q}_{d,h,a}: printed as {W_{q}}_{d,h,a}, the two
+        subscripts run together (W_{qd,h,a}; b_{o} indexed by o read b_{oo})."""
+        named = _SUBSCRIPTED.fullmatch(str(expr.base))
+        if named is None:
+            return super()._print_Indexed(expr)
+        letter, mark = named.groups()
+        indices = ",".join(self._print(i) for i in expr.indices)
+        return f"{{{letter}^{{{mark}}}}}_{{{indices}}}"
+
     def _as_ordered_terms(self, expr, order=None):
         terms = super()._as_ordered_terms(expr, order=order)
         if isinstance(expr, sp.Add):

@@ -223,3 +223,10 @@ print(loaded)
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_an_array_named_with_a_subscript_carries_it_above_its_indices():
+    # regression: {b_{o}}_{o} typeset as b_{oo}, {W_{o}}_{h,e,o} as W_{oh,e,o}
+    latex = formula("multi_head_attention").latex
+    assert "{b^{o}}_{o}" in latex and "{W^{o}}_{h,e,o}" in latex
+    assert "{b_{o}}" not in latex and "{W_{q}}" not in latex
