@@ -344,7 +344,6 @@ class AdamStepScene(Scene):
                         {n: first[n] for n in fs[v].input_names},
                         at={"p": 0},
                         digits=DIGITS,
-                        integers=("t",),
                     ),
                     font_size=28,
                     max_width=12.6,

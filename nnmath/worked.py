@@ -144,15 +144,22 @@ class Worked:
             out.append(float(elementary(term).evalf(30)))
         return out
 
-    def latex(
-        self,
-        digits: int = DIGITS,
-        max_terms: int | None = None,
-        integers: tuple[str, ...] = (),
-    ) -> str:
-        """``lhs = (equation with numbers) = value``; the scalar inputs named in
-        ``integers`` (a step count t) are written as integers."""
-        printer = _NumberPrinter(self, digits, max_terms, integers)
+    @cached_property
+    def integral(self) -> frozenset[str]:
+        """The inputs whose every value is a whole number (a step count t, the
+        zeros an optimizer starts from, integer data): written as integers."""
+        return frozenset(
+            name
+            for name, a in self.arrays.items()
+            if a.size
+            and np.all(np.isfinite(a))
+            and np.all(a == np.round(a))
+            and np.all(np.abs(a) < 1e15)
+        )
+
+    def latex(self, digits: int = DIGITS, max_terms: int | None = None) -> str:
+        """``lhs = (equation with numbers) = value``."""
+        printer = _NumberPrinter(self, digits, max_terms)
         return (
             f"{latex(self.lhs)} = {printer.doprint(self.expr)} "
             f"= {fmt(self.value, digits)}"
@@ -195,7 +202,6 @@ def substituted_latex(
     at: dict[str, int] | None = None,
     digits: int = DIGITS,
     max_terms: int | None = None,
-    integers: tuple[str, ...] = (),
 ) -> str:
     """The equation for one output element with the real numbers substituted in.
 
@@ -208,10 +214,10 @@ def substituted_latex(
     precedes them).  ``max_terms`` shortens
     long sums to their first terms, ``\\dots`` and the last term.  A number too
     small to show at ``digits`` decimals (Keras's ε = 10⁻⁷) is written in
-    scientific notation, never as 0.00; the scalar inputs named in ``integers``
-    are written as integers.
+    scientific notation, never as 0.00; an input whose every value is a whole
+    number is written in integers (t = 0, not 0.000; −4, not −4.00).
     """
-    return worked(formula, arrays, at).latex(digits, max_terms, integers)
+    return worked(formula, arrays, at).latex(digits, max_terms)
 
 
 def derived_latex(formula: Formula, sizes: dict[str, int]) -> dict[str, str]:
@@ -266,11 +272,9 @@ class _NumberPrinter(BookLatexPrinter):
         work: Worked,
         digits: int,
         max_terms: int | None,
-        integers: tuple[str, ...] = (),
     ):
         super().__init__({"mul_symbol": "dot"})
         self._work, self._digits, self._max_terms = work, digits, max_terms
-        self._integers = frozenset(integers)
         self._stack: list[sp.Basic] = []
 
     def _print(self, expr, **kwargs) -> str:
@@ -302,9 +306,8 @@ class _NumberPrinter(BookLatexPrinter):
         return bool(parent.is_Add and self._as_ordered_terms(parent)[0] == expr)
 
     def _number(self, expr: sp.Expr, value: float) -> str:
-        if isinstance(expr, sp.Symbol) and expr.name in self._integers:
-            if not float(value).is_integer():
-                raise ValueError(f"{expr.name} = {value!r} is not an integer")
+        base = expr.base if isinstance(expr, sp.Indexed) else expr
+        if str(base) in self._work.integral:
             text = str(int(value))
         elif value != 0 and abs(value) < 0.5 * 10.0**-self._digits:
             text = scientific(value)

@@ -193,11 +193,11 @@ def test_worked_update_reads_theta_minus_step():
     assert latex.endswith(f"= {fmt(0.5 - 0.01 * 2.0)}")
 
 
-def _adam_step_latex(**kw) -> str:
+def _adam_step_latex() -> str:
     f = optimizer("adam").formulas(learning_rate=0.4)["theta"]
     one = np.array([0.0])
     arrays = {"theta": np.array([-4.5]), "m": one, "v": one, "g": np.array([-1.5])}
-    return substituted_latex(f, {**arrays, "t": 0.0}, at={"p": 0}, digits=3, **kw)
+    return substituted_latex(f, {**arrays, "t": 0.0}, at={"p": 0}, digits=3)
 
 
 def test_a_number_too_small_for_its_decimals_is_written_in_scientific_notation():
@@ -207,14 +207,16 @@ def test_a_number_too_small_for_its_decimals_is_written_in_scientific_notation()
     assert scientific(-2.5e-9) == r"-2.5 \cdot 10^{-9}"
 
 
-def test_a_step_count_is_written_as_an_integer():
-    # regression: t = 0 was printed 0.000 in β^{t+1}
-    assert "^{0 + 1}" in _adam_step_latex(integers=("t",))
-    assert "^{0.000 + 1}" in _adam_step_latex()  # unless it is named
-    with pytest.raises(ValueError, match="t = 0.5 is not an integer"):
-        f = optimizer("adam").formulas(learning_rate=0.4)["theta"]
-        arrays = {k: np.array([1.0]) for k in ("theta", "m", "v", "g")}
-        substituted_latex(f, {**arrays, "t": 0.5}, at={"p": 0}, integers=("t",))
+def test_an_input_of_whole_numbers_is_written_in_integers():
+    # regression: t = 0 was printed 0.000 in β^{t+1}, and m = v = 0 as 0.000
+    latex = _adam_step_latex()
+    assert "^{0 + 1}" in latex and r"0.900 \cdot 0 + " in latex
+    assert "-4.500 - " in latex  # θ = −4.5 is not whole: decimals, as given
+    # ch4's first step: the gradients of integer data are integers
+    sgd = substituted_latex(
+        formula("sgd"), {"theta": np.array([0.5]), "g": np.array([-4.0])}, at={"p": 0}
+    )
+    assert r"\cdot (-4)" in sgd and sgd.startswith("{\\theta'}_{0} = 0.50 - ")
 
 
 def test_derived_sizes_are_worked_out_with_the_numbers_put_in():
