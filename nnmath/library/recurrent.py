@@ -1,0 +1,281 @@
+"""Recurrent cells, one time step each, exactly as Keras 3 computes them, and
+clipping by norm.
+
+What Keras does (keras/src/layers/rnn/simple_rnn.py, lstm.py, gru.py), and so
+what these formulas say:
+
+* Every layer keeps a kernel W (F, kH) and a recurrent kernel U (H, kH): the
+  gates side by side along the last axis, k = 1, 4, 3.
+* ``SimpleRNN``: h′ = tanh((xW + b) + hU), in that order.
+* ``LSTM`` (implementation 2): z = (xW + hU) + b, then the gates in Keras's
+  order i, f, c̃, o (i = σ(z_{0:H}), f = σ(z_{H:2H}), c̃ = tanh(z_{2H:3H}),
+  o = σ(z_{3H:4H})), c′ = f·c + i·c̃ and h′ = o·tanh(c′).  ``unit_forget_bias``
+  only sets the initial bias (1 for f); :func:`keras_initial_bias` follows it.
+* ``GRU`` with ``reset_after=True``, its default: the bias is (2, 3H), row 0
+  added to xW and row 1 to hU; z and r from both sums, h̃ = tanh(sˣ_h + r·sʰ_h)
+  with the reset gate applied *after* the recurrent product, and
+  h′ = z·h + (1 − z)·h̃: z weights the *old* state.
+* ``clipnorm`` clips each variable's gradient on its own: g·c / max(‖g‖, c).
+
+**Several outputs (the LSTM's h′ and c′).**  A formula has one output array;
+a cell with two states puts them *side by side along its last axis*, as Keras
+puts the gates side by side in its kernels: the LSTM cell's output is
+s′ = [h′ | c′] of shape (N, 2H), each block a named part of the cell
+(``Formula.outputs`` names the blocks, :meth:`Formula.split` gives them back by
+name, and the equation prints one line per named part).  So the cell is written
+once, and every check of the library applies to it unchanged.  Its claims are
+vector-Jacobian products as everywhere: the upstream gradient is
+g = [g_h | g_c], so ∂L/∂c reads both, and the carry ∂c′/∂c = f is explicit.
+The blocks are placed with Kronecker deltas, Σ_u (δ_{k,u}·h′_u + δ_{k,H+u}·c′_u),
+and so are the four gates' gradients in the claims: every read stays inside
+its block (a Piecewise over k would read each gate beyond it).
+
+The unrolled networks (``rnn``, ``lstm``, ``gru``) are composed from these
+cells and their claims in :mod:`nnmath.recurrence`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import sympy as sp
+
+from ..claim import Claim
+from ..formula import Formula, Input, ShapeError, defined, dims, indices
+from ..params import Real
+from ..primitives import sigmoid
+from ..registry import formula, register, register_claims
+
+__all__ = [
+    "CELLS",
+    "cell_claims",
+    "gru_cell",
+    "keras_initial_bias",
+    "lstm_cell",
+    "lstm_claims",
+    "gru_claims",
+]
+
+n, j, u, v, k, p, r = indices("n j u v k p r")
+N, F, H, G, S, R, Q = dims("N F H G S R Q")
+x, h, c, W, U, b = (sp.IndexedBase(s) for s in ("x", "h", "c", "W", "U", "b"))
+g = sp.IndexedBase("g")
+# named parts, as printed
+z = sp.IndexedBase("z")
+gi, gf, go = (sp.IndexedBase(s) for s in ("i", "f", "o"))
+cand = sp.IndexedBase(r"\tilde{c}")
+c_new, h_new = sp.IndexedBase("c'"), sp.IndexedBase("h'")
+s_x, s_h = sp.IndexedBase("s^{x}"), sp.IndexedBase("s^{h}")
+upd, rst, h_cand = sp.IndexedBase("z"), sp.IndexedBase("r"), sp.IndexedBase(r"\tilde{h}")
+dz = sp.IndexedBase(r"\delta^{z}")
+gamma = sp.IndexedBase(r"\gamma")
+d_i, d_f, d_c, d_o = (
+    sp.IndexedBase(rf"\delta^{{{s}}}") for s in ("i", "f", r"\tilde{c}", "o")
+)
+dg_z, dg_r, dg_h = (sp.IndexedBase(rf"\delta^{{{s}}}") for s in ("z", "r", r"\tilde{h}"))
+dsx, dsh = sp.IndexedBase(r"\delta^{s^{x}}"), sp.IndexedBase(r"\delta^{s^{h}}")
+g_h, g_c = sp.IndexedBase("g^{h}"), sp.IndexedBase("g^{c}")
+
+#: the cells, with the Keras layer each is one step of
+CELLS = {"rnn_cell": "SimpleRNN", "lstm_cell": "LSTM", "gru_cell": "GRU"}
+
+
+def _sum(*terms: sp.Expr) -> sp.Expr:
+    """Terms added in the order written, as Keras adds them."""
+    out = terms[0]
+    for term in terms[1:]:
+        out = sp.Add(out, term, evaluate=False)
+    return out
+
+
+def _xw(col: sp.Expr) -> sp.Expr:
+    return sp.Sum(x[n, j] * W[j, col], (j, 0, F - 1))
+
+
+def _hu(col: sp.Expr) -> sp.Expr:
+    return sp.Sum(h[n, v] * U[v, col], (v, 0, H - 1))
+
+
+def side_by_side(reads: tuple, at: sp.Symbol = k) -> sp.Expr:
+    """Blocks of width H side by side along ``at``: Σ_u δ_{at, qH+u}·read_q[u]
+    (each read written over u)."""
+    return sp.Sum(
+        sp.Add(*(sp.KroneckerDelta(at, q * H + u) * read for q, read in enumerate(reads))),
+        (u, 0, H - 1),
+    )
+
+
+_X = Input("x", ("N", "F"), "inputs, one row per sample")
+_H = Input("h", ("N", "H"), "hidden state")
+_C = Input("c", ("N", "H"), "cell state")
+
+
+def _kernels(width: str, gates: str) -> tuple[Input, Input]:
+    return (
+        Input("W", ("F", width), f"kernel (Keras's kernel){gates}"),
+        Input("U", ("H", width), f"recurrent kernel (Keras's recurrent_kernel){gates}"),
+    )
+
+
+#: float32 against TensorFlow: a cell is a few sums of F and H products through
+#: tanh/σ; the default atol 1e-6 holds (measured ≤ 4e-7 on the cases)
+
+
+# -- the cells ----------------------------------------------------------------------
+@register("rnn_cell")
+def _rnn_cell() -> Formula:
+    return Formula(
+        name="rnn_cell",
+        title="A simple recurrent cell, one time step",
+        output="h'",
+        indices=(n, u),
+        expr=sp.tanh(_sum(_xw(u), b[u], _hu(u))),
+        inputs=(_X, _H, *_kernels("H", ""), Input("b", ("H",), "bias")),
+        tf="tf.tanh(tf.matmul(x, W) + b + tf.matmul(h, U))",
+        output_shape=("N", "H"),
+        notes="Keras's SimpleRNNCell adds the bias to xW before adding hU: "
+        "(xW + b) + hU.",
+    )
+
+
+def lstm_parts(forget: bool = True) -> tuple:
+    """The LSTM cell's named parts: z, the gates i, f, c̃, o, then c′ and h′."""
+    carry = gf[n, u] * c[n, u] if forget else c[n, u]
+    return (
+        (z[n, k], _sum(_xw(k), _hu(k), b[k])),
+        (gi[n, u], sigmoid(z[n, u])),
+        (gf[n, u], sigmoid(z[n, H + u])),
+        (cand[n, u], sp.tanh(z[n, 2 * H + u])),
+        (go[n, u], sigmoid(z[n, 3 * H + u])),
+        (c_new[n, u], _sum(carry, gi[n, u] * cand[n, u])),
+        (h_new[n, u], go[n, u] * sp.tanh(c_new[n, u])),
+    )
+
+
+def _two_states(name: str, title: str, where: tuple, notes: str) -> Formula:
+    shown = side_by_side((h_new[n, u], c_new[n, u]))
+    return Formula(
+        name=name,
+        title=title,
+        output="s'",
+        indices=(n, k),
+        expr=defined(shown, where),
+        shown=shown,
+        where=where,
+        outputs=("h'", "c'"),
+        inputs=(
+            _X,
+            _H,
+            _C,
+            *_kernels("G", ": the gates i, f, c̃, o side by side"),
+            Input("b", ("G",), "bias: the gates i, f, c̃, o side by side"),
+        ),
+        tf="(lambda i, f, g, o: (lambda c2: tf.concat([tf.sigmoid(o) * tf.tanh(c2), "
+        "c2], axis=1))(tf.sigmoid(f) * c + tf.sigmoid(i) * tf.tanh(g)))(*tf.split("
+        "tf.matmul(x, W) + tf.matmul(h, U) + b, 4, axis=1))",
+        output_shape=("N", "S"),
+        derived=((G, 4 * H), (S, 2 * H)),
+        notes=notes,
+    )
+
+
+@register("lstm_cell")
+def lstm_cell() -> Formula:
+    return _two_states(
+        "lstm_cell",
+        "An LSTM cell, one time step: h′ and the cell state c′, side by side",
+        lstm_parts(),
+        "Keras's gate order is i, f, c̃, o along the kernels' last axis; "
+        "z = (xW + hU) + b (LSTMCell, implementation 2). Two outputs side by side, "
+        "[h′ | c′]: the cell state carries the gradient back through f alone.",
+    )
+
+
+class _GRUSizes:
+    """Formula.check_sizes of the GRU cell: the bias has two rows."""
+
+    def __call__(self, sizes: dict) -> None:
+        if sizes.get("R", 2) != 2:
+            raise ShapeError(
+                f"gru_cell: b has {sizes['R']} rows; valid: 2 rows of 3H (row 0 "
+                "added to xW, row 1 to hU: Keras's reset_after=True)"
+            )
+
+
+def gru_parts(swap: bool = False, reset_after: bool = True) -> tuple:
+    """The GRU cell's named parts.  ``swap`` (h′ = (1 − z)·h + z·h̃) and
+    ``reset_after=False`` (the reset gate applied to h before the recurrent
+    product) are the two printed errors the tests show caught."""
+    if reset_after:
+        candidate = _sum(s_x[n, 2 * H + u], rst[n, u] * s_h[n, 2 * H + u])
+    else:
+        candidate = _sum(
+            s_x[n, 2 * H + u],
+            _sum(
+                sp.Sum(rst[n, v] * h[n, v] * U[v, 2 * H + u], (v, 0, H - 1)),
+                b[1, 2 * H + u],
+            ),
+        )
+    keep, take = (1 - upd[n, u], upd[n, u]) if swap else (upd[n, u], 1 - upd[n, u])
+    return (
+        (s_x[n, k], _sum(_xw(k), b[0, k])),
+        (s_h[n, k], _sum(_hu(k), b[1, k])),
+        (upd[n, u], sigmoid(_sum(s_x[n, u], s_h[n, u]))),
+        (rst[n, u], sigmoid(_sum(s_x[n, H + u], s_h[n, H + u]))),
+        (h_cand[n, u], sp.tanh(candidate)),
+        (h_new[n, u], _sum(keep * h[n, u], take * h_cand[n, u])),
+    )
+
+
+def gru_cell(
+    swap: bool = False, reset_after: bool = True, name: str = "gru_cell"
+) -> Formula:
+    """The GRU cell as Keras computes it, or one of two printed errors."""
+    where = gru_parts(swap, reset_after)
+    shown = h_new[n, u]
+    tf_keep = "(1 - zz) * h + zz * hh" if swap else "zz * h + (1 - zz) * hh"
+    tf_hh = (
+        "tf.tanh(sx[:, 2 * H:] + rr * sh[:, 2 * H:])"
+        if reset_after
+        else "tf.tanh(sx[:, 2 * H:] + tf.matmul(rr * h, U[:, 2 * H:]) + b[1, 2 * H:])"
+    )
+    tf = (
+        "(lambda H: (lambda sx, sh: (lambda zz, rr: (lambda hh: "
+        f"{tf_keep})({tf_hh}))("
+        "tf.sigmoid(sx[:, :H] + sh[:, :H]), tf.sigmoid(sx[:, H:2 * H] + sh[:, H:2 * H])"
+        "))(tf.matmul(x, W) + b[0], tf.matmul(h, U) + b[1]))(h.shape[1])"
+    )
+    return Formula(
+        name=name,
+        title="A GRU cell, one time step (Keras's reset_after=True)",
+        output="h'",
+        indices=(n, u),
+        expr=defined(shown, where),
+        shown=shown,
+        where=where,
+        inputs=(
+            _X,
+            _H,
+            *_kernels("G", ": the gates z, r, h̃ side by side"),
+            Input("b", ("R", "G"), "bias: row 0 added to xW, row 1 to hU"),
+        ),
+        tf=tf,
+        output_shape=("N", "H"),
+        derived=((G, 3 * H), (R, sp.Integer(2))),
+        check_sizes=_GRUSizes(),
+        notes="Keras's gate order is z, r, h̃; reset_after=True (its default): the "
+        "reset gate multiplies hU + b₁ after the product, and z weights the old "
+        "state: h′ = z·h + (1 − z)·h̃.",
+    )
+
+
+@register("gru_cell")
+def _gru_cell() -> Formula:
+    return gru_cell()
+
+
+def keras_initial_bias(units: int) -> np.ndarray:
+    """The LSTM bias Keras starts from with ``unit_forget_bias=True``: 1 for the
+    forget gate, 0 elsewhere (lstm.py, LSTMCell.build)."""
+    return np.concatenate([np.zeros(units), np.ones(units), np.zeros(2 * units)])
