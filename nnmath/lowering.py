@@ -199,6 +199,10 @@ class NumpyLowering:
 
     def _axis_dims(self, expr: sp.Expr) -> dict[sp.Symbol, str]:
         found: dict[sp.Symbol, str] = {}
+        # an index reading a derived axis may run over part of it (u < H of
+        # G = 4H, see _part_of): the other axes it reads say how far it runs
+        derived = {s.name for s, _ in self.formula.derived}
+        partly: dict[sp.Symbol, str] = {}
         for node in sp.preorder_traversal(expr):
             if isinstance(node, sp.Indexed):
                 inp = self.inputs.get(str(node.base))
@@ -208,8 +212,8 @@ class NumpyLowering:
                     )
                 for idx, d in zip(node.indices, inp.shape):
                     if idx.is_Symbol:
-                        found.setdefault(idx, d)
-        return found
+                        (partly if d in derived else found).setdefault(idx, d)
+        return {**partly, **found}
 
     # -- dispatch -----------------------------------------------------------
     def lower(self, e: sp.Expr) -> Term:

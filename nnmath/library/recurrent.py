@@ -57,7 +57,7 @@ __all__ = [
     "gru_claims",
 ]
 
-n, j, u, v, k, p, r = indices("n j u v k p r")
+n, j, u, v, k, p, r, m = indices("n j u v k p r m")
 N, F, H, G, S, R, Q = dims("N F H G S R Q")
 x, h, c, W, U, b = (sp.IndexedBase(s) for s in ("x", "h", "c", "W", "U", "b"))
 g = sp.IndexedBase("g")
@@ -67,13 +67,19 @@ gi, gf, go = (sp.IndexedBase(s) for s in ("i", "f", "o"))
 cand = sp.IndexedBase(r"\tilde{c}")
 c_new, h_new = sp.IndexedBase("c'"), sp.IndexedBase("h'")
 s_x, s_h = sp.IndexedBase("s^{x}"), sp.IndexedBase("s^{h}")
-upd, rst, h_cand = sp.IndexedBase("z"), sp.IndexedBase("r"), sp.IndexedBase(r"\tilde{h}")
+upd, rst, h_cand = (
+    sp.IndexedBase("z"),
+    sp.IndexedBase("r"),
+    sp.IndexedBase(r"\tilde{h}"),
+)
 dz = sp.IndexedBase(r"\delta^{z}")
 gamma = sp.IndexedBase(r"\gamma")
 d_i, d_f, d_c, d_o = (
     sp.IndexedBase(rf"\delta^{{{s}}}") for s in ("i", "f", r"\tilde{c}", "o")
 )
-dg_z, dg_r, dg_h = (sp.IndexedBase(rf"\delta^{{{s}}}") for s in ("z", "r", r"\tilde{h}"))
+dg_z, dg_r, dg_h = (
+    sp.IndexedBase(rf"\delta^{{{s}}}") for s in ("z", "r", r"\tilde{h}")
+)
 dsx, dsh = sp.IndexedBase(r"\delta^{s^{x}}"), sp.IndexedBase(r"\delta^{s^{h}}")
 g_h, g_c = sp.IndexedBase("g^{h}"), sp.IndexedBase("g^{c}")
 
@@ -101,7 +107,9 @@ def side_by_side(reads: tuple, at: sp.Symbol = k) -> sp.Expr:
     """Blocks of width H side by side along ``at``: Σ_u δ_{at, qH+u}·read_q[u]
     (each read written over u)."""
     return sp.Sum(
-        sp.Add(*(sp.KroneckerDelta(at, q * H + u) * read for q, read in enumerate(reads))),
+        sp.Add(
+            *(sp.KroneckerDelta(at, q * H + u) * read for q, read in enumerate(reads))
+        ),
         (u, 0, H - 1),
     )
 
@@ -116,10 +124,6 @@ def _kernels(width: str, gates: str) -> tuple[Input, Input]:
         Input("W", ("F", width), f"kernel (Keras's kernel){gates}"),
         Input("U", ("H", width), f"recurrent kernel (Keras's recurrent_kernel){gates}"),
     )
-
-
-#: float32 against TensorFlow: a cell is a few sums of F and H products through
-#: tanh/σ; the default atol 1e-6 holds (measured ≤ 4e-7 on the cases)
 
 
 # -- the cells ----------------------------------------------------------------------
@@ -177,6 +181,9 @@ def _two_states(name: str, title: str, where: tuple, notes: str) -> Formula:
         output_shape=("N", "S"),
         derived=((G, 4 * H), (S, 2 * H)),
         notes=notes,
+        tf_tolerance={"float32": (1e-4, 1e-5)},
+        tf_note="float32: ∂L/∂W sums N products of four gates' gradients "
+        "(measured 2.2e-6 apart at N = 11, H = 3; atol 1e-5)",
     )
 
 
@@ -279,3 +286,220 @@ def keras_initial_bias(units: int) -> np.ndarray:
     """The LSTM bias Keras starts from with ``unit_forget_bias=True``: 1 for the
     forget gate, 0 elsewhere (lstm.py, LSTMCell.build)."""
     return np.concatenate([np.zeros(units), np.ones(units), np.zeros(2 * units)])
+
+
+# -- the cells' claims ------------------------------------------------------------------
+def _claim(f: Formula, wrt: str, shown, where, text, idx, sizes, suffix="") -> Claim:
+    return Claim(
+        f"{f.name}/d{wrt}{suffix}",
+        f,
+        wrt,
+        defined(shown, where),
+        text,
+        indices=idx,
+        sizes=dict(sizes),
+        shown=shown,
+        where=where,
+    )
+
+
+#: the cells' instance: N, F, H told apart, H = 2 units as a textbook draws them
+CELL_SIZES = {"N": 3, "F": 5, "H": 2}
+
+
+def _through_gates(f, where, grad, width, what, suffix=""):
+    """∂L/∂x, ∂L/∂h, ∂L/∂W, ∂L/∂U, ∂L/∂b through the pre-activations, whose
+    gradient is the named part ``grad[n, k]`` over k < ``width``."""
+    col = k
+    over = (col, 0, width - 1)
+    shown = {
+        "x": sp.Sum(grad[n, col] * W[j, col], over),
+        "h": sp.Sum(grad[n, col] * U[m, col], over),
+        "W": sp.Sum(x[n, j] * grad[n, col], (n, 0, N - 1)),
+        "U": sp.Sum(h[n, m] * grad[n, col], (n, 0, N - 1)),
+        "b": sp.Sum(grad[n, col], (n, 0, N - 1)),
+    }
+    # m, not v: the named parts sum over v (hU), and a free v would be captured
+    idx = {"x": (n, j), "h": (n, m), "W": (j, col), "U": (m, col), "b": (col,)}
+    text = {
+        "x": f"∂L/∂x = δWᵀ, {what}",
+        "h": f"∂L/∂h = δUᵀ, {what}",
+        "W": f"∂L/∂W = xᵀδ, {what}",
+        "U": f"∂L/∂U = hᵀδ, {what}",
+        "b": f"∂L/∂b = Σₙ δ, {what}",
+    }
+    return {
+        wrt: _claim(f, wrt, shown[wrt], where, text[wrt], idx[wrt], CELL_SIZES, suffix)
+        for wrt in shown
+    }
+
+
+def rnn_claims() -> dict[str, Claim]:
+    f = formula("rnn_cell")
+    where = (
+        (h_new[n, u], sp.tanh(_sum(_xw(u), b[u], _hu(u)))),
+        (dz[n, k], g[n, k] * (1 - h_new[n, k] ** 2)),
+    )
+    return _through_gates(f, where, dz, H, "δᶻ = g·(1 − h′²)")
+
+
+def lstm_gradient_parts(carry: bool = True, tanh_prime: bool = True) -> tuple:
+    """The LSTM claims' named parts: γ, the gradient reaching c′ (directly, g^c,
+    and through h′ = o·tanh(c′)), and the four gates' gradients side by side.
+    ``carry=False`` drops g^c, the gradient the next step sends back along the
+    cell state; ``tanh_prime=False`` drops tanh′(c′): two printed errors."""
+    through_h = g_h[n, u] * go[n, u]
+    if tanh_prime:
+        through_h = through_h * (1 - sp.tanh(c_new[n, u]) ** 2)
+    reaching = _sum(g_c[n, u], through_h) if carry else through_h
+    gates = (
+        (d_i[n, u], gamma[n, u] * cand[n, u] * gi[n, u] * (1 - gi[n, u])),
+        (d_f[n, u], gamma[n, u] * c[n, u] * gf[n, u] * (1 - gf[n, u])),
+        (d_c[n, u], gamma[n, u] * gi[n, u] * (1 - cand[n, u] ** 2)),
+        (d_o[n, u], g_h[n, u] * sp.tanh(c_new[n, u]) * go[n, u] * (1 - go[n, u])),
+    )
+    return (
+        *lstm_parts()[:-1],
+        (g_h[n, u], g[n, u]),
+        (g_c[n, u], g[n, H + u]),
+        (gamma[n, u], reaching),
+        *gates,
+        (dz[n, k], side_by_side(tuple(lhs for lhs, _ in gates))),
+    )
+
+
+def lstm_claims(suffix: str = "", **errors) -> dict[str, Claim]:
+    f = formula("lstm_cell")
+    where = lstm_gradient_parts(**errors)
+    made = _through_gates(
+        f, where, dz, G, "δᶻ = [δⁱ | δᶠ | δᶜ̃ | δᵒ] side by side", suffix
+    )
+    made["c"] = _claim(
+        f,
+        "c",
+        gamma[n, u] * gf[n, u],
+        where,
+        "∂L/∂c = γ·f: the carry along the cell state, through the forget gate",
+        (n, u),
+        CELL_SIZES,
+        suffix,
+    )
+    return made
+
+
+def gru_gradient_parts(swap: bool = False) -> tuple:
+    """The GRU claims' named parts: the gradients of the gates' pre-activations
+    δᶻ, δʳ, δʰ̃, placed side by side as δ^{sˣ} (of xW + b₀) and δ^{sʰ} (of
+    hU + b₁; they differ in the h̃ block, where r multiplies hU + b₁)."""
+    to_cand = upd[n, u] if swap else 1 - upd[n, u]
+    sign = -1 if swap else 1
+    gates = (
+        (
+            dg_z[n, u],
+            sign * g[n, u] * (h[n, u] - h_cand[n, u]) * upd[n, u] * (1 - upd[n, u]),
+        ),
+        (dg_h[n, u], g[n, u] * to_cand * (1 - h_cand[n, u] ** 2)),
+        (dg_r[n, u], dg_h[n, u] * s_h[n, 2 * H + u] * rst[n, u] * (1 - rst[n, u])),
+    )
+    return (
+        *gru_parts(swap)[:-1],
+        *gates,
+        (dsx[n, k], side_by_side((dg_z[n, u], dg_r[n, u], dg_h[n, u]))),
+        (dsh[n, k], side_by_side((dg_z[n, u], dg_r[n, u], dg_h[n, u] * rst[n, u]))),
+    )
+
+
+def gru_claims(f: Formula | None = None, swap: bool = False, suffix: str = ""):
+    f = f or formula("gru_cell")
+    where = gru_gradient_parts(swap)
+    keep = (1 - upd[n, m]) if swap else upd[n, m]
+    over = (k, 0, G - 1)
+    shown = {
+        "x": sp.Sum(dsx[n, k] * W[j, k], over),
+        "h": _sum(g[n, m] * keep, sp.Sum(dsh[n, k] * U[m, k], over)),
+        "W": sp.Sum(x[n, j] * dsx[n, k], (n, 0, N - 1)),
+        "U": sp.Sum(h[n, m] * dsh[n, k], (n, 0, N - 1)),
+        # row r of the bias: row 0 is added to xW, row 1 to hU
+        "b": sp.Sum(
+            sp.KroneckerDelta(r, 0) * dsx[n, k] + sp.KroneckerDelta(r, 1) * dsh[n, k],
+            (n, 0, N - 1),
+        ),
+    }
+    idx = {"x": (n, j), "h": (n, m), "W": (j, k), "U": (m, k), "b": (r, k)}
+    text = {
+        "x": "∂L/∂x = δ^{sˣ}Wᵀ",
+        "h": "∂L/∂h = g·z + δ^{sʰ}Uᵀ: directly through z·h, and through every gate",
+        "W": "∂L/∂W = xᵀδ^{sˣ}",
+        "U": "∂L/∂U = hᵀδ^{sʰ}",
+        "b": "∂L/∂b: row 0 Σₙ δ^{sˣ}, row 1 Σₙ δ^{sʰ}",
+    }
+    return {
+        wrt: _claim(f, wrt, shown[wrt], where, text[wrt], idx[wrt], CELL_SIZES, suffix)
+        for wrt in shown
+    }
+
+
+def cell_claims(cell: str) -> dict[str, Claim]:
+    """The registered claims about ``cell``, by the input they are about."""
+    from ..registry import claims
+
+    return {c.wrt: c for c in claims(cell)}
+
+
+# -- clipping by norm ------------------------------------------------------------------
+clip_v, clip_c = sp.IndexedBase("v"), sp.Symbol("c", positive=True)
+
+
+def _norm() -> sp.Expr:
+    return sp.sqrt(sp.Sum(clip_v[r] ** 2, (r, 0, Q - 1)))
+
+
+@register("clip_by_norm", params={"clipnorm": Real(0, low_open=True)})
+def _clip_by_norm(clipnorm: float = 1.0) -> Formula:
+    return Formula(
+        name="clip_by_norm",
+        title="A gradient clipped by its norm (Keras's clipnorm)",
+        output=r"\tilde{v}",
+        indices=(p,),
+        expr=sp.Mul(clip_v[p], clip_c, evaluate=False) / sp.Max(_norm(), clip_c),
+        inputs=(Input("v", ("Q",), "one variable's gradient, flattened"),),
+        tf=f"tf.clip_by_norm(v, {float(clipnorm)!r})",
+        output_shape=("Q",),
+        params={"clipnorm": clipnorm},
+        constants={"c": float(clipnorm)},
+        notes="Each variable's gradient on its own (global_clipnorm would clip all "
+        "together); Keras computes (v·c)/max(‖v‖, c): a gradient inside the ball "
+        "is unchanged, one outside it is scaled to norm c.",
+    )
+
+
+def _clip_claim() -> Claim:
+    """∂L/∂v of clip_by_norm: inside the ball g; outside c/‖v‖·(g − v(v·g)/‖v‖²)."""
+    norm = sp.Symbol(r"\lVert v \rVert", positive=True)
+    along = sp.Sum(clip_v[r] * g[r], (r, 0, Q - 1))
+    shown = sp.Piecewise(
+        (clip_c / norm * (g[p] - clip_v[p] * along / norm**2), norm > clip_c),
+        (g[p], True),
+    )
+    where = ((norm, _norm()),)
+    return Claim(
+        "clip_by_norm/dv",
+        formula("clip_by_norm"),
+        "v",
+        defined(shown, where),
+        "∂L/∂v: inside the ball the identity; outside it c/‖v‖·(g − v(v·g)/‖v‖²)",
+        indices=(p,),
+        sizes={"Q": 3},
+        shown=shown,
+        where=where,
+    )
+
+
+@register_claims
+def _claims() -> list[Claim]:
+    return [
+        *rnn_claims().values(),
+        *lstm_claims().values(),
+        *gru_claims().values(),
+        _clip_claim(),
+    ]
