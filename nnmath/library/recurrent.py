@@ -503,3 +503,89 @@ def _claims() -> list[Claim]:
         *gru_claims().values(),
         _clip_claim(),
     ]
+
+
+# -- the unrolled networks ------------------------------------------------------------
+#: the unrolled claims' instance: T = 3 steps (the smallest with a step that both
+#: reads a state and gives one to a later step), two units, and N, F apart from
+#: them and from each other
+UNROLLED_SIZES = {"N": 5, "T": 3, "F": 7, "H": 2}
+#: the numeric cases: every dimension its own size, T = 1 (one cell) included
+UNROLLED_CASES = (
+    ("N=3, T=5, F=2, H=7", {"N": 3, "T": 5, "F": 2, "H": 7}),
+    ("N=2, T=7, F=5, H=3", {"N": 2, "T": 7, "F": 5, "H": 3}),
+    ("one step: N=5, T=1, F=3, H=2", {"N": 5, "T": 1, "F": 3, "H": 2}),
+)
+_STATES = {
+    "rnn_cell": (("h", "h0"),),
+    "lstm_cell": (("h", "h0"), ("c", "c0")),
+    "gru_cell": (("h", "h0"),),
+}
+#: network name → its cell
+NETWORKS = {"rnn": "rnn_cell", "lstm": "lstm_cell", "gru": "gru_cell"}
+
+
+def unrolled_network(name: str, cell: Formula | None = None):
+    """The network ``name`` (rnn, lstm, gru): its cell over T steps."""
+    from ..recurrence import Unrolled
+
+    if name not in NETWORKS:
+        raise ValueError(
+            f"unknown recurrent network {name!r}; valid: {', '.join(NETWORKS)}"
+        )
+    cell = cell or formula(NETWORKS[name])
+    layer = CELLS[NETWORKS[name]]
+    return Unrolled(
+        name,
+        f"{layer} over T steps, from an initial state",
+        cell,
+        _STATES[NETWORKS[name]],
+        layer,
+        notes=f"{cell.name} at every step t = 0 … T − 1, each step's state read by "
+        "the next; the loop runs over time only, never over the batch or the units",
+        cases=UNROLLED_CASES,
+    )
+
+
+def bptt_claims(network, cell_claims: dict[str, Claim], suffix: str = "", **errors):
+    """∂L/∂(each input) of ``network``, composed from ``cell_claims``."""
+    from ..recurrence import SEQUENCE, BPTTClaim
+
+    text = {
+        SEQUENCE: "∂L/∂x_t: the cell's claim at step t, with the upstream gₜ + δ_{t+1}",
+        **{
+            i: f"∂L/∂{i} = δ_0: what the first step sends back to its {s}"
+            for s, i in network.states
+        },
+        **{
+            w: f"∂L/∂{w}: the cell's claim at every step, with the upstream "
+            "gₜ + δ_{t+1}, summed over the steps"
+            for w in network.weights
+        },
+    }
+    return [
+        BPTTClaim(
+            f"{network.name}/d{wrt}{suffix}",
+            network,
+            wrt,
+            tuple(cell_claims.values()),
+            text[wrt],
+            sizes=dict(UNROLLED_SIZES),
+            **errors,
+        )
+        for wrt in network.input_names
+    ]
+
+
+def networks() -> list:
+    """The unrolled networks, in book order."""
+    return [unrolled_network(name) for name in NETWORKS]
+
+
+def network_claims() -> list:
+    """Every unrolled network's BPTT claims."""
+    return [
+        c
+        for net in networks()
+        for c in bptt_claims(net, cell_claims(net.cell.name))
+    ]
