@@ -1,0 +1,364 @@
+"""The checks of an unrolled recurrent network and its BPTT claims.
+
+* **symbolic**: on a small instance (T = 3 steps, two units; see
+  ``UNROLLED_SIZES``), the derivative is computed *forward*, by the chain rule
+  through time, from the cell's formula: each step's output is the cell's
+  expression instantiated with that step's inputs, its state inputs being
+  symbols that stand for the previous step's outputs (s_{t−1}), and
+  ds_t/dθ = ∂cell_t/∂θ + Σ_σ ∂cell_t/∂σ · dσ/dθ over those symbols.  The
+  claim is evaluated *backward* from the cell's claims, on the same symbols.
+  Both sides are expressions of the inputs and of the state symbols, and they
+  must be equal exactly (derivative − claim expands to 0, :mod:`.zero`); equal
+  with the states free, they are equal at the states' values too.  Nothing is
+  written out T levels deep, so an LSTM's proof takes seconds, not hours.
+* **keras-layer**: the network against ``keras.layers.SimpleRNN``/``LSTM``/
+  ``GRU`` built in float64 with our weights, called on the same sequences from
+  the same initial states (``return_sequences``, ``return_state``), and each
+  claim against ``tf.GradientTape`` through that layer.
+* **finite-differences**: central differences of the network's NumPy.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import sympy as sp
+
+from ..claim import UPSTREAM
+from ..recurrence import SEQUENCE, BPTTClaim, Unrolled
+from .cases import _seed
+from .checks import FD_STEP, Check, Tolerance, _accumulate, _Errors, _row
+from .cases import Case
+from .symbolic import SymbolicResult
+
+__all__ = [
+    "check_bptt_finite_differences",
+    "check_bptt_keras",
+    "check_bptt_symbolic",
+    "check_network_keras",
+    "jobs",
+    "prove_bptt",
+]
+
+#: float64 against the Keras layer.  Keras computes the same operations in
+#: another order (SimpleRNN (xW + b) + hU as ours; TensorFlow's tanh and σ
+#: differ from NumPy's by a few ulps), and each step's difference reaches the
+#: next through the recurrence: measured ≤ 2.7e-15 on the outputs and ≤ 2e-14
+#: on the gradients (T ≤ 7, H ≤ 7, weights ~N(0, 0.5²))
+KERAS = Tolerance(1e-11, 1e-13)
+#: central differences of a T-step network: truncation ~h² times the third
+#: derivative, rounding ~ε/h; measured ≤ 4e-9 on the cases
+FD = Tolerance(1e-5, 1e-8)
+
+
+# -- the values of a case -----------------------------------------------------------
+def _sizes(net: Unrolled, sizes: dict) -> dict:
+    return net.cell.complete_sizes({k: v for k, v in sizes.items() if k != "T"})
+
+
+def sample(net: Unrolled, sizes: dict, salt: str) -> dict[str, np.ndarray]:
+    """Seeded inputs of one case: sequences and states ~N(0, 1), weights
+    ~N(0, 0.5²) (Keras's initial scale: tanh and σ neither flat nor linear)."""
+    rng = np.random.default_rng(_seed(net.name, repr(sorted(sizes.items())), salt))
+    full = _sizes(net, sizes)
+    cell = net.cell
+    arrays = {SEQUENCE: rng.normal(size=(sizes["N"], sizes["T"], full["F"]))}
+    for s, i in net.states:
+        arrays[i] = rng.normal(size=tuple(full[d] for d in cell.input(s).shape))
+    for w in net.weights:
+        shape = tuple(full[d] for d in cell.input(w).shape)
+        arrays[w] = 0.5 * rng.normal(size=shape)
+    width = full[cell.output_shape[-1]]
+    arrays[UPSTREAM] = rng.normal(size=(sizes["N"], sizes["T"], width))
+    return arrays
+
+
+# -- symbolic -------------------------------------------------------------------------
+def _opaque(name: str) -> sp.Symbol:
+    return sp.Symbol(name, real=True)
+
+
+_PROVED: dict[int, tuple] = {}
+
+
+def _cell_lemmas(claim: BPTTClaim) -> tuple[bool, str]:
+    """Step t's gradients are the cell's claims at step t: each is proved a
+    vector-Jacobian product of the cell (Σ_q u_q ∂s′_q/∂θ for a free upstream
+    u), on the cell's instance; every step is that instance with its symbols
+    renamed, so this proves them at every step of the unrolled instance."""
+    from .symbolic import prove
+
+    net = claim.network
+    used = [SEQUENCE] if claim.wrt == SEQUENCE else []
+    used += [claim.wrt] if claim.wrt in net.weights else []
+    used += [s for s, _ in net.states]  # what each step sends back
+    for name in used:
+        c = claim.by_input[name]
+        # each cell claim is proved once per process, not once per BPTT claim
+        if id(c) not in _PROVED or _PROVED[id(c)][0] is not c:
+            _PROVED[id(c)] = (c, prove(c))
+        result = _PROVED[id(c)][1]
+        if not result.passed:
+            return False, f"the cell's claim {claim.by_input[name].name}: {result.detail}"
+    return True, ", ".join(claim.by_input[n].name for n in used)
+
+
+def prove_bptt(claim: BPTTClaim) -> SymbolicResult:
+    """``claim`` exactly on its unrolled instance, in two parts (see the
+    module's docstring): the cell's claims are exact vector-Jacobian products
+    of the cell, and their composition over T steps is the chain rule through
+    time.  For the second, every step's Jacobians are opaque symbols
+    (A_t = ∂s_t/∂θ directly, J_t = ∂s_t/∂s_{t−1}): the derivative, computed
+    forward (ds_t/dθ = A_t + J_t·ds_{t−1}/dθ), must equal the claim's
+    composition run backward with step t's claims replaced by the
+    vector-Jacobian products they were just proved to be, exactly."""
+    ok, lemmas = _cell_lemmas(claim)
+    if not ok:
+        return SymbolicResult(False, lemmas)
+    net = claim.network
+    sizes = dict(claim.sizes)
+    T, N = sizes["T"], sizes["N"]
+    width = len(net.states) * _sizes(net, sizes)["H"]
+    H = width // len(net.states)
+    wrt = claim.wrt
+    # the variable's elements that differ in how they enter: one element of a
+    # weight (each enters every step), x at each step, each initial unit
+    if wrt == SEQUENCE:
+        variables = [("x", t) for t in range(T)]
+    elif wrt in net.initial:
+        block = [i for _, i in net.states].index(wrt)
+        variables = [("initial", block * H + v) for v in range(H)]
+    else:
+        variables = [("weight", None)]
+    g = {(a, t, q): _opaque(f"g[{a},{t},{q}]") for a in range(N) for t in range(T) for q in range(width)}
+    J = {
+        (a, t, q, p): _opaque(f"J{t}[{a},{q},{p}]")
+        for a in range(N)
+        for t in range(T)
+        for q in range(width)
+        for p in range(width)
+    }
+    A = {(a, t, q): _opaque(f"A{t}[{a},{q}]") for a in range(N) for t in range(T) for q in range(width)}
+    for kind, at in variables:
+
+        def direct(a, t, q):
+            if kind == "weight":
+                return A[(a, t, q)]
+            if kind == "x":
+                return A[(a, t, q)] if t == at else 0
+            return 0
+
+        # forward: the chain rule through time
+        derivative = sp.Integer(0)
+        ds = {}
+        for t in range(T):
+            new = {}
+            for a in range(N):
+                for q in range(width):
+                    if t == 0:
+                        chain = J[(a, 0, q, at)] if kind == "initial" else 0
+                    else:
+                        chain = sp.Add(*(J[(a, t, q, p)] * ds[(a, p)] for p in range(width)))
+                    new[(a, q)] = direct(a, t, q) + chain
+                    derivative += g[(a, t, q)] * new[(a, q)]
+            ds = new
+        # backward: the claim's composition, step t's claims as the
+        # vector-Jacobian products they are
+        claimed = sp.Integer(0)
+        back = {(a, q): sp.Integer(0) for a in range(N) for q in range(width)}
+        for t in reversed(range(T)):
+            up = {
+                (a, q): g[(a, t, q)] + (back[(a, q)] if claim.through_time else 0)
+                for a in range(N)
+                for q in range(width)
+            }
+            if (kind == "weight" and (claim.accumulate or t == T - 1)) or (
+                kind == "x" and t == at
+            ):
+                claimed += sp.Add(
+                    *(up[(a, q)] * A[(a, t, q)] for a in range(N) for q in range(width))
+                )
+            back = {
+                (a, p): sp.Add(*(up[(a, q)] * J[(a, t, q, p)] for q in range(width)))
+                for a in range(N)
+                for p in range(width)
+            }
+        if kind == "initial":
+            claimed = sp.Add(*(back[(a, at)] for a in range(N)))
+        difference = sp.expand(derivative - claimed)
+        if difference != 0:
+            where = {"weight": "", "x": f" at step {at}", "initial": f" at unit {at}"}
+            return SymbolicResult(
+                False,
+                f"∂L/∂{wrt}{where[kind]}: composed over the steps, the claim differs "
+                f"from the chain rule through time by {_short(difference)}",
+            )
+    dims = ", ".join(f"{k}={v}" for k, v in sorted(sizes.items()))
+    return SymbolicResult(
+        True,
+        f"exact on the unrolled instance {dims}: the cell's claims ({lemmas}) "
+        "are its vector-Jacobian products, and composed backward over the steps "
+        "they equal the chain rule through time",
+    )
+
+
+def _short(e: sp.Expr) -> str:
+    text = str(e)
+    return text if len(text) <= 160 else f"{text[:160]}… ({len(e.args)} terms)"
+
+
+def check_bptt_symbolic(claim: BPTTClaim) -> Check:
+    start = time.perf_counter()
+    try:
+        result = prove_bptt(claim)
+        passed, detail = result.passed, result.detail
+    except Exception as exc:  # an unprovable claim is a failed claim, with reason
+        passed, detail = False, f"could not be instantiated: {type(exc).__name__}: {exc}"
+    return Check(
+        claim.name,
+        "claim",
+        "symbolic",
+        "exact",
+        passed,
+        detail=detail,
+        seconds=time.perf_counter() - start,
+    )
+
+
+# -- finite differences ------------------------------------------------------------------
+def check_bptt_finite_differences(claim: BPTTClaim) -> Check:
+    net = claim.network
+    start, acc = time.perf_counter(), _Errors()
+    for name, sizes in net.cases:
+        arrays = sample(net, sizes, "fd")
+        g = arrays.pop(UPSTREAM)
+
+        def loss(value, arrays=arrays, g=g):
+            return float(np.sum(net.numpy(**{**arrays, claim.wrt: value}) * g))
+
+        x0 = arrays[claim.wrt]
+        reference = np.zeros_like(x0)
+        for idx in np.ndindex(*x0.shape):
+            step = FD_STEP * max(1.0, abs(float(x0[idx])))
+            up, down = x0.copy(), x0.copy()
+            up[idx] += step
+            down[idx] -= step
+            reference[idx] = (loss(up) - loss(down)) / (2 * step)
+        ours = claim.numpy(**arrays, g=g)
+        _accumulate(acc, Case(name, sizes), ours, reference, FD)
+    return _fixed(_row(claim.name, "claim", "finite-differences", "float64", acc, start), FD)
+
+
+def _fixed(check: Check, tol: Tolerance) -> Check:
+    """A row with this module's stated tolerance (``_row`` looks up the
+    library's table by method)."""
+    check.rtol, check.atol = tol.rtol, tol.atol
+    return check
+
+
+# -- Keras -------------------------------------------------------------------------------
+def keras_run(net: Unrolled, arrays: dict, wrt: str | None = None) -> dict:
+    """The Keras layer ``net`` is, built in float64 with our weights and called
+    from our initial states; with ``wrt``, GradientTape's ∂L/∂wrt of
+    L = Σ g·(the outputs Keras returns: every h_t, and the last c_T)."""
+    from .oracle import tensorflow
+
+    tf = tensorflow()
+    import keras
+
+    N, T, F = arrays[SEQUENCE].shape
+    H = arrays[net.states[0][1]].shape[1]
+    cls = getattr(keras.layers, net.layer)
+    layer = cls(H, return_sequences=True, return_state=True, dtype="float64")
+    layer.build((N, T, F))
+    cell = layer.cell
+    values = {"W": cell.kernel, "U": cell.recurrent_kernel, "b": cell.bias}
+    for w in net.weights:
+        values[w].assign(np.asarray(arrays[w], np.float64))
+    x = tf.constant(arrays[SEQUENCE], tf.float64)
+    initial = [tf.constant(arrays[i], tf.float64) for _, i in net.states]
+    watched = {SEQUENCE: x, **{i: v for (_, i), v in zip(net.states, initial)}}
+    with tf.GradientTape() as tape:
+        tape.watch(list(watched.values()))
+        seq, *last = layer(x, initial_state=initial if len(initial) > 1 else initial[0])
+        loss = None
+        if wrt is not None:
+            g = tf.constant(arrays[UPSTREAM], tf.float64)
+            loss = tf.reduce_sum(seq * g[:, :, :H])
+            if len(last) > 1:  # the LSTM's c: Keras returns the last one only
+                loss += tf.reduce_sum(last[1] * g[:, -1, H:])
+    result = {"h": np.asarray(seq), "last": [np.asarray(v) for v in last]}
+    if wrt is not None:
+        target = watched.get(wrt, values.get(wrt))
+        result["grad"] = np.asarray(tape.gradient(loss, target))
+    return result
+
+
+def _keras_upstream(net: Unrolled, g: np.ndarray) -> np.ndarray:
+    """g with ∂L/∂c_t = 0 before the last step: Keras's LSTM returns no other
+    c_t, so L can reach only c_T."""
+    if len(net.states) == 1:
+        return g
+    g = g.copy()
+    H = g.shape[-1] // len(net.states)
+    g[:, :-1, H:] = 0.0
+    return g
+
+
+def check_network_keras(net: Unrolled) -> Check:
+    start, acc = time.perf_counter(), _Errors()
+    for name, sizes in net.cases:
+        arrays = sample(net, sizes, "keras-layer")
+        arrays.pop(UPSTREAM)
+        ours = net.numpy(**arrays)
+        ref = keras_run(net, arrays)
+        H = ref["h"].shape[-1]
+        theirs = [ref["h"], *ref["last"][1:]]
+        mine = [ours[:, :, :H], *[ours[:, -1, H:]] * (len(net.states) - 1)]
+        _accumulate(
+            acc,
+            Case(name, sizes),
+            np.concatenate([m.reshape(-1) for m in mine]),
+            np.concatenate([r.reshape(-1) for r in theirs]),
+            KERAS,
+        )
+    note = (
+        f"keras.layers.{net.layer}(units=H, return_sequences=True, "
+        "return_state=True) from our initial states and weights"
+    )
+    return _fixed(
+        _row(net.name, "formula", "keras-layer", "float64", acc, start, note), KERAS
+    )
+
+
+def check_bptt_keras(claim: BPTTClaim) -> Check:
+    net = claim.network
+    start, acc = time.perf_counter(), _Errors()
+    for name, sizes in net.cases:
+        arrays = sample(net, sizes, "keras-layer-gradient")
+        arrays[UPSTREAM] = _keras_upstream(net, arrays[UPSTREAM])
+        ref = keras_run(net, arrays, claim.wrt)
+        _accumulate(acc, Case(name, sizes), claim.numpy(**arrays), ref["grad"], KERAS)
+    note = f"GradientTape through keras.layers.{net.layer}"
+    return _fixed(
+        _row(claim.name, "claim", "keras-layer", "float64", acc, start, note), KERAS
+    )
+
+
+# -- in the plan ---------------------------------------------------------------------------
+def network_jobs(net: Unrolled, oracle: bool) -> list:
+    return [(f"{net.name} keras-layer", lambda: check_network_keras(net))] if oracle else []
+
+
+def claim_jobs(claim: BPTTClaim, oracle: bool) -> list:
+    jobs = [(f"{claim.name} symbolic", lambda: check_bptt_symbolic(claim))]
+    if oracle:
+        jobs.append((f"{claim.name} keras-layer", lambda: check_bptt_keras(claim)))
+    jobs.append(
+        (
+            f"{claim.name} finite differences",
+            lambda: check_bptt_finite_differences(claim),
+        )
+    )
+    return jobs
