@@ -81,6 +81,12 @@ class Unrolled:
         return {}
 
     @property
+    def expr(self):
+        """One step's expression, the cell's (content fingerprints recurse
+        into an object that has one)."""
+        return self.cell.expr
+
+    @property
     def latex(self) -> str:
         """The cell's equations at step t, with the states read one step back."""
         first = ", ".join(rf"{s}_{{-1}} = {i}" for s, i in self.states)

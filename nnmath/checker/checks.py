@@ -678,8 +678,20 @@ def plan(
     formulas: Iterable[Formula], claims: Iterable[Claim], *, oracle: bool = True
 ) -> list[tuple[str, Callable[[], Check]]]:
     """The checks to run, each a (label, thunk), so a caller can show progress."""
+    from ..recurrence import BPTTClaim, Unrolled
+    from . import recurrent
+
     jobs: list[tuple[str, Callable[[], Check]]] = []
     formulas, claims = list(formulas), list(claims)
+    # an unrolled recurrent network and its BPTT claims have checks of their own
+    for f in formulas:
+        if isinstance(f, Unrolled):
+            jobs += recurrent.network_jobs(f, oracle)
+    for c in claims:
+        if isinstance(c, BPTTClaim):
+            jobs += recurrent.claim_jobs(c, oracle)
+    formulas = [f for f in formulas if not isinstance(f, Unrolled)]
+    claims = [c for c in claims if not isinstance(c, BPTTClaim)]
     # a claim about a formula with other than default parameters (conv2d with
     # stride 2) brings that formula's own lowering and TensorFlow checks
     formulas += [

@@ -513,7 +513,6 @@ UNROLLED_SIZES = {"N": 5, "T": 3, "F": 7, "H": 2}
 #: the numeric cases: every dimension its own size, T = 1 (one cell) included
 UNROLLED_CASES = (
     ("N=3, T=5, F=2, H=7", {"N": 3, "T": 5, "F": 2, "H": 7}),
-    ("N=2, T=7, F=5, H=3", {"N": 2, "T": 7, "F": 5, "H": 3}),
     ("one step: N=5, T=1, F=3, H=2", {"N": 5, "T": 1, "F": 3, "H": 2}),
 )
 _STATES = {
