@@ -258,8 +258,8 @@ def _show_network(name: str) -> None:
         what = f"initial {inp.description}" if i in net.initial else inp.description
         click.echo(f"  {i:5s} {shape or inp.shape_text:10s} {what}")
     click.echo(
-        f"  output: ({', '.join((net.cell.output_shape[0], 'T', net.cell.output_shape[-1]))})"
-        f", {net.cell.name}'s output at every step"
+        f"  output: (N, T, {net.cell.output_shape[-1]}), "
+        f"{net.cell.name}'s output at every step"
     )
     click.echo(f"\nNumPy (the cell's generated code, looped over time):\n{net.source}")
     click.echo(f"Keras: keras.layers.{net.layer}")

@@ -245,7 +245,8 @@ class Formula:
         A formula with several outputs prints its named parts, one equation
         each, in the order they are computed, ending with its outputs."""
         if self.outputs:
-            return r",\quad ".join(f"{latex(name)} = {latex(d)}" for name, d in self.where)
+            parts = (f"{latex(name)} = {latex(d)}" for name, d in self.where)
+            return r",\quad ".join(parts)
         if self.shown is not None:
             return f"{latex(self.lhs)} = {latex(self.shown)}{where_latex(self.where)}"
         return f"{latex(self.lhs)} = {latex(self.expr)}"
@@ -300,6 +301,14 @@ class Formula:
         if self.derived:
             for (s, expr), value in zip(self.derived, self._derived_sizes(out)):
                 if s.name in out and out[s.name] != value:
+                    if sp.sympify(expr).is_Number:  # a fixed size (a GRU's 2 rows)
+                        having = [i for i in self.inputs if s.name in i.shape]
+                        raise ShapeError(
+                            f"{self.name}: an input gives {s.name}={out[s.name]}; "
+                            f"valid: {s.name}={value} ("
+                            + ", ".join(f"{i.name} {i.shape_text}" for i in having)
+                            + ")"
+                        )
                     raise ShapeError(
                         f"{self.name}: {s.name} must be {expr} = {value} for "
                         f"these inputs, but an input gives {out[s.name]}"

@@ -148,15 +148,20 @@ class Unrolled:
                 f"{self.name}: x has T=0 steps; valid: T ≥ 1 (a sequence of no "
                 "steps has no state to return)"
             )
+        N, H = x.shape[0], np.shape(arrays[self.weights[1]])[0]  # U is (H, kH)
+        for s, i in self.states:
+            if np.shape(arrays[i]) != (N, H):
+                raise ShapeError(
+                    f"{self.name}: {i} (the initial {s}) has shape "
+                    f"{np.shape(arrays[i])}; valid: (N, H) = ({N}, {H}), one state "
+                    "of H units per sequence (N from x, H from U)"
+                )
         step = {SEQUENCE: x[:, 0], **self._cell_states(arrays)}
         step.update({w: arrays[w] for w in self.weights})
         try:
             self.cell.bind_dims(step)
-        except ShapeError as exc:
-            text = str(exc)
-            for s, i in self.states:  # name the network's inputs, not the cell's
-                text = text.replace(f"{s} has shape", f"{i} (the initial {s}) has shape")
-            raise ShapeError(f"{self.name}: {text}") from None
+        except ShapeError as exc:  # the kernels and the bias do not fit
+            raise ShapeError(f"{self.name}: {exc}") from None
         return arrays
 
     def _cell_states(self, arrays: dict) -> dict[str, np.ndarray]:
@@ -218,9 +223,13 @@ class BPTTClaim:
         net = self.network
         up = r"g_t + \delta_{t+1}" if self.through_time else "g_t"
         if self.wrt in net.initial:
-            return rf"\frac{{\partial L}}{{\partial {self.wrt}}} = \delta^{{{net.initial[self.wrt]}}}_0"
+            state = net.initial[self.wrt]
+            return rf"\frac{{\partial L}}{{\partial {self.wrt}}} = \delta^{{{state}}}_0"
         if self.wrt == SEQUENCE:
-            return rf"\frac{{\partial L}}{{\partial x_t}} = \left.\frac{{\partial L}}{{\partial x}}\right|_{{t,\ {up}}}"
+            return (
+                r"\frac{\partial L}{\partial x_t} = "
+                rf"\left.\frac{{\partial L}}{{\partial x}}\right|_{{t,\ {up}}}"
+            )
         total = r"\sum_{t=0}^{T-1}" if self.accumulate else r"\left.\right._{t=T-1}"
         return (
             rf"\frac{{\partial L}}{{\partial {self.wrt}}} = {total}"

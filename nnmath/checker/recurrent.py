@@ -27,9 +27,8 @@ import sympy as sp
 
 from ..claim import UPSTREAM
 from ..recurrence import SEQUENCE, BPTTClaim, Unrolled
-from .cases import _seed
+from .cases import Case, _seed
 from .checks import FD_STEP, Check, Tolerance, _accumulate, _Errors, _row
-from .cases import Case
 from .symbolic import SymbolicResult
 
 __all__ = [
@@ -37,7 +36,8 @@ __all__ = [
     "check_bptt_keras",
     "check_bptt_symbolic",
     "check_network_keras",
-    "jobs",
+    "claim_jobs",
+    "network_jobs",
     "prove_bptt",
 ]
 
@@ -53,7 +53,7 @@ KERAS = Tolerance(1e-11, 1e-13)
 FD = Tolerance(1e-5, 1e-8)
 
 
-# -- the values of a case -----------------------------------------------------------
+# -- the values of a case --------------------------------------------------------------
 def _sizes(net: Unrolled, sizes: dict) -> dict:
     return net.cell.complete_sizes({k: v for k, v in sizes.items() if k != "T"})
 
@@ -75,7 +75,7 @@ def sample(net: Unrolled, sizes: dict, salt: str) -> dict[str, np.ndarray]:
     return arrays
 
 
-# -- symbolic -------------------------------------------------------------------------
+# -- symbolic --------------------------------------------------------------------------
 def _opaque(name: str) -> sp.Symbol:
     return sp.Symbol(name, real=True)
 
@@ -101,7 +101,10 @@ def _cell_lemmas(claim: BPTTClaim) -> tuple[bool, str]:
             _PROVED[id(c)] = (c, prove(c))
         result = _PROVED[id(c)][1]
         if not result.passed:
-            return False, f"the cell's claim {claim.by_input[name].name}: {result.detail}"
+            return (
+                False,
+                f"the cell's claim {claim.by_input[name].name}: {result.detail}",
+            )
     return True, ", ".join(claim.by_input[n].name for n in used)
 
 
@@ -132,7 +135,12 @@ def prove_bptt(claim: BPTTClaim) -> SymbolicResult:
         variables = [("initial", block * H + v) for v in range(H)]
     else:
         variables = [("weight", None)]
-    g = {(a, t, q): _opaque(f"g[{a},{t},{q}]") for a in range(N) for t in range(T) for q in range(width)}
+    g = {
+        (a, t, q): _opaque(f"g[{a},{t},{q}]")
+        for a in range(N)
+        for t in range(T)
+        for q in range(width)
+    }
     J = {
         (a, t, q, p): _opaque(f"J{t}[{a},{q},{p}]")
         for a in range(N)
@@ -140,7 +148,12 @@ def prove_bptt(claim: BPTTClaim) -> SymbolicResult:
         for q in range(width)
         for p in range(width)
     }
-    A = {(a, t, q): _opaque(f"A{t}[{a},{q}]") for a in range(N) for t in range(T) for q in range(width)}
+    A = {
+        (a, t, q): _opaque(f"A{t}[{a},{q}]")
+        for a in range(N)
+        for t in range(T)
+        for q in range(width)
+    }
     for kind, at in variables:
 
         def direct(a, t, q):
@@ -160,7 +173,9 @@ def prove_bptt(claim: BPTTClaim) -> SymbolicResult:
                     if t == 0:
                         chain = J[(a, 0, q, at)] if kind == "initial" else 0
                     else:
-                        chain = sp.Add(*(J[(a, t, q, p)] * ds[(a, p)] for p in range(width)))
+                        chain = sp.Add(
+                            *(J[(a, t, q, p)] * ds[(a, p)] for p in range(width))
+                        )
                     new[(a, q)] = direct(a, t, q) + chain
                     derivative += g[(a, t, q)] * new[(a, q)]
             ds = new
@@ -215,7 +230,10 @@ def check_bptt_symbolic(claim: BPTTClaim) -> Check:
         result = prove_bptt(claim)
         passed, detail = result.passed, result.detail
     except Exception as exc:  # an unprovable claim is a failed claim, with reason
-        passed, detail = False, f"could not be instantiated: {type(exc).__name__}: {exc}"
+        passed, detail = (
+            False,
+            f"could not be instantiated: {type(exc).__name__}: {exc}",
+        )
     return Check(
         claim.name,
         "claim",
@@ -227,7 +245,7 @@ def check_bptt_symbolic(claim: BPTTClaim) -> Check:
     )
 
 
-# -- finite differences ------------------------------------------------------------------
+# -- finite differences ----------------------------------------------------------------
 def check_bptt_finite_differences(claim: BPTTClaim) -> Check:
     net = claim.network
     start, acc = time.perf_counter(), _Errors()
@@ -248,7 +266,9 @@ def check_bptt_finite_differences(claim: BPTTClaim) -> Check:
             reference[idx] = (loss(up) - loss(down)) / (2 * step)
         ours = claim.numpy(**arrays, g=g)
         _accumulate(acc, Case(name, sizes), ours, reference, FD)
-    return _fixed(_row(claim.name, "claim", "finite-differences", "float64", acc, start), FD)
+    return _fixed(
+        _row(claim.name, "claim", "finite-differences", "float64", acc, start), FD
+    )
 
 
 def _fixed(check: Check, tol: Tolerance) -> Check:
@@ -258,7 +278,7 @@ def _fixed(check: Check, tol: Tolerance) -> Check:
     return check
 
 
-# -- Keras -------------------------------------------------------------------------------
+# -- Keras -----------------------------------------------------------------------------
 def keras_run(net: Unrolled, arrays: dict, wrt: str | None = None) -> dict:
     """The Keras layer ``net`` is, built in float64 with our weights and called
     from our initial states; with ``wrt``, GradientTape's ∂L/∂wrt of
@@ -347,9 +367,13 @@ def check_bptt_keras(claim: BPTTClaim) -> Check:
     )
 
 
-# -- in the plan ---------------------------------------------------------------------------
+# -- in the plan -----------------------------------------------------------------------
 def network_jobs(net: Unrolled, oracle: bool) -> list:
-    return [(f"{net.name} keras-layer", lambda: check_network_keras(net))] if oracle else []
+    return (
+        [(f"{net.name} keras-layer", lambda: check_network_keras(net))]
+        if oracle
+        else []
+    )
 
 
 def claim_jobs(claim: BPTTClaim, oracle: bool) -> list:

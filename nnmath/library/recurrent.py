@@ -36,13 +36,11 @@ cells and their claims in :mod:`nnmath.recurrence`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import sympy as sp
 
 from ..claim import Claim
-from ..formula import Formula, Input, ShapeError, defined, dims, indices
+from ..formula import Formula, Input, defined, dims, indices
 from ..params import Real
 from ..primitives import sigmoid
 from ..registry import formula, register, register_claims
@@ -126,7 +124,7 @@ def _kernels(width: str, gates: str) -> tuple[Input, Input]:
     )
 
 
-# -- the cells ----------------------------------------------------------------------
+# -- the cells -------------------------------------------------------------------------
 @register("rnn_cell")
 def _rnn_cell() -> Formula:
     return Formula(
@@ -199,17 +197,6 @@ def lstm_cell() -> Formula:
     )
 
 
-class _GRUSizes:
-    """Formula.check_sizes of the GRU cell: the bias has two rows."""
-
-    def __call__(self, sizes: dict) -> None:
-        if sizes.get("R", 2) != 2:
-            raise ShapeError(
-                f"gru_cell: b has {sizes['R']} rows; valid: 2 rows of 3H (row 0 "
-                "added to xW, row 1 to hU: Keras's reset_after=True)"
-            )
-
-
 def gru_parts(swap: bool = False, reset_after: bool = True) -> tuple:
     """The GRU cell's named parts.  ``swap`` (h′ = (1 − z)·h + z·h̃) and
     ``reset_after=False`` (the reset gate applied to h before the recurrent
@@ -269,8 +256,8 @@ def gru_cell(
         ),
         tf=tf,
         output_shape=("N", "H"),
+        # the bias's two rows: a fixed size, so a third row is named as wrong
         derived=((G, 3 * H), (R, sp.Integer(2))),
-        check_sizes=_GRUSizes(),
         notes="Keras's gate order is z, r, h̃; reset_after=True (its default): the "
         "reset gate multiplies hU + b₁ after the product, and z weights the old "
         "state: h′ = z·h + (1 − z)·h̃.",
@@ -288,7 +275,7 @@ def keras_initial_bias(units: int) -> np.ndarray:
     return np.concatenate([np.zeros(units), np.ones(units), np.zeros(2 * units)])
 
 
-# -- the cells' claims ------------------------------------------------------------------
+# -- the cells' claims -----------------------------------------------------------------
 def _claim(f: Formula, wrt: str, shown, where, text, idx, sizes, suffix="") -> Claim:
     return Claim(
         f"{f.name}/d{wrt}{suffix}",
@@ -505,7 +492,7 @@ def _claims() -> list[Claim]:
     ]
 
 
-# -- the unrolled networks ------------------------------------------------------------
+# -- the unrolled networks -------------------------------------------------------------
 #: the unrolled claims' instance: T = 3 steps (the smallest with a step that both
 #: reads a state and gives one to a later step), two units, and N, F apart from
 #: them and from each other
@@ -584,7 +571,5 @@ def networks() -> list:
 def network_claims() -> list:
     """Every unrolled network's BPTT claims."""
     return [
-        c
-        for net in networks()
-        for c in bptt_claims(net, cell_claims(net.cell.name))
+        c for net in networks() for c in bptt_claims(net, cell_claims(net.cell.name))
     ]
