@@ -55,7 +55,7 @@ __all__ = [
     "gru_claims",
 ]
 
-n, j, u, v, k, p, r, m = indices("n j u v k p r m")
+n, j, u, v, k, p, r, m, q = indices("n j u v k p r m q")
 N, F, H, G, S, R, Q = dims("N F H G S R Q")
 x, h, c, W, U, b = (sp.IndexedBase(s) for s in ("x", "h", "c", "W", "U", "b"))
 g = sp.IndexedBase("g")
@@ -207,7 +207,8 @@ def gru_parts(swap: bool = False, reset_after: bool = True) -> tuple:
         candidate = _sum(
             s_x[n, 2 * H + u],
             _sum(
-                sp.Sum(rst[n, v] * h[n, v] * U[v, 2 * H + u], (v, 0, H - 1)),
+                # q, not v: r's own definition sums over v (hU)
+                sp.Sum(rst[n, q] * h[n, q] * U[q, 2 * H + u], (q, 0, H - 1)),
                 b[1, 2 * H + u],
             ),
         )
