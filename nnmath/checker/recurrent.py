@@ -280,40 +280,10 @@ def _fixed(check: Check, tol: Tolerance) -> Check:
 
 # -- Keras -----------------------------------------------------------------------------
 def keras_run(net: Unrolled, arrays: dict, wrt: str | None = None) -> dict:
-    """The Keras layer ``net`` is, built in float64 with our weights and called
-    from our initial states; with ``wrt``, GradientTape's ∂L/∂wrt of
-    L = Σ g·(the outputs Keras returns: every h_t, and the last c_T)."""
-    from .oracle import tensorflow
+    """The Keras layer ``net`` is, on our inputs (:func:`.oracle.keras_rnn`)."""
+    from .oracle import keras_rnn
 
-    tf = tensorflow()
-    import keras
-
-    N, T, F = arrays[SEQUENCE].shape
-    H = arrays[net.states[0][1]].shape[1]
-    cls = getattr(keras.layers, net.layer)
-    layer = cls(H, return_sequences=True, return_state=True, dtype="float64")
-    layer.build((N, T, F))
-    cell = layer.cell
-    values = {"W": cell.kernel, "U": cell.recurrent_kernel, "b": cell.bias}
-    for w in net.weights:
-        values[w].assign(np.asarray(arrays[w], np.float64))
-    x = tf.constant(arrays[SEQUENCE], tf.float64)
-    initial = [tf.constant(arrays[i], tf.float64) for _, i in net.states]
-    watched = {SEQUENCE: x, **{i: v for (_, i), v in zip(net.states, initial)}}
-    with tf.GradientTape() as tape:
-        tape.watch(list(watched.values()))
-        seq, *last = layer(x, initial_state=initial if len(initial) > 1 else initial[0])
-        loss = None
-        if wrt is not None:
-            g = tf.constant(arrays[UPSTREAM], tf.float64)
-            loss = tf.reduce_sum(seq * g[:, :, :H])
-            if len(last) > 1:  # the LSTM's c: Keras returns the last one only
-                loss += tf.reduce_sum(last[1] * g[:, -1, H:])
-    result = {"h": np.asarray(seq), "last": [np.asarray(v) for v in last]}
-    if wrt is not None:
-        target = watched.get(wrt, values.get(wrt))
-        result["grad"] = np.asarray(tape.gradient(loss, target))
-    return result
+    return keras_rnn(net.layer, arrays, [i for _, i in net.states], net.weights, wrt)
 
 
 def _keras_upstream(net: Unrolled, g: np.ndarray) -> np.ndarray:
