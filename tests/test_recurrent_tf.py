@@ -6,8 +6,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nnmath import formula
-from nnmath.checker.recurrent import check_bptt_keras, check_network_keras
+from nnmath import claims, formula
+from nnmath.checker.checks import plan
+from nnmath.checker.recurrent import (
+    check_bptt_keras,
+    check_cell_claim_keras,
+    check_cell_keras,
+    check_network_keras,
+)
 from nnmath.library.recurrent import (
     bptt_claims,
     gru_cell,
@@ -25,6 +31,18 @@ def test_network_matches_the_keras_layer(net):
     check = check_network_keras(net)
     assert check.passed, check.detail
     assert check.max_abs < 1e-14  # measured ≤ 4.5e-16
+
+
+@pytest.mark.parametrize("cell", ["rnn_cell", "lstm_cell", "gru_cell"])
+def test_cell_and_its_claims_match_the_keras_layer_over_one_step(cell):
+    f = formula(cell)
+    labels = [label for label, _ in plan([f], claims(cell))]
+    assert f"{cell} keras-layer" in labels and f"{cell}/dW keras-layer" in labels
+    check = check_cell_keras(f)
+    assert check.passed and check.max_abs < 1e-14, check.detail  # measured 4.4e-16
+    for c in claims(cell):
+        check = check_cell_claim_keras(c)
+        assert check.passed and check.max_abs < 1e-14, (c.name, check.detail)
 
 
 @pytest.mark.parametrize("network", ["rnn", "lstm", "gru"])

@@ -692,6 +692,21 @@ def plan(
             jobs += recurrent.claim_jobs(c, oracle)
     formulas = [f for f in formulas if not isinstance(f, Unrolled)]
     claims = [c for c in claims if not isinstance(c, BPTTClaim)]
+    # a recurrent cell, and each claim about it, against its Keras layer too
+    if oracle:
+        for f in formulas:
+            if recurrent.is_cell(f):
+                jobs.append(
+                    (f"{f.name} keras-layer", lambda f=f: recurrent.check_cell_keras(f))
+                )
+        for c in claims:
+            if recurrent.is_cell(c.formula):
+                jobs.append(
+                    (
+                        f"{c.name} keras-layer",
+                        lambda c=c: recurrent.check_cell_claim_keras(c),
+                    )
+                )
     # a claim about a formula with other than default parameters (conv2d with
     # stride 2) brings that formula's own lowering and TensorFlow checks
     formulas += [

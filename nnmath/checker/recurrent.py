@@ -35,6 +35,9 @@ __all__ = [
     "check_bptt_finite_differences",
     "check_bptt_keras",
     "check_bptt_symbolic",
+    "check_cell_claim_keras",
+    "check_cell_keras",
+    "is_cell",
     "check_network_keras",
     "claim_jobs",
     "network_jobs",
@@ -357,3 +360,77 @@ def claim_jobs(claim: BPTTClaim, oracle: bool) -> list:
         )
     )
     return jobs
+
+
+# -- a cell against its Keras layer, one step ------------------------------------------
+#: a cell's checks against Keras: the layer over one step (T = 1)
+ONE_STEP = (
+    ("N=3, F=5, H=7", {"N": 3, "T": 1, "F": 5, "H": 7}),
+    ("N=5, F=2, H=3", {"N": 5, "T": 1, "F": 2, "H": 3}),
+)
+
+
+def is_cell(f) -> bool:
+    """A registered recurrent cell (with default parameters: all it has)?"""
+    from ..library.recurrent import CELLS
+    from ..registry import formula
+
+    return getattr(f, "name", None) in CELLS and f is formula(f.name)
+
+
+def _one_step(cell_name: str) -> Unrolled:
+    from ..library.recurrent import NETWORKS, unrolled_network
+    from ..registry import formula
+
+    name = next(k for k, v in NETWORKS.items() if v == cell_name)
+    return unrolled_network(name, formula(cell_name))
+
+
+def _cell_inputs(net: Unrolled, arrays: dict) -> dict:
+    """The network's inputs of one step as the cell's: x[:, 0], h0 → h, …"""
+    out = {SEQUENCE: arrays[SEQUENCE][:, 0]}
+    out.update({s: arrays[i] for s, i in net.states})
+    out.update({w: arrays[w] for w in net.weights})
+    if UPSTREAM in arrays:
+        out[UPSTREAM] = arrays[UPSTREAM][:, 0]
+    return out
+
+
+def check_cell_keras(cell) -> Check:
+    """A cell's formula against its Keras layer run for one step."""
+    net = _one_step(cell.name)
+    start, acc = time.perf_counter(), _Errors()
+    for name, sizes in ONE_STEP:
+        arrays = sample(net, sizes, "cell-keras")
+        ref = keras_run(net, arrays)
+        theirs = np.concatenate([ref["h"][:, 0], *ref["last"][1:]], axis=-1)
+        ours = cell.numpy(
+            **{k: v for k, v in _cell_inputs(net, arrays).items() if k != UPSTREAM}
+        )
+        _accumulate(acc, Case(name, sizes), ours, theirs, KERAS)
+    note = f"keras.layers.{net.layer} over one step, from our state and weights"
+    return _fixed(
+        _row(cell.name, "formula", "keras-layer", "float64", acc, start, note), KERAS
+    )
+
+
+def check_cell_claim_keras(claim) -> Check:
+    """A cell's claim against GradientTape through its Keras layer, one step."""
+    net = _one_step(claim.formula.name)
+    wrt = {SEQUENCE: SEQUENCE, **{s: i for s, i in net.states}}.get(
+        claim.wrt, claim.wrt
+    )
+    grad = claim.gradient
+    start, acc = time.perf_counter(), _Errors()
+    for name, sizes in ONE_STEP:
+        arrays = sample(net, sizes, "cell-keras-gradient")
+        ref = keras_run(net, arrays, wrt)["grad"]
+        if wrt == SEQUENCE:
+            ref = ref[:, 0]
+        inputs = _cell_inputs(net, arrays)
+        ours = grad.numpy(**{n: inputs[n] for n in grad.input_names})
+        _accumulate(acc, Case(name, sizes), ours, ref, KERAS)
+    note = f"GradientTape through keras.layers.{net.layer} over one step"
+    return _fixed(
+        _row(claim.name, "claim", "keras-layer", "float64", acc, start, note), KERAS
+    )
