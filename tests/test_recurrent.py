@@ -246,3 +246,13 @@ def test_samples_tell_the_dimensions_apart():
         a = sample(net, sizes, "test")
         assert a["x"].shape == (sizes["N"], sizes["T"], sizes["F"])
         assert a["W"].shape == (sizes["F"], 4 * sizes["H"])
+
+
+def test_a_cell_is_no_optimizer_update_rule_in_the_plan():
+    # it gives h′ from h, as an update rule gives θ′ from θ: verify asked it for
+    # a Keras optimizer and failed it (rnn_cell keras-trajectory FAIL)
+    from nnmath.checker.checks import plan
+
+    for cell in ("rnn_cell", "gru_cell"):
+        labels = [label for label, _ in plan([formula(cell)], [], oracle=False)]
+        assert labels == [f"{cell} lowering"]

@@ -732,8 +732,12 @@ def plan(
                 jobs.append(
                     (f"{_subject(f)} keras-layer", lambda f=f: check_keras_layer(f))
                 )
-        if not isinstance(f.keras, (KerasRule, KerasLayer)) and (
-            f.keras is not None or updated_variable(f) is not None
+        # a recurrent cell gives h′ from h too, but it is a layer, checked
+        # against its Keras layer above, not an optimizer's update rule
+        if (
+            not isinstance(f.keras, (KerasRule, KerasLayer))
+            and (f.keras is not None or updated_variable(f) is not None)
+            and not recurrent.is_cell(f)
         ):
             jobs.append(
                 (
