@@ -256,6 +256,7 @@ def _show_network(name: str) -> None:
         cell_name = net.initial.get(i, i)
         inp = net.cell.input(cell_name)
         what = f"initial {inp.description}" if i in net.initial else inp.description
+        what = f"sequences: {what} at each step" if i == "x" else what
         click.echo(f"  {i:5s} {shape or inp.shape_text:10s} {what}")
     click.echo(
         f"  output: (N, T, {net.cell.output_shape[-1]}), "

@@ -113,16 +113,15 @@ class Unrolled:
             f"def {self.name}({', '.join(self.input_names)}):\n"
             f"    # the loop runs over time only; each step is {self.cell.name},\n"
             "    # vectorized over the batch and the units\n"
-            f"    {states}{',' if len(self.states) == 1 else ''} = {initial}"
-            f"{',' if len(self.states) == 1 else ''}\n"
+            f"    {states} = {initial}\n"
             "    out = []\n"
             "    for t in range(x.shape[1]):\n"
-            f"        s = {self.cell.name}(x=x[:, t], {put}, {kw})\n"
+            f"        s = formula({self.cell.name!r}).numpy(x=x[:, t], {put}, {kw})\n"
             + split.replace("    ", "        ", 1)
             + "        out.append(s)\n"
             "    return np.stack(out, axis=1)\n"
         )
-        return f"{loop}\n{self.cell.source}"
+        return f"{loop}\n# {self.cell.name}'s generated code:\n{self.cell.source}"
 
     # -- values --------------------------------------------------------------
     def checked(self, arrays: dict) -> dict[str, np.ndarray]:

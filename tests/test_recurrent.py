@@ -256,3 +256,25 @@ def test_a_cell_is_no_optimizer_update_rule_in_the_plan():
     for cell in ("rnn_cell", "gru_cell"):
         labels = [label for label, _ in plan([formula(cell)], [], oracle=False)]
         assert labels == [f"{cell} lowering"]
+
+
+def test_show_prints_the_cells_equations_and_numpy_and_the_network_loop():
+    from click.testing import CliRunner
+
+    from cli.main import cli
+
+    runner = CliRunner()
+    cell = runner.invoke(cli, ["show", "lstm_cell"])
+    assert cell.exit_code == 0, cell.output
+    for needed in ("{c'}_{n,u} = ", "{h'}_{n,u} = ", "def lstm_cell(", "lstm_cell/dc"):
+        assert needed in cell.output
+    net = runner.invoke(cli, ["show", "gru"])
+    assert net.exit_code == 0, net.output
+    for needed in (
+        "for t in range(x.shape[1]):",
+        "formula('gru_cell').numpy(x=x[:, t], h=h, W=W, U=U, b=b)",
+        "def gru_cell(",
+        "gru/dh0",
+        "keras.layers.GRU",
+    ):
+        assert needed in net.output, needed
