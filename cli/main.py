@@ -196,7 +196,11 @@ def show(name: str, params: tuple[str, ...]) -> None:
     Example: nnbook show conv2d -p stride=2 -p padding=same
     """
     from nnmath import registry
+    from nnmath.library.recurrent import NETWORKS
 
+    if name in NETWORKS and not params:  # an unrolled network: its cell, over time
+        _show_network(name)
+        return
     try:
         f = registry.formula(
             name, **registry.parse_params(name, dict(map(_param, params)))
@@ -236,6 +240,35 @@ def show(name: str, params: tuple[str, ...]) -> None:
             click.echo(f"  {c.name}{where if other else ''}: {c.latex}")
     if f.notes:
         click.echo(f"\n{f.notes}")
+
+
+def _show_network(name: str) -> None:
+    """``nnbook show rnn``: the cell's equations over time, the loop that runs
+    them, and the BPTT claims composed from the cell's."""
+    from nnmath.library.recurrent import network_claims, unrolled_network
+
+    net = unrolled_network(name)
+    click.echo(f"{net.name}: {net.title}\n")
+    click.echo(f"LaTeX:\n  {net.latex}")
+    click.echo("\nInputs:")
+    for i in net.input_names:
+        shape = "(N, T, F)" if i == "x" else None
+        cell_name = net.initial.get(i, i)
+        inp = net.cell.input(cell_name)
+        what = f"initial {inp.description}" if i in net.initial else inp.description
+        what = f"sequences: {what} at each step" if i == "x" else what
+        click.echo(f"  {i:5s} {shape or inp.shape_text:10s} {what}")
+    click.echo(
+        f"  output: (N, T, {net.cell.output_shape[-1]}), "
+        f"{net.cell.name}'s output at every step"
+    )
+    click.echo(f"\nNumPy (the cell's generated code, looped over time):\n{net.source}")
+    click.echo(f"Keras: keras.layers.{net.layer}")
+    click.echo("\nClaims (checked by nnbook verify):")
+    for c in network_claims():
+        if c.network.name == name:
+            click.echo(f"  {c.name}: {c.latex}")
+    click.echo(f"\n{net.notes}")
 
 
 def _report_path(ctx, param, value):

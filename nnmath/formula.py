@@ -199,6 +199,11 @@ class Formula:
     #: :func:`defined` (shown, where), which is checked here
     shown: sp.Expr | None = None
     where: tuple = ()
+    #: a formula with several outputs puts them side by side along its last
+    #: axis, in blocks of equal width, each a named part of ``where`` (the LSTM
+    #: cell's [h′ | c′], see :mod:`nnmath.library.recurrent`): their names, in
+    #: order.  Empty: one output.  (Fingerprinted only when set.)
+    outputs: tuple[str, ...] = field(default=(), metadata={"fingerprint": "if-set"})
 
     def __post_init__(self) -> None:
         if self.shown is not None and defined(self.shown, self.where) != self.expr:
@@ -235,7 +240,13 @@ class Formula:
 
     @property
     def indexed_latex(self) -> str:
-        """The equation in indexed form, over a batch (in its named parts, if any)."""
+        """The equation in indexed form, over a batch (in its named parts, if any).
+
+        A formula with several outputs prints its named parts, one equation
+        each, in the order they are computed, ending with its outputs."""
+        if self.outputs:
+            parts = (f"{latex(name)} = {latex(d)}" for name, d in self.where)
+            return r",\quad ".join(parts)
         if self.shown is not None:
             return f"{latex(self.lhs)} = {latex(self.shown)}{where_latex(self.where)}"
         return f"{latex(self.lhs)} = {latex(self.expr)}"
@@ -290,6 +301,14 @@ class Formula:
         if self.derived:
             for (s, expr), value in zip(self.derived, self._derived_sizes(out)):
                 if s.name in out and out[s.name] != value:
+                    if sp.sympify(expr).is_Number:  # a fixed size (a GRU's 2 rows)
+                        having = [i for i in self.inputs if s.name in i.shape]
+                        raise ShapeError(
+                            f"{self.name}: an input gives {s.name}={out[s.name]}; "
+                            f"valid: {s.name}={value} ("
+                            + ", ".join(f"{i.name} {i.shape_text}" for i in having)
+                            + ")"
+                        )
                     raise ShapeError(
                         f"{self.name}: {s.name} must be {expr} = {value} for "
                         f"these inputs, but an input gives {out[s.name]}"
@@ -404,6 +423,14 @@ class Formula:
         from .prepared import prepare
 
         return prepare(self, shapes)
+
+    def split(self, value: np.ndarray) -> dict[str, np.ndarray]:
+        """A value of a formula with several outputs, by output name:
+        ``{"h'": …, "c'": …}`` from [h′ | c′] (blocks of its last axis)."""
+        if not self.outputs:
+            return {self.output: value}
+        blocks = np.split(np.asarray(value), len(self.outputs), axis=-1)
+        return dict(zip(self.outputs, blocks))
 
     def __repr__(self) -> str:
         return f"Formula({self.name!r})"

@@ -223,6 +223,10 @@ class NumpyLowering:
 
     def _axis_dims(self, expr: sp.Expr) -> dict[sp.Symbol, str]:
         found: dict[sp.Symbol, str] = {}
+        # an index reading a derived axis may run over part of it (u < H of
+        # G = 4H, see _part_of): the other axes it reads say how far it runs
+        derived = {s.name for s, _ in self.formula.derived}
+        partly: dict[sp.Symbol, str] = {}
         for node in sp.preorder_traversal(expr):
             if isinstance(node, sp.Indexed):
                 inp = self.inputs.get(str(node.base))
@@ -232,8 +236,8 @@ class NumpyLowering:
                     )
                 for idx, d in zip(node.indices, inp.shape):
                     if idx.is_Symbol:
-                        found.setdefault(idx, d)
-        return found
+                        (partly if d in derived else found).setdefault(idx, d)
+        return {**partly, **found}
 
     # -- dispatch -----------------------------------------------------------
     def lower(self, e: sp.Expr) -> Term:
@@ -321,8 +325,8 @@ class NumpyLowering:
         windowed."""
         labels: list[sp.Symbol] = []
         reads = []
-        for axis, (idx, _) in axes:
-            if idx.is_Symbol:
+        for axis, (idx, dim) in axes:
+            if idx.is_Symbol and not self._part_of(idx, dim):
                 labels.append(idx)
                 continue
             syms, steps, offset, den = self._affine(idx)
@@ -342,6 +346,18 @@ class NumpyLowering:
                 f"repeated index in {code} (a diagonal) is not supported"
             )
         return Term(code, tuple(labels), CALL if "(" in code else ATOM)
+
+    def _part_of(self, idx: sp.Symbol, dim: str) -> bool:
+        """Does ``idx`` run over only the first part of an axis: u < H reading
+        the kernel's G = 4H gates side by side (the LSTM's input gate)?  Only
+        a derived axis can be longer than an index that reads it whole."""
+        derived = {s.name for s, _ in self.formula.derived}
+        extent = self.extent.get(idx)
+        return (
+            dim in derived
+            and extent is not None
+            and extent != self.formula.dim_symbols[dim]
+        )
 
     def _affine(self, idx: sp.Expr) -> tuple[list[sp.Symbol], list[int], sp.Expr, int]:
         """idx = (offset + Σ steps·syms) / den, with integer steps and den."""
@@ -434,7 +450,13 @@ class NumpyLowering:
         fused = [
             k
             for k, ((_, op), t) in enumerate(zip(signed, terms))
-            if op == "+" and t.code.startswith("contract(") and t.labels == target
+            # one contract(...) call only: a sum that begins with one
+            # (contract(xW) + contract(hU)) is not a call to add into
+            if op == "+"
+            and t.prec == CALL
+            and t.code.startswith("contract(")
+            and ", add=" not in t.code  # (xW + b₀) + hU: b₀ is added already
+            and t.labels == target
         ]
         if len(fused) == 1 and len(terms) > 1:  # a bias: added inside the blocked GEMM
             k = fused[0]

@@ -48,6 +48,14 @@ def subjects(chapters: Iterable[Chapter], *, whole_library: bool = False):
             formulas.setdefault(name, registry.formula(name))
         for c in registry.claims():
             claims.setdefault(c.name, c)
+        # the unrolled recurrent networks, composed from their cells' formulas
+        # and claims (nnmath.recurrence), are not in the formula registry
+        from nnmath.library.recurrent import network_claims, networks
+
+        for net in networks():
+            formulas.setdefault(net.name, net)
+        for c in network_claims():
+            claims.setdefault(c.name, c)
     return list(formulas.values()), list(claims.values())
 
 

@@ -678,8 +678,35 @@ def plan(
     formulas: Iterable[Formula], claims: Iterable[Claim], *, oracle: bool = True
 ) -> list[tuple[str, Callable[[], Check]]]:
     """The checks to run, each a (label, thunk), so a caller can show progress."""
+    from ..recurrence import BPTTClaim, Unrolled
+    from . import recurrent
+
     jobs: list[tuple[str, Callable[[], Check]]] = []
     formulas, claims = list(formulas), list(claims)
+    # an unrolled recurrent network and its BPTT claims have checks of their own
+    for f in formulas:
+        if isinstance(f, Unrolled):
+            jobs += recurrent.network_jobs(f, oracle)
+    for c in claims:
+        if isinstance(c, BPTTClaim):
+            jobs += recurrent.claim_jobs(c, oracle)
+    formulas = [f for f in formulas if not isinstance(f, Unrolled)]
+    claims = [c for c in claims if not isinstance(c, BPTTClaim)]
+    # a recurrent cell, and each claim about it, against its Keras layer too
+    if oracle:
+        for f in formulas:
+            if recurrent.is_cell(f):
+                jobs.append(
+                    (f"{f.name} keras-layer", lambda f=f: recurrent.check_cell_keras(f))
+                )
+        for c in claims:
+            if recurrent.is_cell(c.formula):
+                jobs.append(
+                    (
+                        f"{c.name} keras-layer",
+                        lambda c=c: recurrent.check_cell_claim_keras(c),
+                    )
+                )
     # a claim about a formula with other than default parameters (conv2d with
     # stride 2) brings that formula's own lowering and TensorFlow checks
     formulas += [
@@ -705,8 +732,12 @@ def plan(
                 jobs.append(
                     (f"{_subject(f)} keras-layer", lambda f=f: check_keras_layer(f))
                 )
-        if not isinstance(f.keras, (KerasRule, KerasLayer)) and (
-            f.keras is not None or updated_variable(f) is not None
+        # a recurrent cell gives h′ from h too, but it is a layer, checked
+        # against its Keras layer above, not an optimizer's update rule
+        if (
+            not isinstance(f.keras, (KerasRule, KerasLayer))
+            and (f.keras is not None or updated_variable(f) is not None)
+            and not recurrent.is_cell(f)
         ):
             jobs.append(
                 (

@@ -23,6 +23,7 @@ __all__ = [
     "gradient",
     "keras_trajectory",
     "keras_layer",
+    "keras_rnn",
     "OracleUnavailable",
 ]
 
@@ -511,3 +512,46 @@ def train_transformer_keras(
     finally:
         keras.config.set_floatx(floatx)
     return {"losses": losses, "seconds_per_epoch": seconds}
+
+
+def keras_rnn(
+    layer_name: str,
+    arrays: dict,
+    initial: list[str],
+    weights: tuple[str, ...],
+    wrt: str | None = None,
+) -> dict:
+    """``keras.layers.<layer_name>`` (SimpleRNN, LSTM, GRU) built in float64 with
+    the kernel, recurrent kernel and bias ``weights`` (in that order) from
+    ``arrays``, called on ``arrays["x"]`` from the ``initial`` states with
+    ``return_sequences`` and ``return_state``.  With ``wrt``: GradientTape's
+    ∂L/∂wrt of L = Σ g·(every h_t, and the last c_T for an LSTM: the outputs
+    Keras returns), g being ``arrays["g"]`` over [h | c] at every step."""
+    tf = tensorflow()
+    import keras
+
+    N, T, F = np.shape(arrays["x"])
+    H = np.shape(arrays[initial[0]])[1]
+    cls = getattr(keras.layers, layer_name)
+    layer = cls(H, return_sequences=True, return_state=True, dtype="float64")
+    layer.build((N, T, F))
+    cell = layer.cell
+    variables = dict(zip(weights, (cell.kernel, cell.recurrent_kernel, cell.bias)))
+    for name, var in variables.items():
+        var.assign(np.asarray(arrays[name], np.float64))
+    x = tf.constant(arrays["x"], tf.float64)
+    states = [tf.constant(arrays[i], tf.float64) for i in initial]
+    watched = {"x": x, **dict(zip(initial, states))}
+    with tf.GradientTape() as tape:
+        tape.watch(list(watched.values()))
+        seq, *last = layer(x, initial_state=states if len(states) > 1 else states[0])
+        if wrt is not None:
+            g = tf.constant(arrays[UPSTREAM], tf.float64)
+            loss = tf.reduce_sum(seq * g[:, :, :H])
+            if len(last) > 1:  # the LSTM's c: Keras returns the last one only
+                loss += tf.reduce_sum(last[1] * g[:, -1, H:])
+    result = {"h": np.asarray(seq), "last": [np.asarray(v) for v in last]}
+    if wrt is not None:
+        target = watched.get(wrt, variables.get(wrt))
+        result["grad"] = np.asarray(tape.gradient(loss, target))
+    return result

@@ -10,5 +10,6 @@ from . import (
     losses,  # noqa: F401
     mlp,  # noqa: F401
     optimizers,  # noqa: F401
+    recurrent,  # noqa: F401
     regularization,  # noqa: F401
 )
