@@ -262,13 +262,6 @@ def _superscript(k: int) -> str:
     return str(k).translate(str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹"))
 
 
-def _spaced(tex: str) -> str:
-    """The formula's LaTeX with its one multi-letter constant set upright and
-    spaced: SymPy prints the symbol ``momentum`` as italic letters glued to the
-    next factor ("momentummoving").  Only the typography changes."""
-    return tex.replace("momentum", r"\mathrm{momentum}\,")
-
-
 class DropoutScene(Scene):
     """Three masks thin chapter 1's network; the survivors are scaled by
     1/(1 − p); at test time every unit is on, and the expected activation over
@@ -703,7 +696,7 @@ class MovingAverageScene(Scene):
         self.play(FadeIn(plot.curve), run_time=1.2)
         self.play(FadeIn(moving), run_time=1.2)
         card = EquationPanel(
-            _spaced(formula("batch_norm_moving_variance").latex),
+            formula("batch_norm_moving_variance").latex,
             caption="after each training step (Keras's momentum 0.99)",
             max_width=13.8,
             font_size=26,

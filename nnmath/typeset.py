@@ -22,7 +22,29 @@ __all__ = ["BookLatexPrinter", "latex"]
 _SUBSCRIPTED = re.compile(r"([A-Za-z])_([A-Za-z0-9]+)")
 
 
+#: a name that is a word (momentum, mask, moving_variance), not a letter with
+#: a subscript: set upright, as a word, or its letters read as a product
+_WORD = re.compile(r"([a-z]{2,}(?:_[a-z]{2,})*)('*)")
+
+
+def _is_word(name: str) -> bool:
+    from sympy.printing.latex import greek_letters_set, modifier_dict
+
+    word = _WORD.fullmatch(name)
+    return bool(
+        word
+        and word.group(1) not in greek_letters_set | {"lamda"}
+        and not any(word.group(1).endswith(m) for m in modifier_dict)
+    )
+
+
 class BookLatexPrinter(LatexPrinter):
+    def _print_Symbol(self, expr, style="plain"):
+        if expr not in self._settings["symbol_names"] and _is_word(expr.name):
+            word, primes = _WORD.fullmatch(expr.name).groups()
+            return r"\operatorname{" + word.replace("_", r"\_") + "}" + primes
+        return super()._print_Symbol(expr, style)
+
     def _print_Indexed(self, expr):
         """``W_q[d, h, a]`` as W^{q}_{d,h,a}: printed as {W_{q}}_{d,h,a}, the two
         subscripts run together (W_{qd,h,a}; b_{o} indexed by o read b_{oo})."""

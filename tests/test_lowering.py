@@ -230,3 +230,13 @@ def test_an_array_named_with_a_subscript_carries_it_above_its_indices():
     latex = formula("multi_head_attention").latex
     assert "{b^{o}}_{o}" in latex and "{W^{o}}_{h,e,o}" in latex
     assert "{b_{o}}" not in latex and "{W_{q}}" not in latex
+
+
+def test_a_name_that_is_a_word_is_set_as_a_word():
+    # regression: momentum printed as italic letters glued to the next factor,
+    # "momentummoving_{variance}"; mask as m·a·s·k
+    latex = formula("batch_norm_moving_variance").latex
+    assert r"\operatorname{momentum} {\operatorname{moving\_variance}}_{i}" in latex
+    assert r"{\operatorname{mask}}_{n,i}" in formula("dropout").latex
+    # Greek names and SymPy's modifiers keep their own printing
+    assert r"\hat{y}" in formula("mse").latex and r"\lambda" in formula("adamw").latex
