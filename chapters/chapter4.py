@@ -492,7 +492,11 @@ class LearningRateScene(Scene):
             run_time=4,
             rate_func=linear,
         )
-        self.play(*[FadeIn(r) for _, _, r, _ in panels], run_time=0.8)
+        # the divergent steps numbered: each overshoots further than the last
+        surf, *_ = panels[2]
+        shown = surf.visible(ex["rates"]["diverges"]["theta"])
+        numbers = _step_numbers(surf, shown)
+        self.play(*[FadeIn(r) for _, _, r, _ in panels], FadeIn(numbers), run_time=0.8)
         key = label(
             f"{RATE_STEPS} steps each; the divergent path leaves the map",
             font_size=22,
