@@ -140,18 +140,6 @@ def revealjs_dir() -> Path:
     return folder
 
 
-def _writable(out_dir: Path) -> None:
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=out_dir, prefix=".nnbook-probe-"):
-            pass
-    except OSError as exc:
-        raise SlidesError(
-            f"cannot write slides to {out_dir} ({exc.strerror or exc}); "
-            "choose another folder with -o"
-        ) from None
-
-
 def build_slides(
     chapters: Sequence[Chapter],
     *,
@@ -169,11 +157,11 @@ def build_slides(
     ``workers``, ``force``, ``on_progress``, ``on_verified``); a chapter whose
     claims fail makes no deck unless ``verify=False``.
     """
+    from .paths import ensure_writable
     from .render import SLIDES, render_jobs, scene_job
 
     check_slides_tools(to)
-    out_dir = Path(out_dir)
-    _writable(out_dir)
+    out_dir = ensure_writable(Path(out_dir), "-o DIR")
     jobs = [
         scene_job(ch, s, quality=quality, fmt=SLIDES, out_dir=media_dir)
         for ch in chapters
@@ -199,6 +187,7 @@ def _deck(chapter: Chapter, packs: Sequence[Path], to: str, out_dir: Path) -> Pa
     from .cache import temp_folder
 
     name = chapter.id
+    out_dir.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".partial", dir=out_dir))
     try:
         with temp_folder("slides") as unpacked:
