@@ -46,6 +46,21 @@ def _module(name: str, dist: str, why: str, fix: str) -> Finding:
     return Finding(dist, ok, f"{dist} {version}" if ok else f"missing ({why})", fix)
 
 
+def _revealjs() -> Finding:
+    from .slides import REVEALJS_VERSION, SlidesError, revealjs_dir
+
+    try:
+        detail, found = f"reveal.js in {revealjs_dir()}", True
+    except SlidesError:
+        detail, found = "missing (nnbook slides --to html needs it)", False
+    return Finding(
+        "reveal.js",
+        found,
+        detail,
+        f"{SETUP}   # installs reveal.js {REVEALJS_VERSION}; or set NNBOOK_REVEALJS",
+    )
+
+
 def diagnose() -> list[Finding]:
     """One finding per dependency, with the command that fixes it when missing."""
     py_ok = sys.version_info >= (3, 11)
@@ -78,6 +93,8 @@ def diagnose() -> list[Finding]:
         ),
         _module("manim", "manim", "renders the videos", pip),
         _module("markdown", "Markdown", "nnbook build turns the prose into HTML", pip),
+        _module("manim_slides", "manim-slides", "nnbook slides makes the decks", pip),
+        _revealjs(),
         _module(
             "tensorflow",
             "tensorflow-cpu" if _version("tensorflow-cpu") else "tensorflow",

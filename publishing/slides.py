@@ -23,7 +23,6 @@ import os
 import shutil
 import sys
 import tarfile
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -38,6 +37,7 @@ __all__ = [
     "check_slides_tools",
     "render_slides",
     "revealjs_dir",
+    "sweep_staging",
 ]
 
 #: what ``--to`` accepts: reveal.js HTML, PowerPoint
@@ -184,11 +184,16 @@ def _deck(chapter: Chapter, packs: Sequence[Path], to: str, out_dir: Path) -> Pa
     from manim_slides.config import PresentationConfig
     from manim_slides.convert import PowerPoint, RevealJS
 
-    from .cache import temp_folder
+    from .cache import _HOST, temp_folder
 
     name = chapter.id
     out_dir.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".partial", dir=out_dir))
+    sweep_staging(out_dir)
+    # named for this host and process, so that a run killed outright (SIGKILL)
+    # leaves a folder the next run can tell is no one's
+    stage = out_dir / f".{name}.{_HOST}.{os.getpid()}.partial"
+    shutil.rmtree(stage, ignore_errors=True)  # this process's own, from before
+    stage.mkdir()
     try:
         with temp_folder("slides") as unpacked:
             configs = []
@@ -216,6 +221,21 @@ def _deck(chapter: Chapter, packs: Sequence[Path], to: str, out_dir: Path) -> Pa
         return _install(stage, written, out_dir, to)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
+
+
+def sweep_staging(out_dir: Path) -> list[Path]:
+    """Remove the staging folders in ``out_dir`` of this machine's runs whose
+    process is gone (killed outright while writing a deck); return them."""
+    from .cache import _HOST, _alive
+
+    removed = []
+    for p in Path(out_dir).glob(".*.partial"):
+        parts = p.name.rsplit(".", 3)
+        mine = len(parts) == 4 and parts[1] == _HOST and parts[2].isdigit()
+        if mine and p.is_dir() and not p.is_symlink() and not _alive(int(parts[2])):
+            shutil.rmtree(p, ignore_errors=True)
+            removed.append(p)
+    return removed
 
 
 def _install(stage: Path, written: Path, out_dir: Path, to: str) -> Path:

@@ -118,6 +118,28 @@ def os_can_write(folder: Path) -> bool:
     return os.access(folder, os.W_OK)
 
 
+def test_a_killed_runs_staging_folder_is_removed_by_the_next(tmp_path):
+    import subprocess
+    import sys
+
+    from publishing.cache import _HOST
+    from publishing.slides import sweep_staging
+
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    dead = tmp_path / f".chapter1.{_HOST}.{gone}.partial"
+    live = tmp_path / f".chapter1.{_HOST}.{os.getpid()}.partial"
+    other = tmp_path / f".chapter1.elsewhere.{gone}.partial"  # another machine's
+    for folder in (dead, live, other):
+        (folder / "chapter1_assets").mkdir(parents=True)
+        (folder / "chapter1.html").write_text("<html>")
+    assert sweep_staging(tmp_path) == [dead]
+    assert not dead.exists() and live.is_dir() and other.is_dir()
+
+
 # -- real decks ----------------------------------------------------------------
 @pytest.fixture(scope="module")
 def media(tmp_path_factory) -> Path:
