@@ -40,8 +40,15 @@ def _program(name: str, package: str, why: str) -> Finding:
     )
 
 
+def _importable(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ValueError:  # imported, and replaced itself in sys.modules by an object
+        return name in sys.modules  # without __spec__ (manim-slides does)
+
+
 def _module(name: str, dist: str, why: str, fix: str) -> Finding:
-    ok = importlib.util.find_spec(name) is not None
+    ok = _importable(name)
     version = _version(dist)
     return Finding(dist, ok, f"{dist} {version}" if ok else f"missing ({why})", fix)
 

@@ -60,6 +60,17 @@ def _gelu_slides() -> int:
     return _pauses(scene) + 1
 
 
+def test_doctor_finds_manim_slides_after_it_was_imported():
+    """manim-slides replaces its module in sys.modules by one without __spec__,
+    on which importlib's find_spec raises ValueError."""
+    import manim_slides  # noqa: F401
+
+    from publishing.doctor import diagnose
+
+    found = {f.name: f.found for f in diagnose()}
+    assert found["manim-slides"] is True
+
+
 # -- bad input: one line, its exit code, nothing written ------------------------
 def test_unknown_target_is_a_usage_error(nnbook, tmp_path):
     done = nnbook("slides", "chapter1", "--to", "pdf", "-o", tmp_path / "out")
