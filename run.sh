@@ -23,6 +23,9 @@ APT_PACKAGES=(
 )
 # the tests open the built site in a real browser
 TEST_APT_PACKAGES=(chromium chromium-driver)
+# nnbook slides --to html copies reveal.js beside each deck (so it works offline);
+# the release manim-slides' HTML template is written for, from the npm registry
+REVEALJS=reveal.js@6.0.1
 
 log() { printf '[nnbook] %s\n' "$*" >&2; }
 
@@ -58,13 +61,28 @@ setup_system() {
 
 setup_python() {
   local stamp="$VENV/.nnbook-installed" want
-  want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+  want=$( (sha256sum pyproject.toml; echo "$REVEALJS") | sha256sum | cut -d' ' -f1)
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then return; fi
   [ -x "$VENV/bin/python" ] || { log "creating $VENV"; python3 -m venv "$VENV"; }
   log "installing Python packages into $VENV (first time: a few minutes)"
   "$VENV/bin/python" -m pip install -q --upgrade pip
   "$VENV/bin/python" -m pip install -q -e '.[test]'
+  setup_revealjs
   echo "$want" > "$stamp"
+}
+
+setup_revealjs() {
+  # into $VENV/share/reveal.js, where nnbook slides looks (NNBOOK_REVEALJS overrides)
+  local tmp
+  command -v npm >/dev/null || setup_system nodejs npm
+  tmp=$(mktemp -d)
+  log "installing $REVEALJS into $VENV/share/reveal.js"
+  (cd "$tmp" && npm pack -q "$REVEALJS" >/dev/null && tar xzf reveal.js-*.tgz)
+  rm -rf "$VENV/share/reveal.js"
+  mkdir -p "$VENV/share/reveal.js"
+  cp -r "$tmp/package/dist" "$tmp/package/LICENSE" "$tmp/package/package.json" \
+    "$VENV/share/reveal.js/"
+  rm -rf "$tmp"
 }
 
 setup() { setup_system; setup_python; }

@@ -43,6 +43,7 @@ from .blocks import (
     matrix,
     number,
     reading_time,
+    teaching_pause,
     title,
 )
 
@@ -105,6 +106,7 @@ class NeuronScene(Scene):
         bias.arrange(RIGHT, buff=0.1).next_to(body, DOWN, buff=0.15)
         self.play(Create(edges), FadeIn(body), run_time=1)
         self.play(FadeIn(ws), FadeIn(bias), run_time=0.8)
+        teaching_pause(self)
 
         symbolic, substituted = neuron_equations(ex)
         eq = EquationPanel(
@@ -112,6 +114,7 @@ class NeuronScene(Scene):
         )
         eq.to_corner(UP + RIGHT, buff=0.3).shift(DOWN * 0.55)
         self.play(FadeIn(eq), run_time=1)
+        teaching_pause(self)
 
         # each weight becomes its product w_j x_j; the products merge into the sum
         products = VGroup()
@@ -134,6 +137,7 @@ class NeuronScene(Scene):
             FadeOut(caption),
             run_time=1.2,
         )
+        teaching_pause(self)
         self.play(FadeIn(ws), run_time=0.5)
         zlab = number(ex["z"], font_size=24).move_to(body)
         ztag = equation("z", font_size=30).move_to(tag)
@@ -175,6 +179,7 @@ class NeuronScene(Scene):
         alab = VGroup(equation("a =", font_size=30), number(ex["a"], font_size=26))
         alab.arrange(RIGHT, buff=0.1).next_to(out, RIGHT, buff=0.1)
         self.play(Create(out), FadeIn(alab), run_time=0.8)
+        teaching_pause(self)
 
         full = EquationPanel(
             substituted,
@@ -207,6 +212,7 @@ class ForwardPassScene(Scene):
         self.play(FadeIn(net), run_time=1)
         shown = net.value_labels(0, ex["x"][0])
         self.play(FadeIn(shown), run_time=0.8)
+        teaching_pause(self)
 
         # layer 1: z = W x + b with the whole 8x4 matrix; one row written out
         ring = net.highlight(1)
@@ -230,6 +236,7 @@ class ForwardPassScene(Scene):
         boxes = self._row_boxes(panel[1], 0)
         self.play(FadeIn(strip), FadeIn(ring0), Create(boxes), run_time=1)
         self.wait(reading_time(row))
+        teaching_pause(self)
 
         # tanh, neuron by neuron
         act = self._panel(
@@ -245,6 +252,7 @@ class ForwardPassScene(Scene):
         )
         self.play(Transform(z1, net.value_labels(1, ex["a1"][0])), run_time=1)
         self.wait(reading_time(formula(HIDDEN).indexed_latex) - 1)
+        teaching_pause(self)
 
         # layer 2: z = W x + b, the 3x8 matrix in full; x = the hidden activations
         pred, true = ex["predicted"], ex["target"]
@@ -283,6 +291,7 @@ class ForwardPassScene(Scene):
         boxes = self._row_boxes(strip, pred)
         self.play(FadeIn(z2), FadeIn(written), Create(boxes), run_time=1)
         self.wait(reading_time(row))
+        teaching_pause(self)
 
         # softmax: logits → probabilities; predicted vs true
         f = formula("softmax")

@@ -32,7 +32,15 @@ from nnmath.registry import formula
 from nnmath.runs.transformer import corpus, heads, trained
 
 from .base import Chapter
-from .blocks import COLORS, EquationPanel, fmt, label, reading_time, title
+from .blocks import (
+    COLORS,
+    EquationPanel,
+    fmt,
+    label,
+    reading_time,
+    teaching_pause,
+    title,
+)
 from .blocks.grid import ArrayImage, NumberGrid, colour_scale, heading, link, note
 
 __all__ = [
@@ -252,6 +260,7 @@ class PatternScene(Scene):
         self.play(FadeIn(panel), run_time=0.8)
         self.play(FadeIn(frame), FadeIn(ring), FadeIn(explain[:2]), run_time=0.8)
         self.wait(reading_time(panel.equation.tex_string))
+        teaching_pause(self)
         self.play(FadeIn(explain[2]), run_time=0.5)
         self.wait(2)
 
@@ -291,6 +300,7 @@ class ScalingScene(Scene):
         grow.next_to(table, DOWN, buff=0.3)
         self.play(FadeIn(grow), run_time=0.5)
         self.wait(2.5)
+        teaching_pause(self)
         self.play(FadeOut(VGroup(table, grow)), run_time=0.5)
 
         chars = [f"k{i + 1}" for i in range(SATURATION_KEYS)]
@@ -323,6 +333,7 @@ class ScalingScene(Scene):
         self.play(FadeIn(VGroup(logits, keys, what, names[0])), run_time=0.8)
         self.play(FadeIn(top), FadeIn(names[1]), run_time=0.8)
         self.wait(1.5)
+        teaching_pause(self)
         self.play(FadeIn(bottom), FadeIn(names[2]), run_time=0.8)
         best = float(sc["unscaled"].max())
         verdict = note(
@@ -353,6 +364,7 @@ class CausalMaskScene(Scene):
         name.next_to(z, DOWN, buff=0.2)
         self.play(FadeIn(z), FadeIn(marks), FadeIn(name), run_time=0.8)
         self.wait(1)
+        teaching_pause(self)
         late = [tuple(int(i) for i in rc) for rc in np.argwhere(mk["late"])]
         minus = VGroup(
             *[
@@ -370,6 +382,7 @@ class CausalMaskScene(Scene):
             run_time=1.2,
         )
         self.wait(1.5)
+        teaching_pause(self)
 
         a = NumberGrid(mk["A"], cell=0.78, heat=True, digits=2)
         a.move_to([2.3, -0.45, 0])
@@ -386,6 +399,7 @@ class CausalMaskScene(Scene):
         zero = note("e to the −∞ is 0: those weights are exactly 0, each row sums to 1")
         self.play(FadeIn(sums), FadeIn(sums_head), FadeOut(said), FadeIn(zero))
         self.wait(2.5)
+        teaching_pause(self)
 
         # the printed error: the mask applied after the softmax
         wrong = NumberGrid(mk["after"].sum(axis=1)[:, None], cell=0.78, digits=2)
@@ -436,6 +450,7 @@ class MultiHeadScene(Scene):
             panes.add(VGroup(grid, marks, heading(f"head {h + 1}", marks, buff=0.15)))
         self.play(LaggedStart(*[FadeIn(p) for p in panes], lag_ratio=0.5), run_time=1.6)
         self.wait(3)
+        teaching_pause(self)
         self.play(FadeOut(panes), run_time=0.5)
 
         # concatenate the heads' contexts, then one output projection

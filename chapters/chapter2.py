@@ -39,6 +39,7 @@ from .blocks import (
     legend,
     number,
     reading_time,
+    teaching_pause,
     title,
 )
 
@@ -153,8 +154,10 @@ class _ActivationScene(Scene):
             plot.move_to([x, 0, 0]).align_to([0, -2.75, 0], DOWN)
         self.play(FadeIn(f_eq), Create(fplot.axes), FadeIn(fplot.labels), run_time=1)
         self.play(Create(fplot.curve), run_time=1.2)
+        teaching_pause(self)
         self.play(FadeIn(d_eq), Create(dplot.axes), FadeIn(dplot.labels), run_time=1)
         self.play(Create(dplot.curve), run_time=1.2)
+        teaching_pause(self)
 
         bands = VGroup(
             *[
@@ -164,6 +167,7 @@ class _ActivationScene(Scene):
             ]
         )
         self.play(FadeIn(bands), FadeIn(key), run_time=1)
+        teaching_pause(self)
         self.bring_to_front(fplot.curve, dplot.curve)
 
         # sweep a point along z; the numbers come from the lowered NumPy each frame
@@ -279,6 +283,7 @@ class SoftmaxScene(Scene):
         f = formula("softmax")
         eq = EquationPanel(f.latex, max_width=6.4).to_corner(UP + RIGHT, buff=0.25)
         self.play(FadeIn(eq), run_time=0.8)
+        teaching_pause(self)
 
         # one row per class: its logit, its probability written out, its bar
         rows = 1.25
@@ -341,6 +346,7 @@ class SoftmaxScene(Scene):
         )
         self.play(FadeIn(bars.numbers), run_time=0.6)
         self.wait(1.5)
+        teaching_pause(self)
 
         # the same rows with each exponential's value: the arithmetic, term by term
         values = VGroup(
@@ -357,6 +363,7 @@ class SoftmaxScene(Scene):
         self.play(FadeOut(worked), FadeOut(heads[1]), run_time=0.5)
         self.play(FadeIn(values), FadeIn(header), run_time=0.8)
         self.wait(reading_time(values[0].tex_string))
+        teaching_pause(self)
         note = label(
             f"predicted: {names[pred]}  ·  true: {names[true]}  ·  the largest "
             "logit gets the largest probability",

@@ -41,6 +41,7 @@ from .blocks import (
     reading_time,
     shown,
     table,
+    teaching_pause,
     title,
     verdict,
 )
@@ -259,6 +260,7 @@ class LossCurvesScene(Scene):
         self.play(Create(guides), FadeIn(dots), FadeIn(grid), run_time=1.2)
         self.play(FadeIn(note), run_time=0.8)
         self.wait(2.5)
+        teaching_pause(self)
 
         # the second step: the same three losses as Keras computes them
         keras = VGroup(
@@ -360,6 +362,7 @@ class ClippingScene(Scene):
         ).to_edge(DOWN, buff=0.75)
         self.play(FadeIn(why), run_time=0.8)
         self.wait(1.5)
+        teaching_pause(self)
         cap = label(
             f"finite — but capped at −log ε = {shown(ex['clipped_loss'][-1])}",
             font_size=24,
@@ -367,6 +370,7 @@ class ClippingScene(Scene):
         ).move_to(why)
         self.play(FadeIn(lines[2]), FadeOut(why), FadeIn(cap), run_time=1)
         self.wait(1.5)
+        teaching_pause(self)
         fix = label(
             "the logits keep the truth: compute the loss from them (from_logits=True)",
             font_size=24,
@@ -407,8 +411,10 @@ class TutorialLossScene(Scene):
         lines = [grid[i * (classes + 1) : (i + 1) * (classes + 1)] for i in range(4)]
         self.play(FadeIn(lines[0]), FadeIn(lines[1]), run_time=1)
         self.wait(1.5)
+        teaching_pause(self)
         self.play(FadeIn(lines[2]), FadeIn(lines[3]), run_time=1)
         self.wait(1)
+        teaching_pause(self)
         report = VGroup(
             label(
                 "nnbook verify, on this code as categorical cross-entropy:",
@@ -481,6 +487,7 @@ class LogSumExpScene(Scene):
         why.align_to(naive, LEFT)
         self.play(FadeIn(why), run_time=0.8)
         self.wait(1.2)
+        teaching_pause(self)
         self.play(FadeIn(stable), run_time=1)
         self.play(FadeIn(good), run_time=1)
         ok = label(

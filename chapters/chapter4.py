@@ -51,6 +51,7 @@ from .blocks import (
     legend,
     matrix,
     reading_time,
+    teaching_pause,
     title,
     verdict,
 )
@@ -253,6 +254,7 @@ class TrapScene(Scene):
         ).next_to(row, DOWN, buff=0.45)
         self.play(FadeIn(note), run_time=0.8)
         self.wait(1.5)
+        teaching_pause(self)
         refusal = VGroup(
             label("nnbook checks shapes first:", font_size=24, color=GREY_B),
             label(
@@ -286,6 +288,7 @@ class TutorialLoopScene(Scene):
         listing.to_corner(UP + LEFT, buff=0.3).shift(DOWN * 1.15)
         self.play(FadeIn(listing), run_time=1)
         self.wait(1.5)
+        teaching_pause(self)
 
         def result(name: str, theta, loss: float, color) -> VGroup:
             return VGroup(
@@ -315,6 +318,7 @@ class TutorialLoopScene(Scene):
         ends.next_to(listing, RIGHT, buff=0.5).align_to(listing, UP)
         self.play(FadeIn(ends[:2]), run_time=1)
         self.wait(1)
+        teaching_pause(self)
         self.play(FadeIn(ends[2]), run_time=1)
         why = label(
             f"its line is flat at b = {fmt(tl['mean_target'])}, the mean "
@@ -326,6 +330,7 @@ class TutorialLoopScene(Scene):
         why.next_to(ends, DOWN, buff=0.35).align_to(ends, LEFT)
         self.play(FadeIn(why), run_time=0.8)
         self.wait(1.5)
+        teaching_pause(self)
         report = VGroup(
             label(
                 "nnbook verify, on dw as this code computes it:",
@@ -395,6 +400,7 @@ class DescentScene(Scene):
             rate_func=linear,
         )
         self.wait(0.5)
+        teaching_pause(self)
         # the last steps overlap at this scale: zoom in where they get small
         zoom = _map(ex, 5.6, 3.0, "steps", x_step=0.5, y_step=0.5)
         zoom.to_edge(RIGHT, buff=0.5).align_to(surf.frame, UP).shift(UP * 0.35)
@@ -558,6 +564,7 @@ class VariantsScene(Scene):
         note.next_to(eqs, DOWN, buff=0.45).align_to(eqs, LEFT)
         self.play(FadeIn(note), run_time=0.6)
         self.wait(2.5)
+        teaching_pause(self)
 
         # the three ends overlap at this scale: their last steps, closer
         keys = VGroup(*[e[0] for e in eqs])

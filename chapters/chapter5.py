@@ -42,6 +42,7 @@ from .blocks import (
     matrix,
     number,
     reading_time,
+    teaching_pause,
     title,
     verdict,
 )
@@ -212,6 +213,7 @@ class BackwardPassScene(Scene):
             run_time=1,
         )
         self.wait(reading_time(claim("categorical_crossentropy_logits/dz").latex) - 1)
+        teaching_pause(self)
 
         # ∂L/∂W₂ on every edge of layer 2, the numbers in the matrix
         steps = (
@@ -247,6 +249,7 @@ class BackwardPassScene(Scene):
                 )
                 self.play(FadeIn(into), Create(box), run_time=0.8)
                 self.wait(1.5)
+                teaching_pause(self)
                 self.play(FadeOut(into), FadeOut(box), run_time=0.5)
                 delta1 = _panel(
                     claim(f"{NETWORK}/dz1").latex,
@@ -262,8 +265,10 @@ class BackwardPassScene(Scene):
                 )
                 panel = delta1
                 self.wait(reading_time(claim(f"{NETWORK}/dz1").latex))
+                teaching_pause(self)
             else:
                 self.wait(reading_time(claim(f"{NETWORK}/{step}").latex))
+                teaching_pause(self)
 
         # and on to the inputs
         inputs = _panel(claim(f"{NETWORK}/dx").latex, "the gradient reaches the inputs")
@@ -310,6 +315,7 @@ class ChainRuleScene(Scene):
             net.highlight(1, i, color=FACTOR_COLORS["slope"]),
         )
         self.play(FadeIn(path), FadeIn(rings), run_time=1)
+        teaching_pause(self)
 
         statements = (
             VGroup(
@@ -331,6 +337,7 @@ class ChainRuleScene(Scene):
             .to_edge(UP, buff=1.35)
         )
         self.play(FadeIn(statements), run_time=1)
+        teaching_pause(self)
 
         texts = {
             "back": f"Σₖ δ₂ₖ W₂[k, {i}]  (back through W₂)",
@@ -349,6 +356,7 @@ class ChainRuleScene(Scene):
         rows.next_to(statements, DOWN, buff=0.35).align_to(statements, LEFT)
         for row in rows:
             self.play(FadeIn(row), run_time=0.7)
+            teaching_pause(self)
         product = VGroup(
             number(f["back"], font_size=30, color=FACTOR_COLORS["back"]),
             label("×", font_size=30),
@@ -399,6 +407,7 @@ class DescentStepScene(Scene):
             run_time=1.2,
         )
         self.wait(1)
+        teaching_pause(self)
         after = VGroup(
             net.weighted_edges(0, ex["after"]["W1"]),
             net.weighted_edges(1, ex["after"]["W2"]),
@@ -407,6 +416,7 @@ class DescentStepScene(Scene):
         new_loss = self._loss("after:", ex["loss_after"]).next_to(loss, DOWN, buff=0.2)
         self.play(Transform(before, after), Transform(bars, new_bars), run_time=1.5)
         self.play(FadeIn(new_loss), run_time=0.8)
+        teaching_pause(self)
         note = label(
             f"the probability of {names[true]} rose from {fmt(ex['p'][true])} "
             f"to {fmt(ex['p_after'][true])}",
@@ -460,6 +470,7 @@ class SigmoidSlipScene(Scene):
         self.play(FadeIn(listing[0]), run_time=1)
         self.play(Create(listing[1]), FadeIn(note), run_time=1)
         self.wait(2.5)
+        teaching_pause(self)
 
         units = len(sl["z1"])
         rows = [
@@ -492,6 +503,7 @@ class SigmoidSlipScene(Scene):
         fit(table, width=13).to_edge(UP, buff=1.7)
         self.play(FadeOut(listing), FadeOut(note), FadeIn(table), run_time=1.2)
         self.wait(1.5)
+        teaching_pause(self)
         worst = int(
             np.argmax(np.abs(sl["tutorial_db1"] - sl["db1"]) / np.abs(sl["db1"]))
         )
@@ -509,6 +521,7 @@ class SigmoidSlipScene(Scene):
         why.next_to(table, DOWN, buff=0.3)
         self.play(Create(box), FadeIn(why), run_time=0.8)
         self.wait(1.5)
+        teaching_pause(self)
         report = VGroup(
             label(
                 "nnbook verify, on δ₁ as this code computes it:",

@@ -40,6 +40,7 @@ from .blocks import (
     fit,
     label,
     legend,
+    teaching_pause,
     title,
 )
 from .blocks.surface import LossSurface
@@ -206,6 +207,7 @@ class RaceScene(Scene):
         note.next_to(keys, DOWN, buff=0.1).align_to(keys, LEFT)
         self.play(FadeIn(note), run_time=0.6)
         self.wait(2.5)
+        teaching_pause(self)
 
         # the end knots near the minimum: the last steps again, closer
         z = ex["zoom"]
@@ -293,6 +295,7 @@ class RulesScene(Scene):
         fit(rows, width=12.8).next_to(head, DOWN, buff=0.35).to_edge(LEFT, buff=0.4)
         self.play(LaggedStart(*[FadeIn(r) for r in rows], lag_ratio=0.5), run_time=3)
         self.wait(2)
+        teaching_pause(self)
         note = label(
             "Nesterov shares momentum's velocity update v'; RMSprop puts ε "
             "inside the square root",
@@ -327,6 +330,7 @@ class AdamStepScene(Scene):
         panels.next_to(head, DOWN, buff=0.25)
         self.play(LaggedStart(*[FadeIn(p) for p in panels], lag_ratio=0.4), run_time=2)
         self.wait(1.5)
+        teaching_pause(self)
         caption = label(
             (
                 f"step 1 of the race, coordinate 0 (t = 0 steps taken, m = v = 0, "
@@ -358,6 +362,7 @@ class AdamStepScene(Scene):
             LaggedStart(*[FadeIn(w) for w in worked], lag_ratio=0.5), run_time=2.5
         )
         self.wait(3.5)
+        teaching_pause(self)
         # the insight: at t = 0 the corrections undo the (1 − β) factors exactly
         theta = fs["theta"].numpy(**{n: first[n] for n in fs["theta"].input_names})
         moved = abs(float(theta[0]) - float(first["theta"][0]))

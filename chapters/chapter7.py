@@ -42,6 +42,7 @@ from .blocks import (
     fit,
     label,
     reading_time,
+    teaching_pause,
     title,
 )
 from .blocks.grid import ArrayImage, NumberGrid, heading, link, note
@@ -217,6 +218,7 @@ class SlidingWindowScene(Scene):
         general = panel.copy()  # shown again once the written rows are done
         self.play(FadeIn(panel), run_time=0.8)
         self.wait(reading_time(f.latex))
+        teaching_pause(self)
 
         cols = out.shape[1]
         window = grid.window(*data["origins"][0], *k)
@@ -253,6 +255,7 @@ class SlidingWindowScene(Scene):
                 self.play(FadeIn(value), run_time=0.3)
         self.play(FadeOut(window), FadeOut(target), run_time=0.4)
         self.wait(1.5)
+        teaching_pause(self)
         self.coda(data, panel)
 
     def coda(self, data: dict, panel) -> None:
@@ -344,6 +347,7 @@ class ChannelsScene(Scene):
         first = result.entry(0, 0, out[0, 0], color=COLORS["highlight"])
         self.play(FadeIn(first), run_time=0.5)
         self.wait(1.5)
+        teaching_pause(self)
         for n, (r, c) in enumerate(data["origins"][1:], start=1):
             i, j = divmod(n, cols)
             self.play(

@@ -30,7 +30,15 @@ from nnmath.runs.cnn import CNN, trained
 from nnmath.worked import fmt
 
 from .base import Chapter
-from .blocks import COLORS, EquationPanel, ProbabilityBars, label, reading_time, title
+from .blocks import (
+    COLORS,
+    EquationPanel,
+    ProbabilityBars,
+    label,
+    reading_time,
+    teaching_pause,
+    title,
+)
 from .blocks.grid import ArrayImage, NumberGrid, heading, link, note
 
 __all__ = [
@@ -287,6 +295,7 @@ class CNNForwardScene(Scene):
                 LaggedStart(*[FadeIn(m) for m in maps], lag_ratio=0.3),
                 run_time=1.6,
             )
+            teaching_pause(self)
 
         pred, true = data["predicted"], data["target"]
         marks = {pred: COLORS["true"] if pred == true else COLORS["wrong"]}
@@ -357,6 +366,7 @@ class BackwardScene(Scene):
         )
         self.play(FadeIn(remark), run_time=0.5)
         self.wait(1.5)
+        teaching_pause(self)
 
         # through the convolution: one output cell, then a neighbour
         self.play(
@@ -391,6 +401,7 @@ class BackwardScene(Scene):
         self.play(FadeIn(VGroup(stages[0][0], kern, heads, frames[0][0])), run_time=1)
         self.play(FadeIn(stages[0][1]), FadeIn(frames[0][1]), run_time=1)
         self.wait(1.5)
+        teaching_pause(self)
         self.play(
             FadeOut(stages[0][0]),
             FadeIn(stages[1][0]),

@@ -63,6 +63,7 @@ from .blocks import (
     legend,
     number,
     reading_time,
+    teaching_pause,
     title,
 )
 from .blocks.grid import heading, note
@@ -301,6 +302,7 @@ class DropoutScene(Scene):
         card.move_to([3.6, 1.7, 0])
         self.play(FadeIn(card), run_time=0.8)
         self.wait(reading_time(card.equation.tex_string))
+        teaching_pause(self)
 
         rows = VGroup()
         for k, (mask, y, p) in enumerate(zip(d["masks"], d["y"], d["p"])):
@@ -479,6 +481,7 @@ class BatchNormScene(Scene):
         self.play(FadeIn(before), FadeIn(names), FadeIn(row1), run_time=1)
         self.play(FadeIn(stats), run_time=0.5)
         self.wait(1.5)
+        teaching_pause(self)
 
         after = _histograms(b["xhat"], fs, color=COLORS["hidden"], top=top)
         after.shift(UP * (-1.45 - after[0].baseline.get_y()) + RIGHT * 0.6)
@@ -495,8 +498,10 @@ class BatchNormScene(Scene):
         words.next_to(after, DOWN, buff=0.35)
         self.play(FadeIn(words), run_time=0.5)
         self.wait(2)
+        teaching_pause(self)
         self.play(FadeOut(words), FadeIn(card), run_time=0.6)
         self.wait(reading_time(card.equation.tex_string))
+        teaching_pause(self)
 
         # then the trained γ and β move and stretch each feature again
         scaled = _histograms(b["out"], fs, color=COLORS["output"], top=top)
@@ -626,6 +631,7 @@ class BatchNormBackwardScene(Scene):
         whole.move_to([0, -1.75, 0])
         self.play(FadeIn(whole), run_time=0.8)
         self.wait(reading_time(sum_tex))
+        teaching_pause(self)
         wrong_tex = (
             r"\text{textbook shortcut } \frac{g\,\gamma}{\sqrt{\sigma^2+\epsilon}} = "
             + fmt(value["xhat"], 3)
@@ -703,6 +709,7 @@ class MovingAverageScene(Scene):
         ).to_edge(DOWN, buff=0.15)
         self.play(FadeIn(card), run_time=0.6)
         self.wait(reading_time(card.equation.tex_string))
+        teaching_pause(self)
         rows = VGroup(
             VGroup(
                 label("step", font_size=22, color=GREY_B),
@@ -738,6 +745,7 @@ class MovingAverageScene(Scene):
         )
         self.play(FadeIn(cells), FadeIn(dots), run_time=1)
         self.wait(2)
+        teaching_pause(self)
         last = m["moving_variance"][-1]
         tail = label(
             f"the start value 1 still weighs {fmt(m['momentum'] ** len(steps), 3)}"

@@ -637,6 +637,98 @@ def build(
 
 
 @cli.command()
+@click.argument("chapter_names", metavar="CHAPTER...", nargs=-1, required=True)
+@click.option(
+    "--to",
+    type=click.Choice(["html", "pptx"]),
+    default="html",
+    show_default=True,
+    help="reveal.js HTML (works offline from disk) or PowerPoint.",
+)
+@click.option(
+    "-o",
+    "--output",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    callback=_folder,
+    default="slides",
+    show_default=True,
+    help="Directory of the decks.",
+)
+@click.option(
+    "-q",
+    "--quality",
+    type=click.Choice(list(QUALITIES)),
+    default="l",
+    show_default=True,
+    help="l=480p15, m=720p30, h=1080p60, p=1440p60, k=2160p60.",
+)
+@click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(min=1, max=MAX_WORKERS),
+    default=1,
+    show_default=True,
+    help=f"Render this many scenes at once (at most {MAX_WORKERS}).",
+)
+@click.option("--force", is_flag=True, help="Ignore the caches.")
+@_media_option("Where the rendered slides and the cache live.")
+@click.option(
+    "--no-verify",
+    is_flag=True,
+    help="Make slides even if the chapter's claims fail verification.",
+)
+def slides(
+    chapter_names, to, out_dir, quality, jobs, force, media_dir, no_verify
+) -> None:
+    """Lecture slides per chapter, made with manim-slides: each scene advances
+    one step per click (a slide ends at each of its teaching pauses).
+
+    Writes OUT/chapterN.html (with chapterN_assets/) or OUT/chapterN.pptx. The
+    scenes go through the same render cache and verification gate as videos: a
+    chapter whose claims fail makes no slides unless --no-verify is given.
+
+    \b
+    Examples:
+      nnbook slides chapter1 && xdg-open slides/chapter1.html
+      nnbook slides chapter1 chapter5 --to pptx -o lecture
+    """
+    from publishing.gate import GateError
+    from publishing.paths import ensure_writable
+    from publishing.slides import build_slides, check_slides_tools
+    from publishing.tools import RenderError, check_tools
+
+    _keep_freed_memory()
+    chs = _chapters(chapter_names)
+    try:
+        check_slides_tools(to)
+        ensure_writable(out_dir, "-o DIR")
+        ensure_writable(media_dir, "--media DIR")
+        check_tools()
+    except (OSError, RenderError) as exc:
+        raise Failure(_one_line(exc)) from None
+    _open_cache(media_dir)
+    with _quiet():
+        try:
+            decks = build_slides(
+                chs,
+                to=to,
+                out_dir=out_dir,
+                media_dir=media_dir,
+                quality=quality,
+                workers=jobs,
+                force=force,
+                verify=not no_verify,
+                on_verified=_verified,
+                on_progress=lambda *a: click.echo(_report(*a), err=True),
+            )
+        except (OSError, RenderError, GateError, ValueError) as exc:
+            raise Failure(_one_line(exc)) from None
+    for deck in decks:
+        click.echo(str(deck))
+
+
+@cli.command()
 @click.argument("chapter_names", metavar="[CHAPTER]...", nargs=-1)
 @click.option(
     "-j",

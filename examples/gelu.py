@@ -2,6 +2,7 @@
 
 nnbook verify examples/gelu.py     # proves the derivative three ways
 nnbook render examples/gelu.py     # verifies, then renders the plot scene
+nnbook slides examples/gelu.py     # the same scene as slides, a click per pause
 """
 
 import numpy as np
@@ -9,7 +10,7 @@ import sympy as sp
 from manim import DOWN, ORANGE, UP, Create, MathTex, Scene, Write
 
 from chapters import Chapter
-from chapters.blocks import FunctionPlot, equation, title
+from chapters.blocks import FunctionPlot, equation, teaching_pause, title
 from nnmath import Claim, claim, formula
 from nnmath.library.activations import elementwise
 from nnmath.registry import register, register_claims
@@ -70,7 +71,9 @@ class GeluScene(Scene):
         name = MathTex(r"\operatorname{GELU}'(z)", font_size=30, color=ORANGE)
         name.next_to(plot.point(3, slope[-40]), UP)
         self.play(Write(heading), Write(eq))
+        teaching_pause(self)  # a click, in `nnbook slides`; nothing in a video
         self.play(Create(plot), run_time=2)
+        teaching_pause(self)
         self.play(Create(derivative), Write(name), run_time=1.5)
         self.wait(1)
 

@@ -40,10 +40,32 @@ def _program(name: str, package: str, why: str) -> Finding:
     )
 
 
+def _importable(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ValueError:  # imported, and replaced itself in sys.modules by an object
+        return name in sys.modules  # without __spec__ (manim-slides does)
+
+
 def _module(name: str, dist: str, why: str, fix: str) -> Finding:
-    ok = importlib.util.find_spec(name) is not None
+    ok = _importable(name)
     version = _version(dist)
     return Finding(dist, ok, f"{dist} {version}" if ok else f"missing ({why})", fix)
+
+
+def _revealjs() -> Finding:
+    from .slides import REVEALJS_VERSION, SlidesError, revealjs_dir
+
+    try:
+        detail, found = f"reveal.js in {revealjs_dir()}", True
+    except SlidesError:
+        detail, found = "missing (nnbook slides --to html needs it)", False
+    return Finding(
+        "reveal.js",
+        found,
+        detail,
+        f"{SETUP}   # installs reveal.js {REVEALJS_VERSION}; or set NNBOOK_REVEALJS",
+    )
 
 
 def diagnose() -> list[Finding]:
@@ -78,6 +100,8 @@ def diagnose() -> list[Finding]:
         ),
         _module("manim", "manim", "renders the videos", pip),
         _module("markdown", "Markdown", "nnbook build turns the prose into HTML", pip),
+        _module("manim_slides", "manim-slides", "nnbook slides makes the decks", pip),
+        _revealjs(),
         _module(
             "tensorflow",
             "tensorflow-cpu" if _version("tensorflow-cpu") else "tensorflow",

@@ -81,6 +81,9 @@ QUALITIES = {
 }
 #: output formats, named as Manim names them; png is the scene's last frame
 FORMATS = ("mp4", "webm", "mov", "gif", "png")
+#: the format of a scene rendered for ``nnbook slides``: one video per slide and
+#: manim-slides' description of them, packed in one file (see publishing.slides)
+SLIDES = "slides"
 
 
 #: the most scenes rendered at once (each process holds Manim and its frames,
@@ -160,7 +163,7 @@ def _validate(quality: str, fmt: str) -> None:
             f"invalid quality {quality!r}; valid: {', '.join(QUALITIES)} "
             "(low, medium, high, production, 4k)"
         )
-    if fmt not in FORMATS:
+    if fmt not in FORMATS and fmt != SLIDES:
         raise ValueError(f"invalid format {fmt!r}; valid: {', '.join(FORMATS)}")
 
 
@@ -283,7 +286,7 @@ def _manim_render(job: SceneJob, media: str) -> Path:
         "progress_bar": "none",
         "log_to_file": False,
         "quality": QUALITIES[job.quality],
-        "format": job.fmt,
+        "format": "mp4" if job.fmt == SLIDES else job.fmt,
         "media_dir": media,
         "disable_caching": True,
         "preview": False,
@@ -293,12 +296,19 @@ def _manim_render(job: SceneJob, media: str) -> Path:
         scene_class = _scene_class(job)
     try:
         with tempconfig(settings), _latex_confined(media):
-            scene = scene_class()
-            scene.render()
-            writer = scene.renderer.file_writer
-            produced = (
-                writer.image_file_path if job.fmt == "png" else writer.movie_file_path
-            )
+            if job.fmt == SLIDES:
+                from .slides import render_slides
+
+                produced = render_slides(scene_class, job.scene, Path(media))
+            else:
+                scene = scene_class()
+                scene.render()
+                writer = scene.renderer.file_writer
+                produced = (
+                    writer.image_file_path
+                    if job.fmt == "png"
+                    else writer.movie_file_path
+                )
     except (KeyboardInterrupt, Stopped, RenderError):
         raise
     except SystemExit as exc:  # sys.exit() in the scene's code

@@ -168,6 +168,8 @@ def test_doctor_reports_each_dependency(run):
         "av",
         "pycairo",
         "manimpango",
+        "manim-slides",
+        "reveal.js",
         "tensorflow",
     ):
         assert name in result.output

@@ -13,6 +13,7 @@ from __future__ import annotations
 from .diagrams import FunctionPlot, NetworkDiagram, ProbabilityBars, legend
 from .grid import ArrayImage, NumberGrid
 from .panels import EquationPanel, code, equation_card, shown, table, verdict
+from .steps import teaching_pause
 from .style import MIN_FONT_SIZE, reading_time
 from .surface import LossSurface
 from .text import (
@@ -34,6 +35,7 @@ from .text import (
 )
 
 __all__ = [
+    "teaching_pause",
     "COLORS",
     "DIGITS",
     "EQUATION_SIZE",
