@@ -268,15 +268,21 @@ def contract(spec: str, a: np.ndarray, b: np.ndarray, add=None) -> np.ndarray:
     inputs, out = spec.split("->")
     sa, sb = inputs.split(",")
     summed = [c for c in sa if c in sb]
-    if a.ndim == b.ndim == 2 and len(summed) == 1 and len(set(sa + sb)) == 3:
+    if (
+        a.ndim == b.ndim == 2
+        and len(summed) == 1
+        and summed[0] not in out
+        and len(out) == 2
+        and set(out) == set(sa + sb) - set(summed)
+    ):
         # two matrices, one summed axis (a gate's slice of a kernel): one
         # matrix product; blocking and row shifts pay only on large windows
         (c,) = summed
-        left = a if sa[1] == c else a.T
-        right = b if sb[0] == c else b.T
-        labels = sa.replace(c, "") + sb.replace(c, "")
-        product = left @ right
-        product = product if labels == out else product.T
+        if out[0] not in sa:  # the output's rows are b's: b @ a
+            a, b, sa, sb = b, a, sb, sa
+        left = a if sa[1] == c else a.T  # (out's rows, c)
+        right = b if sb[0] == c else b.T  # (c, out's columns)
+        product = left @ right  # in the output's order: no transposed copy
         return product if add is None else product + add
     if (
         any(c in out for c in summed)

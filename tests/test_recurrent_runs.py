@@ -314,6 +314,7 @@ def test_a_slice_window_is_a_read_only_slice_and_a_matrix_contract_a_product():
         ("ju,nj->nu", view.T.T, x),
         ("nj,ju->nu", x, view),
         ("ju,nj->un", view, x),
+        ("nj,ju->un", x, view),
     ):
         np.testing.assert_allclose(
             contract(spec, a, b), np.einsum(spec, a, b), rtol=1e-14
