@@ -237,3 +237,90 @@ def test_clipped_training_matches_keras_clipnorm():
     free = train(data, "rnn", epochs=3, params=p)
     assert np.max(np.abs(np.subtract(free.losses, keras["losses"]))) > 1e-2
     assert run.orders[0].tolist() == epoch_orders(256, 3, 0)[0].tolist()
+
+
+# -- what makes a cell step cheap: blocks as a concatenation, slices as slices ----
+def _blocks_formula(offsets: tuple[int, ...], width: int):
+    """out[n, k] = Σ_u Σ_q δ_{k, qH+u}·a_q[n, u], k over ``width``·H."""
+    import sympy as sp
+
+    from nnmath.formula import Formula, Input, dims, indices
+
+    n, k, u = indices("n k u")
+    N, H, S = dims("N H S")
+    parts = [sp.IndexedBase(f"a{q}") for q in range(len(offsets))]
+    expr = sp.Sum(
+        sp.Add(
+            *(sp.KroneckerDelta(k, q * H + u) * p[n, u] for q, p in zip(offsets, parts))
+        ),
+        (u, 0, H - 1),
+    )
+    return Formula(
+        name="blocks",
+        title="blocks side by side",
+        output="s",
+        indices=(n, k),
+        expr=expr,
+        inputs=tuple(
+            Input(f"a{q}", ("N", "H"), "a block") for q in range(len(offsets))
+        ),
+        output_shape=("N", "S"),
+        derived=((S, width * H),),
+        tf="None",  # never run: no Keras counterpart
+    )
+
+
+@pytest.mark.parametrize(
+    "offsets, width, joined",
+    [((0, 1, 2), 3, True), ((1, 0), 2, True), ((0, 2), 3, False)],
+    ids=["tiling", "tiling, out of order", "a gap: not a concatenation"],
+)
+def test_blocks_side_by_side_lower_to_a_concatenation_only_when_they_tile(
+    offsets, width, joined
+):
+    from nnmath.checker.checks import check_lowering
+
+    f = _blocks_formula(offsets, width)
+    assert ("np.concatenate" in f.source) == joined, f.source
+    check = check_lowering(f)  # against lambdify's loops
+    assert check.passed, check.detail
+    rng = np.random.default_rng(6)
+    a = {f"a{q}": rng.normal(size=(2, 3)) for q in range(len(offsets))}
+    expected = np.zeros((2, 3 * width))
+    for q, off in enumerate(offsets):
+        expected[:, 3 * off : 3 * off + 3] = a[f"a{q}"]
+    np.testing.assert_array_equal(f.numpy(**a), expected)
+
+
+def test_lstm_cell_and_its_claims_build_no_block_masks():
+    from nnmath import claim, formula
+
+    assert "np.concatenate" in formula("lstm_cell").source
+    for w in ("W", "U", "b", "h", "c", "x"):
+        assert "np.equal" not in claim(f"lstm_cell/d{w}").gradient.source, w
+
+
+def test_a_slice_window_is_a_read_only_slice_and_a_matrix_contract_a_product():
+    from nnmath.kernels import contract, window
+
+    rng = np.random.default_rng(7)
+    W = rng.normal(size=(5, 12))
+    view = window(W, (1, (1,), (4,), 8), strict="W[j, 8 + u]")
+    np.testing.assert_array_equal(view, W[:, 8:12])
+    assert not view.flags.writeable
+    strided = window(W, (1, (2,), (3,), 1))  # every other column: still a view
+    np.testing.assert_array_equal(strided, W[:, 1:7:2])
+    from nnmath.formula import OutOfBounds
+
+    with pytest.raises(OutOfBounds):  # past the end: still refused, not sliced
+        window(W, (1, (1,), (4,), 9), strict="W[j, 9 + u]")
+    x = rng.normal(size=(3, 5))
+    for spec, a, b in (
+        ("ju,nj->nu", view.T.T, x),
+        ("nj,ju->nu", x, view),
+        ("ju,nj->un", view, x),
+        ("nj,ju->un", x, view),
+    ):
+        np.testing.assert_allclose(
+            contract(spec, a, b), np.einsum(spec, a, b), rtol=1e-14
+        )
