@@ -660,9 +660,7 @@ class NumpyLowering:
             return None  # a block not of full shape would not concatenate
         codes = ", ".join(self.align(t, target) for t in terms)
         labels = tuple(at if s == u else s for s in target)
-        return Term(
-            f"np.concatenate([{codes}], axis={target.index(u)})", labels, CALL
-        )
+        return Term(f"np.concatenate([{codes}], axis={target.index(u)})", labels, CALL)
 
     def _blocks(
         self, function: sp.Expr, u: sp.Symbol

@@ -330,9 +330,8 @@ def gradient_norms(
     only; its path through h_t is counted in ∂L/∂h_t)."""
     model = Classifier(network)
     _, ups = model.backward(p, x, y)
-    out = {}
-    for (state, _), block in zip(model.net.states, range(model.width)):
-        H = p["U"].shape[0]
+    out, H = {}, p["U"].shape[0]
+    for block, (state, _) in enumerate(model.net.states):
         out[state] = np.array(
             [np.linalg.norm(up[:, block * H : (block + 1) * H]) for up in ups]
         )
