@@ -49,6 +49,18 @@ def _outside(shape: tuple, reads: list) -> list[str]:
     return bad
 
 
+def _slice_of(a: np.ndarray, axis, steps, counts, offset, den=1) -> bool:
+    """Is this read one positive step along one axis, whole, inside ``a``?"""
+    return (
+        den == 1
+        and len(steps) == 1
+        and steps[0] > 0
+        and counts[0] >= 1
+        and 0 <= offset
+        and offset + steps[0] * (counts[0] - 1) < a.shape[axis]
+    )
+
+
 def window(
     a: np.ndarray, *reads: tuple, fill: float | str = 0.0, strict: str = ""
 ) -> np.ndarray:
@@ -69,6 +81,16 @@ def window(
     max: never above a real cell, and what a window of padding alone yields.
     """
     a = np.asarray(a)
+    if len(reads) == 1 and _slice_of(a, *reads[0]):
+        # one axis read as a[…, o : o + c]: a plain slice, in bounds (an
+        # LSTM's gate of its kernel); a slice costs less than the strides
+        # below, and it is called T times per batch
+        axis, (step,), (count,), offset = reads[0][:4]
+        index = [slice(None)] * a.ndim
+        index[axis] = slice(offset, offset + step * (count - 1) + 1, step)
+        view = a[tuple(index)]
+        view.flags.writeable = False
+        return view
     if fill == "lowest":
         fill = np.finfo(a.dtype if a.dtype.kind == "f" else float).min
     reads = sorted((r[0], r[1], r[2], r[3], r[4] if len(r) > 4 else 1) for r in reads)
@@ -246,6 +268,22 @@ def contract(spec: str, a: np.ndarray, b: np.ndarray, add=None) -> np.ndarray:
     inputs, out = spec.split("->")
     sa, sb = inputs.split(",")
     summed = [c for c in sa if c in sb]
+    if (
+        a.ndim == b.ndim == 2
+        and len(summed) == 1
+        and summed[0] not in out
+        and len(out) == 2
+        and set(out) == set(sa + sb) - set(summed)
+    ):
+        # two matrices, one summed axis (a gate's slice of a kernel): one
+        # matrix product; blocking and row shifts pay only on large windows
+        (c,) = summed
+        if out[0] not in sa:  # the output's rows are b's: b @ a
+            a, b, sa, sb = b, a, sb, sa
+        left = a if sa[1] == c else a.T  # (out's rows, c)
+        right = b if sb[0] == c else b.T  # (c, out's columns)
+        product = left @ right  # in the output's order: no transposed copy
+        return product if add is None else product + add
     if (
         any(c in out for c in summed)
         or len(set(sa)) < len(sa)

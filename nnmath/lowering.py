@@ -615,7 +615,85 @@ class NumpyLowering:
             )
         return k
 
+    def _side_by_side(self, e: sp.Sum) -> Term | None:
+        """Σ_u (δ_{k,u}·a[…u…] + δ_{k,H+u}·b[…u…] + …), blocks of width H
+        placed side by side along k (an LSTM's [h′ | c′], its four gates'
+        gradients), as ``np.concatenate([a, b, …])`` along k: the sum of masks
+        would build and add m arrays m times larger.  Only when the blocks are
+        exactly 0, H, …, (m − 1)H, each of full shape, and k runs over m·H;
+        anything else is None (lowered as any sum)."""
+        if not isinstance(e.function, sp.Add):
+            return None
+        if len(e.limits) > 1:  # Σ_n Σ_u …: the blocks inside, the other sums out
+            for i, lim in enumerate(e.limits):
+                if self._blocks(e.function, lim[0]) is None:
+                    continue
+                inner = self._side_by_side(sp.Sum(e.function, lim))
+                rest = [
+                    self._check_full_range(other)
+                    for other in e.limits[:i] + e.limits[i + 1 :]
+                ]
+                if inner is None or any(k not in inner.labels for k in rest):
+                    return None
+                axes = [inner.labels.index(k) for k in rest]
+                out = tuple(s for s in inner.labels if s not in rest)
+                axis = str(axes[0]) if len(axes) == 1 else _tuple(map(str, axes))
+                return Term(f"{inner.code}.sum(axis={axis})", out, CALL)
+            return None
+        u = self._check_full_range(e.limits[0])
+        width = self.extent.get(u)
+        found = self._blocks(e.function, u)
+        if width is None or found is None:
+            return None
+        at, blocks = found
+        derived = dict(self.formula.derived)
+        total = self.extent.get(at)
+        if total is None or sorted(blocks) != list(range(len(blocks))):
+            return None
+        if sp.simplify((total - len(blocks) * width).subs(derived)) != 0:
+            return None
+        terms = [self.lower(blocks[q]) for q in range(len(blocks))]
+        target = self._sorted(itertools.chain.from_iterable(t.labels for t in terms))
+        if u not in target or at in target:
+            return None
+        if any(set(t.labels) != set(target) for t in terms):
+            return None  # a block not of full shape would not concatenate
+        codes = ", ".join(self.align(t, target) for t in terms)
+        labels = tuple(at if s == u else s for s in target)
+        return Term(f"np.concatenate([{codes}], axis={target.index(u)})", labels, CALL)
+
+    def _blocks(
+        self, function: sp.Expr, u: sp.Symbol
+    ) -> tuple[sp.Symbol, dict[int, sp.Expr]] | None:
+        """(k, {q: the block at qH}) if ``function`` is Σ_q δ_{k, qH+u}·block_q
+        over u of extent H, else None."""
+        width = self.extent.get(u)
+        if width is None or not isinstance(function, sp.Add):
+            return None
+        blocks: dict[int, sp.Expr] = {}
+        at = None
+        for term in function.args:
+            factors = sp.Mul.make_args(term)
+            deltas = [f for f in factors if isinstance(f, sp.KroneckerDelta)]
+            if len(deltas) != 1:
+                return None
+            a, b = deltas[0].args
+            if a.has(u) == b.has(u):
+                return None
+            k, offset = (b, a - u) if a.has(u) else (a, b - u)
+            if not k.is_Symbol or (at is not None and k != at) or offset.has(u):
+                return None
+            at = k
+            q = sp.simplify(offset / width)
+            if not q.is_Integer or int(q) in blocks:
+                return None
+            blocks[int(q)] = sp.Mul(*(f for f in factors if f is not deltas[0]))
+        return at, blocks
+
     def _lower_Sum(self, e: sp.Sum) -> Term:
+        blocks = self._side_by_side(e)
+        if blocks is not None:
+            return blocks
         reduced = [self._check_full_range(lim) for lim in e.limits]
         factors = sp.Mul.make_args(e.function)
         arrays = [f for f in factors if f.has(*reduced)]

@@ -30,13 +30,14 @@ symbolically on a small unrolled instance (T = 3, two units), against
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
 from .claim import UPSTREAM, Claim
 from .formula import Formula, ShapeError
 
-__all__ = ["BPTTClaim", "Unrolled", "SEQUENCE"]
+__all__ = ["BPTTClaim", "Unrolled", "SEQUENCE", "backpropagate"]
 
 #: the name of the sequence input of every unrolled network
 SEQUENCE = "x"
@@ -170,15 +171,20 @@ class Unrolled:
         """The cell's output at every step, (N, T, width)."""
         return self.run(arrays)[0]
 
-    def run(self, arrays: dict) -> tuple[np.ndarray, list[dict]]:
-        """(the outputs at every step, the cell's inputs at every step)."""
+    def run(
+        self, arrays: dict, cell: Callable[..., np.ndarray] | None = None
+    ) -> tuple[np.ndarray, list[dict]]:
+        """(the outputs at every step, the cell's inputs at every step).
+        ``cell``: what computes one step, the cell's ``numpy`` unless a caller
+        passes the cell prepared for its shapes (a training loop)."""
         arrays = self.checked(arrays)
+        cell = cell or self.cell.numpy
         weights = {w: arrays[w] for w in self.weights}
         state = self._cell_states(arrays)
         out, steps = [], []
         for t in range(arrays[SEQUENCE].shape[1]):
             inputs = {SEQUENCE: arrays[SEQUENCE][:, t], **state, **weights}
-            s = self.cell.numpy(**inputs)
+            s = cell(**inputs)
             steps.append(inputs)
             out.append(s)
             parts = np.split(s, len(self.states), axis=-1)
@@ -248,30 +254,76 @@ class BPTTClaim:
                 f"{net.name}: the upstream gradient g has shape {g.shape}; valid: "
                 f"the output's shape {out.shape}"
             )
-        claims = self.by_input
-        T = len(steps)
-        grads = {w: np.zeros(np.shape(arrays[w])) for w in net.weights}
-        dx = np.zeros(np.shape(arrays[SEQUENCE]))
-        back = np.zeros_like(out[:, 0])  # δ_T: nothing comes after the last step
-        for t in reversed(range(T)):
-            up = g[:, t] + back if self.through_time else g[:, t]
-            inputs = {**steps[t], UPSTREAM: up}
-            for w in net.weights:
-                if self.accumulate or t == T - 1:
-                    grads[w] = grads[w] + _gradient(claims[w], inputs)
-            dx[:, t] = _gradient(claims[SEQUENCE], inputs)
-            back = np.concatenate(
-                [_gradient(claims[s], inputs) for s, _ in net.states], axis=-1
-            )
-        grads[SEQUENCE] = dx
-        for (s, i), part in zip(net.states, np.split(back, len(net.states), axis=-1)):
-            grads[i] = part
+        grads, _ = backpropagate(
+            net,
+            {w: _gradient(c) for w, c in self.by_input.items()},
+            steps,
+            g,
+            accumulate=self.accumulate,
+            through_time=self.through_time,
+        )
         return grads
 
     def __repr__(self) -> str:
         return f"BPTTClaim({self.name!r})"
 
 
-def _gradient(c: Claim, inputs: dict) -> np.ndarray:
-    grad = c.gradient
-    return grad.numpy(**{n: inputs[n] for n in grad.input_names})
+def _gradient(c: Claim) -> Callable[..., np.ndarray]:
+    return taking(c.gradient.input_names, c.gradient.numpy, c.formula.input_names)
+
+
+def taking(
+    names: tuple[str, ...], call: Callable[..., np.ndarray], cell: tuple[str, ...]
+) -> Callable[..., np.ndarray]:
+    """``call``, given only the ``names`` it takes of a step's inputs (the
+    ``cell``'s and g); ``call`` itself when it takes them all."""
+    if set(names) == {*cell, UPSTREAM}:
+        return call
+    return lambda **step: call(**{n: step[n] for n in names})
+
+
+def backpropagate(
+    net: Unrolled,
+    gradients: dict[str, Callable[..., np.ndarray]],
+    steps: list[dict],
+    g: np.ndarray,
+    *,
+    accumulate: bool = True,
+    through_time: bool = True,
+    inputs: bool = True,
+) -> tuple[dict[str, np.ndarray], list[np.ndarray]]:
+    """Backpropagation through time: the cell's claims run backward over the
+    ``steps`` (the cell's inputs at every step, from :meth:`Unrolled.run`) with
+    the upstream gradient ``g`` (N, T, width) of the outputs.  ``gradients``
+    maps each cell input to what computes the claim's gradient (its lowered
+    ``numpy``, or that prepared for the steps' shapes), called with the step's
+    inputs and ``g``.  ``inputs=False`` leaves out ∂L/∂x_t and the initial
+    states (a training step needs only the weights').
+
+    Returns (every input's gradient, the upstream of every step's output,
+    gₜ + δ_{t+1} = ∂L/∂sₜ: what §3 of chapter 10 measures)."""
+    T = len(steps)
+    grads = {w: None for w in net.weights}
+    dx = np.zeros((g.shape[0], T, *np.shape(steps[0][SEQUENCE])[1:]))
+    back = np.zeros_like(g[:, 0])  # δ_T: nothing comes after the last step
+    ups: list[np.ndarray] = [back] * T
+    for t in reversed(range(T)):
+        up = g[:, t] + back if through_time else g[:, t]
+        ups[t] = up
+        step = {**steps[t], UPSTREAM: up}
+        for w in net.weights:
+            if accumulate or t == T - 1:
+                d = gradients[w](**step)
+                grads[w] = d if grads[w] is None else grads[w] + d
+        if inputs:
+            dx[:, t] = gradients[SEQUENCE](**step)
+        if t > 0 or inputs:
+            back = np.concatenate(
+                [gradients[s](**step) for s, _ in net.states], axis=-1
+            )
+    if inputs:
+        grads[SEQUENCE] = dx
+        parts = np.split(back, len(net.states), axis=-1)
+        for (s, i), part in zip(net.states, parts):
+            grads[i] = part
+    return grads, ups

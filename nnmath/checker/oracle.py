@@ -555,3 +555,72 @@ def keras_rnn(
         target = watched.get(wrt, variables.get(wrt))
         result["grad"] = np.asarray(tape.gradient(loss, target))
     return result
+
+
+def train_rnn_keras(
+    x: np.ndarray,
+    y: np.ndarray,
+    params: dict,
+    orders: list,
+    *,
+    layer: str,
+    learning_rate: float,
+    batch_size: int,
+    clipnorm: float | None = None,
+    x_test: np.ndarray | None = None,
+) -> dict:
+    """Keras's own ``fit`` of the recurrent classifier of
+    :mod:`nnmath.runs.recurrent`: ``keras.layers.<layer>`` (SimpleRNN, LSTM)
+    on sequences ``x`` (N, T, F) from a zero state, a ``Dense`` readout on its
+    last output, ``CategoricalCrossentropy(from_logits=True)`` and
+    ``SGD(learning_rate, clipnorm=clipnorm)``, everything in float64, from
+    ``params`` (W, U, b in Keras's layout; W_out[out, in]) and in the batch
+    order ``orders`` (``shuffle=False``).
+
+    Returns the training loss before the first step and after every epoch, the
+    final weights by our names, the seconds each ``fit`` epoch took and the
+    logits on ``x_test``."""
+    import time
+
+    tensorflow()
+    import keras
+
+    floatx = keras.config.floatx()
+    keras.config.set_floatx("float64")
+    try:
+        units = params["U"].shape[0]
+        rnn = getattr(keras.layers, layer)(units)
+        readout = keras.layers.Dense(params["W_out"].shape[0])
+        model = keras.Sequential([keras.Input(x.shape[1:]), rnn, readout])
+        rnn.set_weights([params["W"], params["U"], params["b"]])
+        readout.set_weights([params["W_out"].T, params["b_out"]])
+        loss = keras.losses.CategoricalCrossentropy(from_logits=True)
+        options = {} if clipnorm is None else {"clipnorm": clipnorm}
+        model.compile(
+            optimizer=keras.optimizers.SGD(learning_rate=learning_rate, **options),
+            loss=loss,
+        )
+        losses, seconds = [float(loss(y, model(x)))], []
+        for order in orders:
+            start = time.perf_counter()
+            model.fit(
+                x[order],
+                y[order],
+                batch_size=batch_size,
+                epochs=1,
+                shuffle=False,
+                verbose=0,
+            )
+            seconds.append(time.perf_counter() - start)
+            losses.append(float(loss(y, model(x))))
+        W, U, b = rnn.get_weights()
+        W_out, b_out = readout.get_weights()
+        logits = None if x_test is None else np.asarray(model(x_test))
+    finally:
+        keras.config.set_floatx(floatx)
+    return {
+        "losses": losses,
+        "params": {"W": W, "U": U, "b": b, "W_out": W_out.T, "b_out": b_out},
+        "seconds_per_epoch": seconds,
+        "test_logits": logits,
+    }
