@@ -246,6 +246,30 @@ def run_batch(
     return [_safe(jobs[i][0], jobs[i][2], timeout).as_dict() for i in indices]
 
 
+def _bare(x):
+    """``x`` (a Formula or Claim) without what it computed and cached for itself
+    (its lowering holds functions made at run time, which do not pickle): a
+    worker computes them again.  Its fields, and so its fingerprint, are kept."""
+    import copy
+    from functools import cached_property
+
+    from nnmath.claim import Claim
+    from nnmath.formula import Formula
+
+    if not isinstance(x, (Formula, Claim)):
+        return x
+    y = copy.copy(x)
+    for cls in type(x).__mro__:
+        for name, value in vars(cls).items():
+            if isinstance(value, cached_property):
+                y.__dict__.pop(name, None)
+    for f in fields(x):
+        value = getattr(x, f.name)
+        if isinstance(value, (Formula, Claim)):
+            object.__setattr__(y, f.name, _bare(value))
+    return y
+
+
 def _picklable(*objects) -> bool:
     try:
         pickle.dumps(objects)
@@ -304,8 +328,10 @@ def verify_reusing(
         if on_check:
             on_check(check)
 
-    if jobs > 1 and len(todo) > 1 and _picklable(formulas, claims):
-        _run_parallel(formulas, claims, oracle, plan, todo, jobs, timeout, cache, done)
+    bare = [_bare(f) for f in formulas], [_bare(c) for c in claims]
+    if jobs > 1 and len(todo) > 1 and _picklable(*bare):
+        # a formula a fresh process cannot import (defined in __main__) runs here
+        _run_parallel(*bare, oracle, plan, todo, jobs, timeout, cache, done)
     else:
         for i in todo:
             label, _, thunk = plan[i]
