@@ -46,21 +46,25 @@ def _tree_rss(proc: psutil.Process) -> int:
 
 
 def timed(args: list[str], env: dict) -> tuple[float, int, subprocess.CompletedProcess]:
-    """(wall seconds, peak resident bytes of the process tree, the result)."""
-    start = time.perf_counter()
-    with subprocess.Popen(
-        args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    ) as popen:
-        proc, peak = psutil.Process(popen.pid), 0
-        while popen.poll() is None:
-            try:
-                peak = max(peak, _tree_rss(proc))
-            except psutil.NoSuchProcess:
-                break
-            time.sleep(0.1)
-        out, err = popen.communicate()
-    seconds = time.perf_counter() - start
-    return seconds, peak, subprocess.CompletedProcess(args, popen.returncode, out, err)
+    """(wall seconds, peak resident bytes of the process tree, the result).  Its
+    output goes to files: a pipe nobody reads while it runs would fill and stop it."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        start = time.perf_counter()
+        with subprocess.Popen(args, env=env, stdout=out, stderr=err) as popen:
+            proc, peak = psutil.Process(popen.pid), 0
+            while popen.poll() is None:
+                try:
+                    peak = max(peak, _tree_rss(proc))
+                except psutil.NoSuchProcess:
+                    break
+                time.sleep(0.1)
+        seconds = time.perf_counter() - start
+        out.seek(0)
+        err.seek(0)
+        done = subprocess.CompletedProcess(
+            args, popen.returncode, out.read(), err.read()
+        )
+    return seconds, peak, done
 
 
 def _versions() -> str:

@@ -78,15 +78,24 @@ def _checker() -> str:
     return text_sha("\n".join([f"layout={LAYOUT}", _engine_digest(), *_versions()]))
 
 
-def check_key(label: str, subject, checker: str | None = None) -> str:
+def check_key(
+    label: str, subject, checker: str | None = None, *, fingerprints=None
+) -> str:
     """The key of one check: its label, its subject's fingerprint and ``checker``
-    (default: this code and these libraries, :func:`_checker`)."""
+    (default: this code and these libraries, :func:`_checker`).  ``fingerprints``
+    (id → fingerprint) spares hashing a subject once per check of it."""
     from nnmath.fingerprint import fingerprint
 
     from .cache import text_sha
 
     checker = _checker() if checker is None else checker
-    return text_sha("\n".join([label, fingerprint(subject), checker]))
+    if fingerprints is None:
+        fp = fingerprint(subject)
+    else:
+        fp = fingerprints.get(id(subject)) or fingerprints.setdefault(
+            id(subject), fingerprint(subject)
+        )
+    return text_sha("\n".join([label, fp, checker]))
 
 
 def needs_tensorflow(label: str, subject) -> bool:
@@ -303,8 +312,9 @@ def verify_reusing(
     timeout = DEFAULT_SECONDS if timeout is None else timeout
     plan = planned(formulas, claims, oracle=oracle)
     checker = _checker() if cache is not None else ""
+    seen: dict[int, str] = {}  # the plan holds every subject while this runs
     keys = [
-        check_key(label, subj, checker) if cache is not None else ""
+        check_key(label, subj, checker, fingerprints=seen) if cache is not None else ""
         for label, subj, _ in plan
     ]
     results: list = [None] * len(plan)
