@@ -271,3 +271,31 @@ def test_a_limit_that_runs_out_at_once_leaves_no_timer_behind():
             pass
         assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
         assert signal.getsignal(signal.SIGALRM) is before
+
+
+class _KillsItsWorker:
+    """Unpickled in a worker, ends it at once (as the OOM killer would)."""
+
+    def __reduce__(self):
+        import os
+
+        return (os._exit, (3,))
+
+    def __repr__(self) -> str:
+        return "_KillsItsWorker()"
+
+
+def test_a_worker_that_dies_fails_its_checks_by_name_and_files_nothing(tmp_path):
+    relu = registry.formula("relu")
+    doomed = dataclasses.replace(relu, notes=_KillsItsWorker())
+    claim = dataclasses.replace(registry.claim("relu'"), formula=doomed)
+    run = verify_reusing([doomed], [claim], tmp_path, oracle=False, jobs=2)
+    assert [(c.subject, c.method) for c in run.checks] == [
+        ("relu", "lowering"),
+        ("relu'", "symbolic"),
+        ("relu'", "finite-differences"),
+    ]
+    for c in run.checks:
+        assert c.kind == "error" and not c.passed
+        assert "worker failed" in c.detail and "exit code 3" in c.detail, c.detail
+    assert not list(tmp_path.glob("verify/checks/*.json"))  # nothing filed
