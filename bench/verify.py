@@ -4,10 +4,11 @@
 
 In one run, each a fresh process, one after the other:
 
-1. a bare ``python -c "import tensorflow"`` (the unit: what every verify that
-   needs TensorFlow pays at least once);
-2. ``nnbook verify -j JOBS`` with an empty cache (cold: every check runs);
-3. the same command again, nothing changed (warm: every check is reused).
+1. ``nnbook verify -j JOBS`` with an empty cache (cold: every check runs);
+2. the same command again, nothing changed (warm: every check is reused);
+
+each right after a bare ``python -c "import tensorflow"`` (the unit: what every
+verify that needs TensorFlow pays at least once, under the same load).
 
 Prints the wall seconds of each, the ratios cold ÷ import (bar ≤ 5) and warm ÷
 import (bar ≤ 0.5), and the peak memory of each: the largest sum of resident
@@ -84,8 +85,6 @@ def main() -> int:
     machine.describe()
     print(f"libraries: {_versions()}")
     env = {k: v for k, v in os.environ.items() if k != "NNBOOK_CACHE"}
-    unit, unit_peak, _ = timed([sys.executable, "-c", "import tensorflow"], env)
-    print(f"import tensorflow: {unit:.1f} s, peak {unit_peak / 2**20:.0f} MiB")
     ok = True
     with tempfile.TemporaryDirectory(prefix="nnbook-bench-verify-") as tmp:
         media, report = Path(tmp) / "media", Path(tmp) / "cold.json"
@@ -95,6 +94,13 @@ def main() -> int:
             ("cold", COLD_BAR, ["--json", str(report)]),
             ("warm", WARM_BAR, []),
         ):
+            # the unit is measured just before each run: on a shared machine
+            # the load moves, and a ratio is fair only against the same load
+            unit, unit_peak, _ = timed([sys.executable, "-c", "import tensorflow"], env)
+            print(
+                f"import tensorflow: {unit:.1f} s, peak {unit_peak / 2**20:.0f} MiB "
+                f"(load average {os.getloadavg()[0]:.1f})"
+            )
             seconds, peak, done = timed(command + extra, env)
             tail = [ln for ln in done.stdout.splitlines() if "reused" in ln]
             if done.returncode != 0:
