@@ -24,7 +24,6 @@ that do not, so only the batches that need it import it.
 from __future__ import annotations
 
 import json
-import pickle
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -244,47 +243,53 @@ def _batches(
     return out
 
 
-def run_batch(
-    formulas: list, claims: list, oracle: bool, indices: list[int], timeout
-) -> list[dict]:
-    """In a worker: run the checks at ``indices`` of the plan of ``formulas`` and
-    ``claims`` (the very plan the parent made: same inputs, same order)."""
-    from nnmath.checker.checks import _safe, planned
-
-    jobs = planned(formulas, claims, oracle=oracle)
-    return [_safe(jobs[i][0], jobs[i][2], timeout).as_dict() for i in indices]
-
-
-def _bare(x):
-    """``x`` (a Formula or Claim) without what it computed and cached for itself
-    (its lowering holds functions made at run time, which do not pickle): a
-    worker computes them again.  Its fields, and so its fingerprint, are kept."""
-    import copy
-    from functools import cached_property
-
+def _reference(subject):
+    """How a worker finds ``subject`` in its own registry: ``("formula", name,
+    params)`` or ``("claim", name)``; None if the registry here holds no equal
+    one (a changed copy, a lecturer's file): then it is checked in this process.
+    SymPy objects are not sent: a pickled expression can come back as another
+    tree (multi-head attention's claims did), so equal fingerprints decide."""
+    from nnmath import registry
     from nnmath.claim import Claim
-    from nnmath.formula import Formula
+    from nnmath.fingerprint import fingerprint
 
-    if not isinstance(x, (Formula, Claim)):
-        return x
-    y = copy.copy(x)
-    for cls in type(x).__mro__:
-        for name, value in vars(cls).items():
-            if isinstance(value, cached_property):
-                y.__dict__.pop(name, None)
-    for f in fields(x):
-        value = getattr(x, f.name)
-        if isinstance(value, (Formula, Claim)):
-            object.__setattr__(y, f.name, _bare(value))
-    return y
-
-
-def _picklable(*objects) -> bool:
     try:
-        pickle.dumps(objects)
-        return True
-    except Exception:  # a formula from a module a fresh process cannot import
-        return False
+        if isinstance(subject, Claim):
+            ref, found = ("claim", subject.name), registry.claim(subject.name)
+        else:
+            params = tuple(sorted(subject.params.items()))
+            ref = ("formula", subject.name, params)
+            found = registry.formula(subject.name, **dict(params))
+    except Exception:  # not registered, or not with these parameters
+        return None
+    return ref if fingerprint(found) == fingerprint(subject) else None
+
+
+def run_batch(items: list[tuple], oracle: bool, timeout) -> list[dict | None]:
+    """In a worker: run each ``(label, reference, fingerprint)`` check (see
+    :func:`_reference`); None for one whose subject this process's registry
+    does not hold as the parent's (the parent runs it itself)."""
+    from nnmath import registry
+    from nnmath.checker.checks import _safe, planned
+    from nnmath.fingerprint import fingerprint
+
+    found: dict[tuple, list | None] = {}
+    out: list[dict | None] = []
+    for label, ref, fp in items:
+        if ref not in found:
+            try:
+                if ref[0] == "claim":
+                    subject = registry.claim(ref[1])
+                    jobs = planned([], [subject], oracle=oracle)
+                else:
+                    subject = registry.formula(ref[1], **dict(ref[2]))
+                    jobs = planned([subject], [], oracle=oracle)
+                found[ref] = jobs if fingerprint(subject) == fp else None
+            except Exception:  # not registered in a fresh process
+                found[ref] = None
+        thunk = next((t for lb, _, t in found[ref] or () if lb == label), None)
+        out.append(None if thunk is None else _safe(label, thunk, timeout).as_dict())
+    return out
 
 
 def verify_reusing(
@@ -338,42 +343,61 @@ def verify_reusing(
         if on_check:
             on_check(check)
 
-    bare = [_bare(f) for f in formulas], [_bare(c) for c in claims]
-    if jobs > 1 and len(todo) > 1 and _picklable(*bare):
-        # a formula a fresh process cannot import (defined in __main__) runs here
-        _run_parallel(*bare, oracle, plan, todo, jobs, timeout, cache, done)
-    else:
-        for i in todo:
-            label, _, thunk = plan[i]
-            if on_start:
-                on_start(label)
-            done(i, _safe(label, thunk, timeout))
+    if jobs > 1 and len(todo) > 1:
+        todo = _run_parallel(plan, todo, oracle, jobs, timeout, cache, done)
+    for i in todo:  # the checks that run here
+        label, _, thunk = plan[i]
+        if on_start:
+            on_start(label)
+        done(i, _safe(label, thunk, timeout))
     _remember_seconds(cache, ran)
     return Run(results, reused)
 
 
-def _run_parallel(formulas, claims, oracle, plan, todo, jobs, timeout, cache, done):
+def _run_parallel(plan, todo, oracle, jobs, timeout, cache, done) -> list[int]:
     """Run the plan's ``todo`` checks in ``jobs`` fresh processes, calling
-    ``done(index, check)`` as each batch comes back.  A batch whose worker died
-    fails its checks by name (not filed); Ctrl-C stops every worker."""
+    ``done(index, check)`` as each batch comes back; return the indices left
+    for this process (subjects a worker's registry does not hold).  A batch
+    whose worker died fails its checks by name (not filed); Ctrl-C stops every
+    worker."""
     import concurrent.futures as cf
 
     from nnmath.checker.checks import Check, describe
+    from nnmath.fingerprint import fingerprint
 
     from .processes import FreshProcesses, signals_held
 
+    refs: dict[int, tuple] = {}
+    here: list[int] = []
+    for i in todo:
+        subject = plan[i][1]
+        ref = refs.get(id(subject), ())
+        if ref == ():
+            ref = refs[id(subject)] = _reference(subject)
+        if ref is None:
+            here.append(i)
+    sent = [i for i in todo if refs[id(plan[i][1])] is not None]
+    if not sent:
+        return here
+    fps: dict[int, str] = {}
     last = _last_seconds(cache)
-    labelled = [(i, plan[i][0], needs_tensorflow(plan[i][0], plan[i][1])) for i in todo]
+    labelled = [(i, plan[i][0], needs_tensorflow(plan[i][0], plan[i][1])) for i in sent]
+
+    def item(i: int) -> tuple:
+        label, subject, _ = plan[i]
+        fp = fps.get(id(subject)) or fps.setdefault(id(subject), fingerprint(subject))
+        return (label, refs[id(subject)], fp)
+
     pool = FreshProcesses(jobs, stdout_to_stderr=True)
     try:
         futures = {
-            pool.submit(run_batch, formulas, claims, oracle, batch, timeout): batch
+            pool.submit(run_batch, [item(i) for i in batch], oracle, timeout): batch
             for batch in _batches(labelled, jobs, last)
         }
         for future in cf.as_completed(futures):
             batch = futures[future]
             try:
-                rows = [Check(**d) for d in future.result()]
+                rows = [None if d is None else Check(**d) for d in future.result()]
             except Exception as exc:  # the worker died: its checks fail by name
                 rows = []
                 for i in batch:
@@ -389,9 +413,13 @@ def _run_parallel(formulas, claims, oracle, plan, todo, jobs, timeout, cache, do
                         )
                     )
             for i, check in zip(batch, rows):
-                done(i, check)
+                if check is None:
+                    here.append(i)
+                else:
+                    done(i, check)
     except BaseException:  # as a render's: Ctrl-C stops every worker at once
         with signals_held():
             pool.terminate()
         raise
     pool.shutdown(wait=True)
+    return sorted(here)

@@ -155,7 +155,7 @@ def test_parallel_checks_equal_the_serial_ones(tmp_path, monkeypatch):
     real_submit = FreshProcesses.submit
 
     def submit(self, fn, *args, **kwargs):
-        submitted.append(args[3])  # the plan indices of a batch
+        submitted.append([label for label, *_ in args[0]])  # a batch's checks
         return real_submit(self, fn, *args, **kwargs)
 
     monkeypatch.setattr(FreshProcesses, "submit", submit)
@@ -172,8 +172,15 @@ def test_parallel_checks_equal_the_serial_ones(tmp_path, monkeypatch):
 
     assert facts(parallel.checks) == facts(serial.checks)  # in plan order
     assert len(seen) == 6
-    # in fresh processes, in batches that hold every check once
-    assert len(submitted) > 1 and sorted(sum(submitted, [])) == list(range(6))
+    # the registered subjects' checks in fresh processes, in batches that hold
+    # each once; the changed claim (not in a fresh registry) in this process
+    assert len(submitted) > 1
+    assert sorted(sum(submitted, [])) == [
+        "relu lowering",
+        "relu' finite differences",
+        "relu' symbolic",
+        "sigmoid lowering",
+    ]
     again = verify_reusing(formulas, claims, tmp_path, oracle=False, jobs=2)
     assert again.reused == 6 and _dicts(again.checks) == _dicts(parallel.checks)
 
@@ -273,29 +280,67 @@ def test_a_limit_that_runs_out_at_once_leaves_no_timer_behind():
         assert signal.getsignal(signal.SIGALRM) is before
 
 
-class _KillsItsWorker:
-    """Unpickled in a worker, ends it at once (as the OOM killer would)."""
+def test_a_worker_that_dies_fails_its_checks_by_name_and_files_nothing(
+    tmp_path, monkeypatch
+):
+    """A worker killed mid-check (as the OOM killer would): its checks fail by
+    name, the others come back, nothing of the dead batch is filed."""
+    import os
+    import signal
+    import threading
+    import time
 
-    def __reduce__(self):
-        import os
+    from publishing.processes import FreshProcesses
 
-        return (os._exit, (3,))
+    pools = []
+    real_submit = FreshProcesses.submit
 
-    def __repr__(self) -> str:
-        return "_KillsItsWorker()"
+    def submit(self, fn, *args, **kwargs):
+        pools.append(self)
+        return real_submit(self, fn, *args, **kwargs)
+
+    monkeypatch.setattr(FreshProcesses, "submit", submit)
+
+    def kill_first_worker():
+        while True:
+            pids = [p for p in pools[0].pids if p] if pools else []
+            if pids:
+                os.kill(pids[0], signal.SIGKILL)
+                return
+            time.sleep(0.05)
+
+    killer = threading.Thread(target=kill_first_worker, daemon=True)
+    killer.start()
+    slow = registry.claim("mlp/dW1")  # a proof of seconds: killed while it runs
+    run = verify_reusing([], [slow], tmp_path, oracle=False, jobs=2)
+    killer.join(timeout=60)
+    died = [c for c in run.checks if c.kind == "error"]
+    assert died and all(
+        "worker failed" in c.detail and "SIGKILL" in c.detail and not c.passed
+        for c in died
+    ), [c.detail for c in run.checks]
+    assert {c.subject for c in run.checks} == {"mlp/dW1"}
+    filed = len(list(tmp_path.glob("verify/checks/*.json")))
+    assert filed == len(run.checks) - len(died)
 
 
-def test_a_worker_that_dies_fails_its_checks_by_name_and_files_nothing(tmp_path):
+def test_a_worker_runs_only_the_subject_the_parent_fingerprinted():
+    """Workers look subjects up in their own registry (SymPy trees do not
+    survive pickling intact); one whose fingerprint differs is sent back."""
+    from nnmath.fingerprint import fingerprint
+    from publishing.reuse import _reference, run_batch
+
     relu = registry.formula("relu")
-    doomed = dataclasses.replace(relu, notes=_KillsItsWorker())
-    claim = dataclasses.replace(registry.claim("relu'"), formula=doomed)
-    run = verify_reusing([doomed], [claim], tmp_path, oracle=False, jobs=2)
-    assert [(c.subject, c.method) for c in run.checks] == [
-        ("relu", "lowering"),
-        ("relu'", "symbolic"),
-        ("relu'", "finite-differences"),
-    ]
-    for c in run.checks:
-        assert c.kind == "error" and not c.passed
-        assert "worker failed" in c.detail and "exit code 3" in c.detail, c.detail
-    assert not list(tmp_path.glob("verify/checks/*.json"))  # nothing filed
+    ref = _reference(relu)
+    assert ref == ("formula", "relu", ())
+    assert _reference(_wrong_sigmoid()) is None  # not the registered claim
+    assert _reference(registry.claim("multi_head_attention/dx")) == (
+        "claim",
+        "multi_head_attention/dx",
+    )
+    ran, refused = run_batch(
+        [("relu lowering", ref, fingerprint(relu)), ("relu lowering", ref, "0" * 64)],
+        False,
+        None,
+    )
+    assert ran["subject"] == "relu" and ran["passed"] and refused is None
