@@ -276,7 +276,7 @@ def run_batch(items: list[tuple], oracle: bool, timeout) -> list[dict | None]:
     found: dict[tuple, list | None] = {}
     out: list[dict | None] = []
     for label, ref, fp in items:
-        if ref not in found:
+        if (ref, fp) not in found:
             try:
                 if ref[0] == "claim":
                     subject = registry.claim(ref[1])
@@ -284,10 +284,10 @@ def run_batch(items: list[tuple], oracle: bool, timeout) -> list[dict | None]:
                 else:
                     subject = registry.formula(ref[1], **dict(ref[2]))
                     jobs = planned([subject], [], oracle=oracle)
-                found[ref] = jobs if fingerprint(subject) == fp else None
+                found[ref, fp] = jobs if fingerprint(subject) == fp else None
             except Exception:  # not registered in a fresh process
-                found[ref] = None
-        thunk = next((t for lb, _, t in found[ref] or () if lb == label), None)
+                found[ref, fp] = None
+        thunk = next((t for lb, _, t in found[ref, fp] or () if lb == label), None)
         out.append(None if thunk is None else _safe(label, thunk, timeout).as_dict())
     return out
 
