@@ -25,12 +25,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 __all__ = [
     "LAYOUT",
     "Run",
+    "remember_run",
+    "replay",
+    "sources_digest",
     "check_key",
     "needs_tensorflow",
     "read_check",
@@ -51,6 +54,8 @@ class Run:
 
     checks: list
     reused: int = 0
+    #: each check's key (:func:`check_key`), in the same order
+    keys: list = field(default_factory=list)
 
     @property
     def ran(self) -> int:
@@ -351,7 +356,7 @@ def verify_reusing(
             on_start(label)
         done(i, _safe(label, thunk, timeout))
     _remember_seconds(cache, ran)
-    return Run(results, reused)
+    return Run(results, reused, keys)
 
 
 def _run_parallel(plan, todo, oracle, jobs, timeout, cache, done) -> list[int]:
@@ -423,3 +428,91 @@ def _run_parallel(plan, todo, oracle, jobs, timeout, cache, done) -> list[int]:
         raise
     pool.shutdown(wait=True)
     return sorted(here)
+
+
+# -- a whole run again, nothing changed ------------------------------------------
+#: the packages whose code decides what ``nnbook verify`` checks and how
+_PACKAGES = ("nnmath", "chapters", "publishing", "cli")
+
+
+def sources_digest() -> str:
+    """One SHA-256 of every source file of :data:`_PACKAGES`, found without
+    importing them (finding them is all a warm run may cost)."""
+    import importlib.util
+
+    from .cache import file_sha, text_sha
+
+    parts = []
+    for name in _PACKAGES:
+        spec = importlib.util.find_spec(name)
+        for root in spec.submodule_search_locations or () if spec else ():
+            for p in sorted(Path(root).rglob("*.py")):
+                parts.append(f"{name}/{p.relative_to(root)}:{file_sha(p)}")
+    return text_sha("\n".join(parts))
+
+
+def _request(names: tuple[str, ...]) -> str:
+    import platform
+
+    from .cache import text_sha
+
+    return text_sha(
+        json.dumps(
+            {
+                "layout": LAYOUT,
+                "chapters": list(names),
+                "python": platform.python_version(),
+                "versions": _versions(),
+            }
+        )
+    )
+
+
+def _run_path(cache: Path, names: tuple[str, ...]) -> Path:
+    return Path(cache) / "verify" / "runs" / f"{_request(names)}.json"
+
+
+def replay(cache: Path, names: tuple[str, ...]):
+    """``(run, chapter ids)`` of the last ``nnbook verify NAMES`` filed in
+    ``cache`` if no source file of the project changed since (nor Python or
+    the libraries) and every one of its checks is still filed intact; None
+    otherwise (then the checks are looked up one by one).  Books' chapters
+    only: a lecturer's file can import anything."""
+    from .cache import SceneCache
+
+    if any(n.endswith(".py") or "/" in n for n in names):
+        return None
+    data = SceneCache(cache).read_json(_run_path(cache, names))
+    if not (
+        isinstance(data, dict)
+        and data.get("layout") == LAYOUT
+        and isinstance(data.get("keys"), list)
+        and isinstance(data.get("chapters"), list)
+        and all(isinstance(c, str) for c in data["chapters"])
+        and data.get("sources") == sources_digest()
+    ):
+        return None
+    checks = []
+    for key in data["keys"]:
+        check = read_check(cache, key) if isinstance(key, str) else None
+        if check is None:
+            return None
+        checks.append(check)
+    return Run(checks, len(checks), list(data["keys"])), list(data["chapters"])
+
+
+def remember_run(
+    cache: Path, names: tuple[str, ...], run: Run, chapters: list[str], sources: str
+) -> None:
+    """File ``run`` (a full verification of ``names``) for :func:`replay`, if
+    every check of it is filed and ``sources`` (their digest before it ran)
+    still holds: code edited while it ran must not be taken for what it ran."""
+    from .cache import atomic_write
+
+    if not all(_fileable(c) for c in run.checks) or sources != sources_digest():
+        return
+    doc = {"layout": LAYOUT, "sources": sources, "chapters": chapters, "keys": run.keys}
+    try:
+        atomic_write(_run_path(cache, names), json.dumps(doc, indent=0))
+    except OSError:
+        pass

@@ -256,9 +256,15 @@ def test_a_warm_verify_does_not_import_tensorflow(tmp_path):
 
     cold, _ = last_line()
     assert cold == "TF 0"  # it did need TensorFlow: the test can fail
-    warm, out = last_line()
+    warm, out = last_line()  # the whole run again (publishing.reuse.replay)
     assert warm == "no TF 0", out
     assert "15 of 15 checks reused" in out
+    runs = tmp_path / ".cache" / "verify" / "runs"
+    for entry in runs.glob("*.json"):  # check by check, planning them all
+        entry.unlink()
+    warm, out = last_line()
+    assert warm == "no TF 0", out
+    assert "15 of 15 checks reused" in out and list(runs.glob("*.json"))
 
 
 def test_a_limit_that_runs_out_at_once_leaves_no_timer_behind():
@@ -344,3 +350,32 @@ def test_a_worker_runs_only_the_subject_the_parent_fingerprinted():
         None,
     )
     assert ran["subject"] == "relu" and ran["passed"] and refused is None
+
+
+def test_a_whole_run_is_replayed_only_while_nothing_changed(tmp_path, monkeypatch):
+    import publishing.reuse as reuse
+
+    formulas, claims = _subjects()
+    run = verify_reusing(formulas, claims, tmp_path, oracle=False)
+    names = ("chapter2",)
+    reuse.remember_run(tmp_path, names, run, ["chapter2"], reuse.sources_digest())
+    replayed, ids = reuse.replay(tmp_path, names)
+    assert ids == ["chapter2"] and replayed.reused == 6
+    assert _dicts(replayed.checks) == _dicts(run.checks)
+    assert reuse.replay(tmp_path, ("chapter1",)) is None  # another request
+    assert reuse.replay(tmp_path, ("lectures/week3.py",)) is None
+    with monkeypatch.context() as m:  # a source file edited since
+        m.setattr(reuse, "sources_digest", lambda: "0" * 64)
+        assert reuse.replay(tmp_path, names) is None
+    entry = next((tmp_path / "verify" / "checks").glob("*.json"))
+    entry.write_text(entry.read_text()[:-20])  # one check damaged: not replayed
+    assert reuse.replay(tmp_path, names) is None
+
+
+def test_a_run_whose_sources_changed_while_it_ran_is_not_filed(tmp_path):
+    import publishing.reuse as reuse
+
+    formulas, claims = _subjects()
+    run = verify_reusing(formulas, claims, tmp_path, oracle=False)
+    reuse.remember_run(tmp_path, ("chapter2",), run, ["chapter2"], "0" * 64)
+    assert reuse.replay(tmp_path, ("chapter2",)) is None
