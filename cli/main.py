@@ -325,6 +325,7 @@ def verify(
         write_junit,
     )
     from publishing.gate import verify_chapters
+    from publishing.cache import cache_root
     from publishing.reuse import remember_run, replay, sources_digest
 
     from .table import CheckTable
@@ -345,16 +346,21 @@ def verify(
             check_destination(path)
     except ReportError as exc:
         raise Failure(str(exc)) from None
-    cache = _open_cache(media_dir)  # it files every result: it must be usable
     # nothing changed since the same command ran: its checks, without loading
     # a chapter or building a formula
-    replayed = None if fresh or no_tf else replay(cache, chapter_names)
+    cache = cache_root(media_dir)
+    replayed = (
+        None
+        if fresh or no_tf or not cache.is_dir()
+        else replay(cache, chapter_names)
+    )
     if replayed is None:
         sources = sources_digest()
         chs = _chapters(chapter_names)
         ids = [c.id for c in chs]
     else:
         run, ids = replayed
+    cache = _open_cache(media_dir)  # it files every result: it must be usable
     table = CheckTable(out=sys.stderr if to_stdout else None)
     try:
         if replayed is not None:
