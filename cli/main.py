@@ -324,8 +324,8 @@ def verify(
         write_json,
         write_junit,
     )
-    from publishing.gate import verify_chapters
     from publishing.cache import cache_root
+    from publishing.gate import verify_chapters
     from publishing.reuse import remember_run, replay, sources_digest
 
     from .table import CheckTable
