@@ -316,15 +316,32 @@ def _report_path(ctx, param, value):
     help="Time limit of each check; one that runs out FAILs and the others "
     "go on. [default: 120]",
 )
+@click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(min=1, max=MAX_WORKERS),
+    default=1,
+    show_default=True,
+    help=f"Run the checks in this many processes at once (at most {MAX_WORKERS}).",
+)
+@click.option(
+    "--fresh",
+    is_flag=True,
+    help="Run every check again, reusing no result from the cache.",
+)
 @_media_option(
     "The media folder whose cache (DIR/.cache, or $NNBOOK_CACHE) files "
     "the results, so that render and build there verify nothing again."
 )
-def verify(chapter_names, json_path, junit_path, no_tf, timeout, media_dir) -> int:
+def verify(
+    chapter_names, json_path, junit_path, no_tf, timeout, jobs, fresh, media_dir
+) -> int:
     """Prove every claim of the chapters (by default: all chapters and every formula).
 
     Symbolically on a small instance, against TensorFlow (float64 and float32)
-    and by central finite differences, each check within a time limit. Exit
+    and by central finite differences, each check within a time limit. A
+    check's result is reused while its formula or claim, the checker's code and
+    the library versions are unchanged (--fresh runs everything). Exit
     code 0 if all pass, 1 if any fails, 3 if all that ran passed but --no-tf
     skipped the TensorFlow checks (not a full verification). A report to
     standard output (--json -) moves the table to standard error.
@@ -339,7 +356,9 @@ def verify(chapter_names, json_path, junit_path, no_tf, timeout, media_dir) -> i
         write_json,
         write_junit,
     )
+    from publishing.cache import cache_root
     from publishing.gate import verify_chapters
+    from publishing.reuse import remember_run, replay, sources_digest
 
     from .table import CheckTable
 
@@ -359,24 +378,42 @@ def verify(chapter_names, json_path, junit_path, no_tf, timeout, media_dir) -> i
             check_destination(path)
     except ReportError as exc:
         raise Failure(str(exc)) from None
-    chs = _chapters(chapter_names)
-    if os.environ.get("NNBOOK_CACHE"):  # a cache the user chose must be usable
-        _open_cache(media_dir)
+    # nothing changed since the same command ran: its checks, without loading
+    # a chapter or building a formula
+    cache = cache_root(media_dir)
+    replayed = (
+        None if fresh or no_tf or not cache.is_dir() else replay(cache, chapter_names)
+    )
+    if replayed is None:
+        sources = sources_digest()
+        chs = _chapters(chapter_names)
+        ids = [c.id for c in chs]
+    else:
+        run, ids = replayed
+    cache = _open_cache(media_dir)  # it files every result: it must be usable
     table = CheckTable(out=sys.stderr if to_stdout else None)
-    try:  # always checked afresh; filed in the cache so render and build reuse it
-        with _quiet():
-            checks = verify_chapters(
-                chs,
-                media_dir,
-                whole_library=not chapter_names,
-                oracle=not no_tf,
-                on_check=table.add,
-                on_start=table.start,
-                timeout=timeout,
-            )
+    try:
+        if replayed is not None:
+            for c in run.checks:
+                table.add(c)
+        else:
+            with _quiet():
+                run = verify_chapters(
+                    chs,
+                    media_dir,
+                    whole_library=not chapter_names,
+                    oracle=not no_tf,
+                    fresh=fresh,
+                    jobs=jobs,
+                    on_check=table.add,
+                    on_start=table.start,
+                    timeout=timeout,
+                )
+            if not no_tf:
+                remember_run(cache, chapter_names, run, ids, sources)
     finally:
         table.close()
-    ids = [c.id for c in chs]
+    checks = run.checks
     try:
         if json_path:
             write_json(json_path, checks, chapters=ids)
@@ -394,6 +431,18 @@ def verify(chapter_names, json_path, junit_path, no_tf, timeout, media_dir) -> i
             "not a full verification"
         )
     click.echo(line, err=bool(to_stdout))
+    click.echo(
+        f"{run.reused} of {len(run.checks) - s['skipped']} checks reused "
+        "(subject, checker and libraries unchanged; --fresh runs them again)",
+        err=bool(to_stdout),
+    )
+    slowest = sorted((c for c in checks if not c.skipped), key=lambda c: -c.seconds)
+    if slowest:
+        click.echo(
+            "slowest: "
+            + ", ".join(f"{c.label} {c.seconds:.1f} s" for c in slowest[:5]),
+            err=bool(to_stdout),
+        )
     for c in checks:
         if c.passed and not c.checked:
             click.echo(c.line, err=bool(to_stdout))

@@ -295,38 +295,59 @@ def verify_chapters(
     *,
     whole_library: bool = False,
     oracle: bool = True,
+    fresh: bool = False,
+    jobs: int = 1,
     on_check: Callable | None = None,
     on_start: Callable | None = None,
     timeout: float | None = None,
-) -> list:
+):
     """``nnbook verify``: every check of ``chapters`` (and of the whole library
-    with ``whole_library``), run afresh and filed in the cache of ``media`` (see
-    :func:`publishing.cache.cache_root`: ``media/.cache`` or ``$NNBOOK_CACHE``),
-    so that render and build there verify nothing again.  With ``oracle=False``
-    the TensorFlow checks are not run: they come back as rows marked skipped
-    (each also passed to ``on_check``), so a report says what was left out."""
+    with ``whole_library``), as a :class:`publishing.reuse.Run`.  Each check is
+    reused from the cache of ``media`` (see :func:`publishing.cache.cache_root`:
+    ``media/.cache`` or ``$NNBOOK_CACHE``) while its subject, the checker and
+    the libraries are unchanged, unless ``fresh``; the rest run (in ``jobs``
+    processes).  The whole run and each chapter are filed too, so that render
+    and build there verify nothing again.  With ``oracle=False`` the TensorFlow
+    checks are not run: they come back as rows marked skipped (each also passed
+    to ``on_check``), so a report says what was left out."""
     from nnmath.checker.checks import skipped
 
     from .cache import cache_root
+    from .reuse import verify_reusing
 
     chapters = list(chapters)
-    checks, _ = cached_verification(
-        chapters,
-        cache_root(media),
-        force=True,
-        whole_library=whole_library,
+    cache = cache_root(media)
+    formulas, claims = subjects(chapters, whole_library=whole_library)
+    run = verify_reusing(
+        formulas,
+        claims,
+        cache,
         oracle=oracle,
+        fresh=fresh,
+        jobs=jobs,
+        timeout=timeout,
         on_check=on_check,
         on_start=on_start,
-        timeout=timeout,
     )
+    if not _timed_out(run.checks) and all(c.kind != "error" for c in run.checks):
+        # as cached_verification files a fresh run: for render and build
+        folder = cache / "verify"
+        parts = [(formulas, claims)] + [subjects([ch]) for ch in chapters]
+        for f, c in parts:
+            names = set(_subjects(f, c))
+            _store(
+                folder / f"{verification_key(f, c, oracle=oracle)}.json",
+                [k for k in run.checks if k.subject in names],
+                f,
+                c,
+            )
     if not oracle:
-        left_out = skipped(*subjects(chapters, whole_library=whole_library))
+        left_out = skipped(formulas, claims)
         for c in left_out:
             if on_check:
                 on_check(c)
-        checks = checks + left_out
-    return checks
+        run.checks = run.checks + left_out
+    return run
 
 
 # -- the gate ----------------------------------------------------------------------

@@ -505,6 +505,7 @@ def _report(nnbook, tmp_path, seed: str) -> str:
         REWRITES,
         "chapter2",
         "--no-tf",
+        "--fresh",  # computed under this seed, not reused from the other's run
         "--json",
         path,
         env={**os.environ, "PYTHONHASHSEED": seed},

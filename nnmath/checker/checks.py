@@ -36,6 +36,7 @@ __all__ = [
     "skipped",
     "describe",
     "plan",
+    "planned",
 ]
 
 
@@ -674,22 +675,24 @@ def check_keras_layer_gradient(c: Claim) -> Check:
 
 
 # -- orchestration ------------------------------------------------------------
-def plan(
+def planned(
     formulas: Iterable[Formula], claims: Iterable[Claim], *, oracle: bool = True
-) -> list[tuple[str, Callable[[], Check]]]:
-    """The checks to run, each a (label, thunk), so a caller can show progress."""
+) -> list[tuple[str, Formula | Claim, Callable[[], Check]]]:
+    """The checks to run, each a (label, subject, thunk): the formula or claim
+    whose fingerprint its result depends on (with the checker's code), so that
+    a result can be reused while neither changed."""
     from ..recurrence import BPTTClaim, Unrolled
     from . import recurrent
 
-    jobs: list[tuple[str, Callable[[], Check]]] = []
+    jobs: list[tuple[str, Formula | Claim, Callable[[], Check]]] = []
     formulas, claims = list(formulas), list(claims)
     # an unrolled recurrent network and its BPTT claims have checks of their own
     for f in formulas:
         if isinstance(f, Unrolled):
-            jobs += recurrent.network_jobs(f, oracle)
+            jobs += [(lb, f, t) for lb, t in recurrent.network_jobs(f, oracle)]
     for c in claims:
         if isinstance(c, BPTTClaim):
-            jobs += recurrent.claim_jobs(c, oracle)
+            jobs += [(lb, c, t) for lb, t in recurrent.claim_jobs(c, oracle)]
     formulas = [f for f in formulas if not isinstance(f, Unrolled)]
     claims = [c for c in claims if not isinstance(c, BPTTClaim)]
     # a recurrent cell, and each claim about it, against its Keras layer too
@@ -697,13 +700,18 @@ def plan(
         for f in formulas:
             if recurrent.is_cell(f):
                 jobs.append(
-                    (f"{f.name} keras-layer", lambda f=f: recurrent.check_cell_keras(f))
+                    (
+                        f"{f.name} keras-layer",
+                        f,
+                        lambda f=f: recurrent.check_cell_keras(f),
+                    )
                 )
         for c in claims:
             if recurrent.is_cell(c.formula):
                 jobs.append(
                     (
                         f"{c.name} keras-layer",
+                        c,
                         lambda c=c: recurrent.check_cell_claim_keras(c),
                     )
                 )
@@ -715,22 +723,27 @@ def plan(
         if _subject(f) != f.name and not any(f is g for g in formulas)
     ]
     for f in formulas:
-        jobs.append((f"{_subject(f)} lowering", lambda f=f: check_lowering(f)))
+        jobs.append((f"{_subject(f)} lowering", f, lambda f=f: check_lowering(f)))
         if oracle:
             for dt in ("float64", "float32"):
                 jobs.append(
-                    (f"{_subject(f)} tf {dt}", lambda f=f, dt=dt: check_forward(f, dt))
+                    (
+                        f"{_subject(f)} tf {dt}",
+                        f,
+                        lambda f=f, dt=dt: check_forward(f, dt),
+                    )
                 )
             if isinstance(f.keras, KerasRule):
                 jobs.append(
                     (
                         f"{_subject(f)} keras-trajectory",
+                        f,
                         lambda f=f: check_keras_trajectory(f),
                     )
                 )
             if isinstance(f.keras, KerasLayer):
                 jobs.append(
-                    (f"{_subject(f)} keras-layer", lambda f=f: check_keras_layer(f))
+                    (f"{_subject(f)} keras-layer", f, lambda f=f: check_keras_layer(f))
                 )
         # a recurrent cell gives h′ from h too, but it is a layer, checked
         # against its Keras layer above, not an optimizer's update rule
@@ -742,24 +755,42 @@ def plan(
             jobs.append(
                 (
                     f"{_subject(f)} keras-trajectory",
+                    f,
                     lambda f=f: check_update_rule_claim(f),
                 )
             )
     for c in claims:
-        jobs.append((f"{c.name} symbolic", lambda c=c: check_symbolic(c)))
+        jobs.append((f"{c.name} symbolic", c, lambda c=c: check_symbolic(c)))
         if oracle:
             for dt in ("float64", "float32"):
                 jobs.append(
-                    (f"{c.name} tf-grad {dt}", lambda c=c, dt=dt: check_gradient(c, dt))
+                    (
+                        f"{c.name} tf-grad {dt}",
+                        c,
+                        lambda c=c, dt=dt: check_gradient(c, dt),
+                    )
                 )
             if isinstance(c.formula.keras, KerasLayer):
                 jobs.append(
-                    (f"{c.name} keras-layer", lambda c=c: check_keras_layer_gradient(c))
+                    (
+                        f"{c.name} keras-layer",
+                        c,
+                        lambda c=c: check_keras_layer_gradient(c),
+                    )
                 )
         jobs.append(
-            (f"{c.name} finite differences", lambda c=c: check_finite_differences(c))
+            (f"{c.name} finite differences", c, lambda c=c: check_finite_differences(c))
         )
     return jobs
+
+
+def plan(
+    formulas: Iterable[Formula], claims: Iterable[Claim], *, oracle: bool = True
+) -> list[tuple[str, Callable[[], Check]]]:
+    """The checks to run, each a (label, thunk), so a caller can show progress."""
+    return [
+        (label, thunk) for label, _, thunk in planned(formulas, claims, oracle=oracle)
+    ]
 
 
 #: a plan label's tail → (kind, method, dtype) of the check it names

@@ -62,18 +62,30 @@ def time_limit(seconds: float | None) -> Iterator[bool]:
         yield False
         return
 
+    over = False  # the block has ended: an alarm now is too late to raise
+
     def on_alarm(signum, frame):
-        raise CheckTimeout(seconds)
+        if not over:
+            raise CheckTimeout(seconds)
 
     start = time.monotonic()
     previous = signal.signal(signal.SIGALRM, on_alarm)
-    # re-fires every second, in case a bare ``except:`` swallowed the first one
-    outer = signal.setitimer(signal.ITIMER_REAL, seconds, 1.0)
-    try:
+    outer = (0.0, 0.0)
+    try:  # armed inside: an alarm due at once still meets the clean-up below
+        # re-fires every second, in case a bare ``except:`` swallowed the first
+        outer = signal.setitimer(signal.ITIMER_REAL, seconds, 1.0)
         yield True
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+        # an alarm due just as the block ends must not interrupt this clean-up:
+        # it would leave the re-firing timer armed, and raise in later code
+        while True:
+            try:
+                over = True
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                signal.signal(signal.SIGALRM, previous)
+                break
+            except CheckTimeout:
+                continue
         if outer[0]:  # an outer timer was running: give it what remains
             left = outer[0] - (time.monotonic() - start)
             signal.setitimer(signal.ITIMER_REAL, max(left, 1e-3), outer[1])
