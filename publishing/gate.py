@@ -150,14 +150,35 @@ def _number(x) -> bool:
     return x is None or (isinstance(x, (int, float)) and not isinstance(x, bool))
 
 
-def _loaded(data, key: str, subjects: list[str]):
-    """The checks stored in ``data`` if it is a complete verification of exactly
-    ``subjects`` under ``key``; None for anything else (``[]``, another key, a
-    subject without a check, a field of the wrong type): then it is run again."""
+def as_check(d, kinds: tuple[str, ...] = ("formula", "claim", "error")):
+    """The :class:`Check` a stored dict describes, or None if it is not one (a
+    field missing, extra or of the wrong type, a kind not in ``kinds``)."""
     from dataclasses import fields
 
     from nnmath.checker.checks import Check
 
+    if not (
+        isinstance(d, dict)
+        and set(d) == {f.name for f in fields(Check)}
+        and all(
+            isinstance(d[k], str)
+            for k in ("subject", "kind", "method", "dtype", "detail")
+        )
+        and all(isinstance(d[k], bool) for k in ("passed", "checked", "skipped"))
+        and isinstance(d["cases"], list)
+        and all(
+            _number(d[k]) for k in ("max_abs", "max_rel", "rtol", "atol", "seconds")
+        )
+        and d["kind"] in kinds
+    ):
+        return None
+    return Check(**d)
+
+
+def _loaded(data, key: str, subjects: list[str]):
+    """The checks stored in ``data`` if it is a complete verification of exactly
+    ``subjects`` under ``key``; None for anything else (``[]``, another key, a
+    subject without a check, a field of the wrong type): then it is run again."""
     if not (
         isinstance(data, dict)
         and data.get("layout") == LAYOUT
@@ -166,25 +187,9 @@ def _loaded(data, key: str, subjects: list[str]):
         and isinstance(data.get("checks"), list)
     ):
         return None
-    names = {f.name for f in fields(Check)}
-    checks = []
-    for d in data["checks"]:
-        if not (
-            isinstance(d, dict)
-            and set(d) == names
-            and all(
-                isinstance(d[k], str)
-                for k in ("subject", "kind", "method", "dtype", "detail")
-            )
-            and all(isinstance(d[k], bool) for k in ("passed", "checked", "skipped"))
-            and isinstance(d["cases"], list)
-            and all(
-                _number(d[k]) for k in ("max_abs", "max_rel", "rtol", "atol", "seconds")
-            )
-            and d["kind"] in ("formula", "claim", "error")
-        ):
-            return None
-        checks.append(Check(**d))
+    checks = [as_check(d) for d in data["checks"]]
+    if None in checks:
+        return None
     if not set(subjects) <= {c.subject for c in checks}:
         return None  # every formula and claim has at least one check
     return checks

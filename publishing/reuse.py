@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 
 __all__ = [
@@ -119,26 +119,11 @@ def _number(x) -> bool:
 
 
 def as_check(d):
-    """The :class:`Check` a stored dict describes, or None if it is not one."""
-    from nnmath.checker.checks import Check
+    """The :class:`Check` a stored entry describes, or None if it is not one: a
+    filed check is a formula's or a claim's, never an error row (not filed)."""
+    from .gate import as_check as stored
 
-    names = {f.name for f in fields(Check)}
-    if not (
-        isinstance(d, dict)
-        and set(d) == names
-        and all(
-            isinstance(d[k], str)
-            for k in ("subject", "kind", "method", "dtype", "detail")
-        )
-        and all(isinstance(d[k], bool) for k in ("passed", "checked", "skipped"))
-        and isinstance(d["cases"], list)
-        and all(
-            _number(d[k]) for k in ("max_abs", "max_rel", "rtol", "atol", "seconds")
-        )
-        and d["kind"] in ("formula", "claim")
-    ):
-        return None
-    return Check(**d)
+    return stored(d, kinds=("formula", "claim"))
 
 
 def _text(d: dict) -> str:
