@@ -143,8 +143,13 @@ def test_built_site_works_in_chromium_from_file_urls(tmp_path, nnbook):
     out, media = tmp_path / "site", tmp_path / "media"
     import chapters
 
-    book = [ch.id for ch in chapters.all_chapters()]
-    # the whole book, and a lecturer's chapter beside it
+    # chapters that together use every kind of page content (a worked neuron,
+    # the chain rule's coloured cards, histograms and a trained network), and a
+    # lecturer's chapter beside them.  The whole book (41 scenes, every chapter
+    # verified) took 865 s of the suite's 23 minutes; every chapter's prose and
+    # scene placement is checked without a browser (test_every_book_scene_…).
+    book = ["chapter1", "chapter5", "chapter9"]
+    assert set(book) <= {ch.id for ch in chapters.all_chapters()}
     done = nnbook(
         "build",
         *book,
