@@ -136,6 +136,20 @@ def _media_option(help: str):
     )
 
 
+def _output_option(default: str, help: str):
+    """``-o/--output DIR``: the folder a command writes into."""
+    return click.option(
+        "-o",
+        "--output",
+        "out_dir",
+        type=click.Path(file_okay=False),
+        callback=_folder,
+        default=default,
+        show_default=True,
+        help=help,
+    )
+
+
 def _open_cache(out_dir: Path) -> Path:
     """The render cache, checked before any work (one line if it is unusable)."""
     from publishing.cache import CacheError, open_cache
@@ -528,16 +542,7 @@ def _report(rendered, done, total) -> str:
     help="Embed bundle: mp4, webm and a poster PNG per scene, and EMBED.md "
     "with HTML, MyST and Jupyter snippets.",
 )
-@click.option(
-    "-o",
-    "--output",
-    "out_dir",
-    type=click.Path(file_okay=False),
-    callback=_folder,
-    default="media",
-    show_default=True,
-    help="Directory to write into.",
-)
+@_output_option("media", "Directory to write into.")
 @click.option(
     "--no-verify",
     is_flag=True,
@@ -611,16 +616,7 @@ def render(
 @cli.command()
 @click.argument("chapter_names", metavar="[CHAPTER]...", nargs=-1)
 @_render_options
-@click.option(
-    "-o",
-    "--output",
-    "out_dir",
-    type=click.Path(file_okay=False),
-    callback=_folder,
-    default="site",
-    show_default=True,
-    help="Directory of the site.",
-)
+@_output_option("site", "Directory of the site.")
 @_media_option("Where rendered videos and the cache live.")
 @click.option(
     "--no-verify",
@@ -694,16 +690,7 @@ def build(
     show_default=True,
     help="reveal.js HTML (works offline from disk) or PowerPoint.",
 )
-@click.option(
-    "-o",
-    "--output",
-    "out_dir",
-    type=click.Path(file_okay=False),
-    callback=_folder,
-    default="slides",
-    show_default=True,
-    help="Directory of the decks.",
-)
+@_output_option("slides", "Directory of the decks.")
 @click.option(
     "-q",
     "--quality",
