@@ -9,6 +9,7 @@ scalar), so they are TensorFlow's own, not ours.
 from __future__ import annotations
 
 import os
+import time
 from functools import lru_cache
 
 import numpy as np
@@ -53,6 +54,26 @@ def _tensors(tf, formula: Formula, arrays: dict, dtype: str) -> dict:
     return {
         n: tf.constant(np.asarray(arrays[n]), dtype=dtype) for n in formula.input_names
     }
+
+
+def _fit_in_order(model, loss, x, y, orders, batch_size: int) -> tuple[list, list]:
+    """Keras ``fit``, one epoch per given order (no shuffling of its own): the
+    loss on all of ``x`` before the first epoch and after each, and the seconds
+    each epoch's ``fit`` took (the loss evaluations left out)."""
+    losses, seconds = [float(loss(y, model(x)))], []
+    for order in orders:
+        start = time.perf_counter()
+        model.fit(
+            x[order],
+            y[order],
+            batch_size=batch_size,
+            epochs=1,
+            shuffle=False,
+            verbose=0,
+        )
+        seconds.append(time.perf_counter() - start)
+        losses.append(float(loss(y, model(x))))
+    return losses, seconds
 
 
 def reference(formula: Formula, tensors: dict):
@@ -292,7 +313,6 @@ def train_keras(
     and dropout is off), the final weights in our convention, the seconds each
     ``fit`` epoch took, and the logits on ``x_test``.
     """
-    import time
 
     tensorflow()
     import keras
@@ -326,19 +346,7 @@ def train_keras(
         model.compile(
             optimizer=keras.optimizers.SGD(learning_rate=learning_rate), loss=loss
         )
-        losses, seconds = [float(loss(y, model(x)))], []
-        for order in orders:
-            start = time.perf_counter()
-            model.fit(
-                x[order],
-                y[order],
-                batch_size=batch_size,
-                epochs=1,
-                shuffle=False,
-                verbose=0,
-            )
-            seconds.append(time.perf_counter() - start)
-            losses.append(float(loss(y, model(x))))
+        losses, seconds = _fit_in_order(model, loss, x, y, orders, batch_size)
         (W1, b1), (W2, b2) = first.get_weights(), last.get_weights()
         out = {"W1": W1.T, "b1": b1, "W2": W2.T, "b2": b2}
         if batch_norm:
@@ -472,7 +480,6 @@ def train_transformer_keras(
     Returns the training loss on all of ``x`` before the first step and after
     every epoch, and the seconds each ``fit`` epoch took.
     """
-    import time
 
     tf = tensorflow()
     import keras
@@ -496,19 +503,7 @@ def train_transformer_keras(
         )
         onehot = np.eye(vocabulary)[y]
         xs = x.astype(np.int32)
-        losses, seconds = [float(loss(onehot, model(xs)))], []
-        for order in orders:
-            start = time.perf_counter()
-            model.fit(
-                xs[order],
-                onehot[order],
-                batch_size=batch_size,
-                epochs=1,
-                shuffle=False,
-                verbose=0,
-            )
-            seconds.append(time.perf_counter() - start)
-            losses.append(float(loss(onehot, model(xs))))
+        losses, seconds = _fit_in_order(model, loss, xs, onehot, orders, batch_size)
     finally:
         keras.config.set_floatx(floatx)
     return {"losses": losses, "seconds_per_epoch": seconds}
@@ -580,7 +575,6 @@ def train_rnn_keras(
     Returns the training loss before the first step and after every epoch, the
     final weights by our names, the seconds each ``fit`` epoch took and the
     logits on ``x_test``."""
-    import time
 
     tensorflow()
     import keras
@@ -600,19 +594,7 @@ def train_rnn_keras(
             optimizer=keras.optimizers.SGD(learning_rate=learning_rate, **options),
             loss=loss,
         )
-        losses, seconds = [float(loss(y, model(x)))], []
-        for order in orders:
-            start = time.perf_counter()
-            model.fit(
-                x[order],
-                y[order],
-                batch_size=batch_size,
-                epochs=1,
-                shuffle=False,
-                verbose=0,
-            )
-            seconds.append(time.perf_counter() - start)
-            losses.append(float(loss(y, model(x))))
+        losses, seconds = _fit_in_order(model, loss, x, y, orders, batch_size)
         W, U, b = rnn.get_weights()
         W_out, b_out = readout.get_weights()
         logits = None if x_test is None else np.asarray(model(x_test))
