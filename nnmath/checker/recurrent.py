@@ -31,7 +31,15 @@ import sympy as sp
 from ..claim import UPSTREAM
 from ..recurrence import SEQUENCE, BPTTClaim, Unrolled
 from .cases import Case, _seed
-from .checks import FD_STEP, Check, Tolerance, _accumulate, _Errors, _row
+from .checks import (
+    FD_STEP,
+    Check,
+    Tolerance,
+    _accumulate,
+    _Errors,
+    _row,
+    check_symbolic,
+)
 from .symbolic import SymbolicResult
 
 __all__ = [
@@ -233,24 +241,7 @@ def _short(e: sp.Expr) -> str:
 
 
 def check_bptt_symbolic(claim: BPTTClaim) -> Check:
-    start = time.perf_counter()
-    try:
-        result = prove_bptt(claim)
-        passed, detail = result.passed, result.detail
-    except Exception as exc:  # an unprovable claim is a failed claim, with reason
-        passed, detail = (
-            False,
-            f"could not be instantiated: {type(exc).__name__}: {exc}",
-        )
-    return Check(
-        claim.name,
-        "claim",
-        "symbolic",
-        "exact",
-        passed,
-        detail=detail,
-        seconds=time.perf_counter() - start,
-    )
+    return check_symbolic(claim, prove_bptt)
 
 
 # -- finite differences ----------------------------------------------------------------
