@@ -229,7 +229,7 @@ class BPTTClaim:
         up = r"g_t + \delta_{t+1}" if self.through_time else "g_t"
         if self.wrt in net.initial:
             state = net.initial[self.wrt]
-            return rf"\frac{{\partial L}}{{\partial {self.wrt}}} = \delta^{{{state}}}_0"
+            return rf"\frac{{\partial L}}{{\partial {state}_0}} = \delta^{{{state}}}_0"
         if self.wrt == SEQUENCE:
             return (
                 r"\frac{\partial L}{\partial x_t} = "

@@ -49,13 +49,12 @@ def subjects(chapters: Iterable[Chapter], *, whole_library: bool = False):
         for c in registry.claims():
             claims.setdefault(c.name, c)
         # the unrolled recurrent networks, composed from their cells' formulas
-        # and claims (nnmath.recurrence), are not in the formula registry
-        from nnmath.library.recurrent import network_claims, networks
+        # (nnmath.recurrence), are not in the formula registry; their BPTT
+        # claims are in the claim registry
+        from nnmath.library.recurrent import networks
 
         for net in networks():
             formulas.setdefault(net.name, net)
-        for c in network_claims():
-            claims.setdefault(c.name, c)
     return list(formulas.values()), list(claims.values())
 
 

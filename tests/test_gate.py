@@ -122,3 +122,27 @@ def test_a_rerender_verifies_nothing_again(work, nnbook):
         "verified before: not re-checked" in ln for ln in lines
     )
     assert again.stderr.count(": cached") == 2
+
+
+def test_a_chapter_names_a_bptt_claim_as_it_names_a_cell_claim():
+    """The unrolled networks' claims are in the claim registry: a chapter that
+    declares ``lstm/dc0`` verifies the BPTT claim and its network (before, the
+    name was unknown and only a whole-library verify reached these claims)."""
+    from chapters.base import Chapter
+    from nnmath.recurrence import BPTTClaim, Unrolled
+    from publishing.gate import subjects
+
+    ch = Chapter(
+        number=99,
+        slug="x",
+        title="x",
+        module=__name__,
+        formulas=("lstm_cell",),
+        claims=("lstm/dc0", "lstm_cell/dc"),
+        scenes=(),
+    )
+    formulas, claims = subjects([ch])
+    assert [type(c) for c in claims][0] is BPTTClaim
+    assert claims[0].wrt == "c0"
+    assert any(isinstance(f, Unrolled) and f.name == "lstm" for f in formulas)
+    assert "rnn/dW" in registry.claim_names()

@@ -574,3 +574,8 @@ def network_claims() -> list:
     return [
         c for net in networks() for c in bptt_claims(net, cell_claims(net.cell.name))
     ]
+
+
+# registered after the cells' claims, which they are composed from: a chapter
+# names ``rnn/dW`` as it names ``rnn_cell/dW``
+register_claims(network_claims)
