@@ -28,6 +28,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import dataclasses
 import importlib
+import multiprocessing
 import os
 import sys
 import threading
@@ -348,17 +349,27 @@ def run_job(job: SceneJob) -> Rendered:
 
     from .cache import recorded_dependencies
 
+    fresh = job.module not in sys.modules
+    if not fresh and not multiprocessing.current_process().daemon:
+        # a reused worker (a process pool's, a cluster's): what importing the
+        # chapter looked up, and whatever a memo kept from an earlier scene,
+        # would be missing from this scene's recording; a fresh interpreter
+        # records it all
+        from .processes import FreshProcesses
+
+        with FreshProcesses(1, stdout_to_stderr=True, grace=GRACE) as fresh_one:
+            return fresh_one.submit(run_job, job).result()
     keep_freed_memory()  # a worker evaluates formulas in bulk (chapter 8 trains)
     _validate(job.quality, job.fmt)
     check_tools()
     start = time.perf_counter()
-    fresh = job.module not in sys.modules
     target = Path(job.target)
     note, staged = "", None
     with temp_folder("render") as media:
         with registry.recording() as used:
             produced = _manim_render(job, media)
-        if not fresh:  # imported earlier in this process: lookups may be missed
+        if not fresh:  # a daemon cannot start a fresh interpreter: assume
+            # the scene looked up everything (the gate then verifies it all)
             used |= {("formula", n, ()) for n in registry.names()}
             used |= {("claim", n, ()) for n in registry.claim_names()}
         sha = file_sha(produced)

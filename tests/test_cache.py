@@ -134,6 +134,10 @@ def test_jobs_render_in_separate_processes_and_executor_is_a_parameter(tmp_path)
     ) as pool:
         again = render_jobs(jobs, executor=pool)
         assert all(r.path.is_file() and not r.cached for r in again)
+        # the pool's one process rendered both: the second scene's recording is
+        # still what it looked up (it was every formula and claim, and the gate
+        # verified the whole library behind a two-line scene)
+        assert [{n for _, n, _ in r.uses} for r in again] == [{"sigmoid"}, {"tanh"}]
         assert pool.submit(abs, -1).result() == 1  # an executor passed in stays open
 
 
