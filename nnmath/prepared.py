@@ -31,7 +31,9 @@ The values are checked on every call (``check_inputs``, a dropout mask), as
 
 from __future__ import annotations
 
+import functools
 import operator
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Callable
 
 import numpy as np
@@ -41,7 +43,7 @@ from .formula import OutOfBounds
 if TYPE_CHECKING:
     from .formula import Formula
 
-__all__ = ["prepare"]
+__all__ = ["prepare", "prepare_together"]
 
 #: the names the guard's code reads besides the inputs (no input may take one)
 GLOBALS = ("_ndarray", "_lowered", "_numpy", "_check", "_OutOfBounds")
@@ -108,3 +110,79 @@ def prepare(formula: Formula, shapes: dict[str, object]) -> Callable[..., np.nda
     function = namespace[name]
     function.formula, function.shapes, function.source = formula, shapes, source
     return function
+
+
+def prepare_together(
+    name: str, formulas: Sequence[Formula], shapes: dict[str, object]
+) -> Callable[..., tuple]:
+    """Several formulas of shared inputs prepared for one shape per input, as one
+    function returning their values as a tuple (in order): what any two of them
+    compute is computed once (:func:`nnmath.lowering.lower_together`), the
+    values the same numbers each computes alone.  Every check each formula's
+    :meth:`~nnmath.formula.Formula.prepare` makes is made here, raising as it
+    does, and the formulas must agree on every size they share.  A call at
+    other shapes goes to each formula's :meth:`~nnmath.formula.Formula.numpy`.
+    """
+    names = list(dict.fromkeys(i for f in formulas for i in f.input_names))
+    shapes = {k: shape_of(formulas[0], k, v) for k, v in shapes.items()}
+    missing = [n for n in names if n not in shapes]
+    if missing:
+        raise ValueError(f"{name}.prepare: no shape for {', '.join(missing)}")
+    sizes: dict[str, int] = {}
+    for f in formulas:
+        bound = f.bind_shapes({n: shapes[n] for n in f.input_names})
+        for d, size in bound.items():
+            if sizes.setdefault(d, size) != size:
+                raise ValueError(
+                    f"{name}.prepare: {f.name} gives {d}={size}, an earlier "
+                    f"formula {d}={sizes[d]}"
+                )
+    taken = sorted(set(names) & set(GLOBALS))
+    if taken:
+        raise ValueError(
+            f"{name}.prepare: an input may not be named {', '.join(taken)}"
+        )
+    lowered = _together(name, tuple(formulas))
+    call = ", ".join([*names, *(f"{d}={sizes[d]!r}" for d in lowered.dim_args)])
+    guard = "\n        and ".join(
+        f"type({n}) is _ndarray and {n}.shape == {shapes[n]!r}" for n in names
+    )
+    checks = "".join(
+        f"        _checks[{k}]({{{', '.join(f'{n!r}: {n}' for n in f.input_names)}}})\n"
+        for k, f in enumerate(formulas)
+        if f.check_inputs is not None
+    )
+    separately = ", ".join(
+        f"_formulas[{k}].numpy({', '.join(f'{n}={n}' for n in f.input_names)})"
+        for k, f in enumerate(formulas)
+    )
+    source = (
+        f"def {name}({', '.join(names)}):\n"
+        f"    if (\n        {guard or 'True'}\n    ):\n"
+        f"{checks}"
+        f"        try:\n"
+        f"            return _lowered({call})\n"
+        f"        except _OutOfBounds as exc:\n"
+        f'            raise _OutOfBounds(f"{name} {{exc}}") from None\n'
+        f"    return ({separately},)\n"
+    )
+    namespace = {
+        "_ndarray": np.ndarray,
+        "_lowered": lowered.function,
+        "_formulas": list(formulas),
+        "_checks": [f.check_inputs for f in formulas],
+        "_OutOfBounds": OutOfBounds,
+    }
+    exec(compile(source, f"<nnmath {name}>", "exec"), namespace)
+    function = namespace[name]
+    function.formulas, function.shapes, function.source = formulas, shapes, source
+    function.lowered = lowered
+    return function
+
+
+@functools.lru_cache(maxsize=64)
+def _together(name: str, formulas: tuple):
+    """One lowering per set of formulas (they are the registry's, kept alive)."""
+    from .lowering import lower_together
+
+    return lower_together(name, formulas)

@@ -29,6 +29,7 @@ symbolically on a small unrolled instance (T = 3, two units), against
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -282,9 +283,14 @@ def taking(
     return lambda **step: call(**{n: step[n] for n in names})
 
 
+def _each(gradients: dict, step: dict, wrt: str) -> np.ndarray:
+    return gradients[wrt](**step)
+
+
 def backpropagate(
     net: Unrolled,
-    gradients: dict[str, Callable[..., np.ndarray]],
+    gradients: dict[str, Callable[..., np.ndarray]]
+    | Callable[..., dict[str, np.ndarray]],
     steps: list[dict],
     g: np.ndarray,
     *,
@@ -297,8 +303,11 @@ def backpropagate(
     the upstream gradient ``g`` (N, T, width) of the outputs.  ``gradients``
     maps each cell input to what computes the claim's gradient (its lowered
     ``numpy``, or that prepared for the steps' shapes), called with the step's
-    inputs and ``g``.  ``inputs=False`` leaves out ∂L/∂x_t and the initial
-    states (a training step needs only the weights').
+    inputs and ``g``; or one function that computes them all at once from the
+    same (a training loop's: :func:`nnmath.prepared.prepare_together` computes
+    the gates the claims share once per step), returning them by input.
+    ``inputs=False`` leaves out ∂L/∂x_t and the initial states (a training
+    step needs only the weights').
 
     Returns (every input's gradient, the upstream of every step's output,
     gₜ + δ_{t+1} = ∂L/∂sₜ: what §3 of chapter 10 measures)."""
@@ -311,16 +320,18 @@ def backpropagate(
         up = g[:, t] + back if through_time else g[:, t]
         ups[t] = up
         step = {**steps[t], UPSTREAM: up}
+        if callable(gradients):
+            grad = gradients(**step).__getitem__
+        else:
+            grad = functools.partial(_each, gradients, step)
         for w in net.weights:
             if accumulate or t == T - 1:
-                d = gradients[w](**step)
+                d = grad(w)
                 grads[w] = d if grads[w] is None else grads[w] + d
         if inputs:
-            dx[:, t] = gradients[SEQUENCE](**step)
+            dx[:, t] = grad(SEQUENCE)
         if t > 0 or inputs:
-            back = np.concatenate(
-                [gradients[s](**step) for s, _ in net.states], axis=-1
-            )
+            back = np.concatenate([grad(s) for s, _ in net.states], axis=-1)
     if inputs:
         grads[SEQUENCE] = dx
         parts = np.split(back, len(net.states), axis=-1)

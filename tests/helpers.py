@@ -104,3 +104,13 @@ def video_facts(path: Path) -> tuple[int, int, float, np.ndarray]:
         duration = float(container.duration) / av.time_base
         frames = [f.to_ndarray(format="rgb24") for f in container.decode(stream)]
     return width, height, duration, frames[len(frames) // 2]
+
+
+def formula_claims() -> list[str]:
+    """The names of the claims about one registered formula, each proved by
+    the general prover, Gradient Tape and finite differences; an unrolled
+    network's BPTT claims (``rnn/dW``) are registered claims too, with checks
+    and tests of their own (tests/test_recurrent*.py)."""
+    from nnmath import Claim, claim, claim_names
+
+    return [n for n in claim_names() if isinstance(claim(n), Claim)]

@@ -19,7 +19,9 @@ import pytest
 import sympy as sp
 
 import chapters
-from nnmath import Claim, Formula, Input, claim, claim_names, formula, names
+from helpers import formula_claims
+from nnmath import Claim, Formula, Input, claim, formula, names
+from nnmath import claim_names as registry_claims
 from nnmath.checker.cases import (
     Case,
     _large,
@@ -107,7 +109,9 @@ def test_every_numeric_case_tells_every_dimension_apart(name):
         assert not collisions(_free(f, case.sizes)), (case.name, collisions(case.sizes))
 
 
-@pytest.mark.parametrize("name", [n for n in claim_names() if not claim(n).elementwise])
+@pytest.mark.parametrize(
+    "name", [n for n in formula_claims() if not claim(n).elementwise]
+)
 def test_every_symbolic_instance_tells_every_dimension_apart(name):
     c = claim(name)
     sizes = _free(c.formula, instance_sizes(c))
@@ -524,3 +528,12 @@ def test_verify_json_is_the_same_under_any_hash_seed(nnbook, tmp_path):
     first, second = _report(nnbook, tmp_path, "1"), _report(nnbook, tmp_path, "2")
     assert "exact on the instance K=3, N=2" in first  # sizes sorted by name
     assert first == second
+
+
+def test_every_bptt_instance_tells_every_dimension_apart():
+    from nnmath.recurrence import BPTTClaim
+
+    bptt = [c for c in map(claim, registry_claims()) if isinstance(c, BPTTClaim)]
+    assert len(bptt) == 16  # rnn, lstm, gru: x, the initial states, W, U, b
+    for c in bptt:
+        assert not collisions(c.sizes) and 1 not in c.sizes.values(), (c, c.sizes)

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from helpers import unshifted_softmax
-from nnmath import claim, claim_names, formula, names
+from helpers import formula_claims, unshifted_softmax
+from nnmath import claim, formula, names
 from nnmath.checker.checks import (
     check_finite_differences,
     check_lowering,
@@ -24,7 +24,7 @@ z = formula("sigmoid").var
 
 
 def test_every_activation_and_loss_has_a_derivative_claim():
-    about = {claim(c).formula.name for c in claim_names()}
+    about = {claim(c).formula.name for c in formula_claims()}
     for name in names():
         # update rules (an optimizer's, batch norm's moving statistics) are
         # checked against Keras's optimizer or layer instead
@@ -33,13 +33,13 @@ def test_every_activation_and_loss_has_a_derivative_claim():
             assert name in about, f"{name} has no derivative claim"
 
 
-@pytest.mark.parametrize("name", claim_names())
+@pytest.mark.parametrize("name", formula_claims())
 def test_claim_is_proved_symbolically(name):
     result = prove(claim(name))
     assert result.passed, result.detail
 
 
-@pytest.mark.parametrize("name", claim_names())
+@pytest.mark.parametrize("name", formula_claims())
 def test_claim_matches_finite_differences(name):
     check = check_finite_differences(claim(name))
     assert check.passed, check.detail

@@ -83,7 +83,7 @@ def test_softmax_source_subtracts_the_row_max():
 
 def test_sigmoid_of_a_sum_is_parenthesised():
     # regression: σ(b + Σ w x) once lowered to logaddexp(0, -b + Σ w x)
-    assert "-(b + x @ w)" in formula("neuron").source
+    assert "expit(b + x @ w)" in formula("neuron").source
     x = np.array([[1.0, 2.0]])
     a = formula("neuron").numpy(x=x, w=np.array([0.5, -0.25]), b=2.0)
     np.testing.assert_allclose(a, 1 / (1 + np.exp(-(2.0 + 0.5 - 0.5))), rtol=1e-15)
@@ -240,3 +240,46 @@ def test_a_name_that_is_a_word_is_set_as_a_word():
     assert r"{\operatorname{mask}}_{n,i}" in formula("dropout").latex
     # Greek names and SymPy's modifiers keep their own printing
     assert r"\hat{y}" in formula("mse").latex and r"\lambda" in formula("adamw").latex
+
+
+def test_sigmoid_is_exact_and_finite_at_every_magnitude():
+    z = np.array([[-1000.0, -40.0, -1e-300, 0.0, 5e-17, 36.0, 1000.0]])
+    import mpmath
+
+    with np.errstate(all="raise"):  # no overflow warning at −1000
+        s = formula("sigmoid").numpy(z=z)
+    with mpmath.workdps(50):
+        exact = np.array([[float(1 / (1 + mpmath.exp(-mpmath.mpf(v)))) for v in z[0]]])
+    # within one ulp of the value to 50 digits, tiny ones included
+    assert np.all(np.abs(s - exact) <= np.spacing(exact)), s - exact
+
+
+def test_formulas_lowered_together_compute_each_gate_once_and_the_same_numbers():
+    """An LSTM cell's gradients at one step, in one function: the gates they
+    all start from are computed once (a training step called five functions
+    that each computed them), and every value is bit for bit what the
+    formula's own lowering gives."""
+    from nnmath.library.recurrent import cell_claims
+    from nnmath.lowering import lower_together
+
+    grads = [c.gradient for c in cell_claims("lstm_cell").values()]
+    together = lower_together("lstm_cell_gradients", grads)
+    alone = sum(g.source.count("expit(") for g in grads)
+    # i, f and o, once in the (n, u) layout five gradients read and once
+    # transposed for ∂L/∂b's sum over n: 6 against 18 in the six functions
+    assert together.source.count("expit(") == 6 < alone == 18
+    rng = np.random.default_rng(3)
+    N, F, H = 5, 3, 2  # apart, so a transposed read cannot pass
+    arrays = {
+        "x": rng.normal(size=(N, F)),
+        "h": rng.normal(size=(N, H)),
+        "c": rng.normal(size=(N, H)),
+        "W": rng.normal(size=(F, 4 * H)),
+        "U": rng.normal(size=(H, 4 * H)),
+        "b": rng.normal(size=4 * H),
+        "g": rng.normal(size=(N, 2 * H)),
+    }
+    values = together.function(**arrays, H=H)
+    for g, value in zip(grads, values, strict=True):
+        own = g.numpy(**{n: arrays[n] for n in g.input_names})
+        assert value.shape == own.shape and np.array_equal(value, own), g.name

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from nnmath import claim, claim_names, formula, names
+from helpers import formula_claims
+from nnmath import claim, formula, names
 from nnmath.integers import NotInteger, integer_code, sizes_function
 from nnmath.library.conv import gradient_claims, tells_apart
 from nnmath.registry import origin
@@ -55,7 +56,7 @@ def _derived_everywhere():
             yield formula(op, pool_size=pool, stride=s, padding="same")
             yield formula(op, pool_size=pool, stride=s, padding="valid")
     yield from (
-        c.gradient for n in claim_names() for c in [claim(n)] if c.gradient.derived
+        c.gradient for n in formula_claims() for c in [claim(n)] if c.gradient.derived
     )
 
 
@@ -203,7 +204,7 @@ def _conv_pool_flatten():
     fs = [formula(n) for n in ("conv2d", "max_pool2d", "avg_pool2d", "flatten")]
     fs += [
         claim(n).formula
-        for n in claim_names()
+        for n in formula_claims()
         if claim(n).formula.name in ("conv2d", "max_pool2d", "avg_pool2d")
     ]
     fs += [formula("conv2d", **p) for p in PARAMETERS]
@@ -217,7 +218,7 @@ def test_every_case_tells_its_dimensions_apart():
 
 
 def test_every_claim_instance_tells_each_tensors_axes_apart():
-    for n in claim_names():
+    for n in formula_claims():
         c = claim(n)
         if c.formula.name not in ("conv2d", "max_pool2d", "avg_pool2d", "flatten"):
             continue
@@ -233,7 +234,7 @@ def test_every_claim_instance_tells_each_tensors_axes_apart():
 def test_verify_covers_a_stride_other_than_1_2_and_4(op):
     strides = {
         s
-        for n in claim_names()
+        for n in formula_claims()
         if claim(n).formula.name == op
         for s in claim(n).formula.params["stride"]
     }

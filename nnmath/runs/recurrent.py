@@ -31,12 +31,14 @@ from typing import Callable
 
 import numpy as np
 
+from ..claim import UPSTREAM
 from ..library.recurrent import (
     NETWORKS,
     cell_claims,
     keras_initial_bias,
     unrolled_network,
 )
+from ..prepared import prepare_together
 from ..recurrence import SEQUENCE, backpropagate, taking
 from ..registry import claim, formula
 from .data import bundled
@@ -135,7 +137,7 @@ class Calls:
     readout, its claims and the loss's claim; formulas' ``numpy`` or prepared."""
 
     cell: Callable[..., np.ndarray]
-    cell_grads: dict[str, Callable[..., np.ndarray]]
+    cell_grads: dict[str, Callable[..., np.ndarray]] | Callable[..., dict]
     dense: Callable[..., np.ndarray]
     dense_grads: dict[str, Callable[..., np.ndarray]]
     dz: Callable[..., np.ndarray]
@@ -182,17 +184,22 @@ class Classifier:
         C = p["W_out"].shape[0]
         step = {SEQUENCE: (batch, F), **{s: (batch, H) for s, _ in self.net.states}}
         step.update({w: np.shape(p[w]) for w in self.net.weights})
-        out = (batch, self.width * H)
-        cell = self.net.cell.input_names
-        grads = {}
-        for w, c in self.claims.items():
-            g = c.gradient
-            shapes = {**step, "g": out}
-            grads[w] = taking(
-                g.input_names,
-                g.prepare(**{n: shapes[n] for n in g.input_names}),
-                cell,
-            )
+        shapes = {**step, UPSTREAM: (batch, self.width * H)}
+        # the claims' gradients at a step all start from the same gates: one
+        # function computes them together, each gate once
+        wrt = list(self.claims)
+        together = prepare_together(
+            f"{self.net.cell.name}_gradients",
+            [self.claims[w].gradient for w in wrt],
+            shapes,
+        )
+        names = list(
+            dict.fromkeys(n for w in wrt for n in self.claims[w].gradient.input_names)
+        )
+
+        def grads(**at: np.ndarray) -> dict[str, np.ndarray]:
+            return dict(zip(wrt, together(**{n: at[n] for n in names})))
+
         dense = {"x": (batch, H), "W": (C, H), "b": (C,)}
         new = copy.copy(self)
         new.calls = Calls(
