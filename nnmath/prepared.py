@@ -117,8 +117,8 @@ def prepare_together(
 ) -> Callable[..., tuple]:
     """Several formulas of shared inputs prepared for one shape per input, as one
     function returning their values as a tuple (in order): what any two of them
-    compute is computed once (:func:`nnmath.lowering.lower_together`), the
-    values the same numbers each computes alone.  Every check each formula's
+    compute is computed once (:func:`nnmath.lowering.lower_together`, which
+    says how close the values are to each formula's own).  Every check each formula's
     :meth:`~nnmath.formula.Formula.prepare` makes is made here, raising as it
     does, and the formulas must agree on every size they share.  A call at
     other shapes goes to each formula's :meth:`~nnmath.formula.Formula.numpy`.

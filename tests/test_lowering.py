@@ -258,18 +258,19 @@ def test_formulas_lowered_together_compute_each_gate_once_and_the_same_numbers()
     """An LSTM cell's gradients at one step, in one function: the gates they
     all start from are computed once (a training step called five functions
     that each computed them), and every value is bit for bit what the
-    formula's own lowering gives."""
+    formula's own lowering gives, but for ∂L/∂b's sum over the batch, which
+    adds the same terms in another order."""
     from nnmath.library.recurrent import cell_claims
     from nnmath.lowering import lower_together
 
     grads = [c.gradient for c in cell_claims("lstm_cell").values()]
     together = lower_together("lstm_cell_gradients", grads)
     alone = sum(g.source.count("expit(") for g in grads)
-    # i, f and o, once in the (n, u) layout five gradients read and once
-    # transposed for ∂L/∂b's sum over n: 6 against 18 in the six functions
-    assert together.source.count("expit(") == 6 < alone == 18
+    # i, f and o once (∂L/∂b = Σ_n δ^z reads the δ^z of the others, not its
+    # transpose): 3 against 18 in the six functions
+    assert together.source.count("expit(") == 3 < alone == 18
     rng = np.random.default_rng(3)
-    N, F, H = 5, 3, 2  # apart, so a transposed read cannot pass
+    N, F, H = 40, 3, 2  # apart, so a transposed read cannot pass
     arrays = {
         "x": rng.normal(size=(N, F)),
         "h": rng.normal(size=(N, H)),
@@ -282,4 +283,9 @@ def test_formulas_lowered_together_compute_each_gate_once_and_the_same_numbers()
     values = together.function(**arrays, H=H)
     for g, value in zip(grads, values, strict=True):
         own = g.numpy(**{n: arrays[n] for n in g.input_names})
-        assert value.shape == own.shape and np.array_equal(value, own), g.name
+        assert value.shape == own.shape, g.name
+        if g.name == "lstm_cell_db":  # measured ≤ 20 ulps of the largest at N = 1000
+            ulps = np.abs(value - own) / np.spacing(np.abs(own).max())
+            assert ulps.max() <= 20, ulps.max()
+        else:
+            assert np.array_equal(value, own), g.name

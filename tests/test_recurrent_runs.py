@@ -119,6 +119,12 @@ def test_prepared_calls_compute_what_the_formulas_compute(network):
     ours, ups = model.prepare(p, 9).backward(p, x, y)
     plain, plain_ups = model.backward(p, x, y)
     for k in plain:
+        if network == "lstm" and k == "b":
+            # Σ_n δ^z along the other axis of the same array (lower_together):
+            # the same additions in another order, a few ulps apart
+            ulps = np.abs(ours[k] - plain[k]) / np.spacing(np.abs(plain[k]).max())
+            assert ulps.max() <= 20, ulps.max()
+            continue
         np.testing.assert_array_equal(ours[k], plain[k])
     np.testing.assert_array_equal(np.stack(ups), np.stack(plain_ups))
 
