@@ -162,6 +162,26 @@ def array_key(code: str) -> str:
     return _SPEC.sub(_relabelled, code)
 
 
+#: one read of :func:`~nnmath.kernels.window`: (axis, (steps…), …
+_WINDOW_READ = re.compile(r"\(\d+, \(([-\d, ]*)\), \(")
+
+
+def _sliced_at_most(t: Term) -> bool:
+    """Is ``t`` an array, or one window of one that only slices it (each read
+    one positive step along its axis: an LSTM gate's columns of the kernel)?
+    Such a view goes to ``@`` as it is; a window that turns an axis into
+    several (a convolution's) goes to :func:`~nnmath.kernels.contract`."""
+    if "window(" not in t.code:
+        return True
+    if not t.code.startswith("window(") or t.code.count("window(") > 1:
+        return False
+    steps = _WINDOW_READ.findall(t.code)
+    return bool(steps) and all(
+        len(parts := [p for p in st.split(",") if p.strip()]) == 1 and int(parts[0]) > 0
+        for st in steps
+    )
+
+
 def _computes(t: Term) -> bool:
     """Code that does work worth keeping: a call, a reduction, a product."""
     return t.prec != ATOM and ("(" in t.code or "@" in t.code)
@@ -766,7 +786,8 @@ class NumpyLowering:
         (k,) = reduced
         a, b = terms
         if any(
-            k not in t.labels or len(t.labels) > 2 or "window(" in t.code for t in terms
+            k not in t.labels or len(t.labels) > 2 or not _sliced_at_most(t)
+            for t in terms
         ):
             return None
         free = [tuple(s for s in t.labels if s != k) for t in terms]

@@ -289,3 +289,13 @@ def test_formulas_lowered_together_compute_each_gate_once_and_the_same_numbers()
             assert ulps.max() <= 20, ulps.max()
         else:
             assert np.array_equal(value, own), g.name
+
+
+def test_a_gate_slice_of_a_kernel_is_multiplied_with_at_and_a_conv_window_is_not():
+    """An LSTM gate's columns W[j, H + u] are a view with W's own axes: ``@``
+    takes it as it is (contract() added ~15 µs of Python to each of a cell's
+    eight products).  A convolution's window turns axes into several: it stays
+    with contract(), which never copies the im2col out in one piece."""
+    lstm = formula("lstm_cell").source
+    assert "contract(" not in lstm and lstm.count(" @ window(W") == 4
+    assert "contract(" in formula("conv2d", stride=2).source
