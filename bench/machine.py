@@ -32,3 +32,21 @@ def describe(blas_threads: str = "") -> None:
                     else ""
                 )
             )
+    print("libraries: " + ", ".join(_versions()))
+
+
+#: the libraries a benchmark's figures depend on, as installed (read from their
+#: metadata: nothing is imported)
+LIBRARIES = ("sympy", "scipy", "tensorflow-cpu", "tensorflow", "keras", "manim")
+
+
+def _versions() -> list[str]:
+    from importlib import metadata
+
+    found = []
+    for name in LIBRARIES:
+        try:
+            found.append(f"{name} {metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            pass
+    return found

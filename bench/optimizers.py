@@ -17,6 +17,7 @@ import argparse
 
 import numpy as np
 
+import machine
 from forward import median_seconds  # bench/forward.py's timing, run from bench/
 from nnmath.checker.oracle import tensorflow
 from nnmath.kernels import keep_freed_memory
@@ -61,5 +62,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    machine.describe()
     keep_freed_memory()  # as nnbook does: see nnmath.kernels
     main()

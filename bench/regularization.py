@@ -15,6 +15,7 @@ import statistics
 
 import numpy as np
 
+import machine
 from nnmath.runs.regularized import init_batch_norm, train_batch_norm, train_dropout
 from nnmath.runs.training import epoch_orders, load, train
 
@@ -67,4 +68,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    machine.describe()
     main()

@@ -18,6 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import machine
+
 BAR = 0.05
 
 
@@ -69,4 +71,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    machine.describe()
     main()
