@@ -30,6 +30,7 @@ import time
 
 import numpy as np
 
+import machine
 from nnmath import formula
 from nnmath.checker.loop_oracle import loop_oracle
 from nnmath.checker.oracle import tensorflow
@@ -225,4 +226,5 @@ def main() -> None:
 
 if __name__ == "__main__":
     keep_freed_memory()  # as nnbook does: see nnmath.kernels
+    machine.describe()
     main()
