@@ -299,3 +299,54 @@ def test_a_gate_slice_of_a_kernel_is_multiplied_with_at_and_a_conv_window_is_not
     lstm = formula("lstm_cell").source
     assert "contract(" not in lstm and lstm.count(" @ window(W") == 4
     assert "contract(" in formula("conv2d", stride=2).source
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "attention",
+        "multi_head_attention",
+        "lstm_cell",
+        "gru_cell",
+        "batch_norm",
+        "layer_norm",
+        "attention/dv",
+        "attention/dq.causal",
+    ],
+)
+def test_the_loop_oracle_by_parts_is_the_oracle_with_the_parts_put_in(name):
+    """Evaluating a formula's named parts once each (multi-head attention's
+    ∂L/∂W_q: 0.15 s against 309 s with the parts put into the expression) is
+    the same 50-digit arithmetic: the same float64 values, exactly."""
+    from nnmath import claim
+
+    f = claim(name).gradient if "/" in name else formula(name)
+    assert f.where, "a formula written in parts"
+    case = min(cases_for(f), key=lambda c: np.prod(list(c.sizes.values())))
+    arrays = sample(f, case)
+    parts = loop_oracle(f)(**arrays)
+    whole = loop_oracle(f, by_parts=False)(**arrays)
+    assert np.array_equal(parts, whole, equal_nan=True)
+
+
+def test_the_loop_oracle_by_parts_still_catches_a_wrong_lowering():
+    """A lowering that computes something else than its parts say fails the
+    lowering check with the part-by-part oracle as it did before."""
+    import dataclasses
+
+    from nnmath.checker.checks import check_lowering
+    from nnmath.lowering import lower
+
+    f = formula("layer_norm")
+    wrong_source = f.lowered.source.replace("(epsilon +", "(2 * epsilon +")
+    assert wrong_source != f.lowered.source
+    namespace = {}
+    exec(wrong_source, {**f.lowered.function.__globals__}, namespace)
+    wrong = dataclasses.replace(
+        f.lowered, source=wrong_source, function=namespace[f.name]
+    )
+    g = dataclasses.replace(f)
+    g.__dict__["lowered"] = wrong  # the cached lowering, replaced
+    assert lower(f).source == f.lowered.source
+    check = check_lowering(g)
+    assert not check.passed, check.detail

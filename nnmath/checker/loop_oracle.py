@@ -138,36 +138,33 @@ class _OraclePrinter(MpmathPrinter):
         return f"{e.base}[{', '.join(index(i) for i in e.indices)}]"
 
 
-def loop_oracle(formula: Formula, digits: int = 50) -> Callable[..., np.ndarray]:
-    """A slow reference: sympy.lambdify of the elementary form, looped per element.
+class _Part:
+    """A named part of a formula's ``where`` (μ[i], the LSTM's gate z[n, k]):
+    its definition evaluated at an index when first read, and kept.  The
+    definition put into the expression would be evaluated again at every
+    output element that reads it (multi-head attention's projections, once
+    per score); each element is the same 50-digit arithmetic either way."""
 
-    Sums become Python generator loops inside lambdify's code and this wrapper
-    loops over the output indices.  It evaluates in mpmath at ``digits``
-    significant digits, so the naive definitions (e^1000, log 0 clipped to
-    log ε) are computed exactly where float64 would overflow.  Tiny shapes only.
-    """
+    def __init__(self, fn: Callable, args: list):
+        self.fn, self.args, self.memo = fn, args, {}
+
+    def __getitem__(self, idx):
+        idx = idx if isinstance(idx, tuple) else (idx,)
+        try:
+            return self.memo[idx]
+        except KeyError:
+            value = self.memo[idx] = self.fn(*self.args, *idx)
+            return value
+
+
+def _lambdify(args: list, expr: sp.Expr) -> Callable:
     import builtins
 
     import mpmath
 
-    # a mask stays whole: as a Piecewise, SymPy would fold the condition on a
-    # bound key out of the sum that binds it
-    expr = elementary(formula.expr, keep=(masked,))
-    dim_names = sorted(formula.dim_symbols)
-    consts = sorted(formula.constant_symbols, key=lambda s: s.name)
-    bases = [
-        sp.IndexedBase(n) if formula.input(n).shape else sp.Symbol(n)
-        for n in formula.input_names
-    ]
-    args = (
-        bases
-        + [formula.dim_symbols[d] for d in dim_names]
-        + consts
-        + list(formula.indices)
-    )
-    f = sp.lambdify(
+    return sp.lambdify(
         args,
-        expr,
+        elementary(expr, keep=(masked,)),
         modules=[
             "mpmath",
             {
@@ -179,6 +176,52 @@ def loop_oracle(formula: Formula, digits: int = 50) -> Callable[..., np.ndarray]
             },
         ],
         printer=_OraclePrinter,
+    )
+
+
+def loop_oracle(
+    formula: Formula, digits: int = 50, *, by_parts: bool = True
+) -> Callable[..., np.ndarray]:
+    """A slow reference: sympy.lambdify of the elementary form, looped per element.
+
+    Sums become Python generator loops inside lambdify's code and this wrapper
+    loops over the output indices.  It evaluates in mpmath at ``digits``
+    significant digits, so the naive definitions (e^1000, log 0 clipped to
+    log ε) are computed exactly where float64 would overflow.  A formula
+    written in named parts (``shown`` and ``where``) is evaluated part by
+    part, each part's element once, when first read (:class:`_Part`);
+    ``by_parts=False`` evaluates the expression with the parts put in.  Tiny
+    shapes only.
+    """
+    import mpmath
+
+    dim_names = sorted(formula.dim_symbols)
+    consts = sorted(formula.constant_symbols, key=lambda s: s.name)
+    bases = [
+        sp.IndexedBase(n) if formula.input(n).shape else sp.Symbol(n)
+        for n in formula.input_names
+    ]
+    sizes_and_consts = [formula.dim_symbols[d] for d in dim_names] + consts
+    # each part under a plain name lambdify can print (the typeset ones are
+    # \delta^{z}, c'): (its name, its indices, its definition's function)
+    where = formula.where if by_parts and formula.shown is not None else ()
+    renamed: dict = {}
+    parts: list[tuple[sp.Basic, tuple, Callable]] = []
+    for k, (name, definition) in enumerate(where):
+        indexed = isinstance(name, sp.Indexed)
+        old = name.base if indexed else name
+        new = sp.IndexedBase(f"_part{k}") if indexed else sp.Symbol(f"_part{k}")
+        idx = tuple(name.indices) if indexed else ()
+        fn = _lambdify(
+            bases + [p for p, _, _ in parts] + sizes_and_consts + list(idx),
+            definition.xreplace(renamed),
+        )
+        parts.append((new, idx, fn))
+        renamed[old] = new
+    shown = formula.shown.xreplace(renamed) if where else formula.expr
+    f = _lambdify(
+        bases + [p for p, _, _ in parts] + sizes_and_consts + list(formula.indices),
+        shown,
     )
 
     def run(**arrays):
@@ -200,10 +243,14 @@ def loop_oracle(formula: Formula, digits: int = 50) -> Callable[..., np.ndarray]
             fixed = [sizes[d] for d in dim_names] + [
                 mpmath.mpf(formula.constant_symbols[c]) for c in consts
             ]
+            done: list = []  # the parts, each reading the inputs and those before
+            for _, idx, fn in parts:
+                args = [*vals, *done, *fixed]
+                done.append(_Part(fn, args) if idx else fn(*args))
             shape = tuple(sizes[d] for d in formula.output_shape)
             out = np.empty(shape)
             for idx in np.ndindex(*shape):
-                out[idx] = float(f(*vals, *fixed, *idx))
+                out[idx] = float(f(*vals, *done, *fixed, *idx))
         return out
 
     return run
