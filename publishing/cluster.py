@@ -250,18 +250,24 @@ class DaskExecutor(cf.Executor):
 
 
 @contextmanager
-def _client_quiet() -> Iterator[None]:
+def _client_quiet() -> Iterator[list]:
     """Hold back the Dask client's log (a lost connection logs tracebacks):
-    what went wrong reaches the user as one line per failed call."""
+    what went wrong reaches the user as one line per failed call.  The block
+    appends the client to the list it gets; the log comes back only if that
+    client closed: one that lost its scheduler goes on trying to reconnect, in
+    its own thread, and would log its failure later, into the command's
+    output."""
     loggers = [logging.getLogger(n) for n in ("distributed", "tornado", "asyncio")]
     saved = [(lg, lg.level) for lg in loggers]
     for lg in loggers:
         lg.setLevel(logging.CRITICAL + 1)
+    clients: list = []
     try:
-        yield
+        yield clients
     finally:
-        for lg, level in saved:
-            lg.setLevel(level)
+        if all(getattr(c, "status", "closed") == "closed" for c in clients):
+            for lg, level in saved:
+                lg.setLevel(level)
 
 
 @contextmanager
@@ -278,7 +284,7 @@ def open_executor(
     if spec.kind == "local":
         yield None
         return
-    with _client_quiet():
+    with _client_quiet() as clients:
         try:
             from distributed import Client
         except ImportError:  # pragma: no cover - a dependency of nnbook
@@ -294,6 +300,7 @@ def open_executor(
                 f"{connect_seconds:g} s ({_first_line(exc)}); start it with "
                 "`dask scheduler` or check the address"
             ) from None
+        clients.append(client)
         try:
             try:
                 client.wait_for_workers(1, timeout=connect_seconds)
