@@ -9,6 +9,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -83,6 +84,27 @@ def test_jobs_with_a_cluster_is_a_usage_error(nnbook, tmp_path):
     r = nnbook("verify", "1", "-j", "2", "--executor", "dask://h:1", cwd=tmp_path)
     assert r.returncode == 2
     assert r.stderr.count("\n") == 1 and "dask worker --nthreads" in r.stderr
+
+
+def test_no_jobs_is_a_usage_error(nnbook, tmp_path):
+    for command in ("render", "build", "slides", "verify", "lint"):
+        r = nnbook(command, "1", "-j", "0", cwd=tmp_path)
+        assert r.returncode == 2, (command, r.stderr)
+        assert r.stderr.count("\n") == 1 and "0 is not in the range" in r.stderr
+
+
+def test_the_option_imports_no_dask_until_a_cluster_is_used():
+    code = (
+        "import sys\nfrom cli.main import cli\ntry:\n"
+        "    cli(['render', '--executor', 'dask://h:1', '--help'])\n"
+        "except SystemExit:\n    pass\n"
+        "print(sorted(m for m in ('dask', 'distributed') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert "--executor local|dask://HOST:PORT" in out
+    assert out.strip().endswith("[]")
 
 
 def _closed_port() -> int:
@@ -366,3 +388,17 @@ def test_a_scheduler_that_goes_away_fails_what_waits_on_it():
                 assert isinstance(exc, ClusterError)
                 assert "lost the Dask scheduler" in str(exc)
             assert time.monotonic() - start < 15
+
+
+@pytest.mark.cluster
+def test_a_cluster_left_without_workers_fails_what_waits_on_it():
+    with _local_cluster(1) as emptied:
+        with open_executor(_spec(emptied), no_worker_seconds=2) as executor:
+            waiting = executor.submit(time.sleep, 60)
+            time.sleep(2)
+            start = time.monotonic()
+            emptied.scale(0)  # its task goes back to wait for a worker
+            exc = waiting.exception(timeout=30)
+            assert isinstance(exc, ClusterError), exc
+            assert "has had no worker for 2 s" in str(exc)
+            assert time.monotonic() - start < 20
