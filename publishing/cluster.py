@@ -166,12 +166,10 @@ class DaskExecutor(cf.Executor):
             self._waiting.add(outer)
 
         def settle(f: cf.Future) -> None:
-            if f.cancelled():
-                exc: BaseException | None = (
-                    None if outer.cancelled() else self._lost("cancelled")
-                )
-            else:
-                exc = f.exception()
+            if f.cancelled():  # by us (terminate), or by Dask (a lost scheduler)
+                self._settle(outer, None, self._lost("cancelled"))
+                return
+            exc = f.exception()
             self._settle(outer, None if exc is not None else f.result(), exc)
 
         def cancel(o: cf.Future) -> None:

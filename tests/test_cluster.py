@@ -402,3 +402,46 @@ def test_a_cluster_left_without_workers_fails_what_waits_on_it():
             assert isinstance(exc, ClusterError), exc
             assert "has had no worker for 2 s" in str(exc)
             assert time.monotonic() - start < 20
+
+
+@pytest.mark.cluster
+def test_terminate_cancels_every_call_quietly(cluster, caplog):
+    """What render_jobs does on Ctrl-C: every call cancelled, none left to
+    wait on, and no callback error logged (there was one, into stdout)."""
+    with open_executor(_spec(cluster)) as executor:
+        calls = [executor.submit(time.sleep, 2) for _ in range(3)]  # one queued
+        time.sleep(1)
+        executor.terminate()
+        for f in calls:
+            assert f.cancelled()
+        time.sleep(0.5)  # Dask's own cancellation arrives in its thread
+    assert "exception calling callback" not in caplog.text
+
+
+@pytest.mark.cluster
+@pytest.mark.render
+def test_sigterm_stops_a_cluster_render_at_once_and_cleanly(cluster, nnbook, tmp_path):
+    proc = subprocess.Popen(
+        [*nnbook.command, "render", TINY, "--force", "--executor", str(_spec(cluster))],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    seen = []
+    for line in proc.stderr:  # the gate passed: the scenes are on the cluster
+        seen.append(line)
+        if "checks passed" in line:
+            break
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGTERM)
+    start = time.monotonic()
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 143, err
+    assert time.monotonic() - start < 5
+    assert out == ""  # nothing placed, and no log line in the file list
+    assert err.strip() == (
+        "Interrupted; finished files are intact, none is half-written."
+    )
+    assert not list(tmp_path.rglob("*.partial"))
+    assert not (tmp_path / "media" / "chapter90").exists()
