@@ -42,6 +42,7 @@ from urllib.parse import urlsplit
 __all__ = [
     "CONNECT_SECONDS",
     "ClusterError",
+    "code_problem",
     "DaskExecutor",
     "ExecutorSpec",
     "LOCAL",
@@ -278,7 +279,8 @@ def open_executor(
     """The executor ``spec`` names, for the block: None for ``local`` (the
     library's own local pool, sized by ``-j``), a :class:`DaskExecutor` for a
     scheduler.  :class:`ClusterError` if the scheduler is not reached, or has
-    no worker, within ``connect_seconds``."""
+    no worker, within ``connect_seconds``, or if a worker does not run the very
+    same nnbook code as this process (workers that join later are not asked)."""
     if spec.kind == "local":
         yield None
         return
@@ -308,6 +310,7 @@ def open_executor(
                     f"within {connect_seconds:g} s); start some with "
                     f"`dask worker {spec.address}`"
                 ) from None
+            _check_same_code(client)
             executor = DaskExecutor(
                 client, str(spec), no_worker_seconds=no_worker_seconds
             )
@@ -317,6 +320,41 @@ def open_executor(
                 executor.shutdown(wait=False, cancel_futures=True)
         finally:
             _close(client)
+
+
+#: what each worker evaluates to say which nnbook it runs: a call of a builtin,
+#: so that a worker without nnbook can answer too (with ModuleNotFoundError,
+#: where a function of ours would fail to unpickle and take the worker down)
+_PROBE = "__import__('publishing.reuse', fromlist=['sources_digest']).sources_digest()"
+
+
+def code_problem(answer, here: str) -> str:
+    """What is wrong with a worker whose :data:`_PROBE` gave ``answer`` (its
+    digest of nnbook's sources, or the exception it raised), against ``here``
+    (ours); "" if nothing: it runs the very same code."""
+    if isinstance(answer, ModuleNotFoundError):
+        return f"cannot import nnbook ({_first_line(answer)})"
+    if isinstance(answer, BaseException):
+        return f"cannot run nnbook ({type(answer).__name__}: {_first_line(answer)})"
+    if answer != here:
+        return "runs other nnbook code than this machine (its source files differ)"
+    return ""
+
+
+def _check_same_code(client) -> None:
+    """Every worker runs this very nnbook: results computed by other code would
+    be filed in the cache as this code's."""
+    from .reuse import sources_digest
+
+    here = sources_digest()
+    answers = client.run(eval, _PROBE, on_error="return")
+    for worker, answer in sorted(answers.items()):
+        problem = code_problem(answer, here)
+        if problem:
+            raise ClusterError(
+                f"the Dask worker {worker} {problem}; install nnbook, the same "
+                "version as here, on every worker"
+            )
 
 
 def _close(client) -> None:

@@ -5,7 +5,9 @@ and clean endings when a worker or the scheduler goes away."""
 from __future__ import annotations
 
 import json
+import logging
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -28,6 +30,7 @@ from publishing.cluster import (
 )
 
 DATA = Path(__file__).parent / "data"
+REPO = DATA.parent.parent
 TINY = DATA / "tiny_chapter.py"
 
 
@@ -132,8 +135,6 @@ def test_an_unreachable_scheduler_fails_in_one_line_within_the_timeout(
 
 # -- on a real cluster --------------------------------------------------------------
 def _local_cluster(n_workers: int):
-    import logging
-
     from distributed import LocalCluster
 
     return LocalCluster(
@@ -445,3 +446,71 @@ def test_sigterm_stops_a_cluster_render_at_once_and_cleanly(cluster, nnbook, tmp
     )
     assert not list(tmp_path.rglob("*.partial"))
     assert not (tmp_path / "media" / "chapter90").exists()
+
+
+def test_a_worker_without_this_very_nnbook_is_named():
+    from publishing.cluster import code_problem
+
+    assert code_problem("abc", "abc") == ""
+    assert code_problem("abd", "abc") == (
+        "runs other nnbook code than this machine (its source files differ)"
+    )
+    missing = ModuleNotFoundError("No module named 'publishing'", name="publishing")
+    assert code_problem(missing, "abc") == (
+        "cannot import nnbook (No module named 'publishing')"
+    )
+    assert code_problem(OSError("disk gone"), "abc") == (
+        "cannot run nnbook (OSError: disk gone)"
+    )
+
+
+@pytest.mark.cluster
+def test_a_worker_running_other_nnbook_code_is_refused(tmp_path):
+    """A worker whose nnbook differs by one comment: refused before any work
+    (its results would be filed in the cache as this code's)."""
+    from distributed import LocalCluster
+
+    other = tmp_path / "other"
+    for package in ("nnmath", "chapters", "publishing", "cli"):
+        shutil.copytree(
+            REPO / package, other / package, ignore=shutil.ignore_patterns("*.pyc")
+        )
+    with open(other / "nnmath" / "__init__.py", "a") as f:
+        f.write("# another version\n")
+    env = {**os.environ, "PYTHONPATH": str(other)}
+    with LocalCluster(
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address=None,
+        n_workers=0,
+        silence_logs=logging.ERROR,
+    ) as c:
+        worker = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "distributed.cli.dask_worker",
+                c.scheduler_address,
+                "--nthreads",
+                "1",
+                "--no-nanny",
+                "--no-dashboard",
+            ],
+            cwd=other,
+            env=env,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            start = time.monotonic()
+            with pytest.raises(ClusterError) as caught:
+                with open_executor(_spec(c), connect_seconds=30):
+                    pass
+            assert time.monotonic() - start < 35
+        finally:
+            worker.terminate()
+            worker.wait(timeout=30)
+    assert str(caught.value).startswith("the Dask worker tcp://127.0.0.1:")
+    assert str(caught.value).endswith(
+        " runs other nnbook code than this machine (its source files differ); "
+        "install nnbook, the same version as here, on every worker"
+    )
