@@ -240,6 +240,37 @@ def test_a_site_built_on_the_cluster_is_the_one_built_locally(
 
 @pytest.mark.cluster
 @pytest.mark.render
+def test_slides_made_on_the_cluster_are_the_ones_made_locally(
+    cluster, nnbook, tmp_path
+):
+    import zipfile
+
+    decks = {}
+    for where, how in (("c", ["--executor", str(_spec(cluster))]), ("l", [])):
+        r = nnbook(
+            "slides",
+            TINY,
+            "--to",
+            "pptx",
+            *how,
+            "-o",
+            tmp_path / f"slides-{where}",
+            "--media",
+            tmp_path / f"media-{where}",
+            cwd=tmp_path,
+        )
+        assert r.returncode == 0, r.stderr
+        assert r.stderr.count("rendered, not rendered before") == 2
+        decks[where] = zipfile.ZipFile(tmp_path / f"slides-{where}" / "chapter90.pptx")
+    names = decks["c"].namelist()
+    assert names == decks["l"].namelist()
+    assert sum(n.endswith(".mp4") for n in names) == 2  # a video per scene
+    for n in names:  # the same slides, videos and posters: only zip dates differ
+        assert decks["c"].read(n) == decks["l"].read(n), n
+
+
+@pytest.mark.cluster
+@pytest.mark.render
 def test_render_jobs_run_on_the_cluster_workers(cluster, tmp_path):
     """The scenes really run over there: in processes whose parents are the
     cluster's workers, not this one's."""
