@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import sys
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import click
@@ -148,6 +149,59 @@ def _output_option(default: str, help: str):
         show_default=True,
         help=help,
     )
+
+
+class ExecutorType(click.ParamType):
+    """``--executor``: ``local`` or ``dask://HOST:PORT`` (parsed by the library,
+    without importing Dask)."""
+
+    name = "EXECUTOR"
+
+    def convert(self, value, param, ctx):
+        from publishing.cluster import ExecutorSpec, parse_executor
+
+        if isinstance(value, ExecutorSpec):
+            return value
+        try:
+            return parse_executor(value)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+def _executor_option(what: str):
+    """``--executor local|dask://HOST:PORT``: where the jobs run."""
+    return click.option(
+        "--executor",
+        type=ExecutorType(),
+        default="local",
+        show_default=True,
+        metavar="local|dask://HOST:PORT",
+        help=f"Where {what} run: local processes (-j of them), or the workers of "
+        "a dask.distributed scheduler (then -o, --media and $NNBOOK_CACHE must be "
+        "on storage every worker sees; see the README).",
+    )
+
+
+def _check_jobs(spec, jobs: int) -> None:
+    """-j counts local processes: with a cluster it is a usage error."""
+    if spec.kind != "local" and jobs != 1:
+        raise BadUsage(
+            f"-j sets how many local processes run; with --executor {spec} the "
+            "workers' threads decide (dask worker --nthreads): drop -j"
+        )
+
+
+@contextmanager
+def _executor(spec, jobs: int):
+    """The executor ``--executor`` names, open for the block (None: local)."""
+    from publishing.cluster import ClusterError, open_executor
+
+    _check_jobs(spec, jobs)
+    try:
+        with open_executor(spec) as executor:
+            yield executor
+    except ClusterError as exc:
+        raise Failure(str(exc)) from None
 
 
 def _open_cache(out_dir: Path) -> Path:
@@ -338,6 +392,7 @@ def _report_path(ctx, param, value):
     show_default=True,
     help=f"Run the checks in this many processes at once (at most {MAX_WORKERS}).",
 )
+@_executor_option("the checks")
 @click.option(
     "--fresh",
     is_flag=True,
@@ -348,7 +403,15 @@ def _report_path(ctx, param, value):
     "the results, so that render and build there verify nothing again."
 )
 def verify(
-    chapter_names, json_path, junit_path, no_tf, timeout, jobs, fresh, media_dir
+    chapter_names,
+    json_path,
+    junit_path,
+    no_tf,
+    timeout,
+    jobs,
+    executor,
+    fresh,
+    media_dir,
 ) -> int:
     """Prove every claim of the chapters (by default: all chapters and every formula).
 
@@ -377,6 +440,8 @@ def verify(
     from .table import CheckTable
 
     _keep_freed_memory()
+    spec = executor
+    _check_jobs(spec, jobs)
     reports = [p for p in (json_path, junit_path) if p is not None]
     to_stdout = [p for p in reports if is_stdout(p)]
     if len(to_stdout) > 1:
@@ -405,28 +470,32 @@ def verify(
     else:
         run, ids = replayed
     cache = _open_cache(media_dir)  # it files every result: it must be usable
-    table = CheckTable(out=sys.stderr if to_stdout else None)
-    try:
-        if replayed is not None:
-            for c in run.checks:
-                table.add(c)
-        else:
-            with _quiet():
-                run = verify_chapters(
-                    chs,
-                    media_dir,
-                    whole_library=not chapter_names,
-                    oracle=not no_tf,
-                    fresh=fresh,
-                    jobs=jobs,
-                    on_check=table.add,
-                    on_start=table.start,
-                    timeout=timeout,
-                )
-            if not no_tf:
-                remember_run(cache, chapter_names, run, ids, sources)
-    finally:
-        table.close()
+    with ExitStack() as stack:
+        # the cluster is reached (or not: one line) before the table starts
+        pool = None if replayed else stack.enter_context(_executor(spec, jobs))
+        table = CheckTable(out=sys.stderr if to_stdout else None)
+        try:
+            if replayed is not None:
+                for c in run.checks:
+                    table.add(c)
+            else:
+                with _quiet():
+                    run = verify_chapters(
+                        chs,
+                        media_dir,
+                        whole_library=not chapter_names,
+                        oracle=not no_tf,
+                        fresh=fresh,
+                        jobs=jobs,
+                        executor=pool,
+                        on_check=table.add,
+                        on_start=table.start,
+                        timeout=timeout,
+                    )
+                if not no_tf:
+                    remember_run(cache, chapter_names, run, ids, sources)
+        finally:
+            table.close()
     checks = run.checks
     try:
         if json_path:
@@ -494,6 +563,7 @@ def _render_options(f):
             help="Ignore the caches: verify and render everything again.",
         ),
         click.option("--gif", is_flag=True, help="Also make a GIF of every scene."),
+        _executor_option("the scenes"),
     ]
     for option in reversed(options):
         f = option(f)
@@ -549,7 +619,16 @@ def _report(rendered, done, total) -> str:
     help="Render even if the chapter's claims fail verification.",
 )
 def render(
-    chapter_names, quality, jobs, force, gif, fmt, bundle, out_dir, no_verify
+    chapter_names,
+    quality,
+    jobs,
+    force,
+    gif,
+    executor,
+    fmt,
+    bundle,
+    out_dir,
+    no_verify,
 ) -> None:
     """Render the scenes of chapters with Manim: book chapters or your own files.
 
@@ -581,7 +660,7 @@ def render(
     cache = _open_cache(out_dir)
     failed = None
     written = []
-    with _quiet():
+    with _executor(executor, jobs) as pool, _quiet():
         try:
             try:
                 rendered = render_chapters(
@@ -590,6 +669,7 @@ def render(
                     fmt=fmt,
                     out_dir=out_dir,
                     workers=jobs,
+                    executor=pool,
                     force=force,
                     verify=not no_verify,
                     on_verified=_verified,
@@ -630,7 +710,16 @@ def render(
     "not trust); without it raw HTML passes through, as in Markdown.",
 )
 def build(
-    chapter_names, quality, jobs, force, gif, out_dir, media_dir, no_verify, safe
+    chapter_names,
+    quality,
+    jobs,
+    force,
+    gif,
+    executor,
+    out_dir,
+    media_dir,
+    no_verify,
+    safe,
 ) -> None:
     """Build the book as a static HTML site (all chapters by default).
 
@@ -659,7 +748,7 @@ def build(
     except (OSError, RenderError, ProseError) as exc:
         raise Failure(str(exc)) from None
     cache = _open_cache(media_dir)
-    with _quiet():
+    with _executor(executor, jobs) as pool, _quiet():
         try:
             index = build_site(
                 chs,
@@ -671,6 +760,7 @@ def build(
                 gif=gif,
                 safe=safe,
                 workers=jobs,
+                executor=pool,
                 verify=not no_verify,
                 on_verified=_verified,
                 on_step=lambda ch, step: click.echo(f"{ch.id}: {step}", err=True),
@@ -707,6 +797,7 @@ def build(
     show_default=True,
     help=f"Render this many scenes at once (at most {MAX_WORKERS}).",
 )
+@_executor_option("the scenes")
 @click.option("--force", is_flag=True, help="Ignore the caches.")
 @_media_option("Where the rendered slides and the cache live.")
 @click.option(
@@ -715,7 +806,7 @@ def build(
     help="Make slides even if the chapter's claims fail verification.",
 )
 def slides(
-    chapter_names, to, out_dir, quality, jobs, force, media_dir, no_verify
+    chapter_names, to, out_dir, quality, jobs, executor, force, media_dir, no_verify
 ) -> None:
     """Lecture slides per chapter, made with manim-slides: each scene advances
     one step per click (a slide ends at each of its teaching pauses).
@@ -744,7 +835,7 @@ def slides(
     except (OSError, RenderError) as exc:
         raise Failure(_one_line(exc)) from None
     _open_cache(media_dir)
-    with _quiet():
+    with _executor(executor, jobs) as pool, _quiet():
         try:
             decks = build_slides(
                 chs,
@@ -753,6 +844,7 @@ def slides(
                 media_dir=media_dir,
                 quality=quality,
                 workers=jobs,
+                executor=pool,
                 force=force,
                 verify=not no_verify,
                 on_verified=_verified,

@@ -301,6 +301,7 @@ def verify_chapters(
     oracle: bool = True,
     fresh: bool = False,
     jobs: int = 1,
+    executor=None,
     on_check: Callable | None = None,
     on_start: Callable | None = None,
     timeout: float | None = None,
@@ -310,8 +311,9 @@ def verify_chapters(
     reused from the cache of ``media`` (see :func:`publishing.cache.cache_root`:
     ``media/.cache`` or ``$NNBOOK_CACHE``) while its subject, the checker and
     the libraries are unchanged, unless ``fresh``; the rest run (in ``jobs``
-    processes).  The whole run and each chapter are filed too, so that render
-    and build there verify nothing again.  With ``oracle=False`` the TensorFlow
+    processes, or on ``executor``: see :mod:`publishing.cluster`).  The whole
+    run and each chapter are filed too, so that render and build there verify
+    nothing again.  With ``oracle=False`` the TensorFlow
     checks are not run: they come back as rows marked skipped (each also passed
     to ``on_check``), so a report says what was left out."""
     from nnmath.checker.checks import skipped
@@ -329,6 +331,7 @@ def verify_chapters(
         oracle=oracle,
         fresh=fresh,
         jobs=jobs,
+        executor=executor,
         timeout=timeout,
         on_check=on_check,
         on_start=on_start,

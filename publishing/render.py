@@ -523,11 +523,12 @@ def _stop(executor: cf.Executor, futures) -> None:
 
 def _failure(job: SceneJob, exc: BaseException) -> str:
     """One line naming the scene: what went wrong."""
+    from .cluster import ClusterError
     from .processes import WorkerDied
 
     if isinstance(exc, RenderError):
         return str(exc)
-    if isinstance(exc, WorkerDied):
+    if isinstance(exc, (WorkerDied, ClusterError)):
         return f"rendering {job.label} failed: {exc}"
     if isinstance(exc, cf.BrokenExecutor):  # a foreign pool lost a worker
         return f"rendering {job.label} failed: its worker process died ({exc})"
@@ -583,12 +584,12 @@ def render_jobs(
     content, so an unchanged chapter is not verified again.
 
     ``executor`` is any process-based :class:`concurrent.futures.Executor`
-    (Dask's ``client.get_executor()`` qualifies); by default a local pool of
-    ``workers`` processes.  An executor passed in is left running.  Results come
-    back in job order.  A scene that fails does not stop the others; when all
-    have finished, the others are placed and :class:`RenderFailed` names the
-    failures.  On an interrupt (Ctrl-C, SIGTERM) nothing more starts and every
-    worker is stopped at once.
+    (:class:`publishing.cluster.DaskExecutor` runs the jobs on a Dask cluster);
+    by default a local pool of ``workers`` processes.  An executor passed in is
+    left running.  Results come back in job order.  A scene that fails does not
+    stop the others; when all have finished, the others are placed and
+    :class:`RenderFailed` names the failures.  On an interrupt (Ctrl-C,
+    SIGTERM) nothing more starts and every worker is stopped at once.
     """
     from .gate import gate
 

@@ -290,6 +290,7 @@ def verify_reusing(
     oracle: bool = True,
     fresh: bool = False,
     jobs: int = 1,
+    executor=None,
     timeout: float | None = None,
     on_check: Callable | None = None,
     on_start: Callable | None = None,
@@ -297,7 +298,8 @@ def verify_reusing(
     """Every check of ``formulas`` and ``claims`` (see
     :func:`nnmath.checker.checks.planned`): reused from ``cache`` where its key
     (:func:`check_key`) is filed and intact, unless ``fresh``; the others run,
-    in ``jobs`` processes if above 1, and are filed.  ``on_check`` sees every
+    in ``jobs`` processes if above 1 (or on ``executor``, a
+    :class:`publishing.cluster.DaskExecutor`), and are filed.  ``on_check`` sees every
     check (reused ones first); ``on_start`` each one that starts in this
     process.  A reused check is returned exactly as it was filed."""
     from nnmath.checker.checks import _safe, planned
@@ -333,8 +335,8 @@ def verify_reusing(
         if on_check:
             on_check(check)
 
-    if jobs > 1 and len(todo) > 1:
-        todo = _run_parallel(plan, todo, oracle, jobs, timeout, cache, done)
+    if (jobs > 1 or executor is not None) and len(todo) > 1:
+        todo = _run_parallel(plan, todo, oracle, jobs, timeout, cache, done, executor)
     for i in todo:  # the checks that run here
         label, _, thunk = plan[i]
         if on_start:
@@ -344,8 +346,11 @@ def verify_reusing(
     return Run(results, reused, keys)
 
 
-def _run_parallel(plan, todo, oracle, jobs, timeout, cache, done) -> list[int]:
-    """Run the plan's ``todo`` checks in ``jobs`` fresh processes, calling
+def _run_parallel(
+    plan, todo, oracle, jobs, timeout, cache, done, executor=None
+) -> list[int]:
+    """Run the plan's ``todo`` checks in ``jobs`` fresh processes (or on
+    ``executor``, batched for its ``slots``, and left open), calling
     ``done(index, check)`` as each batch comes back; return the indices left
     for this process (subjects a worker's registry does not hold).  A batch
     whose worker died fails its checks by name (not filed); Ctrl-C stops every
@@ -378,7 +383,11 @@ def _run_parallel(plan, todo, oracle, jobs, timeout, cache, done) -> list[int]:
         fp = fps.get(id(subject)) or fps.setdefault(id(subject), fingerprint(subject))
         return (label, refs[id(subject)], fp)
 
-    pool = FreshProcesses(jobs, stdout_to_stderr=True)
+    own = executor is None
+    if own:
+        pool = FreshProcesses(jobs, stdout_to_stderr=True)
+    else:
+        pool, jobs = executor, getattr(executor, "slots", jobs)
     try:
         futures = {
             pool.submit(run_batch, [item(i) for i in batch], oracle, timeout): batch
@@ -411,7 +420,8 @@ def _run_parallel(plan, todo, oracle, jobs, timeout, cache, done) -> list[int]:
         with signals_held():
             pool.terminate()
         raise
-    pool.shutdown(wait=True)
+    if own:
+        pool.shutdown(wait=True)
     return sorted(here)
 
 
