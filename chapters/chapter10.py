@@ -157,7 +157,7 @@ def through_time() -> dict:
     delta = np.stack([u[0] for u in ups])
     return {
         "delta": delta,
-        "norms": np.linalg.norm(delta, axis=1),
+        "norms": gradient_norms("rnn", p, x, rd["y"])["h"],
         "parts": parts,
         "part_norms": np.array([np.linalg.norm(q) for q in parts]),
         "dU": grads["U"],
