@@ -224,11 +224,3 @@ def test_the_prose_reports_the_scenes_numbers(ex):
     assert f"off by **{off:.0%}**" in prose
     for line in ls["verdict"]:
         assert f"`{line.split(':')[0].removeprefix('FAILED ')}`" in prose
-
-
-def test_every_scene_is_placed_with_a_caption():
-    raw = chapter10.CHAPTER.prose_path.read_text()
-    for scene in chapter10.CHAPTER.scenes:
-        at = raw.index(f"{{{{scene:{scene}}}}}\n")
-        caption = raw[at:].split("\n")[1]
-        assert caption.strip(), scene
