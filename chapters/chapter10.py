@@ -316,7 +316,7 @@ class UnrolledScene(Scene):
             row = pixels.window(t, 0, 1, pixels.shape[1])
             arrow = link(row.get_right(), hidden.cell(t, 0).get_left(), buff=0.1)
             back = (
-                [hidden.window(t - 1, 0, 1, H, color=COLORS["hidden"], stroke=3)]
+                [hidden.window(t - 1, 0, 1, H, color=COLORS["hidden"], stroke=5)]
                 if t
                 else []
             )
