@@ -9,7 +9,9 @@ numbers, so the checker judges exactly what the printed code does.
 * :func:`cross_entropy`: the loss without Keras's clip (chapter 3);
 * :func:`linear_regression`: the (3, 1)-against-(3,) broadcast (chapter 4);
 * :func:`train_step`: the sigmoid's derivative taken at the activation instead
-  of the pre-activation (chapter 5).
+  of the pre-activation (chapter 5);
+* :func:`rnn_backward`: a recurrent layer's weight gradients taken at the last
+  step only, not accumulated over time (chapter 10).
 
 Nothing here is registered: a mistake is never looked up by name as the book's.
 Everything else in nnmath computes from formulas; these functions compute by
@@ -18,6 +20,7 @@ hand on purpose, because that is the bug.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import textwrap
 
@@ -33,7 +36,9 @@ __all__ = [
     "d_hidden_claim",
     "dw_claim",
     "gradients",
+    "last_step_claim",
     "linear_regression",
+    "rnn_backward",
     "sigmoid",
     "sigmoid_derivative",
     "source",
@@ -155,3 +160,25 @@ def d_hidden_claim() -> Claim:
         sizes=right.sizes,
         short=short,
     )
+
+
+# -- chapter 10: the weights' gradient from the last step only -----------------------
+def rnn_backward(x, states, dh):
+    # states[0] = h0, states[t + 1] = h_t
+    # dh = dL/dh at the last step
+    dz = dh * (1 - states[-1] ** 2)
+    dW = x[:, -1].T @ dz
+    dU = states[-2].T @ dz
+    db = dz.sum(axis=0)
+    return dW, dU, db
+
+
+def last_step_claim(wrt: str = "U"):
+    """What :func:`rnn_backward` computes for ∂L/∂``wrt`` (W, U or b), claimed
+    as the SimpleRNN's gradient through time: the cell's claim at the last step
+    alone (:class:`~nnmath.recurrence.BPTTClaim` with ``accumulate=False``),
+    where the weights' gradient is the sum over every step."""
+    from ..registry import claim
+
+    right = claim(f"rnn/d{wrt}")
+    return dataclasses.replace(right, name=f"{right.name}.last_step", accumulate=False)
