@@ -470,7 +470,9 @@ def test_sigterm_stops_a_cluster_render_at_once_and_cleanly(cluster, nnbook, tmp
     start = time.monotonic()
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 143, err
-    assert time.monotonic() - start < 5
+    # about 1 s on an idle machine; 5.3 s once at load average 5 on 2 cores
+    # (the Dask client's close after the cancels), so 10 s, not a hang
+    assert time.monotonic() - start < 10
     assert out == ""  # nothing placed, and no log line in the file list
     assert err.strip() == (
         "Interrupted; finished files are intact, none is half-written."
