@@ -36,6 +36,7 @@ CHAPTER_MODULES = (
     "chapters.chapter7",
     "chapters.chapter8",
     "chapters.chapter9",
+    "chapters.chapter11",
     "chapters.chapter12",
 )
 

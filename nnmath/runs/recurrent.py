@@ -160,14 +160,17 @@ class Classifier:
     readout on the last hidden state, softmax cross-entropy; forward by the
     formulas, backward by the claims."""
 
-    def __init__(self, network: str = "rnn"):
+    def __init__(self, network: str = "rnn", claims: dict | None = None):
+        """``claims``: the cell's claims backward runs, by the input each is
+        about (the registered ones by default; a printed error's, to measure
+        what its gradient gets wrong on real data)."""
         if network not in GATES:
             raise ValueError(
                 f"unknown recurrent classifier {network!r}; valid: {', '.join(GATES)}"
             )
         self.name = network
         self.net = unrolled_network(network)
-        self.claims = cell_claims(NETWORKS[network])
+        self.claims = claims or cell_claims(NETWORKS[network])
         self.dense, self.loss_formula = formula("dense"), formula(LOSS)
         self.dense_claims = {w: claim(f"dense/d{w}").gradient for w in ("W", "b", "x")}
         self.dz = claim(f"{LOSS}/dz").gradient
