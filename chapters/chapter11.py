@@ -11,6 +11,8 @@ printed GRU errors the library's wrong cells on the same step.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 from manim import (
     DOWN,
@@ -29,7 +31,14 @@ from manim import (
     VGroup,
 )
 
-from nnmath.library.recurrent import cell_part, gru_cell, gru_claims, lstm_claims
+from nnmath.library.recurrent import (
+    bptt_claims,
+    cell_part,
+    gru_cell,
+    gru_claims,
+    lstm_claims,
+    unrolled_network,
+)
 from nnmath.registry import claim, formula
 from nnmath.runs.recurrent import (
     BOOK_UNITS,
@@ -156,6 +165,37 @@ def printed_errors(x: np.ndarray, y: np.ndarray) -> dict:
         wrong, _ = Classifier(network, claims=claims).backward(p, x, y)
         out[name] = _relative(wrong, right, "U")
     return out
+
+
+def printed_claims() -> dict:
+    """The printed backward passes as BPTT claims about Keras's cells, by the
+    name the prose gives them: the LSTM without the carry g^c (its ∂L/∂c₀),
+    without tanh′(c) (its ∂L/∂b), and the GRU's gradient with z and 1 − z
+    swapped (its ∂L/∂U)."""
+    lstm, gru = unrolled_network("lstm"), unrolled_network("gru")
+    made = (
+        ("no_carry", lstm, lstm_claims(".no_carry", carry=False), "c0"),
+        ("no_tanh_prime", lstm, lstm_claims(".no_tanh_prime", tanh_prime=False), "b"),
+        ("swapped", gru, gru_claims(swap=True, suffix=".swapped"), "U"),
+    )
+    out = {}
+    for name, net, cells, wrt in made:
+        suffix = "." + name
+        out[name] = next(c for c in bptt_claims(net, cells, suffix) if c.wrt == wrt)
+    return out
+
+
+def printed_cells() -> dict:
+    """The printed GRU cells, each as the network Keras's GRU is checked
+    against: z and 1 − z swapped, the reset gate before the product."""
+    return {
+        "swapped": unrolled_network(
+            "gru", cell=gru_cell(swap=True, name="gru_cell_swapped")
+        ),
+        "reset_before": unrolled_network(
+            "gru", cell=gru_cell(reset_after=False, name="gru_cell_reset_before")
+        ),
+    }
 
 
 def example() -> dict:
@@ -752,5 +792,5 @@ CHAPTER = Chapter(
     ),
     scenes=("LSTMStepScene", "CarryScene", "CarryGradientScene", "GRUScene"),
     example=example,
-    prose_file="",
+    prose_file=str(Path(__file__).with_suffix(".md")),
 )
