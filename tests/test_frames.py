@@ -47,6 +47,8 @@ FRAMES = {
     ("chapter8", "CNNForwardScene"): (-1,),
     ("chapter9", "BatchNormBackwardScene"): (-1,),
     ("chapter9", "WeightDecayScene"): (-1,),
+    ("chapter11", "LSTMStepScene"): (-1,),
+    ("chapter11", "GRUScene"): (-1,),
     ("chapter12", "PatternScene"): (-1,),
     ("chapter12", "CausalMaskScene"): (-1,),
 }
