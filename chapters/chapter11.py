@@ -24,6 +24,7 @@ from manim import (
     FadeIn,
     FadeOut,
     LaggedStart,
+    Line,
     Rectangle,
     RoundedRectangle,
     Scene,
@@ -652,8 +653,44 @@ class CarryGradientScene(Scene):
             ),
         ).arrange(DOWN, aligned_edge=LEFT, buff=0.1)
         zero.to_edge(DOWN, buff=0.25)
-        self.play(FadeIn(row(3)), FadeIn(zero), run_time=0.8)
-        self.wait(3)
+        # the two gradients as bars under their columns, on one scale
+        pairs = (
+            (norms["rnn"]["h"], COLORS["input"]),
+            (norms["lstm"]["c"], COLORS["output"]),
+        )
+        top = max(float(values.max()) for values, _ in pairs)
+        base, tallest = -2.55, 1.75
+        bars = VGroup()
+        for t in range(T):
+            x = cells[1 + t].get_center()[0]
+            for j, (values, color) in enumerate(pairs):
+                if values[t] <= 0:
+                    continue
+                height = tallest * float(values[t]) / top
+                bars.add(
+                    Rectangle(
+                        width=0.26,
+                        height=height,
+                        fill_color=color,
+                        fill_opacity=0.85,
+                        stroke_width=0,
+                    ).move_to([x - 0.15 + 0.3 * j, base + height / 2, 0])
+                )
+        axis = Line(
+            [cells[1].get_center()[0] - 0.5, base, 0],
+            [cells[T].get_center()[0] + 0.5, base, 0],
+            stroke_width=2,
+            color=GREY_B,
+        )
+        self.play(FadeOut(lstm_rule), run_time=0.5)
+        self.play(
+            FadeIn(row(3)),
+            FadeIn(axis),
+            LaggedStart(*[FadeIn(b) for b in bars], lag_ratio=0.1),
+            FadeIn(zero),
+            run_time=1.5,
+        )
+        self.wait(3.5)
 
 
 class GRUScene(Scene):
