@@ -37,6 +37,7 @@ CHAPTER_MODULES = (
     "chapters.chapter8",
     "chapters.chapter9",
     "chapters.chapter10",
+    "chapters.chapter11",
     "chapters.chapter12",
 )
 

@@ -49,6 +49,8 @@ FRAMES = {
     ("chapter9", "WeightDecayScene"): (-1,),
     ("chapter10", "UnrolledScene"): (-1,),
     ("chapter10", "BackThroughTimeScene"): (-1,),
+    ("chapter11", "LSTMStepScene"): (-1,),
+    ("chapter11", "GRUScene"): (-1,),
     ("chapter12", "PatternScene"): (-1,),
     ("chapter12", "CausalMaskScene"): (-1,),
 }

@@ -36,6 +36,9 @@ cells and their claims in :mod:`nnmath.recurrence`.
 
 from __future__ import annotations
 
+import re
+from functools import lru_cache
+
 import numpy as np
 import sympy as sp
 
@@ -48,6 +51,7 @@ from ..registry import formula, register, register_claims
 __all__ = [
     "CELLS",
     "cell_claims",
+    "cell_part",
     "gru_cell",
     "keras_initial_bias",
     "lstm_cell",
@@ -268,6 +272,41 @@ def gru_cell(
 @register("gru_cell")
 def _gru_cell() -> Formula:
     return gru_cell()
+
+
+@lru_cache(maxsize=None)
+def cell_part(cell: str, part: str) -> Formula:
+    r"""One named part of ``cell`` as a formula of its own (N, H), from the very
+    definitions the cell is written in: a gate of one step, e.g.
+    ``cell_part("lstm_cell", "f")`` or ``cell_part("gru_cell", r"\tilde{h}")``.
+    Not registered (nothing is claimed about a gate on its own): the chapters
+    show a step's gates with it; the cell's output is these parts combined
+    (c′ = f·c + i·c̃, h′ = z·h + (1 − z)·h̃), which the tests check."""
+    parts = {"lstm_cell": lstm_parts, "gru_cell": gru_parts}
+    if cell not in parts:
+        raise ValueError(f"no gates in {cell!r}; valid: {', '.join(parts)}")
+    where = parts[cell]()[: -2 if cell == "lstm_cell" else -1]  # not c′, h′
+    names = [str(lhs.base) for lhs, _ in where]
+    gates = [name for name, (lhs, _) in zip(names, where) if lhs.indices[1] == u]
+    if part not in gates:
+        raise ValueError(f"{cell} has no gate {part!r}; valid: {', '.join(gates)}")
+    at = names.index(part)
+    lstm = cell == "lstm_cell"
+    bias = Input("b", ("G",) if lstm else ("R", "G"), "bias")
+    return Formula(
+        name=cell + "_" + re.sub(r"\W", "", part),
+        title=f"The gate {part} of one step of {cell}",
+        output=part,
+        indices=(n, u),
+        expr=defined(where[at][1], where[:at]),
+        shown=where[at][1],
+        where=where[:at],
+        inputs=(_X, _H, *_kernels("G", ""), bias),
+        tf="",
+        output_shape=("N", "H"),
+        derived=((G, (4 if lstm else 3) * H),)
+        + (() if lstm else ((R, sp.Integer(2)),)),
+    )
 
 
 def keras_initial_bias(units: int) -> np.ndarray:
