@@ -84,14 +84,14 @@ PREAMBLE = r"""\documentclass[11pt,a4paper,oneside,openany]{book}
 \input{glyphtounicode}\pdfgentounicode=1
 \providecommand{\tightlist}{\setlength{\itemsep}{0pt}\setlength{\parskip}{0pt}}
 \setlength{\emergencystretch}{3em}
-% pandoc's inline code: quotes and tildes as typewriter glyphs (cmtt has them
-% all; textcomp's would be bitmaps without cm-super), a line may break after _
+% quotes and underscores as typewriter glyphs (cmtt has them all; textcomp's
+% would be bitmaps without cm-super; OT1's \_ is a rule, lost when the text is
+% copied), a line may break after _
 \makeatletter
 \renewcommand{\textquotesingle}{{\ttfamily\char13}}
 \renewcommand{\textasciigrave}{{\ttfamily\char18}}
 \renewcommand{\labelitemi}{\ensuremath{\bullet}}  % textcomp's bullet is TS1
-\renewcommand{\_}{\ifx\f@family\ttdefault\char95\else\textunderscore\fi
-  \allowbreak}
+\renewcommand{\_}{{\ttfamily\char95}\allowbreak}
 \makeatother
 \newsavebox{\nnbookbox}
 % a display equation is scaled down to the line if it is wider
@@ -134,8 +134,8 @@ _SPECIAL = {
     "#": r"\#",
     "%": r"\%",
     "_": r"\_",
-    "~": r"\textasciitilde{}",
-    "^": r"\textasciicircum{}",
+    "~": r"{\ttfamily\char126}",  # the glyph, not an accent: it reads back as ~
+    "^": r"{\ttfamily\char94}",
     "<": r"\textless{}",
     ">": r"\textgreater{}",
     "|": r"\textbar{}",
