@@ -91,7 +91,8 @@ PREAMBLE = r"""\documentclass[11pt,a4paper,oneside,openany]{book}
 \renewcommand{\textquotesingle}{{\ttfamily\char13}}
 \renewcommand{\textasciigrave}{{\ttfamily\char18}}
 \renewcommand{\labelitemi}{\ensuremath{\bullet}}  % textcomp's bullet is TS1
-\renewcommand{\_}{{\ttfamily\char95}\allowbreak}
+\DeclareRobustCommand{\_}{\ifmmode\text{\textunderscore}\else
+  {\ttfamily\char95}\allowbreak\fi}  % in a formula (moving\_mean) as LaTeX has it
 \makeatother
 \newsavebox{\nnbookbox}
 % a display equation is scaled down to the line if it is wider

@@ -42,6 +42,8 @@ def test_names_print_character_for_character(tmp_path):
     names = ["sigmoid'", "multi_head_attention/dW_o", 'a{b}~c^d\\e<f>g|h`i"j']
     text = "50% of #1 & $2 cost a_b {x} ~ ^ \\ < > | in σ space"
     body = "\n\n".join(map(pdf.tex_name, names)) + "\n\n" + pdf.tex_escape(text)
+    # a formula's \_ is math's, and a formula's \text{…} is text inside math
+    body += "\n\n" + pdf.display_latex(r"\mathrm{moving\_mean} = \text{a\_b}")
     (tmp_path / "book.tex").write_text(pdf.book_latex(body), encoding="utf-8")
     pdf._pdflatex(tmp_path, tmp_path / "kept")
     printed = "".join(_text(tmp_path / "book.pdf"))
