@@ -4,8 +4,14 @@ read back with pypdf."""
 
 from __future__ import annotations
 
+import glob
+import os
 import re
 import shutil
+import signal
+import subprocess
+import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -242,3 +248,49 @@ def test_book_pdf_holds_prose_claims_figures_and_verification(tmp_path, nnbook):
     # the placed scene's caption from the prose, the other's from its docstring
     assert "every digit computed by nnmath" in text
     assert "Videos" in text and "The slope of tanh at one point" in text
+
+
+LOOPING = """
+from chapters import Chapter
+
+CHAPTER = Chapter(number=95, slug="looping", title="Looping", module=__name__,
+                  formulas=(), claims=(), scenes=(), prose_file="looping.md")
+"""
+
+
+def test_ctrl_c_while_typesetting_leaves_the_old_pdf_and_no_partial_file(
+    tmp_path, nnbook
+):
+    """SIGINT while pdflatex runs (here a definition that loops, so it is
+    caught running): exit 130, the old book whole, nothing half-written, the
+    LaTeX folder gone."""
+    (tmp_path / "looping.py").write_text(LOOPING)
+    (tmp_path / "looping.md").write_text(
+        "# Looping\n\n```{=latex}\n\\def\\x{\\x}\\x\n```\n", encoding="utf-8"
+    )
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "book.pdf").write_bytes(b"%PDF the old book")
+    proc = subprocess.Popen(
+        [*nnbook.command, "build", "looping.py", "--pdf", "-o", "out"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    pattern = f"{tempfile.gettempdir()}/nnbook-pdf-*-{proc.pid}-*/book.log"
+    deadline = time.monotonic() + 120
+    while not glob.glob(pattern):
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "pdflatex never started"
+        time.sleep(0.1)
+    time.sleep(0.5)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert "Interrupted" in err and "Traceback" not in err
+    assert (out / "book.pdf").read_bytes() == b"%PDF the old book"
+    assert sorted(p.name for p in out.iterdir()) == ["book.pdf"]
+    assert not glob.glob(pattern.removesuffix("/book.log"))
