@@ -82,6 +82,11 @@ PREAMBLE = r"""\documentclass[11pt,a4paper,oneside,openany]{book}
 \usepackage[expansion=false]{microtype}  % CM math is not expandable
 \usepackage[colorlinks,linkcolor=black,urlcolor=blue!50!black]{hyperref}
 \input{glyphtounicode}\pdfgentounicode=1
+% a lecturer's chapter 101 and its section 101.1 fit their numbers' boxes
+\usepackage[titles]{tocloft}
+\setlength{\cftchapnumwidth}{2.2em}
+\setlength{\cftsecindent}{2.2em}\setlength{\cftsecnumwidth}{3.2em}
+\setlength{\cftsubsecindent}{5.4em}\setlength{\cftsubsecnumwidth}{4em}
 \providecommand{\tightlist}{\setlength{\itemsep}{0pt}\setlength{\parskip}{0pt}}
 \setlength{\emergencystretch}{3em}
 % quotes and underscores as typewriter glyphs (cmtt has them all; textcomp's
