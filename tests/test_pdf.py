@@ -294,3 +294,16 @@ def test_ctrl_c_while_typesetting_leaves_the_old_pdf_and_no_partial_file(
     assert (out / "book.pdf").read_bytes() == b"%PDF the old book"
     assert sorted(p.name for p in out.iterdir()) == ["book.pdf"]
     assert not glob.glob(pattern.removesuffix("/book.log"))
+
+
+def test_cli_latex_error_is_one_line_exit_1(tmp_path, nnbook):
+    (tmp_path / "looping.py").write_text(LOOPING)
+    (tmp_path / "looping.md").write_text(
+        "# Looping\n\nBroken: $\\nosuchmacro{x}$\n", encoding="utf-8"
+    )
+    done = nnbook("build", "looping.py", "--pdf", "-o", "out", cwd=tmp_path)
+    assert done.returncode == 1
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("Error: pdflatex failed: Undefined control sequence")
+    assert "(log: out/book-failed.log, source: out/book-failed.tex)" in last
+    assert "Traceback" not in done.stderr and not (tmp_path / "out/book.pdf").exists()
