@@ -160,12 +160,15 @@ def tex_escape(text: str) -> str:
     return "".join(_SPECIAL.get(c, c) for c in text)
 
 
+#: where a long name may break across lines: after a / or a . rather than
+#: after a _ (multi_head_attention/ | dW_o, not multi_head_attention/dW_ | o)
+_BREAKS = {"/": r"\allowbreak{}", ".": r"\allowbreak{}", "_": r"\penalty300{}"}
+
+
 def tex_name(name: str) -> str:
     """A name (a scene, a claim, a formula) in typewriter type, character for
     character."""
-    text = "".join(
-        _TT.get(c, c) + ("\\allowbreak{}" if c in "_/." else "") for c in name
-    )
+    text = "".join(_TT.get(c, c) + _BREAKS.get(c, "") for c in name)
     return r"\texttt{" + text + "}"
 
 
@@ -368,9 +371,9 @@ def verification_latex(checks) -> str:
         "",
         # the columns and the 6 gaps between them fill the line, no more
         r"{\footnotesize\begin{longtable}{@{}p{0.08\linewidth}"
-        r">{\raggedright\arraybackslash}p{0.25\linewidth}p{0.07\linewidth}"
+        r">{\raggedright\arraybackslash}p{0.28\linewidth}p{0.07\linewidth}"
         r"p{0.09\linewidth}p{0.08\linewidth}"
-        r">{\raggedright\arraybackslash}p{0.2\linewidth}r@{}}",
+        r">{\raggedright\arraybackslash}p{0.17\linewidth}r@{}}",
         r"\toprule & checked & kind & float64 & float32 & oracles & checks\\"
         r"\midrule\endhead",
     ]
