@@ -79,7 +79,7 @@ PREAMBLE = r"""\documentclass[11pt,a4paper,oneside,openany]{book}
 \usepackage{amsmath,amssymb}
 \usepackage{graphicx,longtable,booktabs,array,calc,newunicodechar,xcolor}
 \usepackage[margin=2.4cm]{geometry}
-\usepackage[expansion=false]{microtype}  % CM math is not expandable
+\usepackage[expansion=false]{microtype}  % expansion stops at a bitmap font
 \usepackage[colorlinks,linkcolor=black,urlcolor=blue!50!black]{hyperref}
 \input{glyphtounicode}\pdfgentounicode=1
 % a lecturer's chapter 101 and its section 101.1 fit their numbers' boxes
@@ -92,13 +92,11 @@ PREAMBLE = r"""\documentclass[11pt,a4paper,oneside,openany]{book}
 % quotes and underscores as typewriter glyphs (cmtt has them all; textcomp's
 % would be bitmaps without cm-super; OT1's \_ is a rule, lost when the text is
 % copied), a line may break after _
-\makeatletter
 \renewcommand{\textquotesingle}{{\ttfamily\char13}}
 \renewcommand{\textasciigrave}{{\ttfamily\char18}}
 \renewcommand{\labelitemi}{\ensuremath{\bullet}}  % textcomp's bullet is TS1
 \DeclareRobustCommand{\_}{\ifmmode\text{\textunderscore}\else
   {\ttfamily\char95}\allowbreak\fi}  % in a formula (moving\_mean) as LaTeX has it
-\makeatother
 \newsavebox{\nnbookbox}
 % a display equation is scaled down to the line if it is wider
 \newcommand{\nnbookfit}[1]{\sbox{\nnbookbox}{$\displaystyle #1$}%
@@ -544,6 +542,7 @@ def book_latex(body: str, title: str = "The mathematics of neural networks") -> 
     )
 
 
+#: the longest one pdflatex run may take (the whole book: about 5 s)
 _LATEX_SECONDS = TEX_SECONDS
 
 

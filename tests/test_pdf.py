@@ -307,3 +307,14 @@ def test_cli_latex_error_is_one_line_exit_1(tmp_path, nnbook):
     assert last.startswith("Error: pdflatex failed: Undefined control sequence")
     assert "(log: out/book-failed.log, source: out/book-failed.tex)" in last
     assert "Traceback" not in done.stderr and not (tmp_path / "out/book.pdf").exists()
+
+
+def test_latex_that_loops_forever_is_stopped_with_one_line(tmp_path, monkeypatch):
+    ch = _no_scene_chapter(tmp_path, "# Loop\n\n```{=latex}\n\\def\\x{\\x}\\x\n```\n")
+    monkeypatch.setattr(pdf, "render_and_check", lambda chs, **kw: ([], {ch.id: []}))
+    monkeypatch.setattr(pdf, "_LATEX_SECONDS", 2)
+    start = time.monotonic()
+    with pytest.raises(pdf.PdfError, match=r"^pdflatex did not finish in 2 s"):
+        pdf.build_pdf([ch], tmp_path / "out", media=tmp_path, cache=tmp_path)
+    assert time.monotonic() - start < 30
+    assert not (tmp_path / "out" / "book.pdf").exists()
