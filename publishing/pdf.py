@@ -531,12 +531,14 @@ def book_latex(body: str, title: str = "The mathematics of neural networks") -> 
     return (
         PREAMBLE
         + unicode_declarations(body)
-        + rf"\title{{{tex_escape(title)}}}\author{{nnbook}}\date{{}}"
-        + "\n\\begin{document}\n\\maketitle\n"
-        "Every equation in this book is checked by \\texttt{nnbook verify}: "
+        + rf"\title{{{tex_escape(title)}}}\author{{nnbook}}"
+        # on the title page, not alone on the page after it
+        + r"\date{\vspace{2em}\parbox{0.75\linewidth}{\normalsize "
+        r"Every equation in this book is checked by \texttt{nnbook verify}: "
         "symbolically, against TensorFlow and by finite differences. Each "
         "figure is a video's poster; its name links to the video on the "
-        "chapter's page of the web book.\n\\tableofcontents\n"
+        "chapter's page of the web book.}}"
+        + "\n\\begin{document}\n\\maketitle\n\\tableofcontents\n"
         + body
         + "\n\\end{document}\n"
     )
