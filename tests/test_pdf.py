@@ -318,3 +318,15 @@ def test_latex_that_loops_forever_is_stopped_with_one_line(tmp_path, monkeypatch
         pdf.build_pdf([ch], tmp_path / "out", media=tmp_path, cache=tmp_path)
     assert time.monotonic() - start < 30
     assert not (tmp_path / "out" / "book.pdf").exists()
+
+
+def test_a_display_wider_than_the_text_is_scaled_to_it_not_past_the_margin(
+    tmp_path,
+):
+    wide = " + ".join(f"w_{{{i}}} x_{{{i}}}" for i in range(40))  # one step, ~3 lines
+    body = "Text.\n\n" + pdf.display_latex(f"a = {wide}") + "\n\nMore text.\n"
+    (tmp_path / "book.tex").write_text(pdf.book_latex(body), encoding="utf-8")
+    pdf._pdflatex(tmp_path, tmp_path / "kept")
+    log = (tmp_path / "book.log").read_text(errors="replace")
+    assert "scaled to the line" in log
+    assert "Overfull" not in log
