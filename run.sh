@@ -20,6 +20,8 @@ APT_PACKAGES=(
   # LaTeX for MathTex: Manim's default template plus dvisvgm
   texlive-latex-base texlive-latex-extra texlive-fonts-recommended
   texlive-science dvisvgm cm-super-minimal
+  # nnbook build --pdf: the prose from Markdown to LaTeX (pdflatex is above)
+  pandoc
 )
 # the tests open the built site in a real browser
 TEST_APT_PACKAGES=(chromium chromium-driver)

@@ -709,6 +709,12 @@ def render(
     help="Escape raw HTML in the prose (for prose from contributors you do "
     "not trust); without it raw HTML passes through, as in Markdown.",
 )
+@click.option(
+    "--pdf",
+    is_flag=True,
+    help="Write the book as OUT/book.pdf instead (pandoc and pdflatex): prose, "
+    "equations, each video's poster as a figure, verification tables.",
+)
 def build(
     chapter_names,
     quality,
@@ -720,16 +726,27 @@ def build(
     media_dir,
     no_verify,
     safe,
+    pdf,
 ) -> None:
-    """Build the book as a static HTML site (all chapters by default).
+    """Build the book as a static HTML site (all chapters by default), or with
+    --pdf as a PDF.
 
     Verifies and renders what changed (cached otherwise), typesets the equations
     as SVG with LaTeX, and writes OUT/index.html: open it from disk or put the
     folder on any static host. Nothing is fetched from a network. A chapter whose
     claims fail stops the build unless --no-verify is given.
 
-    Example: nnbook build -o site && xdg-open site/index.html
+    \b
+    Examples:
+      nnbook build -o site && xdg-open site/index.html
+      nnbook build chapter1 chapter2 --pdf -o site   # site/book.pdf
     """
+    if pdf:
+        if gif:
+            raise BadUsage("--gif makes GIFs for the site; a PDF has none")
+        return _build_pdf(
+            chapter_names, quality, jobs, executor, force, out_dir, media_dir, no_verify
+        )
     from chapters.base import ProseError, check_prose
     from publishing.gate import GateError
     from publishing.paths import ensure_writable
@@ -769,6 +786,49 @@ def build(
         except (OSError, RenderError, GateError, TexError, ValueError) as exc:
             raise Failure(_one_line(exc)) from None
     click.echo(str(index))
+
+
+def _build_pdf(
+    chapter_names, quality, jobs, executor, force, out_dir, media_dir, no_verify
+):
+    """``build --pdf``: the same checks and renders as the site, then OUT/book.pdf."""
+    from chapters.base import ProseError, check_prose
+    from publishing.gate import GateError
+    from publishing.paths import ensure_writable
+    from publishing.pdf import PdfError, build_pdf, check_pdf_tools
+    from publishing.tools import RenderError, check_tools
+
+    _keep_freed_memory()
+    chs = _chapters(chapter_names)
+    try:
+        for ch in chs:  # a placeholder that names nothing: now, not after rendering
+            check_prose(ch)
+        ensure_writable(out_dir, "-o DIR")
+        ensure_writable(media_dir, "--media DIR")
+        check_pdf_tools()
+        check_tools()
+    except (OSError, RenderError, ProseError) as exc:
+        raise Failure(str(exc)) from None
+    cache = _open_cache(media_dir)
+    with _executor(executor, jobs) as pool, _quiet():
+        try:
+            book = build_pdf(
+                chs,
+                out_dir,
+                media=media_dir,
+                cache=cache,
+                quality=quality,
+                force=force,
+                workers=jobs,
+                executor=pool,
+                verify=not no_verify,
+                on_verified=_verified,
+                on_step=lambda ch, step: click.echo(f"{ch.id}: {step}", err=True),
+                on_progress=lambda *a: click.echo(_report(*a), err=True),
+            )
+        except (OSError, RenderError, GateError, PdfError, ValueError) as exc:
+            raise Failure(_one_line(exc)) from None
+    click.echo(str(book))
 
 
 @cli.command()

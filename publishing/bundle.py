@@ -23,6 +23,7 @@ __all__ = [
     "Bundle",
     "bundle_chapters",
     "bundle_scene",
+    "make_poster",
     "snippets",
     "write_snippets",
     "poster_frame",
@@ -170,6 +171,20 @@ def _derived(
         atomic_copy(blob, target, sha=blob.name)
 
 
+def _key(mp4: Path) -> str:
+    """Derived files are keyed on the video and on this module (recipes, poster
+    rule)."""
+    return f"{file_sha(mp4)}.{file_sha(Path(__file__))[:12]}"
+
+
+def make_poster(mp4: Path, *, cache: Path | None = None, force: bool = False) -> Path:
+    """The poster of one rendered mp4 (the same file :func:`bundle_scene` makes),
+    written beside it, via the cache; without the webm, for the printed book."""
+    poster = mp4.with_suffix(".png")
+    _derived(mp4, _key(mp4), "poster", poster, cache, force)
+    return poster
+
+
 def bundle_scene(
     mp4: Path, *, gif: bool = False, cache: Path | None = None, force: bool = False
 ) -> Bundle:
@@ -177,8 +192,7 @@ def bundle_scene(
     the derived files again rather than taking them from the cache."""
     import av
 
-    # derived files are keyed on the video and on this module (recipes, poster rule)
-    key = f"{file_sha(mp4)}.{file_sha(Path(__file__))[:12]}"
+    key = _key(mp4)
     webm, poster = mp4.with_suffix(".webm"), mp4.with_suffix(".png")
     _derived(mp4, key, "webm", webm, cache, force)
     _derived(mp4, key, "poster", poster, cache, force)

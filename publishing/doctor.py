@@ -85,6 +85,8 @@ def diagnose() -> list[Finding]:
             "dvisvgm", REQUIRED_TOOLS["dvisvgm"], "turns LaTeX into SVG for Manim"
         ),
         _program("ffmpeg", "ffmpeg", "frame extraction and GIF/WebM conversion"),
+        _program("pandoc", "pandoc", "nnbook build --pdf turns the prose into LaTeX"),
+        _program("pdflatex", REQUIRED_TOOLS["latex"], "nnbook build --pdf typesets"),
         _module("av", "av", "PyAV encodes Manim's video", pip),
         _module(
             "cairo",

@@ -30,7 +30,7 @@ from .gate import Verified, chapter_checks
 from .render import render_chapters
 from .texsvg import typeset
 
-__all__ = ["build_site", "Badge", "badges", "page_html"]
+__all__ = ["build_site", "Badge", "badges", "page_html", "render_and_check"]
 
 _DISPLAY = re.compile(r"\$\$(.+?)\$\$", re.S)
 #: $…$ may wrap onto the next line of the source, but not across a paragraph
@@ -514,6 +514,42 @@ def _links(chapters: list[Chapter], i: int) -> str:
     )
 
 
+def render_and_check(
+    chapters: list[Chapter],
+    *,
+    media: Path,
+    cache: Path,
+    quality: str = "l",
+    force: bool = False,
+    verify: bool = True,
+    on_verified: Verified | None = None,
+    **run,
+) -> tuple[list, dict[str, list]]:
+    """Render every scene of ``chapters`` as mp4 into ``media`` through the gate
+    (cached), and read back each chapter's checks: what the site and the PDF show.
+    Returns the rendered scenes (book order) and each chapter id's checks."""
+    rendered = render_chapters(
+        chapters,
+        quality=quality,
+        fmt="mp4",
+        out_dir=media,
+        force=force,
+        verify=verify,
+        on_verified=on_verified,
+        **run,
+    )
+    verified = {}
+    for ch in chapters:
+        # the gate has just verified all of it (cached): this only reads it back
+        uses = {
+            r.job.scene: r.uses
+            for r in rendered
+            if (r.job.module, r.job.path) == (ch.module, ch.path)
+        }
+        verified[ch.id] = chapter_checks(ch, cache, uses)
+    return rendered, verified
+
+
 #: ``on_step(chapter, step)``: what the build is doing
 Step = Callable[[Chapter, str], None]
 
@@ -556,11 +592,11 @@ def build_site(
                     else "passed through to the page (build --safe escapes it)"
                 ),
             )
-    rendered = render_chapters(
+    rendered, verified = render_and_check(
         chapters,
+        media=media,
+        cache=cache,
         quality=quality,
-        fmt="mp4",
-        out_dir=media,
         force=force,
         verify=verify,
         on_verified=on_verified,
@@ -568,15 +604,6 @@ def build_site(
     )
     out.mkdir(parents=True, exist_ok=True)
     atomic_write(out / "style.css", CSS)
-    verified = {}
-    for ch in chapters:
-        # the gate has just verified all of it (cached): this only reads it back
-        uses = {
-            r.job.scene: r.uses
-            for r in rendered
-            if (r.job.module, r.job.path) == (ch.module, ch.path)
-        }
-        verified[ch.id] = chapter_checks(ch, cache, uses)
     entries = []
     for i, ch in enumerate(chapters):
         note(ch, "writing")

@@ -69,6 +69,7 @@ def test_no_python_caller_gets_an_ungated_render(work):
         import chapters
         from publishing.render import render_chapters, render_scene
         from publishing.site import build_site
+        from publishing.pdf import build_pdf
         from publishing.gate import GateError
 
         ch = chapters.load_file("unverified.py")
@@ -78,6 +79,8 @@ def test_no_python_caller_gets_an_ungated_render(work):
                                                  cache=False),
             "build_site": lambda: build_site([ch], Path("site"), media=Path("c"),
                                              cache=Path("c/.cache")),
+            "build_pdf": lambda: build_pdf([ch], Path("pdf"), media=Path("d"),
+                                           cache=Path("d/.cache")),
         }
         for name, call in calls.items():
             try:
@@ -97,7 +100,7 @@ def test_no_python_caller_gets_an_ungated_render(work):
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == [
         f"{name} refused: not rendering chapter92"
-        for name in ("render_chapters", "render_scene", "build_site")
+        for name in ("render_chapters", "render_scene", "build_site", "build_pdf")
     ]
     placed = [
         p
