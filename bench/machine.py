@@ -37,7 +37,15 @@ def describe(blas_threads: str = "") -> None:
 
 #: the libraries a benchmark's figures depend on, as installed (read from their
 #: metadata: nothing is imported)
-LIBRARIES = ("sympy", "scipy", "tensorflow-cpu", "tensorflow", "keras", "manim")
+LIBRARIES = (
+    "sympy",
+    "symengine",
+    "scipy",
+    "tensorflow-cpu",
+    "tensorflow",
+    "keras",
+    "manim",
+)
 
 
 def _versions() -> list[str]:

@@ -26,7 +26,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from importlib import metadata
 from pathlib import Path
 
 import psutil
@@ -68,16 +67,6 @@ def timed(args: list[str], env: dict) -> tuple[float, int, subprocess.CompletedP
     return seconds, peak, done
 
 
-def _versions() -> str:
-    found = []
-    for dist in ("tensorflow-cpu", "tensorflow", "keras", "sympy", "symengine"):
-        try:
-            found.append(f"{dist} {metadata.version(dist)}")
-        except metadata.PackageNotFoundError:
-            pass
-    return ", ".join(found)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=2)
@@ -91,7 +80,6 @@ def main() -> int:
     )
     args = parser.parse_args()
     machine.describe()
-    print(f"libraries: {_versions()}")
     env = {k: v for k, v in os.environ.items() if k != "NNBOOK_CACHE"}
     ok = True
     with tempfile.TemporaryDirectory(prefix="nnbook-bench-verify-") as tmp:
