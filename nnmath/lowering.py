@@ -870,19 +870,23 @@ def _lowered(
     shared: frozenset = frozenset(),
 ) -> tuple[list[NumpyLowering], list[Term]]:
     lows: list[NumpyLowering] = []
-    bodies: list[Term] = []
     for k, formula in enumerate(formulas):
-        low = NumpyLowering(
-            formula,
-            None if first is None else first[k],
-            shared,
-            lows[0] if lows else None,
+        # all of them before any lowers: a local variable must avoid every
+        # formula's inputs, sizes and constants, not only those seen so far
+        lows.append(
+            NumpyLowering(
+                formula,
+                None if first is None else first[k],
+                shared,
+                lows[0] if lows else None,
+            )
         )
+    bodies: list[Term] = []
+    for formula, low in zip(formulas, lows):
         try:
             bodies.append(low.lower(formula.expr))
         except LoweringError as exc:
             raise LoweringError(f"{formula.name}: {exc}") from None
-        lows.append(low)
     return lows, bodies
 
 
@@ -982,6 +986,21 @@ def lower_together(name: str, formulas: Sequence[Formula]) -> Lowered:
     inputs, each once, in order of first appearance."""
     if not formulas:
         raise ValueError(f"{name}: no formulas to lower together")
+    inputs: dict[str, tuple] = {}
+    for f in formulas:
+        for i in f.inputs:
+            if inputs.setdefault(i.name, i.shape) != i.shape:
+                raise ValueError(
+                    f"{name}: {f.name} declares {i.name} {i.shape_text}, an earlier "
+                    f"formula {i.name} with axes {inputs[i.name]}; formulas lowered "
+                    "together must agree on every input they share"
+                )
+    sizes = {d for f in formulas for d in f.dim_symbols}
+    if sizes & set(inputs):
+        raise ValueError(
+            f"{name}: {', '.join(sorted(sizes & set(inputs)))} is an input of one "
+            "formula and a size of another"
+        )
     lows, bodies = _passes(formulas)
     returned = ", ".join(
         _output(f, low, body) for f, low, body in zip(formulas, lows, bodies)

@@ -140,6 +140,7 @@ _SPECIAL = {
     "_": r"\_",
     "~": r"{\ttfamily\char126}",  # the glyph, not an accent: it reads back as ~
     "^": r"{\ttfamily\char94}",
+    "`": r"{\ttfamily\char18}",  # a lecturer's docstring quoting `code`
     "<": r"\textless{}",
     ">": r"\textgreater{}",
     "|": r"\textbar{}",

@@ -335,6 +335,11 @@ def _staging(target: Path) -> Path:
     return target.with_name(f".{target.name}.staged.{_HOST}.{os.getppid()}.partial")
 
 
+#: the scenes this process has rendered: after the first, a memo anywhere may
+#: hold what a later scene would look up
+_RENDERED: list[str] = []
+
+
 def run_job(job: SceneJob) -> Rendered:
     """Render one scene and keep the result in the cache (or staged beside its
     target, when the cache is off or cannot be written); :func:`render_jobs`
@@ -349,12 +354,12 @@ def run_job(job: SceneJob) -> Rendered:
 
     from .cache import recorded_dependencies
 
-    fresh = job.module not in sys.modules
+    fresh = job.module not in sys.modules and not _RENDERED
     if not fresh and not multiprocessing.current_process().daemon:
         # a reused worker (a process pool's, a cluster's): what importing the
-        # chapter looked up, and whatever a memo kept from an earlier scene,
-        # would be missing from this scene's recording; a fresh interpreter
-        # records it all
+        # chapter looked up, and whatever a memo kept from an earlier scene of
+        # any chapter (a trained network), would be missing from this scene's
+        # recording; a fresh interpreter records it all
         from .processes import FreshProcesses
 
         with FreshProcesses(1, stdout_to_stderr=True, grace=GRACE) as fresh_one:
@@ -367,6 +372,7 @@ def run_job(job: SceneJob) -> Rendered:
     note, staged = "", None
     with temp_folder("render") as media:
         with registry.recording() as used:
+            _RENDERED.append(job.label)
             produced = _manim_render(job, media)
         if not fresh:  # a daemon cannot start a fresh interpreter: assume
             # the scene looked up everything (the gate then verifies it all)

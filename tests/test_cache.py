@@ -139,6 +139,15 @@ def test_jobs_render_in_separate_processes_and_executor_is_a_parameter(tmp_path)
         # verified the whole library behind a two-line scene)
         assert [{n for _, n, _ in r.uses} for r in again] == [{"sigmoid"}, {"tanh"}]
         assert pool.submit(abs, -1).result() == 1  # an executor passed in stays open
+        # a scene of another chapter after those: its module is new to the
+        # process, but a memo of an earlier scene's (a trained network) may
+        # hold what it looks up, so it too runs in a fresh interpreter (it ran
+        # in the pool's process, its recording short by whatever was memoised)
+        other = chapters.load_file(str(DATA / "pdf_chapter.py"))
+        job = scene_job(other, "Value_Scene", out_dir=tmp_path / "third", cache=False)
+        pool_pid = pool.submit(os.getpid).result()
+        (third,) = render_jobs([job], executor=pool)
+        assert third.path.is_file() and third.worker != pool_pid
 
 
 # -- a cache that heals (issue 11) ------------------------------------------------

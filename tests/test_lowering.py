@@ -350,3 +350,38 @@ def test_the_loop_oracle_by_parts_still_catches_a_wrong_lowering():
     assert lower(f).source == f.lowered.source
     check = check_lowering(g)
     assert not check.passed, check.detail
+
+
+def test_a_local_variable_of_formulas_lowered_together_never_takes_an_inputs_name():
+    """A names its shared e^x t1 before B, whose input is called t1, was seen:
+    the function took t1 and overwrote it (B came out [0, 2.718] for [5, 19.03])."""
+    import sympy as sp
+
+    from nnmath import Formula, Input
+    from nnmath.formula import indices
+    from nnmath.lowering import lower_together
+
+    i = indices("i")
+    x, t1 = sp.IndexedBase("x"), sp.IndexedBase("t1")
+
+    def make(name, expr, inputs, dim="N"):
+        return Formula(
+            name=name,
+            title="",
+            output=name.lower(),
+            indices=(i,),
+            expr=expr,
+            inputs=tuple(Input(n, (dim,), "") for n in inputs),
+            tf="",
+            output_shape=(dim,),
+        )
+
+    a = make("A", sp.exp(x[i]) * sp.exp(x[i]) + sp.exp(x[i]), ["x"])
+    b = make("B", t1[i] * sp.exp(x[i]), ["x", "t1"])
+    together = lower_together("g", [a, b])
+    xs, ts = np.array([0.0, 1.0]), np.array([5.0, 7.0])
+    sizes = {"N": 2} if "N" in together.dim_args else {}
+    _, got = together.function(x=xs, t1=ts, **sizes)
+    assert np.array_equal(got, b.numpy(x=xs, t1=ts)), together.source
+    with pytest.raises(ValueError, match="must agree on every input"):
+        lower_together("g", [a, make("C", sp.exp(x[i]), ["x"], dim="M")])

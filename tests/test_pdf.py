@@ -46,7 +46,7 @@ def test_names_print_character_for_character(tmp_path):
     """Special characters in scene and claim names and in text come out of the
     typeset PDF as written (pdflatex runs here: the escaping is read back)."""
     names = ["sigmoid'", "multi_head_attention/dW_o", 'a{b}~c^d\\e<f>g|h`i"j']
-    text = "50% of #1 & $2 cost a_b {x} ~ ^ \\ < > | in σ space"
+    text = "50% of #1 & $2 cost a_b {x} ~ ^ \\ < > | in σ space, `code`"
     body = "\n\n".join(map(pdf.tex_name, names)) + "\n\n" + pdf.tex_escape(text)
     # a formula's \_ is math's, and a formula's \text{…} is text inside math
     body += "\n\n" + pdf.display_latex(r"\mathrm{moving\_mean} = \text{a\_b}")
@@ -56,6 +56,13 @@ def test_names_print_character_for_character(tmp_path):
     for name in names:
         assert _flat(name) in _flat(printed)
     assert _flat(text) in _flat(printed)
+
+
+def test_a_docstring_quoting_code_in_backticks_is_a_caption():
+    """A lecturer's unplaced scene whose docstring reads "Plot of `sigmoid`."
+    stopped the PDF: tex_escape left the backtick to the raw-LaTeX guard."""
+    assert "`" not in pdf.tex_escape("Plot of `sigmoid`.")
+    assert pdf._raw_inline(pdf.tex_escape("The gate `f` of a step"))
 
 
 def test_figure_is_the_poster_with_its_linked_scene_name():
