@@ -385,3 +385,44 @@ def test_a_local_variable_of_formulas_lowered_together_never_takes_an_inputs_nam
     assert np.array_equal(got, b.numpy(x=xs, t1=ts)), together.source
     with pytest.raises(ValueError, match="must agree on every input"):
         lower_together("g", [a, make("C", sp.exp(x[i]), ["x"], dim="M")])
+
+
+def test_formulas_prepared_together_are_held_to_their_own_lowerings(monkeypatch):
+    """What a training loop runs (one function for a step's gradients) is not
+    what verify checks (each claim's own lowering): its first call compares
+    the two, so a wrong joint lowering stops training instead of passing."""
+    import dataclasses
+
+    from nnmath import prepared
+    from nnmath.library.recurrent import cell_claims
+    from nnmath.lowering import LoweringError, lower_together
+
+    grads = [c.gradient for c in cell_claims("rnn_cell").values()]
+    rng = np.random.default_rng(5)
+    N, F, H = 5, 3, 2
+    arrays = {
+        "x": rng.normal(size=(N, F)),
+        "h": rng.normal(size=(N, H)),
+        "W": rng.normal(size=(F, H)),
+        "U": rng.normal(size=(H, H)),
+        "b": rng.normal(size=H),
+        "g": rng.normal(size=(N, H)),
+    }
+    shapes = {k: v.shape for k, v in arrays.items()}
+    right = prepared.prepare_together("rnn_grads", grads, shapes)
+    for g, value in zip(grads, right(**arrays)):
+        assert np.array_equal(value, g.numpy(**{n: arrays[n] for n in g.input_names}))
+    good = lower_together("rnn_grads", grads)
+
+    def off_by_one(*args, **kwargs):
+        values = good.function(*args, **kwargs)
+        return (values[0] + 1, *values[1:])
+
+    monkeypatch.setattr(
+        prepared,
+        "_together",
+        lambda name, fs: dataclasses.replace(good, function=off_by_one),
+    )
+    wrong = prepared.prepare_together("rnn_grads", grads, shapes)
+    with pytest.raises(LoweringError, match="is not what its own lowering computes"):
+        wrong(**arrays)
