@@ -655,8 +655,9 @@ def build_pdf(
             note(ch, "typesetting")
             figures = {}
             for r in rendered:
-                if r.path.parent.name != ch.id:
-                    continue
+                if (r.job.module, r.job.path) != (ch.module, ch.path):
+                    continue  # as the site picks them: a lecturer's chapter 1
+                    # beside the book's has its own scenes
                 poster = make_poster(r.path, cache=cache, force=force)
                 name = f"{ch.id}-{r.job.scene}.png"
                 shutil.copyfile(poster, folder / name)
