@@ -2,7 +2,7 @@
 book built from nothing and rebuilt unchanged.  Figures to track, not bars.
 
     .venv/bin/python bench/render.py [chapter1 chapter5 …] [--quality l h]
-                                     [--scene first|last] [--no-book]
+                                     [--scene first|last] [--no-book | --book-only]
 
 Each scene is rendered by the real pipeline (``publishing.render``: a fresh
 worker process, Manim, LaTeX, the encoder) with the render cache off and the
@@ -96,6 +96,7 @@ def _build(out: Path, cache: Path) -> float:
 def book_costs() -> None:
     with tempfile.TemporaryDirectory(prefix="nnbook-bench-") as tmp:
         out, cache = Path(tmp) / "site", Path(tmp) / "cache"
+        cache.mkdir()  # NNBOOK_CACHE must exist (a shared one is never created)
         first = _build(out, cache)
         again = _build(out, cache)
     scenes = sum(len(ch.scenes) for ch in chapters.all_chapters())
@@ -112,9 +113,11 @@ def main() -> None:
     ap.add_argument("--quality", nargs="+", default=["l", "h"], choices=list("lmhpk"))
     ap.add_argument("--scene", choices=["first", "last"], default="first")
     ap.add_argument("--no-book", action="store_true", help="skip the whole-book build")
+    ap.add_argument("--book-only", action="store_true", help="only the book build")
     args = ap.parse_args()
     names = args.chapters or [ch.id for ch in chapters.all_chapters()]
-    scene_costs(names, args.quality, args.scene)
+    if not args.book_only:
+        scene_costs(names, args.quality, args.scene)
     if not args.no_book:
         book_costs()
 
