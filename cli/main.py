@@ -5,6 +5,7 @@ Imports here are lazy: ``nnbook --help`` loads neither TensorFlow nor Manim.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from contextlib import ExitStack, contextmanager
@@ -741,19 +742,23 @@ def build(
       nnbook build -o site && xdg-open site/index.html
       nnbook build chapter1 chapter2 --pdf -o site   # site/book.pdf
     """
-    if pdf:
-        if gif:
-            raise BadUsage("--gif makes GIFs for the site; a PDF has none")
-        return _build_pdf(
-            chapter_names, quality, jobs, executor, force, out_dir, media_dir, no_verify
-        )
+    if pdf and gif:
+        raise BadUsage("--gif makes GIFs for the site; a PDF has none")
     from chapters.base import ProseError, check_prose
     from publishing.gate import GateError
     from publishing.paths import ensure_writable
-    from publishing.site import build_site
-    from publishing.texsvg import TexError
     from publishing.tools import RenderError, check_tools
 
+    if pdf:  # the same checks and renders as the site, then OUT/book.pdf
+        from publishing.pdf import PdfError, build_pdf, check_pdf_tools
+
+        make, typeset_error = build_pdf, PdfError
+    else:
+        from publishing.site import build_site
+        from publishing.texsvg import TexError
+
+        make = functools.partial(build_site, gif=gif, safe=safe)
+        typeset_error = TexError
     _keep_freed_memory()
     chs = _chapters(chapter_names)
     try:
@@ -761,58 +766,15 @@ def build(
             check_prose(ch)
         ensure_writable(out_dir, "-o DIR")
         ensure_writable(media_dir, "--media DIR")
+        if pdf:
+            check_pdf_tools()
         check_tools()
     except (OSError, RenderError, ProseError) as exc:
         raise Failure(str(exc)) from None
     cache = _open_cache(media_dir)
     with _executor(executor, jobs) as pool, _quiet():
         try:
-            index = build_site(
-                chs,
-                out_dir,
-                media=media_dir,
-                cache=cache,
-                quality=quality,
-                force=force,
-                gif=gif,
-                safe=safe,
-                workers=jobs,
-                executor=pool,
-                verify=not no_verify,
-                on_verified=_verified,
-                on_step=lambda ch, step: click.echo(f"{ch.id}: {step}", err=True),
-                on_progress=lambda *a: click.echo(_report(*a), err=True),
-            )
-        except (OSError, RenderError, GateError, TexError, ValueError) as exc:
-            raise Failure(_one_line(exc)) from None
-    click.echo(str(index))
-
-
-def _build_pdf(
-    chapter_names, quality, jobs, executor, force, out_dir, media_dir, no_verify
-):
-    """``build --pdf``: the same checks and renders as the site, then OUT/book.pdf."""
-    from chapters.base import ProseError, check_prose
-    from publishing.gate import GateError
-    from publishing.paths import ensure_writable
-    from publishing.pdf import PdfError, build_pdf, check_pdf_tools
-    from publishing.tools import RenderError, check_tools
-
-    _keep_freed_memory()
-    chs = _chapters(chapter_names)
-    try:
-        for ch in chs:  # a placeholder that names nothing: now, not after rendering
-            check_prose(ch)
-        ensure_writable(out_dir, "-o DIR")
-        ensure_writable(media_dir, "--media DIR")
-        check_pdf_tools()
-        check_tools()
-    except (OSError, RenderError, ProseError) as exc:
-        raise Failure(str(exc)) from None
-    cache = _open_cache(media_dir)
-    with _executor(executor, jobs) as pool, _quiet():
-        try:
-            book = build_pdf(
+            written = make(
                 chs,
                 out_dir,
                 media=media_dir,
@@ -826,9 +788,9 @@ def _build_pdf(
                 on_step=lambda ch, step: click.echo(f"{ch.id}: {step}", err=True),
                 on_progress=lambda *a: click.echo(_report(*a), err=True),
             )
-        except (OSError, RenderError, GateError, PdfError, ValueError) as exc:
+        except (OSError, RenderError, GateError, typeset_error, ValueError) as exc:
             raise Failure(_one_line(exc)) from None
-    click.echo(str(book))
+    click.echo(str(written))
 
 
 @cli.command()
