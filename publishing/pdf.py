@@ -41,7 +41,7 @@ from .site import (
     check_scenes,
     render_and_check,
 )
-from .texsvg import TEX_SECONDS, tex_environment
+from .texsvg import TEX_SECONDS, run_latex
 from .tools import RenderError, check_latex
 
 __all__ = [
@@ -571,29 +571,7 @@ def _pdflatex(folder: Path, keep: Path) -> Path:
     LaTeX asks for it).  On failure the log and the source are kept in
     ``keep`` and the error names them."""
     for _ in range(3):
-        try:
-            done = subprocess.run(
-                [
-                    "pdflatex",
-                    "-no-shell-escape",
-                    "-interaction=nonstopmode",
-                    "-halt-on-error",
-                    "book.tex",
-                ],
-                cwd=folder,
-                capture_output=True,
-                text=True,
-                errors="replace",
-                env=tex_environment(),
-                timeout=_LATEX_SECONDS,
-                stdin=subprocess.DEVNULL,
-                check=False,
-            )
-        except subprocess.TimeoutExpired:
-            raise PdfError(
-                f"pdflatex did not finish in {_LATEX_SECONDS} s (a definition "
-                "that loops?)"
-            ) from None
+        done = run_latex("pdflatex", "book.tex", folder, _LATEX_SECONDS, PdfError)
         log = folder / "book.log"
         text = log.read_text(errors="replace") if log.is_file() else done.stdout
         if done.returncode != 0 or not (folder / "book.pdf").is_file():

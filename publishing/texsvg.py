@@ -82,31 +82,35 @@ def _page(latex: str, display: bool) -> str:
     return rf"\begin{{preview}}${style}{latex}$\end{{preview}}" + "\n"
 
 
-def _run(tex: str, folder: Path) -> list[tuple[float, float, float]]:
-    """Typeset ``tex`` in ``folder``: one SVG per page, and the size of each."""
-    (folder / "eq.tex").write_text(tex, encoding="utf-8")
+def run_latex(
+    engine: str, source: str, folder: Path, seconds: float, error: type[Exception]
+) -> subprocess.CompletedProcess:
+    """``engine`` (latex, pdflatex) on ``source`` in ``folder``: no shell escape,
+    no prompt, the file-access limits of :func:`tex_environment`; ``error`` in
+    one line if it runs past ``seconds``."""
     try:
-        done = subprocess.run(
-            [
-                "latex",
-                "-no-shell-escape",
-                "-interaction=nonstopmode",
-                "-halt-on-error",
-                "eq.tex",
-            ],
+        return subprocess.run(
+            [engine, "-no-shell-escape", "-interaction=nonstopmode"]
+            + ["-halt-on-error", source],
             cwd=folder,
             capture_output=True,
             text=True,
             errors="replace",
             env=tex_environment(),
-            timeout=TEX_SECONDS,
+            timeout=seconds,
             stdin=subprocess.DEVNULL,
             check=False,
         )
     except subprocess.TimeoutExpired:
-        raise TexError(
-            f"LaTeX did not finish in {TEX_SECONDS} s (a definition that loops?)"
+        raise error(
+            f"{engine} did not finish in {seconds:g} s (a definition that loops?)"
         ) from None
+
+
+def _run(tex: str, folder: Path) -> list[tuple[float, float, float]]:
+    """Typeset ``tex`` in ``folder``: one SVG per page, and the size of each."""
+    (folder / "eq.tex").write_text(tex, encoding="utf-8")
+    done = run_latex("latex", "eq.tex", folder, TEX_SECONDS, TexError)
     if done.returncode != 0:
         refused = re.search(
             r"Not (?:reading from|writing to) (\S+) \((open\w+_any) = p\)",
