@@ -22,6 +22,7 @@ from sympy.concrete.expr_with_limits import ExprWithLimits
 from ..claim import UPSTREAM, Claim
 from ..formula import Formula, out_of_bounds
 from ..primitives import (
+    _PRIMITIVES,
     FirstArgMax,
     Maximum,
     MaxShift,
@@ -84,6 +85,8 @@ class _Instance:
         self.reads: dict[sp.Indexed, sp.Symbol] = {}
         self.point: dict = {}
         self.memo: dict = {}
+        self.free: dict = {}
+        self.cells: dict = {}
         self.constraints = self._constraints(wrt)
 
     def symbol(self, read: sp.Indexed | str, idx: tuple = ()) -> sp.Symbol:
@@ -116,116 +119,171 @@ class _Instance:
 
         With ``point``, those inputs are numbers from the start, which is far
         faster than substituting them into a nest of max and argmax afterwards.
+        Each subexpression is evaluated once per value of the indices it reads
+        (:meth:`_value`), not once per element that contains it: a network's
+        hidden unit is built once, not once per weight of the layer above.
         """
         if (point or {}) != self.point:  # expanded subtrees are reused per point
             self.point, self.memo = point or {}, {}
-        e = self._windows(expr.subs(self.sizes).subs(index_values)).doit()
-        for node in sorted(e.atoms(MaxShift), key=sp.default_sort_key):
-            self.shifts.setdefault(
-                node, sp.Symbol(f"shift{len(self.shifts)}", real=True)
-            )
-        e = e.xreplace(self.shifts)
-        # scalar inputs (a bias b) are real symbols too
-        e = e.xreplace(
-            {
-                s: sp.Symbol(s.name, real=True)
-                for s in e.free_symbols
-                if s.is_Symbol
-                and s.name in self.shape_of
-                and not self.shape_of[s.name]
-                and not s.is_real
-            }
-        )
-        clips = {c: sp.Dummy() for c in e.atoms(clip, inside)}
-        e = elementary(e.xreplace(clips)).xreplace({d: c for c, d in clips.items()})
-        return e.xreplace(self.constraints)
+        env = {k: int(v) for k, v in index_values.items()}
+        return self._value(expr, env)
 
-    def _absent(self, read: sp.Indexed) -> bool:
+    # -- evaluating an indexed expression at integer indices ---------------------------
+    def _free(self, e: sp.Basic) -> frozenset:
+        """The symbols ``e`` reads that a reduction inside it does not bind (kept
+        per node: SymPy recomputes ``free_symbols`` over the whole tree each time)."""
+        try:
+            return self.free[e]
+        except KeyError:
+            pass
+        if isinstance(e, sp.Symbol):
+            out = frozenset((e,))
+        elif isinstance(e, ExprWithLimits):
+            bound = {lim[0] for lim in e.limits}
+            inner = set(self._free(e.function))
+            for lim in e.limits:
+                for b in lim[1:]:
+                    inner |= self._free(b)
+            out = frozenset(inner - bound)
+        elif not e.args:
+            out = frozenset()
+        else:
+            out = frozenset().union(*(self._free(a) for a in e.args))
+        self.free[e] = out
+        return out
+
+    def _value(self, e: sp.Basic, env: dict) -> sp.Basic:
+        """``e`` with the indices of ``env`` (bound index → integer) put in, sums
+        written out, windows expanded over their present cells, absent reads as
+        0, each read a real symbol, each max shift a free symbol and primitives
+        but clip/inside elementary.  Memoized on (node, the indices it reads)."""
+        if e.is_Number or not e.args and not isinstance(e, sp.Symbol):
+            return e
+        key = (e, tuple(sorted((s.name, env[s]) for s in self._free(e) if s in env)))
+        try:
+            return self.memo[key]
+        except KeyError:
+            pass
+        out = self.memo[key] = self._evaluate(e, env)
+        return out
+
+    def _index(self, i: sp.Expr, env: dict):
+        """An index's value: a Python int, else a SymPy number (a fraction: between
+        two cells of a dilated input)."""
+        if i.is_Symbol:
+            if i in env:
+                return env[i]
+            if i in self.sizes:
+                return self.sizes[i]
+        v = self._value(i, env)
+        return int(v) if v.is_Integer else v
+
+    def _read(self, e: sp.Indexed, env: dict) -> tuple[str, tuple]:
+        return str(e.base), tuple(self._index(i, env) for i in e.indices)
+
+    def _cells(self, e: ExprWithLimits, env: dict):
+        """Every binding of a reduction's bound indices, in row-major order."""
+        ranges = [
+            range(int(self._index(lo, env)), int(self._index(hi, env)) + 1)
+            for _, lo, hi in e.limits
+        ]
+        ks = [lim[0] for lim in e.limits]
+        for at in itertools.product(*ranges):
+            yield {**env, **dict(zip(ks, at))}
+
+    def _evaluate(self, e: sp.Basic, env: dict) -> sp.Basic:
+        if isinstance(e, sp.Symbol):
+            if e in env:
+                return sp.Integer(env[e])
+            if e in self.sizes:
+                return sp.Integer(self.sizes[e])
+            if self.shape_of.get(e.name) == ():  # a scalar input (a bias b)
+                return self.symbol(e.name)
+            return e
+        if isinstance(e, sp.Indexed):
+            name, idx = self._read(e, env)
+            if self._absent_at(name, idx):
+                return sp.Integer(0)
+            sym = self.cell(name, idx)
+            return self.constraints.get(sym, self.point.get(sym, sym))
+        if isinstance(e, present):
+            return sp.Integer(0 if self._absent_at(*self._read(e.args[0], env)) else 1)
+        if isinstance(e, sp.Sum):
+            return sp.Add(*(self._value(e.function, at) for at in self._cells(e, env)))
+        if isinstance(e, (Maximum, FirstArgMax)):
+            return self._window(e, env)
+        if isinstance(e, MaxShift):
+            # a free symbol, one per shift (the same node at the same indices)
+            bound = {lim[0] for lim in e.limits}
+            fixed = {s: sp.Integer(env[s]) for s in self._free(e) if s in env} | {
+                s: sp.Integer(v) for s, v in self.sizes.items() if s not in bound
+            }
+            node = e.subs(fixed)
+            if node not in self.shifts:
+                self.shifts[node] = sp.Symbol(f"shift{len(self.shifts)}", real=True)
+            return self.shifts[node]
+        args = [self._value(a, env) for a in e.args]
+        if isinstance(e, (clip, inside)):
+            return e.func(*args)
+        if isinstance(e, _PRIMITIVES):
+            return e.definition(*args)
+        return e.func(*args)
+
+    def _window(self, e: Maximum | FirstArgMax, env: dict) -> sp.Expr:
+        """max or first argmax over a window's present cells (an absent cell never
+        wins); unevaluated: SymPy's search for redundant arguments is slow, and
+        the proofs evaluate the max only at numeric points (see _tie_free_points)."""
+        reads = [r for r in e.function.atoms(sp.Indexed)]
+        real = [
+            (pos, self._value(e.function, at))
+            for pos, at in enumerate(self._cells(e, env))
+            if not any(self._absent_at(*self._read(r, at)) for r in reads)
+        ]
+        best = (
+            sp.Max(*(t for _, t in real), evaluate=False)
+            if len(real) > 1
+            else real[0][1]
+        )
+        if isinstance(e, Maximum):
+            return best
+        # the first cell, in row-major order, that equals the max
+        if all(t.is_Number for _, t in real):
+            top = max(t for _, t in real)
+            return sp.Integer(next(pos for pos, t in real if t == top))
+        return sp.Piecewise(
+            *[(pos, sp.Ge(t, best)) for pos, t in real[:-1]], (real[-1][0], True)
+        )
+
+    def cell(self, name: str, idx: tuple) -> sp.Symbol:
+        """The real symbol of input ``name`` at integer indices ``idx``."""
+        try:
+            return self.cells[name, idx]
+        except KeyError:
+            sym = self.cells[name, idx] = self.symbol(name, idx)
+            return sym
+
+    def _absent_at(self, name: str, idx: tuple) -> bool:
         """A read outside its input, or at a fractional index: a padded cell.
 
         A read outside an input that is not declared padded is an error, named.
         A read at a symbolic index (a bound variable of a max shift) is present.
         """
-        shape = self.shape_of.get(str(read.base))
-        if shape is None or any(not i.is_number for i in read.indices):
+        shape = self.shape_of.get(name)
+        if shape is None:
             return False
-        if all(i.is_Integer and 0 <= i < s for i, s in zip(read.indices, shape)):
+        if all(type(i) is int and 0 <= i < s for i, s in zip(idx, shape)):
             return False
-        if str(read.base) not in self.padded:
+        if any(not isinstance(i, int) and not i.is_number for i in idx):
+            return False
+        if name not in self.padded:
             bad = [
                 f"index {i} on axis {a} (size {s})"
-                for a, (i, s) in enumerate(zip(read.indices, shape))
-                if not (i.is_Integer and 0 <= i < s)
+                for a, (i, s) in enumerate(zip(idx, shape))
+                if not (isinstance(i, int) and 0 <= i < s)
             ]
-            raise out_of_bounds(self.f.name, str(read), ", ".join(bad), str(read.base))
+            read = f"{name}[{', '.join(map(str, idx))}]"
+            raise out_of_bounds(self.f.name, read, ", ".join(bad), name)
         return True
-
-    def _has_absent(self, e: sp.Expr) -> bool:
-        return any(self._absent(r) for r in e.atoms(sp.Indexed))
-
-    def _windows(self, e: sp.Expr) -> sp.Expr:
-        """Window reductions expanded over their present cells; absent reads as 0.
-
-        An absent cell never wins a max or an argmax, and adds 0 to a sum (every
-        sum over a window is of products with the read as a factor).
-        """
-        if e in self.memo:
-            return self.memo[e]
-        out = self._expand(e)
-        self.memo[e] = out
-        return out
-
-    def _expand(self, e: sp.Expr) -> sp.Expr:
-        if isinstance(e, sp.Indexed):
-            if self._absent(e):
-                return sp.Integer(0)
-            if any(not i.is_number for i in e.indices):
-                return e  # read inside a reduction that is not expanded (a shift)
-            sym = self.symbol(e)
-            return self.point.get(sym, sym)
-        if isinstance(e, present):
-            return sp.Integer(0 if self._absent(e.args[0]) else 1)
-        if isinstance(e, (sp.Sum, Maximum, FirstArgMax)):
-            ks = [lim[0] for lim in e.limits]
-            ranges = [range(int(lo), int(hi) + 1) for _, lo, hi in e.limits]
-            # xreplace is fast but blind to bound variables: subs if a nested
-            # reduction binds one of ours (softmax's max over the summed index)
-            bound = {
-                lim[0]
-                for node in e.function.atoms(ExprWithLimits)
-                for lim in node.limits
-            }
-            put = e.function.subs if bound & set(ks) else e.function.xreplace
-            cells = [
-                put(dict(zip(ks, map(sp.Integer, at))))
-                for at in itertools.product(*ranges)
-            ]
-            if isinstance(e, sp.Sum):  # written out term by term, faster than doit()
-                return sp.Add(*(self._windows(t) for t in cells))
-            real = [
-                (pos, self._windows(t))
-                for pos, t in enumerate(cells)
-                if not self._has_absent(t)
-            ]
-            # unevaluated: SymPy's search for redundant arguments is slow, and the
-            # proofs evaluate the max only at numeric points (see _tie_free_points)
-            best = (
-                sp.Max(*(t for _, t in real), evaluate=False)
-                if len(real) > 1
-                else real[0][1]
-            )
-            if isinstance(e, Maximum):
-                return best
-            # the first cell, in row-major order, that equals the max
-            if all(t.is_Number for _, t in real):
-                top = max(t for _, t in real)
-                return sp.Integer(next(pos for pos, t in real if t == top))
-            return sp.Piecewise(
-                *[(pos, sp.Ge(t, best)) for pos, t in real[:-1]], (real[-1][0], True)
-            )
-        if not e.args or e.is_Atom:
-            return e
-        return e.func(*(self._windows(a) for a in e.args))
 
 
 def _tie_free_points(inst: _Instance, expr: sp.Expr, count: int = 3) -> list[dict]:
@@ -255,6 +313,40 @@ def _tie_free_points(inst: _Instance, expr: sp.Expr, count: int = 3) -> list[dic
         )
         for _ in range(count)
     ]
+
+
+class _Winners:
+    """An expression with each max replaced by the one argument that is largest
+    at ``point`` (an assignment of numbers to the max-pooled inputs).
+
+    Where one argument is strictly largest, the max equals it on a whole
+    neighbourhood of the point, so their derivatives there are equal; and
+    SymPy's own derivative of a max of n arguments builds n maxima of n − 1
+    (seconds per partial derivative of a pooling layer).  A max with a tie
+    at the point is kept whole.
+    """
+
+    def __init__(self, point: dict):
+        self.point, self.memo = point, {}
+
+    def __call__(self, e: sp.Expr) -> sp.Expr:
+        if e in self.memo:
+            return self.memo[e]
+        if not e.args:
+            out = e
+        else:
+            args = [self(a) for a in e.args]
+            if isinstance(e, sp.Max):
+                values = [a.xreplace(self.point) for a in args]
+                top = max(values) if all(v.is_Number for v in values) else None
+                won = [a for a, v in zip(args, values) if v == top]
+                out = won[0] if len(won) == 1 else sp.Max(*args, evaluate=False)
+            elif all(a is b for a, b in zip(args, e.args)):
+                out = e
+            else:
+                out = e.func(*args)
+        self.memo[e] = out
+        return out
 
 
 _REGIONS = ("inside", "below", "above")
@@ -394,10 +486,16 @@ def prove(claim: Claim) -> SymbolicResult:
         if not out_shape
         else [(inst.symbol(UPSTREAM, idx), v) for idx, v in outputs.items()]
     )
-    reads = [v.free_symbols for _, v in terms]
+    reads = [inst._free(v) for _, v in terms]
 
-    for shift in inst.shifts.values():  # the max-shift must not change any value
-        for idx, v in outputs.items():
+    # the max-shift must not change any value (SymEngine first, SymPy if need be)
+    shifted = FastZero()
+    for shift in inst.shifts.values():
+        for (idx, v), atoms in zip(outputs.items(), reads):
+            if shift not in atoms or shifted.zero(
+                [(sp.Integer(1), v)], shift, sp.Integer(0), clear=True
+            ):
+                continue
             if not is_zero(sp.diff(v, shift)):
                 return SymbolicResult(
                     False, f"output {idx} depends on the shift {shift}"
@@ -405,6 +503,9 @@ def prove(claim: Claim) -> SymbolicResult:
 
     grad = claim.gradient
     wrt_shape = inst.shape_of[claim.wrt]
+    # looking for clips in every partial derivative's terms is a walk of each
+    # term; there are none to find where neither side is written with one
+    clipped = any(e.has(clip, inside) for e in (f.expr, grad.expr))
     claimed_at = [
         {
             idx: inst.scalar(grad.expr, dict(zip(grad.indices, idx)), point)
@@ -423,10 +524,16 @@ def prove(claim: Claim) -> SymbolicResult:
         touching = [(w, v) for (w, v), atoms in zip(terms, reads) if var in atoms]
         # only the clips of quantities that move with var: 3 regions each; any
         # other clip is the same unknown constant on both sides
-        regions = list(
-            _clip_regions(
-                *(v for _, v in touching), *(c[idx] for c in claimed_at), moving=var
+        regions = (
+            list(
+                _clip_regions(
+                    *(v for _, v in touching),
+                    *(c[idx] for c in claimed_at),
+                    moving=var,
+                )
             )
+            if clipped
+            else [({}, lambda e: e)]
         )
         counted |= {
             tuple(sorted(r.items(), key=sp.default_sort_key)) for r, _ in regions
@@ -441,11 +548,19 @@ def prove(claim: Claim) -> SymbolicResult:
                 for claimed in claimed_at
             ):
                 continue
-            exact = sp.Add(
-                *(weight * sp.diff(in_region(v), var) for weight, v in touching)
-            )
+            exact = None
             for point, claimed in zip(points, claimed_at):
-                derivative = exact.xreplace(point) if point else exact
+                if point:  # a max is its winner near a point without ties
+                    winners = _Winners(point)
+                    derivative = sp.Add(
+                        *(w * sp.diff(winners(in_region(v)), var) for w, v in touching)
+                    ).xreplace(point)
+                else:
+                    if exact is None:
+                        exact = sp.Add(
+                            *(w * sp.diff(in_region(v), var) for w, v in touching)
+                        )
+                    derivative = exact
                 stated = in_region(claimed[idx])
                 if all(
                     is_zero((derivative - stated).xreplace(values), notes)

@@ -170,11 +170,29 @@ class FastZero:
         self.converted: dict = {}
 
     def _se(self, e: sp.Expr):
-        if e not in self.converted:
-            self.converted[e] = symengine.sympify(hyperbolic(e))
-        return self.converted[e]
+        """``hyperbolic(e)`` in SymEngine, converted node by node and each node
+        once: an instance's terms share their subtrees (a hidden unit is read by
+        every output), which converting each term whole would convert again."""
+        try:
+            return self.converted[e]
+        except KeyError:
+            pass
+        rewritten = _rewrite(e) if isinstance(e, (sp.tanh, sp.log, sp.Pow)) else e
+        if rewritten is not e:
+            out = self._se(rewritten)
+        elif type(e) in _SE_NODES:
+            out = _SE_NODES[type(e)](*(self._se(a) for a in e.args))
+        else:  # an atom, or a node of another kind: converted whole
+            out = symengine.sympify(hyperbolic(e))
+        self.converted[e] = out
+        return out
 
-    def zero(self, terms, var: sp.Symbol, claimed: sp.Expr) -> bool:
+    def zero(
+        self, terms, var: sp.Symbol, claimed: sp.Expr, *, clear: bool = False
+    ) -> bool:
+        """With ``clear``, multiplied by its denominators instead: a softmax's
+        derivative in its max shift, 1 − (Σ e^{z−s})·(Σ e^{z−s})⁻¹, is 0 only
+        once the sum cancels its reciprocal, which expanding does not do."""
         if not self.ok:
             return False
         try:
@@ -182,8 +200,11 @@ class FastZero:
             d = -self._se(claimed)
             for w, v in terms:
                 d = d + self._se(w) * self._se(v).diff(x)
-            return symengine.expand(_opaque_denominators(d)) == 0 or (
-                symengine.expand(d) == 0
+            if clear:
+                return symengine.expand(_cleared_denominators(d)) == 0
+            return (
+                symengine.expand(_opaque_denominators(d)) == 0
+                or symengine.expand(d) == 0
             )
         except (
             RuntimeError,
@@ -193,6 +214,22 @@ class FastZero:
             AttributeError,
         ):
             return False
+
+
+#: the SymPy nodes :meth:`FastZero._se` builds in SymEngine from converted arguments
+_SE_NODES = (
+    {
+        sp.Add: symengine.Add,
+        sp.Mul: symengine.Mul,
+        sp.Pow: symengine.Pow,
+        sp.exp: symengine.exp,
+        sp.log: symengine.log,
+        sp.sinh: symengine.sinh,
+        sp.cosh: symengine.cosh,
+    }
+    if symengine is not None
+    else {}
+)
 
 
 def _opaque_denominators(e):
@@ -212,6 +249,50 @@ def _opaque_denominators(e):
         if isinstance(base, symengine.Add) and power.is_number and power < 0:
             bases.setdefault(base, symengine.Symbol(f"_sum{len(bases)}"))
     return e.xreplace(bases) if bases else e
+
+
+def _cleared_denominators(e):
+    """``e`` times each sum it divides by, to the highest power it divides by,
+    with every such quotient cancelled.
+
+    Each reciprocal (Σ…)⁻ᵏ is first a power Rᵏ of a fresh symbol and the
+    whole expanded; each term c·Rʲ then becomes c·(Σ…)^(K−j), so that a sum
+    meets its own reciprocal before anything multiplies it out.  Where ``e``
+    is defined its denominators are not 0, so ``e`` is 0 exactly where this
+    product is."""
+    powers: dict = {}
+    for p in e.atoms(symengine.Pow):
+        base, power = p.args
+        if isinstance(base, symengine.Add) and power.is_integer and power < 0:
+            powers[base] = max(powers.get(base, 0), -int(power))
+    if not powers:
+        return e
+    opaque = {base: symengine.Symbol(f"_r{k}") for k, base in enumerate(powers)}
+    e = e.xreplace(
+        {
+            base**-j: opaque[base] ** j
+            for base, top in powers.items()
+            for j in range(1, top + 1)
+        }
+    )
+    e = symengine.expand(e)
+    terms = e.args if isinstance(e, symengine.Add) else (e,)
+    out = []
+    for term in terms:
+        factors = term.args if isinstance(term, symengine.Mul) else (term,)
+        degree = dict.fromkeys(powers, 0)
+        rest = []
+        for f in factors:
+            r, j = f.args if isinstance(f, symengine.Pow) else (f, 1)
+            base = next((b for b, s in opaque.items() if s == r), None)
+            if base is None:
+                rest.append(f)
+            else:
+                degree[base] = int(j)
+        out.append(
+            symengine.Mul(*rest, *(b ** (powers[b] - degree[b]) for b in powers))
+        )
+    return symengine.Add(*out)
 
 
 def _exponent_of_one_plus_exp(base: sp.Expr) -> sp.Expr | None:

@@ -1,0 +1,80 @@
+"""The symbolic prover's instance computes what the formula computes.
+
+The prover writes a formula out at small sizes (:class:`_Instance`), each
+subexpression once per value of the indices it reads.  Whatever that
+bookkeeping does, the instance must be the formula: with the inputs put in, each
+output element equals the 50-digit loop oracle's value, for every formula a
+claim is proved about (windows, padding, masks, max shifts and named parts
+included).  A wrong instance would prove claims about some other formula.
+"""
+
+from __future__ import annotations
+
+import pytest
+import sympy as sp
+
+from helpers import formula_claims
+from nnmath import claim
+from nnmath.checker.cases import Case, instance_sizes, sample
+from nnmath.checker.loop_oracle import loop_oracle
+from nnmath.checker.symbolic import _elements, _Instance, _Winners
+from nnmath.primitives import elementary
+
+
+def _one_claim_per_formula() -> list[str]:
+    seen, names = set(), []
+    for name in formula_claims():
+        c = claim(name)
+        if c.elementwise:
+            continue
+        key = (c.formula.name, repr(sorted(c.formula.params.items())), c.wrt)
+        if key not in seen:
+            seen.add(key)
+            names.append(name)
+    return names
+
+
+@pytest.mark.parametrize("name", _one_claim_per_formula())
+def test_the_instance_computes_what_the_loop_oracle_computes(name):
+    c = claim(name)
+    f = c.formula
+    sizes = instance_sizes(c)
+    arrays = sample(f, Case("instance", sizes))
+    expected = loop_oracle(f)(**arrays)
+    inst = _Instance(f, sizes, c.wrt, c.padded)
+    out_shape = tuple(sizes[d] for d in f.output_shape)
+    for idx in _elements(out_shape):
+        value = elementary(inst.scalar(f.expr, dict(zip(f.indices, idx))))
+        put = {sym: arrays[n][i] for (n, i), sym in inst.cells.items()}
+        put |= {
+            sp.Symbol(i.name, real=True): float(arrays[i.name])
+            for i in f.inputs
+            if not i.shape
+        }
+        put |= {s: 0.0 for s in inst.shifts.values()}  # proved not to matter
+        put |= dict(f.constant_symbols)
+        got = float(value.xreplace({k: sp.Float(v, 30) for k, v in put.items()}))
+        assert got == pytest.approx(expected[idx], rel=1e-12, abs=1e-12), (idx, got)
+
+
+def test_a_max_is_its_winner_at_a_point_and_a_tie_is_kept():
+    a, b, c = sp.symbols("a b c", real=True)
+    e = 2 * sp.Max(a, b, evaluate=False) + c
+    n = sp.Integer
+    assert _Winners({a: n(3), b: n(1)})(e) == 2 * a + c
+    assert _Winners({a: n(-1), b: n(4)})(e) == 2 * b + c
+    tied = _Winners({a: n(2), b: n(2)})(e)
+    assert tied.has(sp.Max)  # no single winner: left to the derivative of max
+
+
+def test_the_sum_cancels_its_reciprocal_once_denominators_are_cleared():
+    from nnmath.checker.zero import FastZero
+
+    s, u, v = sp.symbols("s u v", real=True)
+    # log-sum-exp minus the shift it subtracts: independent of the shift
+    lse = sp.log(sp.exp(u - s) + sp.exp(v - s)) + s
+    zero = FastZero()
+    assert zero.zero([(sp.Integer(1), lse)], s, sp.Integer(0), clear=True)
+    # a log-sum-exp that forgets to add the shift back does depend on it
+    wrong = sp.log(sp.exp(u - s) + sp.exp(v - s))
+    assert not zero.zero([(sp.Integer(1), wrong)], s, sp.Integer(0), clear=True)
