@@ -8,15 +8,42 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import weakref
 
 import sympy as sp
 
 __all__ = ["fingerprint"]
 
 
+#: the nodes whose arguments are a set, not a sequence: written in sorted order
+_UNORDERED = (sp.Add, sp.Mul, sp.Max, sp.Min, sp.And, sp.Or)
+
+
+def _tree(e: sp.Basic, seen: dict) -> str:
+    """The structure of a SymPy tree as text: the same text for the same tree.
+
+    ``srepr`` would do, but it orders every sum's terms for printing, which
+    took 40 s over the library's formulas and claims; this writes each shared
+    subtree once (``seen``), and a sum's or product's arguments sorted by
+    their own text, so the order SymPy keeps them in does not matter."""
+    try:
+        return seen[e]
+    except KeyError:
+        pass
+    if not e.args:
+        text = sp.srepr(e)  # an atom: a symbol with its assumptions, a number
+    else:
+        args = [_tree(a, seen) for a in e.args]
+        if isinstance(e, _UNORDERED) and e.is_commutative is not False:
+            args.sort()
+        text = f"{type(e).__name__}({','.join(args)})"
+    seen[e] = text
+    return text
+
+
 def _canonical(value) -> str:
     if isinstance(value, sp.Basic):
-        return sp.srepr(value)  # structural: the same text for the same tree
+        return _tree(value, {})
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         if hasattr(value, "expr") or hasattr(value, "rhs"):  # a Formula or a Claim
             return fingerprint(value)
@@ -32,8 +59,25 @@ def _canonical(value) -> str:
     return repr(value)
 
 
+#: each Formula's or Claim's fingerprint, computed once: they are frozen
+_KNOWN: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 def fingerprint(obj) -> str:
     """SHA-256 over every field of a Formula or Claim (nested ones included)."""
+    try:
+        return _KNOWN[obj]
+    except (KeyError, TypeError):
+        pass
+    digest = _fingerprint(obj)
+    try:
+        _KNOWN[obj] = digest
+    except TypeError:  # not weakly referable: computed each time
+        pass
+    return digest
+
+
+def _fingerprint(obj) -> str:
     parts = [type(obj).__name__]
     for f in dataclasses.fields(obj):
         value = getattr(obj, f.name)

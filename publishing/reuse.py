@@ -235,17 +235,21 @@ def _batches(
 
 def _reference(subject):
     """How a worker finds ``subject`` in its own registry: ``("formula", name,
-    params)`` or ``("claim", name)``; None if the registry here holds no equal
+    params)``, ``("claim", name)`` or ``("network", name)`` (an unrolled
+    recurrent network, composed from its cell); None if the registry here holds no equal
     one (a changed copy, a lecturer's file): then it is checked in this process.
     SymPy objects are not sent: a pickled expression can come back as another
     tree (multi-head attention's claims did), so equal fingerprints decide."""
     from nnmath import registry
     from nnmath.claim import Claim
     from nnmath.fingerprint import fingerprint
+    from nnmath.recurrence import Unrolled
 
     try:
         if isinstance(subject, Claim):
             ref, found = ("claim", subject.name), registry.claim(subject.name)
+        elif isinstance(subject, Unrolled):  # composed from cells, not registered
+            ref, found = ("network", subject.name), _network(subject.name)
         else:
             params = tuple(sorted(subject.params.items()))
             ref = ("formula", subject.name, params)
@@ -253,6 +257,13 @@ def _reference(subject):
     except Exception:  # not registered, or not with these parameters
         return None
     return ref if fingerprint(found) == fingerprint(subject) else None
+
+
+def _network(name: str):
+    """The unrolled recurrent network ``name`` (``rnn``, ``lstm``, ``gru``)."""
+    from nnmath.library.recurrent import networks
+
+    return next(net for net in networks() if net.name == name)
 
 
 def run_batch(items: list[tuple], oracle: bool, timeout) -> list[dict | None]:
@@ -271,6 +282,9 @@ def run_batch(items: list[tuple], oracle: bool, timeout) -> list[dict | None]:
                 if ref[0] == "claim":
                     subject = registry.claim(ref[1])
                     jobs = planned([], [subject], oracle=oracle)
+                elif ref[0] == "network":
+                    subject = _network(ref[1])
+                    jobs = planned([subject], [], oracle=oracle)
                 else:
                     subject = registry.formula(ref[1], **dict(ref[2]))
                     jobs = planned([subject], [], oracle=oracle)

@@ -5,6 +5,7 @@ a scene imports."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -73,3 +74,42 @@ def test_a_renders_fingerprint_covers_every_project_module_it_imports():
     # each package the scenes run on is covered
     for root in roots:
         assert any(p.is_relative_to(root) for p in deps), f"nothing of {root.name}"
+
+
+def test_a_fingerprint_is_the_maths_not_the_order_sympy_keeps_it_in():
+    import sympy as sp
+
+    from nnmath.fingerprint import _canonical
+
+    a, b, c = sp.symbols("a b c", real=True)
+    assert _canonical(sp.Add(a, b * c, evaluate=False)) == _canonical(
+        sp.Add(b * c, a, evaluate=False)
+    )
+    assert _canonical(a - b) != _canonical(b - a)
+    assert _canonical(sp.Symbol("a")) != _canonical(a)  # assumptions count
+    assert _canonical(sp.exp(a) / b) != _canonical(sp.exp(b) / a)
+
+
+def test_fingerprints_are_the_same_in_every_interpreter():
+    """The caches and the workers of ``verify -j`` compare fingerprints made in
+    different processes, each with its own hash seed."""
+    probe = (
+        "from nnmath import registry\n"
+        "from nnmath.fingerprint import fingerprint\n"
+        "from nnmath.library.recurrent import networks\n"
+        "subjects = [registry.formula(n) for n in registry.names()]\n"
+        "subjects += list(registry.claims()) + list(networks())\n"
+        "print(' '.join(fingerprint(s) for s in subjects))\n"
+    )
+    seen = set()
+    for seed in ("1", "2"):
+        done = subprocess.run(
+            [sys.executable, "-c", probe],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+        )
+        assert done.returncode == 0, done.stderr
+        seen.add(done.stdout)
+    assert len(seen) == 1

@@ -87,6 +87,7 @@ class _Instance:
         self.memo: dict = {}
         self.free: dict = {}
         self.cells: dict = {}
+        self.names: dict = {}
         self.constraints = self._constraints(wrt)
 
     def symbol(self, read: sp.Indexed | str, idx: tuple = ()) -> sp.Symbol:
@@ -179,7 +180,11 @@ class _Instance:
         return int(v) if v.is_Integer else v
 
     def _read(self, e: sp.Indexed, env: dict) -> tuple[str, tuple]:
-        return str(e.base), tuple(self._index(i, env) for i in e.indices)
+        try:
+            name = self.names[e.base]
+        except KeyError:
+            name = self.names[e.base] = str(e.base)
+        return name, tuple(self._index(i, env) for i in e.indices)
 
     def _cells(self, e: ExprWithLimits, env: dict):
         """Every binding of a reduction's bound indices, in row-major order."""
@@ -286,20 +291,22 @@ class _Instance:
         return True
 
 
-def _tie_free_points(inst: _Instance, expr: sp.Expr, count: int = 3) -> list[dict]:
+def _tie_free_points(inst: _Instance, count: int = 3) -> list[dict]:
     """Integer points where no two values of a max-pooled input are equal.
 
     A max is not differentiable at a tie, so a claim about one is proved exactly
-    at several orderings of the inputs instead of for every real input.
+    at several orderings of the inputs instead of for every real input.  [{}]
+    where no input is max-pooled (clip_by_norm's max(c, ‖v‖)): every point
+    would be the same, the empty one.
     """
-    if not expr.has(sp.Max):
-        return [{}]
     reads = [
         inst.symbol(i.name, idx)
         for i in inst.f.inputs
         if i.domain == "distinct"
         for idx in _elements(inst.shape_of[i.name])
     ]
+    if not reads:
+        return [{}]
     rng = np.random.default_rng(len(reads))
     return [
         dict(
@@ -447,9 +454,8 @@ def _binary_values(inst: _Instance, e: sp.Expr) -> list[dict]:
     """
     binary = {
         sym
-        for read, sym in inst.reads.items()
-        if str(read.base) in inst.f.input_names
-        and inst.f.input(str(read.base)).domain == "binary"
+        for (name, _), sym in inst.cells.items()
+        if name in inst.f.input_names and inst.f.input(name).domain == "binary"
     }
     tested = set()
     for pw in e.atoms(sp.Piecewise):
@@ -476,8 +482,9 @@ def prove(claim: Claim) -> SymbolicResult:
         idx: inst.scalar(f.expr, dict(zip(f.indices, idx)))
         for idx in _elements(out_shape)
     }
-    points = _tie_free_points(inst, sp.Add(*outputs.values()))
-    if points == [{}]:  # no max evaluated at points: kinks become Piecewise
+    maxed = any(v.has(sp.Max) for v in outputs.values())
+    points = _tie_free_points(inst) if maxed else [{}]
+    if not maxed:  # no max evaluated at points: kinks become Piecewise
         outputs = {idx: as_piecewise(v) for idx, v in outputs.items()}
     # L = Σ g·output; an output that does not read a variable adds nothing to
     # its derivative, so each derivative differentiates only the outputs that do
@@ -518,7 +525,7 @@ def prove(claim: Claim) -> SymbolicResult:
     # SymEngine differentiates and expands a network's loss in milliseconds; where
     # that does not show a zero (or there are maxima to evaluate at points),
     # SymPy decides below
-    fast = FastZero() if points == [{}] else None
+    fast = None if maxed else FastZero()
     for idx in _elements(wrt_shape):
         var = inst.symbol(claim.wrt, idx)
         touching = [(w, v) for (w, v), atoms in zip(terms, reads) if var in atoms]

@@ -168,6 +168,11 @@ class FastZero:
     def __init__(self):
         self.ok = symengine is not None
         self.converted: dict = {}
+        #: every sum a converted node divides by, each with its opaque symbol
+        #: (see _opaque_denominators), and whether some node was converted
+        #: whole, so that its sums were not seen
+        self.sums: dict = {}
+        self.whole = False
 
     def _se(self, e: sp.Expr):
         """``hyperbolic(e)`` in SymEngine, converted node by node and each node
@@ -182,8 +187,15 @@ class FastZero:
             out = self._se(rewritten)
         elif type(e) in _SE_NODES:
             out = _SE_NODES[type(e)](*(self._se(a) for a in e.args))
+            if isinstance(out, symengine.Pow):
+                base, power = out.args
+                if isinstance(base, symengine.Add) and power.is_number and power < 0:
+                    self.sums.setdefault(
+                        base, symengine.Symbol(f"_sum{len(self.sums)}")
+                    )
         else:  # an atom, or a node of another kind: converted whole
             out = symengine.sympify(hyperbolic(e))
+            self.whole |= bool(e.args)
         self.converted[e] = out
         return out
 
@@ -202,10 +214,14 @@ class FastZero:
                 d = d + self._se(w) * self._se(v).diff(x)
             if clear:
                 return symengine.expand(_cleared_denominators(d)) == 0
-            return (
-                symengine.expand(_opaque_denominators(d)) == 0
-                or symengine.expand(d) == 0
+            opaque = (
+                _opaque_denominators(d)
+                if self.whole
+                else d.xreplace(self.sums)
+                if self.sums
+                else d
             )
+            return symengine.expand(opaque) == 0 or symengine.expand(d) == 0
         except (
             RuntimeError,
             TypeError,
