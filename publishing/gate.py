@@ -174,10 +174,15 @@ def as_check(d, kinds: tuple[str, ...] = ("formula", "claim", "error")):
     return Check(**d)
 
 
-def _loaded(data, key: str, subjects: list[str]):
+def _loaded(data, key: str, subjects: list[str], checked: set[str]):
     """The checks stored in ``data`` if it is a complete verification of exactly
-    ``subjects`` under ``key``; None for anything else (``[]``, another key, a
-    subject without a check, a field of the wrong type): then it is run again."""
+    ``subjects`` under ``key``, with a check of everything in ``checked``; None
+    for anything else (``[]``, another key, a subject without a check, a field
+    of the wrong type): then it is run again.
+
+    ``checked`` is what the plan checks, not every subject: a claim about a
+    formula that is checked elsewhere (a chapter's own ``tanh``, beside the
+    ``tanh'`` its scenes looked up) names the formula without checking it."""
     if not (
         isinstance(data, dict)
         and data.get("layout") == LAYOUT
@@ -189,9 +194,16 @@ def _loaded(data, key: str, subjects: list[str]):
     checks = [as_check(d) for d in data["checks"]]
     if None in checks:
         return None
-    if not set(subjects) <= {c.subject for c in checks}:
-        return None  # every formula and claim has at least one check
+    if not checked <= {c.subject for c in checks}:
+        return None  # every formula and claim planned has at least one check
     return checks
+
+
+def _planned_subjects(formulas, claims, oracle: bool) -> set[str]:
+    """The subjects the checks of ``formulas`` and ``claims`` name."""
+    from nnmath.checker.checks import describe, plan
+
+    return {describe(label)[0] for label, _ in plan(formulas, claims, oracle=oracle)}
 
 
 def _timed_out(checks) -> bool:
@@ -227,7 +239,10 @@ def verify_cached(
         path = Path(cache) / "verify" / f"{key}.json"
     if path is not None and path.is_file() and not force:
         checks = _loaded(
-            SceneCache(cache).read_json(path), key, _subjects(formulas, claims)
+            SceneCache(cache).read_json(path),
+            key,
+            _subjects(formulas, claims),
+            _planned_subjects(formulas, claims, oracle),
         )
         if checks is not None:
             for c in checks:

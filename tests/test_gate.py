@@ -149,3 +149,20 @@ def test_a_chapter_names_a_bptt_claim_as_it_names_a_cell_claim():
     assert claims[0].wrt == "c0"
     assert any(isinstance(f, Unrolled) and f.name == "lstm" for f in formulas)
     assert "rnn/dW" in registry.claim_names()
+
+
+def test_looked_up_claims_whose_formula_is_checked_elsewhere_are_reused(tmp_path):
+    """A scene that looks up ``tanh'`` in a chapter that declares ``tanh``: the
+    looked-up run checks the claim and names its formula, whose checks are the
+    chapter's.  Its filed result was never reused (every unchanged build of
+    chapter 9 ran 62 checks again, twice): reuse asked for a check of every
+    subject named, ``tanh`` included."""
+    from publishing.gate import verify_cached
+
+    claim = registry.claim("tanh'")
+    checks, cached = verify_cached([], [claim], tmp_path, oracle=False)
+    assert not cached and all(c.passed for c in checks)
+    assert {c.subject for c in checks} == {"tanh'"}
+    again, cached = verify_cached([], [claim], tmp_path, oracle=False)
+    assert cached
+    assert [c.as_dict() for c in again] == [c.as_dict() for c in checks]
