@@ -379,3 +379,27 @@ def test_a_run_whose_sources_changed_while_it_ran_is_not_filed(tmp_path):
     run = verify_reusing(formulas, claims, tmp_path, oracle=False)
     reuse.remember_run(tmp_path, ("chapter2",), run, ["chapter2"], "0" * 64)
     assert reuse.replay(tmp_path, ("chapter2",)) is None
+
+
+def test_batches_keep_one_formulas_proofs_together_and_tensorflow_apart():
+    from publishing.reuse import _batches
+
+    labels = [
+        "attention/dq symbolic",
+        "mlp/dW1 symbolic",
+        "attention/dk symbolic",
+        "mlp/dx symbolic",
+        "attention/dv symbolic",
+        "mlp lowering",
+        "mlp/dW1 finite differences",
+        "mlp/dW1 tf-grad float64",
+        "attention/dq tf-grad float32",
+    ]
+    todo = [(i, label, " tf" in label) for i, label in enumerate(labels)]
+    batches = _batches(todo, 2, {})
+    assert sorted(i for b in batches for i in b) == list(range(len(labels)))
+    where = {i: k for k, b in enumerate(batches) for i in b}
+    assert where[0] == where[2] == where[4]  # attention's three proofs
+    assert where[1] == where[3]  # mlp's two
+    for b in batches:  # a batch imports TensorFlow for all its checks or none
+        assert len({todo[i][2] for i in b}) == 1
