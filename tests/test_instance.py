@@ -78,3 +78,38 @@ def test_the_sum_cancels_its_reciprocal_once_denominators_are_cleared():
     # a log-sum-exp that forgets to add the shift back does depend on it
     wrong = sp.log(sp.exp(u - s) + sp.exp(v - s))
     assert not zero.zero([(sp.Integer(1), wrong)], s, sp.Integer(0), clear=True)
+
+
+def _log_sum_exp(add_back: bool):
+    from nnmath import Claim, Formula, Input
+    from nnmath.formula import dims, indices
+    from nnmath.primitives import MaxShift
+
+    K = dims("K")
+    n, k, j = indices("n k j")
+    x, g = sp.IndexedBase("x"), sp.IndexedBase("g")
+    m = MaxShift(x[n, j], (j, 0, K - 1))
+    lse = sp.log(sp.Sum(sp.exp(x[n, k] - m), (k, 0, K - 1))) + (m if add_back else 0)
+    f = Formula(
+        name="lse_shifted" if add_back else "lse_shift_kept",
+        title="log-sum-exp",
+        output="l",
+        indices=(n,),
+        expr=lse,
+        inputs=(Input("x", ("N", "K"), "scores"),),
+        tf="tf.reduce_logsumexp(x, axis=-1)",
+        output_shape=("N",),
+    )
+    softmax = sp.exp(x[n, k] - m) / sp.Sum(sp.exp(x[n, j] - m), (j, 0, K - 1))
+    return Claim(f"{f.name}/dx", f, "x", g[n] * softmax, "softmax", indices=(n, k))
+
+
+def test_a_value_that_moves_with_its_max_shift_is_caught():
+    """The shift is free: log Σ e^{x−m} + m is the same for every m, and proved
+    so (SymEngine, denominators cleared); without the + m it is not, and the
+    proof names the output that moves."""
+    from nnmath.checker.symbolic import prove
+
+    assert prove(_log_sum_exp(add_back=True)).passed
+    wrong = prove(_log_sum_exp(add_back=False))
+    assert not wrong.passed and "depends on the shift" in wrong.detail
