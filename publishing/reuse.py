@@ -202,44 +202,69 @@ def _remember_seconds(cache: Path | None, checks: dict[str, object]) -> None:
         pass
 
 
+#: a check's seconds when it has not run here before, by method: the means of
+#: a cold ``nnbook verify -j 2`` on 2 cores (the first TensorFlow check of a
+#: process also imports TensorFlow: :data:`TF_IMPORT_SECONDS`)
+FIRST_SECONDS = {
+    "symbolic": 0.2,
+    "keras-layer": 0.15,
+    "keras-trajectory": 0.5,
+    "finite-differences": 0.06,
+    "lowering": 0.07,
+    "tensorflow-gradient": 0.03,
+    "tensorflow-forward": 0.01,
+}
+TF_IMPORT_SECONDS = 3.0
+
+
 def _estimate(label: str, last: dict[str, float]) -> float:
-    """A check's expected seconds: its last time, else a symbolic proof is
-    guessed slower than the rest."""
+    """A check's expected seconds: its last time, else its method's mean."""
     if label in last:
         return last[label]
-    return 5.0 if label.endswith(" symbolic") else 1.0
+    from nnmath.checker.checks import describe
+
+    return FIRST_SECONDS.get(describe(label)[2], 0.2)
+
+
+def _pack(units: list[tuple[float, list[int]]], n: int, base: float):
+    """Units onto ``n`` bins, longest first onto the least loaded, each bin
+    starting at ``base`` seconds: (the largest load, the bins)."""
+    bins: list[tuple[float, list[int]]] = [(base, []) for _ in range(n)]
+    for seconds, members in sorted(units, key=lambda u: -u[0]):
+        k = min(range(n), key=lambda b: bins[b][0])
+        bins[k] = (bins[k][0] + seconds, bins[k][1] + members)
+    return max(b[0] for b in bins), [b for b in bins if b[1]]
 
 
 def _batches(
     todo: list[tuple[int, str, bool]], jobs: int, last: dict[str, float]
 ) -> list[list[int]]:
-    """Plan indices in batches: longest first onto the least loaded batch, with
-    checks that need TensorFlow apart from those that do not, and the symbolic
-    proofs about one formula together.  ``3 × jobs`` batches in all, so that a
-    worker that finishes early takes another."""
-    out: list[list[int]] = []
-    for tf in (False, True):
+    """Plan indices in ``jobs`` batches, one fresh process each: checks that
+    need TensorFlow apart from those that do not (only the former pay its
+    import), as many batches of each as make the longest batch shortest, and
+    the symbolic proofs about one formula together.  Each batch is a process
+    that imports the library again (about 2 s), so there are no more batches
+    than processes at once."""
+    units: dict[tuple[bool, str], tuple[float, list[int]]] = {}
+    for i, label, tf in todo:
         # the proofs about one formula stay together, so that the later ones
         # find SymPy's cache warm with the formula's instance (multi-head
         # attention's nine: about 2 s each after the first's 5 s)
-        units: dict[str, tuple[float, list[int]]] = {}
-        for i, label, t in todo:
-            if t is not tf:
-                continue
-            subject, _, tail = label.partition(" ")
-            key = subject.split("/")[0] if tail == "symbolic" else label
-            seconds, members = units.get(key, (0.0, []))
-            units[key] = (seconds + _estimate(label, last), members + [i])
-        if not units:
-            continue
-        part = sorted(units.values(), key=lambda u: -u[0])
-        n = min(len(part), 2 * jobs if not tf else jobs)
-        bins: list[tuple[float, list[int]]] = [(0.0, []) for _ in range(n)]
-        for seconds, members in part:
-            k = min(range(n), key=lambda b: bins[b][0])
-            bins[k] = (bins[k][0] + seconds, bins[k][1] + members)
-        out += [b for _, b in sorted(bins, key=lambda b: -b[0]) if b]
-    return out
+        subject, _, tail = label.partition(" ")
+        key = (tf, subject.split("/")[0] if tail == "symbolic" else label)
+        seconds, members = units.get(key, (0.0, []))
+        units[key] = (seconds + _estimate(label, last), members + [i])
+    plain = [u for (tf, _), u in units.items() if not tf]
+    needs_tf = [u for (tf, _), u in units.items() if tf]
+    if not plain or not needs_tf:
+        return [m for _, m in _pack(plain or needs_tf, min(jobs, len(units)), 0.0)[1]]
+    best = None
+    for k in range(1, max(jobs, 2)):  # k batches import TensorFlow
+        longest_tf, tf_bins = _pack(needs_tf, k, TF_IMPORT_SECONDS)
+        longest, bins = _pack(plain, max(jobs - k, 1), 0.0)
+        if best is None or max(longest, longest_tf) < best[0]:
+            best = (max(longest, longest_tf), [*bins, *tf_bins])
+    return [members for _, members in best[1]]
 
 
 def _reference(subject):
@@ -252,10 +277,10 @@ def _reference(subject):
     from nnmath import registry
     from nnmath.claim import Claim
     from nnmath.fingerprint import fingerprint
-    from nnmath.recurrence import Unrolled
+    from nnmath.recurrence import BPTTClaim, Unrolled
 
     try:
-        if isinstance(subject, Claim):
+        if isinstance(subject, (Claim, BPTTClaim)):  # both registered claims
             ref, found = ("claim", subject.name), registry.claim(subject.name)
         elif isinstance(subject, Unrolled):  # composed from cells, not registered
             ref, found = ("network", subject.name), _network(subject.name)
