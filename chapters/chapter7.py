@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 from manim import (
     DOWN,
-    GREY_B,
     LEFT,
     RIGHT,
     FadeIn,
@@ -280,7 +279,7 @@ class StridePaddingScene(SlidingWindowScene):
             f"why {h}×{w} becomes {data['out'].shape[0]}×{data['out'].shape[1]}: "
             "the output rows, and the zero rows above (the columns alike)",
             font_size=22,
-            color=GREY_B,
+            color=COLORS["muted"],
         )
         block = VGroup(caption, lines).arrange(DOWN, buff=0.2, aligned_edge=LEFT)
         block.to_edge(DOWN, buff=0.3)

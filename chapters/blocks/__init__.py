@@ -33,10 +33,12 @@ from .text import (
     title,
     wrap,
 )
+from .theme import Palette
 
 __all__ = [
     "teaching_pause",
     "COLORS",
+    "Palette",
     "DIGITS",
     "EQUATION_SIZE",
     "FONT",
