@@ -10,6 +10,7 @@ verify's verdicts), :mod:`.diagrams` (networks, plots, probability bars),
 
 from __future__ import annotations
 
+from ..theme import Palette
 from .diagrams import FunctionPlot, NetworkDiagram, ProbabilityBars, legend
 from .grid import ArrayImage, NumberGrid
 from .panels import EquationPanel, code, equation_card, shown, table, verdict
@@ -33,7 +34,6 @@ from .text import (
     title,
     wrap,
 )
-from .theme import Palette
 
 __all__ = [
     "teaching_pause",

@@ -18,8 +18,8 @@ from manim import (
 
 from nnmath.worked import fmt
 
+from ..theme import current
 from .text import COLORS, EQUATION_SIZE, LABEL_SIZE, equation, fit, label
-from .theme import current
 
 __all__ = [
     "EquationPanel",

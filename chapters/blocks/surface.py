@@ -28,9 +28,9 @@ from manim import (
     rgb_to_color,
 )
 
+from ..theme import current
 from .style import MIN_FONT_SIZE
 from .text import COLORS, number
-from .theme import current
 
 __all__ = ["LossSurface", "contour_segments", "heat_rgb", "levels_for"]
 

@@ -23,8 +23,8 @@ from manim import (
 
 from nnmath.worked import DIGITS, fmt
 
+from ..theme import COLORS
 from .style import TEX_PIXELS_PER_POINT, TEXT_PIXELS_PER_POINT, latex_text, plain_maths
-from .theme import COLORS
 
 __all__ = [
     "COLORS",
