@@ -45,6 +45,7 @@ from .blocks import (
     title,
 )
 from .blocks.grid import ArrayImage, NumberGrid, heading, link, note
+from .theme import current
 
 __all__ = [
     "CHAPTER",
@@ -400,8 +401,9 @@ class EdgeScene(Scene):
             self.play(FadeIn(kern), FadeIn(kname), FadeIn(arrows[0]), run_time=0.8)
             self.play(FadeIn(arrows[1]), FadeIn(fmap), run_time=1.2)
             self.wait(1.0)
+        zero = current().background_word  # a small value fades into the frame
         remark = note(
-            "blue: brighter ahead · red: darker ahead · black: no change", buff=0.2
+            f"blue: brighter ahead · red: darker ahead · {zero}: no change", buff=0.2
         )
         self.play(FadeIn(remark), run_time=0.6)
         self.wait(2.5)

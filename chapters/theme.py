@@ -45,6 +45,9 @@ class Theme:
     """A look: the colour of each role, as ``#RRGGBB``."""
 
     name: str
+    #: the background's colour in words, for a scene that names it ("black: no
+    #: change" in an edge map, where a small value fades into the background)
+    background_word: str
     #: the frame's background, and the text and lines Manim draws by default
     background: str
     text: str
@@ -93,11 +96,12 @@ class Theme:
         }
 
 
-_NOT_COLOURS = {"name", "heat", "code_style", "reveal"}
+_NOT_COLOURS = {"name", "background_word", "heat", "code_style", "reveal"}
 
 #: the book's look since its first chapter: Manim's own palette on black
 DARK = Theme(
     name="dark",
+    background_word="black",
     background="#000000",
     text="#FFFFFF",
     muted="#BBBBBB",  # Manim's GREY_B
@@ -134,6 +138,7 @@ DARK = Theme(
 #: hue family per role as the dark theme, so a lecture reads the same
 LIGHT = Theme(
     name="light",
+    background_word="white",
     background="#FFFFFF",
     text="#111111",
     muted="#555555",
