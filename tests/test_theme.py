@@ -328,3 +328,21 @@ def test_a_light_render_is_white_with_dark_text_and_cached_apart(tmp_path, nnboo
     # the light frame: white around, dark glyphs; the dark one the other way
     assert (light > 245).mean() > 0.9 and (light < 60).mean() > 0.001
     assert (dark < 10).mean() > 0.9 and (dark > 200).mean() > 0.001
+
+
+@pytest.mark.render
+def test_a_light_deck_loads_revealjss_white_theme_on_white_slides(tmp_path, nnbook):
+    (tmp_path / "tiny.py").write_text((DATA / "tiny_chapter.py").read_text())
+    env = {k: v for k, v in os.environ.items() if k not in ("NNBOOK_CACHE", themes.ENV)}
+    done = nnbook(
+        "slides", "tiny.py", "--theme", "light", "-o", "out", "--media", "media",
+        "--no-verify", cwd=tmp_path, env=env,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    deck = tmp_path / done.stdout.strip()
+    html = deck.read_text()
+    sheets = re.findall(r'href="([^"]*/dist/theme/[a-z-]+\.css)"', html)
+    assert [Path(s).name for s in sheets] == ["white.css"]
+    assert (deck.parent / sheets[0]).is_file()  # copied beside it: works offline
+    # manim-slides takes each slide's colour from the scene's background
+    assert set(re.findall(r'data-background-color="([^"]*)"', html)) == {"white"}
