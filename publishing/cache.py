@@ -4,8 +4,9 @@ A scene's cache entry is keyed like a compiler's dependency file.  The *request*
 (scene, quality, format, colour theme, library versions) names the entry; the
 *dependencies* are recorded while the scene renders, in a fresh process: the
 SHA-256 of every project source file it imported, and the fingerprint of every
-formula and claim it looked up in the registry.  An entry is reused only while all of them are
-unchanged, so editing one formula re-renders exactly the scenes that used it.
+formula and claim it looked up in the registry.  An entry is reused only while
+all of them are unchanged, so editing one formula re-renders exactly the scenes
+that used it.
 
 Finished files live once, under their own SHA-256, in ``objects/``; the cache
 directory can therefore sit on shared storage and serve several machines.  An
