@@ -7,7 +7,6 @@ from pathlib import Path
 import numpy as np
 from manim import (
     DOWN,
-    GREY_B,
     LEFT,
     RIGHT,
     UP,
@@ -90,7 +89,7 @@ class NeuronScene(Scene):
         xs = net.value_labels(0, ex["x"][0], font_size=22)
         names = VGroup(
             *[
-                fit(label(f, font_size=20, color=GREY_B), width=1.55).next_to(
+                fit(label(f, font_size=20, color=COLORS["muted"]), width=1.55).next_to(
                     c, LEFT, buff=0.12
                 )
                 for f, c in zip(ex["features"], net.layers[0])
@@ -164,8 +163,12 @@ class NeuronScene(Scene):
         )
         dot = Dot(plot.point(ex["z"], ex["a"]), color=COLORS["output"], radius=0.08)
         guide = VGroup(
-            plot.axes.get_vertical_line(plot.point(ex["z"], ex["a"]), color=GREY_B),
-            plot.axes.get_horizontal_line(plot.point(ex["z"], ex["a"]), color=GREY_B),
+            plot.axes.get_vertical_line(
+                plot.point(ex["z"], ex["a"]), color=COLORS["muted"]
+            ),
+            plot.axes.get_horizontal_line(
+                plot.point(ex["z"], ex["a"]), color=COLORS["muted"]
+            ),
         )
         self.play(FadeIn(dot), Create(guide), run_time=0.8)
 
@@ -320,7 +323,9 @@ class ForwardPassScene(Scene):
         )
         outs = VGroup(
             *[
-                label(n_, font_size=20, color=GREY_B).next_to(c, RIGHT, buff=0.1)
+                label(n_, font_size=20, color=COLORS["muted"]).next_to(
+                    c, RIGHT, buff=0.1
+                )
                 for n_, c in zip(names, net.layers[2])
             ]
         )

@@ -18,7 +18,6 @@ from pathlib import Path
 import numpy as np
 from manim import (
     DOWN,
-    GREY_B,
     LEFT,
     RIGHT,
     UP,
@@ -261,7 +260,7 @@ def step_labels(grid: NumberGrid, rows: int, side=LEFT, name: str = "t") -> VGro
     """t = 0 … T − 1 beside each row of a grid."""
     return VGroup(
         *[
-            label(f"{name} = {t}", font_size=20, color=GREY_B).next_to(
+            label(f"{name} = {t}", font_size=20, color=COLORS["muted"]).next_to(
                 grid.cell(t, 0) if side is LEFT else grid.cell(t, grid.shape[1] - 1),
                 side,
                 buff=0.12,
@@ -285,7 +284,7 @@ class UnrolledScene(Scene):
         where = label(
             "the trained SimpleRNN's cell:\nx = the row xₜ, h = hₜ₋₁, h′ = hₜ",
             font_size=22,
-            color=GREY_B,
+            color=COLORS["muted"],
         ).next_to(panel, RIGHT, buff=0.3)
         cell = fit(VGroup(panel, where), width=13.6)
         cell.to_edge(LEFT, buff=0.3).set_y(2.6)
@@ -382,7 +381,7 @@ class BackThroughTimeScene(Scene):
             "g = ∂L/∂hₜ in, ∂L/∂hₜ₋₁ out,\n"
             "with h′ = hₜ: tanh′ is 1 − hₜ²",
             font_size=22,
-            color=GREY_B,
+            color=COLORS["muted"],
         ).next_to(panel, RIGHT, buff=0.3)
         self.play(FadeIn(panel), FadeIn(name), run_time=0.8)
         self.wait(reading_time(panel.equation.tex_string))
@@ -399,7 +398,7 @@ class BackThroughTimeScene(Scene):
                     width=image.frame.width,
                     height=image.frame.height / T,
                     stroke_width=0,
-                    fill_color="#000000",
+                    fill_color=COLORS["background"],
                     fill_opacity=1,
                 ).move_to(
                     image.frame.get_top() + DOWN * (t + 0.5) * image.frame.height / T
@@ -409,7 +408,7 @@ class BackThroughTimeScene(Scene):
         )
         steps = VGroup(
             *[
-                label(f"t = {t}", font_size=20, color=GREY_B).next_to(
+                label(f"t = {t}", font_size=20, color=COLORS["muted"]).next_to(
                     cover[t], LEFT, buff=0.15
                 )
                 for t in range(T)
@@ -479,20 +478,20 @@ def log_axes(width: float, height: float, low: int, high: int, steps: int) -> Ax
         x_length=width,
         y_length=height,
         tips=False,
-        axis_config={"stroke_width": 2, "color": GREY_B},
+        axis_config={"stroke_width": 2, "color": COLORS["muted"]},
     )
     # the t axis along the bottom (10^low), not at log 1 = 0; c2p is unchanged
     axes.x_axis.shift(axes.c2p(0, low) - axes.c2p(0, 0))
     ticks = VGroup()
     for t in range(steps):
         ticks.add(
-            label(str(t), font_size=20, color=GREY_B).next_to(
+            label(str(t), font_size=20, color=COLORS["muted"]).next_to(
                 axes.c2p(t, low), DOWN, buff=0.15
             )
         )
     for e in range(low, high + 1):
         ticks.add(
-            label(f"{10.0**e:g}", font_size=20, color=GREY_B).next_to(
+            label(f"{10.0**e:g}", font_size=20, color=COLORS["muted"]).next_to(
                 axes.c2p(0, e), LEFT, buff=0.15
             )
         )
@@ -522,10 +521,10 @@ class VanishingScene(Scene):
         self.play(FadeIn(head), run_time=0.6)
         axes = log_axes(7.2, 4.0, -3, 0, T)
         axes.move_to([-2.6, -0.45, 0])
-        x_name = label("step t", font_size=22, color=GREY_B).next_to(
+        x_name = label("step t", font_size=22, color=COLORS["muted"]).next_to(
             axes, DOWN, buff=0.1
         )
-        y_name = label("‖∂L/∂hₜ‖", font_size=22, color=GREY_B).next_to(
+        y_name = label("‖∂L/∂hₜ‖", font_size=22, color=COLORS["muted"]).next_to(
             axes.c2p(0, 0), UP, buff=0.15
         )
         self.play(FadeIn(axes), FadeIn(x_name), FadeIn(y_name), run_time=0.8)
@@ -636,7 +635,7 @@ class ExplodingScene(Scene):
             "a gradient longer than c is scaled\n"
             "down to length c; its direction stays",
             font_size=22,
-            color=GREY_B,
+            color=COLORS["muted"],
         ).next_to(panel, RIGHT, buff=0.4)
         self.play(FadeOut(grows), FadeIn(panel), FadeIn(said), run_time=0.8)
         self.wait(reading_time(panel.equation.tex_string))
@@ -728,7 +727,7 @@ class LastStepScene(Scene):
             label(
                 "nnbook verify, on ∂L/∂U as this code computes it:",
                 font_size=22,
-                color=GREY_B,
+                color=COLORS["muted"],
             ),
             verdict(ls["verdict"], width=13),
         ).arrange(DOWN, aligned_edge=LEFT, buff=0.15)

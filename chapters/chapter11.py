@@ -16,7 +16,6 @@ from pathlib import Path
 import numpy as np
 from manim import (
     DOWN,
-    GREY_B,
     LEFT,
     RIGHT,
     UP,
@@ -272,12 +271,12 @@ class ValueTable(VGroup):
         cells = VGroup(label(" ", font_size=18))
         cells.add(
             *[
-                label(f"unit {u + 1}", font_size=20, color=GREY_B)
+                label(f"unit {u + 1}", font_size=20, color=COLORS["muted"])
                 for u in range(self.count)
             ]
         )
         for name, values, color in rows:
-            cells.add(equation(name, font_size=font_size * 1.3, color=GREY_B))
+            cells.add(equation(name, font_size=font_size * 1.3, color=COLORS["muted"]))
             for v in values:
                 cells.add(label(signed(v), font_size=font_size, color=color))
         cells.arrange_in_grid(
@@ -364,7 +363,7 @@ class LSTMStepScene(Scene):
         teaching_pause(self)
 
         rows = [
-            (r"c_{t-1}", st["c_prev"], "#FFFFFF"),
+            (r"c_{t-1}", st["c_prev"], COLORS["text"]),
             (r"f", st["f"], COLORS["hidden"]),
             (r"i", st["i"], COLORS["hidden"]),
             (CAND, st[CAND], COLORS["hidden"]),
@@ -420,7 +419,7 @@ class LSTMStepScene(Scene):
 
 
 def _tex(latex: str, font_size: float = 30, color=None):
-    return equation(latex, font_size=font_size, color=color or "#FFFFFF")
+    return equation(latex, font_size=font_size, color=color or COLORS["text"])
 
 
 class CarryScene(Scene):
@@ -448,12 +447,12 @@ class CarryScene(Scene):
             _tex(r"f_t", 30).move_to([-5.9, y_f, 0]),
             _tex(r"i_t\,\tilde{c}_t", 30).move_to([-5.9, y_w, 0]),
         )
-        start = label("c₋₁ = 0", font_size=22, color=GREY_B).move_to(
+        start = label("c₋₁ = 0", font_size=22, color=COLORS["muted"]).move_to(
             [-4.9, y_box + 0.6, 0]
         )
         steps = VGroup(
             *[
-                label(f"t = {t}", font_size=20, color=GREY_B).move_to(
+                label(f"t = {t}", font_size=20, color=COLORS["muted"]).move_to(
                     [xs[t], y_box + 0.6, 0]
                 )
                 for t in range(T)
@@ -479,7 +478,7 @@ class CarryScene(Scene):
                         buff=0.04,
                         stroke_width=3,
                         max_tip_length_to_length_ratio=0.3,
-                        color=GREY_B,
+                        color=COLORS["muted"],
                     )
                 )
         gates = VGroup(
@@ -593,8 +592,10 @@ class CarryGradientScene(Scene):
             ("LSTM  ‖∂L/∂hₜ‖", norms["lstm"]["h"], COLORS["hidden"]),
             ("LSTM  mean fₜ", mean_f, COLORS["derivative"]),
         ]
-        cells = VGroup(label("t", font_size=22, color=GREY_B))
-        cells.add(*[label(str(t), font_size=22, color=GREY_B) for t in range(T)])
+        cells = VGroup(label("t", font_size=22, color=COLORS["muted"]))
+        cells.add(
+            *[label(str(t), font_size=22, color=COLORS["muted"]) for t in range(T)]
+        )
         for name, values, color in rows:
             cells.add(label(name, font_size=22, color=color))
             cells.add(*[label(signed(v, 3), font_size=22, color=color) for v in values])
@@ -680,7 +681,7 @@ class CarryGradientScene(Scene):
             [cells[1].get_center()[0] - 0.5, base, 0],
             [cells[T].get_center()[0] + 0.5, base, 0],
             stroke_width=2,
-            color=GREY_B,
+            color=COLORS["muted"],
         )
         self.play(FadeOut(lstm_rule), run_time=0.5)
         self.play(
@@ -732,7 +733,7 @@ class GRUScene(Scene):
         teaching_pause(self)
 
         rows = [
-            (r"h_{t-1}", st["h_prev"], "#FFFFFF"),
+            (r"h_{t-1}", st["h_prev"], COLORS["text"]),
             (r"z", st["z"], COLORS["hidden"]),
             (r"r", st["r"], COLORS["hidden"]),
             (HCAND, st[HCAND], COLORS["hidden"]),

@@ -14,7 +14,6 @@ from pathlib import Path
 import numpy as np
 from manim import (
     DOWN,
-    GREY_B,
     LEFT,
     RIGHT,
     UP,
@@ -151,7 +150,7 @@ def example() -> dict:
     }
 
 
-def char_labels(grid: NumberGrid, text: str, *, color=GREY_B) -> VGroup:
+def char_labels(grid: NumberGrid, text: str) -> VGroup:
     """The query characters left of the rows and the key characters above the
     columns."""
     rows, cols = grid.shape
@@ -242,7 +241,7 @@ class PatternScene(Scene):
             weights.sum(axis=1)[:, None], cell=0.56, digits=2, font_size=20
         )
         sums.next_to(grid, RIGHT, buff=0.45)
-        sums_head = label("row sum", font_size=22, color=GREY_B)
+        sums_head = label("row sum", font_size=22, color=COLORS["muted"])
         sums_head.next_to(sums, UP, buff=0.15)
         self.play(FadeIn(sums), FadeIn(sums_head), run_time=0.8)
         row = PATTERN_CHARS - 1
@@ -283,8 +282,12 @@ class ScalingScene(Scene):
         cells = VGroup()
         for r, row in enumerate(rows):
             for c, text in enumerate(row):
-                color = GREY_B if r == 0 else (COLORS["output"] if c == 2 else None)
-                cells.add(label(text, font_size=30, color=color or "#FFFFFF"))
+                color = (
+                    COLORS["muted"]
+                    if r == 0
+                    else (COLORS["output"] if c == 2 else None)
+                )
+                cells.add(label(text, font_size=30, color=color or COLORS["text"]))
         table = cells.arrange_in_grid(
             rows=len(rows), cols=4, buff=(0.7, 0.35), col_alignments="rrrr"
         ).move_to([0, 0.4, 0])
@@ -328,7 +331,7 @@ class ScalingScene(Scene):
         what = label(
             f"one query, {SATURATION_KEYS} keys, dₖ = {SATURATION_WIDTH}",
             font_size=24,
-            color=GREY_B,
+            color=COLORS["muted"],
         ).next_to(keys, UP, buff=0.25)
         self.play(FadeIn(VGroup(logits, keys, what, names[0])), run_time=0.8)
         self.play(FadeIn(top), FadeIn(names[1]), run_time=0.8)
@@ -360,7 +363,7 @@ class CausalMaskScene(Scene):
         z = even(NumberGrid(mk["z"], cell=0.78, digits=2))
         z.move_to([-3.7, -0.45, 0])
         marks = char_labels(z, text)
-        name = label("logits z = q·k / √dₖ", font_size=24, color=GREY_B)
+        name = label("logits z = q·k / √dₖ", font_size=24, color=COLORS["muted"])
         name.next_to(z, DOWN, buff=0.2)
         self.play(FadeIn(z), FadeIn(marks), FadeIn(name), run_time=0.8)
         self.wait(1)
@@ -388,12 +391,14 @@ class CausalMaskScene(Scene):
         a.move_to([2.3, -0.45, 0])
         hide_upper(a)
         a_marks = char_labels(a, text)
-        a_name = label("weights A: softmax over the keys", font_size=24, color=GREY_B)
+        a_name = label(
+            "weights A: softmax over the keys", font_size=24, color=COLORS["muted"]
+        )
         a_name.next_to(a, DOWN, buff=0.2)
         arrow = link(z.get_right(), a_marks.get_left() + DOWN * 0.2)
         sums = NumberGrid(mk["A"].sum(axis=1)[:, None], cell=0.78, digits=2)
         sums.next_to(a, RIGHT, buff=0.35)
-        sums_head = label("row sum", font_size=22, color=GREY_B)
+        sums_head = label("row sum", font_size=22, color=COLORS["muted"])
         sums_head.next_to(sums, UP, buff=0.15)
         self.play(FadeIn(arrow), FadeIn(a), FadeIn(a_marks), FadeIn(a_name), run_time=1)
         zero = note("e to the −∞ is 0: those weights are exactly 0, each row sums to 1")
@@ -588,7 +593,9 @@ class BlockScene(Scene):
         )
         self.play(FadeIn(head), run_time=0.6)
         y = 1.2
-        stream = Arrow([-6.8, y, 0], [6.8, y, 0], buff=0, stroke_width=6, color=GREY_B)
+        stream = Arrow(
+            [-6.8, y, 0], [6.8, y, 0], buff=0, stroke_width=6, color=COLORS["muted"]
+        )
         xs = (-4.4, -1.5, 1.0, 3.9)
         boxes, adds = VGroup(), VGroup()
         for (name, tint, branch), x in zip(STAGES, xs):
@@ -598,7 +605,7 @@ class BlockScene(Scene):
                     width=1.9,
                     height=0.7,
                     stroke_color=COLORS[tint],
-                    fill_color="#1b1b24",
+                    fill_color=COLORS["panel"],
                     fill_opacity=1,
                 ),
                 label(name, font_size=22),
@@ -625,7 +632,7 @@ class BlockScene(Scene):
             strip.shift([x, -0.95, 0] - strip.frame.get_center())
             strips.add(strip)
             names.add(
-                label(name, font_size=22, color=GREY_B).next_to(
+                label(name, font_size=22, color=COLORS["muted"]).next_to(
                     strip.frame, DOWN, buff=0.12
                 )
             )
@@ -643,7 +650,7 @@ class BlockScene(Scene):
                 label(
                     f"mean {signed(bl[key].mean())}\nspread {signed(bl[key].std())}",
                     font_size=20,
-                    color=GREY_B,
+                    color=COLORS["muted"],
                 ).next_to(strips[i].frame, side, buff=0.2)
                 for i, key, side in ((2, "u", RIGHT), (4, "v", LEFT))
             ]

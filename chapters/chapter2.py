@@ -7,7 +7,6 @@ from pathlib import Path
 import numpy as np
 from manim import (
     DOWN,
-    GREY_B,
     LEFT,
     RIGHT,
     UP,
@@ -319,13 +318,13 @@ class SoftmaxScene(Scene):
             worked[k].move_to([-0.5, y, 0])
         bars.move_to([0, -0.45, 0], coor_mask=[0, 1, 0]).shift(RIGHT * 4.6)
         heads = VGroup(
-            label("logits", font_size=24, color=GREY_B).next_to(
+            label("logits", font_size=24, color=COLORS["muted"]).next_to(
                 logit_eqs, UP, buff=0.35
             ),
             label(
-                "softmax, with the logits put in", font_size=24, color=GREY_B
+                "softmax, with the logits put in", font_size=24, color=COLORS["muted"]
             ).next_to(worked, UP, buff=0.2),
-            label("probabilities", font_size=24, color=GREY_B).next_to(
+            label("probabilities", font_size=24, color=COLORS["muted"]).next_to(
                 bars, UP, buff=0.25
             ),
         )
@@ -358,7 +357,9 @@ class SoftmaxScene(Scene):
         for k, row in enumerate(values):
             row.move_to(worked[k])
         header = label(
-            "each exponential's value, and their sum", font_size=24, color=GREY_B
+            "each exponential's value, and their sum",
+            font_size=24,
+            color=COLORS["muted"],
         ).move_to(heads[1])
         self.play(FadeOut(worked), FadeOut(heads[1]), run_time=0.5)
         self.play(FadeIn(values), FadeIn(header), run_time=0.8)
@@ -368,7 +369,7 @@ class SoftmaxScene(Scene):
             f"predicted: {names[pred]}  ·  true: {names[true]}  ·  the largest "
             "logit gets the largest probability",
             font_size=24,
-            color=GREY_B,
+            color=COLORS["muted"],
         )
         note.to_edge(DOWN, buff=0.3)
         self.play(FadeIn(note), run_time=0.6)

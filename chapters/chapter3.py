@@ -10,7 +10,6 @@ import numpy as np
 import sympy as sp
 from manim import (
     DOWN,
-    GREY_B,
     LEFT,
     RIGHT,
     UP,
@@ -33,6 +32,7 @@ from .blocks import (
     COLORS,
     EquationPanel,
     FunctionPlot,
+    Palette,
     code,
     equation,
     fmt,
@@ -58,11 +58,13 @@ __all__ = [
 
 #: the three losses plotted over the predicted probability of the true class
 CURVES = ("mse", "binary_crossentropy", "categorical_crossentropy")
-CURVE_COLORS = {
-    "mse": COLORS["input"],
-    "binary_crossentropy": COLORS["output"],
-    "categorical_crossentropy": COLORS["derivative"],
-}
+CURVE_COLORS = Palette(
+    {
+        "mse": "input",
+        "binary_crossentropy": "output",
+        "categorical_crossentropy": "derivative",
+    }
+)
 CURVE_NAMES = {
     "mse": "MSE",
     "binary_crossentropy": "binary cross-entropy",
@@ -237,7 +239,10 @@ class LossCurvesScene(Scene):
         guides = VGroup(
             *[
                 DashedLine(
-                    plot.point(p, 0), plot.point(p, 6), color=GREY_B, stroke_width=1.5
+                    plot.point(p, 0),
+                    plot.point(p, 6),
+                    color=COLORS["muted"],
+                    stroke_width=1.5,
                 )
                 for p in MARKS
             ]
@@ -279,7 +284,7 @@ class LossCurvesScene(Scene):
             label(
                 "over a batch of N samples and K outputs, p clipped to [ε, 1 − ε]",
                 font_size=24,
-                color=GREY_B,
+                color=COLORS["muted"],
             )
             .next_to(keras, DOWN, buff=0.25)
             .set_x(0)
@@ -301,7 +306,7 @@ def _taught_panel(name: str) -> EquationPanel:
     )
     where = equation(
         r"\text{where } " + r",\; ".join(form.conditions), font_size=24, max_width=5.6
-    ).set_color(GREY_B)
+    ).set_color(COLORS["muted"])
     where.next_to(panel.card, DOWN, buff=0.12)
     panel.where = where
     panel.add(where)
@@ -419,7 +424,7 @@ class TutorialLossScene(Scene):
             label(
                 "nnbook verify, on this code as categorical cross-entropy:",
                 font_size=22,
-                color=GREY_B,
+                color=COLORS["muted"],
             ),
             verdict(tutorial_verdict(), width=13),
         ).arrange(DOWN, aligned_edge=LEFT, buff=0.15)

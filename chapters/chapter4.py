@@ -8,12 +8,10 @@ import numpy as np
 from manim import (
     DL,
     DOWN,
-    GREY_B,
     LEFT,
     RIGHT,
     UP,
     UR,
-    WHITE,
     Create,
     Dot,
     FadeIn,
@@ -44,6 +42,7 @@ from nnmath.worked import fmt, substituted_latex
 from .base import Chapter
 from .blocks import (
     COLORS,
+    Palette,
     code,
     equation,
     fit,
@@ -85,14 +84,16 @@ ZOOM_W, ZOOM_B = (-0.25, 2.75), (-0.5, 1.5)
 STEPS_W, STEPS_B = (0.8, 3.0), (0.3, 1.3)
 #: the variants scene's last steps, closer: where the three paths end
 ENDS_W, ENDS_B, ENDS = (1.6, 1.9), (0.45, 0.75), 8
-PATH_COLORS = {
-    "batch": COLORS["highlight"],
-    "mini-batch": COLORS["derivative"],
-    "stochastic": COLORS["negative"],
-    "too small": COLORS["input"],
-    "good": COLORS["highlight"],
-    "diverges": COLORS["negative"],
-}
+PATH_COLORS = Palette(
+    {
+        "batch": "highlight",
+        "mini-batch": "derivative",
+        "stochastic": "negative",
+        "too small": "input",
+        "good": "highlight",
+        "diverges": "negative",
+    }
+)
 
 
 def example() -> dict:
@@ -222,15 +223,15 @@ class TrapScene(Scene):
         head = title("The broadcasting trap", "X shaped (3, 1) against y shaped (3,)")
         self.play(FadeIn(head), run_time=0.6)
         X = VGroup(
-            label("X  (3, 1)", font_size=24, color=GREY_B),
+            label("X  (3, 1)", font_size=24, color=COLORS["muted"]),
             matrix(ex["x"], font_size=30),
         ).arrange(DOWN, buff=0.2)
         Y = VGroup(
-            label("y  (3,)", font_size=24, color=GREY_B),
+            label("y  (3,)", font_size=24, color=COLORS["muted"]),
             matrix(ex["y"][None, :], font_size=30),
         ).arrange(DOWN, buff=0.2)
         E = VGroup(
-            label("2·X + 0 − y  (3, 3)", font_size=24, color=GREY_B),
+            label("2·X + 0 − y  (3, 3)", font_size=24, color=COLORS["muted"]),
             matrix(trap["errors"], font_size=30),
         ).arrange(DOWN, buff=0.2)
         row = VGroup(X, Y, E).arrange(RIGHT, buff=1.0, aligned_edge=UP)
@@ -256,7 +257,7 @@ class TrapScene(Scene):
         self.wait(1.5)
         teaching_pause(self)
         refusal = VGroup(
-            label("nnbook checks shapes first:", font_size=24, color=GREY_B),
+            label("nnbook checks shapes first:", font_size=24, color=COLORS["muted"]),
             label(
                 "ShapeError: " + trap["message"].replace("; ", ";\n"),
                 font_size=22,
@@ -292,7 +293,7 @@ class TutorialLoopScene(Scene):
 
         def result(name: str, theta, loss: float, color) -> VGroup:
             return VGroup(
-                label(name, font_size=22, color=GREY_B),
+                label(name, font_size=22, color=COLORS["muted"]),
                 label(
                     f"w = {fmt(theta[0])},  b = {fmt(theta[1])}",
                     font_size=28,
@@ -335,7 +336,7 @@ class TutorialLoopScene(Scene):
             label(
                 "nnbook verify, on dw as this code computes it:",
                 font_size=22,
-                color=GREY_B,
+                color=COLORS["muted"],
             ),
             verdict(tl["verdict"], width=13),
         ).arrange(DOWN, aligned_edge=LEFT, buff=0.15)
@@ -358,7 +359,9 @@ class DescentScene(Scene):
         self.play(FadeIn(head), run_time=0.6)
         surf = _map(ex, 4.6, 3.9).to_edge(LEFT, buff=0.8).shift(DOWN * 0.5)
         best = ex["minimum"]
-        star = Star(outer_radius=0.12, color=WHITE, fill_opacity=1, stroke_width=0)
+        star = Star(
+            outer_radius=0.12, color=COLORS["text"], fill_opacity=1, stroke_width=0
+        )
         star.move_to(surf.point(best))
         where = label(
             f"minimum ({fmt(best[0], 0)}, {fmt(best[1], 0)})", font_size=22
@@ -379,7 +382,7 @@ class DescentScene(Scene):
                 label(
                     f"step {k + 1}: G, one row per sample (∂ℓ/∂w, ∂ℓ/∂b)",
                     font_size=22,
-                    color=GREY_B,
+                    color=COLORS["muted"],
                 ),
                 matrix(walk["G"][k], font_size=24, v_buff=0.4),
             ).arrange(DOWN, buff=0.12, aligned_edge=LEFT)
@@ -407,7 +410,7 @@ class DescentScene(Scene):
         frame = SurroundingRectangle(
             VGroup(*[Dot(surf.point(c)) for c in zip(STEPS_W, STEPS_B)]),
             buff=0,
-            color=WHITE,
+            color=COLORS["text"],
             stroke_width=1.5,
         )
         after = walk["theta"][1:]  # the start, (0, 0), is off this map
@@ -444,7 +447,7 @@ def _step_numbers(surf: LossSurface, theta: np.ndarray) -> VGroup:
     numbers = VGroup()
     for k in range(1, len(theta)):
         side = UP if theta[k][1] >= theta[k - 1][1] else DOWN
-        number = label(str(k), font_size=20, color=WHITE)
+        number = label(str(k), font_size=20, color=COLORS["text"])
         number.next_to(surf.point(theta[k]), side, buff=0.1)
         if not any(_overlap(number, n) for n in numbers):
             numbers.add(number)
@@ -506,7 +509,7 @@ class LearningRateScene(Scene):
         key = label(
             f"{RATE_STEPS} steps each; the divergent path leaves the map",
             font_size=22,
-            color=GREY_B,
+            color=COLORS["muted"],
         ).to_edge(DOWN, buff=0.2)
         self.play(FadeIn(key), run_time=0.5)
         self.wait(3.5)
@@ -558,7 +561,7 @@ class VariantsScene(Scene):
         note = label(
             "noisier steps, but each costs\n1/3 or 2/3 of a full-batch gradient",
             font_size=22,
-            color=GREY_B,
+            color=COLORS["muted"],
             line_spacing=0.9,
         )
         note.next_to(eqs, DOWN, buff=0.45).align_to(eqs, LEFT)
@@ -575,7 +578,7 @@ class VariantsScene(Scene):
         box = SurroundingRectangle(
             VGroup(*[Dot(surf.point(c), radius=0) for c in zip(ENDS_W, ENDS_B)]),
             buff=0,
-            color=WHITE,
+            color=COLORS["text"],
             stroke_width=1.5,
         )
         tails = VGroup(
@@ -593,7 +596,7 @@ class VariantsScene(Scene):
                 f"the last {ENDS} steps, {_magnified(ex):.0f}× closer:\n"
                 "batch walks straight, the others jitter about it",
                 font_size=20,
-                color=GREY_B,
+                color=COLORS["muted"],
                 line_spacing=0.9,
             )
             .next_to(ends, DOWN, buff=0.15)

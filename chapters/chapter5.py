@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 from manim import (
     DOWN,
-    GREY_B,
     LEFT,
     RIGHT,
     UP,
@@ -32,6 +31,7 @@ from .blocks import (
     COLORS,
     EquationPanel,
     NetworkDiagram,
+    Palette,
     ProbabilityBars,
     code,
     equation,
@@ -60,11 +60,7 @@ __all__ = [
 NETWORK = "mlp"  # the registered derivation of chapter 1's network (tanh, softmax)
 LEARNING_RATE = 0.5
 #: one colour per factor of the chain rule for a first-layer weight
-FACTOR_COLORS = {
-    "back": COLORS["output"],
-    "slope": COLORS["hidden"],
-    "input": COLORS["input"],
-}
+FACTOR_COLORS = Palette({"back": "output", "slope": "hidden", "input": "input"})
 
 
 def _factor_colors(name: str) -> dict[str, str]:
@@ -435,7 +431,7 @@ class DescentStepScene(Scene):
     @staticmethod
     def _loss(when: str, value: float) -> VGroup:
         return VGroup(
-            label(f"loss {when}", font_size=26, color=GREY_B),
+            label(f"loss {when}", font_size=26, color=COLORS["muted"]),
             number(value, font_size=28),
         ).arrange(RIGHT, buff=0.2)
 
@@ -474,8 +470,8 @@ class SigmoidSlipScene(Scene):
 
         units = len(sl["z1"])
         rows = [
-            ("hidden unit", [str(i) for i in range(units)], GREY_B),
-            ("z₁", [fmt(v) for v in sl["z1"]], "#FFFFFF"),
+            ("hidden unit", [str(i) for i in range(units)], COLORS["muted"]),
+            ("z₁", [fmt(v) for v in sl["z1"]], COLORS["text"]),
             ("σ′(z₁): right", [fmt(v, 3) for v in sl["slope"]], COLORS["true"]),
             (
                 "σ′(a₁): tutorial",
@@ -491,7 +487,7 @@ class SigmoidSlipScene(Scene):
         ]
         cells = VGroup()
         for name, values, color in rows:
-            cells.add(label(name, font_size=22, color=GREY_B))
+            cells.add(label(name, font_size=22, color=COLORS["muted"]))
             for v in values:
                 cells.add(label(v.replace("-", "−"), font_size=22, color=color))
         table = cells.arrange_in_grid(
@@ -526,7 +522,7 @@ class SigmoidSlipScene(Scene):
             label(
                 "nnbook verify, on δ₁ as this code computes it:",
                 font_size=22,
-                color=GREY_B,
+                color=COLORS["muted"],
             ),
             verdict(sl["verdict"], width=13),
         ).arrange(DOWN, aligned_edge=LEFT, buff=0.15)

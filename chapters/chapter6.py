@@ -7,11 +7,9 @@ from pathlib import Path
 import numpy as np
 from manim import (
     DOWN,
-    GREY_B,
     LEFT,
     RIGHT,
     UP,
-    WHITE,
     Create,
     FadeIn,
     FadeOut,
@@ -36,6 +34,7 @@ from .blocks import (
     COLORS,
     EquationPanel,
     FunctionPlot,
+    Palette,
     equation,
     fit,
     label,
@@ -63,13 +62,15 @@ SETTINGS = {
 X_RANGE, Y_RANGE, GRID = (-5.0, 2.0), (-2.5, 2.5), 106
 #: the race's end is shown again closer: the last steps of every path
 TAIL = 10
-PATH_COLORS = {
-    "sgd": "#f2f2f2",
-    "momentum": "#f4a261",
-    "nesterov": "#ff6fb5",  # pink: the orange-red it had read as momentum's orange
-    "rmsprop": "#8ecae6",
-    "adam": "#c77dff",
-}
+PATH_COLORS = Palette(
+    {
+        "sgd": "path_plain",
+        "momentum": "path_amber",
+        "nesterov": "path_pink",  # the orange-red it had read as momentum's orange
+        "rmsprop": "path_sky",
+        "adam": "path_violet",
+    }
+)
 #: decimals of the worked Adam step: β₂ = 0.999 must not print as 1.00
 DIGITS = 3
 #: the loss plot's floor: log10 of losses below it are drawn at it
@@ -201,7 +202,7 @@ class RaceScene(Scene):
             f"lowest after {STEPS} steps: {OPTIMIZERS[best].title},\n"
             f"L = {ex['loss'][best][-1]:.1e}",
             font_size=22,
-            color=GREY_B,
+            color=COLORS["muted"],
             line_spacing=0.8,
         )
         note.next_to(keys, DOWN, buff=0.1).align_to(keys, LEFT)
@@ -225,7 +226,7 @@ class RaceScene(Scene):
         box = Rectangle(
             width=surf.point((z["x"][-1], 0))[0] - surf.point((z["x"][0], 0))[0],
             height=surf.point((0, z["y"][-1]))[1] - surf.point((0, z["y"][0]))[1],
-            stroke_color=WHITE,
+            stroke_color=COLORS["text"],
             stroke_width=1.5,
         ).move_to(surf.point((0, 0)))
         tails = VGroup(
@@ -239,14 +240,16 @@ class RaceScene(Scene):
                 for n in SETTINGS
             ]
         )
-        star = Star(outer_radius=0.09, color=WHITE, fill_opacity=1, stroke_width=0)
+        star = Star(
+            outer_radius=0.09, color=COLORS["text"], fill_opacity=1, stroke_width=0
+        )
         star.move_to(zoom.point((0, 0)))
         caption = (
             label(
                 f"the last {TAIL} steps, {_closer(ex):.0f}× closer\n"
                 f"(|θ₀| ≤ {fmt(z['x'][-1])}); the star: the minimum",
                 font_size=20,
-                color=GREY_B,
+                color=COLORS["muted"],
             )
             .next_to(zoom, DOWN, buff=0.1)
             .align_to(zoom, LEFT)
@@ -284,9 +287,9 @@ class RulesScene(Scene):
                 if not (name == "nesterov" and v == "v")
             ]
             rows.add(
-                VGroup(label(o.title, font_size=28, color=GREY_B), *eqs).arrange(
-                    RIGHT, buff=0.5
-                )
+                VGroup(
+                    label(o.title, font_size=28, color=COLORS["muted"]), *eqs
+                ).arrange(RIGHT, buff=0.5)
             )
         rows.arrange(DOWN, aligned_edge=LEFT, buff=0.45)
         column = max(r[0].get_right()[0] for r in rows) + 0.5  # equations line up
@@ -300,7 +303,7 @@ class RulesScene(Scene):
             "Nesterov shares momentum's velocity update v'; RMSprop puts ε "
             "inside the square root",
             font_size=24,
-            color=GREY_B,
+            color=COLORS["muted"],
         )
         note.next_to(rows, DOWN, buff=0.35).align_to(rows, LEFT)
         self.play(FadeIn(note), run_time=0.6)
@@ -338,7 +341,7 @@ class AdamStepScene(Scene):
                 f"η = {fmt(SETTINGS['adam']['learning_rate'])})"
             ).replace("-", "−"),
             font_size=22,
-            color=GREY_B,
+            color=COLORS["muted"],
         )
         worked = VGroup(
             *[

@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 from manim import (
     DOWN,
-    GREY_B,
     LEFT,
     RIGHT,
     FadeIn,
@@ -46,6 +45,7 @@ from .blocks import (
     title,
 )
 from .blocks.grid import ArrayImage, NumberGrid, heading, link, note
+from .theme import current
 
 __all__ = [
     "CHAPTER",
@@ -280,7 +280,7 @@ class StridePaddingScene(SlidingWindowScene):
             f"why {h}×{w} becomes {data['out'].shape[0]}×{data['out'].shape[1]}: "
             "the output rows, and the zero rows above (the columns alike)",
             font_size=22,
-            color=GREY_B,
+            color=COLORS["muted"],
         )
         block = VGroup(caption, lines).arrange(DOWN, buff=0.2, aligned_edge=LEFT)
         block.to_edge(DOWN, buff=0.3)
@@ -401,8 +401,9 @@ class EdgeScene(Scene):
             self.play(FadeIn(kern), FadeIn(kname), FadeIn(arrows[0]), run_time=0.8)
             self.play(FadeIn(arrows[1]), FadeIn(fmap), run_time=1.2)
             self.wait(1.0)
+        zero = current().background_word  # a small value fades into the frame
         remark = note(
-            "blue: brighter ahead · red: darker ahead · black: no change", buff=0.2
+            f"blue: brighter ahead · red: darker ahead · {zero}: no change", buff=0.2
         )
         self.play(FadeIn(remark), run_time=0.6)
         self.wait(2.5)

@@ -13,7 +13,6 @@ from pathlib import Path
 import numpy as np
 from manim import (
     DOWN,
-    GREY_B,
     RIGHT,
     UP,
     FadeIn,
@@ -232,7 +231,7 @@ class FlattenScene(Scene):
             square.set_stroke(tints[k % channels])
         idx = VGroup(
             *[
-                label(f"{k}", font_size=20, color=GREY_B).next_to(
+                label(f"{k}", font_size=20, color=COLORS["muted"]).next_to(
                     vector.cell(0, k), DOWN, buff=0.1
                 )
                 for k in range(len(flat))
@@ -308,7 +307,7 @@ class CNNForwardScene(Scene):
             outlines={true: COLORS["true"]},
         ).move_to([4.0, -1.1, 0])
         arrow3 = link(pooled.get_right(), bars.get_left() + UP * 0.6)
-        flat = label("flatten → dense → softmax", font_size=22, color=GREY_B)
+        flat = label("flatten → dense → softmax", font_size=22, color=COLORS["muted"])
         flat.next_to(bars, UP, buff=0.35)
         self.play(
             FadeIn(arrow3),

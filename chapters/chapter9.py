@@ -17,7 +17,6 @@ from pathlib import Path
 import numpy as np
 from manim import (
     DOWN,
-    GREY_B,
     LEFT,
     RIGHT,
     UP,
@@ -57,6 +56,7 @@ from .blocks import (
     EquationPanel,
     FunctionPlot,
     NetworkDiagram,
+    Palette,
     equation,
     fit,
     label,
@@ -96,10 +96,10 @@ A = np.array([[1.0, 0.0], [0.0, 16.0]])
 CENTER, START, DECAY_STEPS = (3.0, 1.0), (-2.0, -1.5), 100
 LEARNING_RATE, WEIGHT_DECAY = 0.1, 0.5
 X_RANGE, Y_RANGE, GRID = (-2.5, 3.5), (-2.0, 2.0), 91
-PATH_COLORS = {"l2": "#8ecae6", "adamw": "#f4a261"}
+PATH_COLORS = Palette({"l2": "path_sky", "adamw": "path_amber"})
 PATH_NAMES = {"l2": "Adam + L2 penalty", "adamw": "AdamW (decoupled)"}
 #: the three paths of the batch-norm backward, one colour each
-PATH_TINTS = dict(zip(BN_PATHS, (COLORS["highlight"], "#8ecae6", "#f4a261")))
+PATH_TINTS = Palette(dict(zip(BN_PATHS, ("highlight", "path_sky", "path_amber"))))
 PATH_WORDS = dict(zip(BN_PATHS, (r"\hat{x}", r"\sigma^2", r"\mu")))
 
 
@@ -286,7 +286,9 @@ class DropoutScene(Scene):
         outs = net.value_labels(2, d["p_full"], font_size=20)
         classes = VGroup(
             *[
-                label(n, font_size=22, color=GREY_B).next_to(c, RIGHT, buff=0.15)
+                label(n, font_size=22, color=COLORS["muted"]).next_to(
+                    c, RIGHT, buff=0.15
+                )
                 for n, c in zip(names, net.layers[2])
             ]
         )
@@ -396,7 +398,7 @@ class DropoutScene(Scene):
                 f"unit 1 over all {d['masks_counted']} masks,\n"
                 "each weighted by its probability:",
                 font_size=22,
-                color=GREY_B,
+                color=COLORS["muted"],
             ),
             equation(
                 rf"(1-p)\cdot\frac{{{fmt(d['a1'][j])}}}{{1-p}} + p\cdot 0 = "
@@ -407,7 +409,7 @@ class DropoutScene(Scene):
                 "every unit's expected output is its activation\n"
                 f"(largest difference {np.abs(d['expected'] - d['a1']).max():.0e})",
                 font_size=22,
-                color=GREY_B,
+                color=COLORS["muted"],
             ),
         ).arrange(DOWN, aligned_edge=LEFT, buff=0.18)
         fit(expected, width=6.6).next_to(test, DOWN, buff=0.3).align_to(test, LEFT)
@@ -450,7 +452,7 @@ def _stats(hists, means, variances, features) -> VGroup:
             label(
                 _minus(f"μ = {fmt(means[f])}, σ² = {fmt(variances[f])}"),
                 font_size=20,
-                color=GREY_B,
+                color=COLORS["muted"],
             ).next_to(h.baseline, UP, buff=1.3)
             for h, f in zip(hists, features)
         ]
@@ -581,7 +583,7 @@ class BatchNormBackwardScene(Scene):
             edge("x", "mu", tint["mean"]),
             edge("mu", "xhat", tint["mean"]),
             edge("mu", "var", tint["mean"]),
-            edge("xhat", "y", GREY_B),
+            edge("xhat", "y", COLORS["muted"]),
         )
         self.play(FadeIn(VGroup(*nodes.values())), FadeIn(edges), run_time=1)
         # what the element's gradient is made of: its input, its feature's batch
@@ -644,7 +646,7 @@ class BatchNormBackwardScene(Scene):
             "it treats μ and σ² as constants, dropping two paths: "
             "nnbook verify refuses it as batch_norm/dx",
             font_size=22,
-            color=GREY_B,
+            color=COLORS["muted"],
         )
         fit(why, width=13).next_to(wrong, DOWN, buff=0.25)
         self.play(
@@ -679,7 +681,7 @@ class MovingAverageScene(Scene):
             height=3.4,
             x_label="t",
             y_label=r"\sigma^2",
-            color=GREY_B,
+            color=COLORS["muted"],
             jump=hi,  # one unbroken line: the batches' jumps are the point
         )
         plot.move_to([-3.5, -0.1, 0])
@@ -690,7 +692,7 @@ class MovingAverageScene(Scene):
             color=COLORS["output"],
         )
         keys = VGroup(
-            legend("each batch's variance", GREY_B, opacity=0.9),
+            legend("each batch's variance", COLORS["muted"], opacity=0.9),
             legend(
                 f"moving variance (momentum {fmt(m['momentum'])})",
                 COLORS["output"],
@@ -712,8 +714,8 @@ class MovingAverageScene(Scene):
         teaching_pause(self)
         rows = VGroup(
             VGroup(
-                label("step", font_size=22, color=GREY_B),
-                label("batch σ²", font_size=22, color=GREY_B),
+                label("step", font_size=22, color=COLORS["muted"]),
+                label("batch σ²", font_size=22, color=COLORS["muted"]),
                 label("moving σ²", font_size=22, color=COLORS["output"]),
             )
         )
@@ -753,7 +755,7 @@ class MovingAverageScene(Scene):
             "at inference every sample is normalised\n"
             f"by σ² = {fmt(last)}, not by its own batch's",
             font_size=22,
-            color=GREY_B,
+            color=COLORS["muted"],
         )
         fit(tail, width=6.2).next_to(cells, DOWN, buff=0.3).align_to(cells, LEFT)
         self.play(FadeIn(tail), run_time=0.6)
@@ -786,7 +788,7 @@ class WeightDecayScene(Scene):
         )
         surf.to_edge(LEFT, buff=0.8).shift(DOWN * 0.3)
         center = Dot(surf.point(CENTER), radius=0.07, color=COLORS["true"])
-        origin = Dot(surf.point((0, 0)), radius=0.06, color="#ffffff")
+        origin = Dot(surf.point((0, 0)), radius=0.06, color=COLORS["text"])
         self.play(FadeIn(surf), FadeIn(center), FadeIn(origin), run_time=1)
         paths = {
             k: surf.path(p, PATH_COLORS[k], stroke_width=2.5, dot_radius=0.025)
@@ -822,14 +824,14 @@ class WeightDecayScene(Scene):
                     f"{fmt(sv[1] / sv[0], 1)}× larger number"
                 ),
                 font_size=22,
-                color=GREY_B,
+                color=COLORS["muted"],
             ),
             equation(w_tex, font_size=30, color=PATH_COLORS["adamw"]),
             label(
                 "θ₀ and θ₁ shrink by the same fraction\n"
                 f"ηλ = {fmt(LEARNING_RATE * lam, 2)} each step: another end point",
                 font_size=22,
-                color=GREY_B,
+                color=COLORS["muted"],
             ),
         ).arrange(DOWN, aligned_edge=LEFT, buff=0.22)
         fit(why, width=6.2).next_to(keys, DOWN, buff=0.45).align_to(keys, LEFT)

@@ -90,6 +90,8 @@ class {scene}(Scene):
             y_label=r"\\operatorname{{SiLU}}(z)",
         )
         plot.to_edge(DOWN, buff=0.4)
+        # colours are the theme's roles, never constants: the scene reads in
+        # `--theme light` as in the dark theme
         derivative = plot.polyline(zs[0], slope, color=COLORS["derivative"])
         name = MathTex(
             r"\\operatorname{{SiLU}}'(z)", font_size=30, color=COLORS["derivative"]

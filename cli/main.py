@@ -13,7 +13,10 @@ from pathlib import Path
 
 import click
 
-# publishing.render imports no Manim at module level, so --help stays light
+# publishing.render imports no Manim at module level, so --help stays light;
+# the themes are plain colour tables (chapters.theme imports no Manim)
+from chapters.theme import DEFAULT as DEFAULT_THEME
+from chapters.theme import THEMES
 from publishing.render import FORMATS, MAX_WORKERS, QUALITIES
 
 
@@ -538,9 +541,22 @@ def verify(
     return 3 if s["skipped"] else 0
 
 
+def _theme_option(f):
+    """``--theme``: the scenes' colours (and the deck's or the site's to match)."""
+    return click.option(
+        "--theme",
+        type=click.Choice(list(THEMES)),
+        default=DEFAULT_THEME,
+        show_default=True,
+        help="Colours: dark, or light (white background, dark saturated colours "
+        "for a projector or paper).",
+    )(f)
+
+
 def _render_options(f):
     """Options shared by ``render`` and ``build``."""
     options = [
+        _theme_option,
         click.option(
             "-q",
             "--quality",
@@ -621,6 +637,7 @@ def _report(rendered, done, total) -> str:
 )
 def render(
     chapter_names,
+    theme,
     quality,
     jobs,
     force,
@@ -667,6 +684,7 @@ def render(
                 rendered = render_chapters(
                     chs,
                     quality=quality,
+                    theme=theme,
                     fmt=fmt,
                     out_dir=out_dir,
                     workers=jobs,
@@ -718,6 +736,7 @@ def render(
 )
 def build(
     chapter_names,
+    theme,
     quality,
     jobs,
     force,
@@ -741,6 +760,7 @@ def build(
     Examples:
       nnbook build -o site && xdg-open site/index.html
       nnbook build chapter1 chapter2 --pdf -o site   # site/book.pdf
+      nnbook build chapter1 --pdf --theme light -o print   # for paper
     """
     if pdf and gif:
         raise BadUsage("--gif makes GIFs for the site; a PDF has none")
@@ -780,6 +800,7 @@ def build(
                 media=media_dir,
                 cache=cache,
                 quality=quality,
+                theme=theme,
                 force=force,
                 workers=jobs,
                 executor=pool,
@@ -819,6 +840,7 @@ def build(
     show_default=True,
     help=f"Render this many scenes at once (at most {MAX_WORKERS}).",
 )
+@_theme_option
 @_executor_option("the scenes")
 @click.option("--force", is_flag=True, help="Ignore the caches.")
 @_media_option("Where the rendered slides and the cache live.")
@@ -828,7 +850,16 @@ def build(
     help="Make slides even if the chapter's claims fail verification.",
 )
 def slides(
-    chapter_names, to, out_dir, quality, jobs, executor, force, media_dir, no_verify
+    chapter_names,
+    to,
+    out_dir,
+    quality,
+    jobs,
+    theme,
+    executor,
+    force,
+    media_dir,
+    no_verify,
 ) -> None:
     """Lecture slides per chapter, made with manim-slides: each scene advances
     one step per click (a slide ends at each of its teaching pauses).
@@ -840,6 +871,7 @@ def slides(
     \b
     Examples:
       nnbook slides chapter1 && xdg-open slides/chapter1.html
+      nnbook slides chapter1 --theme light   # white, for a projector
       nnbook slides chapter1 chapter5 --to pptx -o lecture
     """
     from publishing.gate import GateError
@@ -865,6 +897,7 @@ def slides(
                 out_dir=out_dir,
                 media_dir=media_dir,
                 quality=quality,
+                theme=theme,
                 workers=jobs,
                 executor=pool,
                 force=force,

@@ -7,10 +7,10 @@ nnbook slides examples/gelu.py     # the same scene as slides, a click per pause
 
 import numpy as np
 import sympy as sp
-from manim import DOWN, ORANGE, UP, Create, MathTex, Scene, Write
+from manim import DOWN, UP, Create, MathTex, Scene, Write
 
 from chapters import Chapter
-from chapters.blocks import FunctionPlot, equation, teaching_pause, title
+from chapters.blocks import COLORS, FunctionPlot, equation, teaching_pause, title
 from nnmath import Claim, claim, formula
 from nnmath.library.activations import elementwise
 from nnmath.registry import register, register_claims
@@ -67,8 +67,8 @@ class GeluScene(Scene):
             y_label=r"\operatorname{GELU}(z)",
         )
         plot.to_edge(DOWN, buff=0.4)
-        derivative = plot.polyline(zs[0], slope, color=ORANGE)
-        name = MathTex(r"\operatorname{GELU}'(z)", font_size=30, color=ORANGE)
+        derivative = plot.polyline(zs[0], slope, color=COLORS["output"])
+        name = MathTex(r"\operatorname{GELU}'(z)", font_size=30, color=COLORS["output"])
         name.next_to(plot.point(3, slope[-40]), UP)
         self.play(Write(heading), Write(eq))
         teaching_pause(self)  # a click, in `nnbook slides`; nothing in a video

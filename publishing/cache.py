@@ -1,11 +1,12 @@
 """Content-addressed caches: rendered scenes and verification results.
 
 A scene's cache entry is keyed like a compiler's dependency file.  The *request*
-(scene, quality, format, library versions) names the entry; the *dependencies*
-are recorded while the scene renders, in a fresh process: the SHA-256 of every
-project source file it imported, and the fingerprint of every formula and claim
-it looked up in the registry.  An entry is reused only while all of them are
-unchanged, so editing one formula re-renders exactly the scenes that used it.
+(scene, quality, format, colour theme, library versions) names the entry; the
+*dependencies* are recorded while the scene renders, in a fresh process: the
+SHA-256 of every project source file it imported, and the fingerprint of every
+formula and claim it looked up in the registry.  An entry is reused only while
+all of them are unchanged, so editing one formula re-renders exactly the scenes
+that used it.
 
 Finished files live once, under their own SHA-256, in ``objects/``; the cache
 directory can therefore sit on shared storage and serve several machines.  An

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from chapters.base import Chapter, check_prose
+from chapters.theme import DEFAULT as DEFAULT_THEME
 
 from .bundle import make_poster
 from .cache import atomic_copy, temp_folder
@@ -596,6 +597,7 @@ def build_pdf(
     media: Path,
     cache: Path,
     quality: str = "l",
+    theme: str = DEFAULT_THEME,
     force: bool = False,
     verify: bool = True,
     on_step: Step | None = None,
@@ -621,6 +623,7 @@ def build_pdf(
         media=media,
         cache=cache,
         quality=quality,
+        theme=theme,
         force=force,
         verify=verify,
         on_verified=on_verified,

@@ -38,6 +38,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from chapters import theme as themes
 from chapters.base import Chapter
 
 from .cache import (
@@ -119,6 +120,8 @@ class SceneJob:
     path: str = ""
     #: the cache directory ("" for none)
     cache: str = ""
+    #: the colour theme (:data:`chapters.theme.THEMES`)
+    theme: str = themes.DEFAULT
 
     @property
     def label(self) -> str:
@@ -134,6 +137,7 @@ class SceneJob:
             "scene": self.scene,
             "quality": self.quality,
             "format": self.fmt,
+            "theme": self.theme,
         }
 
 
@@ -158,7 +162,8 @@ class Rendered:
     sha: str = ""
 
 
-def _validate(quality: str, fmt: str) -> None:
+def _validate(quality: str, fmt: str, theme: str = themes.DEFAULT) -> None:
+    themes.get(theme)  # a ValueError naming the valid themes
     if quality not in QUALITIES:
         raise ValueError(
             f"invalid quality {quality!r}; valid: {', '.join(QUALITIES)} "
@@ -176,9 +181,11 @@ def scene_job(
     fmt: str = "mp4",
     out_dir: Path = Path("media"),
     cache: bool = True,
+    theme: str = themes.DEFAULT,
 ) -> SceneJob:
-    """The job that renders ``scene_name`` to ``out_dir/<chapter id>/<scene>.<fmt>``."""
-    _validate(quality, fmt)
+    """The job that renders ``scene_name`` to ``out_dir/<chapter id>/<scene>.<fmt>``
+    in the colour theme ``theme``."""
+    _validate(quality, fmt, theme)
     if scene_name not in chapter.scenes:
         raise ValueError(
             f"{chapter.id} has no scene {scene_name!r}; "
@@ -193,6 +200,7 @@ def scene_job(
         str(target.absolute()),
         chapter.path,
         str(cache_root(out_dir).absolute()) if cache else "",
+        theme,
     )
 
 
@@ -282,7 +290,9 @@ def _manim_render(job: SceneJob, media: str) -> Path:
 
     from .processes import Stopped
 
+    theme = themes.get(job.theme)
     settings = {
+        "background_color": theme.background,
         "verbosity": "ERROR",
         "progress_bar": "none",
         "log_to_file": False,
@@ -293,10 +303,14 @@ def _manim_render(job: SceneJob, media: str) -> Path:
         "preview": False,
         "output_file": job.scene,
     }
+    # the theme before the chapter's module is imported: its colours are the
+    # theme's roles, looked up as the module and the scene ask
+    themes.use(theme.name)
     with _latex_confined(media):  # also while the chapter's module is imported
         scene_class = _scene_class(job)
     try:
         with tempconfig(settings), _latex_confined(media):
+            themes.apply_to_manim(theme)  # what the scene leaves uncoloured
             if job.fmt == SLIDES:
                 from .slides import render_slides
 
@@ -365,7 +379,7 @@ def run_job(job: SceneJob) -> Rendered:
         with FreshProcesses(1, stdout_to_stderr=True, grace=GRACE) as fresh_one:
             return fresh_one.submit(run_job, job).result()
     keep_freed_memory()  # a worker evaluates formulas in bulk (chapter 8 trains)
-    _validate(job.quality, job.fmt)
+    _validate(job.quality, job.fmt, job.theme)
     check_tools()
     start = time.perf_counter()
     target = Path(job.target)
@@ -709,6 +723,7 @@ def render_scene(
     out_dir: Path = Path("media"),
     cache: bool = True,
     verify: bool = True,
+    theme: str = themes.DEFAULT,
 ) -> Path:
     """Render one scene of ``chapter`` through the gate; return the path of the
     finished file.
@@ -717,7 +732,13 @@ def render_scene(
     PosixPath('.../media/chapter1/NeuronScene.mp4')
     """
     job = scene_job(
-        chapter, scene_name, quality=quality, fmt=fmt, out_dir=out_dir, cache=cache
+        chapter,
+        scene_name,
+        quality=quality,
+        fmt=fmt,
+        out_dir=out_dir,
+        cache=cache,
+        theme=theme,
     )
     return render_jobs([job], verify=verify)[0].path
 
@@ -728,6 +749,7 @@ def render_chapters(
     quality: str = "l",
     fmt: str = "mp4",
     out_dir: Path = Path("media"),
+    theme: str = themes.DEFAULT,
     **run,
 ) -> list[Rendered]:
     """Render every scene of ``chapters`` as one batch of jobs (so ``workers``
@@ -735,7 +757,7 @@ def render_chapters(
     goes to :func:`render_jobs` (``verify``, ``on_verified``, ``workers``, …).
     Results are in book order."""
     jobs = [
-        scene_job(ch, s, quality=quality, fmt=fmt, out_dir=out_dir)
+        scene_job(ch, s, quality=quality, fmt=fmt, out_dir=out_dir, theme=theme)
         for ch in chapters
         for s in ch.scenes
     ]

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from chapters.base import SCENE, Chapter, check_prose
+from chapters.theme import DEFAULT as DEFAULT_THEME
+from chapters.theme import get as get_theme
 
 from .bundle import Bundle, bundle_scene
 from .cache import atomic_copy, atomic_write, file_sha
@@ -45,6 +47,17 @@ _METHODS = {
     "keras-trajectory": "Keras optimizer",
     "keras-layer": "Keras layer",
 }
+
+
+def site_css(theme: str = DEFAULT_THEME) -> str:
+    """The site's style sheet: the page is light in both themes; the band
+    around a video is the videos' background (black, or white in the light
+    theme), so a light video sits on no black frame."""
+    background = get_theme(theme).background
+    if theme == DEFAULT_THEME:
+        return CSS
+    return CSS + f".player video {{ background: {background}; }}\n"
+
 
 CSS = """
 body { font: 18px/1.55 Georgia, 'DejaVu Serif', serif; max-width: 50em;
@@ -520,6 +533,7 @@ def render_and_check(
     media: Path,
     cache: Path,
     quality: str = "l",
+    theme: str = DEFAULT_THEME,
     force: bool = False,
     verify: bool = True,
     on_verified: Verified | None = None,
@@ -531,6 +545,7 @@ def render_and_check(
     rendered = render_chapters(
         chapters,
         quality=quality,
+        theme=theme,
         fmt="mp4",
         out_dir=media,
         force=force,
@@ -561,6 +576,7 @@ def build_site(
     media: Path,
     cache: Path,
     quality: str = "l",
+    theme: str = DEFAULT_THEME,
     force: bool = False,
     gif: bool = False,
     safe: bool = False,
@@ -597,13 +613,14 @@ def build_site(
         media=media,
         cache=cache,
         quality=quality,
+        theme=theme,
         force=force,
         verify=verify,
         on_verified=on_verified,
         **run,
     )
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write(out / "style.css", CSS)
+    atomic_write(out / "style.css", site_css(theme))
     entries = []
     for i, ch in enumerate(chapters):
         note(ch, "writing")

@@ -26,6 +26,7 @@ import tarfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from chapters import theme as themes
 from chapters.base import Chapter
 
 from .tools import RenderError
@@ -48,6 +49,7 @@ REVEALJS_VERSION = "6.0.1"
 _REVEALJS_FILES = (
     "dist/reveal.css",
     "dist/theme/black.css",
+    "dist/theme/white.css",  # --theme light
     "dist/plugin/highlight/zenburn.css",
     "dist/reveal.js",
     "dist/plugin/notes.js",
@@ -147,6 +149,7 @@ def build_slides(
     out_dir: Path = Path("slides"),
     media_dir: Path = Path("media"),
     quality: str = "l",
+    theme: str = themes.DEFAULT,
     **run,
 ) -> list[Path]:
     """One deck per chapter in ``out_dir`` (``chapterN.html`` with its
@@ -155,7 +158,8 @@ def build_slides(
     The scenes are rendered as slides through the render cache and the gate
     (``run`` goes to :func:`publishing.render.render_jobs`: ``verify``,
     ``workers``, ``force``, ``on_progress``, ``on_verified``); a chapter whose
-    claims fail makes no deck unless ``verify=False``.
+    claims fail makes no deck unless ``verify=False``.  ``theme`` colours the
+    scenes and picks reveal.js's matching theme (black or white).
     """
     from .paths import ensure_writable
     from .render import SLIDES, render_jobs, scene_job
@@ -163,7 +167,7 @@ def build_slides(
     check_slides_tools(to)
     out_dir = ensure_writable(Path(out_dir), "-o DIR")
     jobs = [
-        scene_job(ch, s, quality=quality, fmt=SLIDES, out_dir=media_dir)
+        scene_job(ch, s, quality=quality, fmt=SLIDES, out_dir=media_dir, theme=theme)
         for ch in chapters
         for s in ch.scenes
     ]
@@ -175,11 +179,17 @@ def build_slides(
     decks = []
     for ch in chapters:
         packs = [r.path for r in rendered if (r.job.module, r.job.path) == key(ch)]
-        decks.append(_deck(ch, packs, to, out_dir))
+        decks.append(_deck(ch, packs, to, out_dir, themes.get(theme)))
     return decks
 
 
-def _deck(chapter: Chapter, packs: Sequence[Path], to: str, out_dir: Path) -> Path:
+def _deck(
+    chapter: Chapter,
+    packs: Sequence[Path],
+    to: str,
+    out_dir: Path,
+    theme: themes.Theme = themes.DARK,
+) -> Path:
     """Write one chapter's deck from its scenes' slide packs, atomically."""
     from manim_slides.config import PresentationConfig
     from manim_slides.convert import PowerPoint, RevealJS
@@ -217,6 +227,7 @@ def _deck(chapter: Chapter, packs: Sequence[Path], to: str, out_dir: Path) -> Pa
                     presentation_configs=configs,
                     cdn_url=f"{assets}/reveal.js",  # relative: works from file://
                     title=f"{chapter.number}. {chapter.title}",
+                    reveal_theme=theme.reveal,
                 ).convert_to(written)
         return _install(stage, written, out_dir, to)
     finally:

@@ -185,11 +185,13 @@ def test_an_object_damaged_after_its_check_is_not_copied_to_the_output(
     from publishing.cache import SceneCache
 
     cache = SceneCache(tmp_path / "shared")  # e.g. NNBOOK_CACHE on another machine
-    sha = cache.store(REQUEST, _video(tmp_path / "fresh.mp4", 2), Dependencies(), 1.0)
     target = tmp_path / "media" / "S.mp4"
+    job = render.SceneJob("m", "S", "l", "mp4", str(target), "", str(cache.root))
+    sha = cache.store(
+        job.request, _video(tmp_path / "fresh.mp4", 2), Dependencies(), 1.0
+    )
     target.parent.mkdir()
     good = _video(target, 3).read_bytes()
-    job = render.SceneJob("m", "S", "l", "mp4", str(target), "", str(cache.root))
     real = SceneCache.lookup
 
     def damaged_meanwhile(self, request):

@@ -10,6 +10,7 @@ verify's verdicts), :mod:`.diagrams` (networks, plots, probability bars),
 
 from __future__ import annotations
 
+from ..theme import Palette
 from .diagrams import FunctionPlot, NetworkDiagram, ProbabilityBars, legend
 from .grid import ArrayImage, NumberGrid
 from .panels import EquationPanel, code, equation_card, shown, table, verdict
@@ -37,6 +38,7 @@ from .text import (
 __all__ = [
     "teaching_pause",
     "COLORS",
+    "Palette",
     "DIGITS",
     "EQUATION_SIZE",
     "FONT",

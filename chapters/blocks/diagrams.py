@@ -8,12 +8,9 @@ from collections.abc import Sequence
 import numpy as np
 from manim import (
     DOWN,
-    GREY_B,
-    GREY_D,
     LEFT,
     RIGHT,
     UP,
-    WHITE,
     Axes,
     BackgroundRectangle,
     Circle,
@@ -82,7 +79,7 @@ class NetworkDiagram(VGroup):
                                     a.get_right(),
                                     b.get_left(),
                                     stroke_width=1.5,
-                                    stroke_color=GREY_D,
+                                    stroke_color=COLORS["faint"],
                                 )
                                 for a in left
                             ]
@@ -197,7 +194,7 @@ class FunctionPlot(VGroup):
             tips=False,
             axis_config={
                 "stroke_width": 2,
-                "color": GREY_B,
+                "color": COLORS["muted"],
                 "include_numbers": True,
                 "font_size": 22,
                 "line_to_number_buff": 0.12,
@@ -208,7 +205,7 @@ class FunctionPlot(VGroup):
             self.axes.x_axis.shift(self.axes.c2p(0, x_axis_at) - self.axes.c2p(0, 0))
         self.curve = self.polyline(z, values, color=color or COLORS["curve"], jump=jump)
         self.labels = VGroup(
-            MathTex(x_label, font_size=30, color=GREY_B).next_to(
+            MathTex(x_label, font_size=30, color=COLORS["muted"]).next_to(
                 self.axes.x_axis.get_right(), RIGHT, buff=0.15
             )
         )
@@ -278,7 +275,7 @@ class FunctionPlot(VGroup):
 
 def legend(text: str, color, *, opacity: float = 0.5) -> VGroup:
     """A colour swatch and what it marks."""
-    words = label(text, font_size=LABEL_SIZE - 2, color=WHITE)
+    words = label(text, font_size=LABEL_SIZE - 2, color=COLORS["text"])
     swatch = Rectangle(
         width=0.45, height=0.3, stroke_width=0, fill_color=color, fill_opacity=opacity
     )
@@ -316,12 +313,15 @@ class ProbabilityBars(VGroup):
             self.baseline = Line(
                 UP * (span / 2 + spacing * 0.4),
                 DOWN * (span / 2 + spacing * 0.4),
-                stroke_color=GREY_B,
+                stroke_color=COLORS["muted"],
                 stroke_width=2,
             )
         else:
             self.baseline = Line(
-                LEFT * width / 2, RIGHT * width / 2, stroke_color=GREY_B, stroke_width=2
+                LEFT * width / 2,
+                RIGHT * width / 2,
+                stroke_color=COLORS["muted"],
+                stroke_width=2,
             )
         for c, (p, name) in enumerate(zip(probs, names)):
             fill = (marks or {}).get(c, color or COLORS["output"])

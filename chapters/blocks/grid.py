@@ -15,12 +15,9 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 from manim import (
     DOWN,
-    GREY_B,
-    GREY_D,
     LEFT,
     RIGHT,
     UP,
-    WHITE,
     Arrow,
     Mobject,
     Rectangle,
@@ -48,9 +45,6 @@ __all__ = [
 
 #: ``(top, bottom, left, right)`` zero cells around the input
 Padding = tuple[int, int, int, int]
-
-#: background of a cell, and of a padding cell
-CELL_FILL, PAD_FILL = "#1b1b24", "#101014"
 
 
 def digits_for(values: np.ndarray, digits: int = 2) -> int:
@@ -88,10 +82,11 @@ class NumberGrid(VGroup):
         pad: int | Sequence[int] = 0,
         digits: int | None = None,
         font_size: float = NUMBER_SIZE,
-        color=GREY_B,
+        color=None,
         heat: bool = False,
     ):
         super().__init__()
+        color = color or COLORS["muted"]
         if values is None and shape is None:
             raise ValueError("NumberGrid needs values or a shape")
         self.values = None if values is None else np.asarray(values, dtype=float)
@@ -117,7 +112,7 @@ class NumberGrid(VGroup):
                 square = Square(cell, stroke_width=1.5, stroke_color=color)
                 square.move_to([c * cell, -r * cell, 0])
                 if inside:
-                    square.set_fill(CELL_FILL, opacity=1)
+                    square.set_fill(COLORS["cell"], opacity=1)
                     if scale:
                         v = self.values[r, c]
                         tint = COLORS["positive"] if v >= 0 else COLORS["negative"]
@@ -127,16 +122,20 @@ class NumberGrid(VGroup):
                         value = self._text(self.values[r, c], square)
                         self._number[(r, c)] = value
                 else:
-                    square.set_stroke(GREY_D).set_fill(PAD_FILL, opacity=1)
+                    square.set_stroke(COLORS["faint"]).set_fill(
+                        COLORS["pad"], opacity=1
+                    )
                     square.set_stroke(width=1)
                     self.padding.add(square)
-                    self._number[(r, c)] = self._text(0.0, square, color=GREY_D)
+                    self._number[(r, c)] = self._text(
+                        0.0, square, color=COLORS["faint"]
+                    )
                 self._cell[(r, c)] = square
         self.numbers.add(*self._number.values())
         self.add(self.padding, self.cells, self.numbers)
         self.center()
 
-    def _text(self, value: float, square: Square, color=WHITE) -> Mobject:
+    def _text(self, value: float, square: Square, color=None) -> Mobject:
         text = number(value, font_size=self.font_size, color=color, digits=self.digits)
         return fit(text, width=self.size * 0.86).move_to(square)
 
@@ -157,7 +156,7 @@ class NumberGrid(VGroup):
         self.cell(r, c)  # an IndexError naming the valid cells
         return self._number[(r, c)]
 
-    def entry(self, r: int, c: int, value: float, *, color=WHITE) -> Mobject:
+    def entry(self, r: int, c: int, value: float, *, color=None) -> Mobject:
         """A number placed in cell ``(r, c)``, to be faded in as it is computed."""
         return self._text(value, self.cell(r, c), color=color)
 
@@ -215,8 +214,9 @@ def to_rgb(values: np.ndarray, lo: float, hi: float, signed: bool) -> np.ndarray
     """An ``(H, W, 3)`` uint8 picture of a 2-D array on the scale ``lo..hi``.
 
     Unsigned data (pixel intensities) is grey from black to white; signed data
-    (an edge map) is red for negative, black at 0 and blue for positive: the
-    book's colours for sign.
+    (an edge map) is red for negative, the background at 0 and blue for
+    positive: the book's colours for sign, fading into the frame where the
+    value is small (black in the dark theme, white in the light one).
     """
     values = np.asarray(values, dtype=float)
     if values.ndim != 2:
@@ -224,7 +224,8 @@ def to_rgb(values: np.ndarray, lo: float, hi: float, signed: bool) -> np.ndarray
     if signed:
         t = np.clip(values / hi, -1, 1)[..., None]
         pos, neg = color_to_rgb(COLORS["positive"]), color_to_rgb(COLORS["negative"])
-        rgb = np.where(t >= 0, t * pos, -t * neg)
+        base = color_to_rgb(COLORS["background"])
+        rgb = base + np.where(t >= 0, t * (pos - base), -t * (neg - base))
     else:
         t = np.clip((values - lo) / ((hi - lo) or 1.0), 0, 1)
         rgb = np.repeat(t[..., None], 3, axis=-1)
@@ -255,7 +256,9 @@ def colour_scale(
     with both ends (and 0, for signed data) labelled."""
     ramp = np.linspace(hi, lo, 48)[:, None]
     bar = _pixels(to_rgb(ramp, lo, hi, signed), 0.22, height)
-    frame = Rectangle(width=0.22, height=height, stroke_color=GREY_B, stroke_width=1)
+    frame = Rectangle(
+        width=0.22, height=height, stroke_color=COLORS["muted"], stroke_width=1
+    )
     ticks = [hi, lo] + ([0.0] if signed else [])
     labels = VGroup()
     for v in ticks:
@@ -292,7 +295,10 @@ class ArrayImage(VGroup):
         rgb = to_rgb(self.values, lo, hi, signed)
         self.image = _pixels(rgb, height * cols / rows, height)
         self.frame = Rectangle(
-            width=self.image.width, height=height, stroke_color=GREY_B, stroke_width=1.5
+            width=self.image.width,
+            height=height,
+            stroke_color=COLORS["muted"],
+            stroke_width=1.5,
         ).move_to(self.image)
         self.add(self.image, self.frame)
         if scale:
@@ -304,7 +310,7 @@ class ArrayImage(VGroup):
             self.scale_bar.next_to(self.frame, RIGHT, buff=0.15)
             self.add(self.scale_bar)
         if caption:
-            words = label(caption, font_size=LABEL_SIZE - 4, color=GREY_B)
+            words = label(caption, font_size=LABEL_SIZE - 4, color=COLORS["muted"])
             self.caption = fit(words, width=max(self.width, 2.0))
             self.caption.next_to(self.frame, DOWN, buff=0.15)
             self.add(self.caption)
@@ -317,14 +323,14 @@ class ArrayImage(VGroup):
 # -- layout helpers shared by the grid scenes --------------------------------------
 def heading(text: str, mob: Mobject, *, buff: float = 0.15) -> Mobject:
     """A grey name above a grid or a picture."""
-    return label(text, font_size=24, color=GREY_B).next_to(mob, UP, buff=buff)
+    return label(text, font_size=24, color=COLORS["muted"]).next_to(mob, UP, buff=buff)
 
 
 def note(text: str, *, buff: float = 0.3) -> Mobject:
     """A grey one-line remark at the bottom of the frame."""
-    return label(text, font_size=23, color=GREY_B).to_edge(DOWN, buff=buff)
+    return label(text, font_size=23, color=COLORS["muted"]).to_edge(DOWN, buff=buff)
 
 
 def link(start: np.ndarray, end: np.ndarray, *, buff: float = 0.15) -> Arrow:
     """A thin grey arrow: "this becomes that"."""
-    return Arrow(start, end, buff=buff, stroke_width=3, color=GREY_B)
+    return Arrow(start, end, buff=buff, stroke_width=3, color=COLORS["muted"])

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from manim import DOWN, GREY_B, Line, Rectangle, VGroup
+from manim import DOWN, Line, Rectangle, VGroup
 
 from .style import MIN_FONT_SIZE
-from .text import number
+from .text import COLORS, number
 
 __all__ = ["Histogram"]
 
@@ -31,15 +31,18 @@ class Histogram(VGroup):
         top: int,
         width: float = 3.6,
         height: float = 1.3,
-        color=GREY_B,
+        color=None,
         numbers: bool = True,
     ):
         super().__init__()
+        color = color or COLORS["muted"]
         lo, hi, step = (float(v) for v in x_range)
         self.lo, self.hi, self.width_, self.height_ = lo, hi, width, height
         clipped = np.clip(np.asarray(values, float).ravel(), lo, hi)
         self.counts, edges = np.histogram(clipped, bins=bins, range=(lo, hi))
-        self.baseline = Line([0, 0, 0], [width, 0, 0], stroke_width=2, color=GREY_B)
+        self.baseline = Line(
+            [0, 0, 0], [width, 0, 0], stroke_width=2, color=COLORS["muted"]
+        )
         bar_w = width / bins
         self.bars = VGroup()
         for k, count in enumerate(self.counts):
@@ -63,7 +66,7 @@ class Histogram(VGroup):
             if numbers:
                 self.scale_marks.add(
                     number(
-                        value, font_size=MIN_FONT_SIZE, digits=0, color=GREY_B
+                        value, font_size=MIN_FONT_SIZE, digits=0, color=COLORS["muted"]
                     ).next_to(at, DOWN, buff=0.12)
                 )
         self.add(self.bars, self.baseline, self.scale_marks)

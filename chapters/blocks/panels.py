@@ -9,10 +9,7 @@ from collections.abc import Sequence
 import numpy as np
 from manim import (
     DOWN,
-    GREY_B,
-    GREY_D,
     LEFT,
-    WHITE,
     Mobject,
     RoundedRectangle,
     Text,
@@ -21,6 +18,7 @@ from manim import (
 
 from nnmath.worked import fmt
 
+from ..theme import current
 from .text import COLORS, EQUATION_SIZE, LABEL_SIZE, equation, fit, label
 
 __all__ = [
@@ -44,7 +42,7 @@ class EquationPanel(VGroup):
         caption: str | None = None,
         max_width: float = 6.5,
         font_size: float = EQUATION_SIZE,
-        color=WHITE,
+        color=None,
         lines: int = 1,
         colors: dict[str, str] | None = None,
     ):
@@ -59,16 +57,18 @@ class EquationPanel(VGroup):
         )
         body = VGroup(self.equation)
         if caption:
-            self.caption = label(caption, font_size=LABEL_SIZE - 4, color=GREY_B)
+            self.caption = label(
+                caption, font_size=LABEL_SIZE - 4, color=COLORS["muted"]
+            )
             fit(self.caption, width=max_width - 0.4)
             body = VGroup(self.caption, self.equation).arrange(DOWN, buff=0.18)
         self.card = RoundedRectangle(
             corner_radius=0.12,
             width=body.width + 0.35,
             height=body.height + 0.3,
-            stroke_color=GREY_D,
+            stroke_color=COLORS["faint"],
             stroke_width=1.5,
-            fill_color="#1b1b24",
+            fill_color=COLORS["panel"],
             fill_opacity=1,
         ).move_to(body)
         self.add(self.card, body)
@@ -111,10 +111,14 @@ def table(
     """Rows of text in aligned columns; the first column is the row's name."""
     cells = VGroup()
     for r, row in enumerate(rows):
-        color = (colors or [None] * len(rows))[r] or "#FFFFFF"
+        color = (colors or [None] * len(rows))[r] or COLORS["text"]
         for c, text in enumerate(row):
             cells.add(
-                label(text, font_size=font_size, color=GREY_B if c == 0 else color)
+                label(
+                    text,
+                    font_size=font_size,
+                    color=COLORS["muted"] if c == 0 else color,
+                )
             )
     return cells.arrange_in_grid(
         rows=len(rows),
@@ -138,10 +142,10 @@ def code(
     listing = Code(
         code_string=source,
         language="python",
-        formatter_style="monokai",
+        formatter_style=current().code_style,
         add_line_numbers=False,
         paragraph_config={"font": MONO, "font_size": font_size},
-        background_config={"stroke_width": 0, "fill_color": "#1c1c22"},
+        background_config={"stroke_width": 0, "fill_color": COLORS["code"]},
     )
     fit(listing, width=width)
     if mark:

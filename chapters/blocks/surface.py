@@ -16,10 +16,8 @@ import numpy as np
 from manim import (
     DL,
     DOWN,
-    GREY_B,
     LEFT,
     UR,
-    WHITE,
     Dot,
     Line,
     MathTex,
@@ -30,13 +28,12 @@ from manim import (
     rgb_to_color,
 )
 
+from ..theme import current
 from .style import MIN_FONT_SIZE
-from .text import number
+from .text import COLORS, number
 
 __all__ = ["LossSurface", "contour_segments", "heat_rgb", "levels_for"]
 
-#: low loss dark, high loss bright; interpolated in log-loss
-HEAT_STOPS = ("#0b1026", "#1f3b73", "#2f7f8f", "#9bbf63", "#f2d16b")
 #: heat-map cells across the map: enough for a smooth look, few enough to draw fast
 HEAT_CELLS = 60
 
@@ -63,7 +60,8 @@ def heat_rgb(Z: np.ndarray) -> np.ndarray:
     """The colour of each grid value, ``(rows, columns, 3)`` in [0, 1]."""
     t = np.log1p(Z - Z.min())
     t = t / t.max() if t.max() > 0 else t
-    stops = np.array([color_to_rgb(c) for c in HEAT_STOPS])
+    # the theme's stops from low loss to high, interpolated in log-loss
+    stops = np.array([color_to_rgb(c) for c in current().heat])
     pos = t * (len(stops) - 1)
     k = np.clip(pos.astype(int), 0, len(stops) - 2)
     frac = (pos - k)[..., None]
@@ -127,7 +125,7 @@ class LossSurface(VGroup):
         self.xs, self.ys = np.asarray(xs, float), np.asarray(ys, float)
         Z = np.asarray(Z, float)
         self.frame = Rectangle(
-            width=width, height=height, stroke_color=GREY_B, stroke_width=1.5
+            width=width, height=height, stroke_color=COLORS["muted"], stroke_width=1.5
         )
         self.heat = self._cells(Z)
         self.contours = VGroup(
@@ -140,10 +138,10 @@ class LossSurface(VGroup):
         self.scale_marks = self._scale(x_step, y_step, numbers)
         framed = VGroup(self.frame, self.scale_marks)
         self.labels = VGroup(
-            MathTex(x_label, font_size=30, color=GREY_B).next_to(
+            MathTex(x_label, font_size=30, color=COLORS["muted"]).next_to(
                 framed, DOWN, buff=0.08
             ),
-            MathTex(y_label, font_size=30, color=GREY_B).next_to(
+            MathTex(y_label, font_size=30, color=COLORS["muted"]).next_to(
                 framed, LEFT, buff=0.12
             ),
         )
@@ -166,26 +164,30 @@ class LossSurface(VGroup):
         marks = VGroup()
         for value in _ticks(self.xs, x_step):
             at = self.point((value, self.ys[0]))
-            marks.add(Line(at, at + DOWN * 0.1, stroke_width=1.5, color=GREY_B))
+            marks.add(
+                Line(at, at + DOWN * 0.1, stroke_width=1.5, color=COLORS["muted"])
+            )
             if numbers:
                 marks.add(
                     number(
                         value,
                         font_size=MIN_FONT_SIZE,
                         digits=_digits(x_step),
-                        color=GREY_B,
+                        color=COLORS["muted"],
                     ).next_to(at, DOWN, buff=0.14)
                 )
         for value in _ticks(self.ys, y_step):
             at = self.point((self.xs[0], value))
-            marks.add(Line(at, at + LEFT * 0.1, stroke_width=1.5, color=GREY_B))
+            marks.add(
+                Line(at, at + LEFT * 0.1, stroke_width=1.5, color=COLORS["muted"])
+            )
             if numbers:
                 marks.add(
                     number(
                         value,
                         font_size=MIN_FONT_SIZE,
                         digits=_digits(y_step),
-                        color=GREY_B,
+                        color=COLORS["muted"],
                     ).next_to(at, LEFT, buff=0.14)
                 )
         return marks
@@ -217,7 +219,9 @@ class LossSurface(VGroup):
         )
 
     def _level_line(self, segments) -> VMobject:
-        line = VMobject(stroke_color=WHITE, stroke_width=1.2, stroke_opacity=0.35)
+        line = VMobject(
+            stroke_color=COLORS["text"], stroke_width=1.2, stroke_opacity=0.35
+        )
         for a, b in segments:
             line.start_new_path(self.point(a))
             line.add_line_to(self.point(b))

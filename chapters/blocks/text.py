@@ -10,17 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 from manim import (
-    BLUE,
     DOWN,
-    GREEN,
-    GREY_B,
     LEFT,
-    ORANGE,
-    RED,
-    TEAL,
     UP,
-    WHITE,
-    YELLOW,
     MathTex,
     Matrix,
     Mobject,
@@ -31,6 +23,7 @@ from manim import (
 
 from nnmath.worked import DIGITS, fmt
 
+from ..theme import COLORS
 from .style import TEX_PIXELS_PER_POINT, TEXT_PIXELS_PER_POINT, latex_text, plain_maths
 
 __all__ = [
@@ -55,30 +48,15 @@ __all__ = [
 #: the typeface of LaTeX (ships with TeX Live), so labels match the equations
 FONT = "Latin Modern Roman"
 
-#: one meaning per colour, across the book
-COLORS = {
-    "input": BLUE,
-    "hidden": TEAL,
-    "output": ORANGE,
-    "highlight": YELLOW,
-    "positive": BLUE,
-    "negative": RED,
-    "curve": YELLOW,
-    "derivative": GREEN,
-    "region": RED,
-    "leaky": BLUE,
-    "true": GREEN,
-    "wrong": RED,
-}
-
 # font sizes (Text and MathTex points); smaller is illegible at 854x480
 TITLE_SIZE, LABEL_SIZE, NUMBER_SIZE, EQUATION_SIZE = 38, 26, 24, 34
 
 
 def number(
-    x: float, *, font_size: float = NUMBER_SIZE, color=WHITE, digits: int = DIGITS
+    x: float, *, font_size: float = NUMBER_SIZE, color=None, digits: int = DIGITS
 ) -> Text:
     """A number label, written by :func:`fmt` (with a true minus sign)."""
+    color = color or COLORS["text"]
     return Text(
         fmt(x, digits).replace("-", "\u2212"),
         font=FONT,
@@ -88,11 +66,12 @@ def number(
 
 
 def label(
-    text: str, *, font_size: float = LABEL_SIZE, color=WHITE, **kwargs
+    text: str, *, font_size: float = LABEL_SIZE, color=None, **kwargs
 ) -> Text | Tex:
     """A line (or lines) of text in the labels' font.  With maths in it (η, W₁,
     ∂ℓ/∂w, ≤ ...) it is typeset by LaTeX instead: the same serif, the maths in
     maths italics, digits as tall as the Text's (``font_size`` is Text's)."""
+    color = color or COLORS["text"]
     if not plain_maths(text):
         return Text(text, font=FONT, font_size=font_size, color=color, **kwargs)
     bold = r"\bfseries " if kwargs.get("weight") == "BOLD" else ""
@@ -114,7 +93,7 @@ def title(text: str, subtitle: str | None = None, *, max_width: float = 13.0) ->
     """A title at the top left, with an optional smaller line under it."""
     parts = VGroup(label(text, font_size=TITLE_SIZE, weight="BOLD"))
     if subtitle:
-        parts.add(label(subtitle, font_size=LABEL_SIZE - 2, color=GREY_B))
+        parts.add(label(subtitle, font_size=LABEL_SIZE - 2, color=COLORS["muted"]))
     parts.arrange(DOWN, aligned_edge=LEFT, buff=0.12)
     return fit(parts, width=max_width).to_corner(UP + LEFT, buff=0.3)
 
@@ -181,7 +160,7 @@ def equation(
     *,
     font_size: float = EQUATION_SIZE,
     max_width: float | None = None,
-    color=WHITE,
+    color=None,
     lines: int = 1,
     colors: dict[str, str] | None = None,
 ) -> MathTex:
@@ -190,6 +169,7 @@ def equation(
     colours pieces of it, each given as its exact LaTeX (a factor's colour on the
     card it comes from); a piece not in the equation is an error, not ignored."""
     tex = wrap(latex, lines)
+    color = color or COLORS["text"]
     colors = colors or {}
     missing = [piece for piece in colors if piece not in tex]
     if missing:
