@@ -53,9 +53,9 @@ from .blocks import (
     NumberGrid,
     code,
     fit,
-    fmt,
     label,
     reading_time,
+    signed,
     table,
     teaching_pause,
     title,
@@ -96,11 +96,6 @@ def trained(network: str) -> Run:
     """The book's SimpleRNN (``rnn``) or LSTM, trained once per process (about
     3 and 6 seconds) and kept in memory: no weight file is ever written."""
     return train(digit_rows(), network, units=UNITS, epochs=EPOCHS[network])
-
-
-def signed(x: float, digits: int = 2) -> str:
-    """A number as the scenes write it, with a true minus sign."""
-    return fmt(x, digits).replace("-", "\u2212")
 
 
 def short(x: float) -> str:

@@ -57,6 +57,7 @@ from .blocks import (
     fmt,
     label,
     reading_time,
+    signed,
     teaching_pause,
 )
 from .blocks import title as title_block
@@ -76,11 +77,6 @@ __all__ = [
 DIGIT, STEP, SHOWN = 0, 4, 8
 LSTM_GATES = ("i", "f", r"\tilde{c}", "o")
 GRU_GATES = ("z", "r", r"\tilde{h}")
-
-
-def signed(x: float, digits: int = 2) -> str:
-    """A number as the book writes it, with a true minus sign."""
-    return fmt(x, digits).replace("-", "\u2212")
 
 
 def _states(network: str, p: dict, x: np.ndarray) -> dict[str, np.ndarray]:

@@ -31,6 +31,7 @@ from .text import (
     label,
     matrix,
     number,
+    signed,
     title,
     wrap,
 )
@@ -62,6 +63,7 @@ __all__ = [
     "legend",
     "matrix",
     "number",
+    "signed",
     "reading_time",
     "shown",
     "table",

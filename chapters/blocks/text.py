@@ -40,6 +40,7 @@ __all__ = [
     "label",
     "matrix",
     "number",
+    "signed",
     "title",
     "wrap",
 ]
@@ -52,13 +53,18 @@ FONT = "Latin Modern Roman"
 TITLE_SIZE, LABEL_SIZE, NUMBER_SIZE, EQUATION_SIZE = 38, 26, 24, 34
 
 
+def signed(x: float, digits: int = DIGITS) -> str:
+    """A number as the book writes it: :func:`fmt`, with a true minus sign."""
+    return fmt(x, digits).replace("-", "\u2212")
+
+
 def number(
     x: float, *, font_size: float = NUMBER_SIZE, color=None, digits: int = DIGITS
 ) -> Text:
-    """A number label, written by :func:`fmt` (with a true minus sign)."""
+    """A number label, written by :func:`signed`."""
     color = color or COLORS["text"]
     return Text(
-        fmt(x, digits).replace("-", "\u2212"),
+        signed(x, digits),
         font=FONT,
         font_size=font_size,
         color=color,
