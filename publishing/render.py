@@ -286,10 +286,6 @@ def _without_dev_null_notice() -> Iterator[None]:
 
 def _manim_render(job: SceneJob, media: str) -> Path:
     """Render with Manim into ``media``; return the file it produced."""
-    from manim import tempconfig  # imported late: Manim is slow to import
-
-    from .processes import Stopped
-
     theme = themes.get(job.theme)
     settings = {
         "background_color": theme.background,
@@ -304,8 +300,25 @@ def _manim_render(job: SceneJob, media: str) -> Path:
         "output_file": job.scene,
     }
     # the theme before the chapter's module is imported: its colours are the
-    # theme's roles, looked up as the module and the scene ask
+    # theme's roles, looked up as the module and the scene ask; the caller's
+    # theme again afterwards (a render in the caller's own process)
+    before = os.environ.get(themes.ENV)
     themes.use(theme.name)
+    try:
+        return _render_in_theme(job, media, theme, settings)
+    finally:
+        if before is None:
+            os.environ.pop(themes.ENV, None)
+        else:
+            os.environ[themes.ENV] = before
+        themes.apply_to_manim(themes.current())
+
+
+def _render_in_theme(job: SceneJob, media: str, theme, settings: dict) -> Path:
+    from manim import tempconfig  # imported late: Manim is slow to import
+
+    from .processes import Stopped
+
     with _latex_confined(media):  # also while the chapter's module is imported
         scene_class = _scene_class(job)
     try:

@@ -128,7 +128,9 @@ def test_colors_follow_the_theme_in_use(monkeypatch):
 
 
 def test_use_sets_the_theme_for_child_processes(monkeypatch):
-    monkeypatch.delenv(themes.ENV, raising=False)
+    # recorded, so that the light theme does not outlive the test (an unset
+    # variable deleted is not recorded: use() then leaked into later tests)
+    monkeypatch.setenv(themes.ENV, "dark")
     assert themes.use("light") is LIGHT
     assert os.environ[themes.ENV] == "light"
 
@@ -346,3 +348,27 @@ def test_a_light_deck_loads_revealjss_white_theme_on_white_slides(tmp_path, nnbo
     assert (deck.parent / sheets[0]).is_file()  # copied beside it: works offline
     # manim-slides takes each slide's colour from the scene's background
     assert set(re.findall(r'data-background-color="([^"]*)"', html)) == {"white"}
+
+
+def test_a_render_in_the_callers_process_gives_its_theme_back(monkeypatch, tmp_path):
+    """A light render run in the caller's own process (one worker, a library
+    caller) leaves the caller's theme as it was: the light theme had stayed
+    in use for everything after it (a later test's equation came out #111111
+    where it expected white)."""
+    from publishing import render
+
+    seen = []
+
+    def render_in_theme(job, media, theme, settings):
+        seen.append((themes.current().name, settings["background_color"]))
+        raise render.RenderError("stop here")
+
+    monkeypatch.setattr(render, "_render_in_theme", render_in_theme)
+    monkeypatch.setenv(themes.ENV, "dark")
+    job = render.SceneJob(
+        "chapters.chapter1", "NeuronScene", "l", "mp4", "x", theme="light"
+    )
+    with pytest.raises(render.RenderError):
+        render._manim_render(job, str(tmp_path))
+    assert seen == [("light", LIGHT.background)]
+    assert os.environ[themes.ENV] == "dark" and COLORS["text"] == DARK.text
