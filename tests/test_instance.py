@@ -113,3 +113,19 @@ def test_a_value_that_moves_with_its_max_shift_is_caught():
     assert prove(_log_sum_exp(add_back=True)).passed
     wrong = prove(_log_sum_exp(add_back=False))
     assert not wrong.passed and "depends on the shift" in wrong.detail
+
+
+def test_a_wrong_claim_after_a_right_one_about_the_same_formula_fails():
+    """The claims about one formula share its written-out outputs: a wrong
+    claim proved right after a right one (the shared outputs already there)
+    is still caught, and the right one still passes after it."""
+    import dataclasses
+
+    from nnmath.checker.symbolic import prove
+
+    right = claim("multi_head_attention/db_o")
+    wrong = dataclasses.replace(right, rhs=2 * right.rhs, shown=None, where=())
+    assert prove(right).passed
+    assert not prove(wrong).passed
+    assert prove(right).passed
+    assert prove(claim("multi_head_attention/dW_v")).passed

@@ -469,13 +469,41 @@ def _binary_values(inst: _Instance, e: sp.Expr) -> list[dict]:
     ] or [{}]
 
 
-def prove(claim: Claim) -> SymbolicResult:
-    """Prove ``claim`` exactly on its small instance."""
-    f = claim.formula
-    if claim.elementwise:
-        return _prove_scalar(claim)
+@dataclass
+class _Written:
+    """A formula written out at a claim's sizes: what every claim about it at
+    those sizes shares (its outputs, the maxima's points, whether an output
+    moves with a max shift, and the SymEngine form of each output)."""
 
-    sizes = instance_sizes(claim)
+    formula: Formula
+    key: tuple
+    inst: _Instance
+    points: list
+    #: (weight, output) of L = Σ g·output, and the symbols each output reads
+    terms: list
+    reads: list
+    #: why an output moves with its max shift; "" if none does
+    moved: str
+    fast: FastZero | None
+
+
+#: the last formula written out: the claims about one formula are proved one
+#: after another (``verify -j`` keeps them in one batch), and multi-head
+#: attention's nine claims wrote the same outputs out nine times
+_LAST: list[_Written] = []
+
+
+def _written(claim: Claim, sizes: dict) -> _Written:
+    f = claim.formula
+    # a one-hot or simplex input is constrained unless it is the variable
+    constrained = any(i.domain in ("onehot", "simplex") for i in f.inputs)
+    key = (
+        tuple(sorted(sizes.items())),
+        tuple(sorted(claim.padded)),
+        claim.wrt if constrained else None,
+    )
+    if _LAST and _LAST[0].formula is f and _LAST[0].key == key:
+        return _LAST[0]
     inst = _Instance(f, sizes, claim.wrt, claim.padded)
     out_shape = tuple(sizes[d] for d in f.output_shape)
     outputs = {
@@ -494,8 +522,23 @@ def prove(claim: Claim) -> SymbolicResult:
         else [(inst.symbol(UPSTREAM, idx), v) for idx, v in outputs.items()]
     )
     reads = [inst._free(v) for _, v in terms]
+    written = _Written(
+        f,
+        key,
+        inst,
+        points,
+        terms,
+        reads,
+        _moved(inst, outputs, reads),
+        None if maxed else FastZero(),
+    )
+    _LAST[:] = [written]
+    return written
 
-    # the max-shift must not change any value (SymEngine first, SymPy if need be)
+
+def _moved(inst: _Instance, outputs: dict, reads: list) -> str:
+    """Why an output moves with a max shift ("" if none does): the shift must
+    not change any value (SymEngine first, SymPy if need be)."""
     shifted = FastZero()
     for shift in inst.shifts.values():
         for (idx, v), atoms in zip(outputs.items(), reads):
@@ -504,9 +547,22 @@ def prove(claim: Claim) -> SymbolicResult:
             ):
                 continue
             if not is_zero(sp.diff(v, shift)):
-                return SymbolicResult(
-                    False, f"output {idx} depends on the shift {shift}"
-                )
+                return f"output {idx} depends on the shift {shift}"
+    return ""
+
+
+def prove(claim: Claim) -> SymbolicResult:
+    """Prove ``claim`` exactly on its small instance."""
+    f = claim.formula
+    if claim.elementwise:
+        return _prove_scalar(claim)
+
+    sizes = instance_sizes(claim)
+    written = _written(claim, sizes)
+    if written.moved:
+        return SymbolicResult(False, written.moved)
+    inst, terms, reads = written.inst, written.terms, written.reads
+    points = written.points
 
     grad = claim.gradient
     wrt_shape = inst.shape_of[claim.wrt]
@@ -525,7 +581,7 @@ def prove(claim: Claim) -> SymbolicResult:
     # SymEngine differentiates and expands a network's loss in milliseconds; where
     # that does not show a zero (or there are maxima to evaluate at points),
     # SymPy decides below
-    fast = None if maxed else FastZero()
+    fast = written.fast
     for idx in _elements(wrt_shape):
         var = inst.symbol(claim.wrt, idx)
         touching = [(w, v) for (w, v), atoms in zip(terms, reads) if var in atoms]
