@@ -11,6 +11,7 @@ where the reference is finite.
 from __future__ import annotations
 
 import time
+import weakref
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Iterable
 
@@ -404,10 +405,17 @@ def check_symbolic(c: Claim, prover: Callable = prove) -> Check:
     )
 
 
+#: each claim's cases, found once per process: three checks of a claim ask,
+#: and finding them walks the formula and the gradient (3 s over the library)
+_CASES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 def _claim_cases(c: Claim) -> list[Case]:
     """The formula's cases, and large magnitudes for inputs that reach exp, log,
     a division or a clip in the claimed gradient too."""
-    return cases_for(c.formula, c.gradient.expr)
+    if c not in _CASES:
+        _CASES[c] = cases_for(c.formula, c.gradient.expr)
+    return list(_CASES[c])
 
 
 def _claimed(c: Claim, arrays: dict) -> np.ndarray:
