@@ -226,25 +226,25 @@ def _estimate(label: str, last: dict[str, float]) -> float:
     return FIRST_SECONDS.get(describe(label)[2], 0.2)
 
 
-def _pack(units: list[tuple[float, list[int]]], n: int, base: float):
-    """Units onto ``n`` bins, longest first onto the least loaded, each bin
-    starting at ``base`` seconds: (the largest load, the bins)."""
-    bins: list[tuple[float, list[int]]] = [(base, []) for _ in range(n)]
+def _pack(units: list[tuple[float, list[int]]], bins: list[tuple[float, list[int]]]):
+    """Units onto ``bins`` ((seconds, indices) each), longest first onto the
+    least loaded."""
+    bins = list(bins)
     for seconds, members in sorted(units, key=lambda u: -u[0]):
-        k = min(range(n), key=lambda b: bins[b][0])
+        k = min(range(len(bins)), key=lambda b: bins[b][0])
         bins[k] = (bins[k][0] + seconds, bins[k][1] + members)
-    return max(b[0] for b in bins), [b for b in bins if b[1]]
+    return bins
 
 
 def _batches(
     todo: list[tuple[int, str, bool]], jobs: int, last: dict[str, float]
 ) -> list[list[int]]:
-    """Plan indices in ``jobs`` batches, one fresh process each: checks that
-    need TensorFlow apart from those that do not (only the former pay its
-    import), as many batches of each as make the longest batch shortest, and
-    the symbolic proofs about one formula together.  Each batch is a process
-    that imports the library again (about 2 s), so there are no more batches
-    than processes at once."""
+    """Plan indices in ``jobs`` batches, one fresh process each.  TensorFlow's
+    checks go to as few batches as make the longest batch shortest (each pays
+    its import); the other checks then fill the least loaded batches, those
+    included; the symbolic proofs about one formula stay together.  Each batch
+    is a process that imports the library again (about 2 s), so there are no
+    more batches than processes at once."""
     units: dict[tuple[bool, str], tuple[float, list[int]]] = {}
     for i, label, tf in todo:
         # the proofs about one formula stay together, so that the later ones
@@ -256,15 +256,14 @@ def _batches(
         units[key] = (seconds + _estimate(label, last), members + [i])
     plain = [u for (tf, _), u in units.items() if not tf]
     needs_tf = [u for (tf, _), u in units.items() if tf]
-    if not plain or not needs_tf:
-        return [m for _, m in _pack(plain or needs_tf, min(jobs, len(units)), 0.0)[1]]
-    best = None
-    for k in range(1, max(jobs, 2)):  # k batches import TensorFlow
-        longest_tf, tf_bins = _pack(needs_tf, k, TF_IMPORT_SECONDS)
-        longest, bins = _pack(plain, max(jobs - k, 1), 0.0)
-        if best is None or max(longest, longest_tf) < best[0]:
-            best = (max(longest, longest_tf), [*bins, *tf_bins])
-    return [members for _, members in best[1]]
+    n = max(1, min(jobs, len(units)))
+    plans = []
+    for k in range(1, n + 1) if needs_tf else [0]:  # k batches import TensorFlow
+        bins = _pack(needs_tf, [(TF_IMPORT_SECONDS, [])] * k) + [(0.0, [])] * (n - k)
+        bins = _pack(plain, bins)
+        plans.append((max(b[0] for b in bins), bins))
+    _, best = min(plans, key=lambda p: p[0])
+    return [members for _, members in best if members]
 
 
 def _reference(subject):
