@@ -26,6 +26,7 @@ __all__ = [
     "row_major_digits",
     "row_major_index",
     "elementary",
+    "PRIMITIVES",
 ]
 
 
@@ -238,7 +239,8 @@ def row_major_index(digits: tuple[sp.Expr, ...], sizes: tuple[sp.Expr, ...]) -> 
     return k
 
 
-_PRIMITIVES: tuple[type[_Primitive], ...] = (
+#: the primitives with an elementary definition
+PRIMITIVES: tuple[type[_Primitive], ...] = (
     sigmoid,
     softplus,
     clip,
@@ -251,7 +253,7 @@ _PRIMITIVES: tuple[type[_Primitive], ...] = (
 def elementary(expr: sp.Expr, keep: tuple = ()) -> sp.Expr:
     """Replace every primitive by its elementary SymPy definition (but those
     in ``keep``)."""
-    for prim in _PRIMITIVES:
+    for prim in PRIMITIVES:
         if prim not in keep:
             expr = expr.replace(prim, prim.definition)
     return expr

@@ -22,7 +22,7 @@ from sympy.concrete.expr_with_limits import ExprWithLimits
 from ..claim import UPSTREAM, Claim
 from ..formula import Formula, out_of_bounds
 from ..primitives import (
-    _PRIMITIVES,
+    PRIMITIVES,
     FirstArgMax,
     Maximum,
     MaxShift,
@@ -82,23 +82,28 @@ class _Instance:
         }
         self.shape_of[UPSTREAM] = tuple(sizes[d] for d in formula.output_shape)
         self.shifts: dict[sp.Expr, sp.Symbol] = {}
-        self.reads: dict[sp.Indexed, sp.Symbol] = {}
+        #: (input, integer indices) → its real symbol, ``z[0, 1]``
+        self.cells: dict[tuple[str, tuple], sp.Symbol] = {}
         self.point: dict = {}
+        #: (node, the values of the indices it reads) → the node written out
         self.memo: dict = {}
+        #: node → the symbols it reads (see _free)
         self.free: dict = {}
-        self.cells: dict = {}
+        #: an indexed read's base → its name
         self.names: dict = {}
         self.constraints = self._constraints(wrt)
 
-    def symbol(self, read: sp.Indexed | str, idx: tuple = ()) -> sp.Symbol:
-        """The real symbol standing for ``read`` (or for input ``read`` at ``idx``)."""
-        if isinstance(read, str):
-            read = sp.IndexedBase(read)[idx] if idx else sp.Symbol(read)
-            if isinstance(read, sp.Symbol):
-                return sp.Symbol(read.name, real=True)
-        if read not in self.reads:
-            self.reads[read] = sp.Symbol(str(read), real=True)
-        return self.reads[read]
+    def symbol(self, name: str, idx: tuple = ()) -> sp.Symbol:
+        """The real symbol of input ``name`` at integer indices ``idx`` (named
+        like the read, ``z[0, 1]``), or of the scalar input ``name``."""
+        if not idx:
+            return sp.Symbol(name, real=True)
+        try:
+            return self.cells[name, idx]
+        except KeyError:
+            sym = sp.Symbol(str(sp.IndexedBase(name)[idx]), real=True)
+            self.cells[name, idx] = sym
+            return sym
 
     def _constraints(self, wrt: str | None) -> dict:
         """Targets that are one-hot or on the simplex have rows summing to 1."""
@@ -209,7 +214,7 @@ class _Instance:
             name, idx = self._read(e, env)
             if self._absent_at(name, idx):
                 return sp.Integer(0)
-            sym = self.cell(name, idx)
+            sym = self.symbol(name, idx)
             return self.constraints.get(sym, self.point.get(sym, sym))
         if isinstance(e, present):
             return sp.Integer(0 if self._absent_at(*self._read(e.args[0], env)) else 1)
@@ -230,7 +235,7 @@ class _Instance:
         args = [self._value(a, env) for a in e.args]
         if isinstance(e, (clip, inside)):
             return e.func(*args)
-        if isinstance(e, _PRIMITIVES):
+        if isinstance(e, PRIMITIVES):
             return e.definition(*args)
         return e.func(*args)
 
@@ -258,14 +263,6 @@ class _Instance:
         return sp.Piecewise(
             *[(pos, sp.Ge(t, best)) for pos, t in real[:-1]], (real[-1][0], True)
         )
-
-    def cell(self, name: str, idx: tuple) -> sp.Symbol:
-        """The real symbol of input ``name`` at integer indices ``idx``."""
-        try:
-            return self.cells[name, idx]
-        except KeyError:
-            sym = self.cells[name, idx] = self.symbol(name, idx)
-            return sym
 
     def _absent_at(self, name: str, idx: tuple) -> bool:
         """A read outside its input, or at a fractional index: a padded cell.

@@ -169,8 +169,8 @@ class FastZero:
         self.ok = symengine is not None
         self.converted: dict = {}
         #: every sum a converted node divides by, each with its opaque symbol
-        #: (see _opaque_denominators), and whether some node was converted
-        #: whole, so that its sums were not seen
+        #: (see _opaque_sums), and whether some node was converted whole, so
+        #: that its sums were not seen
         self.sums: dict = {}
         self.whole = False
 
@@ -187,12 +187,9 @@ class FastZero:
             out = self._se(rewritten)
         elif type(e) in _SE_NODES:
             out = _SE_NODES[type(e)](*(self._se(a) for a in e.args))
-            if isinstance(out, symengine.Pow):
-                base, power = out.args
-                if isinstance(base, symengine.Add) and power.is_number and power < 0:
-                    self.sums.setdefault(
-                        base, symengine.Symbol(f"_sum{len(self.sums)}")
-                    )
+            divisor = _divisor(out)
+            if divisor is not None:
+                _opaque(self.sums, divisor[0])
         else:  # an atom, or a node of another kind: converted whole
             out = symengine.sympify(hyperbolic(e))
             self.whole |= bool(e.args)
@@ -214,13 +211,8 @@ class FastZero:
                 d = d + self._se(w) * self._se(v).diff(x)
             if clear:
                 return symengine.expand(_cleared_denominators(d)) == 0
-            opaque = (
-                _opaque_denominators(d)
-                if self.whole
-                else d.xreplace(self.sums)
-                if self.sums
-                else d
-            )
+            sums = _opaque_sums(d) if self.whole else self.sums
+            opaque = d.xreplace(sums) if sums else d
             return symengine.expand(opaque) == 0 or symengine.expand(d) == 0
         except (
             RuntimeError,
@@ -248,8 +240,21 @@ _SE_NODES = (
 )
 
 
-def _opaque_denominators(e):
-    """``e`` with each sum it divides by replaced by a fresh symbol.
+def _divisor(p) -> tuple | None:
+    """(Σ…, k) if ``p`` is a SymEngine power (Σ…)ᵏ of a sum with k < 0."""
+    if isinstance(p, symengine.Pow):
+        base, power = p.args
+        if isinstance(base, symengine.Add) and power.is_number and power < 0:
+            return base, power
+    return None
+
+
+def _opaque(sums: dict, base) -> None:
+    sums.setdefault(base, symengine.Symbol(f"_sum{len(sums)}"))
+
+
+def _opaque_sums(e) -> dict:
+    """Each sum ``e`` divides by, with a fresh symbol to stand for it.
 
     A softmax's derivative divides by the sum Σ e^z squared, and its claim
     by the same sum twice; expanding would write one (Σ e^z)⁻² as a sum of
@@ -259,12 +264,12 @@ def _opaque_denominators(e):
     sound: if the result expands to 0 for every value of the symbol, it is 0
     at the sum's value too.
     """
-    bases: dict = {}
+    sums: dict = {}
     for p in e.atoms(symengine.Pow):
-        base, power = p.args
-        if isinstance(base, symengine.Add) and power.is_number and power < 0:
-            bases.setdefault(base, symengine.Symbol(f"_sum{len(bases)}"))
-    return e.xreplace(bases) if bases else e
+        divisor = _divisor(p)
+        if divisor is not None:
+            _opaque(sums, divisor[0])
+    return sums
 
 
 def _cleared_denominators(e):
@@ -278,8 +283,9 @@ def _cleared_denominators(e):
     product is."""
     powers: dict = {}
     for p in e.atoms(symengine.Pow):
-        base, power = p.args
-        if isinstance(base, symengine.Add) and power.is_integer and power < 0:
+        divisor = _divisor(p)
+        if divisor is not None and divisor[1].is_integer:
+            base, power = divisor
             powers[base] = max(powers.get(base, 0), -int(power))
     if not powers:
         return e
