@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import sys
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 __all__ = [
@@ -32,6 +34,7 @@ __all__ = [
     "current",
     "get",
     "use",
+    "using",
 ]
 
 #: the environment variable that names the theme in use (inherited by the
@@ -193,6 +196,23 @@ def use(name: str) -> Theme:
     theme = get(name)
     os.environ[ENV] = theme.name
     return theme
+
+
+@contextmanager
+def using(name: str) -> Iterator[Theme]:
+    """:func:`use` for the length of a ``with`` block: afterwards the caller's
+    theme again, and Manim's defaults for it if Manim is imported (a render
+    run in the caller's own process must not leave its theme behind)."""
+    before = os.environ.get(ENV)
+    try:
+        yield use(name)
+    finally:
+        if before is None:
+            os.environ.pop(ENV, None)
+        else:
+            os.environ[ENV] = before
+        if "manim" in sys.modules:
+            apply_to_manim(current())
 
 
 class _Roles(Mapping):

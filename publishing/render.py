@@ -300,18 +300,9 @@ def _manim_render(job: SceneJob, media: str) -> Path:
         "output_file": job.scene,
     }
     # the theme before the chapter's module is imported: its colours are the
-    # theme's roles, looked up as the module and the scene ask; the caller's
-    # theme again afterwards (a render in the caller's own process)
-    before = os.environ.get(themes.ENV)
-    themes.use(theme.name)
-    try:
+    # theme's roles, looked up as the module and the scene ask
+    with themes.using(theme.name):
         return _render_in_theme(job, media, theme, settings)
-    finally:
-        if before is None:
-            os.environ.pop(themes.ENV, None)
-        else:
-            os.environ[themes.ENV] = before
-        themes.apply_to_manim(themes.current())
 
 
 def _render_in_theme(job: SceneJob, media: str, theme, settings: dict) -> Path:

@@ -269,8 +269,9 @@ def _batches(
 def _reference(subject):
     """How a worker finds ``subject`` in its own registry: ``("formula", name,
     params)``, ``("claim", name)`` or ``("network", name)`` (an unrolled
-    recurrent network, composed from its cell); None if the registry here holds no equal
-    one (a changed copy, a lecturer's file): then it is checked in this process.
+    recurrent network, composed from its cell); None if the registry here holds
+    no equal one (a changed copy, a lecturer's file): then it is checked in this
+    process.
     SymPy objects are not sent: a pickled expression can come back as another
     tree (multi-head attention's claims did), so equal fingerprints decide."""
     from nnmath import registry

@@ -372,3 +372,15 @@ def test_a_render_in_the_callers_process_gives_its_theme_back(monkeypatch, tmp_p
         render._manim_render(job, str(tmp_path))
     assert seen == [("light", LIGHT.background)]
     assert os.environ[themes.ENV] == "dark" and COLORS["text"] == DARK.text
+
+
+def test_using_a_theme_gives_the_callers_back(monkeypatch):
+    monkeypatch.setenv(themes.ENV, "dark")
+    monkeypatch.delenv(themes.ENV)  # recorded: unset before, unset after
+    with themes.using("light") as theme:
+        assert theme is LIGHT and themes.current() is LIGHT
+    assert themes.ENV not in os.environ and themes.current() is DARK
+    with pytest.raises(ValueError, match="valid: dark, light"):
+        with themes.using("blue"):
+            pass
+    assert themes.ENV not in os.environ
