@@ -190,10 +190,15 @@ class KerasRule:
         return {k: v for k, v in self.hyper.items() if k != "nesterov"}
 
     @property
-    def text(self) -> str:
-        """``tf.keras.optimizers.Adam(learning_rate=0.01)``, variable included."""
+    def call(self) -> str:
+        """``tf.keras.optimizers.Adam(learning_rate=0.01)``."""
         args = ", ".join(f"{k}={v!r}" for k, v in self.hyper.items())
-        return f"tf.keras.optimizers.{self.optimizer}({args}), variable {self.variable}"
+        return f"tf.keras.optimizers.{self.optimizer}({args})"
+
+    @property
+    def text(self) -> str:
+        """:attr:`call`, variable included."""
+        return f"{self.call}, variable {self.variable}"
 
 
 @dataclass(frozen=True)

@@ -159,6 +159,43 @@ def test_nesterov_done_as_plain_momentum_is_caught():
     assert not check_keras_trajectory(bad).passed
 
 
+@pytest.mark.tf
+def test_one_keras_run_serves_every_rule_about_one_optimizer(monkeypatch):
+    """Adam's θ, m and v rules are compared with one Keras run; another
+    optimizer (AdamW) gets its own."""
+    from nnmath.checker import oracle
+
+    runs = []
+    real = oracle._trajectories
+    monkeypatch.setattr(oracle, "_TRAJECTORIES", {})
+    monkeypatch.setattr(
+        oracle, "_trajectories", lambda *a: runs.append(a[0]) or real(*a)
+    )
+    for name in ("adam", "adam_m", "adam_v", "adamw"):
+        assert check_keras_trajectory(formula(name)).passed, name
+    assert runs == ["Adam", "AdamW"]
+
+
+@pytest.mark.tf
+@pytest.mark.parametrize("keras_class", ["Adam", "AdamW", "RMSprop", "SGD"])
+def test_variables_of_one_optimizer_move_as_each_would_alone(keras_class):
+    """The trajectory check runs its three cases as three variables of one
+    optimizer: each must follow the path it follows as the only variable."""
+    from nnmath.checker import oracle
+
+    rng = np.random.default_rng(5)
+    runs = [(rng.normal(size=n), rng.normal(size=(20, n))) for n in (3, 7, 5)]
+    slots = {"m": "_momentums"} if keras_class.startswith("Adam") else {}
+    args = {"learning_rate": 0.1, **({"momentum": 0.9} if keras_class == "SGD" else {})}
+    if keras_class == "SGD":
+        slots = {"v": "momentums"}
+    together = oracle._trajectories(keras_class, args, runs, slots)
+    for run, joint in zip(runs, together):
+        (alone,) = oracle._trajectories(keras_class, args, [run], slots)
+        for k in alone:
+            np.testing.assert_array_equal(joint[k], alone[k])
+
+
 # -- chapter 6: the race and the worked Adam step --------------------------------
 @pytest.fixture(scope="module")
 def ex6():

@@ -22,7 +22,7 @@ __all__ = [
     "forward",
     "reference",
     "gradient",
-    "keras_trajectory",
+    "keras_trajectories",
     "keras_layer",
     "keras_rnn",
     "OracleUnavailable",
@@ -111,18 +111,55 @@ def gradient(claim: Claim, arrays: dict, dtype: str = "float64") -> np.ndarray:
     return np.asarray(grad)
 
 
-def keras_trajectory(
-    keras_class: str, args: dict, theta0: np.ndarray, grads: np.ndarray, slots: dict
-) -> dict[str, np.ndarray]:
-    """``tf.keras.optimizers.<keras_class>(**args)`` fed ``grads`` one step at a time.
+def keras_trajectories(
+    keras_class: str, args: dict, runs: list, slots: dict
+) -> list[dict[str, np.ndarray]]:
+    """``tf.keras.optimizers.<keras_class>(**args)`` fed gradients one step at a
+    time: ``runs`` is a list of (θ₀, gradients of every step), each one variable
+    of the same optimizer, as a model's weights are.
 
-    Returns the variable and each slot (``slots``: our name → the optimizer's
-    attribute) after every step, stacked.  The optimizer is built while Keras's
-    floatx is float64, so its learning-rate variable is not rounded to float32,
-    and float hyperparameters are passed as NumPy float64: Keras's
-    ``ops.cast(self.momentum, dtype)`` (SGD's μ, Adam's β in βᵗ) would otherwise
-    convert a Python float through float32 first (0.9 → 0.899999976).
+    Returns, per run, the variable and each slot (``slots``: our name → the
+    optimizer's attribute) after every step, stacked.  The optimizer is built
+    while Keras's floatx is float64, so its learning-rate variable is not
+    rounded to float32, and float hyperparameters are passed as NumPy float64:
+    Keras's ``ops.cast(self.momentum, dtype)`` (SGD's μ, Adam's β in βᵗ) would
+    otherwise convert a Python float through float32 first (0.9 → 0.899999976).
+
+    A step is one ``apply_gradients`` in a ``tf.function``, as ``fit`` runs it;
+    each variable's update reads only its own gradient, its own slots and the
+    shared step count (an optimizer with ``global_clipnorm``, which couples
+    them, is run once per variable).  The same call again (the claims about
+    one optimizer's θ, m and v) is answered from memory.
     """
+    key = (
+        keras_class,
+        tuple(sorted((k, repr(v)) for k, v in args.items())),
+        tuple(sorted(slots.items())),
+        tuple(_bytes(a) for run in runs for a in run),
+    )
+    if key not in _TRAJECTORIES:
+        if args.get("global_clipnorm") is not None and len(runs) > 1:
+            out = [
+                keras_trajectories(keras_class, args, [run], slots)[0] for run in runs
+            ]
+        else:
+            out = _trajectories(keras_class, args, runs, slots)
+        if len(_TRAJECTORIES) >= 16:
+            _TRAJECTORIES.clear()
+        _TRAJECTORIES[key] = out
+    return [{k: v.copy() for k, v in run.items()} for run in _TRAJECTORIES[key]]
+
+
+#: recent answers of :func:`keras_trajectories`
+_TRAJECTORIES: dict = {}
+
+
+def _bytes(a: np.ndarray) -> tuple:
+    a = np.asarray(a)
+    return (a.dtype.str, a.shape, a.tobytes())
+
+
+def _trajectories(keras_class: str, args: dict, runs: list, slots: dict) -> list:
     tf = tensorflow()
     import keras
 
@@ -134,18 +171,27 @@ def keras_trajectory(
         )
     finally:
         keras.config.set_floatx(floatx)
-    var = tf.Variable(np.asarray(theta0, np.float64), dtype=tf.float64)
-    opt.build([var])
+    variables = [
+        tf.Variable(np.asarray(theta0, np.float64), dtype=tf.float64)
+        for theta0, _ in runs
+    ]
+    opt.build(variables)
     # a slot Keras does not keep with these arguments (SGD's momentums when
     # momentum is 0) is left out of the result
     kept = {s: attr for s, attr in slots.items() if getattr(opt, attr, None)}
-    out: dict[str, list] = {"theta": [], **{s: [] for s in kept}}
-    for g in grads:
-        opt.apply_gradients([(tf.constant(g, dtype=tf.float64), var)])
-        out["theta"].append(var.numpy())
-        for s, attr in kept.items():
-            out[s].append(getattr(opt, attr)[0].numpy())
-    return {k: np.stack(v) for k, v in out.items()}
+
+    @tf.function
+    def step(gradients):
+        opt.apply_gradients(zip(gradients, variables))
+
+    out: list[dict[str, list]] = [{"theta": [], **{s: [] for s in kept}} for _ in runs]
+    for t in range(len(runs[0][1])):
+        step([tf.constant(grads[t], dtype=tf.float64) for _, grads in runs])
+        for k, var in enumerate(variables):
+            out[k]["theta"].append(var.numpy())
+            for s, attr in kept.items():
+                out[k][s].append(getattr(opt, attr)[k].numpy())
+    return [{k: np.stack(v) for k, v in run.items()} for run in out]
 
 
 def keras_layer(
