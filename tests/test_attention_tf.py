@@ -7,6 +7,8 @@ transformer trained on the Zen of Python, loss for loss with Keras's fit."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import sympy as sp
@@ -219,3 +221,30 @@ def test_the_zen_trajectory_is_kerass_fit_over_three_epochs(zen_run):
         zen_run.losses, keras_run["losses"], "keras-trajectory", "float64", what="loss"
     )
     assert zen_run.losses[-1] < 0.85 * zen_run.losses[0]  # it learned something
+
+
+def test_one_keras_call_per_case_serves_a_layers_claims(keras, monkeypatch):
+    """Multi-head attention's ten claims are compared with one GradientTape
+    call per case and code path; a wrong claim asked right after them (∂L/∂W_q
+    stated as ∂L/∂W_k's gradient) still fails."""
+    from nnmath.checker import oracle
+    from nnmath.checker.cases import cases_for
+    from nnmath.checker.checks import _variants
+
+    calls = []
+    real = oracle._keras_layer
+    monkeypatch.setattr(oracle, "_LAYERS", {})
+    monkeypatch.setattr(
+        oracle, "_keras_layer", lambda *a, **k: calls.append(a) or real(*a, **k)
+    )
+    about = claims("multi_head_attention")
+    assert len(about) == 10
+    for c in about:
+        assert check_keras_layer_gradient(c).passed, c.name
+    f = about[0].formula
+    assert len(calls) == len(_variants(f.keras, cases_for(f)))
+    by = {c.wrt: c for c in about}
+    k = by["W_k"]
+    wrong = dataclasses.replace(by["W_q"], rhs=k.rhs, shown=k.shown, where=k.where)
+    assert not check_keras_layer_gradient(wrong).passed
+    assert len(calls) == len(_variants(f.keras, cases_for(f)))

@@ -77,6 +77,28 @@ def test_lstm_bptt_without_the_carry_fails_against_gradient_tape():
     assert not check.passed and check.max_abs > 1e-3
 
 
+def test_one_keras_call_per_case_serves_a_networks_claims(monkeypatch):
+    """The LSTM's claims (x, h0, c0, W, U, b) are compared with one
+    GradientTape call per case; a wrong claim asked right after them, and
+    answered from the same call, still fails."""
+    from nnmath.checker import oracle
+
+    calls = []
+    real = oracle._keras_rnn
+    monkeypatch.setattr(oracle, "_LAYERS", {})
+    monkeypatch.setattr(oracle, "_keras_rnn", lambda *a: calls.append(a) or real(*a))
+    right = [c for c in network_claims() if c.network.name == "lstm"]
+    assert len(right) >= 5
+    for c in right:
+        assert check_bptt_keras(c).passed, c.name
+    net = right[0].network
+    assert len(calls) == len(net.cases)
+    wrong = bptt_claims(net, lstm_claims(".no_carry", carry=False), ".no_carry")
+    dW = next(c for c in wrong if c.wrt == "W")
+    assert not check_bptt_keras(dW).passed
+    assert len(calls) == len(net.cases)
+
+
 def test_clip_by_norm_is_what_keras_clipnorm_applies():
     """SGD(learning_rate=1, clipnorm=c) moves a variable by exactly the
     clipped gradient, for a gradient outside the ball and one inside it."""

@@ -217,7 +217,68 @@ def keras_layer(
     layer is ``"ops.<name>"`` calls that ``keras.ops`` function instead, its
     tensors by keyword; ``variant`` adds keyword arguments to the call (a tuple
     result's first item is the output).
+
+    One tape gives the gradient with respect to every input and weight at once,
+    and the answer is kept: the claims about one layer (multi-head attention's
+    ten) ask for the same call, each about another of its arguments.
     """
+    key = (
+        repr(decl),
+        _arrays_key(arrays),
+        tuple(sorted(sizes.items())),
+        seed,
+        wrt is not None,
+        None if upstream is None else _bytes(upstream),
+        repr(sorted((variant or {}).items())),
+    )
+    answer = _remembered(
+        _LAYERS,
+        key,
+        lambda: _keras_layer(
+            decl,
+            arrays,
+            sizes,
+            seed=seed,
+            gradients=wrt is not None,
+            upstream=upstream,
+            variant=variant,
+        ),
+    )
+    return {
+        "value": answer["value"].copy(),
+        "drawn": {k: v.copy() for k, v in answer["drawn"].items()},
+        "grad": None if wrt is None else answer["grads"][wrt].copy(),
+    }
+
+
+#: recent answers of :func:`keras_layer` and :func:`keras_rnn`
+_LAYERS: dict = {}
+
+
+def _remembered(store: dict, key, compute):
+    """``compute()``, kept in ``store`` under ``key`` (a few at a time)."""
+    if key not in store:
+        value = compute()
+        if len(store) >= 16:
+            store.clear()
+        store[key] = value
+    return store[key]
+
+
+def _arrays_key(arrays: dict) -> tuple:
+    return tuple((k, _bytes(v)) for k, v in sorted(arrays.items()))
+
+
+def _keras_layer(
+    decl,
+    arrays: dict,
+    sizes: dict,
+    *,
+    seed: int,
+    gradients: bool,
+    upstream: np.ndarray | None,
+    variant: dict | None,
+) -> dict:
     from operator import attrgetter
 
     tensorflow()
@@ -254,7 +315,7 @@ def keras_layer(
                 )
                 layer.build((None, *shape))
             for name, role in roles.items():
-                if role not in ("inputs", "mask") and not role.startswith("call:"):
+                if _weight(role):
                     attrgetter(role)(layer).assign(np.asarray(arrays[name], np.float64))
             return layer
 
@@ -271,14 +332,12 @@ def keras_layer(
         layer = None if op else fresh()
         x = None if x_name is None else constant(x_name)
         given = {n: constant(n) for n in tensors}
-        target = None
+        # every float tensor the call reads, then every weight: the targets
+        targets = {} if x is None else {x_name: x}
+        targets.update((n, t) for n, t in given.items() if n not in decl.integer)
         with tf.GradientTape() as tape:
-            if wrt is not None and wrt == x_name:
-                tape.watch(x)
-                target = x
-            if wrt in given:
-                tape.watch(given[wrt])
-                target = given[wrt]
+            if gradients:
+                tape.watch(list(targets.values()))
             if op:
                 value = _keras_op(keras, tf, decl, given, kwargs)
             elif given:
@@ -297,18 +356,28 @@ def keras_layer(
                 if upstream is None
                 else tf.reduce_sum(value * tf.constant(upstream, tf.float64))
             )
-        grad = None
-        if wrt is not None:
-            if target is None:  # a weight: the backend's own tf.Variable
-                target = attrgetter(roles[wrt])(layer).value
-            grad = tape.gradient(loss, target)
-            if isinstance(grad, tf.IndexedSlices):  # an embedding's rows
-                grad = tf.convert_to_tensor(grad)
-            grad = np.zeros(np.shape(arrays[wrt])) if grad is None else np.asarray(grad)
+        grads = {}
+        if gradients:
+            for name, role in roles.items():
+                if layer is not None and _weight(role):  # the backend's tf.Variable
+                    targets[name] = attrgetter(role)(layer).value
+            found = tape.gradient(loss, list(targets.values()))
+            for name, grad in zip(targets, found):
+                if isinstance(grad, tf.IndexedSlices):  # an embedding's rows
+                    grad = tf.convert_to_tensor(grad)
+                if grad is None:  # an argument the value does not read
+                    grad = np.zeros(np.shape(arrays[name]))
+                grads[name] = np.asarray(grad)
         value = np.asarray(value)
     finally:
         keras.config.set_floatx(floatx)
-    return {"value": value, "drawn": drawn, "grad": grad}
+    return {"value": value, "drawn": drawn, "grads": grads}
+
+
+def _weight(role: str) -> bool:
+    """A role that names a layer's weight attribute (not the input, a mask
+    or a call's tensor)."""
+    return role not in ("inputs", "mask") and not role.startswith("call:")
 
 
 def _keras_op(keras, tf, decl, given: dict, kwargs: dict):
@@ -567,7 +636,26 @@ def keras_rnn(
     ``arrays``, called on ``arrays["x"]`` from the ``initial`` states with
     ``return_sequences`` and ``return_state``.  With ``wrt``: GradientTape's
     ∂L/∂wrt of L = Σ g·(every h_t, and the last c_T for an LSTM: the outputs
-    Keras returns), g being ``arrays["g"]`` over [h | c] at every step."""
+    Keras returns), g being ``arrays["g"]`` over [h | c] at every step.
+
+    One tape gives the gradient with respect to x, every initial state and
+    every weight, and the answer is kept: a network's claims ask for the
+    same call, each about another argument."""
+    key = (layer_name, _arrays_key(arrays), tuple(initial), tuple(weights))
+    answer = _remembered(
+        _LAYERS,
+        (*key, wrt is not None),
+        lambda: _keras_rnn(layer_name, arrays, initial, weights, wrt is not None),
+    )
+    result = {"h": answer["h"].copy(), "last": [v.copy() for v in answer["last"]]}
+    if wrt is not None:
+        result["grad"] = answer["grads"][wrt].copy()
+    return result
+
+
+def _keras_rnn(
+    layer_name: str, arrays: dict, initial: list, weights: tuple, gradients: bool
+) -> dict:
     tf = tensorflow()
     import keras
 
@@ -586,15 +674,16 @@ def keras_rnn(
     with tf.GradientTape() as tape:
         tape.watch(list(watched.values()))
         seq, *last = layer(x, initial_state=states if len(states) > 1 else states[0])
-        if wrt is not None:
+        if gradients:
             g = tf.constant(arrays[UPSTREAM], tf.float64)
             loss = tf.reduce_sum(seq * g[:, :, :H])
             if len(last) > 1:  # the LSTM's c: Keras returns the last one only
                 loss += tf.reduce_sum(last[1] * g[:, -1, H:])
     result = {"h": np.asarray(seq), "last": [np.asarray(v) for v in last]}
-    if wrt is not None:
-        target = watched.get(wrt, variables.get(wrt))
-        result["grad"] = np.asarray(tape.gradient(loss, target))
+    if gradients:
+        targets = {**watched, **variables}
+        found = tape.gradient(loss, list(targets.values()))
+        result["grads"] = {n: np.asarray(g) for n, g in zip(targets, found)}
     return result
 
 
