@@ -37,6 +37,30 @@ def test_wrong_sigmoid_derivative_fails_against_tensorflow():
     assert not check_gradient(bad, "float64").passed
 
 
+def test_one_tape_per_case_serves_a_formulas_claims(monkeypatch):
+    """The MLP's claims (x, W1, b1, W2, b2) are compared with one GradientTape
+    call per case and dtype; a wrong ∂L/∂W1 (∂L/∂W2's gradient, in W1's
+    indices) asked right after them, from the same tape, still fails."""
+    from nnmath.checker import oracle
+
+    calls = []
+    real = oracle._gradients
+    monkeypatch.setattr(oracle, "_GRADIENTS", {})
+    monkeypatch.setattr(oracle, "_gradients", lambda *a: calls.append(a) or real(*a))
+    about = [claim(n) for n in formula_claims() if n.startswith("mlp/")]
+    assert len(about) >= 5
+    rows = [check_gradient(c, "float64") for c in about]
+    assert all(r.passed for r in rows)
+    per_claim = len(calls)
+    # a tape per set of arrays (a claim may add a large-magnitude case of its
+    # own), not one per case of every claim
+    assert per_claim < sum(len(r.cases) for r in rows) / 2, per_claim
+    dW1 = claim("mlp/dW1")
+    wrong = dataclasses.replace(dW1, rhs=2 * dW1.rhs)
+    assert not check_gradient(wrong, "float64").passed
+    assert len(calls) == per_claim
+
+
 def test_unshifted_softmax_fails_against_tensorflow_at_large_logits():
     from helpers import unshifted_softmax
 

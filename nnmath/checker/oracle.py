@@ -50,6 +50,25 @@ def tensorflow():
     return tf
 
 
+def _remembered(store: dict, key, compute):
+    """``compute()``, kept in ``store`` under ``key`` (a few at a time)."""
+    if key not in store:
+        value = compute()
+        if len(store) >= 16:
+            store.clear()
+        store[key] = value
+    return store[key]
+
+
+def _arrays_key(arrays: dict) -> tuple:
+    return tuple((k, _bytes(v)) for k, v in sorted(arrays.items()))
+
+
+def _bytes(a: np.ndarray) -> tuple:
+    a = np.asarray(a)
+    return (a.dtype.str, a.shape, a.tobytes())
+
+
 def _tensors(tf, formula: Formula, arrays: dict, dtype: str) -> dict:
     return {
         n: tf.constant(np.asarray(arrays[n]), dtype=dtype) for n in formula.input_names
@@ -89,26 +108,41 @@ def forward(formula: Formula, arrays: dict, dtype: str = "float64") -> np.ndarra
 
 
 def gradient(claim: Claim, arrays: dict, dtype: str = "float64") -> np.ndarray:
-    tf = tensorflow()
+    """TensorFlow's ∂L/∂wrt of L = Σ g·output (or of the scalar output).  One
+    tape gives the gradient with respect to every input, kept for the next
+    claim about the same formula on the same arrays."""
     f = claim.formula
+    names = (*f.input_names, *([UPSTREAM] if f.output_shape else []))
+    key = (f.tf, names, _arrays_key({n: arrays[n] for n in names}), dtype)
+    grads = _remembered(_GRADIENTS, key, lambda: _gradients(f, arrays, dtype))
+    return grads[claim.wrt].copy()
+
+
+#: recent answers of :func:`gradient`
+_GRADIENTS: dict = {}
+
+
+def _gradients(f: Formula, arrays: dict, dtype: str) -> dict[str, np.ndarray]:
+    tf = tensorflow()
     env = _tensors(tf, f, arrays, dtype)
-    x = env[claim.wrt]
+    zeros = {n: np.zeros(np.shape(arrays[n])) for n in f.input_names}
     with tf.GradientTape() as tape:
-        tape.watch(x)
+        tape.watch(list(env.values()))
         out = reference(f, env)
         if f.output_shape and out.shape.num_elements() == 0:
             # L sums over no outputs: its gradient is exactly 0.  TensorFlow 2.21's
             # conv2d filter gradient crashes the process (a segmentation fault) or
             # leaves its result uninitialised on an output of size 0
-            return np.zeros(np.shape(arrays[claim.wrt]))
+            return zeros
         if f.output_shape:
             out = tf.reduce_sum(out * tf.constant(arrays[UPSTREAM], dtype=dtype))
-    grad = tape.gradient(out, x)
-    if grad is None:
-        return np.zeros(np.shape(arrays[claim.wrt]))
-    if isinstance(grad, tf.IndexedSlices):  # tf.gather's: rows, made dense
-        grad = tf.convert_to_tensor(grad)
-    return np.asarray(grad)
+    found = tape.gradient(out, list(env.values()))
+    grads = {}
+    for name, grad in zip(env, found):
+        if isinstance(grad, tf.IndexedSlices):  # tf.gather's: rows, made dense
+            grad = tf.convert_to_tensor(grad)
+        grads[name] = zeros[name] if grad is None else np.asarray(grad)
+    return grads
 
 
 def keras_trajectories(
@@ -152,11 +186,6 @@ def keras_trajectories(
 
 #: recent answers of :func:`keras_trajectories`
 _TRAJECTORIES: dict = {}
-
-
-def _bytes(a: np.ndarray) -> tuple:
-    a = np.asarray(a)
-    return (a.dtype.str, a.shape, a.tobytes())
 
 
 def _trajectories(keras_class: str, args: dict, runs: list, slots: dict) -> list:
@@ -253,20 +282,6 @@ def keras_layer(
 
 #: recent answers of :func:`keras_layer` and :func:`keras_rnn`
 _LAYERS: dict = {}
-
-
-def _remembered(store: dict, key, compute):
-    """``compute()``, kept in ``store`` under ``key`` (a few at a time)."""
-    if key not in store:
-        value = compute()
-        if len(store) >= 16:
-            store.clear()
-        store[key] = value
-    return store[key]
-
-
-def _arrays_key(arrays: dict) -> tuple:
-    return tuple((k, _bytes(v)) for k, v in sorted(arrays.items()))
 
 
 def _keras_layer(
