@@ -206,12 +206,12 @@ def _remember_seconds(cache: Path | None, checks: dict[str, object]) -> None:
 #: a cold ``nnbook verify -j 2`` on 2 cores (the first TensorFlow check of a
 #: process also imports TensorFlow: :data:`TF_IMPORT_SECONDS`)
 FIRST_SECONDS = {
-    "symbolic": 0.2,
-    "keras-layer": 0.15,
-    "keras-trajectory": 0.5,
-    "finite-differences": 0.06,
-    "lowering": 0.07,
-    "tensorflow-gradient": 0.03,
+    "symbolic": 0.13,
+    "keras-layer": 0.04,
+    "keras-trajectory": 0.08,
+    "finite-differences": 0.056,
+    "lowering": 0.058,
+    "tensorflow-gradient": 0.014,
     "tensorflow-forward": 0.01,
 }
 TF_IMPORT_SECONDS = 3.0
@@ -242,16 +242,17 @@ def _batches(
     """Plan indices in ``jobs`` batches, one fresh process each.  TensorFlow's
     checks go to as few batches as make the longest batch shortest (each pays
     its import); the other checks then fill the least loaded batches, those
-    included; the symbolic proofs about one formula stay together.  Each batch
+    included; the checks about one formula stay together.  Each batch
     is a process that imports the library again (about 2 s), so there are no
     more batches than processes at once."""
     units: dict[tuple[bool, str], tuple[float, list[int]]] = {}
     for i, label, tf in todo:
-        # the proofs about one formula stay together, so that the later ones
-        # find SymPy's cache warm with the formula's instance (multi-head
-        # attention's nine: about 2 s each after the first's 5 s)
-        subject, _, tail = label.partition(" ")
-        key = (tf, subject.split("/")[0] if tail == "symbolic" else label)
+        # the checks about one formula stay together (TensorFlow's apart from
+        # the others), so that the later ones find what the first wrote: the
+        # instance a proof wrote out, SymPy's cache, a gradient's lowering,
+        # the answer of a Keras call (multi-head attention's ten claims ask
+        # for the same one)
+        key = (tf, label.partition(" ")[0].split("/")[0])
         seconds, members = units.get(key, (0.0, []))
         units[key] = (seconds + _estimate(label, last), members + [i])
     plain = [u for (tf, _), u in units.items() if not tf]
