@@ -98,7 +98,15 @@ def _defined(shown: sp.Expr, where: tuple) -> sp.Expr:
         key = name.base if isinstance(name, sp.Indexed) else name
         table[key] = (name.indices if isinstance(name, sp.Indexed) else (), definition)
 
+    done: dict = {}  # a part read in several places is rebuilt once per renaming
+
     def put(e: sp.Basic, rename: dict) -> sp.Basic:
+        key = (e, tuple(rename.items()))
+        if key not in done:
+            done[key] = _put(e, rename)
+        return done[key]
+
+    def _put(e: sp.Basic, rename: dict) -> sp.Basic:
         if isinstance(e, sp.Indexed):
             at = tuple(put(k, rename) for k in e.indices)
             if e.base in table:
