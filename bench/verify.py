@@ -11,9 +11,10 @@ each right after a bare ``python -c "import tensorflow"`` (the unit: what every
 verify that needs TensorFlow pays at least once, under the same load).
 
 Prints the wall seconds of each, the ratios cold ÷ import (bar ≤ 5) and warm ÷
-import (bar ≤ 0.5), and the peak memory of each: the largest sum of resident
-memory over the command's process tree (it and its workers), sampled every
-0.1 s with psutil.  Then the slowest checks of the cold run, from its JSON
+import (bar ≤ 0.5), and the peak memory of each: the largest sum of memory
+over the command's process tree (it and its workers; proportional set sizes,
+so that pages a forked worker shares with its parent count once), sampled
+every 0.1 s with psutil.  Then the slowest checks of the cold run, from its JSON
 report.  The first lines are the machine facts the ratios depend on.
 """
 
@@ -35,18 +36,27 @@ import machine
 COLD_BAR, WARM_BAR = 5.0, 0.5
 
 
+def _memory(p: psutil.Process) -> int:
+    """Proportional set size where Linux reports it: forked workers share the
+    parent's pages, which resident sizes would count once per process."""
+    try:
+        return p.memory_full_info().pss
+    except (AttributeError, psutil.AccessDenied):
+        return p.memory_info().rss
+
+
 def _tree_rss(proc: psutil.Process) -> int:
     total = 0
     for p in [proc, *proc.children(recursive=True)]:
         try:
-            total += p.memory_info().rss
+            total += _memory(p)
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             pass
     return total
 
 
 def timed(args: list[str], env: dict) -> tuple[float, int, subprocess.CompletedProcess]:
-    """(wall seconds, peak resident bytes of the process tree, the result).  Its
+    """(wall seconds, peak memory of the process tree, the result).  Its
     output goes to files: a pipe nobody reads while it runs would fill and stop it."""
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         start = time.perf_counter()

@@ -136,8 +136,23 @@ def _follow_parent(parent: int) -> None:
     threading.Thread(target=watch, daemon=True, name="parent-watch").start()
 
 
-def _worker(conn, parent: int, stdout_to_stderr: bool, fn, args, kwargs) -> None:
+def _fresh_streams() -> None:
+    """A forked worker's own standard output and error.  The inherited ones
+    carry the state of the parent's at the fork, the lock of each included:
+    one that another of the parent's threads held then stays held here for
+    good (CPython's issue 84579).  multiprocessing flushes the streams just
+    before it forks, which leaves that window narrow; the worker never
+    touches them, which closes it."""
+    sys.stdout = open(1, "w", closefd=False, buffering=1)  # noqa: SIM115
+    sys.stderr = open(2, "w", closefd=False, buffering=1)  # noqa: SIM115
+
+
+def _worker(
+    conn, parent: int, stdout_to_stderr: bool, forked: bool, fn, args, kwargs
+) -> None:
     try:
+        if forked:
+            _fresh_streams()
         signal.signal(signal.SIGTERM, _stop_on_sigterm)
         sys.unraisablehook = _unraisable(sys.unraisablehook)
         if hasattr(signal, "pthread_sigmask"):  # SIGINT stays blocked (see above)
@@ -185,6 +200,20 @@ def _worker(conn, parent: int, stdout_to_stderr: bool, fn, args, kwargs) -> None
 
 
 # -- in the parent ----------------------------------------------------------------
+#: modules that start threads of their own (thread pools in native code), which
+#: a forked child would lack while their state says they run
+_UNFORKABLE = ("tensorflow", "torch")
+
+
+def can_fork() -> bool:
+    """Whether this process may fork a worker: the platform forks, and no module
+    that runs native threads has been imported (TensorFlow's thread pools would
+    be copied half-held; a worker that needs TensorFlow imports it itself)."""
+    return "fork" in multiprocessing.get_all_start_methods() and not any(
+        m in sys.modules for m in _UNFORKABLE
+    )
+
+
 @contextmanager
 def signals_held() -> Iterator[None]:
     """Hold Ctrl-C and SIGTERM (in this thread) for the block: a second Ctrl-C
@@ -221,6 +250,11 @@ class FreshProcesses(cf.Executor):
 
     ``stdout_to_stderr`` points the workers' standard output at their standard
     error, so what they print never mixes into the parent's output.
+
+    ``fork=True`` forks this process for each call instead, where that is safe
+    (see :func:`can_fork`): a worker then starts in milliseconds with what the
+    parent has built (the formula library), not in seconds, so that many
+    small calls cost what few large ones do.
     """
 
     def __init__(
@@ -229,13 +263,22 @@ class FreshProcesses(cf.Executor):
         *,
         stdout_to_stderr: bool = False,
         grace: float = 1.0,
+        fork: bool = False,
     ):
         if max_workers < 1:
             raise ValueError(f"max_workers must be at least 1, got {max_workers}")
         self._max = max_workers
         self._stdout_to_stderr = stdout_to_stderr
         self.grace = grace
-        self._ctx = multiprocessing.get_context("spawn")
+        self.forked = fork and can_fork()
+        self._ctx = multiprocessing.get_context("fork" if self.forked else "spawn")
+        if self.forked:
+            # what exists now is shared with every worker until one writes to
+            # it; the collector's full passes would write to all of it (each
+            # object's header), copying the parent's whole memory into each
+            import gc
+
+            gc.freeze()
         self._lock = threading.RLock()
         self._state = _State()
         self._wake_r, self._wake_w = os.pipe()
@@ -276,7 +319,15 @@ class FreshProcesses(cf.Executor):
                 target=_worker,
                 name="nnbook-worker",
                 daemon=True,  # should the parent exit anyway, its atexit stops them
-                args=(there, os.getpid(), self._stdout_to_stderr, fn, args, kwargs),
+                args=(
+                    there,
+                    os.getpid(),
+                    self._stdout_to_stderr,
+                    self.forked,
+                    fn,
+                    args,
+                    kwargs,
+                ),
             )
             try:
                 process.start()

@@ -24,6 +24,7 @@ that do not, so only the batches that need it import it.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -226,6 +227,20 @@ def _estimate(label: str, last: dict[str, float]) -> float:
     return FIRST_SECONDS.get(describe(label)[2], 0.2)
 
 
+#: forked batches of the other checks per process at once: more balance the
+#: load when the estimates are wrong (a proof's seconds vary 1000-fold within
+#: a method); each costs a fork and the pages it copies.  Cold verify -j 2
+#: measured: 22.5 s at 4, 24.3 s at 2, 22.6 s at one batch per formula (74)
+CHEAP_BATCHES = 4
+
+
+def _formula_name(label: str) -> str:
+    """The name of the formula a check is about: ``mlp`` for ``mlp.sigmoid/dW1
+    symbolic`` (a claim about the MLP with sigmoid), ``mlp(activation='sigmoid')
+    lowering`` and ``mlp/dx tf-grad float32``."""
+    return re.split(r"[ /(.]", label, maxsplit=1)[0]
+
+
 def _pack(units: list[tuple[float, list[int]]], bins: list[tuple[float, list[int]]]):
     """Units onto ``bins`` ((seconds, indices) each), longest first onto the
     least loaded."""
@@ -237,22 +252,29 @@ def _pack(units: list[tuple[float, list[int]]], bins: list[tuple[float, list[int
 
 
 def _batches(
-    todo: list[tuple[int, str, bool]], jobs: int, last: dict[str, float]
+    todo: list[tuple[int, str, bool]],
+    jobs: int,
+    last: dict[str, float],
+    *,
+    cheap: bool = False,
 ) -> list[list[int]]:
-    """Plan indices in ``jobs`` batches, one fresh process each.  TensorFlow's
-    checks go to as few batches as make the longest batch shortest (each pays
-    its import); the other checks then fill the least loaded batches, those
-    included; the checks about one formula stay together.  Each batch
-    is a process that imports the library again (about 2 s), so there are no
-    more batches than processes at once."""
+    """Plan indices in batches, one process each, to run ``jobs`` at a time in
+    the order given.  The checks about one formula stay together (TensorFlow's
+    apart from the others), so that the later ones find what the first wrote:
+    the instance a proof wrote out, SymPy's cache, a gradient's lowering, the
+    answer of a Keras call (multi-head attention's ten claims ask for the same
+    one).  TensorFlow's checks go to as few batches as make the longest batch
+    shortest (each pays its import).
+
+    Where a process costs seconds to start (spawned: it imports the library
+    again), there are ``jobs`` batches, and the other checks fill the least
+    loaded ones, the TensorFlow batches included.  Where it costs milliseconds
+    (``cheap``: forked), TensorFlow's batches come first and the other checks
+    fill :data:`CHEAP_BATCHES` times as many, longest first: a process that
+    is done takes the next, so the estimates need not be right."""
     units: dict[tuple[bool, str], tuple[float, list[int]]] = {}
     for i, label, tf in todo:
-        # the checks about one formula stay together (TensorFlow's apart from
-        # the others), so that the later ones find what the first wrote: the
-        # instance a proof wrote out, SymPy's cache, a gradient's lowering,
-        # the answer of a Keras call (multi-head attention's ten claims ask
-        # for the same one)
-        key = (tf, label.partition(" ")[0].split("/")[0])
+        key = (tf, _formula_name(label))
         seconds, members = units.get(key, (0.0, []))
         units[key] = (seconds + _estimate(label, last), members + [i])
     plain = [u for (tf, _), u in units.items() if not tf]
@@ -260,11 +282,15 @@ def _batches(
     n = max(1, min(jobs, len(units)))
     plans = []
     for k in range(1, n + 1) if needs_tf else [0]:  # k batches import TensorFlow
-        bins = _pack(needs_tf, [(TF_IMPORT_SECONDS, [])] * k) + [(0.0, [])] * (n - k)
-        bins = _pack(plain, bins)
-        plans.append((max(b[0] for b in bins), bins))
-    _, best = min(plans, key=lambda p: p[0])
-    return [members for _, members in best if members]
+        tf_bins = _pack(needs_tf, [(TF_IMPORT_SECONDS, [])] * k)
+        bins = _pack(plain, tf_bins + [(0.0, [])] * (n - k))
+        plans.append((max(b[0] for b in bins), tf_bins, bins))
+    _, tf_bins, bins = min(plans, key=lambda p: p[0])
+    if cheap:
+        rest = _pack(plain, [(0.0, [])] * (CHEAP_BATCHES * n))
+        rest.sort(key=lambda b: -b[0])
+        return [members for _, members in tf_bins + rest if members]
+    return [members for _, members in bins if members]
 
 
 def _reference(subject):
@@ -433,14 +459,15 @@ def _run_parallel(
         return (label, refs[id(subject)], fp)
 
     own = executor is None
-    if own:
-        pool = FreshProcesses(jobs, stdout_to_stderr=True)
+    if own:  # forked where it is safe: this process has built the library
+        pool = FreshProcesses(jobs, stdout_to_stderr=True, fork=True)
     else:
         pool, jobs = executor, getattr(executor, "slots", jobs)
+    cheap = own and pool.forked
     try:
         futures = {
             pool.submit(run_batch, [item(i) for i in batch], oracle, timeout): batch
-            for batch in _batches(labelled, jobs, last)
+            for batch in _batches(labelled, jobs, last, cheap=cheap)
         }
         for future in cf.as_completed(futures):
             batch = futures[future]

@@ -9,6 +9,8 @@ from __future__ import annotations
 import concurrent.futures as cf
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -133,5 +135,78 @@ def test_a_second_sigterm_does_not_interrupt_the_clean_up_of_the_first(tmp_path)
         with pytest.raises(WorkerDied, match="Stopped: stopped by SIGTERM"):
             future.result(timeout=60)
         assert Path(marker + ".clean").exists()
+    finally:
+        pool.shutdown()
+
+
+# -- forked workers (verify -j): each scenario in a fresh interpreter, so that
+# no module this test process imported earlier (TensorFlow) forbids the fork
+_FORKED = r"""
+import os, sys, time
+from publishing.processes import FreshProcesses, WorkerDied
+
+def whose():
+    print("said by a worker")
+    return (os.getpid(), LIBRARY)
+
+LIBRARY = "built by the parent"
+print("written by the parent before the fork", end="")  # pending in the buffer
+pool = FreshProcesses(2, stdout_to_stderr=True, fork=True)
+assert pool.forked
+pids = {pool.submit(whose).result(timeout=60) for _ in range(3)}
+assert len({p for p, _ in pids} | {os.getpid()}) == 4, pids
+assert {what for _, what in pids} == {LIBRARY}
+try:
+    pool.submit(os._exit, 3).result(timeout=60)
+    raise AssertionError("a worker that exits must fail its call")
+except WorkerDied as exc:
+    assert "exit code 3" in str(exc), exc
+running = pool.submit(time.sleep, 60)
+while not pool.pids:
+    time.sleep(0.01)
+start = time.monotonic()
+pool.terminate()
+assert time.monotonic() - start < 1.5
+try:
+    running.result(timeout=1)
+    raise AssertionError("a stopped worker must fail its call")
+except WorkerDied:
+    pass
+print()
+"""
+
+
+def _run_script(script: str) -> subprocess.CompletedProcess:
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    return subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        cwd=root,
+    )
+
+
+def test_forked_workers_answer_die_and_stop_as_spawned_ones_do():
+    """A forked worker sees what the parent built, fails its call alone when it
+    dies and stops at once when told; what the parent had not yet written is
+    written once, by the parent, not again by each worker."""
+    done = _run_script(_FORKED)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count("written by the parent before the fork") == 1
+    assert done.stderr.count("said by a worker") == 3
+
+
+def test_no_fork_once_a_module_with_threads_of_its_own_is_loaded(monkeypatch):
+    import publishing.processes as processes
+
+    monkeypatch.setitem(sys.modules, "tensorflow", object())
+    assert not processes.can_fork()
+    pool = FreshProcesses(1, fork=True)
+    try:
+        assert not pool.forked
+        assert pool.submit(abs, -2).result(timeout=60) == 2
     finally:
         pool.shutdown()

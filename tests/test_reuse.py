@@ -421,6 +421,28 @@ def test_the_batch_that_imports_tensorflow_also_takes_other_checks_to_balance():
     assert loads == [20.0, 23.0]  # not [10 + 3, 30]
 
 
+def test_forked_batches_put_tensorflow_first_and_the_rest_longest_first():
+    """Forked processes start in milliseconds: the other checks are cut into
+    more batches than processes, so that one which is done takes the next."""
+    from publishing.reuse import CHEAP_BATCHES, _batches
+
+    todo = [(0, "mlp/dW1 tf-grad float64", True), (1, "mlp/dx tf-grad float64", True)]
+    todo += [(i, f"f{i}/dx symbolic", False) for i in range(2, 30)]
+    todo += [(30, "f2/dx finite differences", False), (31, "f2 lowering", False)]
+    last = {f"f{i}/dx symbolic": float(i) for i in range(2, 30)}
+    batches = _batches(todo, 2, last, cheap=True)
+    assert sorted(i for b in batches for i in b) == list(range(32))
+    assert set(batches[0]) == {0, 1}  # TensorFlow's, one batch, first
+    rest = batches[1:]
+    assert all(not todo[i][2] for b in rest for i in b)
+    assert len(rest) == CHEAP_BATCHES * 2
+    loads = [sum(last.get(todo[i][1], 0.06) for i in b) for b in rest]
+    assert loads == sorted(loads, reverse=True)
+    assert len({k for k, b in enumerate(rest) if {2, 30, 31} & set(b)}) == 1  # f2's
+    # spawned processes: one batch each
+    assert len(_batches(todo, 2, last)) == 2
+
+
 def test_every_subject_of_the_library_can_be_checked_in_a_worker():
     """A subject a worker cannot find is checked in the parent, after the
     workers and one at a time: the unrolled networks and their BPTT claims
