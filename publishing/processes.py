@@ -25,6 +25,7 @@ worker whose parent was killed outright does not render on.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import gc
 import multiprocessing
 import os
 import signal
@@ -275,9 +276,8 @@ class FreshProcesses(cf.Executor):
         if self.forked:
             # what exists now is shared with every worker until one writes to
             # it; the collector's full passes would write to all of it (each
-            # object's header), copying the parent's whole memory into each
-            import gc
-
+            # object's header), copying the parent's whole memory into each.
+            # Frozen until every worker has ended (_supervise)
             gc.freeze()
         self._lock = threading.RLock()
         self._state = _State()
@@ -370,6 +370,8 @@ class FreshProcesses(cf.Executor):
             os.close(self._wake_r)
             os.close(self._wake_w)
             self._wake_r = self._wake_w = -1
+        if self.forked:
+            gc.unfreeze()
 
     @staticmethod
     def _read(r: _Running) -> None:

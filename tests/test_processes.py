@@ -172,6 +172,8 @@ try:
     raise AssertionError("a stopped worker must fail its call")
 except WorkerDied:
     pass
+import gc
+assert gc.get_freeze_count() == 0  # the parent's objects collectable again
 print()
 """
 
