@@ -31,6 +31,7 @@ import re
 import string
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -76,9 +77,22 @@ class Term:
 
 @dataclass(frozen=True)
 class Lowered:
-    source: str
     function: Callable
     dim_args: tuple[str, ...]
+    #: the compiled code: its first line, then the rest
+    head: str
+    body: str
+    #: the formulas it computes, whose equations :attr:`source` shows
+    formulas: tuple = ()
+
+    @cached_property
+    def source(self) -> str:
+        """The code as a person reads it: each equation as a comment after the
+        first line (typeset only when asked: a check never reads it)."""
+        eqs = "".join(
+            f"    # {f.indexed_latex.replace(chr(10), ' ')}\n" for f in self.formulas
+        )
+        return self.head + eqs + self.body
 
 
 # One table for the function calls: SymPy class → (NumPy template over the
@@ -180,6 +194,23 @@ def _sliced_at_most(t: Term) -> bool:
         len(parts := [p for p in st.split(",") if p.strip()]) == 1 and int(parts[0]) > 0
         for st in steps
     )
+
+
+@lru_cache(maxsize=4096)
+def _affine(idx: sp.Expr, order: tuple) -> tuple[tuple, tuple, sp.Expr, int]:
+    """idx = (offset + Σ steps·syms) / den over the indices ``order`` names,
+    with integer steps and den (kept: each lowering pass reads the same
+    indices again, and SymPy's expand and together are slow)."""
+    num, den = sp.fraction(sp.together(sp.expand(idx)))
+    num = sp.expand(num)
+    syms = [s for s in order if num.has(s)]
+    steps = [num.coeff(s) for s in syms]
+    offset = sp.expand(num - sum(st * s for st, s in zip(steps, syms)))
+    if not (den.is_Integer and all(st.is_Integer for st in steps)) or offset.has(*syms):
+        raise LoweringError(f"index {idx} is not affine with integer steps")
+    if den < 0:
+        den, steps, offset = -den, [-st for st in steps], -offset
+    return tuple(syms), tuple(int(st) for st in steps), offset, int(den)
 
 
 def _computes(t: Term) -> bool:
@@ -398,18 +429,8 @@ class NumpyLowering:
 
     def _affine(self, idx: sp.Expr) -> tuple[list[sp.Symbol], list[int], sp.Expr, int]:
         """idx = (offset + Σ steps·syms) / den, with integer steps and den."""
-        num, den = sp.fraction(sp.together(sp.expand(idx)))
-        num = sp.expand(num)
-        syms = [s for s in self.order if num.has(s)]
-        steps = [num.coeff(s) for s in syms]
-        offset = sp.expand(num - sum(st * s for st, s in zip(steps, syms)))
-        if not (den.is_Integer and all(st.is_Integer for st in steps)) or offset.has(
-            *syms
-        ):
-            raise LoweringError(f"index {idx} is not affine with integer steps")
-        if den < 0:
-            den, steps, offset = -den, [-st for st in steps], -offset
-        return syms, [int(st) for st in steps], offset, int(den)
+        syms, steps, offset, den = _affine(idx, tuple(self.order))
+        return list(syms), list(steps), offset, den
 
     def _reshape(self, e: sp.Indexed, inp) -> Term | None:
         """x[n, a(k), b(k), c(k)] with (a, b, c) the row-major digits of k, or
@@ -941,9 +962,8 @@ def _compiled(
                 )
     keywords = list(dim_args) + [f"{c}={constants[c]!r}" for c in sorted(constants)]
     args = ", ".join(inputs) + (", *, " + ", ".join(keywords) if keywords else "")
-    eqs = "".join(f"    # {f.indexed_latex.replace(chr(10), ' ')}\n" for f in formulas)
     steps = "".join(f"    {step}\n" for step in lows[0].steps)
-    source = f"def {name}({args}):\n{eqs}{steps}    return {returned}\n"
+    head, body = f"def {name}({args}):\n", f"{steps}    return {returned}\n"
     from scipy.special import expit
 
     namespace: dict = {
@@ -951,8 +971,8 @@ def _compiled(
         "expit": expit,
         **{k: getattr(kernels, k) for k in KERNELS},
     }
-    exec(compile(source, f"<nnmath lowering of {name}>", "exec"), namespace)
-    return Lowered(source, namespace[name], dim_args)
+    exec(compile(head + body, f"<nnmath lowering of {name}>", "exec"), namespace)
+    return Lowered(namespace[name], dim_args, head, body, tuple(formulas))
 
 
 def lower(formula: Formula) -> Lowered:
