@@ -80,6 +80,11 @@ class _ZeroOutside:
     def __getitem__(self, idx):
         idx = idx if isinstance(idx, tuple) else (idx,)
         shape = self.values.shape
+        try:  # a cell, the common case: NumPy checks the upper bounds
+            if min(idx) >= 0:  # (BETWEEN compares with nothing: TypeError)
+                return self.values[idx]
+        except (IndexError, TypeError, ValueError):
+            pass
         bad = [
             f"a fractional index on axis {a}"
             if i is BETWEEN
