@@ -89,6 +89,10 @@ class _Instance:
         self.memo: dict = {}
         #: node → the symbols it reads (see _free)
         self.free: dict = {}
+        #: node → the symbols it reads, sorted by name (the memo's key, see _value)
+        self.sorted_free: dict = {}
+        #: a max's window → the indexed reads in it
+        self.indexed: dict = {}
         #: an indexed read's base → its name
         self.names: dict = {}
         self.constraints = self._constraints(wrt)
@@ -165,7 +169,11 @@ class _Instance:
         but clip/inside elementary.  Memoized on (node, the indices it reads)."""
         if e.is_Number or not e.args and not isinstance(e, sp.Symbol):
             return e
-        key = (e, tuple(sorted((s.name, env[s]) for s in self._free(e) if s in env)))
+        try:
+            reads = self.sorted_free[e]
+        except KeyError:
+            reads = self.sorted_free[e] = sorted(self._free(e), key=lambda s: s.name)
+        key = (e, tuple([env.get(s) for s in reads]))
         try:
             return self.memo[key]
         except KeyError:
@@ -243,7 +251,10 @@ class _Instance:
         """max or first argmax over a window's present cells (an absent cell never
         wins); unevaluated: SymPy's search for redundant arguments is slow, and
         the proofs evaluate the max only at numeric points (see _tie_free_points)."""
-        reads = [r for r in e.function.atoms(sp.Indexed)]
+        try:
+            reads = self.indexed[e]
+        except KeyError:  # kept: atoms() walks the window's expression each time
+            reads = self.indexed[e] = list(e.function.atoms(sp.Indexed))
         real = [
             (pos, self._value(e.function, at))
             for pos, at in enumerate(self._cells(e, env))
