@@ -93,46 +93,89 @@ def window(
         return view
     if fill == "lowest":
         fill = np.finfo(a.dtype if a.dtype.kind == "f" else float).min
-    reads = sorted((r[0], r[1], r[2], r[3], r[4] if len(r) > 4 else 1) for r in reads)
-    if strict:  # an input not declared padded: a read outside it is an error
-        bad = _outside(a.shape, reads)
-        if bad:
-            raise out_of_bounds("", strict, ", ".join(bad), strict.partition("[")[0])
-    if any(den != 1 for *_, den in reads):  # a read at a fraction of an index is absent
-        shape, spread = list(a.shape), [slice(None)] * a.ndim
-        for axis, *_, den in reads:
-            shape[axis] = max(0, (a.shape[axis] - 1) * den + 1)  # an empty axis stays
-            spread[axis] = slice(None, None, den)
+    key = tuple(
+        sorted(
+            (r[0], tuple(r[1]), tuple(r[2]), r[3], r[4] if len(r) > 4 else 1)
+            for r in reads
+        )
+    )
+    geo = _geometry(a.shape, key)
+    if strict and geo.outside:  # an input not declared padded: reading out is wrong
+        raise out_of_bounds(
+            "", strict, ", ".join(geo.outside), strict.partition("[")[0]
+        )
+    if geo.dilated is not None:  # a read at a fraction of an index is absent
+        shape, spread = geo.dilated
         dilated = np.full(shape, fill, dtype=a.dtype if a.dtype.kind == "f" else float)
-        dilated[tuple(spread)] = a
+        dilated[spread] = a
         a = dilated
-    pad, start, plan = [(0, 0)] * a.ndim, [slice(None)] * a.ndim, {}
+    if geo.padded:
+        a = np.pad(a, geo.pad, constant_values=fill)
+    a = a[geo.start]
+    strides = [st * a.strides[axis] for axis, st in geo.strides]
+    view = np.lib.stride_tricks.as_strided(a, geo.shape, strides, writeable=False)
+    if geo.flips is not None:  # a negative step reads the window backwards
+        view = view[geo.flips]
+    return view
+
+
+@dataclass(frozen=True)
+class _Geometry:
+    """How :func:`window` reads an array of one shape: worked out once per
+    (shape, reads), since a formula called in a loop (a finite difference,
+    a training step) reads the same shapes every time."""
+
+    outside: tuple  # what the reads do outside the array, for a strict read
+    dilated: tuple | None  # (shape, spread): the array with fractional cells
+    pad: tuple
+    padded: bool
+    start: tuple  # the slices that drop the padding before the first read
+    shape: tuple  # the view's
+    strides: tuple  # (axis, step): the view's strides, as the array's times a step
+    flips: tuple | None  # slices reversing the axes read backwards
+
+
+@functools.lru_cache(maxsize=4096)
+def _geometry(shape: tuple, reads: tuple) -> _Geometry:
+    outside = tuple(_outside(shape, list(reads)))
+    dilated = None
+    if any(den != 1 for *_, den in reads):
+        full, spread = list(shape), [slice(None)] * len(shape)
+        for axis, *_, den in reads:
+            full[axis] = max(0, (shape[axis] - 1) * den + 1)  # an empty axis stays
+            spread[axis] = slice(None, None, den)
+        dilated, shape = (tuple(full), tuple(spread)), tuple(full)
+    ndim = len(shape)
+    pad, start, plan = [(0, 0)] * ndim, [slice(None)] * ndim, {}
     for axis, steps, counts, offset, _ in reads:
         flip = tuple(st < 0 for st in steps)
         offset += sum(st * (c - 1) for st, c in zip(steps, counts) if st < 0)
         steps = tuple(abs(st) for st in steps)
         top = offset + sum(st * (c - 1) for st, c in zip(steps, counts))
-        pad[axis] = (max(0, -offset), max(0, top - (a.shape[axis] - 1)))
+        pad[axis] = (max(0, -offset), max(0, top - (shape[axis] - 1)))
         start[axis] = slice(offset + pad[axis][0], None)
         plan[axis] = steps, tuple(counts), flip
-    if any(lo or hi for lo, hi in pad):
-        a = np.pad(a, pad, constant_values=fill)
-    a = a[tuple(start)]
-    shape, strides, flips = [], [], []
-    for axis in range(a.ndim):
+    view, strides, flips = [], [], []
+    for axis in range(ndim):
         if axis in plan:
             steps, counts, flip = plan[axis]
-            shape += counts
-            strides += [st * a.strides[axis] for st in steps]
+            view += counts
+            strides += [(axis, st) for st in steps]
             flips += flip
         else:
-            shape.append(a.shape[axis])
-            strides.append(a.strides[axis])
+            view.append(shape[axis])
+            strides.append((axis, 1))
             flips.append(False)
-    view = np.lib.stride_tricks.as_strided(a, shape, strides, writeable=False)
-    if any(flips):  # a negative step reads the window backwards
-        view = view[tuple(slice(None, None, -1 if f else 1) for f in flips)]
-    return view
+    return _Geometry(
+        outside,
+        dilated,
+        tuple(pad),
+        any(lo or hi for lo, hi in pad),
+        tuple(start),
+        tuple(view),
+        tuple(strides),
+        tuple(slice(None, None, -1 if f else 1) for f in flips) if any(flips) else None,
+    )
 
 
 #: result bytes from which :func:`reduce_window` splits its work over threads
