@@ -218,6 +218,37 @@ FIRST_SECONDS = {
 TF_IMPORT_SECONDS = 3.0
 
 
+#: a symbolic proof's seconds per node of its formula and claimed gradient
+#: (each shared part once): one proof takes 1000 times another, and their size
+#: is the best cheap guess found (correlation 0.43 over a cold run's 100 proofs
+#: of claims; the method's mean alone, 0)
+PROOF_SECONDS_PER_NODE = 0.0018
+
+
+def _nodes(e, seen: set) -> int:
+    if e in seen:
+        return 0
+    seen.add(e)
+    return 1 + sum(_nodes(a, seen) for a in e.args)
+
+
+def _guesses(plan, indices) -> dict[str, float]:
+    """Each symbolic proof's seconds guessed from its size (see
+    :data:`PROOF_SECONDS_PER_NODE`), for a check that has not run here before."""
+    from nnmath.checker.checks import describe
+    from nnmath.claim import Claim
+
+    out = {}
+    for i in indices:
+        label, subject, _ = plan[i]
+        if isinstance(subject, Claim) and describe(label)[2] == "symbolic":
+            seen: set = set()
+            exprs = (subject.formula.expr, subject.gradient.expr)
+            size = sum(_nodes(e, seen) for e in exprs)
+            out[label] = PROOF_SECONDS_PER_NODE * size
+    return out
+
+
 def _estimate(label: str, last: dict[str, float]) -> float:
     """A check's expected seconds: its last time, else its method's mean."""
     if label in last:
@@ -230,7 +261,8 @@ def _estimate(label: str, last: dict[str, float]) -> float:
 #: forked batches of the other checks per process at once: more balance the
 #: load when the estimates are wrong (a proof's seconds vary 1000-fold within
 #: a method); each costs a fork and the pages it copies.  Cold verify -j 2
-#: measured: 22.5 s at 4, 24.3 s at 2, 22.6 s at one batch per formula (74)
+#: measured, one run each: 19.5 s at 4, 19.9 s at 8, 19.1 and 19.3 s at one
+#: batch per formula (74): within a run's noise
 CHEAP_BATCHES = 4
 
 
@@ -239,6 +271,19 @@ def _formula_name(label: str) -> str:
     symbolic`` (a claim about the MLP with sigmoid), ``mlp(activation='sigmoid')
     lowering`` and ``mlp/dx tf-grad float32``."""
     return re.split(r"[ /(.]", label, maxsplit=1)[0]
+
+
+def _family(label: str, subject) -> str:
+    """The formula whose checks share what they compute: an unrolled network's
+    cell for the network and its claims through time (whose proofs prove the
+    cell's claims first), else the formula the label names."""
+    from nnmath.recurrence import BPTTClaim, Unrolled
+
+    if isinstance(subject, BPTTClaim):
+        return subject.network.cell.name
+    if isinstance(subject, Unrolled):
+        return subject.cell.name
+    return _formula_name(label)
 
 
 def _pack(units: list[tuple[float, list[int]]], bins: list[tuple[float, list[int]]]):
@@ -252,15 +297,17 @@ def _pack(units: list[tuple[float, list[int]]], bins: list[tuple[float, list[int
 
 
 def _batches(
-    todo: list[tuple[int, str, bool]],
+    todo: list[tuple],
     jobs: int,
     last: dict[str, float],
     *,
     cheap: bool = False,
 ) -> list[list[int]]:
     """Plan indices in batches, one process each, to run ``jobs`` at a time in
-    the order given.  The checks about one formula stay together (TensorFlow's
-    apart from the others), so that the later ones find what the first wrote:
+    the order given: ``todo`` holds (index, label, needs TensorFlow[, family]).
+    The checks about one formula (a family: :func:`_family`) stay together
+    (TensorFlow's apart from the others), so that the later ones find what the
+    first wrote:
     the instance a proof wrote out, SymPy's cache, a gradient's lowering, the
     answer of a Keras call (multi-head attention's ten claims ask for the same
     one).  TensorFlow's checks go to as few batches as make the longest batch
@@ -273,8 +320,8 @@ def _batches(
     fill :data:`CHEAP_BATCHES` times as many, longest first: a process that
     is done takes the next, so the estimates need not be right."""
     units: dict[tuple[bool, str], tuple[float, list[int]]] = {}
-    for i, label, tf in todo:
-        key = (tf, _formula_name(label))
+    for i, label, tf, *family in todo:  # (index, label, TensorFlow?[, family])
+        key = (tf, family[0] if family else _formula_name(label))
         seconds, members = units.get(key, (0.0, []))
         units[key] = (seconds + _estimate(label, last), members + [i])
     plain = [u for (tf, _), u in units.items() if not tf]
@@ -450,8 +497,12 @@ def _run_parallel(
     if not sent:
         return here
     fps: dict[int, str] = {}
-    last = _last_seconds(cache)
-    labelled = [(i, plan[i][0], needs_tensorflow(plan[i][0], plan[i][1])) for i in sent]
+    last = {**_guesses(plan, sent), **_last_seconds(cache)}
+    labelled = [
+        (i, label, needs_tensorflow(label, subject), _family(label, subject))
+        for i in sent
+        for label, subject, _ in [plan[i]]
+    ]
 
     def item(i: int) -> tuple:
         label, subject, _ = plan[i]

@@ -443,6 +443,22 @@ def test_forked_batches_put_tensorflow_first_and_the_rest_longest_first():
     assert len(_batches(todo, 2, last)) == 2
 
 
+def test_a_larger_proof_is_guessed_longer_and_its_batch_goes_first():
+    """Proofs take from milliseconds to seconds: a cold run guesses each from
+    its size, so that multi-head attention's proofs (5 s) do not start last."""
+    from nnmath import claim
+    from publishing.reuse import _batches, _guesses
+
+    names = ["multi_head_attention/dW_q", "attention/dv", "sigmoid'", "mse/dyhat"]
+    plan = [(f"{n} symbolic", claim(n), None) for n in names]
+    guess = _guesses(plan, range(len(plan)))
+    seconds = [guess[label] for label, _, _ in plan]
+    assert seconds[0] > seconds[1] > max(seconds[2], seconds[3]) > 0
+    todo = [(i, label, False) for i, (label, _, _) in enumerate(plan)]
+    batches = _batches(todo, 2, guess, cheap=True)
+    assert batches[0] == [0]
+
+
 def test_every_subject_of_the_library_can_be_checked_in_a_worker():
     """A subject a worker cannot find is checked in the parent, after the
     workers and one at a time: the unrolled networks and their BPTT claims
