@@ -128,12 +128,13 @@ def _defined(shown: sp.Expr, where: tuple) -> sp.Expr:
     return put(shown, {})
 
 
-def free_symbols(expr: sp.Basic) -> frozenset:
+def free_symbols(expr: sp.Basic, memo: dict | None = None) -> frozenset:
     """The plain symbols of ``expr.free_symbols`` (no indexed reads), each shared
     subtree walked once: SymPy walks the whole tree, and a gradient written in
     parts reads the same part many times (0.4 s a process over the library's
-    formulas and claims, for nothing)."""
-    memo: dict = {}
+    formulas and claims, for nothing).  ``memo`` keeps the answers for the
+    subtrees between calls."""
+    memo = {} if memo is None else memo
 
     def walk(e: sp.Basic) -> frozenset:
         if e in memo:

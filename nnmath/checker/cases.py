@@ -22,7 +22,7 @@ import numpy as np
 import sympy as sp
 
 from ..claim import UPSTREAM, Claim
-from ..formula import Formula, Input
+from ..formula import Formula, Input, free_symbols
 from ..primitives import clip, inside, reciprocal, sigmoid, softplus
 
 __all__ = [
@@ -167,24 +167,37 @@ def reaching(formula: Formula, *more: sp.Expr) -> dict[str, list[str]]:
     """
     names = set(formula.input_names)
     found: dict[str, set[str]] = {}
+    symbols: dict = {}  # node → its free symbols (see free_symbols)
+    bases: dict = {}  # node → the names of the arrays it reads
+
+    def read(e: sp.Basic) -> frozenset:
+        if e not in bases:
+            own = {str(e.base)} if isinstance(e, sp.Indexed) else set()
+            bases[e] = frozenset(own.union(*map(read, e.args)))
+        return bases[e]
 
     def note(where: sp.Expr, what: str) -> None:
-        reads = {str(r.base) for r in where.atoms(sp.Indexed)}
-        reads |= {s.name for s in where.free_symbols if isinstance(s, sp.Symbol)}
+        reads = read(where) | {s.name for s in free_symbols(where, symbols)}
         for name in reads & names:
             found.setdefault(name, set()).add(what)
 
-    for expr in (formula.expr, *more):
-        for node in sp.preorder_traversal(expr):
-            if isinstance(node, _DANGEROUS):
-                note(node, type(node).__name__)
-            elif isinstance(node, reciprocal):  # 1/a, written so to keep Keras's order
-                note(node.args[0], "a division")
-            elif isinstance(node, sp.Pow):
-                if node.exp.is_number and node.exp.is_negative:
-                    note(node.base, "a division")
-                elif not node.exp.is_number:
-                    note(node, "a power")
+    seen: set = set()  # each shared part once: noting is the same each time
+    stack = [formula.expr, *more]
+    while stack:
+        node = stack.pop()
+        if node in seen:
+            continue
+        seen.add(node)
+        stack.extend(node.args)
+        if isinstance(node, _DANGEROUS):
+            note(node, type(node).__name__)
+        elif isinstance(node, reciprocal):  # 1/a, written so to keep Keras's order
+            note(node.args[0], "a division")
+        elif isinstance(node, sp.Pow):
+            if node.exp.is_number and node.exp.is_negative:
+                note(node.base, "a division")
+            elif not node.exp.is_number:
+                note(node, "a power")
     return {n: sorted(found[n]) for n in formula.input_names if n in found}
 
 
