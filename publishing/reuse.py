@@ -364,6 +364,8 @@ def _reference(subject):
             found = registry.formula(subject.name, **dict(params))
     except Exception:  # not registered, or not with these parameters
         return None
+    if found is subject:  # the registry's own object: equal by being it
+        return ref
     return ref if fingerprint(found) == fingerprint(subject) else None
 
 
