@@ -339,6 +339,16 @@ def verify_chapters(
     chapters = list(chapters)
     cache = cache_root(media)
     formulas, claims = subjects(chapters, whole_library=whole_library)
+    # the whole run and each chapter are filed as cached_verification files a
+    # fresh run, for render and build: what to file where is worked out while
+    # the workers run
+    filing: list[tuple] = []
+
+    def plan_filing() -> None:
+        for f, c in [(formulas, claims)] + [subjects([ch]) for ch in chapters]:
+            path = cache / "verify" / f"{verification_key(f, c, oracle=oracle)}.json"
+            filing.append((path, set(_subjects(f, c)), f, c))
+
     run = verify_reusing(
         formulas,
         claims,
@@ -350,19 +360,11 @@ def verify_chapters(
         timeout=timeout,
         on_check=on_check,
         on_start=on_start,
+        meanwhile=plan_filing,
     )
     if not _timed_out(run.checks) and all(c.kind != "error" for c in run.checks):
-        # as cached_verification files a fresh run: for render and build
-        folder = cache / "verify"
-        parts = [(formulas, claims)] + [subjects([ch]) for ch in chapters]
-        for f, c in parts:
-            names = set(_subjects(f, c))
-            _store(
-                folder / f"{verification_key(f, c, oracle=oracle)}.json",
-                [k for k in run.checks if k.subject in names],
-                f,
-                c,
-            )
+        for path, names, f, c in filing:
+            _store(path, [k for k in run.checks if k.subject in names], f, c)
     if not oracle:
         left_out = skipped(formulas, claims)
         for c in left_out:

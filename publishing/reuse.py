@@ -418,6 +418,7 @@ def verify_reusing(
     timeout: float | None = None,
     on_check: Callable | None = None,
     on_start: Callable | None = None,
+    meanwhile: Callable | None = None,
 ) -> Run:
     """Every check of ``formulas`` and ``claims`` (see
     :func:`nnmath.checker.checks.planned`): reused from ``cache`` where its key
@@ -425,7 +426,8 @@ def verify_reusing(
     in ``jobs`` processes if above 1 (or on ``executor``, a
     :class:`publishing.cluster.DaskExecutor`), and are filed.  ``on_check`` sees every
     check (reused ones first); ``on_start`` each one that starts in this
-    process.  A reused check is returned exactly as it was filed."""
+    process; ``meanwhile`` is called once, while workers run if any do.  A
+    reused check is returned exactly as it was filed."""
     from nnmath.checker.checks import _safe, planned
     from nnmath.checker.deadline import DEFAULT_SECONDS
 
@@ -459,8 +461,13 @@ def verify_reusing(
         if on_check:
             on_check(check)
 
+    meanwhile = meanwhile or (lambda: None)
     if (jobs > 1 or executor is not None) and len(todo) > 1:
-        todo = _run_parallel(plan, todo, oracle, jobs, timeout, cache, done, executor)
+        todo = _run_parallel(
+            plan, todo, oracle, jobs, timeout, cache, done, executor, meanwhile
+        )
+    else:
+        meanwhile()
     for i in todo:  # the checks that run here
         label, _, thunk = plan[i]
         if on_start:
@@ -471,7 +478,7 @@ def verify_reusing(
 
 
 def _run_parallel(
-    plan, todo, oracle, jobs, timeout, cache, done, executor=None
+    plan, todo, oracle, jobs, timeout, cache, done, executor=None, meanwhile=None
 ) -> list[int]:
     """Run the plan's ``todo`` checks in ``jobs`` fresh processes (or on
     ``executor``, batched for its ``slots``, and left open), calling
@@ -496,7 +503,9 @@ def _run_parallel(
         if ref is None:
             here.append(i)
     sent = [i for i in todo if refs[id(plan[i][1])] is not None]
+    meanwhile = meanwhile or (lambda: None)
     if not sent:
+        meanwhile()
         return here
     fps: dict[int, str] = {}
     last = {**_guesses(plan, sent), **_last_seconds(cache)}
@@ -522,6 +531,7 @@ def _run_parallel(
             pool.submit(run_batch, [item(i) for i in batch], oracle, timeout): batch
             for batch in _batches(labelled, jobs, last, cheap=cheap)
         }
+        meanwhile()  # the workers run
         for future in cf.as_completed(futures):
             batch = futures[future]
             try:
