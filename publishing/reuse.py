@@ -260,9 +260,9 @@ def _estimate(label: str, last: dict[str, float]) -> float:
 
 #: forked batches of the other checks per process at once: more balance the
 #: load when the estimates are wrong (a proof's seconds vary 1000-fold within
-#: a method); each costs a fork and the pages it copies.  Cold verify -j 2
-#: measured, one run each: 19.5 s at 4, 19.9 s at 8, 19.1 and 19.3 s at one
-#: batch per formula (74): within a run's noise
+#: a method); each costs a fork and the pages it copies.  Cold verify -j 2,
+#: measured back to back: 18.4 and 18.4 s at 4, 19.1 and 19.7 s at 8, 18.5 and
+#: 18.6 s at one batch per formula (74); runs vary by ±0.5 s
 CHEAP_BATCHES = 4
 
 
