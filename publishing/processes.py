@@ -5,8 +5,9 @@ work that must stop on Ctrl-C: calls it has already queued for its workers start
 on a fresh worker while it shuts down (a render went on for 12–33 s after the
 signal, finishing one or two more scenes), and one worker that dies hard (the
 OOM killer, a segfault, ``os._exit``) breaks the whole pool with
-``BrokenProcessPool``.  :class:`FreshProcesses` starts one spawned interpreter per
-call, at most ``max_workers`` at a time, so nothing waits inside a worker; a
+``BrokenProcessPool``.  :class:`FreshProcesses` starts one spawned interpreter
+(or, asked to and where it is safe, a fork of this process) per call, at most
+``max_workers`` at a time, so nothing waits inside a worker; a
 worker that dies fails only its own call (:class:`WorkerDied`, saying how it
 died); and :meth:`FreshProcesses.terminate` cancels every call not yet started
 and stops every worker — also one started a moment before, since starting and
@@ -247,15 +248,16 @@ class _State:
 
 
 class FreshProcesses(cf.Executor):
-    """Each call in a fresh ``spawn``-ed interpreter, at most ``max_workers`` at once.
+    """Each call in a fresh process, at most ``max_workers`` at once.
 
     ``stdout_to_stderr`` points the workers' standard output at their standard
     error, so what they print never mixes into the parent's output.
 
-    ``fork=True`` forks this process for each call instead, where that is safe
-    (see :func:`can_fork`): a worker then starts in milliseconds with what the
-    parent has built (the formula library), not in seconds, so that many
-    small calls cost what few large ones do.
+    A call runs in a ``spawn``-ed interpreter; with ``fork=True``, in a fork of
+    this process where that is safe (see :func:`can_fork`; :attr:`forked`
+    says which): a worker then starts in milliseconds with what the parent
+    has built (the formula library), not in seconds, so that many small calls
+    cost what few large ones do.
     """
 
     def __init__(

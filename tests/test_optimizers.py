@@ -196,6 +196,23 @@ def test_variables_of_one_optimizer_move_as_each_would_alone(keras_class):
             np.testing.assert_array_equal(joint[k], alone[k])
 
 
+@pytest.mark.tf
+def test_an_optimizer_that_couples_its_variables_runs_each_alone():
+    """global_clipnorm scales every variable's step by the norm of all of them:
+    the trajectory check's cases then run as one optimizer each."""
+    from nnmath.checker import oracle
+
+    rng = np.random.default_rng(2)
+    runs = [(rng.normal(size=n), 3 * rng.normal(size=(10, n))) for n in (3, 7)]
+    args = {"learning_rate": 0.1, "global_clipnorm": 1.0}
+    got = oracle.keras_trajectories("SGD", args, runs, {})
+    alone = [oracle._trajectories("SGD", args, [run], {})[0] for run in runs]
+    joint = oracle._trajectories("SGD", args, runs, {})
+    for g, a in zip(got, alone):
+        np.testing.assert_array_equal(g["theta"], a["theta"])
+    assert not np.allclose(joint[0]["theta"], alone[0]["theta"])  # it matters
+
+
 # -- chapter 6: the race and the worked Adam step --------------------------------
 @pytest.fixture(scope="module")
 def ex6():

@@ -165,23 +165,18 @@ def keras_trajectories(
     them, is run once per variable).  The same call again (the claims about
     one optimizer's θ, m and v) is answered from memory.
     """
+    if args.get("global_clipnorm") is not None and len(runs) > 1:
+        return [keras_trajectories(keras_class, args, [r], slots)[0] for r in runs]
     key = (
         keras_class,
         tuple(sorted((k, repr(v)) for k, v in args.items())),
         tuple(sorted(slots.items())),
         tuple(_bytes(a) for run in runs for a in run),
     )
-    if key not in _TRAJECTORIES:
-        if args.get("global_clipnorm") is not None and len(runs) > 1:
-            out = [
-                keras_trajectories(keras_class, args, [run], slots)[0] for run in runs
-            ]
-        else:
-            out = _trajectories(keras_class, args, runs, slots)
-        if len(_TRAJECTORIES) >= 16:
-            _TRAJECTORIES.clear()
-        _TRAJECTORIES[key] = out
-    return [{k: v.copy() for k, v in run.items()} for run in _TRAJECTORIES[key]]
+    answer = _remembered(
+        _TRAJECTORIES, key, lambda: _trajectories(keras_class, args, runs, slots)
+    )
+    return [{k: v.copy() for k, v in run.items()} for run in answer]
 
 
 #: recent answers of :func:`keras_trajectories`
