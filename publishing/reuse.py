@@ -225,11 +225,12 @@ TF_IMPORT_SECONDS = 3.0
 PROOF_SECONDS_PER_NODE = 0.0018
 
 
-def _nodes(e, seen: set) -> int:
+def _size(e, seen: set) -> int:
+    """The nodes of ``e`` not in ``seen`` (added to it)."""
     if e in seen:
         return 0
     seen.add(e)
-    return 1 + sum(_nodes(a, seen) for a in e.args)
+    return 1 + sum(_size(a, seen) for a in e.args)
 
 
 def _guesses(plan, indices) -> dict[str, float]:
@@ -244,7 +245,7 @@ def _guesses(plan, indices) -> dict[str, float]:
         if isinstance(subject, Claim) and describe(label)[2] == "symbolic":
             seen: set = set()
             exprs = (subject.formula.expr, subject.gradient.expr)
-            size = sum(_nodes(e, seen) for e in exprs)
+            size = sum(_size(e, seen) for e in exprs)
             out[label] = PROOF_SECONDS_PER_NODE * size
     return out
 
@@ -307,11 +308,10 @@ def _batches(
     the order given: ``todo`` holds (index, label, needs TensorFlow[, family]).
     The checks about one formula (a family: :func:`_family`) stay together
     (TensorFlow's apart from the others), so that the later ones find what the
-    first wrote:
-    the instance a proof wrote out, SymPy's cache, a gradient's lowering, the
-    answer of a Keras call (multi-head attention's ten claims ask for the same
-    one).  TensorFlow's checks go to as few batches as make the longest batch
-    shortest (each pays its import).
+    first wrote: the instance a proof wrote out, SymPy's cache, a gradient's
+    lowering, the answer of a Keras call (multi-head attention's ten claims
+    ask for the same one).  TensorFlow's checks go to as few batches as make
+    the longest batch shortest (each pays its import).
 
     Where a process costs seconds to start (spawned: it imports the library
     again), there are ``jobs`` batches, and the other checks fill the least
