@@ -128,6 +128,23 @@ def _defined(shown: sp.Expr, where: tuple) -> sp.Expr:
     return put(shown, {})
 
 
+def nodes(*exprs: sp.Basic) -> list[sp.Basic]:
+    """The nodes of ``exprs`` in preorder, each shared part once (the first
+    time it is met): a gradient written in parts reads the same part many
+    times, and ``sp.preorder_traversal`` walks it again each time."""
+    seen: set = set()
+    out: list[sp.Basic] = []
+    stack = list(reversed(exprs))
+    while stack:
+        node = stack.pop()
+        if node in seen:
+            continue
+        seen.add(node)
+        out.append(node)
+        stack.extend(reversed(node.args))
+    return out
+
+
 def free_symbols(expr: sp.Basic, memo: dict | None = None) -> frozenset:
     """The plain symbols of ``expr.free_symbols`` (no indexed reads), each shared
     subtree walked once: SymPy walks the whole tree, and a gradient written in

@@ -38,6 +38,7 @@ import numpy as np
 import sympy as sp
 
 from . import kernels
+from .formula import nodes
 from .primitives import (
     FirstArgMax,
     Maximum,
@@ -196,23 +197,6 @@ def _sliced_at_most(t: Term) -> bool:
     )
 
 
-def _nodes(expr: sp.Basic) -> list[sp.Basic]:
-    """``expr``'s nodes in preorder, each shared part once (its first time):
-    a gradient written in parts reads the same part many times, and
-    ``sp.preorder_traversal`` walks it again each time."""
-    seen: set = set()
-    out: list[sp.Basic] = []
-    stack = [expr]
-    while stack:
-        node = stack.pop()
-        if node in seen:
-            continue
-        seen.add(node)
-        out.append(node)
-        stack.extend(reversed(node.args))
-    return out
-
-
 @lru_cache(maxsize=4096)
 def _affine(idx: sp.Expr, order: tuple) -> tuple[tuple, tuple, sp.Expr, int]:
     """idx = (offset + Σ steps·syms) / den over the indices ``order`` names,
@@ -274,7 +258,7 @@ class NumpyLowering:
             s: formula.dim_symbols[d]
             for s, d in zip(formula.indices, formula.output_shape)
         }
-        for node in _nodes(formula.expr):
+        for node in nodes(formula.expr):
             if isinstance(node, (sp.Sum, MaxShift, Maximum, FirstArgMax)):
                 for k, _, hi in node.limits:
                     if k not in self.order:
@@ -312,7 +296,7 @@ class NumpyLowering:
         # G = 4H, see _part_of): the other axes it reads say how far it runs
         derived = {s.name for s, _ in self.formula.derived}
         partly: dict[sp.Symbol, str] = {}
-        for node in _nodes(expr):
+        for node in nodes(expr):
             if isinstance(node, sp.Indexed):
                 inp = self.inputs.get(str(node.base))
                 if inp is None:

@@ -225,27 +225,18 @@ TF_IMPORT_SECONDS = 3.0
 PROOF_SECONDS_PER_NODE = 0.0018
 
 
-def _size(e, seen: set) -> int:
-    """The nodes of ``e`` not in ``seen`` (added to it)."""
-    if e in seen:
-        return 0
-    seen.add(e)
-    return 1 + sum(_size(a, seen) for a in e.args)
-
-
 def _guesses(plan, indices) -> dict[str, float]:
     """Each symbolic proof's seconds guessed from its size (see
     :data:`PROOF_SECONDS_PER_NODE`), for a check that has not run here before."""
     from nnmath.checker.checks import describe
     from nnmath.claim import Claim
+    from nnmath.formula import nodes
 
     out = {}
     for i in indices:
         label, subject, _ = plan[i]
         if isinstance(subject, Claim) and describe(label)[2] == "symbolic":
-            seen: set = set()
-            exprs = (subject.formula.expr, subject.gradient.expr)
-            size = sum(_size(e, seen) for e in exprs)
+            size = len(nodes(subject.formula.expr, subject.gradient.expr))
             out[label] = PROOF_SECONDS_PER_NODE * size
     return out
 
@@ -478,7 +469,7 @@ def verify_reusing(
 
 
 def _run_parallel(
-    plan, todo, oracle, jobs, timeout, cache, done, executor=None, meanwhile=None
+    plan, todo, oracle, jobs, timeout, cache, done, executor, meanwhile
 ) -> list[int]:
     """Run the plan's ``todo`` checks in ``jobs`` fresh processes (or on
     ``executor``, batched for its ``slots``, and left open), calling
@@ -503,7 +494,6 @@ def _run_parallel(
         if ref is None:
             here.append(i)
     sent = [i for i in todo if refs[id(plan[i][1])] is not None]
-    meanwhile = meanwhile or (lambda: None)
     if not sent:
         meanwhile()
         return here

@@ -22,7 +22,7 @@ import numpy as np
 import sympy as sp
 
 from ..claim import UPSTREAM, Claim
-from ..formula import Formula, Input, free_symbols
+from ..formula import Formula, Input, free_symbols, nodes
 from ..primitives import clip, inside, reciprocal, sigmoid, softplus
 
 __all__ = [
@@ -181,14 +181,7 @@ def reaching(formula: Formula, *more: sp.Expr) -> dict[str, list[str]]:
         for name in reads & names:
             found.setdefault(name, set()).add(what)
 
-    seen: set = set()  # each shared part once: noting is the same each time
-    stack = [formula.expr, *more]
-    while stack:
-        node = stack.pop()
-        if node in seen:
-            continue
-        seen.add(node)
-        stack.extend(node.args)
+    for node in nodes(formula.expr, *more):  # a shared part notes the same again
         if isinstance(node, _DANGEROUS):
             note(node, type(node).__name__)
         elif isinstance(node, reciprocal):  # 1/a, written so to keep Keras's order

@@ -20,7 +20,7 @@ import sympy as sp
 from sympy.concrete.expr_with_limits import ExprWithLimits
 
 from ..claim import UPSTREAM, Claim
-from ..formula import Formula, out_of_bounds
+from ..formula import Formula, free_symbols, out_of_bounds
 from ..primitives import (
     PRIMITIVES,
     FirstArgMax,
@@ -142,25 +142,7 @@ class _Instance:
     def _free(self, e: sp.Basic) -> frozenset:
         """The symbols ``e`` reads that a reduction inside it does not bind (kept
         per node: SymPy recomputes ``free_symbols`` over the whole tree each time)."""
-        try:
-            return self.free[e]
-        except KeyError:
-            pass
-        if isinstance(e, sp.Symbol):
-            out = frozenset((e,))
-        elif isinstance(e, ExprWithLimits):
-            bound = {lim[0] for lim in e.limits}
-            inner = set(self._free(e.function))
-            for lim in e.limits:
-                for b in lim[1:]:
-                    inner |= self._free(b)
-            out = frozenset(inner - bound)
-        elif not e.args:
-            out = frozenset()
-        else:
-            out = frozenset().union(*(self._free(a) for a in e.args))
-        self.free[e] = out
-        return out
+        return free_symbols(e, self.free)
 
     def _value(self, e: sp.Basic, env: dict) -> sp.Basic:
         """``e`` with the indices of ``env`` (bound index → integer) put in, sums
