@@ -247,6 +247,21 @@ def test_the_symbolic_proof_names_a_wrong_scaling():
     assert not check.passed and check.detail.startswith("at q[")
 
 
+def test_a_claim_reading_the_wrong_kernel_in_the_values_is_proved_wrong():
+    """The proof holds the value sums Σ y·W_v + b_v as symbols where the
+    outputs and the claim both read them (tests/test_instance.py); a claim whose
+    values read W_k reads sums the outputs do not, and the proof finds it.
+    (Its values' bias would not do: b_v adds the same to every key's dP, and
+    the softmax's Jacobian takes any such constant away, so that claim is
+    right.)"""
+    c = claim("multi_head_attention/dW_q")
+    where = tuple((nm, df.xreplace({att.Wv: att.Wk})) for nm, df in c.where)
+    wrong = dataclasses.replace(c, rhs=defined(c.shown, where), where=where)
+    assert wrong.rhs != c.rhs
+    check = check_symbolic(wrong)
+    assert not check.passed and check.detail.startswith("at W_q["), check.detail
+
+
 def test_correct_rewrites_pass():
     # a batch of one: these rewrites must pass, and the proofs of a softmax's
     # gradient grow fast with the instance

@@ -80,6 +80,60 @@ def test_the_sum_cancels_its_reciprocal_once_denominators_are_cleared():
     assert not zero.zero([(sp.Integer(1), wrong)], s, sp.Integer(0), clear=True)
 
 
+def test_a_sum_that_reads_no_cell_of_the_input_is_held_and_one_that_does_is_not():
+    """FastZero.holding: a sum both sides read whole, and that does not move with
+    the variable, stands as one symbol; one that reads the variable never does
+    (holding it would prove x·(a + x) has derivative a + x)."""
+    from nnmath.checker.zero import FastZero
+
+    x, a, b = sp.symbols("x a b", real=True)
+    one = sp.Integer(1)
+    fast = FastZero()
+    out = x * (a + b)
+    held = fast.holding([x], [out], [a + b])
+    assert fast.zero([(one, out)], x, a + b, held=held)
+    assert list(fast.held) == [a + b]
+    assert not fast.zero([(one, out)], x, a + 2 * b, held=held)
+
+    fast = FastZero()
+    moving = x * (a + x)  # ∂/∂x = a + 2x
+    held = fast.holding([x], [moving], [a + x])
+    assert not fast.zero([(one, moving)], x, a + x, held=held)
+    assert not fast.held
+    held = fast.holding([x], [moving], [a + 2 * x])
+    assert fast.zero([(one, moving)], x, a + 2 * x, held=held)
+
+
+def test_a_claim_equal_only_once_its_sums_are_written_out_still_proves():
+    """Held, (a + b)(a − b) + b² − a² + a + b is not (a + b): the claim is
+    proved with the sum written out, as before."""
+    from nnmath.checker.zero import FastZero
+
+    x, a, b = sp.symbols("x a b", real=True)
+    fast = FastZero()
+    out = x * (a + b)
+    claimed = (a + b) * (a - b) + b**2 - a**2 + a + b
+    held = fast.holding([x], [out], [claimed])
+    assert a + b in held.shared
+    assert fast.zero([(sp.Integer(1), out)], x, claimed, held=held)
+    wrong = (a + b) * (a - b) + b**2 - a**2 + a
+    assert not fast.zero([(sp.Integer(1), out)], x, wrong, held=held)
+
+
+def test_attention_proofs_hold_the_value_sums():
+    """Multi-head attention's ∂L/∂W_q holds sums it does not move, such as the
+    values Σ y·W_v + b_v (they made its expansion 3312 terms a side); a wrong
+    claim is caught (tests/test_attention.py)."""
+    from nnmath import registry
+    from nnmath.checker import symbolic
+
+    claim = registry.claim("multi_head_attention/dW_q")
+    assert symbolic.prove(claim).passed
+    held = symbolic._LAST[0].fast.held
+    assert held and all(isinstance(s, sp.Add) for s in held)
+    assert not any("W_q" in str(s) for s in held), "a sum that reads W_q was held"
+
+
 def _log_sum_exp(add_back: bool):
     from nnmath import Claim, Formula, Input
     from nnmath.formula import dims, indices

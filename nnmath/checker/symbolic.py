@@ -520,7 +520,7 @@ def _written(claim: Claim, sizes: dict) -> _Written:
         terms,
         reads,
         _moved(inst, outputs, reads),
-        None if maxed else FastZero(),
+        None if maxed else FastZero(inst.free),
     )
     _LAST[:] = [written]
     return written
@@ -572,6 +572,15 @@ def prove(claim: Claim) -> SymbolicResult:
     # that does not show a zero (or there are maxima to evaluate at points),
     # SymPy decides below
     fast = written.fast
+    held = (
+        None
+        if fast is None
+        else fast.holding(
+            [inst.symbol(claim.wrt, idx) for idx in _elements(wrt_shape)],
+            [v for _, v in terms],
+            [c[idx] for c in claimed_at for idx in c],
+        )
+    )
     for idx in _elements(wrt_shape):
         var = inst.symbol(claim.wrt, idx)
         touching = [(w, v) for (w, v), atoms in zip(terms, reads) if var in atoms]
@@ -597,6 +606,7 @@ def prove(claim: Claim) -> SymbolicResult:
                     [(w, in_region(v)) for w, v in touching],
                     var,
                     in_region(claimed[idx]),
+                    held=held,
                 )
                 for claimed in claimed_at
             ):

@@ -19,9 +19,12 @@ count; it is reported as a note instead.
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass, field
 
 import numpy as np
 import sympy as sp
+
+from ..formula import free_symbols, nodes
 
 try:  # optional: without it the proofs are the same, only slower
     import symengine
@@ -155,6 +158,18 @@ def _zero_by_sign_regions(
     return True
 
 
+@dataclass
+class Held:
+    """The sums a claim's derivatives may hold opaque (see :meth:`FastZero.holding`)."""
+
+    #: every cell of the input the claim differentiates by
+    cells: frozenset
+    #: the sums that are nodes of both the outputs and the claim
+    shared: frozenset
+    #: node → its SymEngine form with those sums held (see FastZero._se)
+    converted: dict = field(default_factory=dict)
+
+
 class FastZero:
     """Derivative-minus-claim tests done wholly in SymEngine, for one instance.
 
@@ -162,10 +177,12 @@ class FastZero:
     to 0.  Both sides are first written in sinh and cosh (:func:`hyperbolic`),
     where the derivatives of σ, softplus and tanh and the claims σ(1 − σ),
     σ and 1 − tanh² expand alike.  False means "not shown": the caller asks
-    SymPy.  Each large term is converted to SymEngine once.
+    SymPy.  Each large term is converted to SymEngine once.  ``free`` is a
+    memo of the symbols each node reads (the instance's, which has most of
+    them already).
     """
 
-    def __init__(self):
+    def __init__(self, free: dict | None = None):
         self.ok = symengine is not None
         self.converted: dict = {}
         #: every sum a converted node divides by, each with its opaque symbol
@@ -173,47 +190,90 @@ class FastZero:
         #: that its sums were not seen
         self.sums: dict = {}
         self.whole = False
+        self.free = {} if free is None else free
+        #: a held sum → the symbol that stands for it (see holding)
+        self.held: dict = {}
 
-    def _se(self, e: sp.Expr):
+    def holding(self, cells, outputs, claimed) -> Held:
+        """What :meth:`zero` may hold opaque for a claim about the input whose
+        cells are ``cells``: each sum that is a node of both ``outputs`` and
+        ``claimed`` (each partial derivative's claimed value) and reads no cell.
+
+        Multi-head attention's outputs multiply the softmax by the values
+        Σ y·W_v + b_v, and its claims read the same sums; expanded, each is
+        four terms, and the derivative in W_q came to 3312 terms a side (28 ms
+        each of 141 partial derivatives).  Held as symbols, they stay one.
+        Sound: a sum that reads no cell of the input is a constant to ∂/∂var,
+        so a difference that expands to 0 whatever the symbols' values is 0 at
+        the sums' values too.  A sum is held only where both sides read it
+        whole: one side may have multiplied it out (the outputs distribute
+        Σₛ P·V over W_o, a claim keeps it), and the two would not cancel."""
+        outputs_nodes = set(nodes(*outputs))
+        shared = frozenset(
+            n for n in nodes(*claimed) if isinstance(n, sp.Add) and n in outputs_nodes
+        )
+        return Held(frozenset(cells), shared)
+
+    def _se(self, e: sp.Expr, held: Held | None = None):
         """``hyperbolic(e)`` in SymEngine, converted node by node and each node
         once: an instance's terms share their subtrees (a hidden unit is read by
-        every output), which converting each term whole would convert again."""
+        every output), which converting each term whole would convert again.
+        With ``held``, each of its sums that reads no cell is one symbol."""
+        converted = self.converted if held is None else held.converted
         try:
-            return self.converted[e]
+            return converted[e]
         except KeyError:
             pass
         rewritten = _rewrite(e) if isinstance(e, (sp.tanh, sp.log, sp.Pow)) else e
-        if rewritten is not e:
-            out = self._se(rewritten)
+        if (
+            held is not None
+            and e in held.shared
+            and not free_symbols(e, self.free) & held.cells
+        ):
+            out = self.held.get(e)
+            if out is None:
+                out = self.held[e] = symengine.Symbol(f"_held{len(self.held)}")
+        elif rewritten is not e:
+            out = self._se(rewritten, held)
         elif type(e) in _SE_NODES:
-            out = _SE_NODES[type(e)](*(self._se(a) for a in e.args))
+            out = _SE_NODES[type(e)](*(self._se(a, held) for a in e.args))
             divisor = _divisor(out)
             if divisor is not None:
                 _opaque(self.sums, divisor[0])
         else:  # an atom, or a node of another kind: converted whole
             out = symengine.sympify(hyperbolic(e))
             self.whole |= bool(e.args)
-        self.converted[e] = out
+        converted[e] = out
         return out
 
     def zero(
-        self, terms, var: sp.Symbol, claimed: sp.Expr, *, clear: bool = False
+        self,
+        terms,
+        var: sp.Symbol,
+        claimed: sp.Expr,
+        *,
+        clear: bool = False,
+        held: Held | None = None,
     ) -> bool:
         """With ``clear``, multiplied by its denominators instead: a softmax's
         derivative in its max shift, 1 − (Σ e^{z−s})·(Σ e^{z−s})⁻¹, is 0 only
-        once the sum cancels its reciprocal, which expanding does not do."""
+        once the sum cancels its reciprocal, which expanding does not do.
+        With ``held`` (from :meth:`holding`, for an input ``var`` is a cell
+        of), first with its sums held opaque, then written out."""
         if not self.ok:
             return False
         try:
-            x = self._se(var)
-            d = -self._se(claimed)
-            for w, v in terms:
-                d = d + self._se(w) * self._se(v).diff(x)
+            if held is not None and not clear and var in held.cells:
+                if self._expands_to_zero(terms, var, claimed, held):
+                    return True
             if clear:
-                return symengine.expand(_cleared_denominators(d)) == 0
-            sums = _opaque_sums(d) if self.whole else self.sums
-            opaque = d.xreplace(sums) if sums else d
-            return symengine.expand(opaque) == 0 or symengine.expand(d) == 0
+                return (
+                    symengine.expand(
+                        _cleared_denominators(self._difference(terms, var, claimed))
+                    )
+                    == 0
+                )
+            return self._expands_to_zero(terms, var, claimed)
         except (
             RuntimeError,
             TypeError,
@@ -222,6 +282,21 @@ class FastZero:
             AttributeError,
         ):
             return False
+
+    def _difference(self, terms, var, claimed, held: Held | None = None):
+        x = self._se(var)
+        d = -self._se(claimed, held)
+        for w, v in terms:
+            d = d + self._se(w, held) * self._se(v, held).diff(x)
+        return d
+
+    def _expands_to_zero(self, terms, var, claimed, held: Held | None = None):
+        d = self._difference(terms, var, claimed, held)
+        sums = _opaque_sums(d) if self.whole else self.sums
+        opaque = d.xreplace(sums) if sums else d
+        return symengine.expand(opaque) == 0 or (
+            held is None and symengine.expand(d) == 0
+        )
 
 
 #: the SymPy nodes :meth:`FastZero._se` builds in SymEngine from converted arguments
