@@ -438,7 +438,7 @@ def verify(
         write_junit,
     )
     from publishing.cache import cache_root
-    from publishing.gate import verify_chapters
+    from publishing.gate import book_and_library, verify_chapters
     from publishing.reuse import remember_run, replay, sources_digest
 
     from .table import CheckTable
@@ -469,7 +469,11 @@ def verify(
     )
     if replayed is None:
         sources = sources_digest()
-        chs = _chapters(chapter_names)
+        if not chapter_names and jobs > 1 and spec.kind == "local":
+            with _quiet():  # the book's chapters, loaded beside the library's build
+                chs = book_and_library()
+        else:
+            chs = _chapters(chapter_names)
         ids = [c.id for c in chs]
     else:
         run, ids = replayed

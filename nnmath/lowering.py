@@ -37,6 +37,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 import sympy as sp
 
+# at import, not at the first lowering: verify forks its workers once the
+# parent has planned the checks (and imported this module), and a worker
+# that imported scipy.special itself paid 0.13 s a batch
+from scipy.special import expit
+
 from . import kernels
 from .formula import nodes
 from .primitives import (
@@ -965,8 +970,6 @@ def _compiled(
     args = ", ".join(inputs) + (", *, " + ", ".join(keywords) if keywords else "")
     steps = "".join(f"    {step}\n" for step in lows[0].steps)
     head, body = f"def {name}({args}):\n", f"{steps}    return {returned}\n"
-    from scipy.special import expit
-
     namespace: dict = {
         "np": np,
         "expit": expit,

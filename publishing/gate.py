@@ -7,6 +7,7 @@ same recording (:func:`nnmath.registry.recording`) the render cache keys on.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Callable, Iterable
@@ -15,6 +16,7 @@ from chapters.base import Chapter
 
 __all__ = [
     "subjects",
+    "book_and_library",
     "cached_verification",
     "verification_key",
     "verify_cached",
@@ -56,6 +58,56 @@ def subjects(chapters: Iterable[Chapter], *, whole_library: bool = False):
         for net in networks():
             formulas.setdefault(net.name, net)
     return list(formulas.values()), list(claims.values())
+
+
+def _book_outline() -> list[Chapter]:
+    """In a worker: the book's chapters, each without its worked example (a
+    function of the chapter's module, which the parent would import to unpickle)."""
+    import dataclasses
+
+    import chapters
+
+    return [dataclasses.replace(ch, example=dict) for ch in chapters.all_chapters()]
+
+
+def book_and_library() -> list[Chapter]:
+    """The book's chapters, with the whole formula library built in this
+    process: for ``verify -j`` of the whole book, whose workers are forks of
+    this process and need the library it builds.
+
+    The chapters load (Manim's import and each chapter's module: 0.7 s) in a
+    fork of this process while it builds the library (1 s), where they would
+    otherwise load one after the other on one core while the other waits.
+    They come back without their worked examples: what a verify reads of a
+    chapter is its names, formulas and claims.  A book chapter registers no
+    formula (a test holds them to that), so the library built here is theirs.
+    Where a fork is not safe, or the fork fails, the chapters load here, and
+    any error they raise is raised here as it would be.
+    """
+    import chapters
+
+    from .processes import FreshProcesses, can_fork
+
+    if not can_fork():
+        return chapters.all_chapters()
+    pool = FreshProcesses(1, stdout_to_stderr=True, fork=True)
+    try:
+        outline = pool.submit(_book_outline)
+        # forked before this process imports anything more: a fork taken
+        # while this thread runs a module's import would hold that module's
+        # lock for good in the child, which imports it too
+        while not pool.pids and not outline.done():
+            time.sleep(0.001)
+        subjects([], whole_library=True)
+        try:
+            return outline.result()
+        except Exception:  # noqa: BLE001 - loaded here, where its error is raised as ever
+            return chapters.all_chapters()
+    except BaseException:
+        pool.terminate()
+        raise
+    finally:
+        pool.shutdown(wait=True)
 
 
 # -- cached verification ---------------------------------------------------------

@@ -10,6 +10,9 @@ looser, and no tighter, than the check it stands for.
 from __future__ import annotations
 
 import dataclasses
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -114,3 +117,17 @@ def formula_claims() -> list[str]:
     from nnmath import Claim, claim, claim_names
 
     return [n for n in claim_names() if isinstance(claim(n), Claim)]
+
+
+def run_python(script: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    """``script`` in a fresh interpreter, from the project's root: for what
+    depends on the state of a whole process (what it has imported, a fork)."""
+    root = Path(__file__).resolve().parent.parent
+    return subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "PYTHONPATH": str(root)},
+        cwd=root,
+    )

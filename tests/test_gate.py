@@ -16,6 +16,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from helpers import run_python
 
 from nnmath import registry
 from publishing.cache import Dependencies, recorded_dependencies
@@ -166,3 +167,59 @@ def test_looked_up_claims_whose_formula_is_checked_elsewhere_are_reused(tmp_path
     again, cached = verify_cached([], [claim], tmp_path, oracle=False)
     assert cached
     assert [c.as_dict() for c in again] == [c.as_dict() for c in checks]
+
+
+_APART = """
+import sys
+from nnmath import registry
+from publishing.gate import book_and_library
+chs = book_and_library()
+assert "manim" not in sys.modules, "the chapters were loaded in this process"
+built = sorted(registry._CLAIMS)  # the library, built here
+assert len(built) > 100, len(built)
+import chapters
+here = chapters.all_chapters()
+for a, b in zip(chs, here):
+    assert (a.id, a.module, a.formulas, a.claims, a.scenes) == (
+        b.id, b.module, b.formulas, b.claims, b.scenes
+    ), a.id
+assert len(chs) == len(here) == len(chapters.CHAPTER_MODULES)
+print("apart", len(chs))
+"""
+
+
+def test_verify_of_the_book_loads_its_chapters_beside_the_library_build():
+    """``verify -j`` of the whole book: the chapters load in a fork while this
+    process builds the library, and come back as the chapters they are."""
+    done = run_python(_APART)
+    assert done.returncode == 0, done.stderr
+    assert "apart 12" in done.stdout
+
+
+def test_a_book_chapter_registers_no_formula_or_claim():
+    """What book_and_library relies on: the library a process builds before
+    loading the book's chapters is all they use."""
+    done = run_python(
+        """
+from nnmath import registry
+formulas, claims = registry.names(), registry.claim_names()
+import chapters
+chapters.all_chapters()
+assert registry.names() == formulas
+assert registry.claim_names() == claims
+print("none")
+"""
+    )
+    assert done.returncode == 0, done.stderr
+    assert "none" in done.stdout
+
+
+def test_where_a_fork_is_unsafe_the_chapters_load_here(monkeypatch):
+    import publishing.processes as processes
+    from publishing.gate import book_and_library
+
+    monkeypatch.setitem(sys.modules, "tensorflow", object())
+    assert not processes.can_fork()
+    import chapters
+
+    assert [c.id for c in book_and_library()] == [c.id for c in chapters.all_chapters()]

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from helpers import run_python
+
 from publishing.processes import FreshProcesses, RemoteTraceback, WorkerDied
 
 
@@ -178,24 +180,11 @@ print()
 """
 
 
-def _run_script(script: str) -> subprocess.CompletedProcess:
-    root = Path(__file__).resolve().parent.parent
-    env = {**os.environ, "PYTHONPATH": str(root)}
-    return subprocess.run(
-        [sys.executable, "-c", script],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-        cwd=root,
-    )
-
-
 def test_forked_workers_answer_die_and_stop_as_spawned_ones_do():
     """A forked worker sees what the parent built, fails its call alone when it
     dies and stops at once when told; what the parent had not yet written is
     written once, by the parent, not again by each worker."""
-    done = _run_script(_FORKED)
+    done = run_python(_FORKED)
     assert done.returncode == 0, done.stderr
     assert done.stdout.count("written by the parent before the fork") == 1
     assert done.stderr.count("said by a worker") == 3
