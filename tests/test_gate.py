@@ -16,8 +16,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from helpers import run_python
 
+from helpers import run_python
 from nnmath import registry
 from publishing.cache import Dependencies, recorded_dependencies
 

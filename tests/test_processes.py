@@ -9,7 +9,6 @@ from __future__ import annotations
 import concurrent.futures as cf
 import os
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -17,7 +16,6 @@ from pathlib import Path
 import pytest
 
 from helpers import run_python
-
 from publishing.processes import FreshProcesses, RemoteTraceback, WorkerDied
 
 
