@@ -134,6 +134,33 @@ def test_attention_proofs_hold_the_value_sums():
     assert not any("W_q" in str(s) for s in held), "a sum that reads W_q was held"
 
 
+def test_an_affine_index_is_summed_in_integers_as_sympy_would():
+    """_Instance._index: 2i + p − 1 and (i + p)/2 take the values SymPy gives
+    them (an int, or a SymPy fraction between two cells); i·j and floor(i/2)
+    are left to SymPy."""
+    from fractions import Fraction
+
+    from nnmath.checker.symbolic import _affine_form
+
+    i, p, j = sp.symbols("i p j", integer=True, nonnegative=True)
+    const, terms = _affine_form(2 * i + p - 1)
+    assert const == -1 and dict(terms) == {i: 2, p: 1}
+    const, terms = _affine_form((i + p) / 2)
+    assert const == 0 and dict(terms) == {i: Fraction(1, 2), p: Fraction(1, 2)}
+    assert _affine_form(i * j) is None
+    assert _affine_form(sp.floor(i / 2)) is None
+    from nnmath import registry
+    from nnmath.checker.cases import instance_sizes
+    from nnmath.checker.symbolic import _Instance
+
+    c = registry.claim("conv2d/dx.dilated")
+    inst = _Instance(c.formula, instance_sizes(c), None)
+    for e in (2 * i + p - 1, (i + p) / 2, (i + p + 1) / 2):
+        for env in ({i: 0, p: 0}, {i: 1, p: 2}, {i: 2, p: 1}):
+            got, want = inst._index(e, env), e.xreplace(env)
+            assert got == want and type(got) is (int if want.is_Integer else type(want))
+
+
 def _log_sum_exp(add_back: bool):
     from nnmath import Claim, Formula, Input
     from nnmath.formula import dims, indices

@@ -95,6 +95,8 @@ class _Instance:
         self.indexed: dict = {}
         #: an indexed read's base → its name
         self.names: dict = {}
+        #: an index expression → its affine form (see _affine_form)
+        self.affine: dict = {}
         self.constraints = self._constraints(wrt)
 
     def symbol(self, name: str, idx: tuple = ()) -> sp.Symbol:
@@ -165,12 +167,33 @@ class _Instance:
 
     def _index(self, i: sp.Expr, env: dict):
         """An index's value: a Python int, else a SymPy number (a fraction: between
-        two cells of a dilated input)."""
+        two cells of a dilated input).  An affine index (``2·i + p − P_t``) is
+        summed in Python integers: evaluated in SymPy, it was a fifth of a
+        pooling proof."""
         if i.is_Symbol:
             if i in env:
                 return env[i]
             if i in self.sizes:
                 return self.sizes[i]
+        try:
+            form = self.affine[i]
+        except KeyError:
+            form = self.affine[i] = _affine_form(i)
+        if form is not None:
+            total, terms = form
+            for sym, coeff in terms:
+                v = env.get(sym)
+                if v is None:
+                    v = self.sizes.get(sym)
+                    if v is None:  # a symbol bound by a max shift: SymPy's
+                        break
+                total += coeff * v
+            else:
+                if type(total) is int:
+                    return total
+                if total.denominator == 1:
+                    return int(total)
+                return sp.Rational(total.numerator, total.denominator)
         v = self._value(i, env)
         return int(v) if v.is_Integer else v
 
@@ -279,6 +302,38 @@ class _Instance:
             read = f"{name}[{', '.join(map(str, idx))}]"
             raise out_of_bounds(self.f.name, read, ", ".join(bad), name)
         return True
+
+
+def _affine_form(i: sp.Expr) -> tuple | None:
+    """(c, ((symbol, a), …)) with ``i`` = c + Σ a·symbol, every c and a an int or
+    a Fraction; None if ``i`` is not of that form (a floor, a product of two
+    symbols)."""
+    from fractions import Fraction
+
+    def number(r: sp.Expr):
+        if r.is_Integer:
+            return int(r)
+        if r.is_Rational:
+            return Fraction(int(r.p), int(r.q))
+        return None
+
+    const, terms = 0, []
+    for term in sp.Add.make_args(i):
+        if term.is_Number:
+            c = number(term)
+            if c is None:
+                return None
+            const += c
+        elif term.is_Symbol:
+            terms.append((term, 1))
+        elif term.is_Mul and len(term.args) == 2 and term.args[1].is_Symbol:
+            a = number(term.args[0])
+            if a is None:
+                return None
+            terms.append((term.args[1], a))
+        else:
+            return None
+    return const, tuple(terms)
 
 
 def _tie_free_points(inst: _Instance, count: int = 3) -> list[dict]:
