@@ -77,9 +77,11 @@ def assert_close_to_tensorflow(
 
 def shifted_calls(monkeypatch) -> list:
     """The shapes of the inputs the zero-copy shifted-row GEMM was called on,
-    recorded from now on (``monkeypatch`` restores the kernel)."""
+    recorded from now on (``monkeypatch`` restores the kernel); the path is
+    taken at any size, as a test's small arrays need (SHIFT_MIN_MACS)."""
     from nnmath import kernels
 
+    monkeypatch.setattr(kernels, "SHIFT_MIN_MACS", 0)
     calls = []
     real = kernels._shifted_gemm
     monkeypatch.setattr(

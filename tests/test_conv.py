@@ -375,6 +375,31 @@ def test_stride_one_conv2d_multiplies_shifted_rows_of_the_input(
     np.testing.assert_allclose(got, want, rtol=rtol, atol=rtol)
 
 
+def test_a_small_stride_one_conv2d_takes_im2col_and_a_large_one_shifted_rows(
+    monkeypatch,
+):
+    """Below SHIFT_MIN_MACS a tap's GEMM costs more in calls than the copy it
+    saves (a finite difference calls conv2d on 8×11 inputs hundreds of times):
+    the same numbers by im2col."""
+    from nnmath import kernels
+
+    calls = []
+    real = kernels._shifted_gemm
+    monkeypatch.setattr(
+        kernels, "_shifted_gemm", lambda *a, **k: calls.append(1) or real(*a, **k)
+    )
+    rng = np.random.default_rng(6)
+    f = formula("conv2d")
+    small = {"x": rng.normal(size=(1, 8, 11, 2)), "w": rng.normal(size=(5, 3, 2, 7))}
+    small["b"] = rng.normal(size=7)
+    want = loop_oracle(f)(**small)
+    np.testing.assert_allclose(f.numpy(**small), want, rtol=1e-12, atol=1e-12)
+    assert not calls
+    x, w = rng.normal(size=(8, 28, 28, 16)), rng.normal(size=(3, 3, 16, 32))
+    f.numpy(x=x, w=w, b=rng.normal(size=32))
+    assert calls, "a layer-sized conv2d no longer multiplies shifted rows"
+
+
 def test_shifted_rows_leave_strided_flipped_and_integer_windows_to_im2col():
     from nnmath.kernels import _shifted_rows
 
