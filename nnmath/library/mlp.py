@@ -92,10 +92,26 @@ def _dense(
 
 
 def _indexed(base: sp.IndexedBase, expr: sp.Expr, fn) -> sp.Expr:
-    """Every ``base[a, b]`` in ``expr`` replaced by ``fn(a, b)``."""
-    return expr.replace(
-        lambda e: isinstance(e, sp.Indexed) and e.base == base, lambda e: fn(*e.indices)
-    )
+    """Every ``base[a, b]`` in ``expr`` replaced by ``fn(a, b)``: what
+    ``expr.replace`` gives, each shared part rebuilt once (``replace`` walks
+    a part again wherever it is read: a network's hidden unit in every output,
+    a third of building the library)."""
+    done: dict = {}
+
+    def put(e: sp.Basic) -> sp.Basic:
+        if e in done:
+            return done[e]
+        if isinstance(e, sp.Indexed) and e.base == base:
+            out = fn(*e.indices)
+        elif e.is_Atom or not e.args:
+            out = e
+        else:
+            args = tuple(put(a) for a in e.args)
+            out = e.func(*args) if args != e.args else e
+        done[e] = out
+        return out
+
+    return put(expr)
 
 
 class _Net:
