@@ -37,11 +37,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 import sympy as sp
 
-# at import, not at the first lowering: verify forks its workers once the
-# parent has planned the checks (and imported this module), and a worker
-# that imported scipy.special itself paid 0.13 s a batch
-from scipy.special import expit
-
 from . import kernels
 from .formula import nodes
 from .primitives import (
@@ -970,6 +965,8 @@ def _compiled(
     args = ", ".join(inputs) + (", *, " + ", ".join(keywords) if keywords else "")
     steps = "".join(f"    {step}\n" for step in lows[0].steps)
     head, body = f"def {name}({args}):\n", f"{steps}    return {returned}\n"
+    from scipy.special import expit
+
     namespace: dict = {
         "np": np,
         "expit": expit,
@@ -977,6 +974,14 @@ def _compiled(
     }
     exec(compile(head + body, f"<nnmath lowering of {name}>", "exec"), namespace)
     return Lowered(namespace[name], dim_args, head, body, tuple(formulas))
+
+
+def prepare() -> None:
+    """Import what compiling a lowering needs (scipy.special, 0.13 s), ahead
+    of the first: ``verify -j`` calls this before it forks its workers, each
+    of which would otherwise import it for itself, once a batch; a command that
+    lowers nothing (a verify with every check reused) never pays it."""
+    import scipy.special  # noqa: F401
 
 
 def lower(formula: Formula) -> Lowered:

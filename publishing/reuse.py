@@ -512,6 +512,9 @@ def _run_parallel(
 
     own = executor is None
     if own:  # forked where it is safe: this process has built the library
+        from nnmath.lowering import prepare
+
+        prepare()  # and what every worker's lowering imports
         pool = FreshProcesses(jobs, stdout_to_stderr=True, fork=True)
     else:
         pool, jobs = executor, getattr(executor, "slots", jobs)
