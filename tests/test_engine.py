@@ -132,3 +132,15 @@ def test_a_sum_that_moves_with_the_variable_is_never_held():
     assert _shown(_moving_sum(lambda x, a: a + x)) is None
     assert not symbolic.prove(_moving_sum(lambda x, a: a + x)).passed
     assert _shown(_moving_sum(lambda x, a: (a + x) + x))
+
+
+def test_a_claim_right_because_the_softmax_weights_sum_to_one_is_shown():
+    """b_k for b_v in multi-head attention's values adds the same to every
+    key's dP, which the softmax's Jacobian takes away: the claim is right, and
+    cancels once the softmax's denominators are cleared (SymPy: 7 minutes)."""
+    import nnmath.library.attention as att
+
+    c = registry.claim("multi_head_attention/dW_q")
+    other = _with_where(c, att.bv, att.bk)
+    assert other.rhs != c.rhs
+    assert _shown(other) == _shown(c)
