@@ -76,7 +76,7 @@ def book_and_library() -> list[Chapter]:
     this process and need the library it builds.
 
     The chapters load (Manim's import and each chapter's module: 0.7 s) in a
-    fork of this process while it builds the library (1 s), where they would
+    fork of this process while it builds the library (1.3 s), where they would
     otherwise load one after the other on one core while the other waits.
     They come back without their worked examples: what a verify reads of a
     chapter is its names, formulas and claims.  A book chapter registers no

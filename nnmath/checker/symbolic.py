@@ -7,7 +7,9 @@ primitives are replaced by their elementary definitions, and the expression is
 differentiated.  The claim holds on the instance when ``derivative − claimed``
 is exactly 0 (see :mod:`nnmath.checker.zero`; region by region where the functions are
 piecewise, see :mod:`nnmath.checker.regions` for element-wise claims).  A read outside
-an input that the formula does not declare padded is an error.
+an input that the formula does not declare padded is an error.  A smooth formula's
+instance is first built in SymEngine (:mod:`nnmath.checker.engine`), which may only
+prove; the SymPy instance here decides everything else and words every failure.
 """
 
 from __future__ import annotations
