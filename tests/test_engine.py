@@ -46,8 +46,8 @@ def test_what_symengine_proves_the_sympy_proof_proves_in_the_same_words(c, monke
 
 def test_the_smooth_formulas_are_proved_in_symengine():
     """Attention, convolution, the perceptrons, the recurrent cells and the
-    normalisations: their instance is built in SymEngine (a third of verify's
-    symbolic time, measured, was SymPy building them)."""
+    normalisations: their instance is built in SymEngine (SymPy building
+    them was half the time of the library's proofs, profiled)."""
     for name in (
         "multi_head_attention/dW_q",
         "multi_head_attention/dy",
