@@ -37,7 +37,7 @@ from ..primitives import (
     masked,
     present,
 )
-from .symbolic import _Instance
+from .symbolic import _elements, _Instance, exact_on, written_key
 from .zero import _cleared_denominators, _divisor, _opaque, symengine
 
 __all__ = ["prove_in_symengine"]
@@ -45,6 +45,10 @@ __all__ = ["prove_in_symengine"]
 
 class _Unsupported(Exception):
     """A node the SymEngine instance does not build: the SymPy proof decides."""
+
+
+#: what building an instance in SymEngine may raise: the SymPy proof decides
+_NOT_BUILT = (_Unsupported, RuntimeError, TypeError, ValueError, NotImplementedError)
 
 
 def _is_exp(e) -> bool:
@@ -94,7 +98,7 @@ def _log(a):
 
 def _pow(base, k):
     if _is_exp(base):
-        return _exp(_distributed(k * base.args[1]))  # (e^u)^k = e^(ku), ku flat
+        return _exp(k * base.args[1])  # (e^u)^k = e^(ku), ku flat
     if isinstance(k, symengine.Integer) and k < 0:
         w = _one_plus_exp(base)
         if w is not None:  # 1/(1 + e^w) = σ(−w) = (1 − tanh(w/2))/2
@@ -300,14 +304,9 @@ class _Written:
 _LAST: list[_Written] = []
 
 
-def _written(claim: Claim, sizes: dict, elements) -> _Written:
+def _written(claim: Claim, sizes: dict) -> _Written:
     f = claim.formula
-    constrained = any(i.domain in ("onehot", "simplex") for i in f.inputs)
-    key = (
-        tuple(sorted(sizes.items())),
-        tuple(sorted(claim.padded)),
-        claim.wrt if constrained else None,
-    )
+    key = written_key(claim, sizes)
     if _LAST and _LAST[0].formula is f and _LAST[0].key == key:
         return _LAST[0]
     written = _Written(f, key)
@@ -315,11 +314,8 @@ def _written(claim: Claim, sizes: dict, elements) -> _Written:
     inst = EngineInstance(f, sizes, claim.wrt, claim.padded)
     out_shape = tuple(sizes[d] for d in f.output_shape)
     try:
-        outputs = {
-            idx: inst.scalar(f.expr, dict(zip(f.indices, idx)))
-            for idx in elements(out_shape)
-        }
-    except (_Unsupported, RuntimeError, TypeError, ValueError, NotImplementedError):
+        outputs = inst.every(f, out_shape)
+    except _NOT_BUILT:
         return written
     # an output must not move with its max shift (a softmax's, cancelled in it)
     for shift in inst.shifts.values():
@@ -339,26 +335,23 @@ def _written(claim: Claim, sizes: dict, elements) -> _Written:
     return written
 
 
-def prove_in_symengine(claim: Claim, sizes: dict, elements) -> str | None:
+def prove_in_symengine(claim: Claim, sizes: dict) -> str | None:
     """The proof's detail if ``claim`` is shown exact on its instance at
     ``sizes`` with every value in SymEngine; None if it is not shown here (the
-    SymPy proof decides).  ``elements`` lists a shape's index tuples."""
+    SymPy proof decides)."""
     if symengine is None:
         return None
-    written = _written(claim, sizes, elements)
+    written = _written(claim, sizes)
     inst, grad = written.inst, claim.gradient
     if inst is None:
         return None
     terms, reads = written.terms, written.reads
     wrt_shape = inst.shape_of[claim.wrt]
     try:
-        claimed = {
-            idx: inst.scalar(grad.expr, dict(zip(grad.indices, idx)))
-            for idx in elements(wrt_shape)
-        }
-    except (_Unsupported, RuntimeError, TypeError, ValueError, NotImplementedError):
+        claimed = inst.every(grad, wrt_shape)
+    except _NOT_BUILT:
         return None
-    cells = {inst.cell(claim.wrt, idx) for idx in elements(wrt_shape)}
+    cells = {inst.cell(claim.wrt, idx) for idx in _elements(wrt_shape)}
     # the sums both sides read whole and the variable does not move: held
     # (see FastZero.holding); each sum a value divides by, opaque
     shared = _nodes(*claimed.values()) & written.nodes
@@ -381,7 +374,7 @@ def prove_in_symengine(claim: Claim, sizes: dict, elements) -> str | None:
         if divisor is not None:
             _opaque(sums, divisor[0])
     try:
-        for idx in elements(wrt_shape):
+        for idx in _elements(wrt_shape):
             var = inst.cell(claim.wrt, idx)
             touching = [k for k, atoms in enumerate(reads) if var in atoms]
             if held and _zero(
@@ -396,9 +389,6 @@ def prove_in_symengine(claim: Claim, sizes: dict, elements) -> str | None:
             ):
                 continue
             return None
-    except (RuntimeError, TypeError, ValueError, NotImplementedError):
+    except _NOT_BUILT:
         return None
-    dims = ", ".join(f"{d}={v}" for d, v in sorted(sizes.items()))
-    return (
-        f"exact on the instance {dims} ({len(elements(wrt_shape))} partial derivatives)"
-    )
+    return exact_on(sizes, wrt_shape)

@@ -142,6 +142,16 @@ class _Instance:
         env = {k: int(v) for k, v in index_values.items()}
         return self._value(expr, env)
 
+    def every(
+        self, f: Formula, shape: tuple, point: dict | None = None
+    ) -> dict[tuple, sp.Expr]:
+        """Every element of ``f`` (a formula, or a claim's gradient), by its
+        integer indices over ``shape`` (see :meth:`scalar`)."""
+        return {
+            idx: self.scalar(f.expr, dict(zip(f.indices, idx)), point)
+            for idx in _elements(shape)
+        }
+
     # -- evaluating an indexed expression at integer indices ---------------------------
     def _free(self, e: sp.Basic) -> frozenset:
         """The symbols ``e`` reads that a reduction inside it does not bind (kept
@@ -540,23 +550,26 @@ class _Written:
 _LAST: list[_Written] = []
 
 
-def _written(claim: Claim, sizes: dict) -> _Written:
-    f = claim.formula
+def written_key(claim: Claim, sizes: dict) -> tuple:
+    """What a claim's instance depends on besides its formula: the claims about
+    one formula with the same key share its written-out outputs."""
     # a one-hot or simplex input is constrained unless it is the variable
-    constrained = any(i.domain in ("onehot", "simplex") for i in f.inputs)
-    key = (
+    constrained = any(i.domain in ("onehot", "simplex") for i in claim.formula.inputs)
+    return (
         tuple(sorted(sizes.items())),
         tuple(sorted(claim.padded)),
         claim.wrt if constrained else None,
     )
+
+
+def _written(claim: Claim, sizes: dict) -> _Written:
+    f = claim.formula
+    key = written_key(claim, sizes)
     if _LAST and _LAST[0].formula is f and _LAST[0].key == key:
         return _LAST[0]
     inst = _Instance(f, sizes, claim.wrt, claim.padded)
     out_shape = tuple(sizes[d] for d in f.output_shape)
-    outputs = {
-        idx: inst.scalar(f.expr, dict(zip(f.indices, idx)))
-        for idx in _elements(out_shape)
-    }
+    outputs = inst.every(f, out_shape)
     maxed = any(v.has(sp.Max) for v in outputs.values())
     points = _tie_free_points(inst) if maxed else [{}]
     if not maxed:  # no max evaluated at points: kinks become Piecewise
@@ -609,7 +622,7 @@ def prove(claim: Claim) -> SymbolicResult:
     # anything else (and any failure, to be worded) is the SymPy proof's
     from .engine import prove_in_symengine  # which builds on _Instance
 
-    shown = prove_in_symengine(claim, sizes, _elements)
+    shown = prove_in_symengine(claim, sizes)
     if shown is not None:
         return SymbolicResult(True, shown)
     written = _written(claim, sizes)
@@ -623,13 +636,7 @@ def prove(claim: Claim) -> SymbolicResult:
     # looking for clips in every partial derivative's terms is a walk of each
     # term; there are none to find where neither side is written with one
     clipped = any(e.has(clip, inside) for e in (f.expr, grad.expr))
-    claimed_at = [
-        {
-            idx: inst.scalar(grad.expr, dict(zip(grad.indices, idx)), point)
-            for idx in _elements(wrt_shape)
-        }
-        for point in points
-    ]
+    claimed_at = [inst.every(grad, wrt_shape, point) for point in points]
     notes: list = []
     counted = set()
     # SymEngine differentiates and expands a network's loss in milliseconds; where
@@ -704,8 +711,6 @@ def prove(claim: Claim) -> SymbolicResult:
                     f"at {claim.wrt}{list(idx)}{where}: ∂L = {_shown(derivative)}, "
                     f"claimed {_shown(stated)}",
                 )
-    # sorted, so that the message is the same whatever the hash seed
-    dims_text = ", ".join(f"{d}={v}" for d, v in sorted(sizes.items()))
     regions_text = f", {len(counted)} clip regions" if len(counted) > 1 else ""
     if points != [{}]:
         regions_text += f", at {len(points)} tie-free orderings of the inputs"
@@ -714,8 +719,13 @@ def prove(claim: Claim) -> SymbolicResult:
         regions_text += (
             f"; not a failure: they differ where {', '.join(kinks)} (a kink)"
         )
-    return SymbolicResult(
-        True,
-        f"exact on the instance {dims_text} "
-        f"({len(_elements(wrt_shape))} partial derivatives{regions_text})",
-    )
+    return SymbolicResult(True, exact_on(sizes, wrt_shape, regions_text))
+
+
+def exact_on(sizes: dict, wrt_shape: tuple, more: str = "") -> str:
+    """A passed proof's detail: the instance and how many partial derivatives
+    (``more``: what else it took, as ", 9 clip regions")."""
+    # sorted, so that the message is the same whatever the hash seed
+    dims = ", ".join(f"{d}={v}" for d, v in sorted(sizes.items()))
+    n = len(_elements(wrt_shape))
+    return f"exact on the instance {dims} ({n} partial derivatives{more})"
